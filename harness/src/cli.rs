@@ -1,0 +1,64 @@
+//! Command line: one subcommand per job, each with its arguments defined
+//! beside the code that runs it.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "entrybench", version, about = "Measure what a kernel entry and a TLB flush cost on x86")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe this CPU and kernel (or a CPUID dump): flush features, PTI, isolation, verdict
+    Detect(crate::detect::DetectArgs),
+    /// Run the measurement suite and write a result file and a report
+    Run(crate::run::RunArgs),
+    /// Text tables (and SVG plots) from result files
+    Report(crate::reports::ReportArgs),
+    /// Before/after comparison of two result files
+    Compare(crate::reports::CompareArgs),
+    /// Which CPU and which strategy for a workload profile
+    Size(crate::reports::SizeArgs),
+    /// Build, load, unload or inspect the entrybench kernel module
+    Kmod(crate::kmod::cmd::KmodArgs),
+}
+
+/// Exit status for bad input or a failed command (clap uses 2 for usage
+/// errors too, so scripts see one code for "you asked for something wrong").
+pub const EXIT_ERROR: i32 = 2;
+
+/// Parses arguments, runs the command, and turns every error into one line
+/// on stderr and exit status 2: no panics, no backtraces.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Detect(a) => crate::detect::cmd(a),
+        Command::Run(a) => crate::run::cmd(a),
+        Command::Report(a) => crate::reports::report_cmd(a),
+        Command::Compare(a) => crate::reports::compare_cmd(a),
+        Command::Size(a) => crate::reports::size_cmd(a),
+        Command::Kmod(a) => crate::kmod::cmd::cmd(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("entrybench: error: {}", one_line(&e));
+            EXIT_ERROR
+        }
+    }
+}
+
+/// The whole context chain on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}

@@ -1,0 +1,1 @@
+//! CPUID decoding, live or from a dump. (stub: issue 2)

@@ -1,0 +1,1 @@
+//! Experiment ids and how each is measured. (stub: issue 3)

@@ -1,0 +1,3 @@
+//! /dev/entrybench: ABI mirror, backend, `entrybench kmod`. (stub: issue 4)
+
+pub mod cmd;

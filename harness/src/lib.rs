@@ -1,0 +1,22 @@
+//! entrybench: measures what a kernel entry costs on x86 and compares
+//! IPI-based TLB flushing with flushing on kernel entry.
+//!
+//! Layout: `cpu` decodes CPUID (live or from a dump), `platform` reads the
+//! running kernel's view, `detect` joins them into an `Environment`;
+//! `timer`, `placement` and `experiments` measure; `run` drives a suite and
+//! writes a result file; `kmod` talks to /dev/entrybench; `reports` is the
+//! glue from the CLI into the `report` crate.
+
+pub mod cli;
+pub mod cpu;
+pub mod detect;
+pub mod experiments;
+pub mod kmod;
+pub mod placement;
+pub mod platform;
+pub mod reports;
+pub mod run;
+pub mod timer;
+pub mod verdict;
+
+pub use report::schema;

@@ -1,0 +1,1 @@
+//! Choosing and pinning victim and initiator CPUs. (stub: issue 3)

@@ -1,0 +1,1 @@
+//! The running kernel's view: /proc, /sys, perf. (stub: issue 2)

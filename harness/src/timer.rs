@@ -1,0 +1,1 @@
+//! Fenced TSC timer. (stub: issue 3)

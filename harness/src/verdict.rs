@@ -1,0 +1,1 @@
+//! The one-paragraph verdict for a machine. (stub: issue 2)

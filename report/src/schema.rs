@@ -1,0 +1,259 @@
+//! The result file format: what `entrybench run` writes and every report
+//! reads. This is the one definition of it; the harness fills these types in.
+//!
+//! All timings are in TSC cycles (or core cycles when `TimerInfo::kind` says
+//! so); ns figures are derived with `TimerInfo::tsc_hz` at report time so the
+//! stored numbers are what was measured.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bump on any incompatible change; readers refuse other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run of `entrybench run` (or one import of criterion samples).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultFile {
+    pub schema_version: u32,
+    /// "entrybench 0.1.0"
+    pub tool: String,
+    /// RFC 3339 UTC time the run started.
+    pub created: String,
+    pub host: String,
+    /// True when the run was interrupted: `experiments` holds only those
+    /// that completed.
+    pub partial: bool,
+    /// The command line options that shaped the run (`--quick`, `--only` ...).
+    pub options: BTreeMap<String, String>,
+    pub environment: Environment,
+    pub placement: Placement,
+    pub timer: TimerInfo,
+    pub experiments: Vec<Experiment>,
+}
+
+/// What `entrybench detect` reports: the machine a figure was measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub cpu: CpuFacts,
+    /// None when the facts come from a CPUID dump of another machine.
+    pub platform: Option<Platform>,
+    pub verdict: Verdict,
+}
+
+/// Facts decoded from CPUID alone (live or from a dump).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuFacts {
+    /// "live" or the dump file name.
+    pub source: String,
+    /// "GenuineIntel", "AuthenticAMD", "HygonGenuine", ...
+    pub vendor: String,
+    /// Display family/model (SDM rules: extended fields folded in).
+    pub family: u32,
+    pub model: u32,
+    pub stepping: u32,
+    pub brand: String,
+    /// Microarchitecture, e.g. "Cascade Lake", "Zen 4"; "unknown" when the
+    /// table has no entry.
+    pub uarch: String,
+    /// Hypervisor vendor from leaf 0x40000000 when CPUID.1:ECX[31] is set:
+    /// "KVM", "TCG", "Microsoft Hv", "VMware", ... None on bare metal.
+    pub hypervisor: Option<String>,
+    pub features: CpuFeatures,
+    /// TSC frequency in Hz from leaf 0x15/0x16 or the hypervisor leaf;
+    /// 0 means unknown.
+    pub tsc_hz: u64,
+    pub tlb: Vec<TlbLevel>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuFeatures {
+    /// CPUID.1:EDX[13]
+    pub pge: bool,
+    /// CPUID.1:ECX[17]
+    pub pcid: bool,
+    /// CPUID.7.0:EBX[10]
+    pub invpcid: bool,
+    /// CPUID.0x80000008:EBX[3]
+    pub invlpgb: bool,
+    /// CPUID.0x80000008:EDX[15:0] + 1 when INVLPGB is present, else 0.
+    pub invlpgb_max_pages: u32,
+    /// CPUID.0x80000001:EDX[27]
+    pub rdtscp: bool,
+    /// CPUID.0x80000007:EDX[8]
+    pub invariant_tsc: bool,
+    /// CPUID.7.0:EDX[29]: IA32_ARCH_CAPABILITIES MSR enumerated.
+    pub arch_capabilities: bool,
+    /// CPUID.7.0:EDX[30]: IA32_CORE_CAPABILITIES MSR enumerated (RAR lives
+    /// there, bit 1).
+    pub core_capabilities: bool,
+    /// IA32_ARCH_CAPABILITIES (0x10A) bit 0, when a value was available
+    /// (MSR lines of a dump); None = not known.
+    pub rdcl_no: Option<bool>,
+}
+
+/// One TLB as CPUID describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlbLevel {
+    /// "L1 dTLB", "L1 iTLB", "L2 TLB", "STLB", ...
+    pub name: String,
+    /// "4K", "2M/4M", "1G", ...
+    pub page_sizes: String,
+    pub entries: u32,
+    /// "full", "4-way", ...
+    pub associativity: String,
+}
+
+/// Facts about the running kernel and machine (live only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Platform {
+    pub kernel_release: String,
+    pub kernel_cmdline: String,
+    /// Content of /sys/devices/system/cpu/vulnerabilities/meltdown.
+    pub meltdown: String,
+    /// Page-table isolation active ("Mitigation: PTI").
+    pub pti: bool,
+    /// Every file of /sys/devices/system/cpu/vulnerabilities: name -> text.
+    pub mitigations: BTreeMap<String, String>,
+    pub online_cpus: Vec<u32>,
+    pub isolated_cpus: Vec<u32>,
+    pub nohz_full_cpus: Vec<u32>,
+    /// perf_event_open of PERF_COUNT_HW_CPU_CYCLES succeeds.
+    pub perf_cycles: bool,
+    /// The cycles event can be read from user space with rdpmc.
+    pub user_rdpmc: bool,
+    /// IA32_CORE_CAPABILITIES bit 1 (RAR) read via /dev/cpu/N/msr;
+    /// None = could not be read ("unknown").
+    pub rar: Option<bool>,
+    /// /proc/interrupts rows of interest ("TLB", "CAL", "LOC", "RES", ...):
+    /// row name -> count per online CPU, in online_cpus order.
+    pub interrupts: BTreeMap<String, Vec<u64>>,
+    /// /dev/entrybench exists.
+    pub kmod_device: bool,
+}
+
+/// The plain-language judgement for one machine (or one dump).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Flush-on-entry variants this CPU can run: "cr3_flush", "invpcid2",
+    /// "cr4_pge".
+    pub entry_flush_variants: Vec<String>,
+    /// Some(true/false) when known (live, or dump with RDCL_NO); None when
+    /// not known.
+    pub pti_needed: Option<bool>,
+    /// Whether flush-on-entry in SWITCH_TO_KERNEL_CR3 would run at all.
+    pub flush_on_entry_runs: Option<bool>,
+    /// "INVLPGB", "RAR" or empty.
+    pub broadcast: Vec<String>,
+    /// The one-paragraph text.
+    pub text: String,
+}
+
+/// Which CPUs ran what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    pub victim_cpu: u32,
+    pub initiator_cpu: Option<u32>,
+    /// The victim CPU is isolated (isolcpus or nohz_full).
+    pub victim_isolated: bool,
+    /// Why this placement (e.g. "no isolated CPUs: victim not isolated").
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimerInfo {
+    /// "tsc" (lfence;rdtsc;lfence / rdtscp;lfence) or "rdpmc" (core cycles).
+    pub kind: String,
+    /// Median cost of an empty timed region, in cycles; already subtracted
+    /// from every sample.
+    pub overhead_cycles: f64,
+    /// TSC frequency used for ns figures.
+    pub tsc_hz: f64,
+    /// "cpuid", "hypervisor" or "measured".
+    pub tsc_hz_source: String,
+}
+
+/// One experiment id (see DESIGN.md) and what it measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Stable id: "entry.null", "refill.w64", "ipi.user.mprotect", ...
+    pub id: String,
+    /// "user", "kmod" or "criterion".
+    pub backend: String,
+    /// Experiment parameters (pages, rate_hz, iterations, variant, ...).
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Distribution of the measured samples, cycles, timer overhead removed.
+    pub summary: Summary,
+    /// Every sample, losslessly.
+    pub samples: Histogram,
+    /// For differential experiments (refill.wN, entry.flush.*): the
+    /// reference run ("no flush", "nop") the figure is relative to.
+    pub baseline: Option<Baseline>,
+    /// For ipi.* experiments: interruption and initiator figures.
+    pub ipi: Option<IpiStats>,
+    /// Anything an experiment wants a reader to know ("emulated", ...).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub label: String,
+    pub summary: Summary,
+    pub samples: Histogram,
+    /// Median of (samples - baseline) with its 95% bootstrap CI: the
+    /// headline figure of a differential experiment.
+    pub delta_median: f64,
+    pub delta_ci95: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpiStats {
+    pub method: String,
+    pub rate_hz: f64,
+    pub duration_s: f64,
+    /// Victim quiet-loop threshold above which a gap counts as an
+    /// interruption, cycles.
+    pub threshold_cycles: u64,
+    pub interruptions_seen: u64,
+    /// Deltas of the victim CPU's /proc/interrupts rows over the run.
+    pub tlb_delta: u64,
+    pub cal_delta: u64,
+    /// interruptions_seen / (the row the method produces: TLB or CAL).
+    pub seen_ratio: f64,
+    /// Initiator's own cost per call, cycles.
+    pub initiator: Summary,
+}
+
+/// Order statistics of a sample set. All values in cycles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub n: u64,
+    pub min: f64,
+    pub median: f64,
+    pub mean: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    /// 95% confidence interval of the median (order-statistic method).
+    pub median_ci95: [f64; 2],
+}
+
+/// A lossless sample store: sorted distinct values and their counts.
+/// Timings cluster, so this is far smaller than the raw list and keeps
+/// every sample for plots and tests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub values: Vec<i64>,
+    pub counts: Vec<u64>,
+}
+
+impl Experiment {
+    /// The figure a table shows for this experiment: the delta median for
+    /// differential experiments, the plain median otherwise.
+    pub fn headline_cycles(&self) -> f64 {
+        match &self.baseline {
+            Some(b) => b.delta_median,
+            None => self.summary.median,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The pinned hot loops entrybench measures. (stub: issue 3)
