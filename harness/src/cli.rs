@@ -4,7 +4,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "entrybench", version, about = "Measure what a kernel entry and a TLB flush cost on x86")]
+#[command(
+    name = "entrybench",
+    version,
+    about = "Measure what a kernel entry and a TLB flush cost on x86"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -35,10 +39,18 @@ pub const EXIT_ERROR: i32 = 2;
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+        // Help and version go to stdout as clap renders them; a bare
+        // `entrybench` shows the help; every other usage error is one line.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
             let _ = e.print();
-            return code;
+            return if e.use_stderr() { EXIT_ERROR } else { 0 };
+        }
+        Err(e) => {
+            eprintln!("entrybench: error: {}", clap_one_line(&e));
+            return EXIT_ERROR;
         }
     };
     let result = match cli.command {
@@ -56,6 +68,19 @@ pub fn main() -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// clap's first message line without its "error: " prefix, plus where to
+/// look next (clap's own usage block is several lines).
+fn clap_one_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{first} (see 'entrybench --help')")
 }
 
 /// The whole context chain on one line.

@@ -1,6 +1,12 @@
-//! `entrybench detect`: CPU facts + platform facts + verdict. (stub: issue 2)
+//! `entrybench detect`: CPU facts + platform facts + verdict, as aligned
+//! text (at most 80 columns, for pasting into mail) or as JSON.
 
-use crate::schema::Environment;
+use crate::cpu;
+use crate::platform;
+use crate::schema::{CpuFacts, Environment, Platform};
+use crate::verdict::verdict;
+use anyhow::Result;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -13,11 +19,315 @@ pub struct DetectArgs {
     pub cpuid_dump: Option<PathBuf>,
 }
 
-pub fn cmd(_args: DetectArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("detect: not implemented yet")
+pub fn cmd(args: DetectArgs) -> Result<i32> {
+    let env = match &args.cpuid_dump {
+        Some(path) => dump_environment(path)?,
+        None => detect_live()?,
+    };
+    let out = if args.json {
+        serde_json::to_string_pretty(&env)? + "\n"
+    } else {
+        render_text(&env)
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        // `entrybench detect | head` is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        other => other.map(|_| 0).map_err(Into::into),
+    }
 }
 
 /// The full environment of this machine (CPU, platform, verdict).
-pub fn detect_live() -> anyhow::Result<Environment> {
-    anyhow::bail!("detect: not implemented yet")
+pub fn detect_live() -> Result<Environment> {
+    let cpu = cpu::live_facts();
+    let platform = platform::read_platform()?;
+    let verdict = verdict(&cpu, Some(&platform));
+    Ok(Environment {
+        cpu,
+        platform: Some(platform),
+        verdict,
+    })
+}
+
+/// CPU facts and verdict of a dump; no platform.
+pub fn dump_environment(path: &std::path::Path) -> Result<Environment> {
+    let cpu = cpu::read_dump(path)?;
+    let verdict = verdict(&cpu, None);
+    Ok(Environment {
+        cpu,
+        platform: None,
+        verdict,
+    })
+}
+
+/// Total width of the text output.
+const WIDTH: usize = 80;
+/// Column where values start.
+const VALUE_COL: usize = 19;
+
+/// Human-readable report, every line at most 80 columns.
+pub fn render_text(env: &Environment) -> String {
+    let mut out = Text::default();
+    render_cpu(&mut out, &env.cpu);
+    if let Some(p) = &env.platform {
+        render_platform(&mut out, p);
+    }
+    out.heading("Verdict");
+    for line in wrap(&env.verdict.text, WIDTH - 2) {
+        out.line(&format!("  {line}"));
+    }
+    out.0
+}
+
+fn render_cpu(out: &mut Text, c: &CpuFacts) {
+    out.heading(&format!("CPU ({})", c.source));
+    out.kv("vendor", &c.vendor);
+    out.kv(
+        "family/model",
+        &format!("{:#x} / {:#x}, stepping {}", c.family, c.model, c.stepping),
+    );
+    out.kv("brand", or_dash(&c.brand));
+    out.kv("uarch", &c.uarch);
+    out.kv("hypervisor", c.hypervisor.as_deref().unwrap_or("none"));
+    let f = &c.features;
+    let flags = [
+        ("PGE", f.pge),
+        ("PCID", f.pcid),
+        ("INVPCID", f.invpcid),
+        ("INVLPGB", f.invlpgb),
+        ("RDTSCP", f.rdtscp),
+        ("invariant-TSC", f.invariant_tsc),
+        ("ARCH_CAPABILITIES", f.arch_capabilities),
+        ("CORE_CAPABILITIES", f.core_capabilities),
+    ];
+    let names = |want: bool| -> String {
+        let v: Vec<&str> = flags
+            .iter()
+            .filter(|(_, on)| *on == want)
+            .map(|(n, _)| *n)
+            .collect();
+        if v.is_empty() {
+            "-".into()
+        } else {
+            v.join(" ")
+        }
+    };
+    out.kv("features", &names(true));
+    out.kv("absent", &names(false));
+    if f.invlpgb {
+        out.kv("INVLPGB pages", &f.invlpgb_max_pages.to_string());
+    }
+    out.kv("RDCL_NO", &tri(f.rdcl_no));
+    out.kv(
+        "TSC",
+        &if c.tsc_hz == 0 {
+            "unknown (CPUID does not say)".to_string()
+        } else {
+            format!("{:.3} GHz", c.tsc_hz as f64 / 1e9)
+        },
+    );
+    if c.tlb.is_empty() {
+        out.kv("TLBs", "not described by CPUID");
+    }
+    for (i, t) in c.tlb.iter().enumerate() {
+        let label = if i == 0 { "TLBs" } else { "" };
+        out.kv(
+            label,
+            &format!(
+                "{:<13} {:<12} {:>5} entries, {}",
+                t.name, t.page_sizes, t.entries, t.associativity
+            ),
+        );
+    }
+}
+
+fn render_platform(out: &mut Text, p: &Platform) {
+    out.heading("Platform");
+    out.kv("kernel", &p.kernel_release);
+    out.kv("cmdline", or_dash(&p.kernel_cmdline));
+    out.kv("meltdown", &p.meltdown);
+    out.kv("PTI", on_off(p.pti));
+    out.kv("online CPUs", &cpus(&p.online_cpus));
+    out.kv("isolated CPUs", &cpus(&p.isolated_cpus));
+    out.kv("nohz_full CPUs", &cpus(&p.nohz_full_cpus));
+    out.kv("perf cycles", yes_no(p.perf_cycles));
+    out.kv("user rdpmc", yes_no(p.user_rdpmc));
+    out.kv("RAR", &tri(p.rar));
+    out.kv(
+        "/dev/entrybench",
+        if p.kmod_device { "present" } else { "absent" },
+    );
+    let mut first = true;
+    for row in ["TLB", "CAL", "LOC", "RES"] {
+        let Some(counts) = p.interrupts.get(row) else {
+            continue;
+        };
+        let per_cpu: Vec<String> = p
+            .online_cpus
+            .iter()
+            .zip(counts)
+            .map(|(cpu, n)| format!("cpu{cpu} {n}"))
+            .collect();
+        let label = if first { "interrupts" } else { "" };
+        first = false;
+        out.kv(label, &format!("{row}  {}", per_cpu.join(", ")));
+    }
+    let mut first = true;
+    for (name, text) in &p.mitigations {
+        let label = if first { "vulnerabilities" } else { "" };
+        first = false;
+        out.kv(label, &format!("{name}: {text}"));
+    }
+}
+
+/// Output under construction.
+#[derive(Default)]
+struct Text(String);
+
+impl Text {
+    fn line(&mut self, s: &str) {
+        self.0.push_str(s.trim_end());
+        self.0.push('\n');
+    }
+
+    fn heading(&mut self, s: &str) {
+        if !self.0.is_empty() {
+            self.0.push('\n');
+        }
+        self.line(&truncate(s, WIDTH));
+    }
+
+    /// `  label            value`, the value wrapped under itself.
+    fn kv(&mut self, label: &str, value: &str) {
+        let lines = wrap(value, WIDTH - VALUE_COL);
+        for (i, v) in lines.iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            self.line(&format!("  {label:<w$}{v}", w = VALUE_COL - 2));
+        }
+    }
+}
+
+/// Greedy word wrap; words longer than `width` are cut.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let mut word: String = word.to_string();
+        while word.chars().count() > width {
+            if !cur.is_empty() {
+                lines.push(std::mem::take(&mut cur));
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            lines.push(head);
+        }
+        if cur.is_empty() {
+            cur = word;
+        } else if cur.chars().count() + 1 + word.chars().count() <= width {
+            cur.push(' ');
+            cur.push_str(&word);
+        } else {
+            lines.push(std::mem::replace(&mut cur, word));
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    s.chars().take(width).collect()
+}
+
+/// CPU list in the kernel's compact form ("0-3,5"), "none" when empty.
+fn cpus(list: &[u32]) -> String {
+    if list.is_empty() {
+        return "none".into();
+    }
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < list.len() {
+        let start = list[i];
+        let mut end = start;
+        while i + 1 < list.len() && list[i + 1] == end + 1 {
+            i += 1;
+            end = list[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    format!("{} ({} CPUs)", parts.join(","), list.len())
+}
+
+fn tri(v: Option<bool>) -> String {
+    match v {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => "unknown".into(),
+    }
+}
+
+fn yes_no(v: bool) -> &'static str {
+    if v {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn on_off(v: bool) -> &'static str {
+    if v {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_respects_width() {
+        let text = "a ".repeat(100) + &"x".repeat(130);
+        for line in wrap(&text, 40) {
+            assert!(line.chars().count() <= 40, "{line}");
+        }
+        assert_eq!(wrap("", 10), [""]);
+        assert_eq!(wrap("one two three", 8), ["one two", "three"]);
+    }
+
+    #[test]
+    fn cpu_lists_compact() {
+        assert_eq!(cpus(&[0, 1, 2, 3, 5, 7, 8]), "0-3,5,7-8 (7 CPUs)");
+        assert_eq!(cpus(&[]), "none");
+    }
+
+    #[test]
+    fn dump_text_fits_80_columns() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/cpuid-dumps");
+        let path = std::path::Path::new(dir).join("GenuineIntel0050656_CascadeLakeSP_CPUID.txt");
+        let env = dump_environment(&path).unwrap();
+        let text = render_text(&env);
+        assert!(text.contains("Cascade Lake"), "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= WIDTH, "too wide: {line}");
+        }
+    }
 }

@@ -1,1 +1,346 @@
-//! The one-paragraph verdict for a machine. (stub: issue 2)
+//! The one-paragraph judgement for a machine (or a dump): which
+//! flush-on-entry variants the CPU can run, whether the series' entry flush
+//! would run at all (it lives in SWITCH_TO_KERNEL_CR3, so only with PTI),
+//! and whether broadcast invalidation could make the IPIs go away.
+
+use crate::schema::{CpuFacts, Platform, Verdict};
+
+/// Linux release that uses INVLPGB for broadcast TLB flushes.
+const INVLPGB_LINUX: (u32, u32) = (6, 15);
+
+/// Intel cores known to set RDCL_NO; used only to explain an unknown PTI
+/// state of a dump, never to decide it.
+const RDCL_NO_CORES: &[&str] = &[
+    "Cascade Lake",
+    "Cooper Lake",
+    "Ice Lake",
+    "Tiger Lake",
+    "Rocket Lake",
+    "Alder Lake",
+    "Raptor Lake",
+    "Sapphire Rapids",
+    "Emerald Rapids",
+    "Granite Rapids",
+    "Meteor Lake",
+    "Arrow Lake",
+    "Lunar Lake",
+    "Goldmont",
+    "Goldmont Plus",
+    "Tremont",
+    "Gracemont",
+    "Crestmont",
+];
+
+pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
+    let f = &cpu.features;
+    let mut variants = vec!["cr3_flush".to_string()];
+    if f.invpcid {
+        variants.push("invpcid2".into());
+    }
+    if f.pge {
+        variants.push("cr4_pge".into());
+    }
+
+    let amd_like = matches!(cpu.vendor.as_str(), "AuthenticAMD" | "HygonGenuine");
+    let from_cpuid = match f.rdcl_no {
+        Some(rdcl_no) => Some(!rdcl_no),
+        None if amd_like => Some(false),
+        None => None,
+    };
+    let from_sysfs = platform.and_then(|p| meltdown_affected(&p.meltdown));
+    let pti_needed = from_sysfs.or(from_cpuid);
+    let flush_on_entry_runs = match platform {
+        Some(p) => Some(p.pti),
+        // A kernel turns PTI on exactly when the CPU needs it (by default).
+        None => pti_needed,
+    };
+
+    let mut broadcast = Vec::new();
+    if f.invlpgb {
+        broadcast.push("INVLPGB".to_string());
+    }
+    if platform.is_some_and(|p| p.rar == Some(true)) {
+        broadcast.push("RAR".to_string());
+    }
+
+    let mut text = Vec::new();
+    text.push(variants_sentence(f.invpcid, f.pge));
+    text.push(pti_sentence(cpu, platform, pti_needed, flush_on_entry_runs));
+    text.push(broadcast_sentence(cpu, platform));
+    if let Some(hv) = &cpu.hypervisor {
+        text.push(format!(
+            "This is a {hv} guest: with paravirtual TLB flush the host skips \
+             preempted vCPUs and flushes them on re-entry, so IPI counts and \
+             costs differ from bare metal; say so next to any figure."
+        ));
+    }
+    Verdict {
+        entry_flush_variants: variants,
+        pti_needed,
+        flush_on_entry_runs,
+        broadcast,
+        text: text.join(" "),
+    }
+}
+
+/// sysfs meltdown text -> affected?
+fn meltdown_affected(text: &str) -> Option<bool> {
+    if text.starts_with("Not affected") {
+        Some(false)
+    } else if text.starts_with("Mitigation") || text.starts_with("Vulnerable") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+fn variants_sentence(invpcid: bool, pge: bool) -> String {
+    let mut can = vec!["CR3 reload (cr3_flush)"];
+    let mut cannot = Vec::new();
+    if invpcid {
+        can.push("INVPCID type 2 (invpcid2)");
+    } else {
+        cannot.push("INVPCID type 2 (no INVPCID)");
+    }
+    if pge {
+        can.push("the CR4.PGE toggle (cr4_pge)");
+    } else {
+        cannot.push("the CR4.PGE toggle (no PGE)");
+    }
+    let mut s = format!("Flush on entry can run as {}.", join_and(&can));
+    if !cannot.is_empty() {
+        s.push_str(&format!(" Not available: {}.", join_and(&cannot)));
+    }
+    s
+}
+
+fn pti_sentence(
+    cpu: &CpuFacts,
+    platform: Option<&Platform>,
+    needed: Option<bool>,
+    runs: Option<bool>,
+) -> String {
+    let series = "the series' flush in SWITCH_TO_KERNEL_CR3 (INVPCID type 2, \
+                  else CR4.PGE twice, on nohz_full CPUs)";
+    let mut s = match (platform, needed, runs) {
+        (Some(_), _, Some(true)) => {
+            format!("PTI is on, so {series} runs on every kernel entry of a nohz_full CPU.")
+        }
+        (Some(_), Some(false), _) => format!(
+            "PTI is off: the CPU is not affected by Meltdown, so {series} never \
+             runs and getpid costs what it did before (as the Xeon Gold 6248, a \
+             Cascade Lake, showed: 270 -> 273 ns); flush-on-entry can only be \
+             measured here with the kernel module."
+        ),
+        (Some(_), _, _) => {
+            format!("PTI is off although the CPU may need it, so {series} does not run.")
+        }
+        (None, Some(true), _) => format!(
+            "The CPU is affected by Meltdown (no RDCL_NO), so a default kernel \
+             runs PTI and {series} would run."
+        ),
+        (None, Some(false), _) => {
+            let why = if cpu.features.rdcl_no == Some(true) {
+                "reports RDCL_NO"
+            } else {
+                "is not affected by Meltdown"
+            };
+            format!(
+                "The CPU {why}, so a default kernel runs without PTI and {series} \
+                 never runs (the Cascade Lake 270 -> 273 ns case)."
+            )
+        }
+        (None, None, _) => format!(
+            "Whether PTI is needed is unknown: the dump has no IA32_ARCH_CAPABILITIES \
+             (MSR 0x10A) value, and {series} only runs with PTI."
+        ),
+    };
+    if needed.is_none() && RDCL_NO_CORES.contains(&cpu.uarch.as_str()) {
+        s.push_str(&format!(
+            " {} cores normally report RDCL_NO, which would mean no PTI.",
+            cpu.uarch
+        ));
+    }
+    if let Some(p) = platform {
+        if p.nohz_full_cpus.is_empty() && p.pti {
+            s.push_str(" No CPU is nohz_full, so it would not run anywhere yet.");
+        }
+    }
+    s
+}
+
+fn broadcast_sentence(cpu: &CpuFacts, platform: Option<&Platform>) -> String {
+    let f = &cpu.features;
+    let mut parts = Vec::new();
+    if f.invlpgb {
+        let kernel = platform.map(|p| kernel_at_least(&p.kernel_release, INVLPGB_LINUX));
+        let pti_on = platform.map(|p| p.pti);
+        let state = match (kernel, pti_on) {
+            (Some(true), Some(false)) => {
+                "this kernel (>= 6.15, PTI off) uses it, so vfree and busy \
+                 multi-threaded processes may send no IPIs at all"
+            }
+            (Some(true), _) => "but Linux turns it off when PTI is on",
+            (Some(false), _) => "but this kernel is older than 6.15 and does not use it",
+            (None, _) => "Linux >= 6.15 uses it when PTI is off",
+        };
+        parts.push(format!(
+            "INVLPGB broadcast invalidation is present (up to {} pages): {state}.",
+            f.invlpgb_max_pages
+        ));
+    }
+    match platform.and_then(|p| p.rar) {
+        Some(true) => parts.push(
+            "RAR (remote action request) is present, though Linux does not use it yet.".to_string(),
+        ),
+        None if f.core_capabilities => parts.push(
+            "IA32_CORE_CAPABILITIES is enumerated but MSR 0xCF was not read, so \
+             RAR (bit 1) is unknown."
+                .to_string(),
+        ),
+        _ => {}
+    }
+    if parts.is_empty() {
+        "No broadcast invalidation (INVLPGB or RAR): every remote flush is an IPI.".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// "6.18.44-fc" >= (6, 15)?
+fn kernel_at_least(release: &str, want: (u32, u32)) -> bool {
+    let mut nums = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let major = nums.next().unwrap_or(0);
+    let minor = nums.next().unwrap_or(0);
+    (major, minor) >= want
+}
+
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::CpuFeatures;
+
+    fn cpu(vendor: &str, uarch: &str, features: CpuFeatures) -> CpuFacts {
+        CpuFacts {
+            source: "t".into(),
+            vendor: vendor.into(),
+            family: 6,
+            model: 0x55,
+            stepping: 6,
+            brand: String::new(),
+            uarch: uarch.into(),
+            hypervisor: None,
+            features,
+            tsc_hz: 0,
+            tlb: Vec::new(),
+        }
+    }
+
+    fn platform(meltdown: &str, kernel: &str) -> Platform {
+        Platform {
+            kernel_release: kernel.into(),
+            kernel_cmdline: String::new(),
+            meltdown: meltdown.into(),
+            pti: meltdown.contains("Mitigation: PTI"),
+            mitigations: Default::default(),
+            online_cpus: vec![0, 1],
+            isolated_cpus: vec![],
+            nohz_full_cpus: vec![1],
+            perf_cycles: false,
+            user_rdpmc: false,
+            rar: None,
+            interrupts: Default::default(),
+            kmod_device: false,
+        }
+    }
+
+    #[test]
+    fn variants_follow_features() {
+        let none = verdict(&cpu("GenuineIntel", "x", CpuFeatures::default()), None);
+        assert_eq!(none.entry_flush_variants, ["cr3_flush"]);
+        let all = CpuFeatures {
+            invpcid: true,
+            pge: true,
+            ..Default::default()
+        };
+        let v = verdict(&cpu("GenuineIntel", "x", all), None);
+        assert_eq!(v.entry_flush_variants, ["cr3_flush", "invpcid2", "cr4_pge"]);
+    }
+
+    #[test]
+    fn pti_from_dump_facts() {
+        let rdcl = CpuFeatures {
+            rdcl_no: Some(true),
+            ..Default::default()
+        };
+        let v = verdict(&cpu("GenuineIntel", "Sapphire Rapids", rdcl), None);
+        assert_eq!(
+            (v.pti_needed, v.flush_on_entry_runs),
+            (Some(false), Some(false))
+        );
+        let v = verdict(&cpu("AuthenticAMD", "Zen 4", CpuFeatures::default()), None);
+        assert_eq!(v.pti_needed, Some(false));
+        let v = verdict(
+            &cpu("GenuineIntel", "Cascade Lake", CpuFeatures::default()),
+            None,
+        );
+        assert_eq!(v.pti_needed, None);
+        assert!(
+            v.text
+                .contains("Cascade Lake cores normally report RDCL_NO"),
+            "{}",
+            v.text
+        );
+        let affected = CpuFeatures {
+            rdcl_no: Some(false),
+            ..Default::default()
+        };
+        let v = verdict(&cpu("GenuineIntel", "Skylake", affected), None);
+        assert_eq!(v.pti_needed, Some(true));
+    }
+
+    #[test]
+    fn live_pti_and_broadcast() {
+        let f = CpuFeatures {
+            invlpgb: true,
+            invlpgb_max_pages: 8,
+            ..Default::default()
+        };
+        let mut c = cpu("AuthenticAMD", "Zen 3", f);
+        c.hypervisor = Some("KVM".into());
+        let v = verdict(&c, Some(&platform("Not affected", "6.18.4")));
+        assert_eq!(v.pti_needed, Some(false));
+        assert_eq!(v.flush_on_entry_runs, Some(false));
+        assert_eq!(v.broadcast, ["INVLPGB"]);
+        assert!(v.text.contains(">= 6.15, PTI off"), "{}", v.text);
+        assert!(v.text.contains("KVM guest"), "{}", v.text);
+        let v = verdict(&c, Some(&platform("Not affected", "6.6.1")));
+        assert!(v.text.contains("older than 6.15"), "{}", v.text);
+
+        let intel = cpu("GenuineIntel", "Skylake", CpuFeatures::default());
+        let v = verdict(&intel, Some(&platform("Mitigation: PTI", "6.1.0")));
+        assert_eq!(
+            (v.pti_needed, v.flush_on_entry_runs),
+            (Some(true), Some(true))
+        );
+        assert!(v.broadcast.is_empty());
+    }
+
+    #[test]
+    fn kernel_versions() {
+        assert!(kernel_at_least("6.15.0", (6, 15)));
+        assert!(kernel_at_least("6.18.44-fc-v657", (6, 15)));
+        assert!(!kernel_at_least("6.9.1", (6, 15)));
+        assert!(!kernel_at_least("garbage", (6, 15)));
+    }
+}

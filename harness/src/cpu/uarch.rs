@@ -1,0 +1,177 @@
+//! Microarchitecture names from vendor and display family/model/stepping.
+//!
+//! Intel models follow the kernel's arch/x86/include/asm/intel-family.h;
+//! AMD ranges follow arch/x86/kernel/cpu/amd.c (the X86_FEATURE_ZENn
+//! assignment). Names are the core generation a kernel developer would say
+//! ("Cascade Lake", "Zen 4"), Atom parts by core name ("Goldmont").
+
+/// The name for this CPU, or "unknown" when the table has no entry.
+pub fn uarch(vendor: &str, family: u32, model: u32, stepping: u32) -> &'static str {
+    match vendor {
+        "GenuineIntel" => intel(family, model, stepping),
+        "AuthenticAMD" => amd(family, model),
+        "HygonGenuine" if family == 0x18 => Some("Dhyana"),
+        _ => None,
+    }
+    .unwrap_or("unknown")
+}
+
+fn intel(family: u32, model: u32, stepping: u32) -> Option<&'static str> {
+    match family {
+        6 => intel_family6(model, stepping),
+        // Family 18/19 cores (display family = 0xF + extended family).
+        0x12 => match model {
+            0x01 | 0x03 => Some("Nova Lake"),
+            _ => None,
+        },
+        0x13 => match model {
+            0x01 => Some("Diamond Rapids"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn intel_family6(model: u32, stepping: u32) -> Option<&'static str> {
+    Some(match model {
+        // Big cores, client and server.
+        0x1A | 0x1E | 0x1F | 0x2E => "Nehalem",
+        0x25 | 0x2C | 0x2F => "Westmere",
+        0x2A | 0x2D => "Sandy Bridge",
+        0x3A | 0x3E => "Ivy Bridge",
+        0x3C | 0x3F | 0x45 | 0x46 => "Haswell",
+        0x3D | 0x47 | 0x4F | 0x56 => "Broadwell",
+        0x4E | 0x5E => "Skylake",
+        // Skylake-SP, Cascade Lake and Cooper Lake share model 0x55.
+        0x55 => match stepping {
+            0..=4 => "Skylake",
+            5..=7 => "Cascade Lake",
+            10 | 11 => "Cooper Lake",
+            _ => return None,
+        },
+        0x8E => match stepping {
+            0..=9 => "Kaby Lake",
+            10 => "Coffee Lake",
+            11 => "Whiskey Lake",
+            _ => "Comet Lake",
+        },
+        0x9E => match stepping {
+            0..=9 => "Kaby Lake",
+            _ => "Coffee Lake",
+        },
+        0xA5 | 0xA6 => "Comet Lake",
+        0x66 => "Cannon Lake",
+        0x6A | 0x6C | 0x7D | 0x7E | 0x9D => "Ice Lake",
+        0xA7 => "Rocket Lake",
+        0x8C | 0x8D => "Tiger Lake",
+        0x8A => "Lakefield",
+        0x97 | 0x9A => "Alder Lake",
+        0xB7 | 0xBA | 0xBF => "Raptor Lake",
+        0xAA | 0xAC => "Meteor Lake",
+        0xC5 | 0xC6 | 0xB5 => "Arrow Lake",
+        0xBD => "Lunar Lake",
+        0xCC => "Panther Lake",
+        0xD5 => "Wildcat Lake",
+        0x8F => "Sapphire Rapids",
+        0xCF => "Emerald Rapids",
+        0xAD | 0xAE => "Granite Rapids",
+        0x57 => "Knights Landing",
+        0x85 => "Knights Mill",
+        // Atom cores.
+        0x1C | 0x26 => "Bonnell",
+        0x27 | 0x35 | 0x36 => "Saltwell",
+        0x37 | 0x4A | 0x4D | 0x5A | 0x5D => "Silvermont",
+        0x4C | 0x75 => "Airmont",
+        0x5C | 0x5F => "Goldmont",
+        0x7A => "Goldmont Plus",
+        0x86 | 0x96 | 0x9C => "Tremont",
+        0xBE => "Gracemont",
+        0xAF | 0xB6 => "Crestmont",
+        0xDD => "Darkmont",
+        _ => return None,
+    })
+}
+
+fn amd(family: u32, model: u32) -> Option<&'static str> {
+    Some(match family {
+        0x10 => "K10",
+        0x12 => "K10 (Llano)",
+        0x14 => "Bobcat",
+        0x16 => match model {
+            0x00..=0x2F => "Jaguar",
+            _ => "Puma",
+        },
+        0x15 => match model {
+            0x00 | 0x01 => "Bulldozer",
+            0x02 | 0x10..=0x1F => "Piledriver",
+            0x30..=0x3F => "Steamroller",
+            0x60..=0x7F => "Excavator",
+            _ => return None,
+        },
+        0x17 => match model {
+            0x08 | 0x18 => "Zen+",
+            0x00..=0x2F => "Zen",
+            0x30..=0xAF => "Zen 2",
+            _ => return None,
+        },
+        0x19 => match model {
+            0x00..=0x0F | 0x20..=0x5F => "Zen 3",
+            0x10..=0x1F | 0x60..=0xAF => "Zen 4",
+            _ => return None,
+        },
+        0x1A => match model {
+            0x00..=0x2F | 0x40..=0x4F | 0x60..=0x7F => "Zen 5",
+            0x50..=0x5F | 0x80..=0xAF | 0xC0..=0xCF => "Zen 6",
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uarch;
+
+    const INTEL: &str = "GenuineIntel";
+    const AMD: &str = "AuthenticAMD";
+
+    #[test]
+    fn model_0x55_splits_by_stepping() {
+        assert_eq!(uarch(INTEL, 6, 0x55, 4), "Skylake");
+        assert_eq!(uarch(INTEL, 6, 0x55, 7), "Cascade Lake");
+        assert_eq!(uarch(INTEL, 6, 0x55, 11), "Cooper Lake");
+        assert_eq!(uarch(INTEL, 6, 0x55, 8), "unknown");
+    }
+
+    #[test]
+    fn intel_clients_servers_and_atoms() {
+        assert_eq!(uarch(INTEL, 6, 0x9E, 9), "Kaby Lake");
+        assert_eq!(uarch(INTEL, 6, 0x9E, 10), "Coffee Lake");
+        assert_eq!(uarch(INTEL, 6, 0xBD, 1), "Lunar Lake");
+        assert_eq!(uarch(INTEL, 6, 0xCF, 2), "Emerald Rapids");
+        assert_eq!(uarch(INTEL, 6, 0x5F, 1), "Goldmont");
+        assert_eq!(uarch(INTEL, 6, 0x7A, 1), "Goldmont Plus");
+        assert_eq!(uarch(INTEL, 6, 0xAF, 3), "Crestmont");
+        assert_eq!(uarch(INTEL, 0x13, 0x01, 0), "Diamond Rapids");
+    }
+
+    #[test]
+    fn amd_families_and_model_ranges() {
+        assert_eq!(uarch(AMD, 0x15, 0x02, 0), "Piledriver");
+        assert_eq!(uarch(AMD, 0x15, 0x60, 1), "Excavator");
+        assert_eq!(uarch(AMD, 0x17, 0x08, 2), "Zen+");
+        assert_eq!(uarch(AMD, 0x17, 0x71, 0), "Zen 2");
+        assert_eq!(uarch(AMD, 0x19, 0x01, 1), "Zen 3");
+        assert_eq!(uarch(AMD, 0x19, 0x74, 1), "Zen 4");
+        assert_eq!(uarch(AMD, 0x1A, 0x02, 1), "Zen 5");
+        assert_eq!(uarch("HygonGenuine", 0x18, 0x01, 1), "Dhyana");
+    }
+
+    #[test]
+    fn unknown_models_and_vendors() {
+        assert_eq!(uarch(INTEL, 6, 0x01, 0), "unknown");
+        assert_eq!(uarch(AMD, 0x19, 0xF0, 0), "unknown");
+        assert_eq!(uarch(AMD, 0x18, 0x01, 0), "unknown");
+        assert_eq!(uarch("CentaurHauls", 6, 0x0F, 0), "unknown");
+    }
+}

@@ -1,0 +1,188 @@
+//! `entrybench detect` from the outside: bad input gives one error line and
+//! exit status 2; dumps decode; live output agrees with what the kernel
+//! says in /proc and /sys.
+
+use assert_cmd::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn entrybench() -> Command {
+    Command::cargo_bin("entrybench").unwrap()
+}
+
+fn dump(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/cpuid-dumps")
+        .join(name)
+}
+
+/// Runs, and checks: exit 2, nothing on stdout, exactly one stderr line
+/// starting `entrybench: error:`. Returns that line.
+fn fails_with_one_line(args: &[&str]) -> String {
+    let out = entrybench().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    assert!(out.stdout.is_empty(), "{args:?}: stdout not empty");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: stderr was {stderr:?}");
+    assert!(
+        lines[0].starts_with("entrybench: error: "),
+        "{args:?}: {}",
+        lines[0]
+    );
+    lines[0].to_string()
+}
+
+fn temp_with(content: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(content).unwrap();
+    f
+}
+
+#[test]
+fn missing_file() {
+    let line = fails_with_one_line(&["detect", "--cpuid-dump", "/nonexistent/dump.txt"]);
+    assert!(line.contains("/nonexistent/dump.txt"), "{line}");
+}
+
+#[test]
+fn empty_file() {
+    let f = temp_with(b"");
+    let line = fails_with_one_line(&["detect", "--cpuid-dump", f.path().to_str().unwrap()]);
+    assert!(line.contains("no CPUID register lines"), "{line}");
+}
+
+#[test]
+fn garbage_file() {
+    let f = temp_with(b"\x00\xff\xfe garbage \x01\x02\nnot a dump\n\x7f\x80\n");
+    let line = fails_with_one_line(&["detect", "--cpuid-dump", f.path().to_str().unwrap()]);
+    assert!(line.contains("no CPUID register lines"), "{line}");
+}
+
+#[test]
+fn truncated_dump() {
+    let text =
+        std::fs::read_to_string(dump("GenuineIntel0050656_CascadeLakeSP_CPUID.txt")).unwrap();
+    // Cut in the middle of line 3 (leaf 1's registers).
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = format!("{}\n{}\n{}", lines[0], lines[1], &lines[2][..24]);
+    let f = temp_with(cut.as_bytes());
+    let line = fails_with_one_line(&["detect", "--cpuid-dump", f.path().to_str().unwrap()]);
+    assert!(line.contains("line 3: expected 4 hex registers"), "{line}");
+}
+
+#[test]
+fn unknown_flag() {
+    let line = fails_with_one_line(&["detect", "--no-such-flag"]);
+    assert!(line.contains("--no-such-flag"), "{line}");
+}
+
+#[test]
+fn dump_text_and_json() {
+    let path = dump("GenuineIntel00806F8_SapphireRapids_05_CPUID.txt");
+    let out = entrybench()
+        .args(["detect", "--cpuid-dump", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Sapphire Rapids"), "{text}");
+    assert!(!text.contains("Platform"), "a dump has no platform section");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+
+    let out = entrybench()
+        .args(["detect", "--json", "--cpuid-dump", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let env: harness::schema::Environment = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(env.platform.is_none());
+    assert_eq!(
+        (env.cpu.family, env.cpu.model, env.cpu.stepping),
+        (6, 0x8F, 8)
+    );
+    assert_eq!(env.cpu.features.rdcl_no, Some(true));
+    assert_eq!(env.verdict.pti_needed, Some(false));
+    assert_eq!(
+        env.verdict.entry_flush_variants,
+        ["cr3_flush", "invpcid2", "cr4_pge"]
+    );
+}
+
+/// /proc/cpuinfo's first processor block as key -> value.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn cpuinfo() -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    text.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn live_json_agrees_with_proc_and_sys() {
+    let out = entrybench().args(["detect", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env: harness::schema::Environment = serde_json::from_slice(&out.stdout).unwrap();
+    let info = cpuinfo();
+    assert_eq!(env.cpu.vendor, info["vendor_id"]);
+    assert_eq!(env.cpu.family.to_string(), info["cpu family"]);
+    assert_eq!(env.cpu.model.to_string(), info["model"]);
+    assert_eq!(env.cpu.stepping.to_string(), info["stepping"]);
+
+    let platform = env.platform.expect("live detect has a platform");
+    // The kernel may hide a feature it chose not to use; only compare
+    // when the command line does not switch it off.
+    let flags: Vec<&str> = info["flags"].split_whitespace().collect();
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap();
+    if !cmdline.contains("nopcid") {
+        assert_eq!(env.cpu.features.pcid, flags.contains(&"pcid"));
+    }
+    if !cmdline.contains("noinvpcid") {
+        assert_eq!(env.cpu.features.invpcid, flags.contains(&"invpcid"));
+    }
+    assert_eq!(env.cpu.hypervisor.is_some(), flags.contains(&"hypervisor"));
+
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let expected: usize = online
+        .trim()
+        .split(',')
+        .map(|part| match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
+    assert_eq!(platform.online_cpus.len(), expected, "online: {online}");
+
+    if let Ok(meltdown) =
+        std::fs::read_to_string("/sys/devices/system/cpu/vulnerabilities/meltdown")
+    {
+        assert_eq!(platform.meltdown, meltdown.trim());
+        assert_eq!(platform.pti, meltdown.contains("Mitigation: PTI"));
+        assert_eq!(
+            env.verdict.flush_on_entry_runs,
+            Some(platform.pti),
+            "the entry flush runs exactly with PTI"
+        );
+    }
+    assert_eq!(platform.kmod_device, Path::new("/dev/entrybench").exists());
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn live_text_fits_80_columns() {
+    let out = entrybench().arg("detect").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("CPU (live)"), "{text}");
+    assert!(text.contains("\nPlatform\n") && text.contains("\nVerdict\n"));
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "too wide: {line}");
+    }
+}
