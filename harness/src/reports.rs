@@ -1,18 +1,127 @@
-//! CLI glue into the `report` crate. (stub: issue 5)
+//! CLI glue into the `report` crate: `report`, `compare` and `size` read
+//! result files, call the crate's builders and print. No figures are
+//! computed here.
+
+use anyhow::{bail, Context, Result};
+use report::schema::ResultFile;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
-pub struct ReportArgs {}
-#[derive(Debug, clap::Args)]
-pub struct CompareArgs {}
-#[derive(Debug, clap::Args)]
-pub struct SizeArgs {}
+pub struct ReportArgs {
+    /// Result files (JSON written by `entrybench run`)
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Markdown tables instead of plain text
+    #[arg(long, conflicts_with = "csv")]
+    pub markdown: bool,
+    /// CSV, one row per machine and experiment
+    #[arg(long)]
+    pub csv: bool,
+    /// Also write SVG plots into this directory
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+    /// Flush events per second assumed by the break-even plot
+    #[arg(long, value_name = "HZ", default_value_t = 1.0)]
+    pub flush_rate: f64,
+    /// Working set (4 KiB pages) assumed by the break-even plot
+    #[arg(long, value_name = "PAGES", default_value_t = 64)]
+    pub working_set: u64,
+}
 
-pub fn report_cmd(_a: ReportArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("report: not implemented yet")
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The "before" result file
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The "after" result file
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
 }
-pub fn compare_cmd(_a: CompareArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("compare: not implemented yet")
+
+#[derive(Debug, clap::Args)]
+pub struct SizeArgs {
+    /// Workload profile (TOML: syscalls_per_sec, flush_events_per_sec,
+    /// working_set_pages, latency_budget_us[, deferred_check_cycles])
+    #[arg(long, value_name = "FILE")]
+    pub profile: PathBuf,
+    /// Result files with measured costs
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Also size a CPU without results from its CPUID dump (by the
+    /// closest measured model)
+    #[arg(long, value_name = "FILE")]
+    pub cpuid_dump: Option<PathBuf>,
+    /// Print the equations behind the figures
+    #[arg(long)]
+    pub explain: bool,
 }
-pub fn size_cmd(_a: SizeArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("size: not implemented yet")
+
+/// Reads every result file; any bad file stops the command with its name.
+fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultFile>> {
+    paths.iter().map(|p| report::load::read_result(p)).collect()
+}
+
+pub fn report_cmd(a: ReportArgs) -> Result<i32> {
+    if !a.flush_rate.is_finite() || a.flush_rate < 0.0 {
+        bail!(
+            "--flush-rate must be a finite number >= 0, got {}",
+            a.flush_rate
+        );
+    }
+    let files = read_all(&a.results)?;
+    let text = if a.csv {
+        report::render_csv(&files)
+    } else if a.markdown {
+        report::render_markdown(&files)
+    } else {
+        report::render_text(&files)
+    };
+    print!("{text}");
+    if let Some(dir) = &a.plots {
+        let opts = report::plot::PlotOptions {
+            flush_rate_hz: a.flush_rate,
+            working_set_pages: a.working_set,
+        };
+        let written = report::plot::write_all(&files, dir, &opts)
+            .with_context(|| format!("cannot write plots into {}", dir.display()))?;
+        for p in written {
+            eprintln!("entrybench: wrote {}", p.display());
+        }
+    }
+    Ok(0)
+}
+
+pub fn compare_cmd(a: CompareArgs) -> Result<i32> {
+    let fa = report::load::read_result(&a.a)?;
+    let fb = report::load::read_result(&a.b)?;
+    print!(
+        "{}",
+        report::compare::render_text(&report::compare::compare(&fa, &fb))
+    );
+    Ok(0)
+}
+
+pub fn size_cmd(a: SizeArgs) -> Result<i32> {
+    let profile = report::profile::Profile::read(&a.profile)?;
+    let files = read_all(&a.results)?;
+    let dump = match &a.cpuid_dump {
+        Some(p) => Some(
+            crate::cpu::read_dump(p)
+                .with_context(|| format!("cannot decode CPUID dump {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let target = dump.as_ref().map(|cpu| report::size::DumpTarget {
+        file_name: file_name(a.cpuid_dump.as_deref()),
+        cpu,
+    });
+    let sizing = report::size::size(&profile, &files, target);
+    print!("{}", report::size::render_text(&sizing, a.explain));
+    Ok(0)
+}
+
+fn file_name(p: Option<&Path>) -> String {
+    p.and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 /// Reads one result file; refuses truncated files, non-result JSON and
 /// other schema versions with a message naming the file.
 pub fn read_result(path: &Path) -> Result<ResultFile> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_result(&text).with_context(|| format!("{} is not a usable result file", path.display()))
 }
 
@@ -26,12 +26,17 @@ pub fn parse_result(text: &str) -> Result<ResultFile> {
     };
     match version.as_u64() {
         Some(v) if v == SCHEMA_VERSION as u64 => {}
-        Some(v) => bail!("schema version {v} is not supported (this entrybench reads version {SCHEMA_VERSION})"),
+        Some(v) => bail!(
+            "schema version {v} is not supported (this entrybench reads version {SCHEMA_VERSION})"
+        ),
         None => bail!("schema_version is not a number"),
     }
-    let file: ResultFile = serde_json::from_value(value).context("fields do not match the result schema")?;
+    let file: ResultFile =
+        serde_json::from_value(value).context("fields do not match the result schema")?;
     for e in &file.experiments {
-        e.samples.validate().map_err(|m| anyhow::anyhow!("experiment {}: {m}", e.id))?;
+        e.samples
+            .validate()
+            .map_err(|m| anyhow::anyhow!("experiment {}: {m}", e.id))?;
     }
     Ok(file)
 }
@@ -40,15 +45,23 @@ pub fn parse_result(text: &str) -> Result<ResultFile> {
 /// fsync, then rename, so an interrupted write never leaves half a file.
 pub fn write_result(path: &Path, file: &ResultFile) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path.file_name().context("result path has no file name")?.to_string_lossy();
+    let name = path
+        .file_name()
+        .context("result path has no file name")?
+        .to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     serde_json::to_writer(&mut f, file)?;
     f.write_all(b"\n")?;
     f.sync_all()?;
     drop(f);
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename into {}", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename into {}", path.display()))?;
     Ok(())
 }

@@ -1,0 +1,222 @@
+//! `entrybench report|compare|size` from the command line: output shape on
+//! the synthetic fixtures and the one-line error / exit 2 on bad input.
+
+use assert_cmd::Command;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture(name: &str) -> String {
+    root()
+        .join("testdata/results")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn profile(name: &str) -> String {
+    root()
+        .join("testdata/profiles")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn eb() -> Command {
+    Command::cargo_bin("entrybench").unwrap()
+}
+
+/// Runs and expects exit 2 with exactly one stderr line that starts with
+/// "entrybench: error:" and contains `want`.
+fn fails_with(args: &[&str], want: &str) {
+    let out = eb().args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
+    assert!(err.starts_with("entrybench: error: "), "{err}");
+    assert!(err.contains(want), "{args:?}: wanted {want:?} in {err}");
+    assert!(out.stdout.is_empty(), "no partial output on error");
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn report_text_fits_72_columns() {
+    let out = eb()
+        .args([
+            "report",
+            &fixture("synthetic-genoa-kvm.json"),
+            &fixture("synthetic-skylake-pti.json"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().all(|l| l.chars().count() <= 72));
+    assert_eq!(text.matches("\n== ").count(), 2);
+    assert!(text.contains("entry.getpid"));
+}
+
+#[test]
+fn report_markdown_csv_and_plots() {
+    let f = fixture("synthetic-skylake-pti.json");
+    let md = eb().args(["report", "--markdown", &f]).output().unwrap();
+    assert!(md.status.success());
+    assert!(String::from_utf8_lossy(&md.stdout).contains("| experiment | cycles |"));
+    let csv = eb().args(["report", "--csv", &f]).output().unwrap();
+    assert!(csv.status.success());
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("cpu,kernel,host,pti,experiment,"));
+    let dir = tempfile::tempdir().unwrap();
+    let plots = dir.path().join("plots");
+    let out = eb()
+        .args(["report", &f, "--plots", plots.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "entry-cost.svg",
+        "ipi-cdf.svg",
+        "refill.svg",
+        "break-even.svg",
+    ] {
+        let svg = std::fs::read_to_string(plots.join(name)).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("<text"), "{name}");
+    }
+}
+
+#[test]
+fn compare_and_size_run() {
+    let out = eb()
+        .args([
+            "compare",
+            &fixture("synthetic-skylake-pti.json"),
+            &fixture("synthetic-skylake-pti-coalesce.json"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("entry.getpid") && l.contains(" -> ")),
+        "{text}"
+    );
+
+    let dump = root().join("testdata/cpuid-dumps/AuthenticAMD0A00F11_K19_Milan_02_CPUID.txt");
+    let out = eb()
+        .args([
+            "size",
+            "--profile",
+            &profile("feed-handler.toml"),
+            &fixture("synthetic-genoa-kvm.json"),
+            "--cpuid-dump",
+            dump.to_str().unwrap(),
+            "--explain",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().all(|l| l.chars().count() <= 72));
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("closest measured model, Zen 4"), "{text}");
+    assert!(
+        flat.contains("Zen 3 (EPYC 7763 64-Core) (CPUID dump"),
+        "{text}"
+    );
+    assert!(text.contains("Sizing equations"));
+}
+
+#[test]
+fn non_result_json_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        &dir,
+        "package.json",
+        r#"{"name": "left-pad", "version": "1.0.0"}"#,
+    );
+    fails_with(&["report", &p], "not an entrybench result file");
+    let t = write(&dir, "trunc.json", r#"{"schema_version": 1, "tool": "entr"#);
+    fails_with(&["report", &t], "truncated JSON");
+    fails_with(
+        &["compare", &p, &fixture("synthetic-genoa-kvm.json")],
+        "package.json",
+    );
+    fails_with(
+        &["report", "/nonexistent/result.json"],
+        "cannot read /nonexistent/result.json",
+    );
+}
+
+#[test]
+fn other_schema_versions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = std::fs::read_to_string(fixture("synthetic-tcg-partial.json")).unwrap();
+    let v2 = write(
+        &dir,
+        "v2.json",
+        &v1.replacen("\"schema_version\":1", "\"schema_version\":2", 1),
+    );
+    fails_with(
+        &["report", &fixture("synthetic-tcg-partial.json"), &v2],
+        "schema version 2 is not supported",
+    );
+    fails_with(
+        &["compare", &fixture("synthetic-tcg-partial.json"), &v2],
+        "v2.json",
+    );
+    fails_with(
+        &["size", "--profile", &profile("feed-handler.toml"), &v2],
+        "schema version 2",
+    );
+}
+
+#[test]
+fn bad_profiles_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(profile("feed-handler.toml")).unwrap();
+    let r = fixture("synthetic-skylake-pti.json");
+    let neg = write(
+        &dir,
+        "neg.toml",
+        &good.replace("flush_events_per_sec = 1.0", "flush_events_per_sec = -3"),
+    );
+    fails_with(
+        &["size", "--profile", &neg, &r],
+        "`flush_events_per_sec` must not be negative",
+    );
+    let missing = write(
+        &dir,
+        "missing.toml",
+        &good.replace("syscalls_per_sec = 20000", ""),
+    );
+    fails_with(
+        &["size", "--profile", &missing, &r],
+        "`syscalls_per_sec` is missing",
+    );
+    let nan = write(
+        &dir,
+        "nan.toml",
+        &good.replace("latency_budget_us = 5", "latency_budget_us = nan"),
+    );
+    fails_with(
+        &["size", "--profile", &nan, &r],
+        "`latency_budget_us` must be a finite number",
+    );
+    let garbage = write(&dir, "garbage.toml", "syscalls_per_sec = = 3\n[[");
+    fails_with(&["size", "--profile", &garbage, &r], "invalid TOML");
+}

@@ -1,0 +1,98 @@
+//! The environment facts a reader must know before trusting a figure:
+//! guest vs bare metal, emulation, PTI, isolation, the timer, partial runs.
+//! Each is one sentence so it can be pasted under a table.
+
+use crate::ids::{self, Kind};
+use crate::machine::Machine;
+use crate::units;
+
+/// Caveats for one machine, most important first.
+pub fn for_machine(m: &Machine) -> Vec<String> {
+    let mut out = Vec::new();
+    let latest = m.latest();
+    let cpu = m.cpu();
+    match cpu.hypervisor.as_deref() {
+        Some("TCG") => out.push("QEMU TCG emulation: not hardware timing; no figure here says anything about a real CPU.".into()),
+        Some(h) if !h.is_empty() => out.push(format!(
+            "{h} guest: paravirt TLB flush may skip preempted vCPUs (the host flushes them on re-entry), so guest IPI counts and costs differ from bare metal."
+        )),
+        _ => {}
+    }
+    let emulated = m
+        .experiments
+        .keys()
+        .any(|id| id.starts_with("entry.flush."));
+    match m.pti() {
+        Some(false) => out.push(format!(
+            "PTI off: flush-on-entry (COALESCE_TLBI in SWITCH_TO_KERNEL_CR3) would not run on this kernel{}.",
+            if emulated { "; entry.flush rows emulate what it would cost" } else { "" }
+        )),
+        Some(true) => {}
+        None => out.push("PTI state unknown (no platform facts).".into()),
+    }
+    if m.files.iter().any(|f| !f.placement.victim_isolated) {
+        let note = &latest.placement.note;
+        out.push(format!(
+            "Victim CPU {} not isolated: interruptions include scheduler and timer noise{}.",
+            latest.placement.victim_cpu,
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({note})")
+            }
+        ));
+    }
+    let t = &latest.timer;
+    out.push(format!(
+        "Timer: {}, overhead {} cycles subtracted from every sample; ns at {} ({}).",
+        t.kind,
+        units::num(t.overhead_cycles),
+        units::ghz(t.tsc_hz),
+        if t.tsc_hz_source.is_empty() {
+            "source unknown"
+        } else {
+            &t.tsc_hz_source
+        }
+    ));
+    let partial = m.files.iter().filter(|f| f.partial).count();
+    if partial > 0 {
+        out.push(format!(
+            "Partial run ({partial} of {} files): only experiments that completed are shown.",
+            m.files.len()
+        ));
+    }
+    if m.files.len() > 1 {
+        out.push(format!(
+            "{} result files: the newest figure of each experiment is shown.",
+            m.files.len()
+        ));
+    }
+    if cpu.features.invlpgb {
+        out.push(
+            "INVLPGB present: with Linux >= 6.15 and PTI off, kernel-range flushes may be broadcast without IPIs.".into(),
+        );
+    }
+    let kmod = m.experiments.keys().any(|id| {
+        id.starts_with("flush.") || id.starts_with("entry.flush.") || id.starts_with("ipi.kmod.")
+    });
+    if !kmod {
+        out.push(
+            "No kernel-module results: flush.kernel, entry.flush and ipi.kmod not measured.".into(),
+        );
+    }
+    for e in m.experiments.values() {
+        if let (Kind::Ipi(..), Some(ipi)) = (ids::kind(e), &e.ipi) {
+            if ipi.seen_ratio.is_finite() && (ipi.seen_ratio < 0.9 || ipi.seen_ratio > 1.1) {
+                out.push(format!(
+                    "{}: victim saw {:.0}% of the interrupts /proc/interrupts counted.",
+                    e.id,
+                    ipi.seen_ratio * 100.0
+                ));
+            }
+        }
+        for n in &e.notes {
+            out.push(format!("{}: {n}", e.id));
+        }
+    }
+    out
+}

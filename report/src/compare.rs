@@ -1,0 +1,324 @@
+//! Before/after comparison of two result files (a kernel with and without
+//! a patch): per experiment both headline figures, the delta, % change and
+//! whether the difference is significant. The thread's hand-made table
+//! ("getpid 770 -> 1340 ns") is what this reproduces.
+
+use crate::ids::{self, Kind};
+use crate::machine;
+use crate::schema::{Experiment, ResultFile};
+use crate::stats::mann_whitney;
+use crate::table::{wrap, Table, WIDTH};
+use crate::units::{self, num};
+
+/// Significance level of the plain rows.
+pub const ALPHA: f64 = 0.01;
+
+/// How a row's significance was decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Test {
+    /// Mann-Whitney U on the two sample histograms: p-value.
+    MannWhitney(f64),
+    /// Differential experiments: whether the two deltas' stored 95%
+    /// bootstrap CIs overlap (no raw paired data exists to test the
+    /// difference of two deltas directly).
+    CiOverlap { overlap: bool },
+    /// Too few samples or degenerate data.
+    None,
+}
+
+impl Test {
+    pub fn significant(&self) -> Option<bool> {
+        match *self {
+            Test::MannWhitney(p) => Some(p < ALPHA),
+            Test::CiOverlap { overlap } => Some(!overlap),
+            Test::None => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub id: String,
+    /// Headline figures in cycles (delta for differential experiments).
+    pub a_cycles: f64,
+    pub b_cycles: f64,
+    /// The same in ns when both files know their TSC frequency.
+    pub a_ns: Option<f64>,
+    pub b_ns: Option<f64>,
+    pub test: Test,
+}
+
+impl Row {
+    /// B minus A in the unit shown (ns when known, else cycles).
+    pub fn delta(&self) -> f64 {
+        match (self.a_ns, self.b_ns) {
+            (Some(a), Some(b)) => b - a,
+            _ => self.b_cycles - self.a_cycles,
+        }
+    }
+
+    /// Relative change in percent (NaN when A is zero).
+    pub fn change_pct(&self) -> f64 {
+        let (a, b) = match (self.a_ns, self.b_ns) {
+            (Some(a), Some(b)) => (a, b),
+            _ => (self.a_cycles, self.b_cycles),
+        };
+        if a == 0.0 {
+            f64::NAN
+        } else {
+            (b - a) / a.abs() * 100.0
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub a_title: String,
+    pub b_title: String,
+    pub a_created: String,
+    pub b_created: String,
+    /// Figures are ns when both files have a TSC frequency, else cycles.
+    pub in_ns: bool,
+    pub rows: Vec<Row>,
+    pub only_a: Vec<String>,
+    pub only_b: Vec<String>,
+    /// Warnings: different CPU models, partial runs, guests.
+    pub warnings: Vec<String>,
+}
+
+/// Compares every experiment present in both files.
+pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
+    let ma = &machine::group(std::slice::from_ref(a))[0];
+    let mb = &machine::group(std::slice::from_ref(b))[0];
+    let (ha, hb) = (a.timer.tsc_hz, b.timer.tsc_hz);
+    let in_ns = units::cycles_to_ns(1.0, ha).is_some() && units::cycles_to_ns(1.0, hb).is_some();
+    let mut ids_a: Vec<&Experiment> = a.experiments.iter().collect();
+    ids_a.sort_by_key(|e| order(e));
+    let mut rows = Vec::new();
+    for ea in ids_a {
+        let Some(eb) = b.experiments.iter().find(|e| e.id == ea.id) else {
+            continue;
+        };
+        let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
+        let test = match (&ea.baseline, &eb.baseline) {
+            (Some(ba), Some(bb)) => {
+                let ok = ba
+                    .delta_ci95
+                    .iter()
+                    .chain(&bb.delta_ci95)
+                    .all(|v| v.is_finite());
+                if ok {
+                    Test::CiOverlap {
+                        overlap: ba.delta_ci95[0] <= bb.delta_ci95[1]
+                            && bb.delta_ci95[0] <= ba.delta_ci95[1],
+                    }
+                } else {
+                    Test::None
+                }
+            }
+            _ => mann_whitney(&ea.samples, &eb.samples)
+                .map(|r| Test::MannWhitney(r.p))
+                .unwrap_or(Test::None),
+        };
+        let conv = |c: f64, hz: f64| {
+            if in_ns {
+                units::cycles_to_ns(c, hz)
+            } else {
+                None
+            }
+        };
+        rows.push(Row {
+            id: ea.id.clone(),
+            a_cycles: ca,
+            b_cycles: cb,
+            a_ns: conv(ca, ha),
+            b_ns: conv(cb, hb),
+            test,
+        });
+    }
+    let has = |f: &ResultFile, id: &str| f.experiments.iter().any(|e| e.id == id);
+    let only_a = a
+        .experiments
+        .iter()
+        .filter(|e| !has(b, &e.id))
+        .map(|e| e.id.clone())
+        .collect();
+    let only_b = b
+        .experiments
+        .iter()
+        .filter(|e| !has(a, &e.id))
+        .map(|e| e.id.clone())
+        .collect();
+    let mut warnings = Vec::new();
+    if ma.cpu_label != mb.cpu_label || ma.host != mb.host {
+        warnings.push(format!(
+            "A and B ran on different machines ({} vs {}): differences mix hardware and software.",
+            ma.cpu_label, mb.cpu_label
+        ));
+    }
+    for (name, f) in [("A", a), ("B", b)] {
+        if f.partial {
+            warnings.push(format!("{name} is a partial run."));
+        }
+        if let Some(h) = &f.environment.cpu.hypervisor {
+            if h == "TCG" {
+                warnings.push(format!("{name}: QEMU TCG emulation: not hardware timing."));
+            } else {
+                warnings.push(format!(
+                    "{name}: {h} guest: paravirt TLB flush may skip preempted vCPUs."
+                ));
+            }
+        }
+        if !f.placement.victim_isolated {
+            warnings.push(format!("{name}: victim CPU not isolated."));
+        }
+    }
+    let pti = |f: &ResultFile| f.environment.platform.as_ref().map(|p| p.pti);
+    if pti(a) != pti(b) {
+        warnings.push(format!("PTI differs: A {:?}, B {:?}.", pti(a), pti(b)));
+    }
+    Comparison {
+        a_title: ma.title(),
+        b_title: mb.title(),
+        a_created: a.created.clone(),
+        b_created: b.created.clone(),
+        in_ns,
+        rows,
+        only_a,
+        only_b,
+        warnings,
+    }
+}
+
+fn order(e: &Experiment) -> (usize, String) {
+    let k = ids::kind(e);
+    let rank = match k {
+        Kind::TimerOverhead => 0,
+        Kind::Entry(_) => 1,
+        Kind::Vdso(_) => 2,
+        Kind::FlushKernel(_) => 3,
+        Kind::EntryFlush { .. } => 4,
+        Kind::Refill(_) => 5,
+        Kind::Ipi(..) => 6,
+        Kind::Other => 7,
+    };
+    // Natural order inside a family (refill.w8 before refill.w64).
+    let key = match ids::kind(e) {
+        Kind::Refill(p) => format!("{p:012}"),
+        Kind::Entry(n) => format!("{}{n}", ids::entry_rank(&n)),
+        Kind::EntryFlush { variant, pages } => {
+            format!("{:02}{pages:012}", ids::variant_rank(&variant))
+        }
+        Kind::FlushKernel(v) => format!("{:02}", ids::variant_rank(&v)),
+        _ => e.id.clone(),
+    };
+    (rank, key)
+}
+
+fn signed_pct(v: f64) -> String {
+    if v.is_finite() && v > 0.0 {
+        format!("+{}", units::pct(v))
+    } else {
+        units::pct(v)
+    }
+}
+
+/// The comparison as a 72-column table with a header and a footer that
+/// names the tests.
+pub fn render_text(c: &Comparison) -> String {
+    let unit = if c.in_ns { "ns" } else { "cycles" };
+    let mut out = String::new();
+    for l in wrap(&format!("A: {} ({})", c.a_title, c.a_created), WIDTH, "   ") {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    for l in wrap(&format!("B: {} ({})", c.b_title, c.b_created), WIDTH, "   ") {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.push('\n');
+    let mut t = Table::new(
+        &format!("Medians (differential rows: delta medians), {unit}"),
+        &[
+            "experiment",
+            &format!("A -> B {unit}"),
+            "delta",
+            "change",
+            "p",
+            "sig",
+        ],
+    );
+    for r in &c.rows {
+        let (a, b) = match (r.a_ns, r.b_ns) {
+            (Some(a), Some(b)) => (a, b),
+            _ => (r.a_cycles, r.b_cycles),
+        };
+        let (p, sig) = match r.test {
+            Test::MannWhitney(p) => (
+                if p < 0.001 {
+                    "<0.001".to_string()
+                } else {
+                    format!("{p:.3}")
+                },
+                r.test.significant(),
+            ),
+            Test::CiOverlap { .. } => ("CI".to_string(), r.test.significant()),
+            Test::None => ("-".to_string(), None),
+        };
+        let sig = match sig {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        t.push(vec![
+            r.id.clone(),
+            format!("{} -> {}", num(a), num(b)),
+            units::signed(r.delta()),
+            signed_pct(r.change_pct()),
+            p,
+            sig.to_string(),
+        ]);
+    }
+    out.push_str(&t.render_text());
+    let mut notes = vec![
+        format!(
+            "Significance: plain rows use a two-sided Mann-Whitney U test on all samples (normal approximation, tie-corrected), significant at p < {ALPHA}; differential rows (refill, entry.flush; p = CI) are significant when the two deltas' 95% bootstrap CIs do not overlap."
+        ),
+        "With thousands of samples tiny shifts test significant: read the change column for size.".to_string(),
+    ];
+    if !c.only_a.is_empty() {
+        notes.push(format!("Only in A: {}.", c.only_a.join(", ")));
+    }
+    if !c.only_b.is_empty() {
+        notes.push(format!("Only in B: {}.", c.only_b.join(", ")));
+    }
+    notes.extend(c.warnings.iter().cloned());
+    out.push('\n');
+    for n in notes {
+        for l in wrap(&format!("- {n}"), WIDTH, "  ") {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_files_show_no_change() {
+        let f = crate::load::parse_result(include_str!(
+            "../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+        ))
+        .unwrap();
+        let c = compare(&f, &f);
+        assert_eq!(c.rows.len(), f.experiments.len());
+        assert!(c.only_a.is_empty() && c.only_b.is_empty() && c.warnings.is_empty());
+        for r in &c.rows {
+            assert_eq!(r.delta(), 0.0, "{}", r.id);
+            assert_ne!(r.test.significant(), Some(true), "{} {:?}", r.id, r.test);
+        }
+    }
+}

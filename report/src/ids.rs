@@ -1,0 +1,168 @@
+//! What an experiment id means. Ids are stable (DESIGN.md); every table,
+//! plot and sizing rule finds its figures through `Kind`, so the naming
+//! rules live in one place.
+//!
+//! Flush-on-entry with a working-set walk: the id is
+//! `entry.flush.<variant>.w<N>` (N pages walked after the flush), the id
+//! without the suffix is the bare flush. A file that only carries the
+//! walk in `params.pages` is read the same way, so both spellings work.
+
+use crate::schema::Experiment;
+
+/// The experiment families of DESIGN.md.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    TimerOverhead,
+    /// entry.null, entry.getpid, entry.getppid (the name after "entry.").
+    Entry(String),
+    /// vdso.clock_gettime: control with no kernel entry.
+    Vdso(String),
+    /// refill.wN: pages walked.
+    Refill(u64),
+    /// ipi.user.<method> / ipi.kmod.<method>: ("user"|"kmod", method).
+    Ipi(String, String),
+    /// flush.kernel.<variant>
+    FlushKernel(String),
+    /// entry.flush.<variant>[.wN]
+    EntryFlush {
+        variant: String,
+        pages: u64,
+    },
+    Other,
+}
+
+/// Reads the kind of an experiment from its id (and `params.pages` for
+/// entry.flush ids without a `.wN` suffix).
+pub fn kind(e: &Experiment) -> Kind {
+    let k = kind_of_id(&e.id);
+    if let Kind::EntryFlush { variant, pages: 0 } = &k {
+        if let Some(p) = e.params.get("pages").and_then(|v| v.as_u64()) {
+            return Kind::EntryFlush {
+                variant: variant.clone(),
+                pages: p,
+            };
+        }
+    }
+    k
+}
+
+/// Reads the kind from an id alone.
+pub fn kind_of_id(id: &str) -> Kind {
+    if id == "timer.overhead" {
+        return Kind::TimerOverhead;
+    }
+    if let Some(rest) = id.strip_prefix("entry.flush.") {
+        let (variant, pages) = split_pages(rest);
+        if variant.is_empty() {
+            return Kind::Other;
+        }
+        return Kind::EntryFlush {
+            variant: variant.to_string(),
+            pages,
+        };
+    }
+    if let Some(rest) = id.strip_prefix("entry.") {
+        return Kind::Entry(rest.to_string());
+    }
+    if let Some(rest) = id.strip_prefix("vdso.") {
+        return Kind::Vdso(rest.to_string());
+    }
+    if let Some(n) = id.strip_prefix("refill.w") {
+        return n.parse().map(Kind::Refill).unwrap_or(Kind::Other);
+    }
+    if let Some(rest) = id.strip_prefix("ipi.") {
+        if let Some((backend, method)) = rest.split_once('.') {
+            return Kind::Ipi(backend.to_string(), method.to_string());
+        }
+    }
+    if let Some(v) = id.strip_prefix("flush.kernel.") {
+        return Kind::FlushKernel(v.to_string());
+    }
+    Kind::Other
+}
+
+/// "cr3_flush.w64" -> ("cr3_flush", 64); "cr3_flush" -> ("cr3_flush", 0).
+fn split_pages(rest: &str) -> (&str, u64) {
+    if let Some((v, w)) = rest.rsplit_once(".w") {
+        if let Ok(n) = w.parse() {
+            return (v, n);
+        }
+    }
+    (rest, 0)
+}
+
+/// Id of a flush-on-entry experiment with an N-page walk (0 = none).
+pub fn entry_flush_id(variant: &str, pages: u64) -> String {
+    if pages == 0 {
+        format!("entry.flush.{variant}")
+    } else {
+        format!("entry.flush.{variant}.w{pages}")
+    }
+}
+
+/// Table order of the flush variants (DESIGN.md order), unknown last.
+pub fn variant_rank(v: &str) -> usize {
+    const ORDER: [&str; 10] = [
+        "nop",
+        "cr3_noflush",
+        "cr3_flush",
+        "invpcid0",
+        "invpcid1",
+        "invpcid2",
+        "invpcid3",
+        "cr4_pge",
+        "invlpg",
+        "invlpgb",
+    ];
+    ORDER.iter().position(|o| *o == v).unwrap_or(ORDER.len())
+}
+
+/// Table order of entry experiments: null, getppid, getpid, then others.
+pub fn entry_rank(name: &str) -> usize {
+    ["null", "getppid", "getpid"]
+        .iter()
+        .position(|o| *o == name)
+        .unwrap_or(3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse() {
+        assert_eq!(kind_of_id("timer.overhead"), Kind::TimerOverhead);
+        assert_eq!(kind_of_id("entry.getpid"), Kind::Entry("getpid".into()));
+        assert_eq!(kind_of_id("refill.w512"), Kind::Refill(512));
+        assert_eq!(kind_of_id("refill.wx"), Kind::Other);
+        assert_eq!(
+            kind_of_id("ipi.kmod.kernel_range"),
+            Kind::Ipi("kmod".into(), "kernel_range".into())
+        );
+        assert_eq!(
+            kind_of_id("entry.flush.cr3_flush.w64"),
+            Kind::EntryFlush {
+                variant: "cr3_flush".into(),
+                pages: 64
+            }
+        );
+        assert_eq!(
+            kind_of_id("entry.flush.invpcid2"),
+            Kind::EntryFlush {
+                variant: "invpcid2".into(),
+                pages: 0
+            }
+        );
+        assert_eq!(
+            kind_of_id("flush.kernel.cr4_pge"),
+            Kind::FlushKernel("cr4_pge".into())
+        );
+        assert_eq!(
+            kind_of_id("vdso.clock_gettime"),
+            Kind::Vdso("clock_gettime".into())
+        );
+        assert_eq!(kind_of_id("bogus"), Kind::Other);
+        assert_eq!(entry_flush_id("cr4_pge", 0), "entry.flush.cr4_pge");
+        assert_eq!(entry_flush_id("cr4_pge", 8), "entry.flush.cr4_pge.w8");
+    }
+}

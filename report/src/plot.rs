@@ -1,0 +1,603 @@
+//! SVG plots (plotters, SVG backend, no font dependencies: text is SVG
+//! `<text>` the viewer lays out). Each plot is built as a string so tests
+//! can parse it; `write_all` puts them in a directory.
+
+use crate::ids::{self, Kind};
+use crate::machine::{self, Machine};
+use crate::profile::Profile;
+use crate::schema::ResultFile;
+use crate::size::{self, Outcome};
+use crate::units;
+use anyhow::{anyhow, Context, Result};
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+const SIZE: (u32, u32) = (960, 600);
+const FONT: &str = "sans-serif";
+/// Distinct, colour-blind-friendly (Okabe-Ito) series colours.
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+    RGBColor(0, 0, 0),
+];
+/// Legends past this many series stop being readable.
+const MAX_SERIES: usize = 12;
+
+fn color(i: usize) -> RGBColor {
+    COLORS[i % COLORS.len()]
+}
+
+/// What the break-even plot assumes (the report has no profile).
+#[derive(Debug, Clone, Copy)]
+pub struct PlotOptions {
+    pub flush_rate_hz: f64,
+    pub working_set_pages: u64,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        PlotOptions {
+            flush_rate_hz: 1.0,
+            working_set_pages: 64,
+        }
+    }
+}
+
+fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("plotting failed: {e:?}")
+}
+
+/// Writes every plot that has data into `dir`; returns the paths written.
+pub fn write_all(files: &[ResultFile], dir: &Path, opts: &PlotOptions) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut out = Vec::new();
+    for (name, svg) in render_all(files, opts)? {
+        let p = dir.join(name);
+        std::fs::write(&p, svg).with_context(|| format!("cannot write {}", p.display()))?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Every plot as (file name, SVG text); plots without data are skipped.
+pub fn render_all(files: &[ResultFile], opts: &PlotOptions) -> Result<Vec<(String, String)>> {
+    let machines = machine::group(files);
+    let mut out = Vec::new();
+    for (name, svg) in [
+        ("entry-cost.svg", entry_cost(&machines)?),
+        ("ipi-cdf.svg", ipi_cdf(&machines)?),
+        ("refill.svg", refill(&machines)?),
+    ] {
+        if let Some(svg) = svg {
+            out.push((name.to_string(), svg));
+        }
+    }
+    let mut k = 0;
+    for m in &machines {
+        if let Some(svg) = break_even(m, opts)? {
+            k += 1;
+            let name = if k == 1 {
+                "break-even.svg".to_string()
+            } else {
+                format!("break-even-{k}.svg")
+            };
+            out.push((name, svg));
+        }
+    }
+    Ok(out)
+}
+
+/// Legend name of a machine: CPU, kernel and host, so two kernels on one
+/// CPU (before/after a patch) stay apart.
+fn series_name(m: &Machine) -> String {
+    format!(
+        "{}, {}, {}",
+        m.cpu_label,
+        m.kernel.trim_start_matches("Linux "),
+        m.host
+    )
+}
+
+/// Compact tick text: 1, 20, 500, 1k, 20k, 1M, 0.001.
+fn tick(v: f64) -> String {
+    let trim = |x: f64| format!("{}", (x * 1e6).round() / 1e6);
+    if v.abs() >= 1e6 {
+        format!("{}M", trim(v / 1e6))
+    } else if v.abs() >= 1e3 {
+        format!("{}k", trim(v / 1e3))
+    } else {
+        trim(v)
+    }
+}
+
+/// Tick positions for a log axis from `lo` to `hi`: powers of ten on a
+/// long axis, 1, 2 and 5 times them on a medium one, every multiple on a
+/// short one. plotters' own log ticks leave whole decades unlabelled.
+fn log_keys(lo: f64, hi: f64) -> Vec<f64> {
+    let keys = |mults: &[f64]| -> Vec<f64> {
+        let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (e0..=e1)
+            .flat_map(|e| mults.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| *v >= lo && *v <= hi)
+            .collect()
+    };
+    if hi / lo > 1e4 {
+        return keys(&[1.0]);
+    }
+    let coarse = keys(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 4 {
+        coarse
+    } else {
+        keys(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    }
+}
+
+/// A log axis with `log_keys` ticks (a macro: plotters does not export
+/// the combined coordinate type, so a function could not name it).
+macro_rules! log_axis {
+    ($lo:expr, $hi:expr) => {{
+        let (lo, hi): (f64, f64) = ($lo, $hi);
+        (lo..hi).log_scale().with_key_points(log_keys(lo, hi))
+    }};
+}
+
+/// Unit for a set of machines: ns when every one knows its TSC frequency.
+fn ns_unit(machines: &[&Machine]) -> bool {
+    machines
+        .iter()
+        .all(|m| units::cycles_to_ns(1.0, m.tsc_hz()).is_some())
+}
+
+fn to_unit(cycles: f64, m: &Machine, ns: bool) -> f64 {
+    if ns {
+        units::cycles_to_ns(cycles, m.tsc_hz()).unwrap_or(f64::NAN)
+    } else {
+        cycles
+    }
+}
+
+/// Log-axis bounds around positive values, padded a little.
+fn log_bounds(vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = vals
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
+    (hi > 0.0).then(|| (lo / 1.5, hi * 1.5))
+}
+
+/// Entry cost per experiment (grouped bars, one colour per machine).
+pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
+    // Categories: entry and vdso medians, then flush-on-entry deltas.
+    let mut cats: Vec<(Kind, String)> = Vec::new();
+    for m in machines {
+        for e in m.experiments.values() {
+            let k = ids::kind(e);
+            let label = match &k {
+                Kind::Entry(n) => n.clone(),
+                Kind::Vdso(n) => format!("vdso {n}"),
+                Kind::EntryFlush { variant, pages: 0 } => format!("+{variant}"),
+                _ => continue,
+            };
+            if !cats.iter().any(|c| c.1 == label) {
+                cats.push((k, label));
+            }
+        }
+    }
+    cats.sort_by_key(|(k, _)| match k {
+        Kind::Entry(n) => (0, ids::entry_rank(n)),
+        Kind::Vdso(_) => (1, 0),
+        Kind::EntryFlush { variant, .. } => (2, ids::variant_rank(variant)),
+        _ => (3, 0),
+    });
+    let ms: Vec<&Machine> = machines
+        .iter()
+        .filter(|m| cats.iter().any(|c| value_of(m, &c.0).is_some()))
+        .take(MAX_SERIES)
+        .collect();
+    if cats.is_empty() || ms.is_empty() {
+        return Ok(None);
+    }
+    let ns = ns_unit(&ms);
+    let unit = if ns { "ns" } else { "cycles" };
+    let vals: Vec<Vec<Option<f64>>> = ms
+        .iter()
+        .map(|m| {
+            cats.iter()
+                .map(|c| value_of(m, &c.0).map(|v| to_unit(v, m, ns)))
+                .collect()
+        })
+        .collect();
+    let Some((lo, hi)) = log_bounds(vals.iter().flatten().flatten().copied()) else {
+        return Ok(None);
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        let n = cats.len() as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Kernel entry cost per variant and CPU model ({unit}, median)"),
+                (FONT, 22),
+            )
+            .margin(16)
+            .margin_right(40)
+            .x_label_area_size(56)
+            .y_label_area_size(80)
+            // Headroom above the tallest bar keeps the legend off the bars.
+            .build_cartesian_2d(-0.5f64..n - 0.5, log_axis!(lo, hi * 12.0))
+            .map_err(perr)?;
+        let names: Vec<String> = cats.iter().map(|c| c.1.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(cats.len() + 1)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                    names[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|v| tick(*v))
+            .x_desc("experiment (getpid, ...: entry cost; +variant: flush-on-entry delta vs nop)")
+            .y_desc(format!("median cost per call, {unit} (log scale)"))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .draw()
+            .map_err(perr)?;
+        let width = 0.8 / ms.len() as f64;
+        for (j, (m, row)) in ms.iter().zip(&vals).enumerate() {
+            let c = color(j);
+            let bars = row.iter().enumerate().filter_map(|(i, v)| {
+                let v = (*v)?;
+                let x0 = i as f64 - 0.4 + j as f64 * width;
+                Some(Rectangle::new(
+                    [(x0, lo), (x0 + width * 0.9, v.max(lo))],
+                    c.filled(),
+                ))
+            });
+            chart
+                .draw_series(bars)
+                .map_err(perr)?
+                .label(series_name(m))
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(perr)?;
+    }
+    Ok(Some(svg))
+}
+
+fn value_of(m: &Machine, k: &Kind) -> Option<f64> {
+    m.experiments
+        .values()
+        .find(|e| ids::kind(e) == *k)
+        .map(|e| e.headline_cycles())
+        .filter(|v| v.is_finite())
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .draw()
+        .map_err(perr)
+}
+
+/// Victim interruption CDF per IPI method (and machine).
+pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
+    let mut series: Vec<(String, &Machine, &crate::schema::Experiment)> = Vec::new();
+    for m in machines {
+        for e in m.experiments.values() {
+            if matches!(ids::kind(e), Kind::Ipi(..)) && !e.samples.is_empty() {
+                let name = if machines.len() > 1 {
+                    format!(
+                        "{} {}",
+                        m.cpu_label.split(" (").next().unwrap_or(""),
+                        e.id.trim_start_matches("ipi.")
+                    )
+                } else {
+                    e.id.trim_start_matches("ipi.").to_string()
+                };
+                series.push((name, m, e));
+            }
+        }
+    }
+    let mut note = "";
+    if series.len() > MAX_SERIES {
+        // Too many to read: keep the method sizing uses, one per machine.
+        let keep: Vec<String> = machines
+            .iter()
+            .filter_map(|m| {
+                [
+                    "ipi.kmod.kernel_range",
+                    "ipi.kmod.flush_all",
+                    "ipi.user.mprotect",
+                ]
+                .iter()
+                .find_map(|id| m.get(id))
+                .map(|e| format!("{}{}", m.title(), e.id))
+            })
+            .collect();
+        series.retain(|(_, m, e)| keep.contains(&format!("{}{}", m.title(), e.id)));
+        series.truncate(MAX_SERIES);
+        note = ", one method per machine";
+    }
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let ms: Vec<&Machine> = series.iter().map(|s| s.1).collect();
+    let ns = ns_unit(&ms);
+    let unit = if ns { "ns" } else { "cycles" };
+    let curves: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|(_, m, e)| cdf_points(e, m, ns))
+        .collect();
+    let Some((lo, hi)) = log_bounds(curves.iter().flatten().map(|p| p.0)) else {
+        return Ok(None);
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Victim interruption per IPI: CDF by method{note}"),
+                (FONT, 22),
+            )
+            .margin(16)
+            .margin_right(40)
+            .x_label_area_size(56)
+            .y_label_area_size(70)
+            .build_cartesian_2d(log_axis!(lo, hi), 0f64..1.0)
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|v| tick(*v))
+            .x_desc(format!(
+                "interruption seen by the isolated CPU, {unit} (log scale)"
+            ))
+            .y_desc("fraction of interruptions <= x")
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .draw()
+            .map_err(perr)?;
+        for (i, ((name, _, _), pts)) in series.iter().zip(curves).enumerate() {
+            let c = color(i);
+            let style = ShapeStyle {
+                color: c.to_rgba(),
+                filled: false,
+                stroke_width: 2,
+            };
+            chart
+                .draw_series(LineSeries::new(pts, style))
+                .map_err(perr)?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        root.present().map_err(perr)?;
+    }
+    Ok(Some(svg))
+}
+
+/// Step CDF from a histogram, thinned to at most ~400 points.
+fn cdf_points(e: &crate::schema::Experiment, m: &Machine, ns: bool) -> Vec<(f64, f64)> {
+    let total = e.samples.len() as f64;
+    let step = (e.samples.values.len() / 400).max(1);
+    let mut cum = 0u64;
+    let mut out = Vec::new();
+    let last = e.samples.values.len() - 1;
+    for (i, (&v, &c)) in e.samples.values.iter().zip(&e.samples.counts).enumerate() {
+        cum += c;
+        if i % step == 0 || i == last {
+            let x = to_unit(v as f64, m, ns);
+            if x > 0.0 {
+                out.push((x, cum as f64 / total));
+            }
+        }
+    }
+    out
+}
+
+/// Refill cost vs working-set pages, log-log, one line per machine.
+pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
+    let data: Vec<(&Machine, Vec<(f64, f64)>)> = machines
+        .iter()
+        .map(|m| (m, crate::refill::Curve::of(m).points))
+        .filter(|(_, p)| !p.is_empty())
+        .take(MAX_SERIES)
+        .map(|(m, p)| (m, p.into_iter().map(|(x, y)| (x as f64, y)).collect()))
+        .collect();
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let ms: Vec<&Machine> = data.iter().map(|d| d.0).collect();
+    let ns = ns_unit(&ms);
+    let unit = if ns { "ns" } else { "cycles" };
+    let pts: Vec<Vec<(f64, f64)>> = data
+        .iter()
+        .map(|(m, p)| {
+            p.iter()
+                .map(|&(x, y)| (x, to_unit(y, m, ns)))
+                .filter(|p| p.1 > 0.0)
+                .collect()
+        })
+        .collect();
+    let (Some((xlo, xhi)), Some((ylo, yhi))) = (
+        log_bounds(pts.iter().flatten().map(|p| p.0)),
+        log_bounds(pts.iter().flatten().map(|p| p.1)),
+    ) else {
+        return Ok(None);
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("TLB refill after a full flush vs working set", (FONT, 22))
+            .margin(16)
+            .margin_right(40)
+            .x_label_area_size(56)
+            .y_label_area_size(80)
+            .build_cartesian_2d(log_axis!(xlo, xhi), log_axis!(ylo, yhi * 8.0))
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .x_desc("working set, 4 KiB pages walked (log scale)")
+            .y_desc(format!("refill cost, {unit} (log scale)"))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .draw()
+            .map_err(perr)?;
+        for (i, ((m, _), p)) in data.iter().zip(pts).enumerate() {
+            let c = color(i);
+            let style = ShapeStyle {
+                color: c.to_rgba(),
+                filled: true,
+                stroke_width: 2,
+            };
+            chart
+                .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, style)))
+                .map_err(perr)?;
+            chart
+                .draw_series(LineSeries::new(p, style))
+                .map_err(perr)?
+                .label(series_name(m))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(perr)?;
+    }
+    Ok(Some(svg))
+}
+
+/// One break-even line: strategy label, whether it runs here, points.
+type Line = (String, bool, Vec<(f64, f64)>);
+
+/// Overhead (% of one CPU) vs syscall rate for every strategy of one
+/// machine, at a fixed flush rate and working set: where the lines cross
+/// is where one strategy starts to beat another.
+pub fn break_even(m: &Machine, opts: &PlotOptions) -> Result<Option<String>> {
+    const RATES: (f64, f64) = (1.0, 1e6);
+    let xs: Vec<f64> = (0..=60)
+        .map(|i| RATES.0 * (RATES.1 / RATES.0).powf(i as f64 / 60.0))
+        .collect();
+    let base = Profile {
+        name: String::new(),
+        syscalls_per_sec: 1.0,
+        flush_events_per_sec: opts.flush_rate_hz,
+        working_set_pages: opts.working_set_pages,
+        latency_budget_us: 1.0,
+        deferred_check_cycles: crate::profile::DEFAULT_DEFERRED_CHECK_CYCLES,
+        deferred_check_assumed: true,
+    };
+    // One sizing per rate; collect each strategy's % CPU.
+    let mut lines: Vec<Line> = Vec::new();
+    for &x in &xs {
+        let s = size::size_one(
+            &Profile {
+                syscalls_per_sec: x,
+                ..base.clone()
+            },
+            m,
+        );
+        for r in s.rows {
+            // Zero overhead (no flushes) has no place on a log axis.
+            if let Outcome::Figures { pct_cpu, runs, .. } = r.outcome {
+                if !(pct_cpu.is_finite() && pct_cpu > 0.0) {
+                    continue;
+                }
+                let label = r.strategy.label();
+                match lines.iter_mut().find(|l| l.0 == label) {
+                    Some(l) => l.2.push((x, pct_cpu)),
+                    None => lines.push((label, runs, vec![(x, pct_cpu)])),
+                }
+            }
+        }
+    }
+    // A break-even needs two strategies to cross.
+    if lines.len() < 2 {
+        return Ok(None);
+    }
+    let Some((ylo, yhi)) = log_bounds(lines.iter().flat_map(|l| l.2.iter().map(|p| p.1))) else {
+        return Ok(None);
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "Break-even, {}: {} flushes/s, {} pages",
+                    m.cpu_label,
+                    units::num(opts.flush_rate_hz),
+                    opts.working_set_pages
+                ),
+                (FONT, 20),
+            )
+            .margin(16)
+            .margin_right(40)
+            .x_label_area_size(56)
+            .y_label_area_size(80)
+            .build_cartesian_2d(log_axis!(RATES.0, RATES.1), log_axis!(ylo, yhi * 30.0))
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .x_desc("kernel entries (syscalls) per second on the isolated CPU (log scale)")
+            .y_desc("overhead, % of one CPU (log scale)")
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .draw()
+            .map_err(perr)?;
+        for (i, (label, runs, pts)) in lines.into_iter().enumerate() {
+            let c = color(i);
+            let style = ShapeStyle {
+                color: c.to_rgba(),
+                filled: false,
+                stroke_width: 2,
+            };
+            // Dashed: the mechanism would not run on this kernel (PTI off).
+            let drawn = if runs {
+                chart
+                    .draw_series(LineSeries::new(pts, style))
+                    .map_err(perr)?
+            } else {
+                chart
+                    .draw_series(DashedLineSeries::new(pts, 10, 6, style))
+                    .map_err(perr)?
+            };
+            let label = if runs {
+                label
+            } else {
+                format!("{label} (dashed: would not run here)")
+            };
+            drawn
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(perr)?;
+    }
+    Ok(Some(svg))
+}

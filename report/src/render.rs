@@ -1,0 +1,99 @@
+//! The report as text (mail), Markdown or CSV. These are the functions the
+//! run command calls to write a report next to its result file.
+
+use crate::schema::ResultFile;
+use crate::table::{csv_line, wrap, WIDTH};
+use crate::tables::{self, MachineReport};
+
+/// Plain-text report, every line at most 72 columns.
+pub fn render_text(files: &[ResultFile]) -> String {
+    let reports = tables::build(files);
+    let mut out = header(files.len(), reports.len());
+    for r in &reports {
+        out.push('\n');
+        for l in wrap(&format!("== {}", r.title), WIDTH, "   ") {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        for f in &r.facts {
+            for l in wrap(f, WIDTH, "   ")
+                .iter()
+                .map(|l| format!("   {}", l.trim_start()))
+            {
+                out.push_str(&crate::table::fit(&l, WIDTH));
+                out.push('\n');
+            }
+        }
+        for t in &r.tables {
+            out.push('\n');
+            out.push_str(&t.render_text());
+        }
+        out.push_str(&caveat_block(r));
+    }
+    out
+}
+
+fn header(files: usize, machines: usize) -> String {
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("1 {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
+    format!(
+        "entrybench report: {}, {}\nAll figures are medians unless named; ns from the TSC frequency.\n",
+        plural(files, "result file"),
+        plural(machines, "machine")
+    )
+}
+
+fn caveat_block(r: &MachineReport) -> String {
+    let mut out = String::new();
+    if r.caveats.is_empty() {
+        return out;
+    }
+    out.push_str("\nCaveats:\n");
+    for c in &r.caveats {
+        for l in wrap(&format!("- {c}"), WIDTH, "  ") {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Markdown report: same content, pipe tables.
+pub fn render_markdown(files: &[ResultFile]) -> String {
+    let reports = tables::build(files);
+    let mut out = String::from("# entrybench report\n\n");
+    for l in header(files.len(), reports.len()).lines() {
+        out.push_str(l);
+        out.push_str("\n\n");
+    }
+    for r in &reports {
+        out.push_str(&format!("## {}\n\n", r.title));
+        for f in &r.facts {
+            out.push_str(&format!("{f}\n\n"));
+        }
+        for t in &r.tables {
+            out.push_str(&t.render_markdown());
+            out.push('\n');
+        }
+        if !r.caveats.is_empty() {
+            out.push_str("Caveats:\n\n");
+            for c in &r.caveats {
+                out.push_str(&format!("- {c}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// CSV: one row per machine and experiment (long format for spreadsheets).
+pub fn render_csv(files: &[ResultFile]) -> String {
+    tables::csv_rows(files)
+        .iter()
+        .map(|r| csv_line(r))
+        .collect()
+}

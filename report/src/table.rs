@@ -1,0 +1,229 @@
+//! A plain table and its renderings: fixed-width text for mail (never
+//! wider than `WIDTH`), Markdown and CSV. Knows nothing about experiments:
+//! the report, compare and size modules build `Table`s, this prints them.
+
+/// Plain-text mail convention: quoted replies must still fit 80 columns.
+pub const WIDTH: usize = 72;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Printed above the header ("Kernel entry cost").
+    pub title: String,
+    pub headers: Vec<String>,
+    pub align: Vec<Align>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table whose first column is left-aligned and the rest right.
+    pub fn new(title: &str, headers: &[&str]) -> Table {
+        let align = (0..headers.len())
+            .map(|i| if i == 0 { Align::Left } else { Align::Right })
+            .collect();
+        Table {
+            title: title.into(),
+            headers: headers.iter().map(|s| s.to_string()).collect(),
+            align,
+            rows: vec![],
+        }
+    }
+
+    pub fn with_align(mut self, align: &[Align]) -> Table {
+        self.align = align.to_vec();
+        self
+    }
+
+    pub fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Fixed-width text. Columns are two spaces apart; when the table would
+    /// pass `WIDTH`, the first (label) column is shortened with "~" so the
+    /// figures are never cut.
+    pub fn render_text(&self) -> String {
+        let ncol = self.headers.len();
+        let cell = |r: &Vec<String>, i: usize| r.get(i).cloned().unwrap_or_default();
+        let mut widths: Vec<usize> = (0..ncol)
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .map(|r| cell(r, i).chars().count())
+                    .chain([self.headers[i].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
+        if total(&widths) > WIDTH && ncol > 0 {
+            let excess = total(&widths) - WIDTH;
+            widths[0] = widths[0].saturating_sub(excess).max(4);
+        }
+        let mut out = String::new();
+        if !self.title.is_empty() {
+            for l in wrap(&self.title, WIDTH, "") {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+        let line = |cells: Vec<String>| -> String {
+            let mut parts = Vec::with_capacity(ncol);
+            for (i, c) in cells.into_iter().enumerate().take(ncol) {
+                let c = fit(&c, widths[i]);
+                parts.push(match self.align.get(i).copied().unwrap_or(Align::Right) {
+                    Align::Left => format!("{c:<w$}", w = widths[i]),
+                    Align::Right => format!("{c:>w$}", w = widths[i]),
+                });
+            }
+            let s = parts.join("  ");
+            // A cell wider than the page (one huge label) is cut, never
+            // allowed to break the width promise.
+            fit(s.trim_end(), WIDTH)
+        };
+        out.push_str(&line(self.headers.clone()));
+        out.push('\n');
+        out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+        out.push('\n');
+        for r in &self.rows {
+            out.push_str(&line((0..ncol).map(|i| cell(r, i)).collect()));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// GitHub-flavoured Markdown: a bold title line and a pipe table.
+    pub fn render_markdown(&self) -> String {
+        let esc = |s: &str| s.replace('|', "\\|");
+        let mut out = String::new();
+        if !self.title.is_empty() {
+            out.push_str(&format!("**{}**\n\n", esc(&self.title)));
+        }
+        out.push_str(&format!(
+            "| {} |\n",
+            self.headers
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
+        let seps: Vec<&str> = self
+            .align
+            .iter()
+            .map(|a| if *a == Align::Left { ":---" } else { "---:" })
+            .collect();
+        out.push_str(&format!("| {} |\n", seps.join(" | ")));
+        for r in &self.rows {
+            out.push_str(&format!(
+                "| {} |\n",
+                r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        out
+    }
+}
+
+/// Cuts `s` to `w` characters, marking the cut with "~".
+pub fn fit(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+    t.push('~');
+    t
+}
+
+/// Word-wraps `text` to `width`, continuation lines prefixed with
+/// `indent`. Words longer than a line are cut (never overflow).
+pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let prefix = if lines.is_empty() { "" } else { indent };
+        let room = width.saturating_sub(prefix.chars().count());
+        let candidate_len =
+            cur.chars().count() + usize::from(!cur.is_empty()) + word.chars().count();
+        if !cur.is_empty() && candidate_len > room {
+            lines.push(format!("{prefix}{cur}"));
+            cur.clear();
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        let prefix = if lines.is_empty() { "" } else { indent };
+        lines.push(format!("{prefix}{cur}"));
+    }
+    lines.into_iter().map(|l| fit(&l, width)).collect()
+}
+
+/// One CSV field, quoted when it holds a separator, quote or newline.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// One CSV line from fields.
+pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> String {
+    let mut s = fields
+        .iter()
+        .map(|f| csv_field(f.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_fits_and_aligns() {
+        let mut t = Table::new("Title", &["name", "value"]);
+        t.push(vec!["a".into(), "1".into()]);
+        t.push(vec!["x".repeat(100), "12345".into()]);
+        let s = t.render_text();
+        assert!(s.lines().all(|l| l.chars().count() <= WIDTH), "{s}");
+        assert!(s.contains("~  12345"), "{s}");
+        assert!(s.lines().nth(3).unwrap().ends_with("    1"), "{s}");
+    }
+
+    #[test]
+    fn wrap_width() {
+        let w = wrap("one two three four five six seven", 10, "  ");
+        assert!(w.iter().all(|l| l.len() <= 10), "{w:?}");
+        assert_eq!(w[0], "one two");
+        assert!(w[1].starts_with("  "));
+        assert_eq!(wrap(&"y".repeat(20), 8, "")[0].len(), 8);
+    }
+
+    #[test]
+    fn csv_quotes() {
+        assert_eq!(csv_line(&["a", "b,c", "d\"e"]), "a,\"b,c\",\"d\"\"e\"\n");
+    }
+
+    #[test]
+    fn markdown_escapes() {
+        let mut t = Table::new("", &["a|b", "c"]);
+        t.push(vec!["x".into(), "1".into()]);
+        let m = t.render_markdown();
+        assert!(
+            m.starts_with("| a\\|b | c |\n| :--- | ---: |\n| x | 1 |"),
+            "{m}"
+        );
+    }
+}

@@ -1,0 +1,244 @@
+//! What the report says about each machine, as `Table`s: entry cost,
+//! in-kernel flush primitives, flush-on-entry deltas, refill, IPIs. The
+//! numbers are chosen here; `render` decides text, Markdown or CSV.
+
+use crate::caveats;
+use crate::ids::{self, Kind};
+use crate::machine::{self, Machine};
+use crate::schema::{Experiment, ResultFile};
+use crate::table::Table;
+use crate::units::{ci_ns, count, ns, num};
+
+/// The report block of one machine.
+#[derive(Debug, Clone)]
+pub struct MachineReport {
+    pub title: String,
+    /// Short facts under the title (PTI, victim, files).
+    pub facts: Vec<String>,
+    pub tables: Vec<Table>,
+    pub caveats: Vec<String>,
+}
+
+/// Builds the report blocks of every machine in `files`.
+pub fn build(files: &[ResultFile]) -> Vec<MachineReport> {
+    machine::group(files).iter().map(machine_report).collect()
+}
+
+fn machine_report(m: &Machine) -> MachineReport {
+    let latest = m.latest();
+    let hz = m.tsc_hz();
+    let pti = match m.pti() {
+        Some(true) => "PTI on",
+        Some(false) => "PTI off",
+        None => "PTI unknown",
+    };
+    let victim = format!(
+        "victim CPU {} {}",
+        latest.placement.victim_cpu,
+        if latest.placement.victim_isolated {
+            "isolated"
+        } else {
+            "NOT isolated"
+        }
+    );
+    let files = match m.files.len() {
+        1 => "1 result file".to_string(),
+        n => format!("{n} result files"),
+    };
+    let facts = vec![
+        format!("{pti}; {victim}; {files}"),
+        format!("run {} on {}", latest.created, latest.host),
+    ];
+
+    let mut entry = Table::new(
+        "Kernel entry cost",
+        &["experiment", "cycles", "ns", "CI95 ns", "p99 ns", "n"],
+    );
+    let mut kernel = Table::new(
+        "Flush primitive, in-kernel loop",
+        &["variant", "cycles", "ns", "CI95 ns", "p99 ns", "n"],
+    );
+    let mut on_entry = Table::new(
+        "Flush on entry: delta vs nop ioctl (pages = working set walked after)",
+        &["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"],
+    );
+    let mut refill = Table::new(
+        "TLB refill after a full flush vs working set",
+        &["pages", "cycles", "ns", "CI95 ns", "cyc/page", "n"],
+    );
+    let mut ipi = Table::new(
+        "IPI: victim interruption and initiator cost per IPI",
+        &[
+            "method", "med cyc", "med ns", "p99 ns", "max ns", "init ns", "n",
+        ],
+    );
+
+    let mut rows: Vec<(Kind, &Experiment)> =
+        m.experiments.values().map(|e| (ids::kind(e), *e)).collect();
+    rows.sort_by_key(|r| sort_key(&r.0));
+    for (k, e) in rows {
+        let s = &e.summary;
+        match &k {
+            Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => entry.push(vec![
+                e.id.clone(),
+                num(s.median),
+                ns(s.median, hz),
+                ci_ns(s.median_ci95, hz),
+                ns(s.p99, hz),
+                count(s.n),
+            ]),
+            Kind::FlushKernel(v) => kernel.push(vec![
+                v.clone(),
+                num(s.median),
+                ns(s.median, hz),
+                ci_ns(s.median_ci95, hz),
+                ns(s.p99, hz),
+                count(s.n),
+            ]),
+            Kind::EntryFlush { variant, pages } => {
+                let d = e.headline_cycles();
+                let ci = e
+                    .baseline
+                    .as_ref()
+                    .map(|b| b.delta_ci95)
+                    .unwrap_or([f64::NAN; 2]);
+                on_entry.push(vec![
+                    variant.clone(),
+                    pages.to_string(),
+                    num(d),
+                    ns(d, hz),
+                    ci_ns(ci, hz),
+                    count(s.n),
+                ]);
+            }
+            Kind::Refill(p) => {
+                let d = e.headline_cycles();
+                let ci = e
+                    .baseline
+                    .as_ref()
+                    .map(|b| b.delta_ci95)
+                    .unwrap_or([f64::NAN; 2]);
+                let per = if *p > 0 { d / *p as f64 } else { f64::NAN };
+                refill.push(vec![
+                    p.to_string(),
+                    num(d),
+                    ns(d, hz),
+                    ci_ns(ci, hz),
+                    num(per),
+                    count(s.n),
+                ]);
+            }
+            Kind::Ipi(backend, method) => {
+                let init = e
+                    .ipi
+                    .as_ref()
+                    .map(|i| i.initiator.median)
+                    .unwrap_or(f64::NAN);
+                ipi.push(vec![
+                    format!("{backend}.{method}"),
+                    num(s.median),
+                    ns(s.median, hz),
+                    ns(s.p99, hz),
+                    ns(s.max, hz),
+                    ns(init, hz),
+                    count(s.n),
+                ]);
+            }
+            Kind::Other => {}
+        }
+    }
+    let tables = [entry, kernel, on_entry, refill, ipi]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect();
+    MachineReport {
+        title: m.title(),
+        facts,
+        tables,
+        caveats: caveats::for_machine(m),
+    }
+}
+
+/// Row order inside each table: DESIGN.md order, not alphabetical.
+fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
+    match k {
+        Kind::TimerOverhead => (0, 0, 0, String::new()),
+        Kind::Entry(n) => (1, ids::entry_rank(n), 0, n.clone()),
+        Kind::Vdso(n) => (2, 0, 0, n.clone()),
+        Kind::FlushKernel(v) => (3, ids::variant_rank(v), 0, v.clone()),
+        Kind::EntryFlush { variant, pages } => {
+            (4, ids::variant_rank(variant), *pages, variant.clone())
+        }
+        Kind::Refill(p) => (5, 0, *p, String::new()),
+        Kind::Ipi(b, m) => (6, usize::from(b != "user"), 0, m.clone()),
+        Kind::Other => (7, 0, 0, String::new()),
+    }
+}
+
+/// Long-format rows for CSV: one line per machine and experiment.
+pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
+    let mut out = vec![[
+        "cpu",
+        "kernel",
+        "host",
+        "pti",
+        "experiment",
+        "pages",
+        "n",
+        "median_cycles",
+        "p99_cycles",
+        "max_cycles",
+        "headline_cycles",
+        "headline_ci95_lo",
+        "headline_ci95_hi",
+        "headline_ns",
+        "tsc_hz",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()];
+    for m in machine::group(files) {
+        let hz = m.tsc_hz();
+        let pti = m
+            .pti()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        for e in m.experiments.values() {
+            let pages = match ids::kind(e) {
+                Kind::Refill(p) | Kind::EntryFlush { pages: p, .. } => p.to_string(),
+                _ => String::new(),
+            };
+            let h = e.headline_cycles();
+            let ci = e
+                .baseline
+                .as_ref()
+                .map(|b| b.delta_ci95)
+                .unwrap_or(e.summary.median_ci95);
+            let f = |v: f64| {
+                if v.is_finite() {
+                    format!("{v}")
+                } else {
+                    String::new()
+                }
+            };
+            out.push(vec![
+                m.cpu_label.clone(),
+                m.kernel.clone(),
+                m.host.clone(),
+                pti.clone(),
+                e.id.clone(),
+                pages,
+                e.summary.n.to_string(),
+                f(e.summary.median),
+                f(e.summary.p99),
+                f(e.summary.max),
+                f(h),
+                f(ci[0]),
+                f(ci[1]),
+                crate::units::cycles_to_ns(h, hz).map(f).unwrap_or_default(),
+                f(hz),
+            ]);
+        }
+    }
+    out
+}

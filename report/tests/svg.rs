@@ -1,0 +1,111 @@
+//! Every SVG parses as XML and carries its title, axis labels and series.
+
+mod common;
+
+use common::*;
+
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("not XML: {e}"));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect()
+}
+
+fn has(texts: &[String], want: &str) -> bool {
+    texts.iter().any(|t| t.contains(want))
+}
+
+#[test]
+fn all_plots_parse_and_are_labelled() {
+    let files: Vec<_> = [
+        "synthetic-genoa-kvm.json",
+        "synthetic-cascadelake-baremetal-pti-off.json",
+        "synthetic-skylake-pti.json",
+    ]
+    .iter()
+    .map(|n| load(n))
+    .collect();
+    let plots = report::plot::render_all(&files, &report::plot::PlotOptions::default()).unwrap();
+    let names: Vec<&str> = plots.iter().map(|p| p.0.as_str()).collect();
+    for want in [
+        "entry-cost.svg",
+        "ipi-cdf.svg",
+        "refill.svg",
+        "break-even.svg",
+    ] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    for (name, svg) in &plots {
+        let t = texts(svg);
+        match name.as_str() {
+            "entry-cost.svg" => {
+                assert!(has(&t, "Kernel entry cost per variant and CPU model"));
+                assert!(has(&t, "median cost per call, ns"));
+                assert!(has(&t, "experiment ("));
+                for s in [
+                    "Zen 4 (EPYC 9654 96-Core)",
+                    "Cascade Lake (Xeon Gold 6248)",
+                    "Skylake (Xeon Platinum 8160)",
+                ] {
+                    assert!(has(&t, s), "{name}: series {s} missing");
+                }
+                for cat in ["getpid", "getppid", "null", "+cr3_flush", "+invpcid2"] {
+                    assert!(t.iter().any(|x| x == cat), "{name}: category {cat}");
+                }
+            }
+            "ipi-cdf.svg" => {
+                assert!(has(&t, "CDF"));
+                assert!(has(&t, "interruption seen by the isolated CPU, ns"));
+                assert!(has(&t, "fraction of interruptions"));
+                assert!(has(&t, "kmod.kernel_range"));
+            }
+            "refill.svg" => {
+                assert!(has(&t, "TLB refill"));
+                assert!(has(&t, "4 KiB pages"));
+                assert!(has(&t, "refill cost, ns"));
+            }
+            n if n.starts_with("break-even") => {
+                assert!(has(&t, "Break-even"));
+                assert!(has(&t, "% of one CPU"));
+                assert!(has(&t, "per second"));
+                assert!(has(&t, "IPI (status quo)"));
+                assert!(has(&t, "deferred invpcid2"));
+                assert!(has(&t, "on-entry cr3_flush"));
+            }
+            other => panic!("unexpected plot {other}"),
+        }
+    }
+    // Cascade Lake has PTI off: its flush-on-entry lines are marked.
+    let cl = plots
+        .iter()
+        .filter(|p| p.0.starts_with("break-even"))
+        .find(|p| p.1.contains("Cascade Lake"))
+        .unwrap();
+    assert!(has(&texts(&cl.1), "would not run here"));
+    // Only the Zen 4 has INVLPGB.
+    let zen = plots
+        .iter()
+        .filter(|p| p.0.starts_with("break-even"))
+        .find(|p| p.1.contains("Zen 4"))
+        .unwrap();
+    assert!(has(&texts(&zen.1), "broadcast INVLPGB"));
+    assert!(!has(&texts(&cl.1), "broadcast INVLPGB"));
+}
+
+#[test]
+fn write_all_writes_files() {
+    let dir = std::env::temp_dir().join(format!("entrybench-plots-{}", std::process::id()));
+    let files = vec![load("synthetic-tcg-partial.json")];
+    let written = report::plot::write_all(&files, &dir, &Default::default()).unwrap();
+    // The partial TCG run has entry costs only: one plot, no empty ones.
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["entry-cost.svg"]);
+    texts(&std::fs::read_to_string(&written[0]).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
