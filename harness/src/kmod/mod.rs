@@ -1,3 +1,10 @@
-//! /dev/entrybench: ABI mirror, backend, `entrybench kmod`. (stub: issue 4)
+//! /dev/entrybench: the ABI mirror (`abi`), a safe wrapper (`device`), the
+//! kernel-module experiments (`backend`) and `entrybench kmod` (`cmd`).
 
+pub mod abi;
+pub mod backend;
 pub mod cmd;
+pub mod device;
+pub mod fuzz;
+
+pub use device::{available, Device, DeviceInfo, GeneratorHandle, GeneratorSpec, GeneratorStats};

@@ -1,0 +1,372 @@
+//! Kernel-module experiments, used by `entrybench run` when /dev/entrybench
+//! exists:
+//!
+//! - `flush.kernel.<variant>`: the module's in-kernel timed loop of one
+//!   flush primitive (rdtsc_ordered around each flush, IRQs off);
+//! - `entry.flush.<variant>` and `entry.flush.<variant>.w<N>`: the emulated
+//!   flush-on-entry, an ENTRY_FLUSH ioctl of that variant timed from user
+//!   space (optionally followed by a walk of N pages), with the same ioctl
+//!   doing `nop` (and the same walk) as the baseline;
+//! - `ipi.kmod.<method>`: kernel-side flush IPIs to the victim CPU (see
+//!   `KmodInitiator`).
+//!
+//! A variant the CPU lacks is skipped with a note (the module answers
+//! EOPNOTSUPP), never failed.
+
+use super::abi::{Method, Variant};
+use super::device::{self, Device};
+use crate::experiments::ipi::{Initiator, IpiExperiment, Row};
+use crate::experiments::record::{self, params};
+use crate::experiments::{Ctx, Experiment, Stop};
+use crate::schema;
+use anyhow::{Context, Result};
+use workloads::pages::Pages;
+
+/// Samples per ioctl or chunk between cancel checks.
+const CHUNK: usize = 2_000;
+
+/// How much the kmod experiments measure.
+#[derive(Debug, Clone)]
+pub struct KmodConfig {
+    /// Iterations of the in-kernel loop per variant.
+    pub flush_iterations: usize,
+    /// Timed ENTRY_FLUSH ioctls per variant (and as many nop ioctls).
+    pub entry_samples: usize,
+    pub entry_warmup: usize,
+    /// Working sets walked after the entry; 0 = no walk.
+    pub walk_pages: Vec<usize>,
+}
+
+impl KmodConfig {
+    pub fn full() -> KmodConfig {
+        KmodConfig {
+            flush_iterations: 100_000,
+            entry_samples: 50_000,
+            entry_warmup: 1_000,
+            walk_pages: vec![0, 64],
+        }
+    }
+    pub fn quick() -> KmodConfig {
+        KmodConfig {
+            flush_iterations: 5_000,
+            entry_samples: 2_000,
+            entry_warmup: 100,
+            walk_pages: vec![0, 64],
+        }
+    }
+}
+
+/// All kmod experiments, or none when the device is absent.
+pub fn experiments(cfg: &KmodConfig) -> Vec<Box<dyn Experiment>> {
+    if !device::available() {
+        return Vec::new();
+    }
+    let mut v: Vec<Box<dyn Experiment>> = Vec::new();
+    for var in Variant::ALL {
+        v.push(Box::new(FlushKernel {
+            variant: var,
+            iterations: cfg.flush_iterations,
+        }));
+    }
+    for var in Variant::ALL.into_iter().filter(|v| *v != Variant::Nop) {
+        for &pages in &cfg.walk_pages {
+            v.push(Box::new(EntryFlush {
+                variant: var,
+                pages,
+                samples: cfg.entry_samples,
+                warmup: cfg.entry_warmup,
+            }));
+        }
+    }
+    v
+}
+
+/// What a variant does, for the result's params.
+pub fn describe(v: Variant) -> &'static str {
+    match v {
+        Variant::Nop => "nothing (timer and loop overhead)",
+        Variant::Cr3Noflush => "CR3 rewritten with bit 63 (NOFLUSH): same mm and PCID, no flush",
+        Variant::Cr3Flush => "CR3 rewritten: flushes the current PCID's non-global entries",
+        Variant::Invpcid0 => "INVPCID type 0: one address in the current PCID",
+        Variant::Invpcid1 => "INVPCID type 1: the current PCID, not global entries",
+        Variant::Invpcid2 => "INVPCID type 2: all PCIDs including global entries",
+        Variant::Invpcid3 => "INVPCID type 3: all PCIDs except global entries",
+        Variant::Cr4Pge => "CR4.PGE cleared and set again: everything including global entries",
+        Variant::Invlpg => "INVLPG of one kernel address",
+    }
+}
+
+/// Opens the device and refuses (skip) a variant the CPU lacks.
+fn open_for(v: Variant) -> Result<Device> {
+    let dev = Device::open()?;
+    let info = dev.info()?;
+    if !info.supports(v) {
+        return Err(Stop::Skipped(format!(
+            "{}: not supported by this CPU/kernel (module answers EOPNOTSUPP; needs {})",
+            v.name(),
+            if v == Variant::Cr3Noflush {
+                "PCID with CR4.PCIDE"
+            } else if v.needs_pcid_or_invpcid() {
+                "INVPCID"
+            } else {
+                "CR4.PGE"
+            }
+        ))
+        .into());
+    }
+    Ok(dev)
+}
+
+/// Notes every kmod result carries.
+fn common_notes(ctx: &Ctx, e: &mut schema::Experiment) {
+    if let Some(h) = &ctx.env.cpu.hypervisor {
+        if h.contains("TCG") {
+            e.notes.push(
+                "emulated: QEMU TCG guest, CR3/CR4/INVLPG/IPIs are emulated in software; \
+                 these cycles say nothing about hardware"
+                    .to_string(),
+            );
+        } else {
+            e.notes.push(format!(
+                "measured in a guest (hypervisor {h}): CR3/CR4/INVPCID may exit to the host; \
+                 not bare-metal figures"
+            ));
+        }
+    }
+}
+
+/// `flush.kernel.<variant>`
+pub struct FlushKernel {
+    pub variant: Variant,
+    pub iterations: usize,
+}
+
+impl Experiment for FlushKernel {
+    fn id(&self) -> String {
+        format!("flush.kernel.{}", self.variant.name())
+    }
+
+    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
+        let dev = open_for(self.variant)?;
+        let mut samples = Vec::with_capacity(self.iterations);
+        let (mut chunks, mut overhead, mut cpus) = (0u64, u64::MAX, Vec::new());
+        while samples.len() < self.iterations {
+            ctx.check_cancel()?;
+            let n = (self.iterations - samples.len()).min(CHUNK * 10) as u32;
+            let r = dev.flush_timed(self.variant, n)?;
+            chunks += u64::from(r.chunks);
+            overhead = overhead.min(r.overhead);
+            if !cpus.contains(&r.cpu) {
+                cpus.push(r.cpu);
+            }
+            samples.extend(r.cycles.iter().map(|&c| c as i64));
+        }
+        // The kernel's own empty-region floor, not the user timer's.
+        samples.iter_mut().for_each(|s| *s -= overhead as i64);
+        let p = params([
+            ("variant", self.variant.name().into()),
+            ("operation", describe(self.variant).into()),
+            ("iterations", self.iterations.into()),
+            (
+                "timer",
+                "rdtsc_ordered in the kernel, IRQs and preemption off".into(),
+            ),
+            ("overhead_subtracted_cycles", overhead.into()),
+            ("irq_off_chunks", chunks.into()),
+            (
+                "cpus",
+                cpus.iter()
+                    .map(|c| c.map_or(serde_json::Value::Null, Into::into))
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+        ]);
+        let mut e = record::measured(&self.id(), "kmod", p, &mut samples);
+        e.notes.push(
+            "back-to-back flushes: the TLB is nearly empty, no refill cost is included".into(),
+        );
+        common_notes(ctx, &mut e);
+        Ok(e)
+    }
+}
+
+/// `entry.flush.<variant>[.w<N>]`
+pub struct EntryFlush {
+    pub variant: Variant,
+    pub pages: usize,
+    pub samples: usize,
+    pub warmup: usize,
+}
+
+impl Experiment for EntryFlush {
+    fn id(&self) -> String {
+        report::ids::entry_flush_id(self.variant.name(), self.pages as u64)
+    }
+
+    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
+        if self.samples == 0 {
+            return Err(Stop::Skipped("no samples requested".into()).into());
+        }
+        let dev = open_for(self.variant)?;
+        dev.entry_flush(self.variant).context("first ENTRY_FLUSH")?;
+        dev.entry_flush(Variant::Nop)
+            .context("first ENTRY_FLUSH nop")?;
+        let ws = if self.pages > 0 {
+            Some(
+                Pages::new(self.pages)
+                    .with_context(|| format!("cannot map {} pages", self.pages))?,
+            )
+        } else {
+            None
+        };
+        let (base, pages) = (
+            ws.as_ref()
+                .map_or(std::ptr::null(), |p| p.as_ptr() as *const u8),
+            self.pages,
+        );
+        let mut flushed = vec![0i64; self.samples];
+        let mut plain = vec![0i64; self.samples];
+        let v = self.variant;
+        let mut first = true;
+        // Flushing and nop chunks alternate so drift hits both alike.
+        for (f, p) in flushed.chunks_mut(CHUNK).zip(plain.chunks_mut(CHUNK)) {
+            ctx.check_cancel()?;
+            let w = if first { self.warmup } else { 0 };
+            first = false;
+            crate::with_clock!(ctx.timer, c => workloads::entry::sample_with(c, w, f, || {
+                let _ = dev.entry_flush(v);
+                if pages > 0 {
+                    // SAFETY: `base` maps `pages` pages (`ws` lives past the loop).
+                    std::hint::black_box(unsafe { workloads::walk::walk(base, pages) });
+                }
+            }));
+            crate::with_clock!(ctx.timer, c => workloads::entry::sample_with(c, w, p, || {
+                let _ = dev.entry_flush(Variant::Nop);
+                if pages > 0 {
+                    // SAFETY: `base` maps `pages` pages (`ws` lives past the loop).
+                    std::hint::black_box(unsafe { workloads::walk::walk(base, pages) });
+                }
+            }));
+        }
+        // The loop ignores errors to stay tight; make sure there were none.
+        dev.entry_flush(v)
+            .context("ENTRY_FLUSH after the timed loop")?;
+        ctx.timer.subtract_overhead(&mut flushed);
+        ctx.timer.subtract_overhead(&mut plain);
+        let p = params([
+            ("variant", v.name().into()),
+            ("operation", describe(v).into()),
+            ("pages", pages.into()),
+            ("stride_bytes", workloads::PAGE_SIZE.into()),
+            ("samples", self.samples.into()),
+            ("warmup", self.warmup.into()),
+            ("timer", ctx.timer.kind().into()),
+            (
+                "emulates",
+                "flush-on-entry: an ioctl that flushes once with IRQs off and returns, \
+                 minus the same ioctl doing nothing"
+                    .into(),
+            ),
+        ]);
+        let mut e = record::measured(&self.id(), "kmod", p, &mut flushed);
+        e = record::with_baseline(e, "nop ioctl", &mut plain);
+        if pages > 0 {
+            e.notes.push(format!(
+                "{pages} pages read (one byte each, 4 KiB stride) after each entry, both sides"
+            ));
+        }
+        common_notes(ctx, &mut e);
+        Ok(e)
+    }
+}
+
+/// The /proc/interrupts row a method's IPI counts in.
+pub fn interrupt_row(method: Method) -> &'static str {
+    match method {
+        // All three go through smp_call_function: "CAL" (flush_all and the
+        // kernel-range flush do not use the TLB-shootdown vector).
+        Method::FlushAll | Method::KernelRange | Method::SyncCore => "CAL",
+    }
+}
+
+/// `ipi.kmod.<method>` initiator: each `fire` is one GLOBAL_FLUSH ioctl
+/// (count 1) targeting the victim CPU, so the shared victim/initiator loop
+/// of `experiments::ipi` sees one kernel-side flush IPI per call.
+pub struct KmodInitiator {
+    dev: Device,
+    method: Method,
+    arg: super::abi::GlobalFlush,
+}
+
+impl KmodInitiator {
+    /// Built on the victim thread: the current CPU is the target.
+    pub fn new(method: Method) -> Result<KmodInitiator> {
+        // SAFETY: sched_getcpu has no preconditions.
+        let cpu = unsafe { libc::sched_getcpu() };
+        let victim = u32::try_from(cpu).context("sched_getcpu failed")?;
+        let dev = Device::open()?;
+        let arg = super::abi::GlobalFlush {
+            method: method as u32,
+            count: 1,
+            pages: 1,
+            cpumask: super::abi::cpumask(&[victim])?,
+            ..Default::default()
+        };
+        Ok(KmodInitiator { dev, method, arg })
+    }
+}
+
+impl Initiator for KmodInitiator {
+    fn method(&self) -> String {
+        self.method.name().to_string()
+    }
+    fn row(&self) -> Row {
+        match interrupt_row(self.method) {
+            "TLB" => Row::Tlb,
+            _ => Row::Cal,
+        }
+    }
+    fn describe(&self) -> String {
+        match self.method {
+            Method::FlushAll => "module: on_each_cpu_mask(victim, __flush_tlb_all)",
+            Method::KernelRange => {
+                "module: vfree of a 1-page vmalloc area + vm_unmap_aliases (after a drain): \
+                 flush_tlb_kernel_range IPI to every online CPU"
+            }
+            Method::SyncCore => {
+                "module: on_each_cpu_mask(victim, sync_core), as text patching does"
+            }
+        }
+        .to_string()
+    }
+    #[inline(always)]
+    fn fire(&mut self) -> Result<()> {
+        let mut a = self.arg;
+        // SAFETY: `a` is a valid GlobalFlush with no cycles buffer.
+        unsafe { super::abi::ioc_global_flush(self.dev.raw_fd(), &mut a) }
+            .with_context(|| format!("GLOBAL_FLUSH {}", self.method.name()))?;
+        Ok(())
+    }
+}
+
+/// The kmod backend for `experiments::suite::BACKENDS`: empty without
+/// /dev/entrybench.
+pub fn suite(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn Experiment>> {
+    if !device::available() {
+        return Vec::new();
+    }
+    let kc = if cfg.quick {
+        KmodConfig::quick()
+    } else {
+        KmodConfig::full()
+    };
+    let mut v = experiments(&kc);
+    for m in Method::ALL {
+        v.push(Box::new(IpiExperiment::new(
+            format!("ipi.kmod.{}", m.name()),
+            "kmod",
+            Box::new(move || Ok(Box::new(KmodInitiator::new(m)?) as Box<dyn Initiator>)),
+        )));
+    }
+    v
+}

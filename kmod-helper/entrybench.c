@@ -1,0 +1,745 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * entrybench.ko - privileged helpers for the entrybench harness.
+ *
+ * /dev/entrybench lets user space time the TLB-flush primitives a
+ * flush-on-kernel-entry scheme would use (CR3 reload, INVPCID, CR4.PGE
+ * toggle, INVLPG), emulate such an entry (an ioctl that flushes once and
+ * returns), and send kernel-side flush IPIs (flush_all, kernel-range,
+ * sync_core) once or at a set rate to chosen CPUs.
+ *
+ * Safety rules this file follows:
+ *  - every ioctl argument is validated before use; a primitive the CPU
+ *    (or its current CR4) lacks fails with -EOPNOTSUPP instead of faulting;
+ *  - timed loops run with IRQs off only in chunks of at most ~1 ms;
+ *  - CR3 is rewritten with the value just read, IRQs off, so the current
+ *    mm and PCID (ASID bits) are kept; CR4 goes through cr4_update_irqsoff()
+ *    so the kernel's shadow stays right;
+ *  - generators are kthreads stopped on close() of their fd (unless
+ *    detached) and always on module unload.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
+#include <linux/kthread.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include <asm/cpufeature.h>
+#include <asm/invpcid.h>
+#include <asm/msr.h>
+#include <asm/processor.h>
+#include <asm/special_insns.h>
+#include <asm/sync_core.h>
+#include <asm/tlbflush.h>
+#include <asm/tsc.h>
+
+#include "entrybench_uapi.h"
+
+/* Samples buffered in the kernel per IRQ-off chunk. */
+#define EB_CHUNK_SAMPLES	4096
+/* Empty timed regions used to measure the loop's own overhead. */
+#define EB_OVERHEAD_RUNS	64
+
+/*
+ * Target of INVLPG and INVPCID type 0: a kernel address that is mapped
+ * (module data), so the instruction has a real translation to drop.
+ */
+static u64 eb_target_word;
+
+static LIST_HEAD(eb_gens);
+static DEFINE_MUTEX(eb_gen_lock);
+static unsigned int eb_gen_count;
+static u32 eb_next_gen_id = 1;
+
+struct eb_gen {
+	struct list_head node;
+	struct task_struct *task;
+	struct file *owner;	/* NULL when detached */
+	cpumask_var_t mask;
+	u32 id;
+	u32 method;
+	u32 pages;
+	u64 period_ns;
+	u64 duration_ns;
+	/* Written by the thread only; read after kthread_stop(). */
+	u64 issued;
+	u64 total_cycles;
+	u64 max_cycles;
+};
+
+/* Cycles per millisecond: the IRQ-off budget of one chunk. */
+static u64 eb_chunk_budget(void)
+{
+	return tsc_khz ? (u64)tsc_khz : 1000000ULL;
+}
+
+static bool eb_variant_supported(u32 v, unsigned long cr4)
+{
+	switch (v) {
+	case ENTRYBENCH_V_NOP:
+	case ENTRYBENCH_V_CR3_FLUSH:
+	case ENTRYBENCH_V_INVLPG:
+		return true;
+	case ENTRYBENCH_V_CR3_NOFLUSH:
+		/* Bit 63 of CR3 is reserved (#GP) unless CR4.PCIDE is set. */
+		return boot_cpu_has(X86_FEATURE_PCID) && (cr4 & X86_CR4_PCIDE);
+	case ENTRYBENCH_V_INVPCID0:
+	case ENTRYBENCH_V_INVPCID1:
+	case ENTRYBENCH_V_INVPCID2:
+	case ENTRYBENCH_V_INVPCID3:
+		return boot_cpu_has(X86_FEATURE_INVPCID);
+	case ENTRYBENCH_V_CR4_PGE:
+		return boot_cpu_has(X86_FEATURE_PGE) && (cr4 & X86_CR4_PGE);
+	default:
+		return false;
+	}
+}
+
+static u32 eb_variants_mask(unsigned long cr4)
+{
+	u32 v, mask = 0;
+
+	for (v = 0; v < ENTRYBENCH_V_COUNT; v++)
+		if (eb_variant_supported(v, cr4))
+			mask |= 1U << v;
+	return mask;
+}
+
+/*
+ * One flush of variant @v.  Caller has IRQs off and has checked
+ * eb_variant_supported() against the CR4 of this CPU.
+ */
+static __always_inline void eb_flush_one(u32 v, unsigned long cr4)
+{
+	unsigned long cr3, pcid;
+
+	switch (v) {
+	case ENTRYBENCH_V_NOP:
+		barrier();
+		break;
+	case ENTRYBENCH_V_CR3_NOFLUSH:
+		/* Same mm, same PCID: loads CR3 without dropping entries. */
+		cr3 = __read_cr3();
+		write_cr3(cr3 | X86_CR3_PCID_NOFLUSH);
+		break;
+	case ENTRYBENCH_V_CR3_FLUSH:
+		/* Same mm, same PCID: drops that PCID's non-global entries. */
+		cr3 = __read_cr3();
+		write_cr3(cr3);
+		break;
+	case ENTRYBENCH_V_INVPCID0:
+	case ENTRYBENCH_V_INVPCID1:
+		/* PCID must be 0 unless CR4.PCIDE, else INVPCID raises #GP. */
+		pcid = (cr4 & X86_CR4_PCIDE) ? (__read_cr3() & X86_CR3_PCID_MASK) : 0;
+		if (v == ENTRYBENCH_V_INVPCID0)
+			invpcid_flush_one(pcid, (unsigned long)&eb_target_word);
+		else
+			invpcid_flush_single_context(pcid);
+		break;
+	case ENTRYBENCH_V_INVPCID2:
+		invpcid_flush_all();
+		break;
+	case ENTRYBENCH_V_INVPCID3:
+		invpcid_flush_all_nonglobals();
+		break;
+	case ENTRYBENCH_V_CR4_PGE:
+		/* As the kernel's own global flush: clear PGE, set it again. */
+		cr4_update_irqsoff(0, X86_CR4_PGE);
+		cr4_update_irqsoff(X86_CR4_PGE, 0);
+		break;
+	case ENTRYBENCH_V_INVLPG:
+		asm volatile("invlpg (%0)" : : "r" (&eb_target_word) : "memory");
+		break;
+	}
+}
+
+static long eb_ioctl_info(void __user *uarg)
+{
+	struct entrybench_info info;
+	unsigned long cr4;
+	unsigned int cpu;
+
+	memset(&info, 0, sizeof(info));
+	info.abi_version = ENTRYBENCH_ABI_VERSION;
+	info.nr_cpu_ids = nr_cpu_ids;
+	info.tsc_khz = tsc_khz;
+
+	preempt_disable();
+	cr4 = __read_cr4();
+	preempt_enable();
+	info.cr4 = cr4;
+
+	if (boot_cpu_has(X86_FEATURE_PCID))
+		info.flags |= ENTRYBENCH_F_PCID;
+	if (boot_cpu_has(X86_FEATURE_INVPCID))
+		info.flags |= ENTRYBENCH_F_INVPCID;
+	if (boot_cpu_has(X86_FEATURE_PGE))
+		info.flags |= ENTRYBENCH_F_PGE;
+	if (boot_cpu_has(X86_FEATURE_PTI))
+		info.flags |= ENTRYBENCH_F_PTI;
+#ifdef X86_FEATURE_INVLPGB
+	if (boot_cpu_has(X86_FEATURE_INVLPGB))
+		info.flags |= ENTRYBENCH_F_INVLPGB;
+#endif
+	if (boot_cpu_data.extended_cpuid_level >= 0x80000008 &&
+	    (cpuid_ebx(0x80000008) & BIT(3)))
+		info.flags |= ENTRYBENCH_F_INVLPGB_CPUID;
+	if (cr4 & X86_CR4_PCIDE)
+		info.flags |= ENTRYBENCH_F_CR4_PCIDE;
+	if (cr4 & X86_CR4_PGE)
+		info.flags |= ENTRYBENCH_F_CR4_PGE;
+	if (boot_cpu_has(X86_FEATURE_HYPERVISOR))
+		info.flags |= ENTRYBENCH_F_HYPERVISOR;
+
+	info.variants_supported = eb_variants_mask(cr4);
+	info.methods_supported = (1U << ENTRYBENCH_M_COUNT) - 1;
+	for_each_online_cpu(cpu)
+		if (cpu < ENTRYBENCH_MASK_WORDS * 64)
+			info.online_mask[cpu / 64] |= 1ULL << (cpu % 64);
+
+	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long eb_ioctl_flush_timed(void __user *uarg)
+{
+	struct entrybench_flush_timed a;
+	u64 __user *out;
+	u64 *buf, budget, overhead = U64_MAX;
+	u32 done = 0, chunks = 0, cpu = U32_MAX;
+	unsigned long flags, cr4;
+	long ret = 0;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.variant >= ENTRYBENCH_V_COUNT || a.iterations == 0 ||
+	    a.iterations > ENTRYBENCH_MAX_ITERATIONS || !a.cycles_ptr)
+		return -EINVAL;
+	out = u64_to_user_ptr(a.cycles_ptr);
+	if (!access_ok(out, (size_t)a.iterations * sizeof(u64)))
+		return -EFAULT;
+
+	buf = kvmalloc_array(EB_CHUNK_SAMPLES, sizeof(u64), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	budget = eb_chunk_budget();
+
+	while (done < a.iterations) {
+		u32 want = min_t(u32, a.iterations - done, EB_CHUNK_SAMPLES);
+		u32 i, this_cpu;
+		u64 start, t0, t1;
+
+		preempt_disable();
+		local_irq_save(flags);
+		this_cpu = smp_processor_id();
+		cr4 = __read_cr4();
+		if (!eb_variant_supported(a.variant, cr4)) {
+			local_irq_restore(flags);
+			preempt_enable();
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		if (chunks == 0) {
+			/* The floor: two back-to-back ordered TSC reads. */
+			for (i = 0; i < EB_OVERHEAD_RUNS; i++) {
+				t0 = rdtsc_ordered();
+				t1 = rdtsc_ordered();
+				overhead = min(overhead, t1 - t0);
+			}
+		}
+		start = rdtsc_ordered();
+		for (i = 0; i < want; ) {
+			t0 = rdtsc_ordered();
+			eb_flush_one(a.variant, cr4);
+			t1 = rdtsc_ordered();
+			buf[i++] = t1 - t0;
+			/* Bound the IRQ-off section to ~1 ms. */
+			if (t1 - start > budget)
+				break;
+		}
+		local_irq_restore(flags);
+		preempt_enable();
+
+		if (chunks == 0)
+			cpu = this_cpu;
+		else if (cpu != this_cpu)
+			cpu = U32_MAX;	/* migrated between chunks */
+		chunks++;
+		if (copy_to_user(out + done, buf, (size_t)i * sizeof(u64))) {
+			ret = -EFAULT;
+			break;
+		}
+		done += i;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	kvfree(buf);
+	if (ret)
+		return ret;
+
+	a.cpu = cpu;
+	a.chunks = chunks;
+	a.overhead = overhead;
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	return 0;
+}
+
+/* The emulated flush-on-entry: one flush, then straight back out. */
+static long eb_ioctl_entry_flush(unsigned long variant)
+{
+	unsigned long flags, cr4;
+	long ret = 0;
+
+	if (variant >= ENTRYBENCH_V_COUNT)
+		return -EINVAL;
+	local_irq_save(flags);
+	cr4 = __read_cr4();
+	if (eb_variant_supported(variant, cr4))
+		eb_flush_one(variant, cr4);
+	else
+		ret = -EOPNOTSUPP;
+	local_irq_restore(flags);
+	return ret;
+}
+
+/* Turns a user CPU bitmap into a cpumask; every CPU must be online. */
+static int eb_mask_from_user(const u64 *words, struct cpumask *mask)
+{
+	unsigned int w, b;
+	bool any = false;
+
+	cpumask_clear(mask);
+	for (w = 0; w < ENTRYBENCH_MASK_WORDS; w++) {
+		for (b = 0; b < 64; b++) {
+			unsigned int cpu = w * 64 + b;
+
+			if (!(words[w] & (1ULL << b)))
+				continue;
+			if (cpu >= nr_cpu_ids || !cpu_online(cpu))
+				return -EINVAL;
+			cpumask_set_cpu(cpu, mask);
+			any = true;
+		}
+	}
+	return any ? 0 : -EINVAL;
+}
+
+static void eb_ipi_flush_all(void *unused)
+{
+	__flush_tlb_all();
+}
+
+static void eb_ipi_sync_core(void *unused)
+{
+	sync_core();
+}
+
+/*
+ * One kernel-side global flush; returns the initiator's cycles, or a
+ * negative errno.  May sleep (kernel_range).
+ */
+static s64 eb_global_once(u32 method, const struct cpumask *mask, u32 pages)
+{
+	u64 t0, t1;
+	void *p;
+
+	switch (method) {
+	case ENTRYBENCH_M_FLUSH_ALL:
+		t0 = rdtsc_ordered();
+		on_each_cpu_mask(mask, eb_ipi_flush_all, NULL, true);
+		t1 = rdtsc_ordered();
+		break;
+	case ENTRYBENCH_M_SYNC_CORE:
+		t0 = rdtsc_ordered();
+		on_each_cpu_mask(mask, eb_ipi_sync_core, NULL, true);
+		t1 = rdtsc_ordered();
+		break;
+	case ENTRYBENCH_M_KERNEL_RANGE:
+		/*
+		 * Drain lazily freed areas first so the flush below covers
+		 * only our range.  The flush reaches every online CPU: the
+		 * mask cannot narrow it (that is the point of measuring it).
+		 */
+		vm_unmap_aliases();
+		p = __vmalloc((unsigned long)pages * PAGE_SIZE, GFP_KERNEL);
+		if (!p)
+			return -ENOMEM;
+		memset(p, 0, (size_t)pages * PAGE_SIZE);
+		t0 = rdtsc_ordered();
+		vfree(p);
+		vm_unmap_aliases();
+		t1 = rdtsc_ordered();
+		break;
+	default:
+		return -EINVAL;
+	}
+	return (s64)(t1 - t0);
+}
+
+static long eb_ioctl_global_flush(void __user *uarg)
+{
+	struct entrybench_global_flush *a;
+	cpumask_var_t mask;
+	u64 __user *out;
+	long ret = 0;
+	u32 i;
+
+	a = kmalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL)) {
+		kfree(a);
+		return -ENOMEM;
+	}
+	if (copy_from_user(a, uarg, sizeof(*a))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (a->method >= ENTRYBENCH_M_COUNT || a->count == 0 ||
+	    a->count > ENTRYBENCH_MAX_GLOBAL_COUNT ||
+	    a->pages > ENTRYBENCH_MAX_PAGES || a->__pad) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = eb_mask_from_user(a->cpumask, mask);
+	if (ret)
+		goto out;
+	out = u64_to_user_ptr(a->cycles_ptr);
+	if (out && !access_ok(out, (size_t)a->count * sizeof(u64))) {
+		ret = -EFAULT;
+		goto out;
+	}
+
+	a->total_cycles = 0;
+	a->max_cycles = 0;
+	for (i = 0; i < a->count; i++) {
+		s64 c = eb_global_once(a->method, mask, a->pages ? a->pages : 1);
+
+		if (c < 0) {
+			ret = c;
+			goto out;
+		}
+		a->total_cycles += c;
+		a->max_cycles = max_t(u64, a->max_cycles, c);
+		if (out && put_user((u64)c, out + i)) {
+			ret = -EFAULT;
+			goto out;
+		}
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out;
+		}
+		cond_resched();
+	}
+	if (copy_to_user(uarg, a, sizeof(*a)))
+		ret = -EFAULT;
+out:
+	free_cpumask_var(mask);
+	kfree(a);
+	return ret;
+}
+
+static int eb_gen_thread(void *data)
+{
+	struct eb_gen *g = data;
+	ktime_t next = ktime_get();
+	ktime_t end = ktime_add_ns(next, g->duration_ns);
+
+	while (!kthread_should_stop()) {
+		ktime_t now = ktime_get();
+		s64 c;
+
+		if (g->duration_ns && ktime_after(now, end)) {
+			/* Done: idle until kthread_stop(). */
+			set_current_state(TASK_INTERRUPTIBLE);
+			if (!kthread_should_stop())
+				schedule();
+			__set_current_state(TASK_RUNNING);
+			continue;
+		}
+
+		c = eb_global_once(g->method, g->mask, g->pages);
+		if (c >= 0) {
+			g->issued++;
+			g->total_cycles += c;
+			g->max_cycles = max_t(u64, g->max_cycles, c);
+		}
+
+		next = ktime_add_ns(next, g->period_ns);
+		now = ktime_get();
+		if (ktime_before(next, now))
+			next = now;	/* fell behind: do not burst to catch up */
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		schedule_hrtimeout_range(&next, 0, HRTIMER_MODE_ABS);
+		/* An expired timeout may not schedule at all: stay fair. */
+		cond_resched();
+	}
+	return 0;
+}
+
+static void eb_gen_free(struct eb_gen *g)
+{
+	free_cpumask_var(g->mask);
+	kfree(g);
+}
+
+static long eb_ioctl_gen_start(struct file *file, void __user *uarg)
+{
+	struct entrybench_generator *a;
+	struct eb_gen *g = NULL;
+	struct task_struct *task;
+	int cpu;
+	long ret;
+
+	a = kmalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	if (copy_from_user(a, uarg, sizeof(*a))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (a->method >= ENTRYBENCH_M_COUNT || a->rate_hz == 0 ||
+	    a->rate_hz > ENTRYBENCH_MAX_RATE_HZ ||
+	    a->duration_ms > ENTRYBENCH_MAX_DURATION_MS ||
+	    a->pages > ENTRYBENCH_MAX_PAGES ||
+	    (a->flags & ~ENTRYBENCH_GEN_DETACH) || a->__pad) {
+		ret = -EINVAL;
+		goto out;
+	}
+
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	if (!g || !zalloc_cpumask_var(&g->mask, GFP_KERNEL)) {
+		kfree(g);
+		g = NULL;
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = eb_mask_from_user(a->cpumask, g->mask);
+	if (ret)
+		goto out_free;
+
+	/* The initiator is a housekeeping CPU: online, not a target. */
+	if (a->initiator_cpu < 0) {
+		cpu = -1;
+		for_each_online_cpu(cpu)
+			if (!cpumask_test_cpu(cpu, g->mask))
+				break;
+		if (cpu >= nr_cpu_ids)
+			cpu = -1;
+	} else {
+		cpu = a->initiator_cpu;
+		if (cpu >= nr_cpu_ids || !cpu_online(cpu) ||
+		    cpumask_test_cpu(cpu, g->mask))
+			cpu = -1;
+	}
+	if (cpu < 0) {
+		ret = -EINVAL;
+		goto out_free;
+	}
+
+	g->method = a->method;
+	g->pages = a->pages ? a->pages : 1;
+	g->period_ns = div_u64(NSEC_PER_SEC, a->rate_hz);
+	g->duration_ns = (u64)a->duration_ms * NSEC_PER_MSEC;
+	g->owner = (a->flags & ENTRYBENCH_GEN_DETACH) ? NULL : file;
+
+	mutex_lock(&eb_gen_lock);
+	if (eb_gen_count >= ENTRYBENCH_MAX_GENERATORS) {
+		mutex_unlock(&eb_gen_lock);
+		ret = -EBUSY;
+		goto out_free;
+	}
+	g->id = eb_next_gen_id++;
+	if (!eb_next_gen_id)
+		eb_next_gen_id = 1;
+	task = kthread_create(eb_gen_thread, g, "entrybench-gen%u", g->id);
+	if (IS_ERR(task)) {
+		mutex_unlock(&eb_gen_lock);
+		ret = PTR_ERR(task);
+		goto out_free;
+	}
+	kthread_bind(task, cpu);
+	g->task = task;
+	list_add_tail(&g->node, &eb_gens);
+	eb_gen_count++;
+	wake_up_process(task);
+	mutex_unlock(&eb_gen_lock);
+
+	a->id = g->id;
+	a->initiator_cpu = cpu;
+	/*
+	 * The generator runs even if this copy fails; user space can still
+	 * stop it by closing the fd (or unloading, if detached).
+	 */
+	ret = copy_to_user(uarg, a, sizeof(*a)) ? -EFAULT : 0;
+	goto out;
+
+out_free:
+	eb_gen_free(g);
+out:
+	kfree(a);
+	return ret;
+}
+
+/* Stops @g (already off the list) and frees it. */
+static void eb_gen_stop(struct eb_gen *g, struct entrybench_generator *res)
+{
+	kthread_stop(g->task);
+	if (res) {
+		res->issued = g->issued;
+		res->total_cycles = g->total_cycles;
+		res->max_cycles = g->max_cycles;
+	}
+	eb_gen_free(g);
+}
+
+static long eb_ioctl_gen_stop(struct file *file, void __user *uarg)
+{
+	struct entrybench_generator a;
+	struct eb_gen *g, *found = NULL;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.id == 0)
+		return -EINVAL;
+
+	mutex_lock(&eb_gen_lock);
+	list_for_each_entry(g, &eb_gens, node) {
+		/* Own generators and detached ones may be stopped. */
+		if (g->id == a.id && (g->owner == file || !g->owner)) {
+			found = g;
+			list_del(&g->node);
+			eb_gen_count--;
+			break;
+		}
+	}
+	mutex_unlock(&eb_gen_lock);
+	if (!found)
+		return -EINVAL;
+
+	eb_gen_stop(found, &a);
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	return 0;
+}
+
+/* Stops every generator owned by @file, or all of them if @file is NULL. */
+static void eb_gen_stop_all(struct file *file)
+{
+	struct eb_gen *g, *tmp;
+	LIST_HEAD(victims);
+
+	mutex_lock(&eb_gen_lock);
+	list_for_each_entry_safe(g, tmp, &eb_gens, node) {
+		if (!file || g->owner == file) {
+			list_move_tail(&g->node, &victims);
+			eb_gen_count--;
+		}
+	}
+	mutex_unlock(&eb_gen_lock);
+
+	list_for_each_entry_safe(g, tmp, &victims, node) {
+		list_del(&g->node);
+		eb_gen_stop(g, NULL);
+	}
+}
+
+static long eb_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case ENTRYBENCH_IOC_INFO:
+		return eb_ioctl_info(uarg);
+	case ENTRYBENCH_IOC_FLUSH_TIMED:
+		return eb_ioctl_flush_timed(uarg);
+	case ENTRYBENCH_IOC_ENTRY_FLUSH:
+		return eb_ioctl_entry_flush(arg);
+	case ENTRYBENCH_IOC_GLOBAL_FLUSH:
+		return eb_ioctl_global_flush(uarg);
+	case ENTRYBENCH_IOC_GENERATOR_START:
+		return eb_ioctl_gen_start(file, uarg);
+	case ENTRYBENCH_IOC_GENERATOR_STOP:
+		return eb_ioctl_gen_stop(file, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int eb_open(struct inode *inode, struct file *file)
+{
+	/* Mode 0600 already limits this to root; CR writes want more. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return 0;
+}
+
+static int eb_release(struct inode *inode, struct file *file)
+{
+	eb_gen_stop_all(file);
+	return 0;
+}
+
+static const struct file_operations eb_fops = {
+	.owner		= THIS_MODULE,
+	.open		= eb_open,
+	.release	= eb_release,
+	.unlocked_ioctl	= eb_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice eb_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= ENTRYBENCH_DEVICE_NAME,
+	.fops	= &eb_fops,
+	.mode	= 0600,
+};
+
+static int __init entrybench_init(void)
+{
+	int ret = misc_register(&eb_misc);
+
+	if (ret)
+		return ret;
+	pr_info("ABI %u, /dev/%s\n", ENTRYBENCH_ABI_VERSION,
+		ENTRYBENCH_DEVICE_NAME);
+	return 0;
+}
+
+static void __exit entrybench_exit(void)
+{
+	/* No fd is open (each holds a module reference): no new generators. */
+	misc_deregister(&eb_misc);
+	eb_gen_stop_all(NULL);
+	pr_info("unloaded\n");
+}
+
+module_init(entrybench_init);
+module_exit(entrybench_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("entrybench developers");
+MODULE_DESCRIPTION("Flush-on-entry emulation and kernel flush IPI generators for entrybench");
+MODULE_VERSION("1");
