@@ -1,8 +1,592 @@
-//! `entrybench run`. (stub: issue 3)
+//! `entrybench run`: choose placement and timer, run the selected
+//! experiments on the pinned victim thread, print a short summary and
+//! write one result file (after every experiment, so an interrupted or
+//! killed run keeps what it finished).
+
+use crate::experiments::{self, suite, Ctx, Stop, SuiteConfig};
+use crate::placement::{self, CpuLists, Request};
+use crate::schema::{Environment, Experiment, ResultFile, SCHEMA_VERSION};
+use crate::timer::{Timer, TimerOptions};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// Fewer samples and shorter IPI runs (under 10 s instead of about 1 min)
+    #[arg(long)]
+    pub quick: bool,
+    /// Only ids matching: a glob ("entry.*") or a substring; comma-separated
+    #[arg(long, value_name = "PATTERN")]
+    pub only: Option<String>,
+    /// Result file (default: results/<host>-<cpu>-<UTC time>.json)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// CPU that runs the timed loops and receives the IPIs
+    #[arg(long, value_name = "N")]
+    pub victim_cpu: Option<u32>,
+    /// CPU that sends the IPIs in ipi.* experiments
+    #[arg(long, value_name = "N")]
+    pub initiator_cpu: Option<u32>,
+    /// Measure even without an invariant TSC
+    #[arg(long)]
+    pub force: bool,
+    /// IPIs per second in ipi.* experiments
+    #[arg(long, value_name = "HZ")]
+    pub rate: Option<f64>,
+    /// Working-set sizes of refill.wN, pages (e.g. 1,64,4096)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub pages: Option<Vec<usize>>,
+    /// Seconds each ipi.* experiment fires for
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Samples per entry.*, vdso.* and timer.overhead experiment
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+    /// Operations per timed region in entry.* and vdso.* (samples are per
+    /// operation means of a batch)
+    #[arg(long, value_name = "K")]
+    pub batch: Option<usize>,
+    /// How entry.* make the system call: the raw instruction, or glibc's
+    /// syscall() wrapper as `perf bench syscall basic` does
+    #[arg(long, value_enum, value_name = "PATH")]
+    pub syscall: Option<experiments::suite::SyscallPath>,
+    /// List the experiment ids (after --only) and exit
+    #[arg(long)]
+    pub list: bool,
+}
 
-pub fn cmd(_args: RunArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("run: not implemented yet")
+/// Exit status of an interrupted run (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit status when some experiment failed (others were written).
+pub const EXIT_FAILED: i32 = 1;
+
+/// Set by SIGINT/SIGTERM; polled by experiments between chunks.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    CANCEL.store(true, Ordering::Relaxed);
+}
+
+/// First SIGINT/SIGTERM asks the run to stop and write what it has;
+/// SA_RESETHAND makes a second one kill as usual.
+fn install_signal_handlers() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let act = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe { sigaction(sig, &act) }
+            .with_context(|| format!("cannot install a {sig} handler"))?;
+    }
+    Ok(())
+}
+
+/// The suite configuration from the arguments; Err for out-of-range values.
+pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
+    let mut cfg = if a.quick {
+        SuiteConfig::quick()
+    } else {
+        SuiteConfig::full()
+    };
+    if let Some(r) = a.rate {
+        if !(r.is_finite() && r > 0.0 && r <= 100_000.0) {
+            bail!("--rate {r}: must be above 0 and at most 100000 IPIs per second");
+        }
+        cfg.ipi_rate_hz = r;
+    }
+    if let Some(p) = &a.pages {
+        if let Some(bad) = p.iter().find(|&&n| n == 0 || n > 262_144) {
+            bail!("--pages: {bad} is out of range (1 to 262144 pages)");
+        }
+        cfg.refill_pages = p.clone();
+        cfg.refill_pages.dedup();
+    }
+    if let Some(d) = a.duration {
+        if !(d.is_finite() && d > 0.0 && d <= 600.0) {
+            bail!("--duration {d}: must be above 0 and at most 600 seconds");
+        }
+        cfg.ipi_duration = Duration::from_secs_f64(d);
+    }
+    if let Some(n) = a.samples {
+        if !(100..=50_000_000).contains(&n) {
+            bail!("--samples {n}: must be between 100 and 50000000");
+        }
+        cfg.entry_samples = n;
+    }
+    if let Some(p) = a.syscall {
+        cfg.syscall = p;
+    }
+    if let Some(k) = a.batch {
+        if !(1..=10_000).contains(&k) {
+            bail!("--batch {k}: must be between 1 and 10000");
+        }
+        cfg.entry_batch = k;
+    }
+    Ok(cfg)
+}
+
+/// The options recorded in the result file.
+fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> {
+    let mut o = BTreeMap::new();
+    o.insert("quick".into(), a.quick.to_string());
+    if let Some(p) = &a.only {
+        o.insert("only".into(), p.clone());
+    }
+    if a.force {
+        o.insert("force".into(), "true".into());
+    }
+    o.insert("rate_hz".into(), cfg.ipi_rate_hz.to_string());
+    o.insert(
+        "ipi_duration_s".into(),
+        cfg.ipi_duration.as_secs_f64().to_string(),
+    );
+    o.insert("entry_samples".into(), cfg.entry_samples.to_string());
+    o.insert("refill_pairs".into(), cfg.refill_pairs.to_string());
+    o.insert("entry_batch".into(), cfg.entry_batch.to_string());
+    o.insert(
+        "syscall".into(),
+        format!("{:?}", cfg.syscall).to_lowercase(),
+    );
+    let pages: Vec<String> = cfg.refill_pages.iter().map(|p| p.to_string()).collect();
+    o.insert("pages".into(), pages.join(","));
+    o
+}
+
+pub fn cmd(args: RunArgs) -> Result<i32> {
+    let cfg = suite_config(&args)?;
+    let mut list = suite::all(&cfg);
+    if let Some(pat) = &args.only {
+        list = suite::filter(list, pat);
+        if list.is_empty() {
+            bail!(
+                "--only {pat:?} matches no experiment (ids: {})",
+                suite::ids(&suite::all(&cfg)).join(", ")
+            );
+        }
+    }
+    if args.list {
+        for id in suite::ids(&list) {
+            println!("{id}");
+        }
+        return Ok(0);
+    }
+    let cpus = CpuLists::live()?;
+    let placement = placement::choose(
+        &cpus,
+        Request {
+            victim: args.victim_cpu,
+            initiator: args.initiator_cpu,
+        },
+    )?;
+    let env = environment()?;
+    if !placement.victim_isolated {
+        eprintln!("entrybench: warning: {}", placement.note);
+    }
+    let started = SystemTime::now();
+    let out = match &args.out {
+        Some(p) => p.clone(),
+        None => default_path(&env, started),
+    };
+    install_signal_handlers()?;
+
+    // Everything from here runs on the victim CPU; the guard unpins at
+    // the end (also on error).
+    let _pin = placement::pin_current_thread(placement.victim_cpu)?;
+    let mut run_notes = Vec::new();
+    if let Some(w) = placement::lock_memory() {
+        eprintln!("entrybench: warning: {w}");
+        run_notes.push(w);
+    }
+    let timer = Timer::setup(
+        &env,
+        TimerOptions {
+            force: args.force,
+            try_rdpmc: true,
+        },
+    )?;
+    run_notes.extend(timer.notes.iter().cloned());
+
+    let mut file = ResultFile {
+        schema_version: SCHEMA_VERSION,
+        tool: format!("entrybench {}", env!("CARGO_PKG_VERSION")),
+        created: rfc3339(started),
+        host: hostname(),
+        partial: true,
+        options: recorded_options(&args, &cfg),
+        environment: env.clone(),
+        placement: placement.clone(),
+        timer: timer.info(),
+        experiments: Vec::new(),
+    };
+    let outcome = run_list(
+        &mut list,
+        &mut file,
+        &out,
+        &run_notes,
+        &mut Ctx {
+            env: &env,
+            timer: &timer,
+            placement: &placement,
+            cfg: &cfg,
+            cancel: &CANCEL,
+        },
+    );
+    placement::unlock_memory();
+    let outcome = outcome?;
+    file.partial = outcome.interrupted;
+    report::load::write_result(&out, &file)?;
+
+    print!("{}", summary_text(&file, timer.tsc_hz));
+    println!("wrote {}", out.display());
+    if outcome.interrupted {
+        eprintln!(
+            "entrybench: interrupted: {} experiments written, marked partial",
+            file.experiments.len()
+        );
+        return Ok(EXIT_INTERRUPTED);
+    }
+    if outcome.failed > 0 {
+        eprintln!(
+            "entrybench: {} experiments failed (see warnings above)",
+            outcome.failed
+        );
+        return Ok(EXIT_FAILED);
+    }
+    Ok(0)
+}
+
+struct Outcome {
+    interrupted: bool,
+    failed: usize,
+}
+
+/// Runs the list, writing the (partial) file after each experiment.
+fn run_list(
+    list: &mut [Box<dyn experiments::Experiment>],
+    file: &mut ResultFile,
+    out: &Path,
+    run_notes: &[String],
+    ctx: &mut Ctx,
+) -> Result<Outcome> {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(list.len() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
+            .expect("static template"),
+    );
+    let mut outcome = Outcome {
+        interrupted: false,
+        failed: 0,
+    };
+    for exp in list.iter_mut() {
+        if ctx.cancelled() {
+            outcome.interrupted = true;
+            break;
+        }
+        let id = exp.id();
+        bar.set_message(id.clone());
+        match exp.run(ctx) {
+            Ok(mut e) => {
+                // Run-wide caveats (timer, memory locking) go with every
+                // experiment: readers often look at one id alone.
+                e.notes.extend(run_notes.iter().cloned());
+                file.experiments.push(e);
+                report::load::write_result(out, file)?;
+            }
+            Err(err) => match err.downcast_ref::<Stop>() {
+                Some(Stop::Cancelled) => {
+                    outcome.interrupted = true;
+                    break;
+                }
+                Some(Stop::Skipped(why)) => {
+                    bar.suspend(|| eprintln!("entrybench: {id} skipped: {why}"))
+                }
+                None => {
+                    outcome.failed += 1;
+                    bar.suspend(|| eprintln!("entrybench: warning: {id} failed: {err:#}"));
+                }
+            },
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if ctx.cancelled() {
+        outcome.interrupted = true;
+    }
+    Ok(outcome)
+}
+
+/// The short text summary: one line per experiment, at most 72 columns.
+pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
+    let ns = |c: f64| c * 1e9 / tsc_hz;
+    let mut s = format!(
+        "{:<22} {:>8} {:>11} {:>10} {:>11}\n",
+        "id", "n", "median cyc", "median ns", "p99 cyc"
+    );
+    for e in &file.experiments {
+        s += &summary_line(e, &ns);
+    }
+    s
+}
+
+/// One experiment: a row (differential ids show the delta median, marked
+/// "delta"), plus a second row for ipi.* ids.
+fn summary_line(e: &Experiment, ns: &dyn Fn(f64) -> f64) -> String {
+    let id: String = e.id.chars().take(22).collect();
+    let (n, p99) = (e.summary.n, e.summary.p99);
+    let mut line = match &e.baseline {
+        Some(b) => {
+            let d = b.delta_median;
+            format!(
+                "{id:<22} {n:>8} {d:>+11.0} {:>+10.1} {p99:>11.0} delta\n",
+                ns(d)
+            )
+        }
+        None => {
+            let m = e.summary.median;
+            format!("{id:<22} {n:>8} {m:>11.1} {:>10.1} {p99:>11.0}\n", ns(m))
+        }
+    };
+    if let Some(ipi) = &e.ipi {
+        let row = e
+            .params
+            .get("row")
+            .and_then(|r| r.as_str())
+            .unwrap_or("TLB");
+        let delta = if row == "CAL" {
+            ipi.cal_delta
+        } else {
+            ipi.tlb_delta
+        };
+        line += &format!(
+            "  seen {}/{} {} = {:.1}%, initiator median {:.0} cyc\n",
+            ipi.interruptions_seen,
+            delta,
+            row,
+            ipi.seen_ratio * 100.0,
+            ipi.initiator.median
+        );
+    }
+    line
+}
+
+/// `results/<host>-<cpu model slug>-<UTC time>.json`
+fn default_path(env: &Environment, t: SystemTime) -> PathBuf {
+    let model = if env.cpu.brand.trim().is_empty() {
+        &env.cpu.vendor
+    } else {
+        &env.cpu.brand
+    };
+    PathBuf::from("results").join(format!(
+        "{}-{}-{}.json",
+        slug(&hostname()),
+        slug(model),
+        compact_utc(t)
+    ))
+}
+
+/// Lowercase ASCII letters and digits, runs of anything else as one '-',
+/// at most 40 characters.
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out.trim_matches('-').chars().take(40).collect();
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "unknown".into()
+    } else {
+        out
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// (year, month, day, hour, minute, second) in UTC.
+fn utc_parts(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (H. Hinnant): proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem / 60 % 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// "2026-11-24T20:30:00Z"
+pub fn rfc3339(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = utc_parts(t);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// "20261124T203000Z" (file names)
+fn compact_utc(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = utc_parts(t);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+/// The machine description recorded with the results.
+fn environment() -> Result<Environment> {
+    crate::detect::detect_live().context("cannot describe this machine")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_552_200); // 2026-11-24T20:30:00Z
+        assert_eq!(rfc3339(t), "2026-11-24T20:30:00Z");
+        assert_eq!(compact_utc(t), "20261124T203000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn summary_lines_fit_72_columns() {
+        use crate::experiments::record;
+        use crate::schema::{IpiStats, Summary};
+        let mut s: Vec<i64> = (0..1000).map(|i| 9_999_000 + i).collect();
+        let mut e = record::measured(
+            "ipi.user.membarrier.long.id",
+            "user",
+            BTreeMap::new(),
+            &mut s,
+        );
+        e.ipi = Some(IpiStats {
+            method: "membarrier".into(),
+            rate_hz: 1000.0,
+            duration_s: 1.0,
+            threshold_cycles: 500,
+            interruptions_seen: 99_999_999,
+            tlb_delta: 99_999_999,
+            cal_delta: 99_999_999,
+            seen_ratio: 1.0,
+            initiator: Summary {
+                median: 9_999_999.0,
+                ..Default::default()
+            },
+        });
+        let mut b: Vec<i64> = (0..1000).collect();
+        let d = record::with_baseline(e.clone(), "plain", &mut b);
+        let ns = |c: f64| c / 2.6;
+        for line in summary_line(&e, &ns)
+            .lines()
+            .chain(summary_line(&d, &ns).lines())
+        {
+            assert!(line.len() <= 72, "{} columns: {line:?}", line.len());
+        }
+        assert!(summary_line(&d, &ns)
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(" delta"));
+        assert!(summary_line(&e, &ns).contains("seen 99999999/99999999 TLB"));
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(
+            slug("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"),
+            "intel-r-xeon-r-gold-6248-cpu-2-50ghz"
+        );
+        assert_eq!(slug("  AMD EPYC  "), "amd-epyc");
+        assert_eq!(slug("***"), "unknown");
+        assert!(slug(&"x".repeat(100)).len() <= 40);
+    }
+
+    fn args() -> RunArgs {
+        RunArgs {
+            quick: true,
+            only: None,
+            out: None,
+            victim_cpu: None,
+            initiator_cpu: None,
+            force: false,
+            rate: None,
+            pages: None,
+            duration: None,
+            samples: None,
+            batch: None,
+            syscall: None,
+            list: false,
+        }
+    }
+
+    #[test]
+    fn config_overrides_and_range_checks() {
+        let mut a = args();
+        a.rate = Some(250.0);
+        a.pages = Some(vec![2, 8]);
+        a.duration = Some(0.5);
+        a.samples = Some(1000);
+        let c = suite_config(&a).unwrap();
+        assert_eq!(
+            (c.ipi_rate_hz, c.refill_pages.clone(), c.entry_samples),
+            (250.0, vec![2, 8], 1000)
+        );
+        assert_eq!(c.ipi_duration, Duration::from_millis(500));
+        for bad in [
+            RunArgs {
+                rate: Some(0.0),
+                ..args()
+            },
+            RunArgs {
+                rate: Some(f64::NAN),
+                ..args()
+            },
+            RunArgs {
+                pages: Some(vec![0]),
+                ..args()
+            },
+            RunArgs {
+                duration: Some(-1.0),
+                ..args()
+            },
+            RunArgs {
+                samples: Some(5),
+                ..args()
+            },
+        ] {
+            assert!(suite_config(&bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -1,1 +1,86 @@
-//! Experiment ids and how each is measured. (stub: issue 3)
+//! Experiment ids and how each is measured.
+//!
+//! An experiment is one stable id of DESIGN.md (`entry.null`,
+//! `refill.w64`, `ipi.user.mprotect` ...) and the code that measures it
+//! into one `schema::Experiment`. `run` drives a list of them; it knows
+//! nothing about any particular one.
+//!
+//! # Adding experiments from a backend (e.g. the kernel module)
+//!
+//! 1. Implement [`Experiment`] for a type per experiment (or one type with
+//!    an id field). `run` gets a [`Ctx`]: the environment, the timer, the
+//!    placement (the calling thread is already pinned to
+//!    `placement.victim_cpu`, memory locked), the suite configuration and
+//!    the cancel flag. Time with the run's clock:
+//!    `crate::with_clock!(ctx.timer, c => workloads::entry::sample_with(c, warmup, &mut buf, || op()))`,
+//!    subtract `ctx.timer.subtract_overhead`, and build the result with
+//!    [`record::measured`] (plus [`record::with_baseline`] for
+//!    differential ids such as `entry.flush.<variant>` against `nop`).
+//!    Check [`Ctx::check_cancel`] between chunks of work so Ctrl-C stops
+//!    an experiment within a fraction of a second; return
+//!    `Err(Stop::Skipped(why).into())` when it cannot run here (the run
+//!    warns and goes on) and `Err(Stop::Cancelled.into())` when cancelled.
+//! 2. IPI experiments (`ipi.kmod.<method>`) do not need their own loop:
+//!    implement [`ipi::Initiator`] (one `fire` = one IPI-producing call,
+//!    plus the /proc/interrupts row it counts in) and wrap a factory in
+//!    [`ipi::IpiExperiment::new`]; the victim spin, calibration,
+//!    interrupt-count deltas and matching are shared.
+//! 3. Register a function `fn(&SuiteConfig) -> Vec<Box<dyn Experiment>>`
+//!    in [`suite::BACKENDS`]. It returns an empty list when its backend is
+//!    not available (no /dev/entrybench), so `run` on a machine without it
+//!    behaves as before.
+
+pub mod entry;
+pub mod ipi;
+pub mod record;
+pub mod refill;
+pub mod suite;
+
+use crate::schema::{self, Environment, Placement};
+use crate::timer::Timer;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use suite::SuiteConfig;
+
+/// One experiment id and how to measure it.
+pub trait Experiment {
+    /// Stable id (DESIGN.md), e.g. "entry.null".
+    fn id(&self) -> String;
+    /// Measures on the pinned victim thread. Errors: [`Stop`] for skip and
+    /// cancel, anything else is a failure of this experiment.
+    fn run(&mut self, ctx: &mut Ctx) -> anyhow::Result<schema::Experiment>;
+}
+
+/// What an experiment gets to run with.
+pub struct Ctx<'a> {
+    pub env: &'a Environment,
+    pub timer: &'a Timer,
+    pub placement: &'a Placement,
+    pub cfg: &'a SuiteConfig,
+    /// Set by SIGINT/SIGTERM.
+    pub cancel: &'a AtomicBool,
+}
+
+impl Ctx<'_> {
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Err(Stop::Cancelled) once the run was interrupted.
+    pub fn check_cancel(&self) -> anyhow::Result<()> {
+        if self.cancelled() {
+            Err(Stop::Cancelled.into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Why an experiment ended without a result, other than failing.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    #[error("interrupted")]
+    Cancelled,
+    #[error("skipped: {0}")]
+    Skipped(String),
+}

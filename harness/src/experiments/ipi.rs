@@ -1,0 +1,516 @@
+//! `ipi.<backend>.<method>`: an initiator thread on a housekeeping CPU
+//! makes the kernel send IPIs at a set rate; the victim (the pinned
+//! calling thread) spins reading the TSC and records every gap above a
+//! threshold calibrated from its own quiet loop.
+//!
+//! Attribution: the victim also sees timer ticks (LOC), reschedule IPIs
+//! and, in a VM, host preemption. A gap counts as one of *our* IPIs only if
+//! it overlaps the TSC window of an initiator call (the IPI is sent and
+//! waited for inside the call). Counted that way, `interruptions_seen` /
+//! delta of the row the method produces (TLB or CAL) on the victim CPU is
+//! the `seen_ratio`. All gaps, the unmatched ones and the LOC delta are
+//! kept in params so the raw figures stay visible. The TSC is used even
+//! when the run's timer is rdpmc: gaps on one CPU are matched with calls
+//! on another, which needs one clock for both.
+//!
+//! The initiator is pluggable ([`Initiator`]): `ipi.user.*` wrap
+//! `workloads::ipi::UserTrigger`; a kernel-module backend adds
+//! `ipi.kmod.*` with an initiator whose `fire` asks the module for one
+//! kernel-side flush IPI to the victim.
+
+use super::record::{self, finite, params};
+use super::{Ctx, Experiment, Stop};
+use crate::placement::pin_current_thread;
+use crate::schema::{self, IpiStats};
+use crate::timer::Tsc;
+use anyhow::{bail, Context, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use workloads::ipi::{self as wipi, Gap, UserMethod, UserTrigger};
+
+/// Quiet-loop iterations for the threshold (~10 ms: a tick or two at
+/// most, far below the p99.9 rank).
+const QUIET_SAMPLES: usize = 200_000;
+/// Threshold = max(quiet p99.9 x FACTOR, FLOOR cycles).
+const THRESHOLD_FACTOR: u64 = 4;
+const THRESHOLD_FLOOR: u64 = 500;
+/// Allowed TSC skew between the two CPUs when matching, seconds.
+const SKEW_S: f64 = 2e-6;
+/// A matched gap longer than this is taken for a preemption of the victim
+/// (host or guest scheduler) that happened to overlap a call, not an IPI:
+/// an IPI costs microseconds, and while the victim is preempted it gets
+/// none (another task holds its CPU, or the hypervisor's paravirt flush
+/// skips the preempted vCPU), so counting the gap would inflate the ratio.
+const PREEMPTION_S: f64 = 1e-3;
+
+/// The /proc/interrupts row an initiator's IPIs are counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    Tlb,
+    Cal,
+}
+
+impl Row {
+    pub fn name(self) -> &'static str {
+        match self {
+            Row::Tlb => "TLB",
+            Row::Cal => "CAL",
+        }
+    }
+}
+
+/// Something that makes the kernel interrupt the victim CPU, once per
+/// `fire`. Runs on the initiator thread (pinned to the initiator CPU);
+/// built on the victim thread, then moved.
+pub trait Initiator: Send {
+    /// "mprotect", "flush_all", ...: the last part of the id.
+    fn method(&self) -> String;
+    /// The row of the victim's /proc/interrupts the IPIs count in.
+    fn row(&self) -> Row;
+    /// What one fire does, for the result file.
+    fn describe(&self) -> String;
+    /// Memory the victim should read once before firing starts (so its
+    /// CPU has touched what is being flushed): (address, length).
+    fn victim_touch(&self) -> Option<(usize, usize)> {
+        None
+    }
+    /// One IPI-producing call. The caller times it with the TSC, so it
+    /// should do nothing else.
+    fn fire(&mut self) -> Result<()>;
+    /// Untimed work between fires so the next one has something to do.
+    /// It must not send IPIs itself (they would count in the row delta
+    /// with no fire to match them), or only rarely.
+    fn reset(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Initiator for UserTrigger {
+    fn method(&self) -> String {
+        self.method().name().to_string()
+    }
+    fn row(&self) -> Row {
+        match self.method().row() {
+            "CAL" => Row::Cal,
+            _ => Row::Tlb,
+        }
+    }
+    fn describe(&self) -> String {
+        self.method().describe().to_string()
+    }
+    fn victim_touch(&self) -> Option<(usize, usize)> {
+        Some(self.region())
+    }
+    #[inline(always)]
+    fn fire(&mut self) -> Result<()> {
+        let r = UserTrigger::fire(self);
+        workloads::sys::check(r).with_context(|| format!("{} failed", self.method().name()))?;
+        Ok(())
+    }
+    fn reset(&mut self) -> Result<()> {
+        UserTrigger::reset(self).with_context(|| format!("{} reset failed", self.method().name()))
+    }
+}
+
+/// Builds a fresh initiator for each run of the experiment.
+pub type Factory = Box<dyn FnMut() -> Result<Box<dyn Initiator>>>;
+
+/// The shared victim/initiator experiment.
+pub struct IpiExperiment {
+    id: String,
+    backend: String,
+    make: Factory,
+}
+
+impl IpiExperiment {
+    /// `id` is the full id ("ipi.kmod.flush_all"); `backend` "user"/"kmod".
+    pub fn new(id: impl Into<String>, backend: impl Into<String>, make: Factory) -> IpiExperiment {
+        IpiExperiment {
+            id: id.into(),
+            backend: backend.into(),
+            make,
+        }
+    }
+
+    /// `ipi.user.<method>`.
+    pub fn user(method: UserMethod) -> IpiExperiment {
+        IpiExperiment::new(
+            format!("ipi.user.{}", method.name()),
+            "user",
+            Box::new(move || Ok(Box::new(UserTrigger::new(method)?) as Box<dyn Initiator>)),
+        )
+    }
+}
+
+/// The ids `ipi.user.*`, in suite order.
+pub fn user_all() -> Vec<IpiExperiment> {
+    wipi::ALL_USER_METHODS
+        .iter()
+        .map(|&m| IpiExperiment::user(m))
+        .collect()
+}
+
+/// Victim CPU interrupt counts of the rows that matter here.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    tlb: u64,
+    cal: u64,
+    loc: u64,
+    res: u64,
+}
+
+/// One read of /proc/interrupts (a single file read keeps the victim's
+/// own disturbance at both ends small).
+fn counts(cpu: u32) -> Result<Counts> {
+    let t = crate::platform::read_interrupts_table()?;
+    Ok(Counts {
+        tlb: t.count("TLB", cpu)?,
+        cal: t.count("CAL", cpu)?,
+        loc: t.count("LOC", cpu).unwrap_or(0),
+        res: t.count("RES", cpu).unwrap_or(0),
+    })
+}
+
+/// What the initiator thread brings back.
+struct Fired {
+    /// TSC at start and end of each fire, in time order.
+    windows: Vec<(u64, u64)>,
+    elapsed: Duration,
+}
+
+/// Sets `done` when dropped, so the victim stops spinning however the
+/// initiator thread ends (error, cancel, panic).
+struct DoneOnDrop<'a>(&'a AtomicBool);
+impl Drop for DoneOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// The initiator thread's body: pin, wait for `go`, fire at `rate_hz`
+/// for `duration` (or until cancelled), recording call windows.
+fn initiate(
+    init: &mut dyn Initiator,
+    cpu: u32,
+    rate_hz: f64,
+    duration: Duration,
+    go: &AtomicBool,
+    done: &AtomicBool,
+    cancel: &AtomicBool,
+) -> Result<Fired> {
+    let _done = DoneOnDrop(done);
+    let _pin = pin_current_thread(cpu)?;
+    let max = (rate_hz * duration.as_secs_f64() * 1.1) as usize + 16;
+    let mut windows = Vec::with_capacity(max);
+    crate::placement::prefault_capacity(&mut windows);
+    while !go.load(Ordering::Acquire) {
+        if cancel.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        std::hint::spin_loop();
+    }
+    let period = Duration::from_secs_f64(1.0 / rate_hz);
+    let start = Instant::now();
+    let mut next = start;
+    while windows.len() < max && !cancel.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now.duration_since(start) >= duration {
+            break;
+        }
+        if next > now {
+            let wait = next - now;
+            // Sleep most of a long wait, spin the rest: the rate stays
+            // close without burning the housekeeping CPU at low rates.
+            if wait > Duration::from_micros(300) {
+                std::thread::sleep(wait - Duration::from_micros(150));
+            }
+            while Instant::now() < next {
+                std::hint::spin_loop();
+            }
+        }
+        let t0 = Tsc::start();
+        let r = init.fire();
+        let t1 = Tsc::stop();
+        r?;
+        windows.push((t0, t1));
+        init.reset()?;
+        // No catch-up bursts after a late call.
+        next = (next + period).max(Instant::now());
+    }
+    Ok(Fired {
+        windows,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Splits gaps into ours and others: each call window (widened by `skew`
+/// cycles each side for cross-CPU TSC offset) claims the longest
+/// unclaimed gap overlapping it. One window, at most one gap, so a host
+/// hiccup or tick in the same window does not count twice, and the IPI
+/// (thousands of cycles) wins over a short hiccup. Gaps come from one
+/// loop, so they are disjoint and in time order; windows are in time
+/// order.
+pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64) -> (Vec<Gap>, Vec<Gap>) {
+    let mut claimed = vec![false; gaps.len()];
+    let mut first = 0;
+    for &(ws, we) in windows {
+        let (ws, we) = (ws.saturating_sub(skew), we.saturating_add(skew));
+        while first < gaps.len() && gaps[first].end() < ws {
+            first += 1;
+        }
+        let best = (first..gaps.len())
+            .take_while(|&i| gaps[i].start <= we)
+            .filter(|&i| !claimed[i])
+            .fold(None, |best: Option<usize>, i| match best {
+                Some(b) if gaps[b].cycles >= gaps[i].cycles => Some(b),
+                _ => Some(i),
+            });
+        if let Some(i) = best {
+            claimed[i] = true;
+        }
+    }
+    let (mut hit, mut miss) = (Vec::new(), Vec::new());
+    for (g, c) in gaps.iter().zip(claimed) {
+        if c {
+            hit.push(*g);
+        } else {
+            miss.push(*g);
+        }
+    }
+    (hit, miss)
+}
+
+impl Experiment for IpiExperiment {
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
+        let Some(icpu) = ctx.placement.initiator_cpu else {
+            return Err(Stop::Skipped("no initiator CPU (only one CPU online)".into()).into());
+        };
+        let vcpu = ctx.placement.victim_cpu;
+        let rate_hz = ctx.cfg.ipi_rate_hz;
+        let duration = ctx.cfg.ipi_duration;
+        let init =
+            (self.make)().with_context(|| format!("cannot set up the {} initiator", self.id))?;
+        let (method, row, describe) = (init.method(), init.row(), init.describe());
+
+        // The victim reads the initiator's memory once: its CPU has then
+        // used these translations, as a real isolated task would.
+        if let Some((addr, len)) = init.victim_touch() {
+            // SAFETY: the initiator owns this mapping and keeps it mapped
+            // until it starts firing, which has not happened yet.
+            unsafe { workloads::walk::walk(addr as *const u8, len.div_ceil(workloads::PAGE_SIZE)) };
+        }
+
+        let go = AtomicBool::new(false);
+        let done = AtomicBool::new(false);
+        let expected = (rate_hz * duration.as_secs_f64()) as usize;
+        let mut gaps: Vec<Gap> =
+            Vec::with_capacity(expected * 2 + (duration.as_secs_f64() * 5000.0) as usize + 4096);
+        let mut quiet = vec![0i64; QUIET_SAMPLES];
+        crate::placement::prefault_capacity(&mut gaps);
+        crate::placement::prefault(&mut quiet);
+
+        let outcome = std::thread::scope(|s| -> Result<_> {
+            let cancel = ctx.cancel;
+            let (go, done) = (&go, &done);
+            let handle = s.spawn(move || {
+                let mut init = init;
+                initiate(init.as_mut(), icpu, rate_hz, duration, go, done, cancel)
+            });
+            // Calibrate after the thread exists: its creation (stack
+            // mapping) has IPI'd us already, not during the quiet loop.
+            wipi::quiet_loop(&Tsc, &mut quiet);
+            quiet.sort_unstable();
+            let threshold = wipi::threshold(&quiet, THRESHOLD_FACTOR, THRESHOLD_FLOOR);
+            let before = counts(vcpu);
+            go.store(true, Ordering::Release);
+            let spin = wipi::spin(&Tsc, done, threshold, &mut gaps);
+            let after = counts(vcpu);
+            let fired = handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("initiator thread panicked"))?;
+            Ok((threshold, before, after, spin, fired))
+        });
+        let (threshold, before, after, spin, fired) = outcome?;
+        ctx.check_cancel()?;
+        let fired = fired?;
+        let (before, after) = (before?, after?);
+
+        let skew = (SKEW_S * ctx.timer.tsc_hz) as u64;
+        let (matched, miss) = attribute(&gaps, &fired.windows, skew);
+        let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
+        let (hit, preempted): (Vec<Gap>, Vec<Gap>) =
+            matched.into_iter().partition(|g| g.cycles <= long);
+        let quiet_median = report::stats::median_sorted(&quiet);
+        let mut victim: Vec<i64> = hit
+            .iter()
+            .map(|g| g.cycles as i64 - quiet_median.round() as i64)
+            .collect();
+        let mut calls: Vec<i64> = fired
+            .windows
+            .iter()
+            .map(|&(a, b)| b.wrapping_sub(a) as i64)
+            .collect();
+        let o = ctx.timer.tsc_overhead_cycles.round() as i64;
+        calls.iter_mut().for_each(|c| *c -= o);
+
+        let d = |a: u64, b: u64| b.saturating_sub(a);
+        let (tlb, cal) = (d(before.tlb, after.tlb), d(before.cal, after.cal));
+        let row_delta = match row {
+            Row::Tlb => tlb,
+            Row::Cal => cal,
+        };
+        let seen = hit.len() as u64;
+        let secs = fired.elapsed.as_secs_f64();
+        let p = params([
+            ("method", describe.clone().into()),
+            ("row", row.name().into()),
+            ("victim_cpu", vcpu.into()),
+            ("initiator_cpu", icpu.into()),
+            ("calls", fired.windows.len().into()),
+            (
+                "achieved_rate_hz",
+                finite(fired.windows.len() as f64 / secs).into(),
+            ),
+            (
+                "matching",
+                "each fire's TSC window claims the longest victim gap overlapping it".into(),
+            ),
+            ("gaps_total", gaps.len().into()),
+            ("gaps_unmatched", miss.len().into()),
+            ("matched_preemptions", preempted.len().into()),
+            (
+                "preemption_rule",
+                format!(
+                    "a matched gap over {} ms is a preemption, not an IPI",
+                    PREEMPTION_S * 1e3
+                )
+                .into(),
+            ),
+            ("gaps_dropped", spin.dropped.into()),
+            ("loc_delta", d(before.loc, after.loc).into()),
+            ("res_delta", d(before.res, after.res).into()),
+            ("quiet_median_cycles", quiet_median.into()),
+            (
+                "quiet_p999_cycles",
+                report::stats::percentile_sorted(&quiet, 99.9).into(),
+            ),
+            (
+                "threshold_rule",
+                format!("max(quiet p99.9 x {THRESHOLD_FACTOR}, {THRESHOLD_FLOOR})").into(),
+            ),
+            ("match_skew_cycles", skew.into()),
+            (
+                "victim_cost",
+                "matched gap minus one quiet loop iteration (median)".into(),
+            ),
+            ("clock", "tsc".into()),
+        ]);
+        let mut e = record::measured(&self.id, &self.backend, p, &mut victim);
+        e.ipi = Some(IpiStats {
+            method,
+            rate_hz,
+            duration_s: secs,
+            threshold_cycles: threshold,
+            interruptions_seen: seen,
+            tlb_delta: tlb,
+            cal_delta: cal,
+            seen_ratio: if row_delta == 0 {
+                0.0
+            } else {
+                seen as f64 / row_delta as f64
+            },
+            initiator: report::stats::summarize(&mut calls),
+        });
+        if row_delta == 0 {
+            e.notes.push(format!(
+                "the victim's {} count did not change: no IPIs were counted (lazy-TLB skip, broadcast flush, or paravirt flush)",
+                row.name()
+            ));
+        }
+        if row == Row::Tlb {
+            e.notes
+                .push("a TLB shootdown is a function-call IPI: it also counts in CAL".into());
+        }
+        if let Some(hv) = &ctx.env.cpu.hypervisor {
+            e.notes.push(format!(
+                "{hv} guest: with paravirt TLB flush a preempted victim vCPU gets no IPI (the host flushes on re-entry), \
+                 and host preemption shows as unmatched gaps"
+            ));
+        }
+        if !ctx.placement.victim_isolated {
+            e.notes.push(
+                "victim CPU not isolated: ticks and housekeeping interrupts add unmatched gaps"
+                    .into(),
+            );
+        }
+        if !preempted.is_empty() {
+            e.notes.push(format!(
+                "{} calls overlapped a victim preemption (gap over {} ms): not counted as IPIs seen",
+                preempted.len(),
+                PREEMPTION_S * 1e3
+            ));
+        }
+        if spin.dropped > 0 {
+            e.notes.push(format!(
+                "{} gaps did not fit the buffer and were dropped",
+                spin.dropped
+            ));
+        }
+        Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(start: u64, cycles: u64) -> Gap {
+        Gap { start, cycles }
+    }
+
+    #[test]
+    fn gaps_inside_or_overlapping_a_call_are_ours() {
+        let windows = [(100, 200), (1000, 1100), (5000, 5050)];
+        let gaps = [
+            g(50, 10),    // before any call, ends at 60: not ours
+            g(90, 20),    // ends inside call 1, but a longer gap is there too
+            g(150, 500),  // inside call 1 and longest: the IPI
+            g(1090, 300), // starts inside call 2
+            g(3000, 100), // between calls: a tick
+            g(5055, 10),  // just after call 3, within skew 10
+        ];
+        let (hit, miss) = attribute(&gaps, &windows, 10);
+        assert_eq!(hit, vec![g(150, 500), g(1090, 300), g(5055, 10)]);
+        assert_eq!(miss, vec![g(50, 10), g(90, 20), g(3000, 100)]);
+        let (hit, _) = attribute(&gaps, &windows, 0);
+        assert!(!hit.contains(&g(5055, 10)));
+    }
+
+    #[test]
+    fn no_calls_means_no_matches() {
+        let (hit, miss) = attribute(&[g(1, 2)], &[], 100);
+        assert!(hit.is_empty());
+        assert_eq!(miss.len(), 1);
+    }
+
+    #[test]
+    fn user_ids_and_rows() {
+        let ids: Vec<String> = user_all().iter().map(|e| e.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "ipi.user.mprotect",
+                "ipi.user.munmap",
+                "ipi.user.madvise",
+                "ipi.user.membarrier"
+            ]
+        );
+        let t = UserTrigger::new(UserMethod::Mprotect).unwrap();
+        assert_eq!(Initiator::row(&t), Row::Tlb);
+        assert_eq!(Initiator::method(&t), "mprotect");
+    }
+}

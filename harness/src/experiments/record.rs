@@ -1,0 +1,108 @@
+//! Turning sample buffers into `schema::Experiment` values.
+
+use crate::schema::{self, Baseline, Histogram};
+use report::stats;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Parameters from (name, value) pairs.
+pub fn params<const N: usize>(pairs: [(&str, Value); N]) -> BTreeMap<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// An experiment from its samples (cycles, overhead already removed).
+/// Sorts `samples`.
+pub fn measured(
+    id: &str,
+    backend: &str,
+    params: BTreeMap<String, Value>,
+    samples: &mut [i64],
+) -> schema::Experiment {
+    let summary = stats::summarize(samples);
+    schema::Experiment {
+        id: id.to_string(),
+        backend: backend.to_string(),
+        params,
+        summary,
+        samples: Histogram::from_samples(samples),
+        baseline: None,
+        ipi: None,
+        notes: Vec::new(),
+    }
+}
+
+/// Adds the reference run of a differential experiment and its delta
+/// median with a bootstrap CI. Sorts `base`.
+pub fn with_baseline(
+    mut e: schema::Experiment,
+    label: &str,
+    base: &mut [i64],
+) -> schema::Experiment {
+    let summary = stats::summarize(base);
+    let measured = e.samples.to_sorted_samples();
+    let (delta, ci) = stats::delta_median_ci95(&measured, base);
+    e.baseline = Some(Baseline {
+        label: label.to_string(),
+        summary,
+        samples: Histogram::from_samples(base),
+        delta_median: finite(delta),
+        delta_ci95: [finite(ci[0]), finite(ci[1])],
+    });
+    e
+}
+
+/// JSON has no NaN (serde_json writes null, which does not read back as a
+/// number): empty inputs become 0.
+pub fn finite(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measured_keeps_every_sample() {
+        let mut s = vec![5, 3, 3, 9];
+        let e = measured(
+            "entry.null",
+            "user",
+            params([("samples", 4.into())]),
+            &mut s,
+        );
+        assert_eq!(e.summary.n, 4);
+        assert_eq!(e.samples.to_sorted_samples(), vec![3, 3, 5, 9]);
+        assert_eq!(e.params["samples"], 4);
+        assert!(e.baseline.is_none() && e.ipi.is_none());
+    }
+
+    #[test]
+    fn baseline_delta_is_the_median_shift() {
+        let mut a: Vec<i64> = (0..101).map(|i| 200 + i % 7).collect();
+        let mut b: Vec<i64> = (0..101).map(|i| 150 + i % 7).collect();
+        let e = with_baseline(
+            measured("refill.w1", "user", BTreeMap::new(), &mut a),
+            "plain",
+            &mut b,
+        );
+        let bl = e.baseline.as_ref().unwrap();
+        assert_eq!(bl.delta_median, 50.0);
+        assert!(bl.delta_ci95[0] <= 50.0 && bl.delta_ci95[1] >= 50.0);
+        assert_eq!(e.headline_cycles(), 50.0);
+    }
+
+    #[test]
+    fn empty_baseline_has_no_nan() {
+        let e = with_baseline(
+            measured("x", "user", BTreeMap::new(), &mut []),
+            "b",
+            &mut [],
+        );
+        let bl = e.baseline.unwrap();
+        assert!(bl.delta_median.is_finite() && bl.delta_ci95.iter().all(|v| v.is_finite()));
+    }
+}

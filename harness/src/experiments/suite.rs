@@ -1,0 +1,236 @@
+//! Which experiments a run has, with how many samples, and `--only`
+//! selection.
+
+use super::refill::RefillExperiment;
+use super::Experiment;
+use std::time::Duration;
+
+/// Default working-set sizes of `refill.wN`, pages.
+pub const DEFAULT_PAGES: [usize; 6] = [1, 16, 64, 256, 1024, 4096];
+/// Default operations per timed region for entry.*: see `entry_batch`.
+pub const DEFAULT_BATCH: usize = 1;
+/// Default IPI rate: one per ms is far above the posted real-world noise
+/// (one per ~2 min) and far below what saturates the victim.
+pub const DEFAULT_RATE_HZ: f64 = 1000.0;
+
+/// How entry.* experiments make their system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyscallPath {
+    /// The `syscall` instruction inline: the entry alone (default).
+    Raw,
+    /// glibc's syscall(): the entry plus the wrapper, as `perf bench
+    /// syscall basic` measures it.
+    Libc,
+}
+
+/// How much each experiment measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteConfig {
+    pub quick: bool,
+    /// Timed operations per entry.* / timer.overhead / vdso.* experiment.
+    pub entry_samples: usize,
+    /// Untimed operations before them.
+    pub entry_warmup: usize,
+    /// Back-to-back operations per timed region of entry.* and vdso.*
+    /// (timer.overhead is always 1): a sample is the mean per operation
+    /// of one batch.
+    pub entry_batch: usize,
+    /// How entry.* enter the kernel.
+    pub syscall: SyscallPath,
+    /// Working-set sizes for refill.wN.
+    pub refill_pages: Vec<usize>,
+    /// (flushed, plain) sample pairs per refill.wN.
+    pub refill_pairs: usize,
+    pub ipi_rate_hz: f64,
+    /// Firing time per ipi.* experiment.
+    pub ipi_duration: Duration,
+}
+
+impl SuiteConfig {
+    /// `run --quick`: well under 20 s on a 2-vCPU guest.
+    pub fn quick() -> SuiteConfig {
+        SuiteConfig {
+            quick: true,
+            entry_samples: 200_000,
+            entry_warmup: 20_000,
+            entry_batch: DEFAULT_BATCH,
+            syscall: SyscallPath::Raw,
+            refill_pages: DEFAULT_PAGES.to_vec(),
+            refill_pairs: 200,
+            ipi_rate_hz: DEFAULT_RATE_HZ,
+            ipi_duration: Duration::from_secs(1),
+        }
+    }
+
+    /// The full suite: about a minute, well under the 3-minute budget.
+    pub fn full() -> SuiteConfig {
+        SuiteConfig {
+            quick: false,
+            entry_samples: 2_000_000,
+            entry_warmup: 100_000,
+            entry_batch: DEFAULT_BATCH,
+            syscall: SyscallPath::Raw,
+            refill_pages: DEFAULT_PAGES.to_vec(),
+            refill_pairs: 2000,
+            ipi_rate_hz: DEFAULT_RATE_HZ,
+            ipi_duration: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A backend's experiment list; empty when the backend is unavailable.
+pub type Backend = fn(&SuiteConfig) -> Vec<Box<dyn Experiment>>;
+
+/// Every backend, in run order. A new backend appends its function here.
+pub const BACKENDS: &[Backend] = &[userspace, crate::kmod::backend::suite];
+
+/// The userspace backend: always available.
+pub fn userspace(cfg: &SuiteConfig) -> Vec<Box<dyn Experiment>> {
+    let mut v: Vec<Box<dyn Experiment>> = Vec::new();
+    for e in super::entry::all() {
+        v.push(Box::new(e) as Box<dyn Experiment>);
+    }
+    for &p in &cfg.refill_pages {
+        v.push(Box::new(RefillExperiment::new(p)));
+    }
+    for e in super::ipi::user_all() {
+        v.push(Box::new(e));
+    }
+    v
+}
+
+/// All experiments of all backends.
+pub fn all(cfg: &SuiteConfig) -> Vec<Box<dyn Experiment>> {
+    BACKENDS.iter().flat_map(|b| b(cfg)).collect()
+}
+
+/// `--only`: comma-separated patterns; each is a glob (`*`, `?`) when it
+/// has one of those, else a substring of the id.
+pub fn selected(pattern: &str, id: &str) -> bool {
+    parts(pattern).any(|p| matches(p, id))
+}
+
+fn parts(pattern: &str) -> impl Iterator<Item = &str> {
+    pattern.split(',').map(str::trim).filter(|p| !p.is_empty())
+}
+
+fn matches(part: &str, id: &str) -> bool {
+    if part.contains(['*', '?']) {
+        glob(part.as_bytes(), id.as_bytes())
+    } else {
+        id.contains(part)
+    }
+}
+
+/// The experiments `--only` selects, in suite order. A pattern that is
+/// exactly some id selects only that id (`refill.w1` is not also
+/// refill.w16); other patterns as in `selected`.
+pub fn filter(list: Vec<Box<dyn Experiment>>, pattern: &str) -> Vec<Box<dyn Experiment>> {
+    let ids = ids(&list);
+    let exact: Vec<&str> = parts(pattern)
+        .filter(|p| ids.iter().any(|i| i == p))
+        .collect();
+    list.into_iter()
+        .filter(|e| {
+            let id = e.id();
+            parts(pattern).any(|p| {
+                if exact.contains(&p) {
+                    id == p
+                } else {
+                    matches(p, &id)
+                }
+            })
+        })
+        .collect()
+}
+
+/// Glob match of the whole id: `*` any run, `?` one character.
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    // Iterative with one backtrack point: linear in practice.
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Ids of a list, for messages.
+pub fn ids(list: &[Box<dyn Experiment>]) -> Vec<String> {
+    list.iter().map(|e| e.id()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_substrings() {
+        assert!(selected("entry.*", "entry.null"));
+        assert!(!selected("entry.*", "vdso.clock_gettime"));
+        assert!(selected("null", "entry.null"));
+        assert!(selected("refill.w?", "refill.w1"));
+        assert!(!selected("refill.w?", "refill.w16"));
+        assert!(selected("ipi.*.mprotect", "ipi.user.mprotect"));
+        assert!(selected("timer.overhead, ipi.user.*", "ipi.user.madvise"));
+        assert!(selected("*", "anything"));
+        assert!(!selected("", "entry.null"));
+        // A glob must match the whole id.
+        assert!(!selected("entry", "vdso.x") && !selected("entry.n*x", "entry.null"));
+    }
+
+    #[test]
+    fn exact_ids_select_only_themselves() {
+        let cfg = SuiteConfig::quick();
+        let pick = |p: &str| ids(&filter(userspace(&cfg), p));
+        assert_eq!(pick("refill.w1"), ["refill.w1"]);
+        assert_eq!(pick("refill.w1,entry.null"), ["entry.null", "refill.w1"]);
+        assert_eq!(pick("w1"), ["refill.w1", "refill.w16", "refill.w1024"]);
+        assert_eq!(pick("entry.get*").len(), 2);
+        assert!(pick("nothing").is_empty());
+    }
+
+    #[test]
+    fn userspace_suite_has_every_design_id() {
+        let cfg = SuiteConfig::quick();
+        let ids = ids(&all(&cfg));
+        for want in [
+            "timer.overhead",
+            "entry.null",
+            "entry.getpid",
+            "entry.getppid",
+            "vdso.clock_gettime",
+            "refill.w1",
+            "refill.w4096",
+            "ipi.user.mprotect",
+            "ipi.user.munmap",
+            "ipi.user.madvise",
+            "ipi.user.membarrier",
+        ] {
+            assert!(ids.iter().any(|i| i == want), "{want} missing from {ids:?}");
+        }
+        let mut dedup = ids.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), ids.len(), "duplicate ids: {ids:?}");
+    }
+
+    #[test]
+    fn quick_is_smaller_than_full() {
+        let (q, f) = (SuiteConfig::quick(), SuiteConfig::full());
+        assert!(q.entry_samples < f.entry_samples && q.ipi_duration < f.ipi_duration);
+        assert!(q.quick && !f.quick);
+    }
+}

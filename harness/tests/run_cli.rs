@@ -1,0 +1,207 @@
+//! `entrybench run` from the outside: the result file round-trips, broken
+//! files are refused, bad arguments exit 2 with one line, and an
+//! interrupted run leaves a valid partial file.
+
+use assert_cmd::Command;
+use report::load::{parse_result, read_result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn entrybench() -> Command {
+    Command::cargo_bin("entrybench").unwrap()
+}
+
+/// Exit 2, nothing on stdout, one stderr line `entrybench: error: ...`.
+fn fails_with_one_line(args: &[&str]) -> String {
+    let out = entrybench().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    assert!(out.stdout.is_empty(), "{args:?}: stdout not empty");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: stderr was {stderr:?}");
+    assert!(
+        lines[0].starts_with("entrybench: error: "),
+        "{args:?}: {}",
+        lines[0]
+    );
+    lines[0].to_string()
+}
+
+fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[test]
+fn quick_result_round_trips_and_broken_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let run = entrybench()
+        .args([
+            "run",
+            "--quick",
+            "--only",
+            "entry.null",
+            "--samples",
+            "20000",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let stdout = String::from_utf8(run.stdout).unwrap();
+    assert!(
+        stdout.contains("entry.null") && stdout.contains("wrote"),
+        "{stdout}"
+    );
+
+    let file = read_result(&out).unwrap();
+    assert!(!file.partial);
+    assert_eq!(file.experiments.len(), 1);
+    let e = &file.experiments[0];
+    assert_eq!((e.id.as_str(), e.backend.as_str()), ("entry.null", "user"));
+    assert_eq!(e.summary.n, 20_000);
+    assert_eq!(e.samples.len(), 20_000);
+    assert!(e.summary.min <= e.summary.median && e.summary.median <= e.summary.max);
+    assert!(file.timer.tsc_hz > 0.0 && ["tsc", "rdpmc"].contains(&file.timer.kind.as_str()));
+    assert_eq!(
+        file.options.get("only").map(String::as_str),
+        Some("entry.null")
+    );
+    let platform = file
+        .environment
+        .platform
+        .as_ref()
+        .expect("live run records the platform");
+    assert!(platform.online_cpus.contains(&file.placement.victim_cpu));
+
+    // Serialize and parse again: nothing is lost.
+    let text = serde_json::to_string(&file).unwrap();
+    assert_eq!(parse_result(&text).unwrap(), file);
+
+    // A file cut short is refused as truncated, naming the file.
+    let full = std::fs::read_to_string(&out).unwrap();
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let err = format!("{:#}", read_result(&cut).unwrap_err());
+    assert!(
+        err.contains("truncated") && err.contains("cut.json"),
+        "{err}"
+    );
+
+    // Another schema version is refused with both versions named.
+    let other = full.replacen("\"schema_version\":1", "\"schema_version\":999", 1);
+    assert_ne!(other, full, "schema_version not found in the file");
+    let err = format!("{:#}", parse_result(&other).unwrap_err());
+    assert!(err.contains("999") && err.contains("version 1"), "{err}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line() {
+    let line = fails_with_one_line(&["run", "--victim-cpu", "999", "--out", "/nonexistent/x.json"]);
+    assert!(
+        line.contains("999") && line.contains("not online"),
+        "{line}"
+    );
+    let line = fails_with_one_line(&["run", "--bogus"]);
+    assert!(line.contains("--bogus"), "{line}");
+    let line = fails_with_one_line(&["run", "--only", "no.such.experiment"]);
+    assert!(line.contains("matches no experiment"), "{line}");
+    let line = fails_with_one_line(&["run", "--rate", "0"]);
+    assert!(line.contains("--rate"), "{line}");
+    let line = fails_with_one_line(&["run", "--pages", "1,x"]);
+    assert!(line.contains("--pages"), "{line}");
+    if online_cpus() >= 2 {
+        let line = fails_with_one_line(&["run", "--victim-cpu", "1", "--initiator-cpu", "1"]);
+        assert!(line.contains("another CPU"), "{line}");
+    }
+}
+
+#[test]
+fn list_shows_selected_ids() {
+    let out = entrybench()
+        .args(["run", "--list", "--only", "refill.*", "--pages", "2,8"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "refill.w2\nrefill.w8\n"
+    );
+}
+
+fn wait_for(path: &Path, limit: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn interrupted_run_leaves_a_valid_partial_file() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    if online_cpus() < 2 {
+        eprintln!("one CPU: ipi.* experiments cannot run, so nothing long to interrupt; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("partial.json");
+    // timer.overhead finishes at once and writes the file; each ipi.*
+    // experiment then fires for 60 s, far longer than this test waits.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"))
+        .args([
+            "run",
+            "--quick",
+            "--only",
+            "timer.overhead,ipi.user.*",
+            "--duration",
+            "60",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let appeared = wait_for(&out, Duration::from_secs(60));
+    if !appeared {
+        let _ = child.kill();
+        panic!("no result file after 60 s");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("run did not stop within 30 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "stderr: {stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let file = read_result(&out).unwrap();
+    assert!(file.partial);
+    assert!(!file.experiments.is_empty());
+    assert_eq!(file.experiments[0].id, "timer.overhead");
+    assert!(file
+        .experiments
+        .iter()
+        .all(|e| e.id == "timer.overhead" || e.id.starts_with("ipi.user.")));
+    // No temporary file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# ipi.user.mprotect (or the id given): interruptions the victim saw
+# against the victim CPU's TLB (or CAL) IPI count delta, and the per-IPI
+# victim cost and initiator cost distributions. The issue's bar: seen >= 99%
+# of the TLB delta.
+#
+#   scripts/measure-ipi.sh [ID] [extra entrybench run args, e.g. --rate 500 --duration 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+id=${1:-ipi.user.mprotect}
+shift || true
+command -v jq >/dev/null || { echo "jq is needed: scripts/install-deps.sh run" >&2; exit 2; }
+cargo build --release --quiet --bin entrybench
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+target/release/entrybench run --only "$id" --out "$tmp/r.json" "$@" >/dev/null 2>"$tmp/err" ||
+	{ cat "$tmp/err" >&2; exit 1; }
+jq -r --arg id "$id" '
+	.timer.tsc_hz as $hz
+	| def ns: . * 1e9 / $hz | floor;
+	.placement as $pl
+	| .experiments[] | select(.id == $id)
+	| .ipi as $i | .params as $p
+	| ($p.row) as $row
+	| (if $row == "CAL" then $i.cal_delta else $i.tlb_delta end) as $delta
+	| "\(.id): victim CPU \($pl.victim_cpu) (isolated: \($pl.victim_isolated)), initiator CPU \($pl.initiator_cpu)",
+	  "  calls \($p.calls) at \($p.achieved_rate_hz | floor) Hz for \($i.duration_s * 100 | floor / 100) s, threshold \($i.threshold_cycles) cycles",
+	  "  seen \($i.interruptions_seen) / \($row) delta \($delta) = \($i.seen_ratio * 1000 | floor / 10)% \(if $i.seen_ratio >= 0.99 then "(>= 99%)" else "(below 99%)" end)",
+	  "  other gaps \($p.gaps_unmatched), LOC delta \($p.loc_delta), RES delta \($p.res_delta), TLB \($i.tlb_delta), CAL \($i.cal_delta)",
+	  "  victim cost per IPI ns: min \(.summary.min | ns) median \(.summary.median | ns) p90 \(.summary.p90 | ns) p99 \(.summary.p99 | ns) max \(.summary.max | ns)",
+	  "  initiator cost per call ns: median \($i.initiator.median | ns) p99 \($i.initiator.p99 | ns)",
+	  (.notes[] | "  note: \(.)")
+' "$tmp/r.json"

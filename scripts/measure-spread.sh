@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Run-to-run spread of entry.null: N (default 5) back-to-back
+# `entrybench run --quick --only entry.null`, each median and mean, and the
+# spread (max - min) / min of the medians. The issue's bar is <= 1%.
+#
+#   scripts/measure-spread.sh [N] [extra entrybench run args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n=${1:-5}
+shift || true
+command -v jq >/dev/null || { echo "jq is needed: scripts/install-deps.sh run" >&2; exit 2; }
+cargo build --release --quiet --bin entrybench
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+printf '%-4s %12s %10s %12s %10s\n' run "median cyc" "median ns" "mean cyc" "mean ns"
+for i in $(seq 1 "$n"); do
+	target/release/entrybench run --quick --only entry.null --out "$tmp/$i.json" "$@" >/dev/null 2>"$tmp/$i.err" ||
+		{ cat "$tmp/$i.err" >&2; exit 1; }
+	jq -r --arg i "$i" '.timer.tsc_hz as $hz | .experiments[] | select(.id == "entry.null")
+		| [$i, .summary.median, .summary.median * 1e9 / $hz, .summary.mean, .summary.mean * 1e9 / $hz]
+		| @tsv' "$tmp/$i.json" | tee -a "$tmp/all" |
+		awk -F'\t' '{printf "%-4s %12.1f %10.2f %12.2f %10.2f\n", $1, $2, $3, $4, $5}'
+done
+step=$(jq '.experiments[0].params.timer_resolution_cycles // 1' "$tmp/1.json")
+awk -F'\t' -v step="$step" '
+	NR == 1 { lo = hi = $2; mlo = mhi = $4 }
+	{ if ($2 < lo) lo = $2; if ($2 > hi) hi = $2; if ($4 < mlo) mlo = $4; if ($4 > mhi) mhi = $4 }
+	END {
+		s = (hi - lo) / lo * 100
+		printf "median spread %.2f%% %s; mean spread %.2f%%\n", s, (s <= 1 ? "(<= 1%)" : "(above 1%)"), (mhi - mlo) / mlo * 100
+		if (step > 1) printf "note: timer readings step by %d cycles, so medians move in such steps\n", step
+	}' "$tmp/all"
