@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every test entrybench has, as CI runs them. Installs what they need first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh test
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+
+step() { printf '\n=== %s\n' "$*" >&2; }
+
+step "format"
+cargo fmt --all -- --check
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+step "unit and integration tests"
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc
+step "benchmarks, each once (cargo bench -- --test)"
+cargo bench --workspace -- --test
+step "kernel module in a booted Debian kernel (QEMU TCG)"
+scripts/vm-test.sh
