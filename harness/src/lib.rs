@@ -7,6 +7,7 @@
 //! writes a result file; `kmod` talks to /dev/entrybench; `reports` is the
 //! glue from the CLI into the `report` crate.
 
+pub mod bench_measurement;
 pub mod cli;
 pub mod cpu;
 pub mod detect;

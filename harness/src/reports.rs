@@ -58,7 +58,16 @@ pub struct SizeArgs {
 
 /// Reads every result file; any bad file stops the command with its name.
 fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultFile>> {
-    paths.iter().map(|p| report::load::read_result(p)).collect()
+    paths.iter().map(|p| read_one(p)).collect()
+}
+
+/// A result file, or a criterion output directory (`cargo bench`,
+/// e.g. target/criterion) imported as one.
+fn read_one(p: &Path) -> Result<ResultFile> {
+    if report::criterion_import::is_criterion_dir(p) {
+        return crate::bench_measurement::import_criterion(p);
+    }
+    report::load::read_result(p)
 }
 
 pub fn report_cmd(a: ReportArgs) -> Result<i32> {
@@ -92,8 +101,8 @@ pub fn report_cmd(a: ReportArgs) -> Result<i32> {
 }
 
 pub fn compare_cmd(a: CompareArgs) -> Result<i32> {
-    let fa = report::load::read_result(&a.a)?;
-    let fb = report::load::read_result(&a.b)?;
+    let fa = read_one(&a.a)?;
+    let fb = read_one(&a.b)?;
     print!(
         "{}",
         report::compare::render_text(&report::compare::compare(&fa, &fb))

@@ -9,6 +9,7 @@
 
 pub mod caveats;
 pub mod compare;
+pub mod criterion_import;
 pub mod ids;
 pub mod load;
 pub mod machine;
