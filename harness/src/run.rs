@@ -241,9 +241,18 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
     let outcome = outcome?;
     file.partial = outcome.interrupted;
     report::load::write_result(&out, &file)?;
+    // The email-ready tables beside the JSON, so one run leaves both the
+    // data and what a reader pastes (`entrybench report` redraws it later).
+    let report_path = out.with_extension("txt");
+    std::fs::write(
+        &report_path,
+        report::render_text(std::slice::from_ref(&file)),
+    )
+    .with_context(|| format!("cannot write {}", report_path.display()))?;
 
     print!("{}", summary_text(&file, timer.tsc_hz));
     println!("wrote {}", out.display());
+    println!("wrote {}", report_path.display());
     if outcome.interrupted {
         eprintln!(
             "entrybench: interrupted: {} experiments written, marked partial",
