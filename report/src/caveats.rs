@@ -4,6 +4,7 @@
 
 use crate::ids::{self, Kind};
 use crate::machine::Machine;
+use crate::schema::Experiment;
 use crate::units;
 
 /// Caveats for one machine, most important first.
@@ -90,9 +91,64 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
                 ));
             }
         }
+    }
+    out.extend(shared_notes(m.experiments.values().copied()));
+    out
+}
+
+/// Each distinct experiment note once, with the ids it applies to (none
+/// when it applies to all): run-wide facts such as the timer's resolution
+/// would otherwise repeat once per experiment.
+fn shared_notes<'a>(experiments: impl Iterator<Item = &'a Experiment>) -> Vec<String> {
+    let mut total = 0;
+    let mut by_note: Vec<(&str, Vec<&str>)> = Vec::new();
+    for e in experiments {
+        total += 1;
         for n in &e.notes {
-            out.push(format!("{}: {n}", e.id));
+            match by_note.iter_mut().find(|(text, _)| *text == n.as_str()) {
+                Some((_, ids)) => ids.push(&e.id),
+                None => by_note.push((n, vec![&e.id])),
+            }
         }
     }
-    out
+    by_note
+        .into_iter()
+        .map(|(note, ids)| {
+            if ids.len() == total && total > 1 {
+                note.to_string()
+            } else {
+                format!("{}: {note}", ids.join(", "))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_notes(id: &str, notes: &[&str]) -> Experiment {
+        let mut e = crate::synth::fixtures()[0].1.experiments[0].clone();
+        e.id = id.to_string();
+        e.notes = notes.iter().map(|n| n.to_string()).collect();
+        e
+    }
+
+    #[test]
+    fn run_wide_notes_print_once_and_others_name_their_ids() {
+        let es = [
+            with_notes("entry.null", &["timer: TSC", "only null"]),
+            with_notes("entry.getpid", &["timer: TSC"]),
+            with_notes("refill.w1", &["timer: TSC", "PTI off"]),
+            with_notes("refill.w16", &["timer: TSC", "PTI off"]),
+        ];
+        assert_eq!(
+            shared_notes(es.iter()),
+            vec![
+                "timer: TSC".to_string(),
+                "entry.null: only null".to_string(),
+                "refill.w1, refill.w16: PTI off".to_string(),
+            ]
+        );
+    }
 }

@@ -13,11 +13,19 @@ use crate::units::{self, num};
 /// Significance level of the plain rows.
 pub const ALPHA: f64 = 0.01;
 
+/// Two TSC frequencies closer than this are the same clock measured
+/// twice: the delta is then taken in cycles, as measured, so equal medians
+/// show no change instead of the noise of two frequency measurements.
+const SAME_CLOCK: f64 = 0.005;
+
 /// How a row's significance was decided.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Test {
-    /// Mann-Whitney U on the two sample histograms: p-value.
-    MannWhitney(f64),
+    /// Mann-Whitney U on the two sample histograms: p-value, and whether
+    /// the medians' 95% CIs are apart. With millions of samples U finds
+    /// any change of shape; a row is significant only when the median (the
+    /// figure shown) moved too.
+    MannWhitney { p: f64, medians_apart: bool },
     /// Differential experiments: whether the two deltas' stored 95%
     /// bootstrap CIs overlap (no raw paired data exists to test the
     /// difference of two deltas directly).
@@ -29,7 +37,7 @@ pub enum Test {
 impl Test {
     pub fn significant(&self) -> Option<bool> {
         match *self {
-            Test::MannWhitney(p) => Some(p < ALPHA),
+            Test::MannWhitney { p, medians_apart } => Some(p < ALPHA && medians_apart),
             Test::CiOverlap { overlap } => Some(!overlap),
             Test::None => None,
         }
@@ -45,22 +53,26 @@ pub struct Row {
     /// The same in ns when both files know their TSC frequency.
     pub a_ns: Option<f64>,
     pub b_ns: Option<f64>,
+    /// TSC Hz when A and B share a clock (see `SAME_CLOCK`).
+    pub shared_hz: Option<f64>,
     pub test: Test,
 }
 
 impl Row {
     /// B minus A in the unit shown (ns when known, else cycles).
     pub fn delta(&self) -> f64 {
-        match (self.a_ns, self.b_ns) {
-            (Some(a), Some(b)) => b - a,
-            _ => self.b_cycles - self.a_cycles,
+        let cycles = self.b_cycles - self.a_cycles;
+        match (self.a_ns, self.b_ns, self.shared_hz) {
+            (Some(_), Some(_), Some(hz)) => units::cycles_to_ns(cycles, hz).unwrap_or(f64::NAN),
+            (Some(a), Some(b), None) => b - a,
+            _ => cycles,
         }
     }
 
     /// Relative change in percent (NaN when A is zero).
     pub fn change_pct(&self) -> f64 {
-        let (a, b) = match (self.a_ns, self.b_ns) {
-            (Some(a), Some(b)) => (a, b),
+        let (a, b) = match (self.a_ns, self.b_ns, self.shared_hz) {
+            (Some(a), Some(b), None) => (a, b),
             _ => (self.a_cycles, self.b_cycles),
         };
         if a == 0.0 {
@@ -116,9 +128,16 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
                     Test::None
                 }
             }
-            _ => mann_whitney(&ea.samples, &eb.samples)
-                .map(|r| Test::MannWhitney(r.p))
-                .unwrap_or(Test::None),
+            _ => {
+                let (ia, ib) = (ea.summary.median_ci95, eb.summary.median_ci95);
+                let medians_apart = ia[1] < ib[0] || ib[1] < ia[0];
+                mann_whitney(&ea.samples, &eb.samples)
+                    .map(|r| Test::MannWhitney {
+                        p: r.p,
+                        medians_apart,
+                    })
+                    .unwrap_or(Test::None)
+            }
         };
         let conv = |c: f64, hz: f64| {
             if in_ns {
@@ -133,6 +152,7 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             b_cycles: cb,
             a_ns: conv(ca, ha),
             b_ns: conv(cb, hb),
+            shared_hz: (in_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
             test,
         });
     }
@@ -254,7 +274,7 @@ pub fn render_text(c: &Comparison) -> String {
             _ => (r.a_cycles, r.b_cycles),
         };
         let (p, sig) = match r.test {
-            Test::MannWhitney(p) => (
+            Test::MannWhitney { p, .. } => (
                 if p < 0.001 {
                     "<0.001".to_string()
                 } else {
@@ -282,9 +302,9 @@ pub fn render_text(c: &Comparison) -> String {
     out.push_str(&t.render_text());
     let mut notes = vec![
         format!(
-            "Significance: plain rows use a two-sided Mann-Whitney U test on all samples (normal approximation, tie-corrected), significant at p < {ALPHA}; differential rows (refill, entry.flush; p = CI) are significant when the two deltas' 95% bootstrap CIs do not overlap."
+            "Significance: plain rows use a two-sided Mann-Whitney U test on all samples (normal approximation, tie-corrected), significant at p < {ALPHA} when the medians' 95% CIs are also apart; differential rows (refill, entry.flush; p = CI) are significant when the two deltas' 95% bootstrap CIs do not overlap."
         ),
-        "With thousands of samples tiny shifts test significant: read the change column for size.".to_string(),
+        "Changes are in cycles when A and B share a TSC clock, in ns otherwise.".to_string(),
     ];
     if !c.only_a.is_empty() {
         notes.push(format!("Only in A: {}.", c.only_a.join(", ")));

@@ -89,8 +89,8 @@ impl Experiment for RefillExperiment {
             if self.pages as u64 > reach {
                 e.notes.push(format!(
                     "{} pages exceed the largest 4K data TLB CPUID reports ({reach} entries): \
-                     the walk misses with or without the flush, so the delta no longer \
-                     measures a refill",
+                     if that size is right the walk also misses without the flush, and the \
+                     delta is not a pure refill cost",
                     self.pages
                 ));
             }
