@@ -198,10 +198,14 @@ fn interrupted_run_leaves_a_valid_partial_file() {
         .experiments
         .iter()
         .all(|e| e.id == "timer.overhead" || e.id.starts_with("ipi.user.")));
-    // No temporary file is left beside it.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
+    // Only the result and its text report, which says the run is partial;
+    // no temporary file is left beside them.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 1, "{names:?}");
+    names.sort();
+    assert_eq!(names, ["partial.json", "partial.txt"]);
+    let text = std::fs::read_to_string(dir.path().join("partial.txt")).unwrap();
+    assert!(text.contains("Partial run"), "{text}");
 }

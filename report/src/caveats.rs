@@ -128,10 +128,16 @@ mod tests {
     use super::*;
 
     fn with_notes(id: &str, notes: &[&str]) -> Experiment {
-        let mut e = crate::synth::fixtures()[0].1.experiments[0].clone();
-        e.id = id.to_string();
-        e.notes = notes.iter().map(|n| n.to_string()).collect();
-        e
+        Experiment {
+            id: id.to_string(),
+            backend: "user".into(),
+            params: Default::default(),
+            summary: Default::default(),
+            samples: Default::default(),
+            baseline: None,
+            ipi: None,
+            notes: notes.iter().map(|n| n.to_string()).collect(),
+        }
     }
 
     #[test]

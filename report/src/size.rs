@@ -238,11 +238,26 @@ fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> Machine
             cpu_label: label,
             host: String::new(),
             rows: vec![],
-            notes: vec![format!(
+            notes: std::iter::once(format!(
                 "No measured CPU of the same vendor and family ({} family {:#x}): not measured, nothing to estimate from.",
                 d.cpu.vendor, d.cpu.family
-            )],
+            ))
+            .chain(on_entry_note(&facts))
+            .collect(),
         },
+    }
+}
+
+/// Whether flush-on-entry would run on this CPU/kernel, when that is in
+/// doubt: a fact of the CPU, stated even where nothing was measured.
+fn on_entry_note(facts: &Facts) -> Option<String> {
+    match facts.on_entry_runs {
+        Some(false) => Some(format!(
+            "Flush-on-entry would not run at all here: PTI {} and the series flushes only in SWITCH_TO_KERNEL_CR3 with PTI (COALESCE_TLBI); its rows show the cost if it did, IPIs stay the status quo.",
+            if facts.pti == Some(false) { "off" } else { "not in use" }
+        )),
+        None => Some("PTI state unknown: flush-on-entry runs only with PTI on.".into()),
+        Some(true) => None,
     }
 }
 
@@ -351,14 +366,7 @@ fn size_machine(
             outcome,
         });
     }
-    if !runs {
-        notes.push(format!(
-            "Flush-on-entry would not run at all here: PTI {} and the series flushes only in SWITCH_TO_KERNEL_CR3 with PTI (COALESCE_TLBI); its rows show the cost if it did, IPIs stay the status quo.",
-            if facts.pti == Some(false) { "off" } else { "not in use" }
-        ));
-    } else if facts.on_entry_runs.is_none() {
-        notes.push("PTI state unknown: flush-on-entry runs only with PTI on.".into());
-    }
+    notes.extend(on_entry_note(facts));
 
     // Deferred: the flush the series would issue on the next entry.
     let dv = if facts.variants.iter().any(|v| v == "invpcid2") {
@@ -637,4 +645,36 @@ pub fn render_text(s: &Sizing, explain: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmeasured_dump_still_says_whether_flush_on_entry_runs() {
+        let profile = Profile::parse(
+            "syscalls_per_sec = 1000\nflush_events_per_sec = 1\nworking_set_pages = 64\nlatency_budget_us = 5\n",
+        )
+        .unwrap();
+        let cascade = crate::synth::fixtures()
+            .into_iter()
+            .find(|(name, _)| name.contains("cascadelake"))
+            .expect("Cascade Lake fixture")
+            .1;
+        let cpu = cascade.environment.cpu.clone();
+        let dump = DumpTarget {
+            file_name: "cascade.txt".into(),
+            cpu: &cpu,
+        };
+        // No results at all: nothing to estimate costs from, but the CPU's
+        // own facts still decide that the series' entry flush never runs.
+        let s = size(&profile, &[], Some(dump));
+        let notes = &s.machines[0].notes;
+        assert!(notes[0].contains("nothing to estimate from"), "{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("would not run at all")),
+            "{notes:?}"
+        );
+    }
 }
