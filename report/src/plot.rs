@@ -439,6 +439,21 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
                 .collect()
         })
         .collect();
+    // A delta <= 0 has no place on a log axis; say which were left out
+    // rather than let a reader think they were never measured.
+    let mut dropped: Vec<String> = data
+        .iter()
+        .flat_map(|(_, p)| p.iter().filter(|q| q.1 <= 0.0).map(|q| format!("{}", q.0)))
+        .collect();
+    dropped.dedup();
+    let x_desc = if dropped.is_empty() {
+        "working set, 4 KiB pages walked (log scale)".to_string()
+    } else {
+        format!(
+            "working set, 4 KiB pages walked (log scale); not drawn, delta <= 0 (see table): {}",
+            dropped.join(", ")
+        )
+    };
     let (Some((xlo, xhi)), Some((ylo, yhi))) = (
         log_bounds(pts.iter().flatten().map(|p| p.0)),
         log_bounds(pts.iter().flatten().map(|p| p.1)),
@@ -461,7 +476,7 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
             .configure_mesh()
             .x_label_formatter(&|v| tick(*v))
             .y_label_formatter(&|v| tick(*v))
-            .x_desc("working set, 4 KiB pages walked (log scale)")
+            .x_desc(x_desc)
             .y_desc(format!("refill cost, {unit} (log scale)"))
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 16))
