@@ -120,10 +120,15 @@ pub fn size_cmd(a: SizeArgs) -> Result<i32> {
         ),
         None => None,
     };
-    let target = dump.as_ref().map(|cpu| report::size::DumpTarget {
-        file_name: file_name(a.cpuid_dump.as_deref()),
-        cpu,
-    });
+    let verdict = dump.as_ref().map(|cpu| crate::verdict::verdict(cpu, None));
+    let target =
+        dump.as_ref()
+            .zip(verdict.as_ref())
+            .map(|(cpu, verdict)| report::size::DumpTarget {
+                file_name: file_name(a.cpuid_dump.as_deref()),
+                cpu,
+                verdict,
+            });
     let sizing = report::size::size(&profile, &files, target);
     print!("{}", report::size::render_text(&sizing, a.explain));
     Ok(0)

@@ -8,8 +8,10 @@ use crate::schema::{CpuFacts, Platform, Verdict};
 /// Linux release that uses INVLPGB for broadcast TLB flushes.
 const INVLPGB_LINUX: (u32, u32) = (6, 15);
 
-/// Intel cores known to set RDCL_NO; used only to explain an unknown PTI
-/// state of a dump, never to decide it.
+/// Intel cores that all set RDCL_NO (Meltdown fixed in hardware): for a
+/// dump without an MSR 0x10A value, the core decides that a default kernel
+/// runs without PTI. The one list of this fact: `entrybench size` reads
+/// it through the verdict.
 const RDCL_NO_CORES: &[&str] = &[
     "Cascade Lake",
     "Cooper Lake",
@@ -45,6 +47,7 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
     let from_cpuid = match f.rdcl_no {
         Some(rdcl_no) => Some(!rdcl_no),
         None if amd_like => Some(false),
+        None if rdcl_no_core(cpu) => Some(false),
         None => None,
     };
     let from_sysfs = platform.and_then(|p| meltdown_affected(&p.meltdown));
@@ -81,6 +84,10 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
         broadcast,
         text: text.join(" "),
     }
+}
+
+fn rdcl_no_core(cpu: &CpuFacts) -> bool {
+    cpu.vendor == "GenuineIntel" && RDCL_NO_CORES.contains(&cpu.uarch.as_str())
 }
 
 /// sysfs meltdown text -> affected?
@@ -141,9 +148,15 @@ fn pti_sentence(
         ),
         (None, Some(false), _) => {
             let why = if cpu.features.rdcl_no == Some(true) {
-                "reports RDCL_NO"
+                "reports RDCL_NO".to_string()
+            } else if rdcl_no_core(cpu) && cpu.features.rdcl_no.is_none() {
+                format!(
+                    "is a {}, and every {} reports RDCL_NO (the dump has no MSR \
+                     0x10A value to confirm it)",
+                    cpu.uarch, cpu.uarch
+                )
             } else {
-                "is not affected by Meltdown"
+                "is not affected by Meltdown".to_string()
             };
             format!(
                 "The CPU {why}, so a default kernel runs without PTI and {series} \
@@ -155,12 +168,6 @@ fn pti_sentence(
              (MSR 0x10A) value, and {series} only runs with PTI."
         ),
     };
-    if needed.is_none() && RDCL_NO_CORES.contains(&cpu.uarch.as_str()) {
-        s.push_str(&format!(
-            " {} cores normally report RDCL_NO, which would mean no PTI.",
-            cpu.uarch
-        ));
-    }
     if let Some(p) = platform {
         if p.nohz_full_cpus.is_empty() && p.pti {
             s.push_str(" No CPU is nohz_full, so it would not run anywhere yet.");
@@ -294,13 +301,21 @@ mod tests {
             &cpu("GenuineIntel", "Cascade Lake", CpuFeatures::default()),
             None,
         );
-        assert_eq!(v.pti_needed, None);
+        assert_eq!(
+            (v.pti_needed, v.flush_on_entry_runs),
+            (Some(false), Some(false))
+        );
         assert!(
-            v.text
-                .contains("Cascade Lake cores normally report RDCL_NO"),
+            v.text.contains("every Cascade Lake reports RDCL_NO"),
             "{}",
             v.text
         );
+        // An Intel core outside the list with no MSR value stays unknown.
+        let v = verdict(
+            &cpu("GenuineIntel", "Skylake", CpuFeatures::default()),
+            None,
+        );
+        assert_eq!(v.pti_needed, None);
         let affected = CpuFeatures {
             rdcl_no: Some(false),
             ..Default::default()

@@ -13,7 +13,7 @@ use crate::ids::{self, Kind};
 use crate::machine::{self, Machine};
 use crate::profile::Profile;
 use crate::refill::{Curve, Read};
-use crate::schema::{CpuFacts, Experiment, ResultFile};
+use crate::schema::{CpuFacts, Experiment, ResultFile, Verdict};
 use crate::table::{wrap, Table, WIDTH};
 use crate::units;
 
@@ -108,6 +108,8 @@ pub struct Sizing {
 pub struct DumpTarget<'a> {
     pub file_name: String,
     pub cpu: &'a CpuFacts,
+    /// `harness::verdict` for that CPU (platform unknown).
+    pub verdict: &'a Verdict,
 }
 
 /// Sizes `profile` on every machine in `files`, plus `dump` by its closest
@@ -159,50 +161,17 @@ impl Facts {
         }
     }
 
-    /// From CPUID alone: PTI is needed on Intel unless RDCL_NO says
-    /// otherwise (unknown when the dump has no MSR value), never on AMD.
-    fn of_cpu(cpu: &CpuFacts) -> Facts {
-        let f = &cpu.features;
-        let mut variants = vec!["cr3_flush".to_string()];
-        if f.invpcid {
-            variants.push("invpcid2".into());
-        }
-        if f.pge {
-            variants.push("cr4_pge".into());
-        }
-        let pti = match cpu.vendor.as_str() {
-            "AuthenticAMD" | "HygonGenuine" => Some(false),
-            _ => f
-                .rdcl_no
-                .map(|r| !r)
-                .or_else(|| rdcl_no_by_uarch(&cpu.uarch).then_some(false)),
-        };
+    /// A CPU known only from a dump: the harness's verdict for it says
+    /// which variants it has and whether a default kernel runs PTI.
+    fn of_dump(cpu: &CpuFacts, v: &Verdict) -> Facts {
         Facts {
-            variants,
-            on_entry_runs: pti,
-            pti,
-            invlpgb: f.invlpgb,
+            variants: v.entry_flush_variants.clone(),
+            on_entry_runs: v.flush_on_entry_runs.or(v.pti_needed),
+            pti: v.pti_needed,
+            invlpgb: cpu.features.invlpgb,
             rar: false,
         }
     }
-}
-
-/// Intel parts that report RDCL_NO (not affected by Meltdown, so Linux
-/// runs without PTI) even when a dump carries no MSR value: Cascade Lake
-/// onwards on servers, Alder Lake onwards on clients.
-fn rdcl_no_by_uarch(uarch: &str) -> bool {
-    const NOT_AFFECTED: [&str; 9] = [
-        "Cascade Lake",
-        "Cooper Lake",
-        "Ice Lake",
-        "Sapphire Rapids",
-        "Emerald Rapids",
-        "Granite Rapids",
-        "Alder Lake",
-        "Raptor Lake",
-        "Meteor Lake",
-    ];
-    NOT_AFFECTED.contains(&uarch)
 }
 
 fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> MachineSizing {
@@ -212,7 +181,7 @@ fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> Machine
         .iter()
         .filter(|m| m.cpu().vendor == d.cpu.vendor && m.cpu().family == d.cpu.family)
         .min_by_key(|m| (m.cpu().model as i64 - d.cpu.model as i64).abs());
-    let mut facts = Facts::of_cpu(d.cpu);
+    let mut facts = Facts::of_dump(d.cpu, d.verdict);
     if d.cpu.features.core_capabilities {
         // RAR sits in IA32_CORE_CAPABILITIES, which a dump cannot read.
         facts.rar = false;
@@ -662,10 +631,11 @@ mod tests {
             .find(|(name, _)| name.contains("cascadelake"))
             .expect("Cascade Lake fixture")
             .1;
-        let cpu = cascade.environment.cpu.clone();
+        let env = cascade.environment.clone();
         let dump = DumpTarget {
             file_name: "cascade.txt".into(),
-            cpu: &cpu,
+            cpu: &env.cpu,
+            verdict: &env.verdict,
         };
         // No results at all: nothing to estimate costs from, but the CPU's
         // own facts still decide that the series' entry flush never runs.

@@ -144,9 +144,19 @@ fn size_dump_uses_closest_model() {
     cpu.brand = "Intel(R) Xeon(R) Gold 5218 CPU @ 2.30GHz".into();
     cpu.stepping = 7;
     cpu.features.rdcl_no = None;
+    // What harness::verdict decides for a Cascade Lake dump without an MSR
+    // value (tested there): every Cascade Lake reports RDCL_NO, so no PTI.
+    let verdict = report::schema::Verdict {
+        entry_flush_variants: vec!["cr3_flush".into(), "invpcid2".into(), "cr4_pge".into()],
+        pti_needed: Some(false),
+        flush_on_entry_runs: Some(false),
+        broadcast: vec![],
+        text: String::new(),
+    };
     let target = report::size::DumpTarget {
         file_name: "cl.txt".into(),
         cpu: &cpu,
+        verdict: &verdict,
     };
     let s = report::size::size(&profile("feed-handler.toml"), &files, Some(target));
     let text = report::size::render_text(&s, false);
@@ -173,6 +183,7 @@ fn size_dump_uses_closest_model() {
         Some(report::size::DumpTarget {
             file_name: "z5.txt".into(),
             cpu: &zen5,
+            verdict: &files[1].environment.verdict,
         }),
     );
     let d = s.machines.last().unwrap();
