@@ -13,6 +13,7 @@ pub mod cpu;
 pub mod detect;
 pub mod experiments;
 pub mod kmod;
+pub mod perf;
 pub mod placement;
 pub mod platform;
 pub mod reports;

@@ -254,93 +254,14 @@ fn read_trimmed(path: &str) -> Result<String> {
         .to_string())
 }
 
-/// Whether the PMU's cycle counter works, and from user space via rdpmc.
+/// Whether the PMU's cycle counter works, and from user space via rdpmc:
+/// the same event and checks the timer uses (see `crate::perf`).
 mod perf {
-    /// struct perf_event_attr up to config1 (PERF_ATTR_SIZE_VER0, 64
-    /// bytes); the kernel accepts this size. libc does not define it.
-    #[repr(C)]
-    #[derive(Default)]
-    struct PerfEventAttr {
-        type_: u32,
-        size: u32,
-        config: u64,
-        sample_period: u64,
-        sample_type: u64,
-        read_format: u64,
-        flags: u64,
-        wakeup_events: u32,
-        bp_type: u32,
-        config1: u64,
-    }
-
-    const PERF_TYPE_HARDWARE: u32 = 0;
-    const PERF_COUNT_HW_CPU_CYCLES: u64 = 0;
-    /// Counting user space only works under perf_event_paranoid <= 2.
-    const EXCLUDE_KERNEL: u64 = 1 << 5;
-    const EXCLUDE_HV: u64 = 1 << 6;
-    const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
-    /// Offset of `capabilities` in struct perf_event_mmap_page.
-    const CAPABILITIES_OFFSET: usize = 40;
-    const CAP_USER_RDPMC: u64 = 1 << 2;
-
     /// (cycles counter opens, user rdpmc allowed). Any failure is "no":
     /// VMs without a virtual PMU, perf_event_paranoid, seccomp.
     pub fn probe_cycles() -> (bool, bool) {
-        let attr = PerfEventAttr {
-            type_: PERF_TYPE_HARDWARE,
-            size: std::mem::size_of::<PerfEventAttr>() as u32,
-            config: PERF_COUNT_HW_CPU_CYCLES,
-            flags: EXCLUDE_KERNEL | EXCLUDE_HV,
-            ..Default::default()
-        };
-        // SAFETY: perf_event_open reads `attr` (valid for the call); pid 0
-        // = this thread, cpu -1 = any, group -1 = none.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr as *const PerfEventAttr,
-                0 as libc::pid_t,
-                -1 as libc::c_int,
-                -1 as libc::c_int,
-                PERF_FLAG_FD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return (false, false);
-        }
-        let fd = fd as libc::c_int;
-        let rdpmc = user_rdpmc(fd);
-        // SAFETY: fd is ours and closed once.
-        unsafe { libc::close(fd) };
-        (true, rdpmc)
-    }
-
-    /// Maps the event's first page and reads cap_user_rdpmc.
-    fn user_rdpmc(fd: libc::c_int) -> bool {
-        // SAFETY: sysconf has no memory effects.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        let Ok(page) = usize::try_from(page) else {
-            return false;
-        };
-        // SAFETY: a fresh shared read-only mapping of the perf fd; checked
-        // for MAP_FAILED, read within the first page, unmapped below.
-        unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                page,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            );
-            if p == libc::MAP_FAILED {
-                return false;
-            }
-            let caps =
-                std::ptr::read_volatile(p.cast::<u8>().add(CAPABILITIES_OFFSET).cast::<u64>());
-            libc::munmap(p, page);
-            caps & CAP_USER_RDPMC != 0
-        }
+        let cycles = crate::perf::open_cycles().is_ok();
+        (cycles, cycles && crate::timer::Pmc::open().is_ok())
     }
 }
 

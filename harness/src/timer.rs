@@ -121,84 +121,15 @@ fn page_size() -> usize {
     unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
 }
 
-/// The leading part of `struct perf_event_attr` (PERF_ATTR_SIZE_VER5 and
-/// later fields left zero): all this timer sets.
-#[repr(C)]
-#[derive(Default)]
-struct PerfEventAttr {
-    type_: u32,
-    size: u32,
-    config: u64,
-    sample_period: u64,
-    sample_type: u64,
-    read_format: u64,
-    flags: u64,
-    wakeup_events: u32,
-    bp_type: u32,
-    config1: u64,
-    config2: u64,
-    branch_sample_type: u64,
-    sample_regs_user: u64,
-    sample_stack_user: u32,
-    clockid: i32,
-    sample_regs_intr: u64,
-    aux_watermark: u32,
-    sample_max_stack: u16,
-    reserved2: u16,
-}
-
-/// The start of `struct perf_event_mmap_page` up to `pmc_width`.
-#[repr(C)]
-struct PerfMmapPage {
-    version: u32,
-    compat_version: u32,
-    lock: u32,
-    index: u32,
-    offset: i64,
-    time_enabled: u64,
-    time_running: u64,
-    capabilities: u64,
-    pmc_width: u16,
-}
-
-const PERF_TYPE_HARDWARE: u32 = 0;
-const PERF_COUNT_HW_CPU_CYCLES: u64 = 0;
-/// perf_event_attr.flags bit: exclude_hv (kernel and user are counted:
-/// the kernel entry is what is being measured).
-const ATTR_EXCLUDE_HV: u64 = 1 << 6;
-/// perf_event_mmap_page.capabilities bit: cap_user_rdpmc.
-const CAP_USER_RDPMC: u64 = 1 << 2;
-
 impl Pmc {
     /// Opens a cycles event for this thread and checks that it can be read
     /// with rdpmc. Err says why not, in words for the result file.
     pub fn open() -> std::result::Result<Pmc, String> {
-        use std::os::fd::FromRawFd;
-        let attr = PerfEventAttr {
-            type_: PERF_TYPE_HARDWARE,
-            size: std::mem::size_of::<PerfEventAttr>() as u32,
-            config: PERF_COUNT_HW_CPU_CYCLES,
-            flags: ATTR_EXCLUDE_HV,
-            ..Default::default()
-        };
-        // SAFETY: attr is a valid, zero-padded perf_event_attr; pid 0 and
-        // cpu -1 mean "this thread, any CPU".
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                &attr as *const PerfEventAttr,
-                0,
-                -1,
-                -1,
-                0,
+        let fd = crate::perf::open_cycles().map_err(|e| {
+            format!(
+                "perf_event_open(cycles) failed: {e} (no PMU in this VM, or perf_event_paranoid too high)"
             )
-        };
-        if fd < 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(format!("perf_event_open(cycles) failed: {e} (no PMU in this VM, or perf_event_paranoid too high)"));
-        }
-        // SAFETY: fd was just returned by the kernel and is owned here.
-        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        })?;
         // SAFETY: mapping the event's first (metadata) page read-only.
         let page = unsafe {
             libc::mmap(
@@ -219,7 +150,7 @@ impl Pmc {
         // SAFETY: the kernel keeps the page valid while mapped; volatile
         // reads because the kernel updates it.
         let (caps, index) = unsafe {
-            let p = page as *const PerfMmapPage;
+            let p = page as *const crate::perf::PerfMmapPage;
             (
                 std::ptr::addr_of!((*p).capabilities).read_volatile(),
                 std::ptr::addr_of!((*p).index).read_volatile(),
@@ -230,7 +161,7 @@ impl Pmc {
             _fd: fd,
             page,
         };
-        if caps & CAP_USER_RDPMC == 0 || index == 0 {
+        if caps & crate::perf::CAP_USER_RDPMC == 0 || index == 0 {
             return Err("perf does not allow rdpmc of the cycles event from user space".into());
         }
         Ok(pmc)
