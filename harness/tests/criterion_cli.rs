@@ -2,15 +2,13 @@
 //! trimmed `cargo bench` output in testdata/criterion): the import is
 //! reached from the command line and gives the usual tables.
 
-use assert_cmd::Command;
+mod common;
+
+use common::entrybench;
 use std::path::PathBuf;
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/criterion")
-}
-
-fn entrybench() -> Command {
-    Command::cargo_bin("entrybench").unwrap()
 }
 
 #[test]

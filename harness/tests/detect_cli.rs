@@ -2,35 +2,16 @@
 //! exit status 2; dumps decode; live output agrees with what the kernel
 //! says in /proc and /sys.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{entrybench, fails_with_one_line};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-fn entrybench() -> Command {
-    Command::cargo_bin("entrybench").unwrap()
-}
 
 fn dump(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata/cpuid-dumps")
         .join(name)
-}
-
-/// Runs, and checks: exit 2, nothing on stdout, exactly one stderr line
-/// starting `entrybench: error:`. Returns that line.
-fn fails_with_one_line(args: &[&str]) -> String {
-    let out = entrybench().args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    assert!(out.stdout.is_empty(), "{args:?}: stdout not empty");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{args:?}: stderr was {stderr:?}");
-    assert!(
-        lines[0].starts_with("entrybench: error: "),
-        "{args:?}: {}",
-        lines[0]
-    );
-    lines[0].to_string()
 }
 
 fn temp_with(content: &[u8]) -> tempfile::NamedTempFile {

@@ -2,13 +2,11 @@
 //! this container): clear one-line errors and exit status 2, never a panic.
 //! The loaded-module paths run in the QEMU guest (scripts/vm-test.sh).
 
-use assert_cmd::Command;
+mod common;
+
+use common::entrybench;
 use predicates::prelude::*;
 use std::path::Path;
-
-fn entrybench() -> Command {
-    Command::cargo_bin("entrybench").expect("binary built")
-}
 
 fn module_loaded() -> bool {
     Path::new("/dev/entrybench").exists()
@@ -16,12 +14,8 @@ fn module_loaded() -> bool {
 
 /// One line on stderr, the CLI's error prefix, exit status 2.
 fn assert_one_line_error(out: &std::process::Output, needle: &str) {
-    assert_eq!(out.status.code(), Some(2), "status: {:?}", out.status);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
-    assert!(err.starts_with("entrybench: error: "), "stderr: {err}");
-    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    assert!(!err.contains("panicked"), "stderr: {err}");
+    let line = common::assert_one_line_error(out);
+    assert!(line.contains(needle), "stderr lacks {needle:?}: {line}");
 }
 
 #[test]

@@ -1,12 +1,9 @@
 //! `entrybench report|compare|size` from the command line: output shape on
 //! the synthetic fixtures and the one-line error / exit 2 on bad input.
 
-use assert_cmd::Command;
-use std::path::PathBuf;
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{entrybench as eb, fails_with_one_line, root};
 
 fn fixture(name: &str) -> String {
     root()
@@ -24,20 +21,10 @@ fn profile(name: &str) -> String {
         .into_owned()
 }
 
-fn eb() -> Command {
-    Command::cargo_bin("entrybench").unwrap()
-}
-
-/// Runs and expects exit 2 with exactly one stderr line that starts with
-/// "entrybench: error:" and contains `want`.
+/// The error contract (see `common`), and the line names `want`.
 fn fails_with(args: &[&str], want: &str) {
-    let out = eb().args(args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
-    assert!(err.starts_with("entrybench: error: "), "{err}");
-    assert!(err.contains(want), "{args:?}: wanted {want:?} in {err}");
-    assert!(out.stdout.is_empty(), "no partial output on error");
+    let line = fails_with_one_line(args);
+    assert!(line.contains(want), "{args:?}: wanted {want:?} in {line}");
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {

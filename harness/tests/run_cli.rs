@@ -2,30 +2,12 @@
 //! files are refused, bad arguments exit 2 with one line, and an
 //! interrupted run leaves a valid partial file.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{entrybench, fails_with_one_line};
 use report::load::{parse_result, read_result};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn entrybench() -> Command {
-    Command::cargo_bin("entrybench").unwrap()
-}
-
-/// Exit 2, nothing on stdout, one stderr line `entrybench: error: ...`.
-fn fails_with_one_line(args: &[&str]) -> String {
-    let out = entrybench().args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
-    assert!(out.stdout.is_empty(), "{args:?}: stdout not empty");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{args:?}: stderr was {stderr:?}");
-    assert!(
-        lines[0].starts_with("entrybench: error: "),
-        "{args:?}: {}",
-        lines[0]
-    );
-    lines[0].to_string()
-}
 
 fn online_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -1,0 +1,46 @@
+//! Helpers shared by the CLI integration tests: the binary, the repo root,
+//! and the one error contract every subcommand keeps (exit status 2, one
+//! stderr line `entrybench: error: ...`, nothing on stdout, no panic).
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::PathBuf;
+use std::process::Output;
+
+pub fn entrybench() -> Command {
+    Command::cargo_bin("entrybench").expect("entrybench binary built")
+}
+
+/// The repository root (testdata/ lives there).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Checks the error contract on a finished run; returns the error line.
+pub fn assert_one_line_error(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "status {:?}, stderr: {err}",
+        out.status
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "stdout not empty: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {err:?}");
+    assert!(lines[0].starts_with("entrybench: error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    lines[0].to_string()
+}
+
+/// Runs `entrybench ARGS` and checks the error contract; returns the line.
+pub fn fails_with_one_line(args: &[&str]) -> String {
+    let out = entrybench().args(args).output().expect("entrybench runs");
+    assert_one_line_error(&out)
+}
