@@ -147,10 +147,13 @@ macro_rules! log_axis {
 }
 
 /// Unit for a set of machines: ns when every one knows its TSC frequency.
-fn ns_unit(machines: &[&Machine]) -> bool {
-    machines
+/// Whether every machine's figures can be drawn in ns (all know their TSC
+/// rate), and the axis unit name that goes with that choice.
+fn ns_unit(machines: &[&Machine]) -> (bool, &'static str) {
+    let ns = machines
         .iter()
-        .all(|m| units::cycles_to_ns(1.0, m.tsc_hz()).is_some())
+        .all(|m| units::cycles_to_ns(1.0, m.tsc_hz()).is_some());
+    (ns, if ns { "ns" } else { "cycles" })
 }
 
 fn to_unit(cycles: f64, m: &Machine, ns: bool) -> f64 {
@@ -201,8 +204,7 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
     if cats.is_empty() || ms.is_empty() {
         return Ok(None);
     }
-    let ns = ns_unit(&ms);
-    let unit = if ns { "ns" } else { "cycles" };
+    let (ns, unit) = ns_unit(&ms);
     let vals: Vec<Vec<Option<f64>>> = ms
         .iter()
         .map(|m| {
@@ -342,8 +344,7 @@ pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
         return Ok(None);
     }
     let ms: Vec<&Machine> = series.iter().map(|s| s.1).collect();
-    let ns = ns_unit(&ms);
-    let unit = if ns { "ns" } else { "cycles" };
+    let (ns, unit) = ns_unit(&ms);
     let curves: Vec<Vec<(f64, f64)>> = series
         .iter()
         .map(|(_, m, e)| cdf_points(e, m, ns))
@@ -428,8 +429,7 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
         return Ok(None);
     }
     let ms: Vec<&Machine> = data.iter().map(|d| d.0).collect();
-    let ns = ns_unit(&ms);
-    let unit = if ns { "ns" } else { "cycles" };
+    let (ns, unit) = ns_unit(&ms);
     let pts: Vec<Vec<(f64, f64)>> = data
         .iter()
         .map(|(m, p)| {

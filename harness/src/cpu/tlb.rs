@@ -268,20 +268,24 @@ mod tests {
         DumpCpuid::parse(&text).unwrap()
     }
 
-    #[test]
-    fn intel_leaf2_descriptors() {
-        // Skylake-SP; bytes low to high: 0x63 0x03 0x76 | 0xFF 0xB5 0xF0 | 0xC3
-        let d = dump("CPUID 00000002: 76036301-00F0B5FF-00000000-00C30000\n");
-        let t = tlbs(&d, "GenuineIntel", 0x16);
-        let names: Vec<String> = t
-            .iter()
+    /// "name page-sizes entries associativity", one string per TLB.
+    fn describe(t: &[TlbLevel]) -> Vec<String> {
+        t.iter()
             .map(|l| {
                 format!(
                     "{} {} {} {}",
                     l.name, l.page_sizes, l.entries, l.associativity
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn intel_leaf2_descriptors() {
+        // Skylake-SP; bytes low to high: 0x63 0x03 0x76 | 0xFF 0xB5 0xF0 | 0xC3
+        let d = dump("CPUID 00000002: 76036301-00F0B5FF-00000000-00C30000\n");
+        let t = tlbs(&d, "GenuineIntel", 0x16);
+        let names = describe(&t);
         assert_eq!(
             names,
             [
@@ -325,15 +329,7 @@ mod tests {
              CPUID 80000019: F040F040-00000000-00000000-00000000\n",
         );
         let t = tlbs(&d, "AuthenticAMD", 0xD);
-        let got: Vec<String> = t
-            .iter()
-            .map(|l| {
-                format!(
-                    "{} {} {} {}",
-                    l.name, l.page_sizes, l.entries, l.associativity
-                )
-            })
-            .collect();
+        let got = describe(&t);
         assert_eq!(
             got,
             [
