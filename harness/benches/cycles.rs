@@ -107,8 +107,8 @@ fn main() {
     if real {
         let s = Session {
             tool: format!("entrybench {} (cargo bench)", env!("CARGO_PKG_VERSION")),
-            created: harness::run::rfc3339(std::time::SystemTime::now()),
-            host: criterion_import::hostname(),
+            created: report::host::rfc3339(std::time::SystemTime::now()),
+            host: report::host::hostname(),
             environment: env,
             placement: bench.placement.clone(),
             timer: bench.cycles.timer().info(),

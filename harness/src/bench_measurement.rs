@@ -268,7 +268,7 @@ pub fn import_criterion(dir: &Path) -> Result<ResultFile> {
     };
     let mut f = ci::read_dir(dir, env, timer)?;
     if f.created.is_empty() {
-        f.created = crate::run::rfc3339(std::time::SystemTime::now());
+        f.created = report::host::rfc3339(std::time::SystemTime::now());
     }
     Ok(f)
 }

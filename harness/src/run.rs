@@ -11,7 +11,8 @@ use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use report::host::{compact_utc, hostname, rfc3339};
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -104,7 +105,10 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
         if let Some(bad) = p.iter().find(|&&n| n == 0 || n > 262_144) {
             bail!("--pages: {bad} is out of range (1 to 262144 pages)");
         }
+        // Ascending and without repeats: the curve is read in page order,
+        // and dedup only drops adjacent repeats.
         cfg.refill_pages = p.clone();
+        cfg.refill_pages.sort_unstable();
         cfg.refill_pages.dedup();
     }
     if let Some(d) = a.duration {
@@ -224,7 +228,7 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         timer: timer.info(),
         experiments: Vec::new(),
     };
-    let outcome = run_list(
+    let tally = run_list(
         &mut list,
         &mut file,
         &out,
@@ -238,8 +242,8 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         },
     );
     placement::unlock_memory();
-    let outcome = outcome?;
-    file.partial = outcome.interrupted;
+    let tally = tally?;
+    file.partial = tally.interrupted;
     report::load::write_result(&out, &file)?;
     // The email-ready tables beside the JSON, so one run leaves both the
     // data and what a reader pastes (`entrybench report` redraws it later).
@@ -253,24 +257,25 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
     print!("{}", summary_text(&file, timer.tsc_hz));
     println!("wrote {}", out.display());
     println!("wrote {}", report_path.display());
-    if outcome.interrupted {
+    if tally.interrupted {
         eprintln!(
             "entrybench: interrupted: {} experiments written, marked partial",
             file.experiments.len()
         );
         return Ok(EXIT_INTERRUPTED);
     }
-    if outcome.failed > 0 {
+    if tally.failed > 0 {
         eprintln!(
             "entrybench: {} experiments failed (see warnings above)",
-            outcome.failed
+            tally.failed
         );
         return Ok(EXIT_FAILED);
     }
     Ok(0)
 }
 
-struct Outcome {
+/// How a run of the experiment list ended.
+struct RunTally {
     interrupted: bool,
     failed: usize,
 }
@@ -282,7 +287,7 @@ fn run_list(
     out: &Path,
     run_notes: &[String],
     ctx: &mut Ctx,
-) -> Result<Outcome> {
+) -> Result<RunTally> {
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(list.len() as u64),
         indicatif::ProgressDrawTarget::stderr(),
@@ -291,13 +296,13 @@ fn run_list(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
             .expect("static template"),
     );
-    let mut outcome = Outcome {
+    let mut tally = RunTally {
         interrupted: false,
         failed: 0,
     };
     for exp in list.iter_mut() {
         if ctx.cancelled() {
-            outcome.interrupted = true;
+            tally.interrupted = true;
             break;
         }
         let id = exp.id();
@@ -312,14 +317,14 @@ fn run_list(
             }
             Err(err) => match err.downcast_ref::<Stop>() {
                 Some(Stop::Cancelled) => {
-                    outcome.interrupted = true;
+                    tally.interrupted = true;
                     break;
                 }
                 Some(Stop::Skipped(why)) => {
                     bar.suspend(|| eprintln!("entrybench: {id} skipped: {why}"))
                 }
                 None => {
-                    outcome.failed += 1;
+                    tally.failed += 1;
                     bar.suspend(|| eprintln!("entrybench: warning: {id} failed: {err:#}"));
                 }
             },
@@ -328,9 +333,9 @@ fn run_list(
     }
     bar.finish_and_clear();
     if ctx.cancelled() {
-        outcome.interrupted = true;
+        tally.interrupted = true;
     }
-    Ok(outcome)
+    Ok(tally)
 }
 
 /// The short text summary: one line per experiment, at most 72 columns.
@@ -422,53 +427,6 @@ pub fn slug(s: &str) -> String {
     }
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown-host".into())
-}
-
-/// (year, month, day, hour, minute, second) in UTC.
-fn utc_parts(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (H. Hinnant): proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem / 60 % 60) as u32,
-        (rem % 60) as u32,
-    )
-}
-
-/// "2026-11-24T20:30:00Z"
-pub fn rfc3339(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = utc_parts(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-}
-
-/// "20261124T203000Z" (file names)
-fn compact_utc(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = utc_parts(t);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
-}
-
 /// The machine description recorded with the results.
 fn environment() -> Result<Environment> {
     crate::detect::detect_live().context("cannot describe this machine")
@@ -477,17 +435,6 @@ fn environment() -> Result<Environment> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_formatting() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_552_200); // 2026-11-24T20:30:00Z
-        assert_eq!(rfc3339(t), "2026-11-24T20:30:00Z");
-        assert_eq!(compact_utc(t), "20261124T203000Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00Z"
-        );
-    }
 
     #[test]
     fn summary_lines_fit_72_columns() {
@@ -564,7 +511,7 @@ mod tests {
     fn config_overrides_and_range_checks() {
         let mut a = args();
         a.rate = Some(250.0);
-        a.pages = Some(vec![2, 8]);
+        a.pages = Some(vec![8, 2, 8]);
         a.duration = Some(0.5);
         a.samples = Some(1000);
         let c = suite_config(&a).unwrap();
