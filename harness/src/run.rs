@@ -8,10 +8,10 @@ use crate::placement::{self, CpuLists, Request};
 use crate::schema::{Environment, Experiment, ResultFile, SCHEMA_VERSION};
 use crate::timer::{Timer, TimerOptions};
 use anyhow::{bail, Context, Result};
+use report::host::{compact_utc, hostname, rfc3339};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use report::host::{compact_utc, hostname, rfc3339};
 use std::time::{Duration, SystemTime};
 
 #[derive(Debug, clap::Args)]
@@ -47,11 +47,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub samples: Option<usize>,
     /// Operations per timed region in entry.* and vdso.* (samples are per
-    /// operation means of a batch)
+    /// operation means of a batch; default: enough that the timer step is
+    /// under 2% of a region, at least 16; 1 times single calls for tails)
     #[arg(long, value_name = "K")]
     pub batch: Option<usize>,
-    /// How entry.* make the system call: the raw instruction, or glibc's
-    /// syscall() wrapper as `perf bench syscall basic` does
+    /// How the headline entry.* make the system call: glibc's syscall()
+    /// as programs and `perf bench syscall basic` do (default), a called
+    /// function, or the bare instruction inline
     #[arg(long, value_enum, value_name = "PATH")]
     pub syscall: Option<experiments::suite::SyscallPath>,
     /// List the experiment ids (after --only) and exit
@@ -130,7 +132,7 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
         if !(1..=10_000).contains(&k) {
             bail!("--batch {k}: must be between 1 and 10000");
         }
-        cfg.entry_batch = k;
+        cfg.entry_batch = Some(k);
     }
     Ok(cfg)
 }
@@ -152,7 +154,11 @@ fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> 
     );
     o.insert("entry_samples".into(), cfg.entry_samples.to_string());
     o.insert("refill_pairs".into(), cfg.refill_pairs.to_string());
-    o.insert("entry_batch".into(), cfg.entry_batch.to_string());
+    o.insert(
+        "entry_batch".into(),
+        cfg.entry_batch
+            .map_or("auto".to_string(), |k| k.to_string()),
+    );
     o.insert(
         "syscall".into(),
         format!("{:?}", cfg.syscall).to_lowercase(),
@@ -340,7 +346,7 @@ fn run_list(
 
 /// The short text summary: one line per experiment, at most 72 columns.
 pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
-    let ns = |c: f64| c * 1e9 / tsc_hz;
+    let ns = |c: f64| report::units::cycles_to_ns(c, tsc_hz).unwrap_or(f64::NAN);
     let mut s = format!(
         "{:<22} {:>8} {:>11} {:>10} {:>11}\n",
         "id", "n", "median cyc", "median ns", "p99 cyc"
@@ -388,6 +394,12 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(f64) -> f64) -> String {
             ipi.seen_ratio * 100.0,
             ipi.initiator.median
         );
+        if let Some(f) = ipi.false_match_rate {
+            line += &format!(
+                "  false_match_rate {:.1}% (no-IPI control calls matched)\n",
+                f * 100.0
+            );
+        }
     }
     line
 }
@@ -460,6 +472,7 @@ mod tests {
                 median: 9_999_999.0,
                 ..Default::default()
             },
+            false_match_rate: Some(1.0),
         });
         let mut b: Vec<i64> = (0..1000).collect();
         let d = record::with_baseline(e.clone(), "plain", &mut b);
@@ -476,6 +489,7 @@ mod tests {
             .unwrap()
             .ends_with(" delta"));
         assert!(summary_line(&e, &ns).contains("seen 99999999/99999999 TLB"));
+        assert!(summary_line(&e, &ns).contains("false_match_rate 100.0%"));
     }
 
     #[test]

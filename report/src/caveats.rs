@@ -43,6 +43,9 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
             }
         ));
     }
+    if let Some(why) = m.files.iter().find_map(|f| f.old_method()) {
+        out.push(format!("Version-1 result file, {why}."));
+    }
     let t = &latest.timer;
     out.push(format!(
         "Timer: {}, overhead {} cycles subtracted from every sample; ns at {} ({}).",
@@ -137,6 +140,7 @@ mod tests {
             baseline: None,
             ipi: None,
             notes: notes.iter().map(|n| n.to_string()).collect(),
+            blocks: None,
         }
     }
 

@@ -507,6 +507,7 @@ fn experiment(s: &Saved, rule: &Rule, id: &str, cap: Option<&str>) -> Experiment
         baseline: None,
         ipi: None,
         notes: Vec::new(),
+        blocks: None,
     }
 }
 
