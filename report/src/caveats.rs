@@ -93,6 +93,13 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
                     ipi.seen_ratio * 100.0
                 ));
             }
+            if let Some(f) = ipi.false_match_rate {
+                out.push(format!(
+                    "{}: false_match_rate {:.1}%: the attribution control (no-IPI calls of the same length) matched that share of calls with a victim gap.",
+                    e.id,
+                    f * 100.0
+                ));
+            }
         }
     }
     out.extend(shared_notes(m.experiments.values().copied()));

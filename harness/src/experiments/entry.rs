@@ -154,10 +154,10 @@ fn choose_batch(ctx: &Ctx, op: EntryOp) -> Result<(usize, &'static str)> {
     ))
 }
 
-/// Regions of `batch` ops for `ops` operations, at least enough for every
-/// block to have `MIN_REGIONS_PER_BLOCK`.
-fn regions_for(ops: usize, batch: usize) -> usize {
-    (ops / batch.max(1)).max(BLOCKS * MIN_REGIONS_PER_BLOCK)
+/// Timed regions for `samples` requested: at least enough for every block
+/// to have `MIN_REGIONS_PER_BLOCK`.
+fn regions_for(samples: usize) -> usize {
+    samples.max(BLOCKS * MIN_REGIONS_PER_BLOCK)
 }
 
 /// Raw region cycles to per-operation samples, rounded to the cycle.
@@ -180,7 +180,7 @@ impl Experiment for EntryExperiment {
         }
         let op = op(self.spec, ctx.cfg.syscall);
         let (batch, rule) = choose_batch(ctx, op)?;
-        let mut regions = vec![0i64; regions_for(ctx.cfg.entry_samples, batch)];
+        let mut regions = vec![0i64; regions_for(ctx.cfg.entry_samples)];
         crate::placement::prefault(&mut regions);
         time_regions(ctx, op, batch, ctx.cfg.entry_warmup, &mut regions)?;
         let (size, medians) = stats::block_medians(&regions, BLOCKS, batch as f64);
@@ -204,7 +204,7 @@ impl EntryExperiment {
         let call = op(self.spec, ctx.cfg.syscall);
         let inline = EntryOp::Syscall(NoArgCall::Getppid, CallPath::Inline);
         let (batch, rule) = choose_batch(ctx, call)?;
-        let per_block = (regions_for(ctx.cfg.entry_samples, batch) / BLOCKS).max(1);
+        let per_block = (regions_for(ctx.cfg.entry_samples) / BLOCKS).max(1);
         let (mut a, mut b) = (vec![0i64; per_block], vec![0i64; per_block]);
         let (mut all_a, mut all_b) = (Vec::new(), Vec::new());
         let mut diffs = Vec::with_capacity(BLOCKS);
@@ -353,8 +353,8 @@ mod tests {
 
     #[test]
     fn regions_give_every_block_enough() {
-        assert_eq!(regions_for(200_000, 16), 12_500);
-        assert_eq!(regions_for(100, 64), BLOCKS * MIN_REGIONS_PER_BLOCK);
+        assert_eq!(regions_for(200_000), 200_000);
+        assert_eq!(regions_for(100), BLOCKS * MIN_REGIONS_PER_BLOCK);
         assert_eq!(per_op(&[1600, 1608, 1591], 16), vec![100, 101, 99]);
     }
 

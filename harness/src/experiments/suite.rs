@@ -29,8 +29,8 @@ pub enum SyscallPath {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuiteConfig {
     pub quick: bool,
-    /// Operations timed per entry.* / vdso.* experiment (timed regions
-    /// for timer.overhead), at least 100 regions per block.
+    /// Timed regions (samples) per entry.* / timer.overhead / vdso.*
+    /// experiment, at least 100 per block.
     pub entry_samples: usize,
     /// Untimed operations before them.
     pub entry_warmup: usize,
@@ -55,7 +55,7 @@ impl SuiteConfig {
     pub fn quick() -> SuiteConfig {
         SuiteConfig {
             quick: true,
-            entry_samples: 200_000,
+            entry_samples: 100_000,
             entry_warmup: 20_000,
             entry_batch: None,
             syscall: SyscallPath::Libc,
@@ -70,7 +70,7 @@ impl SuiteConfig {
     pub fn full() -> SuiteConfig {
         SuiteConfig {
             quick: false,
-            entry_samples: 2_000_000,
+            entry_samples: 500_000,
             entry_warmup: 100_000,
             entry_batch: None,
             syscall: SyscallPath::Libc,
@@ -202,7 +202,9 @@ mod tests {
         assert_eq!(pick("refill.w1"), ["refill.w1"]);
         assert_eq!(pick("refill.w1,entry.null"), ["entry.null", "refill.w1"]);
         assert_eq!(pick("w1"), ["refill.w1", "refill.w16", "refill.w1024"]);
-        assert_eq!(pick("entry.get*").len(), 2);
+        assert_eq!(pick("entry.get*").len(), 4);
+        assert_eq!(pick("entry.getppid"), ["entry.getppid"]);
+        assert_eq!(pick("*.inline").len(), 3);
         assert!(pick("nothing").is_empty());
     }
 
@@ -215,6 +217,10 @@ mod tests {
             "entry.null",
             "entry.getpid",
             "entry.getppid",
+            "entry.null.inline",
+            "entry.getpid.inline",
+            "entry.getppid.inline",
+            "entry.return_after_sysret",
             "vdso.clock_gettime",
             "refill.w1",
             "refill.w4096",
