@@ -285,7 +285,9 @@ fn initiate(
 
 /// Splits gaps into ours and others: each call window (widened by `skew`
 /// cycles each side for cross-CPU TSC offset) claims the longest
-/// unclaimed gap overlapping it. One window, at most one gap, so a host
+/// unclaimed gap that starts inside it (an IPI cannot arrive before the
+/// call sends it, so a gap already running when the call began, such as
+/// a preemption, is not ours). One window, at most one gap, so a host
 /// hiccup or tick in the same window does not count twice, and the IPI
 /// (thousands of cycles) wins over a short hiccup. Gaps come from one
 /// loop, so they are disjoint and in time order; windows are in time
@@ -300,7 +302,7 @@ pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64) -> (Vec<Gap>, 
         }
         let best = (first..gaps.len())
             .take_while(|&i| gaps[i].start <= we)
-            .filter(|&i| !claimed[i])
+            .filter(|&i| !claimed[i] && gaps[i].start >= ws)
             .fold(None, |best: Option<usize>, i| match best {
                 Some(b) if gaps[b].cycles >= gaps[i].cycles => Some(b),
                 _ => Some(i),
@@ -425,7 +427,9 @@ fn control(ctx: &Ctx, icpu: u32, call_cycles: u64) -> Result<(f64, usize)> {
     let rate = if calls == 0 {
         0.0
     } else {
-        (m.hit.len() + m.preempted.len()) as f64 / calls as f64
+        // Only what would have counted as seen: matched preemptions are
+        // not counted as IPIs in the real phase either.
+        m.hit.len() as f64 / calls as f64
     };
     Ok((rate, calls))
 }
@@ -640,7 +644,7 @@ mod tests {
         let windows = [(100, 200), (1000, 1100), (5000, 5050)];
         let gaps = [
             g(50, 10),    // before any call, ends at 60: not ours
-            g(90, 20),    // ends inside call 1, but a longer gap is there too
+            g(90, 20),    // began before call 1: not its IPI
             g(150, 500),  // inside call 1 and longest: the IPI
             g(1090, 300), // starts inside call 2
             g(3000, 100), // between calls: a tick
@@ -651,6 +655,15 @@ mod tests {
         assert_eq!(miss, vec![g(50, 10), g(90, 20), g(3000, 100)]);
         let (hit, _) = attribute(&gaps, &windows, 0);
         assert!(!hit.contains(&g(5055, 10)));
+    }
+
+    #[test]
+    fn a_gap_running_before_the_call_is_not_ours() {
+        // A long gap from 50 to 550 overlaps the call (100, 200) but began
+        // before it: a preemption, not the call's IPI.
+        let (hit, miss) = attribute(&[g(50, 500), g(120, 40)], &[(100, 200)], 10);
+        assert_eq!(hit, vec![g(120, 40)]);
+        assert_eq!(miss, vec![g(50, 500)]);
     }
 
     #[test]
