@@ -102,6 +102,13 @@ fn bad_arguments_exit_2_with_one_line() {
     assert!(line.contains("--rate"), "{line}");
     let line = fails_with_one_line(&["run", "--pages", "1,x"]);
     assert!(line.contains("--pages"), "{line}");
+    let line = fails_with_one_line(&["run", "--batch", "0"]);
+    assert!(line.contains("--batch 0"), "{line}");
+    let line = fails_with_one_line(&["run", "--syscall", "raw"]);
+    assert!(
+        line.contains("'raw'") && line.contains("--syscall"),
+        "{line}"
+    );
     if online_cpus() >= 2 {
         let line = fails_with_one_line(&["run", "--victim-cpu", "1", "--initiator-cpu", "1"]);
         assert!(line.contains("another CPU"), "{line}");

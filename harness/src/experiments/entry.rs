@@ -187,6 +187,9 @@ impl Experiment for EntryExperiment {
         let mut samples = per_op(&regions, batch);
         drop(regions);
         let mut p = common_params(ctx, op, batch, rule, samples.len());
+        if let Some(d) = report::ids::describe(self.id) {
+            p.insert("measures".into(), d.into());
+        }
         if op == EntryOp::VdsoClockGettime {
             p.insert("clocksource".into(), clocksource().into());
         }
