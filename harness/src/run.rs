@@ -315,6 +315,11 @@ fn run_list(
         bar.set_message(id.clone());
         match exp.run(ctx) {
             Ok(mut e) => {
+                // Blocks that disagree: said at once, as hyperfine warns
+                // about outliers, and kept in the experiment's notes.
+                if let Some(w) = e.blocks.as_ref().and_then(report::stats::unstable_warning) {
+                    bar.suspend(|| eprintln!("entrybench: warning: {id}: {w}"));
+                }
                 // Run-wide caveats (timer, memory locking) go with every
                 // experiment: readers often look at one id alone.
                 e.notes.extend(run_notes.iter().cloned());
