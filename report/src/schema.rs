@@ -276,7 +276,9 @@ pub struct Summary {
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
-    /// 95% confidence interval of the median (order-statistic method).
+    /// 95% confidence interval of the median: the block-bootstrap CI of
+    /// `Experiment::blocks` when the experiment has blocks (version 2),
+    /// else the order-statistic interval over all samples.
     pub median_ci95: [f64; 2],
 }
 
