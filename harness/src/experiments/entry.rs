@@ -286,7 +286,7 @@ fn op_notes(ctx: &Ctx, op: EntryOp, batch: usize, median: f64) -> Vec<String> {
     }
     if step > 1.0 && step > MAX_STEP_FRACTION * median.abs() {
         notes.push(format!(
-            "the median sits on the timer step: readings advance {} cycles at a time, \
+            "the median sits on the timer step: the timer resolves {} cycles, \
              {:.1} cycles per operation here, more than 2% of the median",
             ctx.timer.resolution_cycles, step
         ));

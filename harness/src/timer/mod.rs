@@ -151,8 +151,8 @@ impl Timer {
         };
         if t.resolution_cycles > 1 {
             let note = format!(
-                "timer: readings advance in steps of {} cycles ({:.1} ns): a single call per \
-                 timed region is quantized to that step",
+                "timer: two back-to-back reads differ by at least {} cycles ({:.1} ns), the \
+                 timer's resolution: a single call per timed region is quantized to it",
                 t.resolution_cycles,
                 t.resolution_ns()
             );
