@@ -39,17 +39,22 @@ pub fn with_baseline(
     label: &str,
     base: &mut [i64],
 ) -> schema::Experiment {
-    let summary = stats::summarize(base);
+    base.sort_unstable();
     let measured = e.samples.to_sorted_samples();
     let (delta, ci) = stats::delta_median_ci95(&measured, base);
-    e.baseline = Some(Baseline {
+    e.baseline = Some(baseline(label, base, delta, ci));
+    e
+}
+
+/// The reference run (sorted samples) with the delta and its CI.
+fn baseline(label: &str, sorted_base: &[i64], delta: f64, ci: [f64; 2]) -> Baseline {
+    Baseline {
         label: label.to_string(),
-        summary,
-        samples: Histogram::from_samples(base),
+        summary: stats::summarize(&mut sorted_base.to_vec()),
+        samples: Histogram::from_samples(sorted_base),
         delta_median: finite(delta),
         delta_ci95: [finite(ci[0]), finite(ci[1])],
-    });
-    e
+    }
 }
 
 /// Attaches the experiment's blocks: the median's CI becomes the block
@@ -72,20 +77,13 @@ pub fn with_block_delta(
     base: &mut [i64],
     blocks: Blocks,
 ) -> schema::Experiment {
-    let delta = stats::median_f64(&blocks.medians);
-    let ci = blocks.ci95;
-    let summary = stats::summarize(base);
     let mut e = e;
     if let Some(w) = stats::unstable_warning(&blocks) {
         e.notes.push(w);
     }
-    e.baseline = Some(Baseline {
-        label: label.to_string(),
-        summary,
-        samples: Histogram::from_samples(base),
-        delta_median: finite(delta),
-        delta_ci95: [finite(ci[0]), finite(ci[1])],
-    });
+    base.sort_unstable();
+    let delta = stats::median_f64(&blocks.medians);
+    e.baseline = Some(baseline(label, base, delta, blocks.ci95));
     e.blocks = Some(blocks);
     e
 }
