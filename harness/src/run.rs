@@ -43,7 +43,8 @@ pub struct RunArgs {
     /// Seconds each ipi.* experiment fires for
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// Samples per entry.*, vdso.* and timer.overhead experiment
+    /// Samples (timed regions) per entry.*, vdso.* and timer.overhead
+    /// experiment; at least 3200 are taken (100 per block)
     #[arg(long, value_name = "N")]
     pub samples: Option<usize>,
     /// Operations per timed region in entry.* and vdso.* (samples are per
