@@ -207,13 +207,22 @@ pub fn block_medians(values: &[i64], n: usize, per: f64) -> (u64, Vec<f64>) {
 
 /// The block figures of an experiment from its block medians: the 95%
 /// percentile-bootstrap CI of the median (resampling whole blocks, so the
-/// correlation inside a block stays inside it) and the instability test.
-/// The seed is fixed so a file reproduces the same interval.
+/// correlation inside a block stays inside it) and the instability test,
+/// deviations relative to the median of block medians. The seed is fixed
+/// so a file reproduces the same interval.
 pub fn blocks(size: u64, medians: Vec<f64>) -> Blocks {
+    let m = median_f64(&medians);
+    blocks_relative_to(size, medians, m)
+}
+
+/// `blocks` for a difference of two measurements, whose blocks are judged
+/// against `level`, the size of what was measured (a 3-cycle delta of two
+/// 190-cycle calls that moves by 1 cycle is steady, not 33% off).
+pub fn blocks_relative_to(size: u64, medians: Vec<f64>, level: f64) -> Blocks {
     let m = median_f64(&medians);
     let outliers = medians
         .iter()
-        .filter(|b| ((*b - m) / m.abs().max(1e-9)).abs() > UNSTABLE_DEVIATION)
+        .filter(|b| ((*b - m) / level.abs().max(1e-9)).abs() > UNSTABLE_DEVIATION)
         .count();
     let outlier_fraction = if medians.is_empty() {
         0.0
@@ -322,6 +331,13 @@ mod tests {
         assert!(unstable_warning(&b).is_none());
         // Per-operation scaling.
         assert_eq!(block_medians(&[64, 64, 128, 128], 2, 64.0).1, [1.0, 2.0]);
+    }
+
+    #[test]
+    fn deltas_are_judged_against_what_was_measured() {
+        let m: Vec<f64> = (0..20).map(|i| 3.0 + (i % 3) as f64).collect();
+        assert!(blocks(100, m.clone()).unstable);
+        assert!(!blocks_relative_to(100, m, 190.0).unstable);
     }
 
     #[test]

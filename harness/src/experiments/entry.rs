@@ -183,9 +183,11 @@ impl Experiment for EntryExperiment {
         let mut regions = vec![0i64; regions_for(ctx.cfg.entry_samples)];
         crate::placement::prefault(&mut regions);
         time_regions(ctx, op, batch, ctx.cfg.entry_warmup, &mut regions)?;
-        let (size, medians) = stats::block_medians(&regions, BLOCKS, batch as f64);
+        // Blocks of the same per-operation samples the summary is made of,
+        // so the headline median and its block CI agree.
         let mut samples = per_op(&regions, batch);
         drop(regions);
+        let (size, medians) = stats::block_medians(&samples, BLOCKS, 1.0);
         let mut p = common_params(ctx, op, batch, rule, samples.len());
         if let Some(d) = report::ids::describe(self.id) {
             p.insert("measures".into(), d.into());
@@ -215,11 +217,12 @@ impl EntryExperiment {
             let w = if i == 0 { ctx.cfg.entry_warmup } else { 0 };
             time_regions(ctx, call, batch, w, &mut a)?;
             time_regions(ctx, inline, batch, w, &mut b)?;
-            let ma = stats::block_medians(&a, 1, batch as f64).1[0];
-            let mb = stats::block_medians(&b, 1, batch as f64).1[0];
+            let (pa, pb) = (per_op(&a, batch), per_op(&b, batch));
+            let ma = stats::block_medians(&pa, 1, 1.0).1[0];
+            let mb = stats::block_medians(&pb, 1, 1.0).1[0];
             diffs.push(ma - mb);
-            all_a.extend(per_op(&a, batch));
-            all_b.extend(per_op(&b, batch));
+            all_a.extend(pa);
+            all_b.extend(pb);
         }
         let n = all_a.len();
         let mut p = common_params(ctx, call, batch, rule, n);
@@ -229,7 +232,7 @@ impl EntryExperiment {
             Value::Object(mitigations(ctx).into_iter().collect()),
         );
         let e = record::measured(self.id, "user", p, &mut all_a);
-        let blocks = stats::blocks(per_block as u64, diffs);
+        let blocks = stats::blocks_relative_to(per_block as u64, diffs, e.summary.median);
         let mut e =
             record::with_block_delta(e, "the same call inline (no call/ret)", &mut all_b, blocks);
         e.notes.push(return_note(ctx, e.headline_cycles()));

@@ -59,11 +59,12 @@ impl Experiment for RefillExperiment {
         // plain walk right after it.
         let diffs: Vec<i64> = flushed.iter().zip(&plain).map(|(f, p)| f - p).collect();
         let (size, medians) = report::stats::block_medians(&diffs, BLOCKS, 1.0);
+        let flushed_median = report::stats::median_f64(&to_f64(&flushed));
         let reach = Reach::judge(
             self.pages,
             dtlb_4k_entries(ctx.env),
             report::stats::median_f64(&to_f64(&plain)),
-            report::stats::median_f64(&to_f64(&flushed)),
+            flushed_median,
         );
         let p = self.params(ctx, n, &reach);
         let e = record::measured(&self.id(), "user", p, &mut flushed);
@@ -71,7 +72,7 @@ impl Experiment for RefillExperiment {
             e,
             "walk after a kernel entry without flush",
             &mut plain,
-            report::stats::blocks(size, medians),
+            report::stats::blocks_relative_to(size, medians, flushed_median),
         );
         e.notes
             .push(pti_note(ctx.env.platform.as_ref().map(|p| p.pti)));
