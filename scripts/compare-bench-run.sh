@@ -3,17 +3,13 @@
 # cycles) against `entrybench run`, in one session on the same CPU, rounds
 # alternating, so drift and other load hit both alike.
 #
-# Both sides go through entrybench's own readers: the run's result file
-# and target/criterion (imported by report::criterion_import) are printed
-# with `entrybench report --csv`, and the median of each id is compared.
-# The issue's bar: the two agree within +-5%.
+# Both sides are read from their JSON with jq (the run's result file,
+# criterion's sample.json files) and the median of each id is compared.
+# The bar: the two agree within +-5%.
 #
-# Why `--batch 100` by default: criterion times many back-to-back calls
-# per sample, `run` one call per sample. On CPUs whose TSC advances in
-# steps (AMD Zen: 26 cycles at 2.6 GHz) a one-call median is quantized to
-# that step, 20% of entry.null; with --batch 100 `run` times the same
-# back-to-back loop and its median is per-call to the cycle. Pass other
-# run arguments to override (e.g. `--batch 1` to see the quantized one).
+# Both time back-to-back calls through glibc's syscall(): criterion many
+# per sample, `run` a batch per timed region chosen so the timer step is
+# under 2% of it (pass e.g. `--batch 1` to see single, quantized calls).
 #
 # REFILL=1 adds refill.w16/w256/w1024 (headline: flushed minus plain walk).
 # `run`'s refill delta is a median of single walks, so on such CPUs it
@@ -27,7 +23,6 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 shift || true
 extra=("$@")
-[ ${#extra[@]} -gt 0 ] || extra=(--batch 100)
 case $rounds in '' | *[!0-9]* | 0)
 	echo "ROUNDS must be a positive number, got '$rounds'" >&2
 	exit 2
@@ -36,11 +31,11 @@ esac
 
 only='entry.*,vdso.*'
 filter='^entry/'
-ids='entry\\.(null|getpid|getppid)|vdso\\.'
+ids='entry\.(null|getpid|getppid)|vdso\..*'
 if [ "${REFILL:-0}" = 1 ]; then
 	only="$only,refill.*"
 	filter='^(entry|refill)/'
-	ids="$ids|refill\\.w"
+	ids="$ids|refill\.w[0-9]+"
 	extra+=(--pages 16,256,1024)
 fi
 
@@ -50,14 +45,33 @@ eb=target/release/entrybench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# "id headline_cycles" per compared row of `entrybench report --csv`
-# (the headline is the median, or the delta median of refill). Counted
-# from the end: only the leading cpu/kernel/host fields may hold quoted
-# commas; experiment is the 10th field from the end, headline the 4th.
-medians() {
-	"$eb" report --csv "$1" | awk -F, -v ids="^($ids)" 'NR > 1 && $(NF-10) ~ ids {
-		print $(NF-10), $(NF-4)
-	}' | sort
+# "id headline_cycles" per compared row, read from the JSON with jq: the
+# run's result file (the headline is the median, or the delta median of
+# refill), and criterion's sample.json files (per-iteration cycles =
+# times / iters, as report::criterion_import reads them; refill.wN is the
+# flushed median minus the plain median).
+run_medians() {
+	jq -r --arg ids "^($ids)$" '.experiments[] | select(.id | test($ids))
+		| "\(.id) \(if .baseline then .baseline.delta_median else .summary.median end)"' "$1" | sort
+}
+crit_median() {
+	jq -r '[.iters as $n | .times | to_entries[] | .value / $n[.key]] | sort
+		| if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end' "$1"
+}
+bench_medians() {
+	local d=target/criterion
+	for b in null getpid getppid; do
+		[ -f "$d/entry/$b/new/sample.json" ] && echo "entry.$b $(crit_median "$d/entry/$b/new/sample.json")"
+	done
+	[ -f "$d/entry/vdso_clock_gettime/new/sample.json" ] &&
+		echo "vdso.clock_gettime $(crit_median "$d/entry/vdso_clock_gettime/new/sample.json")"
+	for f in "$d"/refill/flushed/*/new/sample.json; do
+		[ -f "$f" ] || continue
+		n=$(basename "$(dirname "$(dirname "$f")")")
+		p="$d/refill/plain/$n/new/sample.json"
+		[ -f "$p" ] && echo "refill.w$n $(echo "$(crit_median "$f") $(crit_median "$p")" | awk '{print $1 - $2}')"
+	done
+	true
 }
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
@@ -68,8 +82,8 @@ for i in $(seq 1 "$rounds"); do
 		>/dev/null 2>"$tmp/run$i.err" || { cat "$tmp/run$i.err" >&2; exit 1; }
 	cargo bench --quiet --bench cycles -- "$filter" >"$tmp/bench$i.log" 2>&1 ||
 		{ cat "$tmp/bench$i.log" >&2; exit 1; }
-	medians "$tmp/run$i.json" >"$tmp/r$i"
-	medians target/criterion >"$tmp/b$i"
+	run_medians "$tmp/run$i.json" >"$tmp/r$i"
+	bench_medians | sort >"$tmp/b$i"
 	join "$tmp/r$i" "$tmp/b$i" | while read -r id r b; do
 		printf '%-5s %-20s %10.1f %10.1f %+7.1f%%\n' "$i" "$id" "$r" "$b" "$(echo "$r $b" | awk '{print ($2-$1)/$1*100}')"
 		echo "$r" >>"$tmp/$id.run"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run-to-run spread of entry.null: N (default 5) back-to-back
 # `entrybench run --quick --only entry.null`, each median and mean, and the
-# spread (max - min) / min of the medians. The bar is <= 1%.
+# spread (max - min) / min of the medians. scripts/compare-perf-bench.sh
+# checks the spread against perf bench's own in the same windows; this is
+# the quick look without perf.
 #
 #   scripts/measure-spread.sh [N] [extra entrybench run args...]
 set -euo pipefail

@@ -32,9 +32,10 @@ use report::criterion_import::{self, Session};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use workloads::entry::EntryOp;
+use workloads::entry::{CallPath, EntryOp};
 use workloads::ipi::{self as wipi, UserTrigger, ALL_USER_METHODS};
 use workloads::pages::Pages;
+use workloads::sys::NoArgCall;
 use workloads::walk::{refill_pairs, FlushRange};
 
 /// Working sets of the refill group, pages: within L1 dTLB reach, within
@@ -107,8 +108,8 @@ fn main() {
     if real {
         let s = Session {
             tool: format!("entrybench {} (cargo bench)", env!("CARGO_PKG_VERSION")),
-            created: harness::run::rfc3339(std::time::SystemTime::now()),
-            host: criterion_import::hostname(),
+            created: report::host::rfc3339(std::time::SystemTime::now()),
+            host: report::host::hostname(),
             environment: env,
             placement: bench.placement.clone(),
             timer: bench.cycles.timer().info(),
@@ -135,9 +136,17 @@ fn group<'a>(c: &'a mut Criterion<Cycles>, name: &str) -> BenchmarkGroup<'a, Cyc
 fn entry(c: &mut Criterion<Cycles>, b: &Bench) {
     let mut g = group(c, "entry");
     for (name, op) in [
-        ("null", EntryOp::Null),
-        ("getpid", EntryOp::Getpid),
-        ("getppid", EntryOp::Getppid),
+        // The same calls as `entrybench run`'s headline rows: glibc's
+        // syscall(), return after sysret included.
+        ("null", EntryOp::Syscall(NoArgCall::Invalid, CallPath::Libc)),
+        (
+            "getpid",
+            EntryOp::Syscall(NoArgCall::Getpid, CallPath::Libc),
+        ),
+        (
+            "getppid",
+            EntryOp::Syscall(NoArgCall::Getppid, CallPath::Libc),
+        ),
         ("vdso_clock_gettime", EntryOp::VdsoClockGettime),
     ] {
         let cy = &b.cycles;

@@ -10,7 +10,7 @@
 //! `run` does, so a sample of one operation is the operation alone.
 
 use crate::schema::{Environment, ResultFile};
-use crate::timer::{ClockChoice, Timer, TimerOptions, Tsc};
+use crate::timer::{ClockChoice, Timer, TimerOptions};
 use anyhow::{Context, Result};
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::Throughput;
@@ -109,22 +109,6 @@ impl Cycles {
     pub fn minus_overhead(&self, raw_sum: i64, n: u64) -> u64 {
         (raw_sum as f64 - self.timer.overhead_cycles * n as f64).max(0.0) as u64
     }
-
-    #[inline(always)]
-    fn read_start(&self) -> u64 {
-        match &self.timer.clock {
-            ClockChoice::Tsc => Tsc::start(),
-            ClockChoice::Pmc(p) => p.start(),
-        }
-    }
-
-    #[inline(always)]
-    fn read_stop(&self) -> u64 {
-        match &self.timer.clock {
-            ClockChoice::Tsc => Tsc::stop(),
-            ClockChoice::Pmc(p) => p.stop(),
-        }
-    }
 }
 
 impl Measurement for Cycles {
@@ -133,11 +117,11 @@ impl Measurement for Cycles {
 
     #[inline(always)]
     fn start(&self) -> u64 {
-        self.read_start()
+        crate::with_clock!(self.timer, c => c.start())
     }
     #[inline(always)]
     fn end(&self, t0: u64) -> u64 {
-        let t1 = self.read_stop();
+        let t1 = crate::with_clock!(self.timer, c => c.stop());
         self.region(t0, t1)
     }
     fn add(&self, a: &u64, b: &u64) -> u64 {
@@ -174,10 +158,11 @@ impl ValueFormatter for CyclesFormatter {
     /// terminal shows both units; plots and CSV use `scale_*`.
     fn format_value(&self, cycles: f64) -> String {
         match self.tsc_hz {
-            Some(hz) if hz > 0.0 => {
-                format!("{:.1} cyc ({})", cycles, ns_text(cycles * 1e9 / hz))
-            }
-            _ => format!("{cycles:.1} cyc"),
+            Some(hz) => match report::units::cycles_to_ns(cycles, hz) {
+                Some(ns) => format!("{:.1} cyc ({})", cycles, ns_text(ns)),
+                None => format!("{cycles:.1} cyc"),
+            },
+            None => format!("{cycles:.1} cyc"),
         }
     }
 
@@ -268,7 +253,7 @@ pub fn import_criterion(dir: &Path) -> Result<ResultFile> {
     };
     let mut f = ci::read_dir(dir, env, timer)?;
     if f.created.is_empty() {
-        f.created = crate::run::rfc3339(std::time::SystemTime::now());
+        f.created = report::host::rfc3339(std::time::SystemTime::now());
     }
     Ok(f)
 }
@@ -352,8 +337,16 @@ mod tests {
     fn measurement_reads_the_clock() {
         let c = Cycles::new(test_timer(0.0));
         let t0 = Measurement::start(&c);
-        std::hint::black_box((0..1000).sum::<u64>());
-        // Only that it returns: no timing assertion.
-        let _ = c.end(t0);
+        let t1 = Measurement::start(&c);
+        // The readings are the TSC's: they advance, and match a direct read
+        // taken after them in order (no timing bound is asserted).
+        assert!(t1 > t0, "{t0} {t1}");
+        let direct = crate::timer::Tsc::start();
+        assert!(direct >= t1);
+        // end() is the region from t0 to a later read: positive, and no
+        // more than up to a read after it.
+        let region = c.end(t0);
+        let after = crate::timer::Tsc::stop();
+        assert!(region > 0 && region <= after - t0, "{region}");
     }
 }

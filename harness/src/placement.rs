@@ -184,15 +184,24 @@ pub fn pin_current_thread(cpu: u32) -> Result<PinGuard> {
 }
 
 /// Locks current and future memory so no page fault or swap-in lands in a
-/// timed region. Failing is not fatal (unprivileged users often have a
-/// small RLIMIT_MEMLOCK): returns the warning to print and record.
+/// timed region. Future mappings are locked as they are faulted in
+/// (MCL_ONFAULT), not populated by mmap itself: a buffer can then refuse
+/// huge pages (MADV_NOHUGEPAGE) before its first touch, which a populating
+/// lock would have done with huge pages on a THP=always host. Every
+/// buffer is pre-faulted by its owner. Failing is not fatal (unprivileged
+/// users often have a small RLIMIT_MEMLOCK): returns the warning to print
+/// and record.
 pub fn lock_memory() -> Option<String> {
-    use nix::sys::mman::{mlockall, MlockAllFlags};
-    match mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE) {
-        Ok(()) => None,
-        Err(e) => Some(format!(
-            "mlockall failed ({e}): memory not locked, page faults may land in timed regions"
-        )),
+    // nix has no MCL_ONFAULT flag: libc directly.
+    // SAFETY: mlockall takes no pointers.
+    let r = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT) };
+    if r == 0 {
+        None
+    } else {
+        Some(format!(
+            "mlockall failed ({}): memory not locked, page faults may land in timed regions",
+            std::io::Error::last_os_error()
+        ))
     }
 }
 

@@ -8,10 +8,11 @@ use crate::placement::{self, CpuLists, Request};
 use crate::schema::{Environment, Experiment, ResultFile, SCHEMA_VERSION};
 use crate::timer::{Timer, TimerOptions};
 use anyhow::{bail, Context, Result};
+use report::host::{compact_utc, hostname, rfc3339};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -42,15 +43,18 @@ pub struct RunArgs {
     /// Seconds each ipi.* experiment fires for
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// Samples per entry.*, vdso.* and timer.overhead experiment
+    /// Samples (timed regions) per entry.*, vdso.* and timer.overhead
+    /// experiment; at least 3200 are taken (100 per block)
     #[arg(long, value_name = "N")]
     pub samples: Option<usize>,
     /// Operations per timed region in entry.* and vdso.* (samples are per
-    /// operation means of a batch)
+    /// operation means of a batch; default: enough that the timer step is
+    /// under 2% of a region, at least 16; 1 times single calls for tails)
     #[arg(long, value_name = "K")]
     pub batch: Option<usize>,
-    /// How entry.* make the system call: the raw instruction, or glibc's
-    /// syscall() wrapper as `perf bench syscall basic` does
+    /// How the headline entry.* make the system call: glibc's syscall()
+    /// as programs and `perf bench syscall basic` do (default), a called
+    /// function, or the bare instruction inline
     #[arg(long, value_enum, value_name = "PATH")]
     pub syscall: Option<experiments::suite::SyscallPath>,
     /// List the experiment ids (after --only) and exit
@@ -104,7 +108,10 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
         if let Some(bad) = p.iter().find(|&&n| n == 0 || n > 262_144) {
             bail!("--pages: {bad} is out of range (1 to 262144 pages)");
         }
+        // Ascending and without repeats: the curve is read in page order,
+        // and dedup only drops adjacent repeats.
         cfg.refill_pages = p.clone();
+        cfg.refill_pages.sort_unstable();
         cfg.refill_pages.dedup();
     }
     if let Some(d) = a.duration {
@@ -126,7 +133,7 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
         if !(1..=10_000).contains(&k) {
             bail!("--batch {k}: must be between 1 and 10000");
         }
-        cfg.entry_batch = k;
+        cfg.entry_batch = Some(k);
     }
     Ok(cfg)
 }
@@ -148,7 +155,11 @@ fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> 
     );
     o.insert("entry_samples".into(), cfg.entry_samples.to_string());
     o.insert("refill_pairs".into(), cfg.refill_pairs.to_string());
-    o.insert("entry_batch".into(), cfg.entry_batch.to_string());
+    o.insert(
+        "entry_batch".into(),
+        cfg.entry_batch
+            .map_or("auto".to_string(), |k| k.to_string()),
+    );
     o.insert(
         "syscall".into(),
         format!("{:?}", cfg.syscall).to_lowercase(),
@@ -224,7 +235,7 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         timer: timer.info(),
         experiments: Vec::new(),
     };
-    let outcome = run_list(
+    let tally = run_list(
         &mut list,
         &mut file,
         &out,
@@ -238,8 +249,8 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         },
     );
     placement::unlock_memory();
-    let outcome = outcome?;
-    file.partial = outcome.interrupted;
+    let tally = tally?;
+    file.partial = tally.interrupted;
     report::load::write_result(&out, &file)?;
     // The email-ready tables beside the JSON, so one run leaves both the
     // data and what a reader pastes (`entrybench report` redraws it later).
@@ -253,24 +264,25 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
     print!("{}", summary_text(&file, timer.tsc_hz));
     println!("wrote {}", out.display());
     println!("wrote {}", report_path.display());
-    if outcome.interrupted {
+    if tally.interrupted {
         eprintln!(
             "entrybench: interrupted: {} experiments written, marked partial",
             file.experiments.len()
         );
         return Ok(EXIT_INTERRUPTED);
     }
-    if outcome.failed > 0 {
+    if tally.failed > 0 {
         eprintln!(
             "entrybench: {} experiments failed (see warnings above)",
-            outcome.failed
+            tally.failed
         );
         return Ok(EXIT_FAILED);
     }
     Ok(0)
 }
 
-struct Outcome {
+/// How a run of the experiment list ended.
+struct RunTally {
     interrupted: bool,
     failed: usize,
 }
@@ -282,7 +294,7 @@ fn run_list(
     out: &Path,
     run_notes: &[String],
     ctx: &mut Ctx,
-) -> Result<Outcome> {
+) -> Result<RunTally> {
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(list.len() as u64),
         indicatif::ProgressDrawTarget::stderr(),
@@ -291,19 +303,24 @@ fn run_list(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
             .expect("static template"),
     );
-    let mut outcome = Outcome {
+    let mut tally = RunTally {
         interrupted: false,
         failed: 0,
     };
     for exp in list.iter_mut() {
         if ctx.cancelled() {
-            outcome.interrupted = true;
+            tally.interrupted = true;
             break;
         }
         let id = exp.id();
         bar.set_message(id.clone());
         match exp.run(ctx) {
             Ok(mut e) => {
+                // Blocks that disagree: said at once, as hyperfine warns
+                // about outliers, and kept in the experiment's notes.
+                if let Some(w) = e.blocks.as_ref().and_then(report::stats::unstable_warning) {
+                    bar.suspend(|| eprintln!("entrybench: warning: {id}: {w}"));
+                }
                 // Run-wide caveats (timer, memory locking) go with every
                 // experiment: readers often look at one id alone.
                 e.notes.extend(run_notes.iter().cloned());
@@ -312,14 +329,14 @@ fn run_list(
             }
             Err(err) => match err.downcast_ref::<Stop>() {
                 Some(Stop::Cancelled) => {
-                    outcome.interrupted = true;
+                    tally.interrupted = true;
                     break;
                 }
                 Some(Stop::Skipped(why)) => {
                     bar.suspend(|| eprintln!("entrybench: {id} skipped: {why}"))
                 }
                 None => {
-                    outcome.failed += 1;
+                    tally.failed += 1;
                     bar.suspend(|| eprintln!("entrybench: warning: {id} failed: {err:#}"));
                 }
             },
@@ -328,14 +345,14 @@ fn run_list(
     }
     bar.finish_and_clear();
     if ctx.cancelled() {
-        outcome.interrupted = true;
+        tally.interrupted = true;
     }
-    Ok(outcome)
+    Ok(tally)
 }
 
 /// The short text summary: one line per experiment, at most 72 columns.
 pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
-    let ns = |c: f64| c * 1e9 / tsc_hz;
+    let ns = |c: f64| report::units::cycles_to_ns(c, tsc_hz).unwrap_or(f64::NAN);
     let mut s = format!(
         "{:<22} {:>8} {:>11} {:>10} {:>11}\n",
         "id", "n", "median cyc", "median ns", "p99 cyc"
@@ -383,6 +400,12 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(f64) -> f64) -> String {
             ipi.seen_ratio * 100.0,
             ipi.initiator.median
         );
+        if let Some(f) = ipi.false_match_rate {
+            line += &format!(
+                "  false_match_rate {:.1}% (no-IPI control calls matched)\n",
+                f * 100.0
+            );
+        }
     }
     line
 }
@@ -422,53 +445,6 @@ pub fn slug(s: &str) -> String {
     }
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown-host".into())
-}
-
-/// (year, month, day, hour, minute, second) in UTC.
-fn utc_parts(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (H. Hinnant): proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem / 60 % 60) as u32,
-        (rem % 60) as u32,
-    )
-}
-
-/// "2026-11-24T20:30:00Z"
-pub fn rfc3339(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = utc_parts(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-}
-
-/// "20261124T203000Z" (file names)
-fn compact_utc(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = utc_parts(t);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
-}
-
 /// The machine description recorded with the results.
 fn environment() -> Result<Environment> {
     crate::detect::detect_live().context("cannot describe this machine")
@@ -477,17 +453,6 @@ fn environment() -> Result<Environment> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_formatting() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_552_200); // 2026-11-24T20:30:00Z
-        assert_eq!(rfc3339(t), "2026-11-24T20:30:00Z");
-        assert_eq!(compact_utc(t), "20261124T203000Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00Z"
-        );
-    }
 
     #[test]
     fn summary_lines_fit_72_columns() {
@@ -513,6 +478,7 @@ mod tests {
                 median: 9_999_999.0,
                 ..Default::default()
             },
+            false_match_rate: Some(1.0),
         });
         let mut b: Vec<i64> = (0..1000).collect();
         let d = record::with_baseline(e.clone(), "plain", &mut b);
@@ -529,6 +495,7 @@ mod tests {
             .unwrap()
             .ends_with(" delta"));
         assert!(summary_line(&e, &ns).contains("seen 99999999/99999999 TLB"));
+        assert!(summary_line(&e, &ns).contains("false_match_rate 100.0%"));
     }
 
     #[test]
@@ -564,7 +531,7 @@ mod tests {
     fn config_overrides_and_range_checks() {
         let mut a = args();
         a.rate = Some(250.0);
-        a.pages = Some(vec![2, 8]);
+        a.pages = Some(vec![8, 2, 8]);
         a.duration = Some(0.5);
         a.samples = Some(1000);
         let c = suite_config(&a).unwrap();

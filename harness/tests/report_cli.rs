@@ -180,24 +180,44 @@ fn non_result_json_is_refused() {
 #[test]
 fn other_schema_versions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = std::fs::read_to_string(fixture("synthetic-tcg-partial.json")).unwrap();
-    let v2 = write(
+    let v2 = std::fs::read_to_string(fixture("synthetic-tcg-partial.json")).unwrap();
+    let v3 = write(
         &dir,
-        "v2.json",
-        &v1.replacen("\"schema_version\":1", "\"schema_version\":2", 1),
+        "v3.json",
+        &v2.replacen("\"schema_version\":2", "\"schema_version\":3", 1),
     );
     fails_with(
-        &["report", &fixture("synthetic-tcg-partial.json"), &v2],
-        "schema version 2 is not supported",
+        &["report", &fixture("synthetic-tcg-partial.json"), &v3],
+        "schema version 3 is not supported",
     );
     fails_with(
-        &["compare", &fixture("synthetic-tcg-partial.json"), &v2],
-        "v2.json",
+        &["compare", &fixture("synthetic-tcg-partial.json"), &v3],
+        "v3.json",
     );
     fails_with(
-        &["size", "--profile", &profile("feed-handler.toml"), &v2],
-        "schema version 2",
+        &["size", "--profile", &profile("feed-handler.toml"), &v3],
+        "schema version 3",
     );
+}
+
+#[test]
+fn version_1_files_load_and_are_labelled_old_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = std::fs::read_to_string(fixture("synthetic-tcg-partial.json")).unwrap();
+    let v1 = write(
+        &dir,
+        "v1.json",
+        &v2.replacen("\"schema_version\":2", "\"schema_version\":1", 1),
+    );
+    let out = eb().args(["report", &v1]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("version-1 method"), "{text}");
+    let out = eb().args(["compare", &v1, &v1]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("version-1 file"));
 }
 
 #[test]

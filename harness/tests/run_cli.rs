@@ -43,6 +43,12 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
     let e = &file.experiments[0];
     assert_eq!((e.id.as_str(), e.backend.as_str()), ("entry.null", "user"));
     assert_eq!(e.summary.n, 20_000);
+    // Block statistics and the batch the run chose are recorded.
+    let blocks = e.blocks.as_ref().expect("version-2 blocks");
+    assert!(blocks.medians.len() >= 20, "{blocks:?}");
+    assert!(e.params["ops_per_sample"].as_u64().unwrap() >= 16);
+    assert_eq!(file.options["entry_batch"], "auto");
+    assert!(file.timer.resolution_cycles >= 1 && file.timer.resolution_ns > 0.0);
     assert_eq!(e.samples.len(), 20_000);
     assert!(e.summary.min <= e.summary.median && e.summary.median <= e.summary.max);
     assert!(file.timer.tsc_hz > 0.0 && ["tsc", "rdpmc"].contains(&file.timer.kind.as_str()));
@@ -72,10 +78,13 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
     );
 
     // Another schema version is refused with both versions named.
-    let other = full.replacen("\"schema_version\":1", "\"schema_version\":999", 1);
+    let other = full.replacen("\"schema_version\":2", "\"schema_version\":999", 1);
     assert_ne!(other, full, "schema_version not found in the file");
     let err = format!("{:#}", parse_result(&other).unwrap_err());
-    assert!(err.contains("999") && err.contains("version 1"), "{err}");
+    assert!(
+        err.contains("999") && err.contains("versions 1 to 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -93,6 +102,13 @@ fn bad_arguments_exit_2_with_one_line() {
     assert!(line.contains("--rate"), "{line}");
     let line = fails_with_one_line(&["run", "--pages", "1,x"]);
     assert!(line.contains("--pages"), "{line}");
+    let line = fails_with_one_line(&["run", "--batch", "0"]);
+    assert!(line.contains("--batch 0"), "{line}");
+    let line = fails_with_one_line(&["run", "--syscall", "raw"]);
+    assert!(
+        line.contains("'raw'") && line.contains("--syscall"),
+        "{line}"
+    );
     if online_cpus() >= 2 {
         let line = fails_with_one_line(&["run", "--victim-cpu", "1", "--initiator-cpu", "1"]);
         assert!(line.contains("another CPU"), "{line}");

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 const FILES: usize = 1000;
 
-fn setup() -> (PathBuf, Vec<PathBuf>) {
-    let dir = std::env::temp_dir().join(format!("entrybench-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn setup() -> (tempfile::TempDir, Vec<PathBuf>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let paths = report::synth::many(FILES)
         .iter()
         .enumerate()
@@ -22,11 +22,12 @@ fn setup() -> (PathBuf, Vec<PathBuf>) {
             p
         })
         .collect();
-    (dir, paths)
+    (tmp, paths)
 }
 
 fn bench(c: &mut Criterion) {
-    let (dir, paths) = setup();
+    // Removed when dropped at the end.
+    let (_dir, paths) = setup();
     let mut g = c.benchmark_group("report_1000_files");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.bench_function("read+text", |b| {
@@ -48,7 +49,6 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 criterion_group!(benches, bench);

@@ -43,6 +43,9 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
             }
         ));
     }
+    if let Some(why) = m.files.iter().find_map(|f| f.old_method()) {
+        out.push(format!("Version-1 result file, {why}."));
+    }
     let t = &latest.timer;
     out.push(format!(
         "Timer: {}, overhead {} cycles subtracted from every sample; ns at {} ({}).",
@@ -88,6 +91,13 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
                     "{}: victim saw {:.0}% of the interrupts /proc/interrupts counted.",
                     e.id,
                     ipi.seen_ratio * 100.0
+                ));
+            }
+            if let Some(f) = ipi.false_match_rate {
+                out.push(format!(
+                    "{}: false_match_rate {:.1}%: the attribution control (no-IPI calls of the same length) matched that share of calls with a victim gap.",
+                    e.id,
+                    f * 100.0
                 ));
             }
         }
@@ -137,6 +147,7 @@ mod tests {
             baseline: None,
             ipi: None,
             notes: notes.iter().map(|n| n.to_string()).collect(),
+            blocks: None,
         }
     }
 

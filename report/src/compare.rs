@@ -6,7 +6,7 @@
 use crate::ids::{self, Kind};
 use crate::machine;
 use crate::schema::{Experiment, ResultFile};
-use crate::stats::mann_whitney;
+use crate::stats::{mann_whitney, mann_whitney_blocks};
 use crate::table::{wrap, Table, WIDTH};
 use crate::units::{self, num};
 
@@ -18,9 +18,18 @@ pub const ALPHA: f64 = 0.01;
 /// show no change instead of the noise of two frequency measurements.
 const SAME_CLOCK: f64 = 0.005;
 
+/// Smallest relative change a row is called significant for: back-to-back
+/// runs on a quiet VM guest drift by up to a few percent (perf bench too),
+/// and the block test alone would call that drift real.
+pub const MIN_EFFECT: f64 = 0.03;
+
 /// How a row's significance was decided.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Test {
+    /// Both files have independent blocks (version 2): Mann-Whitney U on
+    /// the block medians, and whether the change is larger than
+    /// `MIN_EFFECT` and than one timer step per operation.
+    Blocks { p: f64, large_enough: bool },
     /// Mann-Whitney U on the two sample histograms: p-value, and whether
     /// the medians' 95% CIs are apart. With millions of samples U finds
     /// any change of shape; a row is significant only when the median (the
@@ -37,6 +46,7 @@ pub enum Test {
 impl Test {
     pub fn significant(&self) -> Option<bool> {
         match *self {
+            Test::Blocks { p, large_enough } => Some(p < ALPHA && large_enough),
             Test::MannWhitney { p, medians_apart } => Some(p < ALPHA && medians_apart),
             Test::CiOverlap { overlap } => Some(!overlap),
             Test::None => None,
@@ -112,7 +122,67 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             continue;
         };
         let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
-        let test = match (&ea.baseline, &eb.baseline) {
+        let test = match block_test((a, ea), (b, eb)) {
+            Some(t) => t,
+            None => sample_test(ea, eb),
+        };
+        let conv = |c: f64, hz: f64| {
+            if in_ns {
+                units::cycles_to_ns(c, hz)
+            } else {
+                None
+            }
+        };
+        rows.push(Row {
+            id: ea.id.clone(),
+            a_cycles: ca,
+            b_cycles: cb,
+            a_ns: conv(ca, ha),
+            b_ns: conv(cb, hb),
+            shared_hz: (in_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
+            test,
+        });
+    }
+    finish(a, b, ma, mb, in_ns, rows)
+}
+
+/// One timer step per operation of `e`, cycles (0 when not recorded).
+fn step_per_op(f: &ResultFile, e: &Experiment) -> f64 {
+    let ops = e
+        .params
+        .get("ops_per_sample")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(1.0)
+        .max(1.0);
+    f.timer.resolution_cycles as f64 / ops
+}
+
+/// The block test when both experiments carry blocks. A change within
+/// one timer step per operation is never significant: the clock cannot
+/// tell it from quantization.
+fn block_test(
+    (a, ea): (&ResultFile, &Experiment),
+    (b, eb): (&ResultFile, &Experiment),
+) -> Option<Test> {
+    let (ba, bb) = (ea.blocks.as_ref()?, eb.blocks.as_ref()?);
+    let r = mann_whitney_blocks(&ba.medians, &bb.medians)?;
+    let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
+    let rel = if ca == 0.0 {
+        f64::INFINITY
+    } else {
+        ((cb - ca) / ca).abs()
+    };
+    let step = step_per_op(a, ea).max(step_per_op(b, eb));
+    Some(Test::Blocks {
+        p: r.p,
+        large_enough: rel >= MIN_EFFECT && (cb - ca).abs() > step,
+    })
+}
+
+/// The version-1 tests on all samples (or stored delta CIs).
+fn sample_test(ea: &Experiment, eb: &Experiment) -> Test {
+    {
+        match (&ea.baseline, &eb.baseline) {
             (Some(ba), Some(bb)) => {
                 let ok = ba
                     .delta_ci95
@@ -138,24 +208,19 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
                     })
                     .unwrap_or(Test::None)
             }
-        };
-        let conv = |c: f64, hz: f64| {
-            if in_ns {
-                units::cycles_to_ns(c, hz)
-            } else {
-                None
-            }
-        };
-        rows.push(Row {
-            id: ea.id.clone(),
-            a_cycles: ca,
-            b_cycles: cb,
-            a_ns: conv(ca, ha),
-            b_ns: conv(cb, hb),
-            shared_hz: (in_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
-            test,
-        });
+        }
     }
+}
+
+/// The rest of a comparison once the rows are known.
+fn finish(
+    a: &ResultFile,
+    b: &ResultFile,
+    ma: &machine::Machine,
+    mb: &machine::Machine,
+    in_ns: bool,
+    rows: Vec<Row>,
+) -> Comparison {
     let has = |f: &ResultFile, id: &str| f.experiments.iter().any(|e| e.id == id);
     let only_a = a
         .experiments
@@ -177,6 +242,9 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
         ));
     }
     for (name, f) in [("A", a), ("B", b)] {
+        if let Some(why) = f.old_method() {
+            warnings.push(format!("{name} is a version-1 file, {why}."));
+        }
         if f.partial {
             warnings.push(format!("{name} is a partial run."));
         }
@@ -274,7 +342,7 @@ pub fn render_text(c: &Comparison) -> String {
             _ => (r.a_cycles, r.b_cycles),
         };
         let (p, sig) = match r.test {
-            Test::MannWhitney { p, .. } => (
+            Test::MannWhitney { p, .. } | Test::Blocks { p, .. } => (
                 if p < 0.001 {
                     "<0.001".to_string()
                 } else {
@@ -300,12 +368,26 @@ pub fn render_text(c: &Comparison) -> String {
         ]);
     }
     out.push_str(&t.render_text());
-    let mut notes = vec![
-        format!(
-            "Significance: plain rows use a two-sided Mann-Whitney U test on all samples (normal approximation, tie-corrected), significant at p < {ALPHA} when the medians' 95% CIs are also apart; differential rows (refill, entry.flush; p = CI) are significant when the two deltas' 95% bootstrap CIs do not overlap."
-        ),
-        "Changes are in cycles when A and B share a TSC clock, in ns otherwise.".to_string(),
-    ];
+    let blocks = c
+        .rows
+        .iter()
+        .filter(|r| matches!(r.test, Test::Blocks { .. }))
+        .count();
+    let mut notes = Vec::new();
+    if blocks > 0 {
+        notes.push(format!(
+            "Significance: a two-sided Mann-Whitney U test on the medians of each run's independent blocks, significant at p < {ALPHA} when the change is also at least {:.0}% and more than one timer step per operation (smaller changes are within the drift of back-to-back runs).",
+            MIN_EFFECT * 100.0
+        ));
+    }
+    if blocks < c.rows.len() {
+        notes.push(format!(
+            "Significance{}: plain rows use a two-sided Mann-Whitney U test on all samples (normal approximation, tie-corrected), significant at p < {ALPHA} when the medians' 95% CIs are also apart; differential rows (refill, entry.flush; p = CI) are significant when the two deltas' 95% bootstrap CIs do not overlap.",
+            if blocks > 0 { " of rows without blocks (version-1 files)" } else { "" }
+        ));
+    }
+    notes
+        .push("Changes are in cycles when A and B share a TSC clock, in ns otherwise.".to_string());
     if !c.only_a.is_empty() {
         notes.push(format!("Only in A: {}.", c.only_a.join(", ")));
     }
@@ -340,5 +422,47 @@ mod tests {
             assert_eq!(r.delta(), 0.0, "{}", r.id);
             assert_ne!(r.test.significant(), Some(true), "{} {:?}", r.id, r.test);
         }
+    }
+
+    fn with_blocks(f: &ResultFile, id: &str, medians: Vec<f64>) -> ResultFile {
+        let mut f = f.clone();
+        f.timer.resolution_cycles = 24;
+        let e = f.experiments.iter_mut().find(|e| e.id == id).unwrap();
+        e.params.insert("ops_per_sample".into(), 16.into());
+        let m = crate::stats::median_f64(&medians);
+        e.summary.median = m;
+        e.baseline = None;
+        e.blocks = Some(crate::stats::blocks(1000, medians));
+        f
+    }
+
+    #[test]
+    fn blocks_flag_real_shifts_not_drift_or_steps() {
+        let f = crate::load::parse_result(include_str!(
+            "../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+        ))
+        .unwrap();
+        let base: Vec<f64> = (0..20).map(|i| 390.0 + (i % 5) as f64 * 0.5).collect();
+        let a = with_blocks(&f, "entry.getpid", base.clone());
+        let row = |b: &ResultFile| {
+            compare(&a, b)
+                .rows
+                .into_iter()
+                .find(|r| r.id == "entry.getpid")
+                .unwrap()
+        };
+        // A/A with a 1-cycle drift: every block moved, but by 0.3%.
+        let drift = with_blocks(&f, "entry.getpid", base.iter().map(|x| x + 1.0).collect());
+        let r = row(&drift);
+        assert!(
+            matches!(r.test, Test::Blocks { p, .. } if p < ALPHA),
+            "{r:?}"
+        );
+        assert_eq!(r.test.significant(), Some(false));
+        // A 10% slowdown is found.
+        let slow = with_blocks(&f, "entry.getpid", base.iter().map(|x| x * 1.1).collect());
+        assert_eq!(row(&slow).test.significant(), Some(true));
+        let text = render_text(&compare(&a, &slow));
+        assert!(text.contains("independent blocks"), "{text}");
     }
 }

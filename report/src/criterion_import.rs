@@ -396,7 +396,7 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
                     env!("CARGO_PKG_VERSION")
                 ),
                 created: String::new(),
-                host: hostname(),
+                host: crate::host::hostname(),
                 partial: false,
                 options,
                 environment: env,
@@ -412,15 +412,6 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
         }
     };
     Ok(file)
-}
-
-/// This machine's host name, as result files record it.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown-host".into())
 }
 
 /// Experiments from saved benches (all mapped), sorted by id; also the
@@ -516,6 +507,7 @@ fn experiment(s: &Saved, rule: &Rule, id: &str, cap: Option<&str>) -> Experiment
         baseline: None,
         ipi: None,
         notes: Vec::new(),
+        blocks: None,
     }
 }
 
@@ -563,15 +555,17 @@ mod tests {
         f.experiments.iter().map(|e| e.id.as_str()).collect()
     }
 
-    /// A scratch directory removed on drop.
-    struct Scratch(PathBuf);
+    /// A scratch directory with a unique name (tests of one process run
+    /// as threads, so a name keyed by pid alone would be shared), removed
+    /// on drop.
+    struct Scratch(PathBuf, #[allow(dead_code)] tempfile::TempDir);
     impl Scratch {
         fn new(name: &str) -> Scratch {
-            let p =
-                std::env::temp_dir().join(format!("entrybench-crit-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Scratch(p)
+            let d = tempfile::Builder::new()
+                .prefix(&format!("entrybench-crit-{name}-"))
+                .tempdir()
+                .unwrap();
+            Scratch(d.path().to_path_buf(), d)
         }
         fn bench(&self, full_id: &str, sample: &str) {
             let d = self.0.join(full_id).join("new");
@@ -579,11 +573,6 @@ mod tests {
             let b = serde_json::json!({ "full_id": full_id, "group_id": "x" });
             std::fs::write(d.join("benchmark.json"), b.to_string()).unwrap();
             std::fs::write(d.join("sample.json"), sample).unwrap();
-        }
-    }
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 

@@ -117,12 +117,36 @@ pub fn variant_rank(v: &str) -> usize {
     ORDER.iter().position(|o| *o == v).unwrap_or(ORDER.len())
 }
 
-/// Table order of entry experiments: null, getppid, getpid, then others.
+/// Table order of entry experiments: the headline calls, their inline
+/// decomposition, the return after sysret, then others.
 pub fn entry_rank(name: &str) -> usize {
-    ["null", "getppid", "getpid"]
-        .iter()
-        .position(|o| *o == name)
-        .unwrap_or(3)
+    const ORDER: [&str; 7] = [
+        "null",
+        "getppid",
+        "getpid",
+        "null.inline",
+        "getppid.inline",
+        "getpid.inline",
+        "return_after_sysret",
+    ];
+    ORDER.iter().position(|o| *o == name).unwrap_or(ORDER.len())
+}
+
+/// What an id of the entry family measures, in one line (None for ids
+/// this table does not describe).
+pub fn describe(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "timer.overhead" => "an empty timed region: the timer's own cost",
+        "entry.null" => "system call -1 (ENOSYS) made as a program makes it (glibc syscall()): entry, exit, return after sysret",
+        "entry.getpid" => "getpid made as a program makes it (glibc syscall())",
+        "entry.getppid" => "getppid made as a program makes it (glibc syscall()), what perf bench syscall basic times",
+        "entry.null.inline" => "the syscall instruction inline, -1 (ENOSYS): entry and exit alone, no call/return",
+        "entry.getpid.inline" => "the syscall instruction inline, getpid",
+        "entry.getppid.inline" => "the syscall instruction inline, getppid",
+        "entry.return_after_sysret" => "entry.getppid minus entry.getppid.inline, block by block: the call and the ret after sysret, which mispredicts under RSB filling / SRSO safe RET",
+        "vdso.clock_gettime" => "clock_gettime through the vDSO: the no-entry control",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -162,6 +186,16 @@ mod tests {
             Kind::Vdso("clock_gettime".into())
         );
         assert_eq!(kind_of_id("bogus"), Kind::Other);
+        assert_eq!(
+            kind_of_id("entry.getppid.inline"),
+            Kind::Entry("getppid.inline".into())
+        );
+        assert!(entry_rank("getpid") < entry_rank("null.inline"));
+        assert!(entry_rank("getpid.inline") < entry_rank("return_after_sysret"));
+        assert!(describe("entry.return_after_sysret")
+            .unwrap()
+            .contains("ret after sysret"));
+        assert_eq!(describe("bogus"), None);
         assert_eq!(entry_flush_id("cr4_pge", 0), "entry.flush.cr4_pge");
         assert_eq!(entry_flush_id("cr4_pge", 8), "entry.flush.cr4_pge.w8");
     }

@@ -10,6 +10,7 @@
 pub mod caveats;
 pub mod compare;
 pub mod criterion_import;
+pub mod host;
 pub mod ids;
 pub mod load;
 pub mod machine;

@@ -1,6 +1,6 @@
 //! Reading and writing result files, with the checks every reader relies on.
 
-use crate::schema::{ResultFile, SCHEMA_VERSION};
+use crate::schema::{ResultFile, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -25,9 +25,9 @@ pub fn parse_result(text: &str) -> Result<ResultFile> {
         bail!("no schema_version: not an entrybench result file");
     };
     match version.as_u64() {
-        Some(v) if v == SCHEMA_VERSION as u64 => {}
+        Some(v) if (OLDEST_SCHEMA_VERSION as u64..=SCHEMA_VERSION as u64).contains(&v) => {}
         Some(v) => bail!(
-            "schema version {v} is not supported (this entrybench reads version {SCHEMA_VERSION})"
+            "schema version {v} is not supported (this entrybench reads versions {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION})"
         ),
         None => bail!("schema_version is not a number"),
     }

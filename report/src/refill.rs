@@ -3,6 +3,7 @@
 
 use crate::ids::{self, Kind};
 use crate::machine::Machine;
+use crate::schema::Experiment;
 
 /// How a value was read off the curve; printed next to sizing figures so
 /// nobody mistakes a guess for a measurement.
@@ -16,8 +17,26 @@ pub enum Read {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
-    /// (pages, delta median cycles), ascending pages, pages > 0.
+    /// (pages, delta median cycles), ascending pages, pages > 0, delta
+    /// > 0, inside the TLB's reach: the points sizing may read through.
     pub points: Vec<(u64, f64)>,
+}
+
+/// Why a measured refill.wN is not a point of the curve, if it is not.
+pub fn excluded(e: &Experiment) -> Option<&'static str> {
+    let d = e.headline_cycles();
+    if !d.is_finite() {
+        Some("no figure")
+    } else if e.params.get("past_tlb_reach").and_then(|v| v.as_bool()) == Some(true) {
+        // The plain walk misses the TLB too: the delta is not a refill.
+        Some("past the TLB's reach")
+    } else if d <= 0.0 {
+        // A flush never makes the walk faster: a non-positive delta is
+        // noise, and interpolating through it would bend the curve down.
+        Some("not positive")
+    } else {
+        None
+    }
 }
 
 impl Curve {
@@ -26,10 +45,9 @@ impl Curve {
             .experiments
             .values()
             .filter_map(|e| match ids::kind(e) {
-                Kind::Refill(p) if p > 0 => Some((p, e.headline_cycles())),
+                Kind::Refill(p) if p > 0 && excluded(e).is_none() => Some((p, e.headline_cycles())),
                 _ => None,
             })
-            .filter(|(_, c)| c.is_finite())
             .collect();
         points.sort_by_key(|p| p.0);
         Curve { points }
@@ -99,5 +117,48 @@ mod tests {
             .at(20),
             Some((200.0, Read::Extrapolated))
         );
+    }
+}
+
+#[cfg(test)]
+mod exclusion_tests {
+    use super::*;
+    use crate::schema::Baseline;
+
+    fn refill(pages: u64, delta: f64, past: Option<bool>) -> Experiment {
+        let mut params = std::collections::BTreeMap::new();
+        if let Some(p) = past {
+            params.insert("past_tlb_reach".to_string(), p.into());
+        }
+        Experiment {
+            id: format!("refill.w{pages}"),
+            backend: "user".into(),
+            params,
+            summary: Default::default(),
+            samples: Default::default(),
+            baseline: Some(Baseline {
+                label: "plain".into(),
+                summary: Default::default(),
+                samples: Default::default(),
+                delta_median: delta,
+                delta_ci95: [delta, delta],
+            }),
+            ipi: None,
+            notes: vec![],
+            blocks: None,
+        }
+    }
+
+    #[test]
+    fn curve_skips_non_positive_and_past_reach_points() {
+        assert_eq!(excluded(&refill(64, 900.0, Some(false))), None);
+        assert_eq!(excluded(&refill(64, 900.0, None)), None);
+        assert_eq!(excluded(&refill(64, -3.0, None)), Some("not positive"));
+        assert_eq!(excluded(&refill(64, 0.0, None)), Some("not positive"));
+        assert_eq!(
+            excluded(&refill(4096, 9e4, Some(true))),
+            Some("past the TLB's reach")
+        );
+        assert_eq!(excluded(&refill(64, f64::NAN, None)), Some("no figure"));
     }
 }

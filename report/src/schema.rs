@@ -8,8 +8,15 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Bump on any incompatible change; readers refuse other versions.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bump on any incompatible change. Version 2 (this one): entry.* is the
+/// system call made through a function call, timed in batches; CIs come
+/// from independent blocks (`Experiment::blocks`); refill deltas are
+/// paired; ipi.* carry a `false_match_rate`. Version 1 files still load:
+/// their figures are labelled as measured with the old method
+/// (`ResultFile::old_method`).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version readers accept.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// One run of `entrybench run` (or one import of criterion samples).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,6 +177,12 @@ pub struct TimerInfo {
     pub tsc_hz: f64,
     /// "cpuid", "hypervisor" or "measured".
     pub tsc_hz_source: String,
+    /// Smallest positive difference of back-to-back clock reads, cycles
+    /// and ns; 0 in version-1 files, which did not record it.
+    #[serde(default)]
+    pub resolution_cycles: u64,
+    #[serde(default)]
+    pub resolution_ns: f64,
 }
 
 /// One experiment id (see DESIGN.md) and what it measured.
@@ -192,6 +205,30 @@ pub struct Experiment {
     pub ipi: Option<IpiStats>,
     /// Anything an experiment wants a reader to know ("emulated", ...).
     pub notes: Vec<String>,
+    /// The headline figure per independent block of the run, and the CI
+    /// built from them (version 2; None in version-1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Blocks>,
+}
+
+/// Independent blocks of one experiment: consecutive stretches of its
+/// samples (or sample pairs), each reduced to its median. Confidence and
+/// significance come from these, not from millions of autocorrelated,
+/// quantized samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Blocks {
+    /// Samples (or pairs) per block.
+    pub size: u64,
+    /// Each block's median headline figure, cycles, in run order.
+    pub medians: Vec<f64>,
+    /// 95% block-bootstrap CI of the headline median.
+    pub ci95: [f64; 2],
+    /// Fraction of blocks whose median is further than
+    /// `stats::UNSTABLE_DEVIATION` from the median of block medians.
+    pub outlier_fraction: f64,
+    /// The blocks disagree (see `stats::UNSTABLE_FRACTION`): the host was
+    /// not quiet while this ran.
+    pub unstable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,6 +258,11 @@ pub struct IpiStats {
     pub seen_ratio: f64,
     /// Initiator's own cost per call, cycles.
     pub initiator: Summary,
+    /// Fraction of control calls (same length, no IPI sent) that the
+    /// attribution matched with a victim gap: how often a "seen" IPI could
+    /// be a coincidence. None in version-1 files (no control was run).
+    #[serde(default)]
+    pub false_match_rate: Option<f64>,
 }
 
 /// Order statistics of a sample set. All values in cycles.
@@ -234,7 +276,9 @@ pub struct Summary {
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
-    /// 95% confidence interval of the median (order-statistic method).
+    /// 95% confidence interval of the median: the block-bootstrap CI of
+    /// `Experiment::blocks` when the experiment has blocks (version 2),
+    /// else the order-statistic interval over all samples.
     pub median_ci95: [f64; 2],
 }
 
@@ -245,6 +289,18 @@ pub struct Summary {
 pub struct Histogram {
     pub values: Vec<i64>,
     pub counts: Vec<u64>,
+}
+
+impl ResultFile {
+    /// Set for files measured before the version-2 method: why their
+    /// figures mean something else, to print beside them.
+    pub fn old_method(&self) -> Option<&'static str> {
+        (self.schema_version < 2).then_some(
+            "measured with the version-1 method: entry.* is the inline syscall instruction \
+             timed one call per region (no call/return after sysret, quantized by the timer \
+             step), CIs from all samples rather than independent blocks, no IPI control",
+        )
+    }
 }
 
 impl Experiment {

@@ -3,7 +3,7 @@
 //! Used by the harness when it records a run and by the reports when they
 //! compare runs, so both agree on what "median" and "p99" mean.
 
-use crate::schema::{Histogram, Summary};
+use crate::schema::{Blocks, Histogram, Summary};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -155,6 +155,132 @@ fn select_median(v: &mut [i64]) -> f64 {
     }
 }
 
+/// Blocks an experiment is split into at least: enough block medians for
+/// a bootstrap CI and a rank test with some power, few enough that each
+/// block still holds thousands of samples.
+pub const MIN_BLOCKS: usize = 20;
+/// A block median further than this (relative) from the median of block
+/// medians is an outlier block.
+pub const UNSTABLE_DEVIATION: f64 = 0.05;
+/// More than this fraction of outlier blocks: the host was not quiet.
+pub const UNSTABLE_FRACTION: f64 = 0.1;
+
+/// Median of unsorted f64 values (NaN for none).
+pub fn median_f64(v: &[f64]) -> f64 {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// Splits `values` (in run order) into `n` contiguous blocks of equal size
+/// (the remainder goes to the last) and takes each block's median, scaled
+/// by `1 / per` (e.g. the operations per timed region).
+pub fn block_medians(values: &[i64], n: usize, per: f64) -> (u64, Vec<f64>) {
+    let n = n.clamp(1, values.len().max(1));
+    let size = values.len() / n;
+    if size == 0 {
+        return (0, Vec::new());
+    }
+    let mut buf = Vec::with_capacity(size * 2);
+    let medians = (0..n)
+        .map(|i| {
+            let end = if i + 1 == n {
+                values.len()
+            } else {
+                (i + 1) * size
+            };
+            buf.clear();
+            buf.extend_from_slice(&values[i * size..end]);
+            select_median(&mut buf) / per
+        })
+        .collect();
+    (size as u64, medians)
+}
+
+/// The block figures of an experiment from its block medians: the 95%
+/// percentile-bootstrap CI of the median (resampling whole blocks, so the
+/// correlation inside a block stays inside it) and the instability test,
+/// deviations relative to the median of block medians. The seed is fixed
+/// so a file reproduces the same interval.
+pub fn blocks(size: u64, medians: Vec<f64>) -> Blocks {
+    let m = median_f64(&medians);
+    blocks_relative_to(size, medians, m)
+}
+
+/// `blocks` for a difference of two measurements, whose blocks are judged
+/// against `level`, the size of what was measured (a 3-cycle delta of two
+/// 190-cycle calls that moves by 1 cycle is steady, not 33% off).
+pub fn blocks_relative_to(size: u64, medians: Vec<f64>, level: f64) -> Blocks {
+    let m = median_f64(&medians);
+    let outliers = medians
+        .iter()
+        .filter(|b| ((*b - m) / level.abs().max(1e-9)).abs() > UNSTABLE_DEVIATION)
+        .count();
+    let outlier_fraction = if medians.is_empty() {
+        0.0
+    } else {
+        outliers as f64 / medians.len() as f64
+    };
+    let mut ci95 = [m, m];
+    if medians.len() >= 2 {
+        let mut rng = SmallRng::seed_from_u64(0x626c_6f63_6b73);
+        let mut pick = vec![0.0; medians.len()];
+        let mut est = Vec::with_capacity(BOOTSTRAP_ROUNDS);
+        for _ in 0..BOOTSTRAP_ROUNDS {
+            for slot in pick.iter_mut() {
+                *slot = medians[rng.random_range(0..medians.len())];
+            }
+            est.push(median_f64(&pick));
+        }
+        est.sort_by(f64::total_cmp);
+        ci95 = [
+            est[(BOOTSTRAP_ROUNDS as f64 * 0.025) as usize],
+            est[((BOOTSTRAP_ROUNDS as f64 * 0.975) as usize).min(BOOTSTRAP_ROUNDS - 1)],
+        ];
+    }
+    Blocks {
+        size,
+        medians,
+        ci95,
+        outlier_fraction,
+        unstable: outlier_fraction > UNSTABLE_FRACTION,
+    }
+}
+
+/// The hyperfine-style warning for blocks that disagree, if they do.
+pub fn unstable_warning(b: &Blocks) -> Option<String> {
+    b.unstable.then(|| {
+        format!(
+            "unstable host: {:.0}% of {} blocks have a median more than {:.0}% away from the \
+             others; another load or frequency changes disturbed the run, rerun on a quiet machine",
+            b.outlier_fraction * 100.0,
+            b.medians.len(),
+            UNSTABLE_DEVIATION * 100.0
+        )
+    })
+}
+
+/// Mann-Whitney U on two sets of block medians (values scaled to
+/// 1/16 cycle so the integer rank test keeps their order).
+pub fn mann_whitney_blocks(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
+    let h = |v: &[f64]| {
+        Histogram::from_samples(
+            &v.iter()
+                .map(|x| (x * 16.0).round() as i64)
+                .collect::<Vec<_>>(),
+        )
+    };
+    mann_whitney(&h(a), &h(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +316,47 @@ mod tests {
             counts: vec![1, 1],
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn blocks_take_block_medians_and_a_ci_around_them() {
+        // 20 blocks of 100: block i has median 400 + i % 3.
+        let v: Vec<i64> = (0..2000).map(|j| 400 + (j / 100) % 3).collect();
+        let (size, m) = block_medians(&v, 20, 1.0);
+        assert_eq!((size, m.len()), (100, 20));
+        assert_eq!(m[..4], [400.0, 401.0, 402.0, 400.0]);
+        let b = blocks(size, m);
+        assert!(b.ci95[0] <= 401.0 && b.ci95[1] >= 401.0, "{:?}", b.ci95);
+        assert!(!b.unstable && b.outlier_fraction == 0.0);
+        assert!(unstable_warning(&b).is_none());
+        // Per-operation scaling.
+        assert_eq!(block_medians(&[64, 64, 128, 128], 2, 64.0).1, [1.0, 2.0]);
+    }
+
+    #[test]
+    fn deltas_are_judged_against_what_was_measured() {
+        let m: Vec<f64> = (0..20).map(|i| 3.0 + (i % 3) as f64).collect();
+        assert!(blocks(100, m.clone()).unstable);
+        assert!(!blocks_relative_to(100, m, 190.0).unstable);
+    }
+
+    #[test]
+    fn disagreeing_blocks_mark_the_host_unstable() {
+        let mut m = vec![400.0; 20];
+        m[3] = 600.0;
+        m[9] = 300.0;
+        m[15] = 500.0;
+        let b = blocks(1000, m);
+        assert!(b.unstable && (b.outlier_fraction - 0.15).abs() < 1e-12);
+        assert!(unstable_warning(&b).unwrap().contains("unstable host"));
+    }
+
+    #[test]
+    fn block_rank_test_sees_shifts_not_sameness() {
+        let a: Vec<f64> = (0..20).map(|i| 400.0 + (i % 4) as f64 * 0.25).collect();
+        let b: Vec<f64> = a.iter().map(|x| x + 20.0).collect();
+        assert!(mann_whitney_blocks(&a, &b).unwrap().p < 0.001);
+        assert!(mann_whitney_blocks(&a, &a).unwrap().p > 0.9);
     }
 
     #[test]

@@ -221,6 +221,7 @@ fn plain(id: &str, backend: &str, mut s: Vec<i64>) -> Experiment {
         baseline: None,
         ipi: None,
         notes: vec![],
+        blocks: None,
     }
 }
 
@@ -284,6 +285,7 @@ fn ipi(
         cal_delta: if cal { rows } else { 0 },
         seen_ratio: n as f64 / rows as f64,
         initiator: summarize(&mut init),
+        false_match_rate: None,
     });
     e
 }
@@ -471,6 +473,8 @@ fn file(sp: &Spec, experiments: Vec<Experiment>) -> ResultFile {
             overhead_cycles: 24.0,
             tsc_hz: sp.tsc_hz,
             tsc_hz_source: sp.tsc_hz_source.into(),
+            resolution_cycles: 0,
+            resolution_ns: 0.0,
         },
         experiments,
     }

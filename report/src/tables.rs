@@ -79,14 +79,21 @@ fn machine_report(m: &Machine) -> MachineReport {
     for (k, e) in rows {
         let s = &e.summary;
         match &k {
-            Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => entry.push(vec![
-                e.id.clone(),
-                num(s.median),
-                ns(s.median, hz),
-                ci_ns(s.median_ci95, hz),
-                ns(s.p99, hz),
-                count(s.n),
-            ]),
+            Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => {
+                // entry.return_after_sysret is a difference: its delta.
+                let (h, ci) = match &e.baseline {
+                    Some(b) => (b.delta_median, b.delta_ci95),
+                    None => (s.median, s.median_ci95),
+                };
+                entry.push(vec![
+                    e.id.clone(),
+                    num(h),
+                    ns(h, hz),
+                    ci_ns(ci, hz),
+                    ns(s.p99, hz),
+                    count(s.n),
+                ])
+            }
             Kind::FlushKernel(v) => kernel.push(vec![
                 v.clone(),
                 num(s.median),

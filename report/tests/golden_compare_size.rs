@@ -120,7 +120,8 @@ fn size_arithmetic_matches_equations() {
     let (pct, worst) = fig("IPI (status quo)");
     let want = p.flush_events_per_sec * (ipi.median + r) / hz * 100.0;
     assert!((pct - want).abs() < want * 1e-9, "{pct} vs {want}");
-    assert!((worst - (ipi.max + r) / hz * 1e6).abs() < 1e-9);
+    // The worst case is the p99 for every strategy.
+    assert!((worst - (ipi.p99 + r) / hz * 1e6).abs() < 1e-9);
     let e = get("entry.flush.cr3_flush").headline_cycles();
     let (pct, _) = fig("on-entry cr3_flush");
     let want = p.syscalls_per_sec * (e + r) / hz * 100.0;

@@ -97,7 +97,8 @@ fn all_plots_parse_and_are_labelled() {
 
 #[test]
 fn write_all_writes_files() {
-    let dir = std::env::temp_dir().join(format!("entrybench-plots-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plots");
     let files = vec![load("synthetic-tcg-partial.json")];
     let written = report::plot::write_all(&files, &dir, &Default::default()).unwrap();
     // The partial TCG run has entry costs only: one plot, no empty ones.
@@ -107,5 +108,4 @@ fn write_all_writes_files() {
         .collect();
     assert_eq!(names, vec!["entry-cost.svg"]);
     texts(&std::fs::read_to_string(&written[0]).unwrap());
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,26 +1,40 @@
 //! Kernel-entry loops: one timed operation per sample.
 
-use crate::sys;
+use crate::sys::{self, NoArgCall};
 use crate::Clock;
+
+/// How a system call is made (see `sys`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPath {
+    /// The instruction inline: the entry/exit alone.
+    Inline,
+    /// Our own non-inlined wrapper: entry/exit plus call and return.
+    Call,
+    /// glibc's `syscall()`: the call plus the wrapper's work.
+    Libc,
+}
+
+impl CallPath {
+    /// "inline", "call", "libc".
+    pub fn name(self) -> &'static str {
+        match self {
+            CallPath::Inline => "inline",
+            CallPath::Call => "call",
+            CallPath::Libc => "libc",
+        }
+    }
+}
 
 /// The operation inside one timed region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryOp {
     /// Nothing: the timer's own cost (`timer.overhead`).
     Empty,
-    /// `syscall(-1)`: entry, ENOSYS, exit (`entry.null`).
-    Null,
-    /// Raw getpid (`entry.getpid`).
-    Getpid,
-    /// Raw getppid (`entry.getppid`; what `perf bench syscall basic` calls).
-    Getppid,
+    /// An argument-less system call made one of the `CallPath` ways.
+    Syscall(NoArgCall, CallPath),
     /// clock_gettime(CLOCK_MONOTONIC) through glibc, which uses the vDSO
     /// when the clocksource allows it: the no-entry control.
     VdsoClockGettime,
-    /// glibc's `syscall(nr)`: the same entry plus the wrapper (argument
-    /// shuffle, PLT call, errno store on failure). `perf bench syscall
-    /// basic` calls getppid this way; measured here so the two compare.
-    LibcSyscall(i64),
 }
 
 impl EntryOp {
@@ -29,19 +43,14 @@ impl EntryOp {
     pub fn once(self) {
         match self {
             EntryOp::Empty => {}
-            EntryOp::Null => {
-                sys::syscall0(sys::NR_INVALID);
+            EntryOp::Syscall(c, CallPath::Inline) => {
+                sys::syscall0(c);
             }
-            EntryOp::Getpid => {
-                sys::syscall0(sys::NR_GETPID);
+            EntryOp::Syscall(c, CallPath::Call) => {
+                sys::syscall0_call(c);
             }
-            EntryOp::Getppid => {
-                sys::syscall0(sys::NR_GETPPID);
-            }
-            EntryOp::LibcSyscall(nr) => {
-                // SAFETY: used with argument-less numbers (getpid,
-                // getppid, -1) that touch no user memory.
-                unsafe { libc::syscall(nr) };
+            EntryOp::Syscall(c, CallPath::Libc) => {
+                sys::syscall0_libc(c);
             }
             EntryOp::VdsoClockGettime => {
                 let mut ts = libc::timespec {
@@ -56,19 +65,20 @@ impl EntryOp {
     }
 
     /// What the operation is, for result-file notes.
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            EntryOp::Empty => "empty timed region",
-            EntryOp::Null => "raw syscall instruction, nr -1 (ENOSYS)",
-            EntryOp::Getpid => "raw syscall instruction, getpid",
-            EntryOp::Getppid => "raw syscall instruction, getppid",
-            EntryOp::VdsoClockGettime => {
-                "glibc clock_gettime(CLOCK_MONOTONIC) (vDSO when the clocksource allows)"
+            EntryOp::Empty => "empty timed region".into(),
+            EntryOp::Syscall(c, CallPath::Inline) => {
+                format!("syscall instruction inline, {}", c.name())
             }
-            EntryOp::LibcSyscall(n) if n == sys::NR_INVALID => "glibc syscall(-1) (ENOSYS)",
-            EntryOp::LibcSyscall(n) if n == sys::NR_GETPID => "glibc syscall(SYS_getpid)",
-            EntryOp::LibcSyscall(n) if n == sys::NR_GETPPID => "glibc syscall(SYS_getppid)",
-            EntryOp::LibcSyscall(_) => "glibc syscall(nr)",
+            EntryOp::Syscall(c, CallPath::Call) => format!(
+                "syscall instruction in a called (non-inlined) function, {}",
+                c.name()
+            ),
+            EntryOp::Syscall(c, CallPath::Libc) => format!("glibc syscall(), {}", c.name()),
+            EntryOp::VdsoClockGettime => {
+                "glibc clock_gettime(CLOCK_MONOTONIC) (vDSO when the clocksource allows)".into()
+            }
         }
     }
 }
@@ -83,8 +93,9 @@ pub fn sample<C: Clock>(clock: &C, op: EntryOp, warmup: usize, out: &mut [i64]) 
 
 /// Like `sample`, with `batch` back-to-back operations per timed region:
 /// each slot gets the raw cycles of the whole batch. Batches spread the
-/// timer's own cost and its resolution (26-cycle steps on AMD Zen TSCs)
-/// over `batch` operations. The match on `op` is outside the loops.
+/// timer's own cost and its step over `batch` operations, and time the
+/// calls back to back as a program makes them. The match on `op` is
+/// outside the loops.
 #[inline(never)]
 pub fn sample_batched<C: Clock>(
     clock: &C,
@@ -95,20 +106,23 @@ pub fn sample_batched<C: Clock>(
 ) {
     match op {
         EntryOp::Empty => sample_with_batched(clock, warmup, batch, out, || {}),
-        EntryOp::Null => sample_with_batched(clock, warmup, batch, out, || {
-            sys::syscall0(sys::NR_INVALID);
-        }),
-        EntryOp::Getpid => sample_with_batched(clock, warmup, batch, out, || {
-            sys::syscall0(sys::NR_GETPID);
-        }),
-        EntryOp::Getppid => sample_with_batched(clock, warmup, batch, out, || {
-            sys::syscall0(sys::NR_GETPPID);
-        }),
+        EntryOp::Syscall(c, CallPath::Inline) => {
+            sample_with_batched(clock, warmup, batch, out, || {
+                sys::syscall0(c);
+            })
+        }
+        EntryOp::Syscall(c, CallPath::Call) => {
+            sample_with_batched(clock, warmup, batch, out, || {
+                sys::syscall0_call(c);
+            })
+        }
+        EntryOp::Syscall(c, CallPath::Libc) => {
+            sample_with_batched(clock, warmup, batch, out, || {
+                sys::syscall0_libc(c);
+            })
+        }
         EntryOp::VdsoClockGettime => sample_with_batched(clock, warmup, batch, out, || {
             EntryOp::VdsoClockGettime.once()
-        }),
-        EntryOp::LibcSyscall(nr) => sample_with_batched(clock, warmup, batch, out, || {
-            EntryOp::LibcSyscall(nr).once()
         }),
     }
 }
@@ -175,14 +189,13 @@ mod tests {
     #[test]
     fn every_op_runs() {
         let clock = StepClock::new(1);
-        for op in [
-            EntryOp::Empty,
-            EntryOp::Null,
-            EntryOp::Getpid,
-            EntryOp::Getppid,
-            EntryOp::VdsoClockGettime,
-            EntryOp::LibcSyscall(sys::NR_GETPPID),
-        ] {
+        let mut ops = vec![EntryOp::Empty, EntryOp::VdsoClockGettime];
+        for c in [NoArgCall::Invalid, NoArgCall::Getpid, NoArgCall::Getppid] {
+            for p in [CallPath::Inline, CallPath::Call, CallPath::Libc] {
+                ops.push(EntryOp::Syscall(c, p));
+            }
+        }
+        for op in ops {
             let mut out = vec![-5i64; 4];
             sample(&clock, op, 1, &mut out);
             assert!(out.iter().all(|&v| v == 1), "{op:?}: {out:?}");

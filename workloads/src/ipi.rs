@@ -304,6 +304,12 @@ impl UserTrigger {
         }
     }
 
+    /// Whether the next `reset` sends a flush IPI itself: the mprotect
+    /// pool's batch reset (mprotect(RW) of the whole pool) once per pass.
+    pub fn reset_flushes(&self) -> bool {
+        self.method == UserMethod::Mprotect && self.next == self.pages
+    }
+
     /// Untimed work so the next `fire` has something to flush again. Sends
     /// no IPI, except the mprotect pool's one batch reset per pass.
     pub fn reset(&mut self) -> io::Result<()> {
@@ -430,11 +436,14 @@ mod tests {
     #[test]
     fn mprotect_pool_wraps_with_one_batch_reset() {
         let mut t = UserTrigger::new(UserMethod::Mprotect).unwrap();
+        let mut flushing_resets = 0;
         for _ in 0..MPROTECT_POOL_PAGES * 2 + 3 {
             assert_eq!(sys::check(t.fire()).unwrap(), 0);
+            flushing_resets += usize::from(t.reset_flushes());
             t.reset().unwrap();
         }
         assert_eq!(t.next, 3);
+        assert_eq!(flushing_resets, 2);
         // The pages not yet protected on this pass are writable again.
         // SAFETY: inside the pool, page 3 onward are RW after the reset.
         unsafe { t.addr.add(5 * PAGE_SIZE).write_volatile(9) };

@@ -6,7 +6,9 @@ use std::io;
 
 /// A private anonymous mapping of `pages` base pages, each written once.
 /// Transparent huge pages are refused for it (MADV_NOHUGEPAGE): a walker
-/// must cost one TLB entry per page, not one per 2 MiB.
+/// must cost one TLB entry per page, not one per 2 MiB. The order matters:
+/// mmap, MADV_NOHUGEPAGE, then lock and touch; a lock or touch before the
+/// madvise could fault the range in as huge pages.
 #[derive(Debug)]
 pub struct Pages {
     ptr: *mut u8,
@@ -48,6 +50,10 @@ impl Pages {
         // 4 KiB anyway.
         // SAFETY: the range is the mapping just created.
         unsafe { libc::madvise(ptr, len, libc::MADV_NOHUGEPAGE) };
+        // Best effort too (RLIMIT_MEMLOCK): the caller's mlockall, if any,
+        // covers the range from its first touch on anyway.
+        // SAFETY: as above.
+        unsafe { libc::mlock(ptr, len) };
         let p = Pages {
             ptr: ptr.cast(),
             pages,
@@ -68,12 +74,16 @@ impl Pages {
         self.pages * PAGE_SIZE
     }
 
-    /// Writes one byte in every page (faults them in, sets dirty/writable
-    /// PTE bits).
+    /// Writes one byte in every page, the byte the walker reads (faults
+    /// them in, sets dirty/writable PTE bits).
     pub fn write_all(&self, value: u8) {
         for i in 0..self.pages {
-            // SAFETY: i < pages, inside the mapping.
-            unsafe { self.ptr.add(i * PAGE_SIZE).write_volatile(value) };
+            // SAFETY: i < pages and probe_offset(i) is inside page i.
+            unsafe {
+                self.ptr
+                    .add(crate::walk::probe_offset(i))
+                    .write_volatile(value)
+            };
         }
     }
 

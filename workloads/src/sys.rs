@@ -1,14 +1,12 @@
 //! Raw system calls through the `syscall` instruction.
 //!
-//! Why inline asm rather than `libc::syscall`: glibc's `syscall()` is a
-//! variadic out-of-line function that shuffles six arguments and, on an
-//! error return such as ENOSYS, stores `errno` through TLS. That is a few
-//! ns of user-space work on top of the entry being measured. The asm below
-//! is the instruction plus the register moves the ABI needs, so a sample is
-//! the kernel entry/exit itself. (`perf bench syscall basic` uses glibc's
-//! `syscall(SYS_getppid)`; the comparison script notes the difference.)
-//! glibc's `getpid()` is not cached any more, but a raw call also rules
-//! out any wrapper caching on other libcs.
+//! Two ways to make an argument-less call, because they cost different
+//! amounts on a mitigated CPU: [`syscall0`] is the instruction inline in
+//! the caller (the kernel entry/exit alone), [`syscall0_call`] is the same
+//! instruction inside a function that is called and returns, as glibc's
+//! `syscall()` and every libc wrapper make it. Under RSB filling or SRSO
+//! "safe RET" the `ret` right after `sysret` mispredicts; only the second
+//! way pays that, and real programs do.
 //!
 //! The asm blocks do not carry `nomem`: they act as compiler memory
 //! barriers, so loads/stores of the walker are not moved across an entry.
@@ -20,21 +18,65 @@ pub const NR_GETPPID: i64 = libc::SYS_getppid;
 /// No such system call: the kernel returns -ENOSYS right after entry.
 pub const NR_INVALID: i64 = -1;
 
-/// `syscall` with no arguments; returns the raw kernel return value
-/// (negative errno on failure).
+/// The system calls [`syscall0`] may make: none takes an argument or
+/// touches user memory, which is what makes that function safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoArgCall {
+    /// Number -1: entry, -ENOSYS, exit.
+    Invalid,
+    Getpid,
+    Getppid,
+}
+
+impl NoArgCall {
+    pub fn nr(self) -> i64 {
+        match self {
+            NoArgCall::Invalid => NR_INVALID,
+            NoArgCall::Getpid => NR_GETPID,
+            NoArgCall::Getppid => NR_GETPPID,
+        }
+    }
+
+    /// "-1 (ENOSYS)", "getpid", "getppid".
+    pub fn name(self) -> &'static str {
+        match self {
+            NoArgCall::Invalid => "-1 (ENOSYS)",
+            NoArgCall::Getpid => "getpid",
+            NoArgCall::Getppid => "getppid",
+        }
+    }
+}
+
+/// `syscall` inline, with no arguments; returns the raw kernel return
+/// value (negative errno on failure).
 #[inline(always)]
-pub fn syscall0(nr: i64) -> i64 {
+pub fn syscall0(call: NoArgCall) -> i64 {
     let ret: i64;
-    // SAFETY: the numbers used here (getpid, getppid, -1) take no
-    // arguments and touch no user memory; rcx and r11 are clobbered by the
-    // instruction itself.
+    // SAFETY: every NoArgCall takes no arguments and touches no user
+    // memory; rcx and r11 are clobbered by the instruction itself.
     unsafe {
         asm!("syscall",
-             inlateout("rax") nr => ret,
+             inlateout("rax") call.nr() => ret,
              lateout("rcx") _, lateout("r11") _,
              options(nostack, preserves_flags));
     }
     ret
+}
+
+/// [`syscall0`] behind a real call and return, as a libc wrapper makes it
+/// (never inlined, so the `ret` after `sysret` is in every sample).
+#[inline(never)]
+pub fn syscall0_call(call: NoArgCall) -> i64 {
+    syscall0(call)
+}
+
+/// glibc's `syscall(nr)` (what `perf bench syscall basic` calls): the
+/// call plus the wrapper's argument shuffle and, on failure, its errno
+/// store.
+#[inline(always)]
+pub fn syscall0_libc(call: NoArgCall) -> i64 {
+    // SAFETY: as in `syscall0`: no arguments, no user memory.
+    unsafe { libc::syscall(call.nr()) }
 }
 
 /// `syscall` with three arguments (mprotect, madvise, membarrier ...).
@@ -68,14 +110,20 @@ mod tests {
 
     #[test]
     fn invalid_number_is_enosys() {
-        assert_eq!(syscall0(NR_INVALID), -(libc::ENOSYS as i64));
+        assert_eq!(syscall0(NoArgCall::Invalid), -(libc::ENOSYS as i64));
+        assert_eq!(syscall0_call(NoArgCall::Invalid), -(libc::ENOSYS as i64));
+        assert_eq!(syscall0_libc(NoArgCall::Invalid), -1);
     }
 
     #[test]
     fn raw_getpid_matches_libc() {
-        assert_eq!(syscall0(NR_GETPID), std::process::id() as i64);
+        let pid = std::process::id() as i64;
         // SAFETY: getppid has no preconditions.
-        assert_eq!(syscall0(NR_GETPPID), unsafe { libc::getppid() } as i64);
+        let ppid = unsafe { libc::getppid() } as i64;
+        for f in [syscall0, syscall0_call, syscall0_libc] {
+            assert_eq!(f(NoArgCall::Getpid), pid);
+            assert_eq!(f(NoArgCall::Getppid), ppid);
+        }
     }
 
     #[test]

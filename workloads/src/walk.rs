@@ -26,8 +26,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Pages in the flush range: above tlb_single_page_flush_ceiling (33).
 pub const FLUSH_PAGES: usize = 64;
 
-/// Reads one byte per page at 4 KiB stride, in address order; returns the
-/// xor of the bytes so the compiler keeps every load.
+/// Cache line size the probe offsets step by.
+pub const LINE: usize = 64;
+
+/// Where in page `i` the walker reads: a different cache line of each of
+/// 64 consecutive pages, so the probes spread over every cache set a page
+/// maps to instead of all landing in set 0 (byte 0 of every page would
+/// thrash one set and measure cache conflicts, not TLB refills).
+#[inline(always)]
+pub fn probe_offset(i: usize) -> usize {
+    i * PAGE_SIZE + (i % (PAGE_SIZE / LINE)) * LINE
+}
+
+/// Reads one byte per page (at `probe_offset`), in address order; returns
+/// the xor of the bytes so the compiler keeps every load.
 ///
 /// # Safety
 /// `base` must point to readable memory of at least `pages` pages.
@@ -35,7 +47,7 @@ pub const FLUSH_PAGES: usize = 64;
 pub unsafe fn walk(base: *const u8, pages: usize) -> u8 {
     let mut acc = 0u8;
     for i in 0..pages {
-        acc ^= base.add(i * PAGE_SIZE).read_volatile();
+        acc ^= base.add(probe_offset(i)).read_volatile();
     }
     acc
 }
@@ -137,11 +149,20 @@ mod tests {
         let p = Pages::new(5).unwrap();
         for i in 0..5 {
             // SAFETY: inside the mapping.
-            unsafe { p.as_ptr().add(i * PAGE_SIZE).write_volatile(1 << i) };
+            unsafe { p.as_ptr().add(probe_offset(i)).write_volatile(1 << i) };
         }
         // SAFETY: p has 5 pages.
         assert_eq!(unsafe { walk(p.as_ptr(), 5) }, 0b11111);
         assert_eq!(unsafe { walk(p.as_ptr(), 3) }, 0b111);
+    }
+
+    #[test]
+    fn probes_spread_over_cache_lines() {
+        let lines: std::collections::BTreeSet<usize> = (0..64)
+            .map(|i| probe_offset(i) % PAGE_SIZE / LINE)
+            .collect();
+        assert_eq!(lines.len(), 64);
+        assert_eq!(probe_offset(65), 65 * PAGE_SIZE + LINE);
     }
 
     #[test]

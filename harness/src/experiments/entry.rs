@@ -1,38 +1,98 @@
-//! `timer.overhead`, `entry.null`, `entry.getpid`, `entry.getppid`,
-//! `vdso.clock_gettime`: one operation per timed region.
+//! `timer.overhead`, `entry.*`, `vdso.clock_gettime`: back-to-back
+//! operations timed in batches.
+//!
+//! The headline `entry.null`/`entry.getpid`/`entry.getppid` make the
+//! system call the way a program does: through a called function
+//! (glibc's `syscall()` by default, as `perf bench syscall basic`), so the
+//! `ret` after `sysret` is included. `entry.<name>.inline` time the bare
+//! instruction inline, and `entry.return_after_sysret` is the difference
+//! of the two for getppid, measured in alternating blocks: what the
+//! return costs on this CPU and its mitigations.
 
 use super::record::{self, params};
 use super::suite::SyscallPath;
 use super::{Ctx, Experiment, Stop};
 use crate::schema;
 use anyhow::Result;
-use workloads::entry::EntryOp;
-use workloads::sys::{NR_GETPID, NR_GETPPID, NR_INVALID};
+use report::stats;
+use serde_json::Value;
+use workloads::entry::{CallPath, EntryOp};
+use workloads::sys::NoArgCall;
 
-/// Samples per chunk between cancel checks: a few ms of syscalls.
+/// Timed regions per chunk between cancel checks.
 const CHUNK: usize = 20_000;
+/// Blocks per experiment (see `stats::MIN_BLOCKS`).
+pub const BLOCKS: usize = 32;
+/// Timed regions per block at least, whatever the sample count.
+const MIN_REGIONS_PER_BLOCK: usize = 100;
+/// The timer step may be at most this fraction of a timed region.
+pub const MAX_STEP_FRACTION: f64 = 0.02;
+/// Fewest operations per region by default: calls run back to back as a
+/// program makes them (and as perf bench times them), and the fences at
+/// the ends of a region cost less than 1/16 of it per call.
+pub const MIN_BATCH: usize = 16;
+/// Most operations per region the automatic choice picks.
+pub const MAX_BATCH: usize = 1024;
+/// Single-call regions timed to choose the batch.
+const PILOT_REGIONS: usize = 2_000;
+/// The sysfs mitigation files that decide what the return after sysret
+/// costs (RSB filling, SRSO safe RET, retpolines).
+const RETURN_MITIGATIONS: [&str; 3] = ["spec_rstack_overflow", "retbleed", "spectre_v2"];
 
-/// One op-per-sample experiment.
-pub struct EntryExperiment {
-    id: &'static str,
-    op: EntryOp,
+/// What an entry experiment times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spec {
+    Empty,
+    /// The call the way `--syscall` says (default glibc syscall()).
+    Headline(NoArgCall),
+    /// The instruction inline: the decomposition row.
+    Inline(NoArgCall),
+    Vdso,
+    /// Headline minus inline getppid, in alternating blocks.
+    ReturnAfterSysret,
 }
 
-impl EntryExperiment {
-    pub fn new(id: &'static str, op: EntryOp) -> EntryExperiment {
-        EntryExperiment { id, op }
-    }
+/// One entry-family experiment.
+pub struct EntryExperiment {
+    id: &'static str,
+    spec: Spec,
 }
 
 /// The ids of this module, in suite order.
 pub fn all() -> Vec<EntryExperiment> {
+    use NoArgCall::*;
+    let e = |id, spec| EntryExperiment { id, spec };
     vec![
-        EntryExperiment::new("timer.overhead", EntryOp::Empty),
-        EntryExperiment::new("entry.null", EntryOp::Null),
-        EntryExperiment::new("entry.getpid", EntryOp::Getpid),
-        EntryExperiment::new("entry.getppid", EntryOp::Getppid),
-        EntryExperiment::new("vdso.clock_gettime", EntryOp::VdsoClockGettime),
+        e("timer.overhead", Spec::Empty),
+        e("entry.null", Spec::Headline(Invalid)),
+        e("entry.getpid", Spec::Headline(Getpid)),
+        e("entry.getppid", Spec::Headline(Getppid)),
+        e("entry.null.inline", Spec::Inline(Invalid)),
+        e("entry.getpid.inline", Spec::Inline(Getpid)),
+        e("entry.getppid.inline", Spec::Inline(Getppid)),
+        e("entry.return_after_sysret", Spec::ReturnAfterSysret),
+        e("vdso.clock_gettime", Spec::Vdso),
     ]
+}
+
+impl SyscallPath {
+    fn call_path(self) -> CallPath {
+        match self {
+            SyscallPath::Libc => CallPath::Libc,
+            SyscallPath::Call => CallPath::Call,
+            SyscallPath::Inline => CallPath::Inline,
+        }
+    }
+}
+
+fn op(spec: Spec, path: SyscallPath) -> EntryOp {
+    match spec {
+        Spec::Empty => EntryOp::Empty,
+        Spec::Headline(c) => EntryOp::Syscall(c, path.call_path()),
+        Spec::Inline(c) => EntryOp::Syscall(c, CallPath::Inline),
+        Spec::Vdso => EntryOp::VdsoClockGettime,
+        Spec::ReturnAfterSysret => EntryOp::Syscall(NoArgCall::Getppid, path.call_path()),
+    }
 }
 
 /// The clocksource the vDSO would read; "hpet"/"acpi_pm" have no vDSO
@@ -43,92 +103,284 @@ fn clocksource() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// Operations per region that keep the timer step under
+/// `MAX_STEP_FRACTION` of a region of ops costing `op_cycles` each: at
+/// least `MIN_BATCH`, a power of two, at most `MAX_BATCH`.
+pub fn auto_batch(step_cycles: u64, op_cycles: f64) -> usize {
+    let per_op = op_cycles.max(1.0);
+    let need = (step_cycles as f64 / (MAX_STEP_FRACTION * per_op)).ceil() as usize;
+    need.max(MIN_BATCH).next_power_of_two().min(MAX_BATCH)
+}
+
+/// Times `regions` regions of `batch` ops into `out` (raw cycles, overhead
+/// removed), checking for cancel between chunks; warms up first.
+fn time_regions(
+    ctx: &Ctx,
+    op: EntryOp,
+    batch: usize,
+    warmup: usize,
+    out: &mut [i64],
+) -> Result<()> {
+    let mut w = warmup;
+    for chunk in out.chunks_mut(CHUNK) {
+        ctx.check_cancel()?;
+        // Warm up before the first chunk only: later chunks follow a
+        // cancel check, a load and a branch, nothing that cools caches.
+        crate::with_clock!(ctx.timer, c => workloads::entry::sample_batched(c, op, w, batch, chunk));
+        w = 0;
+    }
+    if op != EntryOp::Empty {
+        ctx.timer.subtract_overhead(out);
+    }
+    Ok(())
+}
+
+/// The batch for `op`: `--batch`, 1 for the empty region, else
+/// `auto_batch` from a short single-call pilot.
+fn choose_batch(ctx: &Ctx, op: EntryOp) -> Result<(usize, &'static str)> {
+    if op == EntryOp::Empty {
+        return Ok((1, "the timer's own cost: always one empty region"));
+    }
+    if let Some(k) = ctx.cfg.entry_batch {
+        return Ok((k, "--batch"));
+    }
+    let mut pilot = vec![0i64; PILOT_REGIONS];
+    time_regions(ctx, op, 1, ctx.cfg.entry_warmup.min(10_000), &mut pilot)?;
+    pilot.sort_unstable();
+    let m = stats::median_sorted(&pilot);
+    Ok((
+        auto_batch(ctx.timer.resolution_cycles, m),
+        "automatic: timer step under 2% of a region, at least 16 calls back to back",
+    ))
+}
+
+/// Timed regions for `samples` requested: at least enough for every block
+/// to have `MIN_REGIONS_PER_BLOCK`.
+fn regions_for(samples: usize) -> usize {
+    samples.max(BLOCKS * MIN_REGIONS_PER_BLOCK)
+}
+
+/// Raw region cycles to per-operation samples, rounded to the cycle.
+fn per_op(regions: &[i64], batch: usize) -> Vec<i64> {
+    let k = batch as i64;
+    regions.iter().map(|s| (s + k / 2).div_euclid(k)).collect()
+}
+
 impl Experiment for EntryExperiment {
     fn id(&self) -> String {
         self.id.to_string()
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        let n = ctx.cfg.entry_samples;
-        if n == 0 {
+        if ctx.cfg.entry_samples == 0 {
             return Err(Stop::Skipped("no samples requested".into()).into());
         }
-        let warmup = ctx.cfg.entry_warmup;
-        let mut samples = vec![0i64; n];
-        crate::placement::prefault(&mut samples);
-        let op = match (self.op, ctx.cfg.syscall) {
-            (EntryOp::Null, SyscallPath::Libc) => EntryOp::LibcSyscall(NR_INVALID),
-            (EntryOp::Getpid, SyscallPath::Libc) => EntryOp::LibcSyscall(NR_GETPID),
-            (EntryOp::Getppid, SyscallPath::Libc) => EntryOp::LibcSyscall(NR_GETPPID),
-            (op, _) => op,
-        };
-        let batch = if op == EntryOp::Empty {
-            1
-        } else {
-            ctx.cfg.entry_batch.max(1)
-        };
-        let mut first = true;
-        for chunk in samples.chunks_mut(CHUNK) {
-            ctx.check_cancel()?;
-            // Warm up before the first chunk only: later chunks follow a
-            // cancel check, a load and a branch, nothing that cools caches.
-            let w = if first { warmup } else { 0 };
-            first = false;
-            crate::with_clock!(ctx.timer, c => workloads::entry::sample_batched(c, op, w, batch, chunk));
+        if self.spec == Spec::ReturnAfterSysret {
+            return self.run_return(ctx);
         }
-        let mut notes = Vec::new();
-        if op == EntryOp::Empty {
-            notes.push(
-                "raw empty-region cycles: this is the overhead subtracted from every other sample"
-                    .to_string(),
-            );
-        } else {
-            ctx.timer.subtract_overhead(&mut samples);
-            if batch > 1 {
-                // Per operation, to the nearest cycle.
-                let k = batch as i64;
-                samples
-                    .iter_mut()
-                    .for_each(|s| *s = (*s + k / 2).div_euclid(k));
-                notes.push(format!(
-                    "each sample is the mean per operation of {batch} back-to-back operations"
-                ));
-            }
+        let op = op(self.spec, ctx.cfg.syscall);
+        let (batch, rule) = choose_batch(ctx, op)?;
+        let mut regions = vec![0i64; regions_for(ctx.cfg.entry_samples)];
+        crate::placement::prefault(&mut regions);
+        time_regions(ctx, op, batch, ctx.cfg.entry_warmup, &mut regions)?;
+        // Blocks of the same per-operation samples the summary is made of,
+        // so the headline median and its block CI agree.
+        let mut samples = per_op(&regions, batch);
+        drop(regions);
+        let (size, medians) = stats::block_medians(&samples, BLOCKS, 1.0);
+        let mut p = common_params(ctx, op, batch, rule, samples.len());
+        if let Some(d) = report::ids::describe(self.id) {
+            p.insert("measures".into(), d.into());
         }
-        let mut p = params([
-            ("samples", n.into()),
-            ("warmup", warmup.into()),
-            ("ops_per_sample", batch.into()),
-            ("operation", op.describe().into()),
-            ("timer", ctx.timer.kind().into()),
-            (
-                "timer_resolution_cycles",
-                ctx.timer.resolution_cycles.into(),
-            ),
-            (
-                "overhead_subtracted_cycles",
-                if op == EntryOp::Empty {
-                    0.0
-                } else {
-                    ctx.timer.overhead_cycles
-                }
-                .into(),
-            ),
-        ]);
         if op == EntryOp::VdsoClockGettime {
-            let cs = clocksource();
-            if !matches!(
-                cs.as_str(),
-                "tsc" | "kvm-clock" | "hyperv_clocksource_tsc_page"
-            ) {
-                notes.push(format!(
-                    "clocksource {cs} may have no vDSO read: clock_gettime may enter the kernel"
-                ));
-            }
-            p.insert("clocksource".into(), cs.into());
+            p.insert("clocksource".into(), clocksource().into());
         }
         let mut e = record::measured(self.id, "user", p, &mut samples);
-        e.notes = notes;
+        e = record::with_blocks(e, stats::blocks(size, medians));
+        e.notes.extend(op_notes(ctx, op, batch, e.summary.median));
         Ok(e)
+    }
+}
+
+impl EntryExperiment {
+    /// `entry.return_after_sysret`: headline getppid minus inline getppid,
+    /// block by block (alternating, so drift hits both alike).
+    fn run_return(&self, ctx: &mut Ctx) -> Result<schema::Experiment> {
+        let call = op(self.spec, ctx.cfg.syscall);
+        let inline = EntryOp::Syscall(NoArgCall::Getppid, CallPath::Inline);
+        let (batch, rule) = choose_batch(ctx, call)?;
+        let per_block = (regions_for(ctx.cfg.entry_samples) / BLOCKS).max(1);
+        let (mut a, mut b) = (vec![0i64; per_block], vec![0i64; per_block]);
+        let (mut all_a, mut all_b) = (Vec::new(), Vec::new());
+        let mut diffs = Vec::with_capacity(BLOCKS);
+        for i in 0..BLOCKS {
+            let w = if i == 0 { ctx.cfg.entry_warmup } else { 0 };
+            time_regions(ctx, call, batch, w, &mut a)?;
+            time_regions(ctx, inline, batch, w, &mut b)?;
+            let (pa, pb) = (per_op(&a, batch), per_op(&b, batch));
+            let ma = stats::block_medians(&pa, 1, 1.0).1[0];
+            let mb = stats::block_medians(&pb, 1, 1.0).1[0];
+            diffs.push(ma - mb);
+            all_a.extend(pa);
+            all_b.extend(pb);
+        }
+        let n = all_a.len();
+        let mut p = common_params(ctx, call, batch, rule, n);
+        p.insert("baseline_operation".into(), inline.describe().into());
+        p.insert(
+            "mitigations".into(),
+            Value::Object(mitigations(ctx).into_iter().collect()),
+        );
+        let e = record::measured(self.id, "user", p, &mut all_a);
+        let blocks = stats::blocks_relative_to(per_block as u64, diffs, e.summary.median);
+        let mut e =
+            record::with_block_delta(e, "the same call inline (no call/ret)", &mut all_b, blocks);
+        e.notes.push(return_note(ctx, e.headline_cycles()));
+        Ok(e)
+    }
+}
+
+/// Params every entry experiment records.
+fn common_params(
+    ctx: &Ctx,
+    op: EntryOp,
+    batch: usize,
+    rule: &str,
+    n: usize,
+) -> std::collections::BTreeMap<String, Value> {
+    let t = ctx.timer;
+    params([
+        ("samples", n.into()),
+        ("warmup", ctx.cfg.entry_warmup.into()),
+        ("ops_per_sample", batch.into()),
+        ("batch_rule", rule.into()),
+        ("operation", op.describe().into()),
+        ("timer", t.kind().into()),
+        ("timer_resolution_cycles", t.resolution_cycles.into()),
+        (
+            "timer_resolution_ns",
+            record::finite(t.resolution_ns()).into(),
+        ),
+        (
+            "overhead_subtracted_cycles",
+            if op == EntryOp::Empty {
+                0.0
+            } else {
+                t.overhead_cycles
+            }
+            .into(),
+        ),
+    ])
+}
+
+/// What a reader must know about one entry experiment's figure.
+fn op_notes(ctx: &Ctx, op: EntryOp, batch: usize, median: f64) -> Vec<String> {
+    let mut notes = Vec::new();
+    let step = ctx.timer.resolution_cycles as f64 / batch as f64;
+    if op == EntryOp::Empty {
+        notes.push(
+            "raw empty-region cycles: this is the overhead subtracted from every other sample"
+                .to_string(),
+        );
+    } else if batch > 1 {
+        notes.push(format!(
+            "each sample is the mean per operation of {batch} back-to-back operations"
+        ));
+    }
+    if step > 1.0 && step > MAX_STEP_FRACTION * median.abs() {
+        notes.push(format!(
+            "the median sits on the timer step: the timer resolves {} cycles, \
+             {:.1} cycles per operation here, more than 2% of the median",
+            ctx.timer.resolution_cycles, step
+        ));
+    }
+    if op == EntryOp::VdsoClockGettime {
+        let cs = clocksource();
+        if !matches!(
+            cs.as_str(),
+            "tsc" | "kvm-clock" | "hyperv_clocksource_tsc_page"
+        ) {
+            notes.push(format!(
+                "clocksource {cs} may have no vDSO read: clock_gettime may enter the kernel"
+            ));
+        }
+    }
+    notes
+}
+
+/// The sysfs texts of `RETURN_MITIGATIONS` ("unknown" when not read).
+fn mitigations(ctx: &Ctx) -> Vec<(String, Value)> {
+    let m = ctx.env.platform.as_ref().map(|p| &p.mitigations);
+    RETURN_MITIGATIONS
+        .iter()
+        .map(|k| {
+            let v = m.and_then(|m| m.get(*k)).map_or("unknown", |s| s.as_str());
+            (k.to_string(), Value::from(v))
+        })
+        .collect()
+}
+
+/// The return-after-sysret figure tied to what the platform reports.
+fn return_note(ctx: &Ctx, delta: f64) -> String {
+    let m: Vec<String> = mitigations(ctx)
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or("?")))
+        .collect();
+    format!(
+        "return after sysret: the call path costs {delta:.0} cycles more than the inline \
+         instruction. RSB filling (spectre_v2/retbleed) and SRSO safe RET make the first \
+         ret after sysret mispredict; this platform reports {}",
+        m.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_keep_the_step_under_two_percent() {
+        // 24.5-cycle steps (24 measured) on a 390-cycle call: 24/(0.02*390)
+        // = 3.1 -> the minimum 16.
+        assert_eq!(auto_batch(24, 390.0), 16);
+        // A 20-cycle vDSO read: 24/(0.4) = 60 -> 64.
+        assert_eq!(auto_batch(24, 20.0), 64);
+        // Never past the cap, and a zero/negative pilot does not divide by 0.
+        assert_eq!(auto_batch(1000, 1.0), MAX_BATCH);
+        assert_eq!(auto_batch(24, -3.0), MAX_BATCH);
+        for (step, c) in [(1, 5.0), (24, 390.0), (49, 50.0), (24, 20.0)] {
+            let b = auto_batch(step, c);
+            assert!(
+                b == MAX_BATCH || step as f64 <= 0.02 * c * b as f64,
+                "{step} {c} {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn regions_give_every_block_enough() {
+        assert_eq!(regions_for(200_000), 200_000);
+        assert_eq!(regions_for(100), BLOCKS * MIN_REGIONS_PER_BLOCK);
+        assert_eq!(per_op(&[1600, 1608, 1591], 16), vec![100, 101, 99]);
+    }
+
+    #[test]
+    fn ids_are_headline_inline_and_the_difference() {
+        let ids: Vec<&str> = all().iter().map(|e| e.id).collect();
+        for id in [
+            "entry.getppid",
+            "entry.getppid.inline",
+            "entry.return_after_sysret",
+        ] {
+            assert!(ids.contains(&id), "{id}");
+        }
+        assert_eq!(
+            op(Spec::Headline(NoArgCall::Getppid), SyscallPath::Libc),
+            EntryOp::Syscall(NoArgCall::Getppid, CallPath::Libc)
+        );
+        assert_eq!(
+            op(Spec::Inline(NoArgCall::Getppid), SyscallPath::Libc),
+            EntryOp::Syscall(NoArgCall::Getppid, CallPath::Inline)
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Turning sample buffers into `schema::Experiment` values.
 
-use crate::schema::{self, Baseline, Histogram};
+use crate::schema::{self, Baseline, Blocks, Histogram};
 use report::stats;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -28,6 +28,7 @@ pub fn measured(
         baseline: None,
         ipi: None,
         notes: Vec::new(),
+        blocks: None,
     }
 }
 
@@ -38,16 +39,52 @@ pub fn with_baseline(
     label: &str,
     base: &mut [i64],
 ) -> schema::Experiment {
-    let summary = stats::summarize(base);
+    base.sort_unstable();
     let measured = e.samples.to_sorted_samples();
     let (delta, ci) = stats::delta_median_ci95(&measured, base);
-    e.baseline = Some(Baseline {
+    e.baseline = Some(baseline(label, base, delta, ci));
+    e
+}
+
+/// The reference run (sorted samples) with the delta and its CI.
+fn baseline(label: &str, sorted_base: &[i64], delta: f64, ci: [f64; 2]) -> Baseline {
+    Baseline {
         label: label.to_string(),
-        summary,
-        samples: Histogram::from_samples(base),
+        summary: stats::summarize(&mut sorted_base.to_vec()),
+        samples: Histogram::from_samples(sorted_base),
         delta_median: finite(delta),
         delta_ci95: [finite(ci[0]), finite(ci[1])],
-    });
+    }
+}
+
+/// Attaches the experiment's blocks: the median's CI becomes the block
+/// bootstrap CI, and blocks that disagree add the unstable-host warning.
+pub fn with_blocks(mut e: schema::Experiment, blocks: Blocks) -> schema::Experiment {
+    e.summary.median_ci95 = [finite(blocks.ci95[0]), finite(blocks.ci95[1])];
+    if let Some(w) = stats::unstable_warning(&blocks) {
+        e.notes.push(w);
+    }
+    e.blocks = Some(blocks);
+    e
+}
+
+/// Adds the reference run of a differential experiment whose delta was
+/// taken block by block (paired in time): the headline is the median of
+/// the blocks' deltas with their block-bootstrap CI. Sorts `base`.
+pub fn with_block_delta(
+    e: schema::Experiment,
+    label: &str,
+    base: &mut [i64],
+    blocks: Blocks,
+) -> schema::Experiment {
+    let mut e = e;
+    if let Some(w) = stats::unstable_warning(&blocks) {
+        e.notes.push(w);
+    }
+    base.sort_unstable();
+    let delta = stats::median_f64(&blocks.medians);
+    e.baseline = Some(baseline(label, base, delta, blocks.ci95));
+    e.blocks = Some(blocks);
     e
 }
 
@@ -93,6 +130,39 @@ mod tests {
         assert_eq!(bl.delta_median, 50.0);
         assert!(bl.delta_ci95[0] <= 50.0 && bl.delta_ci95[1] >= 50.0);
         assert_eq!(e.headline_cycles(), 50.0);
+    }
+
+    #[test]
+    fn block_delta_is_the_median_of_block_deltas() {
+        let mut a: Vec<i64> = vec![500; 40];
+        let mut b: Vec<i64> = vec![380; 40];
+        let blocks = stats::blocks(2, vec![118.0, 120.0, 122.0, 500.0, 119.0]);
+        let e = with_block_delta(
+            measured("entry.return_after_sysret", "user", BTreeMap::new(), &mut a),
+            "inline",
+            &mut b,
+            blocks,
+        );
+        let bl = e.baseline.as_ref().unwrap();
+        assert_eq!(bl.delta_median, 120.0);
+        assert!(bl.delta_ci95[0] <= 120.0 && bl.delta_ci95[1] >= 120.0);
+        // One block in five far off: the host was not quiet.
+        assert!(
+            e.notes.iter().any(|n| n.contains("unstable host")),
+            "{:?}",
+            e.notes
+        );
+        assert_eq!(e.blocks.unwrap().medians.len(), 5);
+    }
+
+    #[test]
+    fn blocks_replace_the_sample_ci() {
+        let mut s: Vec<i64> = (0..100).collect();
+        let e = with_blocks(
+            measured("entry.null", "user", BTreeMap::new(), &mut s),
+            stats::blocks(50, vec![24.0, 74.0]),
+        );
+        assert_eq!(e.summary.median_ci95, e.blocks.as_ref().unwrap().ci95);
     }
 
     #[test]

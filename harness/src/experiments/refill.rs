@@ -55,12 +55,102 @@ impl Experiment for RefillExperiment {
         }
         ctx.timer.subtract_overhead(&mut flushed);
         ctx.timer.subtract_overhead(&mut plain);
+        // Paired differences, in run order: each flushed walk minus the
+        // plain walk right after it.
+        let diffs: Vec<i64> = flushed.iter().zip(&plain).map(|(f, p)| f - p).collect();
+        let (size, medians) = report::stats::block_medians(&diffs, BLOCKS, 1.0);
+        let flushed_median = report::stats::median_f64(&to_f64(&flushed));
+        let reach = Reach::judge(
+            self.pages,
+            dtlb_4k_entries(ctx.env),
+            report::stats::median_f64(&to_f64(&plain)),
+            flushed_median,
+        );
+        let p = self.params(ctx, n, &reach);
+        let e = record::measured(&self.id(), "user", p, &mut flushed);
+        let mut e = record::with_block_delta(
+            e,
+            "walk after a kernel entry without flush",
+            &mut plain,
+            report::stats::blocks_relative_to(size, medians, flushed_median),
+        );
+        e.notes
+            .push(pti_note(ctx.env.platform.as_ref().map(|p| p.pti)));
+        if let Some(why) = &reach.past {
+            e.notes.push(format!(
+                "past the TLB's reach ({why}): the plain walk misses too, so this delta is not a refill cost; the curve stops before it"
+            ));
+        }
+        Ok(e)
+    }
+}
+
+/// Blocks of pairs per refill experiment.
+const BLOCKS: usize = report::stats::MIN_BLOCKS;
+/// Smallest walk judged by its own per-page costs: below it the fixed
+/// cost of the loop and the fences dominates both walks.
+const REACH_MIN_PAGES: usize = 64;
+/// The plain walk costing this fraction of the flushed one per page means
+/// it misses the TLB as well.
+const REACH_RATIO: f64 = 0.5;
+
+fn to_f64(v: &[i64]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+/// Whether a working set is past the TLB's reach, and why.
+#[derive(Debug, Clone, PartialEq)]
+struct Reach {
+    plain_per_page: f64,
+    flushed_per_page: f64,
+    hint: Option<u64>,
+    past: Option<String>,
+}
+
+impl Reach {
+    /// Past the reach when the plain walk's per-page cost has caught up
+    /// with the flushed one (it misses too), or, as CPUID's hint, when
+    /// the set has more pages than the largest 4K TLB has entries.
+    fn judge(pages: usize, hint: Option<u64>, plain: f64, flushed: f64) -> Reach {
+        let (pp, fp) = (plain / pages as f64, flushed / pages as f64);
+        let past = if pages >= REACH_MIN_PAGES && fp > 0.0 && pp >= REACH_RATIO * fp {
+            Some(format!(
+                "the plain walk costs {pp:.1} cycles a page, {:.0}% of the flushed walk's {fp:.1}",
+                pp / fp * 100.0
+            ))
+        } else {
+            match hint {
+                Some(h) if pages as u64 > h => Some(format!(
+                    "{pages} pages exceed the largest 4K TLB CPUID reports ({h} entries)"
+                )),
+                _ => None,
+            }
+        };
+        Reach {
+            plain_per_page: pp,
+            flushed_per_page: fp,
+            hint,
+            past,
+        }
+    }
+}
+
+impl RefillExperiment {
+    fn params(
+        &self,
+        ctx: &Ctx,
+        n: usize,
+        reach: &Reach,
+    ) -> std::collections::BTreeMap<String, serde_json::Value> {
         let pti = ctx.env.platform.as_ref().map(|p| p.pti);
-        let p = params([
+        params([
             ("pages", self.pages.into()),
             ("stride_bytes", workloads::PAGE_SIZE.into()),
             ("pairs", n.into()),
-            ("order", "ascending addresses, one byte read per page".into()),
+            (
+                "order",
+                "ascending addresses, one byte per page, the cache line staggered page by page".into(),
+            ),
             (
                 "flush",
                 format!(
@@ -70,32 +160,31 @@ impl Experiment for RefillExperiment {
                 .into(),
             ),
             ("no_flush", "the same mprotect on the already read-only range: entry without flush".into()),
+            ("delta", "median over blocks of the block median of paired (flushed - plain) walks".into()),
             ("pti", pti.map_or(serde_json::Value::Null, Into::into)),
             ("timer", ctx.timer.kind().into()),
             ("timer_resolution_cycles", ctx.timer.resolution_cycles.into()),
-        ]);
-        let mut e = record::measured(&self.id(), "user", p, &mut flushed);
-        e = record::with_baseline(e, "walk after a kernel entry without flush", &mut plain);
-        e.notes.push(match pti {
-            Some(false) => "PTI off: kernel mappings are global and survive this flush, so only user \
-                            entries are refilled (lower bound of flush-on-entry with INVPCID type 2)"
-                .to_string(),
-            Some(true) => "PTI on: the flush drops this mm's user and kernel PCID entries; global kernel \
-                           entries (entry text) survive"
-                .to_string(),
-            None => "PTI state unknown: whether kernel entries were flushed too is not known".to_string(),
-        });
-        if let Some(reach) = dtlb_4k_entries(ctx.env) {
-            if self.pages as u64 > reach {
-                e.notes.push(format!(
-                    "{} pages exceed the largest 4K data TLB CPUID reports ({reach} entries): \
-                     if that size is right the walk also misses without the flush, and the \
-                     delta is not a pure refill cost",
-                    self.pages
-                ));
-            }
+            ("plain_per_page_cycles", record::finite(reach.plain_per_page).into()),
+            ("flushed_per_page_cycles", record::finite(reach.flushed_per_page).into()),
+            ("tlb_reach_hint_entries", reach.hint.map_or(serde_json::Value::Null, Into::into)),
+            ("past_tlb_reach", reach.past.is_some().into()),
+        ])
+    }
+}
+
+fn pti_note(pti: Option<bool>) -> String {
+    match pti {
+        Some(false) => "PTI off: kernel mappings are global and survive this flush, so only user \
+                        entries are refilled (lower bound of flush-on-entry with INVPCID type 2)"
+            .to_string(),
+        Some(true) => {
+            "PTI on: the flush drops this mm's user and kernel PCID entries; global kernel \
+                       entries (entry text) survive"
+                .to_string()
         }
-        Ok(e)
+        None => {
+            "PTI state unknown: whether kernel entries were flushed too is not known".to_string()
+        }
     }
 }
 
@@ -107,4 +196,25 @@ fn dtlb_4k_entries(env: &crate::schema::Environment) -> Option<u64> {
         .filter(|t| t.page_sizes.contains("4K") && !t.name.contains("iTLB"))
         .map(|t| u64::from(t.entries))
         .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reach_is_where_the_plain_walk_catches_up() {
+        // Inside the reach: plain 3/page, flushed 25/page.
+        assert_eq!(Reach::judge(256, Some(1536), 768.0, 6400.0).past, None);
+        // Plain walk misses too.
+        let r = Reach::judge(4096, Some(8192), 80_000.0, 100_000.0);
+        assert!(r.past.unwrap().contains("80%"));
+        // CPUID's hint when the costs do not tell.
+        assert!(Reach::judge(4096, Some(1536), 4096.0, 100_000.0)
+            .past
+            .unwrap()
+            .contains("1536 entries"));
+        // Small walks are not judged by their costs.
+        assert_eq!(Reach::judge(16, None, 400.0, 500.0).past, None);
+    }
 }

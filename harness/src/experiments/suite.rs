@@ -7,34 +7,38 @@ use std::time::Duration;
 
 /// Default working-set sizes of `refill.wN`, pages.
 pub const DEFAULT_PAGES: [usize; 6] = [1, 16, 64, 256, 1024, 4096];
-/// Default operations per timed region for entry.*: see `entry_batch`.
-pub const DEFAULT_BATCH: usize = 1;
 /// Default IPI rate: one per ms is far above the posted real-world noise
 /// (one per ~2 min) and far below what saturates the victim.
 pub const DEFAULT_RATE_HZ: f64 = 1000.0;
 
-/// How entry.* experiments make their system call.
+/// How the headline entry.* experiments make their system call (the
+/// `.inline` rows always use the bare instruction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SyscallPath {
-    /// The `syscall` instruction inline: the entry alone (default).
-    Raw,
-    /// glibc's syscall(): the entry plus the wrapper, as `perf bench
-    /// syscall basic` measures it.
+    /// glibc's syscall(), as programs and `perf bench syscall basic` make
+    /// it (default).
     Libc,
+    /// The instruction in a called, non-inlined function: the call and
+    /// return without glibc's wrapper.
+    Call,
+    /// The instruction inline: the entry alone, no return after sysret.
+    Inline,
 }
 
 /// How much each experiment measures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuiteConfig {
     pub quick: bool,
-    /// Timed operations per entry.* / timer.overhead / vdso.* experiment.
+    /// Timed regions (samples) per entry.* / timer.overhead / vdso.*
+    /// experiment, at least 100 per block.
     pub entry_samples: usize,
     /// Untimed operations before them.
     pub entry_warmup: usize,
     /// Back-to-back operations per timed region of entry.* and vdso.*
     /// (timer.overhead is always 1): a sample is the mean per operation
-    /// of one batch.
-    pub entry_batch: usize,
+    /// of one batch. None: chosen per experiment so the timer step is
+    /// under 2% of a region (`entry::auto_batch`).
+    pub entry_batch: Option<usize>,
     /// How entry.* enter the kernel.
     pub syscall: SyscallPath,
     /// Working-set sizes for refill.wN.
@@ -51,10 +55,10 @@ impl SuiteConfig {
     pub fn quick() -> SuiteConfig {
         SuiteConfig {
             quick: true,
-            entry_samples: 200_000,
+            entry_samples: 100_000,
             entry_warmup: 20_000,
-            entry_batch: DEFAULT_BATCH,
-            syscall: SyscallPath::Raw,
+            entry_batch: None,
+            syscall: SyscallPath::Libc,
             refill_pages: DEFAULT_PAGES.to_vec(),
             refill_pairs: 200,
             ipi_rate_hz: DEFAULT_RATE_HZ,
@@ -66,10 +70,10 @@ impl SuiteConfig {
     pub fn full() -> SuiteConfig {
         SuiteConfig {
             quick: false,
-            entry_samples: 2_000_000,
+            entry_samples: 500_000,
             entry_warmup: 100_000,
-            entry_batch: DEFAULT_BATCH,
-            syscall: SyscallPath::Raw,
+            entry_batch: None,
+            syscall: SyscallPath::Libc,
             refill_pages: DEFAULT_PAGES.to_vec(),
             refill_pairs: 2000,
             ipi_rate_hz: DEFAULT_RATE_HZ,
@@ -198,7 +202,9 @@ mod tests {
         assert_eq!(pick("refill.w1"), ["refill.w1"]);
         assert_eq!(pick("refill.w1,entry.null"), ["entry.null", "refill.w1"]);
         assert_eq!(pick("w1"), ["refill.w1", "refill.w16", "refill.w1024"]);
-        assert_eq!(pick("entry.get*").len(), 2);
+        assert_eq!(pick("entry.get*").len(), 4);
+        assert_eq!(pick("entry.getppid"), ["entry.getppid"]);
+        assert_eq!(pick("*.inline").len(), 3);
         assert!(pick("nothing").is_empty());
     }
 
@@ -211,6 +217,10 @@ mod tests {
             "entry.null",
             "entry.getpid",
             "entry.getppid",
+            "entry.null.inline",
+            "entry.getpid.inline",
+            "entry.getppid.inline",
+            "entry.return_after_sysret",
             "vdso.clock_gettime",
             "refill.w1",
             "refill.w4096",
