@@ -91,6 +91,23 @@ fn render_cpu(out: &mut Text, c: &CpuFacts) {
     );
     out.kv("brand", or_dash(&c.brand));
     out.kv("uarch", &c.uarch);
+    if c.uarch.contains("-class (model") {
+        let named = cpu::uarch(&c.vendor, c.family, c.model, c.stepping);
+        let by = if c.hypervisor.is_some() {
+            "The hypervisor-reported"
+        } else {
+            "The reported"
+        };
+        out.kv(
+            "",
+            &format!(
+                "{by} model {:#x} ({named}) conflicts with the features: \
+                 AMX (with AVX512-FP16, TSXLDTRK, SERIALIZE) means an AMX-capable \
+                 Xeon, Sapphire Rapids or later; the kernel rules use that.",
+                c.model
+            ),
+        );
+    }
     out.kv("hypervisor", c.hypervisor.as_deref().unwrap_or("none"));
     let f = &c.features;
     let flags = [

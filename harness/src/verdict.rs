@@ -35,7 +35,12 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
 
     let mut text = Vec::new();
     text.push(variants_sentence(f.invpcid, f.pge));
-    text.push(pti_sentence(&rule, platform, pti_needed, flush_on_entry_runs));
+    text.push(pti_sentence(
+        &rule,
+        platform,
+        pti_needed,
+        flush_on_entry_runs,
+    ));
     text.push(broadcast_sentence(cpu, platform));
     if let Some(hv) = &cpu.hypervisor {
         text.push(format!(
@@ -108,17 +113,19 @@ fn broadcast_sentence(cpu: &CpuFacts, platform: Option<&Platform>) -> String {
     let f = &cpu.features;
     let mut parts = Vec::new();
     if f.invlpgb {
-        parts.push(format!(
-            "{} (up to {} pages per instruction)",
-            kernel_rules::invlpgb_sentence(
-                true,
-                platform.map(|p| p.kernel_release.as_str()),
-                cpu.hypervisor.is_some(),
-                platform.map(|p| p.pti),
-            )
-            .trim_end_matches('.'),
-            f.invlpgb_max_pages
-        ) + ".");
+        parts.push(
+            format!(
+                "{} (up to {} pages per instruction)",
+                kernel_rules::invlpgb_sentence(
+                    true,
+                    platform.map(|p| p.kernel_release.as_str()),
+                    cpu.hypervisor.is_some(),
+                    platform.map(|p| p.pti),
+                )
+                .trim_end_matches('.'),
+                f.invlpgb_max_pages
+            ) + ".",
+        );
     }
     match platform.and_then(|p| p.rar) {
         Some(true) => parts.push(
@@ -267,5 +274,4 @@ mod tests {
         );
         assert!(v.broadcast.is_empty());
     }
-
 }

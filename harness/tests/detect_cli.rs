@@ -167,3 +167,56 @@ fn live_text_fits_80_columns() {
         assert!(line.chars().count() <= 80, "too wide: {line}");
     }
 }
+
+/// A hypervisor that reports a client model (0xA7, Rocket Lake) on a CPU
+/// with AMX: detect says so and uses Sapphire Rapids for the rules. The
+/// fixture is the InstLatx64 Sapphire Rapids dump with the model masked
+/// as on this project's KVM host (testdata/cpuid-masked/README.md).
+#[test]
+fn masked_model_is_called_out_and_the_features_decide() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/cpuid-masked/GenuineIntel00806F8_SapphireRapids_05_CPUID.txt");
+    let out = entrybench()
+        .args(["detect", "--cpuid-dump", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("uarch            Sapphire Rapids-class (model 0xa7 masked by hypervisor)"),
+        "{text}"
+    );
+    assert!(!text.contains("uarch            Rocket Lake"), "{text}");
+    assert!(
+        text.contains("hypervisor-reported model 0xa7 (Rocket Lake) conflicts"),
+        "{text}"
+    );
+    // The rules key on the features: no Meltdown, so no PTI by default.
+    assert!(
+        text.contains("not affected by Meltdown") || text.contains("Not affected by Meltdown"),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "too wide: {line}");
+    }
+}
+
+/// The kernel's Meltdown rule on a Haswell-EP dump (no
+/// IA32_ARCH_CAPABILITIES): affected, PTI on by default, never "unknown".
+#[test]
+fn haswell_ep_is_meltdown_affected() {
+    let out = entrybench()
+        .args([
+            "detect",
+            "--cpuid-dump",
+            dump("GenuineIntel00306F2_HaswellEP_00_CPUID.txt")
+                .to_str()
+                .unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap().replace('\n', " ");
+    assert!(text.contains("Meltdown-affected"), "{text}");
+    assert!(text.contains("runs PTI"), "{text}");
+    assert!(!text.contains("unknown: the dump"), "{text}");
+}

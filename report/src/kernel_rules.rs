@@ -52,7 +52,10 @@ const RDCL_NO_CORES: &[&str] = &[
 /// "Sapphire Rapids-class (model masked by hypervisor)" -> "Sapphire
 /// Rapids": the core name the rules and priors are keyed by.
 pub fn core_name(uarch: &str) -> &str {
-    let end = uarch.find("-class").or_else(|| uarch.find(" (")).unwrap_or(uarch.len());
+    let end = uarch
+        .find("-class")
+        .or_else(|| uarch.find(" ("))
+        .unwrap_or(uarch.len());
     &uarch[..end]
 }
 
@@ -68,9 +71,10 @@ pub fn meltdown(cpu: &CpuFacts) -> Meltdown {
     let f = &cpu.features;
     let core = core_name(&cpu.uarch);
     let (affected, why) = match cpu.vendor.as_str() {
-        "AuthenticAMD" | "HygonGenuine" | "CentaurHauls" | "  Shanghai  " => {
-            (false, "the kernel lists every AMD/Hygon/Centaur/Zhaoxin CPU as NO_MELTDOWN".to_string())
-        }
+        "AuthenticAMD" | "HygonGenuine" | "CentaurHauls" | "  Shanghai  " => (
+            false,
+            "the kernel lists every AMD/Hygon/Centaur/Zhaoxin CPU as NO_MELTDOWN".to_string(),
+        ),
         "GenuineIntel" if NO_MELTDOWN_INTEL.contains(&core) => (
             false,
             format!("{core} is an in-order Atom on the kernel's NO_MELTDOWN list"),
@@ -99,7 +103,10 @@ pub fn meltdown(cpu: &CpuFacts) -> Meltdown {
                 ),
             ),
         },
-        other => (true, format!("vendor {other} is not on the kernel's NO_MELTDOWN list")),
+        other => (
+            true,
+            format!("vendor {other} is not on the kernel's NO_MELTDOWN list"),
+        ),
     };
     Meltdown { affected, why }
 }
@@ -118,14 +125,20 @@ pub fn meltdown_from_sysfs(text: &str) -> Option<bool> {
 /// One sentence: when the series' flush runs, per series version.
 pub fn series_sentence(pti: Option<bool>) -> String {
     let v7 = match pti {
-        Some(true) => "PTI is on, so the series' v7 flush (INVPCID type 2, else CR4.PGE \
+        Some(true) => {
+            "PTI is on, so the series' v7 flush (INVPCID type 2, else CR4.PGE \
                        twice, in SWITCH_TO_KERNEL_CR3) runs on every kernel entry of a \
-                       nohz_full CPU (it needs PTI and NO_HZ_FULL)",
-        Some(false) => "PTI is off, so the series' flush does not run (PTI off): v7 \
+                       nohz_full CPU (it needs PTI and NO_HZ_FULL)"
+        }
+        Some(false) => {
+            "PTI is off, so the series' flush does not run (PTI off): v7 \
                         flushes only in SWITCH_TO_KERNEL_CR3, built with COALESCE_TLBI, \
-                        which needs PTI and NO_HZ_FULL; IPIs stay the status quo",
-        None => "PTI state unknown: the series' v7 flush runs only with PTI on and \
-                 NO_HZ_FULL",
+                        which needs PTI and NO_HZ_FULL; IPIs stay the status quo"
+        }
+        None => {
+            "PTI state unknown: the series' v7 flush runs only with PTI on and \
+                 NO_HZ_FULL"
+        }
     };
     format!(
         "{v7}. RFC v8 runs a catch-up sequence unconditionally at kernel entry \

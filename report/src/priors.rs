@@ -87,9 +87,8 @@ impl Prior {
 
 /// Parses and checks a priors table.
 pub fn parse(text: &str) -> Result<Vec<Prior>> {
-    let f: File = toml::from_str(text).map_err(|e| {
-        anyhow::anyhow!("invalid priors TOML: {}", e.message().replace('\n', " "))
-    })?;
+    let f: File = toml::from_str(text)
+        .map_err(|e| anyhow::anyhow!("invalid priors TOML: {}", e.message().replace('\n', " ")))?;
     for (i, p) in f.prior.iter().enumerate() {
         p.check()
             .with_context(|| format!("prior #{} ({} {})", i + 1, p.cpu, p.operation))?;
@@ -139,7 +138,11 @@ mod tests {
     fn lookups_by_core() {
         let p = find("Haswell", op::FLUSH_ON_ENTRY).expect("Haswell flush-on-entry prior");
         assert_eq!(p.ns(), Some(570.0));
-        assert!(p.label().starts_with("published (v7 cover"), "{}", p.label());
+        assert!(
+            p.label().starts_with("published (v7 cover"),
+            "{}",
+            p.label()
+        );
         assert!(find("Zen 5", op::FLUSH_ON_ENTRY).is_none());
         assert!(!for_core("Zen 3").is_empty());
     }
@@ -149,7 +152,10 @@ mod tests {
         let row = "[[prior]]\ncpu = \"x\"\nuarch = []\noperation = \"o\"\nvalue = 1.0\nunit = \"ns\"\nconditions = \"c\"\nkind = \"measured\"\ncite = \"c\"\nsource = \"\"\n";
         let e = format!("{:#}", parse(row).unwrap_err());
         assert!(e.contains("`source` is empty"), "{e}");
-        let e = format!("{:#}", parse(&row.replace("\"ns\"", "\"parsecs\"")).unwrap_err());
+        let e = format!(
+            "{:#}",
+            parse(&row.replace("\"ns\"", "\"parsecs\"")).unwrap_err()
+        );
         assert!(e.contains("unit `parsecs`"), "{e}");
         assert!(parse("[[prior]]\ncpu = 1\n").is_err());
     }

@@ -127,10 +127,7 @@ pub struct DumpTarget<'a> {
 /// measured model when given.
 pub fn size(profile: &Profile, files: &[ResultFile], dump: Option<DumpTarget>) -> Sizing {
     let machines = machine::group(files);
-    let mut out: Vec<MachineSizing> = machines
-        .iter()
-        .map(|m| size_measured(profile, m))
-        .collect();
+    let mut out: Vec<MachineSizing> = machines.iter().map(|m| size_measured(profile, m)).collect();
     if let Some(d) = dump {
         out.push(size_dump(profile, &machines, &d));
     }
@@ -394,7 +391,9 @@ fn refill_cost(p: &Profile, m: &Machine, notes: &mut Vec<String>) -> Option<f64>
         notes.push(format!(
             "R({w}) = {} cycles ({} us).",
             units::num(r),
-            us(r, m.tsc_hz()).map(units::num).unwrap_or_else(|| "-".into())
+            us(r, m.tsc_hz())
+                .map(units::num)
+                .unwrap_or_else(|| "-".into())
         ));
     }
     refill.map(|x| x.0)
@@ -809,7 +808,9 @@ mod tests {
             m.published
         );
         assert!(
-            m.answer.iter().any(|n| n.contains("does not run (PTI off)")),
+            m.answer
+                .iter()
+                .any(|n| n.contains("does not run (PTI off)")),
             "{:?}",
             m.answer
         );
@@ -842,6 +843,10 @@ mod tests {
         };
         let s = size(&profile(), &files, Some(dump));
         let m = s.machines.last().unwrap();
-        assert!(m.source.starts_with("measured (like model: "), "{}", m.source);
+        assert!(
+            m.source.starts_with("measured (like model: "),
+            "{}",
+            m.source
+        );
     }
 }

@@ -165,7 +165,11 @@ fn clock_hz(cpu: &CpuFacts) -> Option<(f64, String)> {
         return Some((cpu.tsc_hz as f64, "the CPUID TSC rate".into()));
     }
     let at = cpu.brand.find("@ ")?;
-    let ghz: f64 = cpu.brand[at + 2..].trim().trim_end_matches("GHz").parse().ok()?;
+    let ghz: f64 = cpu.brand[at + 2..]
+        .trim()
+        .trim_end_matches("GHz")
+        .parse()
+        .ok()?;
     (ghz > 0.0).then(|| (ghz * 1e9, format!("the brand's nominal {ghz} GHz")))
 }
 
@@ -310,7 +314,8 @@ fn recommendation(ctx: &Context, c: &Costs, s: f64, f: f64) -> String {
                  so it wins when entries far outnumber flush events."
             )
         }
-        None => "Answer: PTI state unknown: run `entrybench detect` on that machine first."
-            .to_string(),
+        None => {
+            "Answer: PTI state unknown: run `entrybench detect` on that machine first.".to_string()
+        }
     }
 }
