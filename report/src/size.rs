@@ -299,7 +299,7 @@ fn on_entry_note(facts: &Facts) -> Option<String> {
 
 /// Victim IPI experiment used for the status quo, in preference order:
 /// the kernel-range flushes the series defers, then user shootdowns.
-const IPI_ORDER: [&str; 5] = [
+pub const IPI_ORDER: [&str; 5] = [
     "ipi.kmod.kernel_range",
     "ipi.kmod.flush_all",
     "ipi.user.mprotect",
