@@ -28,4 +28,6 @@ pub mod table;
 pub mod tables;
 pub mod units;
 
-pub use render::{render_csv, render_markdown, render_text};
+pub use render::{
+    render_csv, render_markdown, render_markdown_with, render_text, render_text_with, RenderOptions,
+};

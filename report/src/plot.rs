@@ -731,13 +731,19 @@ pub fn break_even(machines: &[Machine], opts: &PlotOptions) -> Result<Option<Str
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
             }
             legend(chart, SeriesLabelPosition::UpperLeft)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    "above a line: IPIs cost more; below: flush-on-entry costs more",
-                    (S.0 * 3.0, fhi / 1e4),
-                    (FONT, 15),
-                )))
-                .map_err(perr)?;
+            let notes = std::iter::once(
+                "above a line: IPIs cost more; below: flush-on-entry costs more".to_string(),
+            )
+            .chain(sources.iter().cloned());
+            for (k, note) in notes.enumerate() {
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        note,
+                        (S.0 * 1.5, fhi / 1e4 / 3f64.powi(k as i32)),
+                        (FONT, 13),
+                    )))
+                    .map_err(perr)?;
+            }
             Ok(())
         },
     )?;
