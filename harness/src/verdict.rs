@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(v.pti_needed, Some(false));
         assert_eq!(v.flush_on_entry_runs, Some(false));
         assert_eq!(v.broadcast, ["INVLPGB"]);
-        assert!(v.text.contains(">= 6.15, PTI off"), "{}", v.text);
+        assert!(v.text.contains("(>= 6.15) uses it"), "{}", v.text);
         assert!(v.text.contains("KVM guest"), "{}", v.text);
         let v = verdict(&c, Some(&platform("Not affected", "6.6.1")));
         assert!(v.text.contains("older than 6.15"), "{}", v.text);

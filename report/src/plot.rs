@@ -454,7 +454,7 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
     };
     let caption = "TLB refill after a full flush vs working set";
     let svg = svg_chart(
-        &caption,
+        caption,
         22,
         80,
         log_axis!(xlo, xhi),

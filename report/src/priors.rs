@@ -132,6 +132,15 @@ mod tests {
             );
         }
         assert_eq!(all().len(), rows.len());
+        // A cite is printed in 72-column text: a word longer than a line
+        // would be cut, and the source with it.
+        for r in &rows {
+            assert!(
+                r.cite.split_whitespace().all(|w| w.chars().count() <= 60),
+                "cite with an unbreakable word: {}",
+                r.cite
+            );
+        }
     }
 
     #[test]
@@ -154,7 +163,11 @@ mod tests {
         assert!(e.contains("`source` is empty"), "{e}");
         let e = format!(
             "{:#}",
-            parse(&row.replace("\"ns\"", "\"parsecs\"")).unwrap_err()
+            parse(
+                &row.replace("\"ns\"", "\"parsecs\"")
+                    .replace("source = \"\"", "source = \"s\"")
+            )
+            .unwrap_err()
         );
         assert!(e.contains("unit `parsecs`"), "{e}");
         assert!(parse("[[prior]]\ncpu = 1\n").is_err());

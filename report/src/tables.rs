@@ -244,7 +244,8 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
         };
         let mut label = machine::short_cpu_label(m.cpu());
         if m.host != "bare metal" {
-            label.push('*');
+            // Cut before marking, so the guest mark is never the part cut.
+            label = crate::table::fit(&label, 27) + "*";
         }
         t.push(vec![
             label,
