@@ -18,16 +18,21 @@ pub mod plot;
 pub mod priors;
 pub mod profile;
 pub mod refill;
-pub mod render;
+pub mod report_formats;
+pub mod report_tables;
 pub mod schema;
 pub mod size;
 pub mod stats;
 #[doc(hidden)]
 pub mod synth;
-pub mod table;
-pub mod tables;
+pub mod text_table;
 pub mod units;
 
-pub use render::{
+/// The old name of `text_table`, kept so code written against it (compare)
+/// still builds; new code says `text_table`.
+#[doc(hidden)]
+pub use text_table as table;
+
+pub use report_formats::{
     render_csv, render_markdown, render_markdown_with, render_text, render_text_with, RenderOptions,
 };

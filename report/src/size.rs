@@ -15,7 +15,7 @@ use crate::machine::{self, Machine};
 use crate::profile::Profile;
 use crate::refill::{Curve, Read};
 use crate::schema::{CpuFacts, Experiment, ResultFile, Verdict};
-use crate::table::{wrap, Table, WIDTH};
+use crate::text_table::{wrap, Table, WIDTH};
 use crate::units;
 
 mod answer;

@@ -1,9 +1,9 @@
 //! The report as text (mail), Markdown or CSV. These are the functions the
 //! run command calls to write a report next to its result file.
 
+use crate::report_tables::{self as tables, MachineReport};
 use crate::schema::ResultFile;
-use crate::table::{csv_line, wrap, WIDTH};
-use crate::tables::{self, MachineReport};
+use crate::text_table::{csv_line, wrap, WIDTH};
 
 /// What the report shows beyond the per-machine blocks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,7 +52,7 @@ pub fn render_text_with(files: &[ResultFile], o: &RenderOptions) -> String {
                 .iter()
                 .map(|l| format!("   {}", l.trim_start()))
             {
-                out.push_str(&crate::table::fit(&l, WIDTH));
+                out.push_str(&crate::text_table::fit(&l, WIDTH));
                 out.push('\n');
             }
         }

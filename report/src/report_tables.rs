@@ -6,7 +6,7 @@ use crate::caveats;
 use crate::ids::{self, Kind};
 use crate::machine::{self, Machine};
 use crate::schema::{Experiment, ResultFile};
-use crate::table::Table;
+use crate::text_table::Table;
 use crate::units::{ci_ns, count, ns, num};
 
 /// The report block of one machine.
@@ -245,7 +245,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
         let mut label = machine::short_cpu_label(m.cpu());
         if m.host != "bare metal" {
             // Cut before marking, so the guest mark is never the part cut.
-            label = crate::table::fit(&label, 27) + "*";
+            label = crate::text_table::fit(&label, 27) + "*";
         }
         t.push(vec![
             label,
