@@ -1,7 +1,11 @@
 //! Hardware sizing: a workload profile against measured costs, per CPU
-//! model and strategy. Every figure is built from a measured experiment or
-//! says "not measured"; the one unmeasured input (the deferred state
-//! check) is a profile field printed as an assumption.
+//! model and strategy. The table is built from measured experiments only
+//! (of the CPU itself, or of a like model for a CPUID dump, labelled so);
+//! published figures (`priors`) are listed apart, each labelled
+//! `published (source)`; the deferred state check is measured where a
+//! result has `deferred.check.*`, else the profile field, printed as an
+//! assumption. `answer` gives the straight answer per CPU from the
+//! kernel's rules (`kernel_rules`).
 //!
 //! Equations (all per isolated CPU; cycles/s divided by the TSC frequency
 //! gives the fraction of one CPU). S = syscalls_per_sec, F =
@@ -32,7 +36,8 @@ Sizing equations (per isolated CPU; %CPU = cycles/s / TSC Hz x 100)
          p99 and max
   E_v  = entry.flush.<v> delta median (flush ioctl - nop ioctl);
          E_v,p99 = its p99 - the nop median
-  C    = deferred_check_cycles (not measured: an assumption)
+  C    = deferred.check.uncontended median where a result has it
+         (measured), else deferred_check_cycles (an assumption)
 IPI (status quo):  cycles/s = F x (I_med + R(W))
                    worst    = I_max + R(W)
 flush-on-entry v:  cycles/s = S x (E_v + R(W))
@@ -628,6 +633,62 @@ fn caveat(m: &MachineSizing, r: &Row) -> String {
     s
 }
 
+/// The strategy table of one CPU, and why rows have no figures.
+fn strategy_table(m: &MachineSizing) -> (Table, Vec<String>) {
+    let mut t = Table::new(
+        "",
+        &[
+            "strategy",
+            "events/s",
+            "cyc/event",
+            "%CPU",
+            "worst us",
+            "verdict",
+        ],
+    );
+    let mut reasons = Vec::new();
+    let dashes = |label: String, verdict: &str| {
+        let mut row = vec![label];
+        row.extend(std::iter::repeat_n("-".to_string(), 4));
+        row.push(verdict.into());
+        row
+    };
+    for r in &m.rows {
+        let label = r.strategy.label();
+        let row = match &r.outcome {
+            Outcome::Figures {
+                events_per_sec,
+                cycles_per_event,
+                pct_cpu,
+                worst_us,
+                runs,
+                ok,
+            } => vec![
+                label,
+                units::num(*events_per_sec),
+                units::num(*cycles_per_event),
+                units::pct(*pct_cpu),
+                units::num(*worst_us),
+                match (runs, ok) {
+                    (false, _) => "no-run".into(),
+                    (true, true) => "ok".into(),
+                    (true, false) => "OVER".into(),
+                },
+            ],
+            Outcome::NotMeasured(why) => {
+                reasons.push(format!("{label}: not measured ({why})."));
+                dashes(label, "not measured")
+            }
+            Outcome::NotAvailable(why) => {
+                reasons.push(format!("{label}: {why}."));
+                dashes(label, "n/a")
+            }
+        };
+        t.push(row);
+    }
+    (t, reasons)
+}
+
 /// Text answer, 72 columns.
 pub fn render_text(s: &Sizing, explain: bool) -> String {
     let p = &s.profile;
@@ -669,65 +730,7 @@ pub fn render_text(s: &Sizing, explain: bool) -> String {
     for m in &s.machines {
         out.push('\n');
         para(&mut out, &format!("== {}", m.title), "   ");
-        let mut t = Table::new(
-            "",
-            &[
-                "strategy",
-                "events/s",
-                "cyc/event",
-                "%CPU",
-                "worst us",
-                "verdict",
-            ],
-        );
-        let mut reasons = Vec::new();
-        for r in &m.rows {
-            let label = r.strategy.label();
-            let row = match &r.outcome {
-                Outcome::Figures {
-                    events_per_sec,
-                    cycles_per_event,
-                    pct_cpu,
-                    worst_us,
-                    runs,
-                    ok,
-                } => vec![
-                    label,
-                    units::num(*events_per_sec),
-                    units::num(*cycles_per_event),
-                    units::pct(*pct_cpu),
-                    units::num(*worst_us),
-                    match (runs, ok) {
-                        (false, _) => "no-run".into(),
-                        (true, true) => "ok".into(),
-                        (true, false) => "OVER".into(),
-                    },
-                ],
-                Outcome::NotMeasured(why) => {
-                    reasons.push(format!("{label}: not measured ({why})."));
-                    vec![
-                        label,
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        "not measured".into(),
-                    ]
-                }
-                Outcome::NotAvailable(why) => {
-                    reasons.push(format!("{label}: {why}."));
-                    vec![
-                        label,
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        "n/a".into(),
-                    ]
-                }
-            };
-            t.push(row);
-        }
+        let (t, reasons) = strategy_table(m);
         if !t.is_empty() {
             if !m.source.is_empty() {
                 para(&mut out, &format!("Figures: {}", m.source), "  ");
