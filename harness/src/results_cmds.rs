@@ -50,8 +50,9 @@ pub struct SizeArgs {
     /// Result files with measured costs
     #[arg(required = true, value_name = "RESULT")]
     pub results: Vec<PathBuf>,
-    /// Also size a CPU without results from its CPUID dump (by the
-    /// closest measured model)
+    /// Also size a CPU without results from its CPUID dump: measured
+    /// results of the same model, else of a like model (same core), else
+    /// published figures for its core, else "no data" and what to run
     #[arg(long, value_name = "FILE")]
     pub cpuid_dump: Option<PathBuf>,
     /// Print the equations behind the figures

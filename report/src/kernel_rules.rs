@@ -175,6 +175,11 @@ pub fn invlpgb_sentence(has: bool, kernel: Option<&str>, guest: bool, pti: Optio
     format!("INVLPGB broadcast invalidation is present: {state}.")
 }
 
+/// AMD cores with INVLPGB (Zen 3 and later), whether or not a guest sees it.
+pub fn core_has_invlpgb(vendor: &str, core: &str) -> bool {
+    vendor == "AuthenticAMD" && matches!(core, "Zen 3" | "Zen 4" | "Zen 5" | "Zen 6")
+}
+
 /// RAR's status, one sentence.
 pub fn rar_sentence(vendor: &str) -> Option<String> {
     (vendor == "GenuineIntel").then(|| {
@@ -239,6 +244,9 @@ mod tests {
         assert!(invlpgb_sentence(true, Some("6.18.1"), false, Some(true)).contains("PTI is on"));
         assert_eq!(core_name("Sapphire Rapids-class (x)"), "Sapphire Rapids");
         assert_eq!(core_name("Zen 5"), "Zen 5");
+        assert!(core_has_invlpgb("AuthenticAMD", "Zen 5"));
+        assert!(!core_has_invlpgb("AuthenticAMD", "Zen 2"));
+        assert!(!core_has_invlpgb("HygonGenuine", "Dhyana"));
     }
 
     #[test]

@@ -154,8 +154,10 @@ fn size_measured(profile: &Profile, m: &Machine) -> MachineSizing {
         .platform
         .as_ref()
         .map(|p| p.kernel_release.as_str());
+    let core = kernel_rules::core_name(&m.cpu().uarch).to_string();
     let ctx = answer::Context {
         vendor: &m.cpu().vendor,
+        core: &core,
         pti: facts.pti,
         meltdown_why: None,
         invlpgb: facts.invlpgb,
@@ -270,6 +272,7 @@ fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> Machine
     }
     let ctx = answer::Context {
         vendor: &d.cpu.vendor,
+        core: &core,
         pti: facts.pti,
         meltdown_why: Some(kernel_rules::meltdown(d.cpu).why),
         invlpgb: facts.invlpgb,

@@ -15,6 +15,8 @@ use crate::units;
 /// What the rules need to know about the CPU and its kernel.
 pub struct Context<'a> {
     pub vendor: &'a str,
+    /// Core name (`kernel_rules::core_name`).
+    pub core: &'a str,
     pub pti: Option<bool>,
     /// The Meltdown reason for a dump (a measured machine's kernel says).
     pub meltdown_why: Option<String>,
@@ -210,12 +212,16 @@ pub fn straight_answer(p: &Profile, ctx: &Context, c: &Costs) -> Vec<String> {
         (None, None) => out.push("PTI state unknown.".into()),
     }
     out.push(kernel_rules::series_sentence(ctx.pti));
-    out.push(kernel_rules::invlpgb_sentence(
-        ctx.invlpgb,
-        ctx.kernel,
-        ctx.guest,
-        ctx.pti,
-    ));
+    out.push(if hidden_invlpgb(ctx) {
+        format!(
+            "INVLPGB: every {} has it, but the hypervisor does not show it to \
+             this guest, so the guest's remote flushes are IPIs; on bare metal \
+             Linux >= 6.15 flushes with it and sends no IPI.",
+            ctx.core
+        )
+    } else {
+        kernel_rules::invlpgb_sentence(ctx.invlpgb, ctx.kernel, ctx.guest, ctx.pti)
+    });
     out.extend(kernel_rules::rar_sentence(ctx.vendor));
     let refill = c
         .refill_ns
@@ -235,6 +241,10 @@ pub fn straight_answer(p: &Profile, ctx: &Context, c: &Costs) -> Vec<String> {
         cost_text(s, &c.entry, "the series' flush on this core")
     ));
     let deferral = match (&c.check, &c.entry) {
+        (Some(_), None) => "no figure for the flush it issues on this core (measure \
+                            it with the module: `entrybench kmod load`, then \
+                            `entrybench run`)"
+            .to_string(),
         (Some(k), Some(e)) => format!(
             "{} ns check x {}/s + {} flushes/s x {} ns = {} of a CPU (check {}; flush {})",
             units::num(k.ns),
@@ -245,10 +255,12 @@ pub fn straight_answer(p: &Profile, ctx: &Context, c: &Costs) -> Vec<String> {
             k.label,
             e.label
         ),
-        _ => "no data for the flush or the check on this core".into(),
+        _ => "no data for the flush or the check on this core (no clock rate \
+              to turn the check's cycles into ns)"
+            .into(),
     };
     out.push(format!("Deferral (not merged): {deferral}."));
-    let broadcast = if ctx.invlpgb {
+    let broadcast = if ctx.invlpgb || hidden_invlpgb(ctx) {
         "INVLPGB, no IPI, no per-entry cost (Linux >= 6.15, bare metal, PTI off)"
     } else if ctx.vendor == "GenuineIntel" {
         "RAR on Sapphire Rapids and later once Linux support is merged; none today"
@@ -260,10 +272,20 @@ pub fn straight_answer(p: &Profile, ctx: &Context, c: &Costs) -> Vec<String> {
     out
 }
 
+/// A Zen 3+ core whose INVLPGB the hypervisor hides from the guest.
+fn hidden_invlpgb(ctx: &Context) -> bool {
+    !ctx.invlpgb && ctx.guest && kernel_rules::core_has_invlpgb(ctx.vendor, ctx.core)
+}
+
 fn recommendation(ctx: &Context, c: &Costs, s: f64, f: f64) -> String {
     match ctx.pti {
         Some(false) => {
-            let tail = if ctx.invlpgb {
+            let tail = if hidden_invlpgb(ctx) {
+                "This core has INVLPGB (Zen 3 and later), hidden from this guest: on \
+                 bare metal with Linux >= 6.15 the kernel flushes without IPIs, so take \
+                 the broadcast there; in this guest, deferral (not merged) or the IPIs \
+                 at the cost above."
+            } else if ctx.invlpgb {
                 "INVLPGB is here (Zen 3 and later): on Linux >= 6.15 on bare metal \
                  the kernel flushes without IPIs, so take the broadcast; deferral \
                  only matters in guests without INVLPGB or on older kernels."
@@ -317,5 +339,108 @@ fn recommendation(ctx: &Context, c: &Costs, s: f64, f: f64) -> String {
         None => {
             "Answer: PTI state unknown: run `entrybench detect` on that machine first.".to_string()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile::parse(
+            "syscalls_per_sec = 10000\nflush_events_per_sec = 1\nworking_set_pages = 64\nlatency_budget_us = 5\n",
+        )
+        .unwrap()
+    }
+
+    fn ctx<'a>(
+        vendor: &'a str,
+        core: &'a str,
+        pti: bool,
+        invlpgb: bool,
+        guest: bool,
+    ) -> Context<'a> {
+        Context {
+            vendor,
+            core,
+            pti: Some(pti),
+            meltdown_why: None,
+            invlpgb,
+            kernel: Some("6.18.1"),
+            guest,
+        }
+    }
+
+    fn joined(lines: &[String]) -> String {
+        lines.join(" ")
+    }
+
+    #[test]
+    fn pti_off_means_deferral_or_broadcast() {
+        let c = Costs::default();
+        let amd = joined(&straight_answer(
+            &profile(),
+            &ctx("AuthenticAMD", "Zen 3", false, true, false),
+            &c,
+        ));
+        assert!(amd.contains("the v7 flush never runs"), "{amd}");
+        assert!(amd.contains("take the broadcast"), "{amd}");
+        let intel = joined(&straight_answer(
+            &profile(),
+            &ctx("GenuineIntel", "Sapphire Rapids", false, false, false),
+            &c,
+        ));
+        assert!(
+            intel.contains("RAR (Sapphire Rapids and later), not merged"),
+            "{intel}"
+        );
+        // A Zen 5 guest that does not see INVLPGB: the core has it.
+        let guest = joined(&straight_answer(
+            &profile(),
+            &ctx("AuthenticAMD", "Zen 5", false, false, true),
+            &c,
+        ));
+        assert!(guest.contains("hidden from this guest"), "{guest}");
+        let zen2 = joined(&straight_answer(
+            &profile(),
+            &ctx("AuthenticAMD", "Zen 2", false, false, false),
+            &c,
+        ));
+        assert!(
+            zen2.contains("no INVLPGB (it arrived with Zen 3)"),
+            "{zen2}"
+        );
+    }
+
+    #[test]
+    fn pti_on_compares_the_costs_with_their_labels() {
+        let c = Costs {
+            ipi: Some(Cost {
+                ns: 2000.0,
+                label: "measured".into(),
+            }),
+            entry: Some(Cost {
+                ns: 570.0,
+                label: "published (x)".into(),
+            }),
+            refill_ns: None,
+            check: Some(Cost {
+                ns: 10.0,
+                label: "assumed".into(),
+            }),
+            lines: vec![],
+        };
+        let a = joined(&straight_answer(
+            &profile(),
+            &ctx("GenuineIntel", "Haswell", true, false, false),
+            &c,
+        ));
+        // 10000/s x 570 ns = 0.57% of a CPU; 1/s x 2 us = 2e-4%.
+        assert!(
+            a.contains("570 ns x 10000/s = 0.57% of a CPU (published (x))"),
+            "{a}"
+        );
+        assert!(a.contains("the IPI status quo is cheaper here"), "{a}");
+        assert!(a.contains("runs on every entry of a nohz_full CPU"), "{a}");
     }
 }
