@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{entrybench, fails_with_one_line};
+use common::{entrybench, fails_with_one_line, stdout_of};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,11 @@ fn dump(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata/cpuid-dumps")
         .join(name)
+}
+
+/// `entrybench detect --cpuid-dump PATH` text; the command must succeed.
+fn detect_text(path: &Path) -> String {
+    stdout_of(&["detect", "--cpuid-dump", path.to_str().unwrap()])
 }
 
 fn temp_with(content: &[u8]) -> tempfile::NamedTempFile {
@@ -61,12 +66,7 @@ fn unknown_flag() {
 #[test]
 fn dump_text_and_json() {
     let path = dump("GenuineIntel00806F8_SapphireRapids_05_CPUID.txt");
-    let out = entrybench()
-        .args(["detect", "--cpuid-dump", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = detect_text(&path);
     assert!(text.contains("Sapphire Rapids"), "{text}");
     assert!(!text.contains("Platform"), "a dump has no platform section");
     assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
@@ -174,14 +174,10 @@ fn live_text_fits_80_columns() {
 /// as on this project's KVM host (testdata/cpuid-masked/README.md).
 #[test]
 fn masked_model_is_called_out_and_the_features_decide() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/cpuid-masked/GenuineIntel00806F8_SapphireRapids_05_CPUID.txt");
-    let out = entrybench()
-        .args(["detect", "--cpuid-dump", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = detect_text(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/cpuid-masked/GenuineIntel00806F8_SapphireRapids_05_CPUID.txt"),
+    );
     assert!(
         text.contains("uarch            Sapphire Rapids-class (model 0xa7 masked by hypervisor)"),
         "{text}"

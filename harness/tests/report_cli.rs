@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{entrybench as eb, fails_with_one_line, root};
+use common::{entrybench as eb, fails_with_one_line, root, stdout_of};
 
 fn fixture(name: &str) -> String {
     root()
@@ -61,9 +61,7 @@ fn report_starts_with_one_row_per_machine() {
     ];
     let mut args = vec!["report".to_string()];
     args.extend(files.iter().cloned());
-    let out = eb().args(&args).output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&args);
     assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
     let table: Vec<&str> = text
         .lines()
@@ -91,8 +89,7 @@ fn report_starts_with_one_row_per_machine() {
     assert!(!text.contains("[published]"), "{text}");
 
     args.push("--published".into());
-    let out = eb().args(&args).output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&args);
     assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
     let e5 = text
         .lines()
@@ -119,13 +116,7 @@ fn report_over_committed_results() {
     let mut args = vec!["report".to_string(), "--published".into()];
     args.extend(results);
     args.extend(["--plots".to_string(), plots.to_string_lossy().into_owned()]);
-    let out = eb().args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&args);
     for l in text.lines() {
         assert!(l.chars().count() <= 72, "too wide: {l}");
     }

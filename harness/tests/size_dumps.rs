@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{entrybench, root};
+use common::{root, stdout_of};
 
 /// The committed result files.
 fn committed_results() -> Vec<String> {
@@ -33,13 +33,7 @@ fn size_for(dump: &str) -> String {
         dump.to_string_lossy().into_owned(),
     ];
     args.extend(committed_results());
-    let out = entrybench().args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&args);
     for line in text.lines() {
         assert!(line.chars().count() <= 72, "too wide: {line}");
     }

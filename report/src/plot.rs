@@ -11,6 +11,7 @@ use crate::schema::ResultFile;
 use crate::size::{self, Outcome};
 use crate::units;
 use anyhow::{anyhow, Context, Result};
+use plotters::coord::combinators::{LogCoord, WithKeyPoints};
 use plotters::coord::ranged1d::AsRangedCoord;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,15 @@ const MAX_SERIES: usize = 12;
 
 fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
+}
+
+/// The line (or marker) style of series `i`.
+fn series_style(i: usize, filled: bool) -> ShapeStyle {
+    ShapeStyle {
+        color: color(i).to_rgba(),
+        filled,
+        stroke_width: 2,
+    }
 }
 
 /// What the break-even plot assumes (the report has no profile).
@@ -143,8 +153,7 @@ fn log_keys(lo: f64, hi: f64) -> Vec<f64> {
     }
 }
 
-/// A log axis with `log_keys` ticks (a macro: plotters does not export
-/// the combined coordinate type, so a function could not name it).
+/// A log axis with `log_keys` ticks.
 macro_rules! log_axis {
     ($lo:expr, $hi:expr) => {{
         let (lo, hi): (f64, f64) = ($lo, $hi);
@@ -371,12 +380,7 @@ pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
             .draw()
             .map_err(perr)?;
         for (i, ((name, _, _), pts)) in series.iter().zip(curves).enumerate() {
-            let c = color(i);
-            let style = ShapeStyle {
-                color: c.to_rgba(),
-                filled: false,
-                stroke_width: 2,
-            };
+            let style = series_style(i, false);
             chart
                 .draw_series(LineSeries::new(pts, style))
                 .map_err(perr)?
@@ -460,23 +464,9 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
         log_axis!(xlo, xhi),
         log_axis!(ylo, yhi * 8.0),
         |chart| {
-            chart
-                .configure_mesh()
-                .x_label_formatter(&|v| tick(*v))
-                .y_label_formatter(&|v| tick(*v))
-                .x_desc(x_desc)
-                .y_desc(format!("refill cost, {unit} (log scale)"))
-                .label_style((FONT, 15))
-                .axis_desc_style((FONT, 16))
-                .draw()
-                .map_err(perr)?;
+            log_log_mesh(chart, &x_desc, &format!("refill cost, {unit} (log scale)"))?;
             for (i, ((m, _), p)) in data.iter().zip(pts).enumerate() {
-                let c = color(i);
-                let style = ShapeStyle {
-                    color: c.to_rgba(),
-                    filled: true,
-                    stroke_width: 2,
-                };
+                let style = series_style(i, true);
                 chart
                     .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, style)))
                     .map_err(perr)?;
@@ -557,23 +547,13 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
         log_axis!(RATES.0, RATES.1),
         log_axis!(ylo, yhi * 30.0),
         |chart| {
-            chart
-                .configure_mesh()
-                .x_label_formatter(&|v| tick(*v))
-                .y_label_formatter(&|v| tick(*v))
-                .x_desc("kernel entries (syscalls) per second on the isolated CPU (log scale)")
-                .y_desc("overhead, % of one CPU (log scale)")
-                .label_style((FONT, 15))
-                .axis_desc_style((FONT, 16))
-                .draw()
-                .map_err(perr)?;
+            log_log_mesh(
+                chart,
+                "kernel entries (syscalls) per second on the isolated CPU (log scale)",
+                "overhead, % of one CPU (log scale)",
+            )?;
             for (i, (label, runs, pts)) in lines.into_iter().enumerate() {
-                let c = color(i);
-                let style = ShapeStyle {
-                    color: c.to_rgba(),
-                    filled: false,
-                    stroke_width: 2,
-                };
+                let style = series_style(i, false);
                 // Dashed: the mechanism would not run on this kernel (PTI off).
                 let drawn = if runs {
                     chart
@@ -702,23 +682,13 @@ pub fn break_even(machines: &[Machine], opts: &PlotOptions) -> Result<Option<Str
         log_axis!(S.0, S.1),
         log_axis!(flo, fhi),
         |chart| {
-            chart
-                .configure_mesh()
-                .x_label_formatter(&|v| tick(*v))
-                .y_label_formatter(&|v| tick(*v))
-                .x_desc("kernel entries (syscalls) per second on the isolated CPU (log scale)")
-                .y_desc("flush events per second reaching it (log scale)")
-                .label_style((FONT, 15))
-                .axis_desc_style((FONT, 16))
-                .draw()
-                .map_err(perr)?;
+            log_log_mesh(
+                chart,
+                "kernel entries (syscalls) per second on the isolated CPU (log scale)",
+                "flush events per second reaching it (log scale)",
+            )?;
             for (i, (label, ratio)) in lines.iter().enumerate() {
-                let c = color(i);
-                let style = ShapeStyle {
-                    color: c.to_rgba(),
-                    filled: false,
-                    stroke_width: 2,
-                };
+                let style = series_style(i, false);
                 let pts: Vec<(f64, f64)> = (0..=60)
                     .map(|k| S.0 * (S.1 / S.0).powf(k as f64 / 60.0))
                     .map(|x| (x, x * ratio))
@@ -748,6 +718,27 @@ pub fn break_even(machines: &[Machine], opts: &PlotOptions) -> Result<Option<Str
         },
     )?;
     Ok(Some(svg))
+}
+
+/// A log-log chart's coordinates (both axes `log_axis!`).
+type LogLog = Cartesian2d<WithKeyPoints<LogCoord<f64>>, WithKeyPoints<LogCoord<f64>>>;
+
+/// The mesh of a log-log chart: compact ticks and the shared fonts.
+fn log_log_mesh<'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, LogLog>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<()> {
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(perr)
 }
 
 /// One chart as an SVG string: the background, caption, margins and

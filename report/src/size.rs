@@ -790,23 +790,35 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn unmeasured_dump_still_says_whether_flush_on_entry_runs() {
-        let cascade = crate::synth::fixtures()
+    /// The synthetic Cascade Lake result file.
+    fn cascade() -> ResultFile {
+        crate::synth::fixtures()
             .into_iter()
             .find(|(name, _)| name.contains("cascadelake"))
             .expect("Cascade Lake fixture")
-            .1;
-        let env = cascade.environment.clone();
+            .1
+    }
+
+    /// Sizes `profile()` for a dump of `cpu` (with the Cascade Lake
+    /// verdict) against `files`; returns the dump's block.
+    fn size_dump_of(cpu: &CpuFacts, files: &[ResultFile]) -> MachineSizing {
+        let env = cascade().environment;
         let dump = DumpTarget {
-            file_name: "cascade.txt".into(),
-            cpu: &env.cpu,
+            file_name: "dump.txt".into(),
+            cpu,
             verdict: &env.verdict,
         };
+        size(&profile(), files, Some(dump))
+            .machines
+            .pop()
+            .expect("a block for the dump")
+    }
+
+    #[test]
+    fn unmeasured_dump_still_says_whether_flush_on_entry_runs() {
         // No results at all: published figures for the core, and the
         // CPU's own facts still decide that the series' flush never runs.
-        let s = size(&profile(), &[], Some(dump));
-        let m = &s.machines[0];
+        let m = size_dump_of(&cascade().environment.cpu, &[]);
         assert!(m.notes[0].contains("No measured results"), "{:?}", m.notes);
         assert!(
             m.published.iter().all(|l| l.contains("published (")),
@@ -824,31 +836,14 @@ mod tests {
 
     #[test]
     fn same_model_results_are_used_as_measured() {
-        let cascade = crate::synth::fixtures()
-            .into_iter()
-            .find(|(name, _)| name.contains("cascadelake"))
-            .expect("Cascade Lake fixture")
-            .1;
-        let env = cascade.environment.clone();
-        let dump = DumpTarget {
-            file_name: "cascade.txt".into(),
-            cpu: &env.cpu,
-            verdict: &env.verdict,
-        };
-        let files = [cascade.clone()];
-        let s = size(&profile(), &files, Some(dump));
-        let m = s.machines.last().unwrap();
+        let files = [cascade()];
+        let cpu = files[0].environment.cpu.clone();
+        let m = size_dump_of(&cpu, &files);
         assert_eq!(m.source, "measured");
         assert!(!m.rows.is_empty());
-        let mut other = env.cpu.clone();
+        let mut other = cpu;
         other.model += 1;
-        let dump = DumpTarget {
-            file_name: "like.txt".into(),
-            cpu: &other,
-            verdict: &env.verdict,
-        };
-        let s = size(&profile(), &files, Some(dump));
-        let m = s.machines.last().unwrap();
+        let m = size_dump_of(&other, &files);
         assert!(
             m.source.starts_with("measured (like model: "),
             "{}",
