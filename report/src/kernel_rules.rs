@@ -11,9 +11,11 @@
 //!   on MITIGATION_PAGE_TABLE_ISOLATION and NO_HZ_FULL; so it needs PTI on
 //!   and runs on nohz_full CPUs only. RFC v8 (24 Mar 2026) replaces the
 //!   per-IPI callbacks with a catch-up sequence run unconditionally at
-//!   kernel entry and questions the CR4 flush under kPTI; the part of the
-//!   cover we could read does not say whether its TLB catch-up still
-//!   needs PTI, so we state it as open.
+//!   kernel entry, and its cover asks whether a CR4 flush is warranted
+//!   under kPTI (lkml.iu.edu 2603.3/00632). Its deferral is still keyed to
+//!   the kPTI CR3 switch: patch 09/10 "Defer kernel text patching IPIs
+//!   when tracking CR3 switches" uses kernel_cr3_loaded and "the kPTI CR3
+//!   RMW" (lkml.iu.edu 2603.3/00653), so v8 too needs PTI.
 //! - INVLPGB (AMD Zen 3 and later): Linux >= 6.15 flushes with it instead
 //!   of IPIs, on bare metal (guests do not see it enumerated unless the
 //!   hypervisor passes it through) and not while PTI is on.
@@ -141,9 +143,11 @@ pub fn series_sentence(pti: Option<bool>) -> String {
         }
     };
     format!(
-        "{v7}. RFC v8 runs a catch-up sequence unconditionally at kernel entry \
-         instead and questions the CR4 flush under kPTI; whether its TLB catch-up \
-         still needs PTI is not settled in its cover letter."
+        "{v7}. RFC v8 runs one catch-up sequence unconditionally at kernel entry \
+         instead of per-IPI callbacks, but still keys its deferral to the kPTI \
+         CR3 switch (kernel_cr3_loaded, patch 9/10), so as posted it too needs \
+         PTI; its cover asks \
+         whether a CR4 flush is warranted under kPTI at all."
     )
 }
 
