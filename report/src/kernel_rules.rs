@@ -146,8 +146,7 @@ pub fn series_sentence(pti: Option<bool>) -> String {
         "{v7}. RFC v8 runs one catch-up sequence unconditionally at kernel entry \
          instead of per-IPI callbacks, but still keys its deferral to the kPTI \
          CR3 switch (kernel_cr3_loaded, patch 9/10), so as posted it too needs \
-         PTI; its cover asks \
-         whether a CR4 flush is warranted under kPTI at all."
+         PTI; its cover asks whether a CR4 flush is warranted under kPTI at all."
     )
 }
 
