@@ -245,7 +245,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
         let mut label = machine::short_cpu_label(m.cpu());
         if m.host != "bare metal" {
             // Cut before marking, so the guest mark is never the part cut.
-            label = crate::text_table::fit(&label, 27) + "*";
+            label = crate::text_table::fit(&label, 28) + "*";
         }
         t.push(vec![
             label,
