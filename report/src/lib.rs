@@ -5,7 +5,9 @@
 //! Entry points for other crates: `render_text` / `render_markdown` /
 //! `render_csv` (the report), `plot::write_all` (SVGs), `compare::compare`
 //! with `compare::render_text`, and `profile::Profile` with `size::size`
-//! and `size::render_text`.
+//! and `size::render_text`. `kernel_rules` holds the kernel's decisions
+//! (Meltdown/PTI, when the series' flush runs, INVLPGB, RAR) that detect
+//! and size share; `priors` the published figures (report/data).
 
 pub mod caveats;
 pub mod compare;

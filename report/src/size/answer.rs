@@ -284,18 +284,18 @@ fn recommendation(ctx: &Context, c: &Costs, s: f64, f: f64) -> String {
                 "This core has INVLPGB (Zen 3 and later), hidden from this guest: on \
                  bare metal with Linux >= 6.15 the kernel flushes without IPIs, so take \
                  the broadcast there; in this guest, deferral (not merged) or the IPIs \
-                 at the cost above."
+                 (their cost above, where known)."
             } else if ctx.invlpgb {
                 "INVLPGB is here (Zen 3 and later): on Linux >= 6.15 on bare metal \
                  the kernel flushes without IPIs, so take the broadcast; deferral \
                  only matters in guests without INVLPGB or on older kernels."
             } else if ctx.vendor == "GenuineIntel" {
                 "On Intel the broadcast is RAR (Sapphire Rapids and later), not \
-                 merged: until it is, deferral (not merged either) or the IPIs at \
-                 the cost above."
+                 merged: until it is, deferral (not merged either) or the IPIs (their \
+                 cost above, where known)."
             } else {
                 "This core has no INVLPGB (it arrived with Zen 3): deferral (not \
-                 merged) or the IPIs at the cost above."
+                 merged) or the IPIs (their cost above, where known)."
             };
             format!(
                 "Answer: PTI is off on this CPU, so the v7 flush never runs: the real \
