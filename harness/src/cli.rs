@@ -21,11 +21,11 @@ pub enum Command {
     /// Run the measurement suite and write a result file and a report
     Run(crate::run::RunArgs),
     /// Text tables (and SVG plots) from result files
-    Report(crate::reports::ReportArgs),
+    Report(crate::results_cmds::ReportArgs),
     /// Before/after comparison of two result files
-    Compare(crate::reports::CompareArgs),
+    Compare(crate::results_cmds::CompareArgs),
     /// Which CPU and which strategy for a workload profile
-    Size(crate::reports::SizeArgs),
+    Size(crate::results_cmds::SizeArgs),
     /// Build, load, unload or inspect the entrybench kernel module
     Kmod(crate::kmod::cmd::KmodArgs),
 }
@@ -56,9 +56,9 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Detect(a) => crate::detect::cmd(a),
         Command::Run(a) => crate::run::cmd(a),
-        Command::Report(a) => crate::reports::report_cmd(a),
-        Command::Compare(a) => crate::reports::compare_cmd(a),
-        Command::Size(a) => crate::reports::size_cmd(a),
+        Command::Report(a) => crate::results_cmds::report_cmd(a),
+        Command::Compare(a) => crate::results_cmds::compare_cmd(a),
+        Command::Size(a) => crate::results_cmds::size_cmd(a),
         Command::Kmod(a) => crate::kmod::cmd::cmd(a),
     };
     match result {

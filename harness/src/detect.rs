@@ -91,6 +91,23 @@ fn render_cpu(out: &mut Text, c: &CpuFacts) {
     );
     out.kv("brand", or_dash(&c.brand));
     out.kv("uarch", &c.uarch);
+    if c.uarch.contains("-class (model") {
+        let named = cpu::uarch(&c.vendor, c.family, c.model, c.stepping);
+        let by = if c.hypervisor.is_some() {
+            "The hypervisor-reported"
+        } else {
+            "The reported"
+        };
+        out.kv(
+            "",
+            &format!(
+                "{by} model {:#x} ({named}) conflicts with the features: \
+                 AMX (with AVX512-FP16, TSXLDTRK, SERIALIZE) means an AMX-capable \
+                 Xeon, Sapphire Rapids or later; the kernel rules use that.",
+                c.model
+            ),
+        );
+    }
     out.kv("hypervisor", c.hypervisor.as_deref().unwrap_or("none"));
     let f = &c.features;
     let flags = [
@@ -210,61 +227,50 @@ impl Text {
     }
 }
 
-/// Greedy word wrap; words longer than `width` are cut.
+/// Word wrap without continuation indent (the one wrap lives with the
+/// text tables).
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for word in text.split_whitespace() {
-        let mut word: String = word.to_string();
-        while word.chars().count() > width {
-            if !cur.is_empty() {
-                lines.push(std::mem::take(&mut cur));
-            }
-            let head: String = word.chars().take(width).collect();
-            word = word.chars().skip(width).collect();
-            lines.push(head);
-        }
-        if cur.is_empty() {
-            cur = word;
-        } else if cur.chars().count() + 1 + word.chars().count() <= width {
-            cur.push(' ');
-            cur.push_str(&word);
-        } else {
-            lines.push(std::mem::replace(&mut cur, word));
-        }
-    }
-    if !cur.is_empty() || lines.is_empty() {
-        lines.push(cur);
-    }
-    lines
+    report::text_table::wrap(text, width, "")
 }
 
 fn truncate(s: &str, width: usize) -> String {
     s.chars().take(width).collect()
 }
 
-/// CPU list in the kernel's compact form ("0-3,5"), "none" when empty.
+/// A CPU list in the kernel's compact form ("0-3,6,8-9"), sorted and
+/// without repeats; "none" when empty. The one home of this format
+/// (`placement` prints its lists the same way).
+pub fn cpu_list(cpus: &[u32]) -> String {
+    let mut v = cpus.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j == i {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
+        i = j + 1;
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// `cpu_list` with the count, for the detect text ("0-3,5 (5 CPUs)").
 fn cpus(list: &[u32]) -> String {
     if list.is_empty() {
         return "none".into();
     }
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < list.len() {
-        let start = list[i];
-        let mut end = start;
-        while i + 1 < list.len() && list[i + 1] == end + 1 {
-            i += 1;
-            end = list[i];
-        }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-        i += 1;
-    }
-    format!("{} ({} CPUs)", parts.join(","), list.len())
+    format!("{} ({} CPUs)", cpu_list(list), list.len())
 }
 
 fn tri(v: Option<bool>) -> String {
@@ -317,6 +323,7 @@ mod tests {
     fn cpu_lists_compact() {
         assert_eq!(cpus(&[0, 1, 2, 3, 5, 7, 8]), "0-3,5,7-8 (7 CPUs)");
         assert_eq!(cpus(&[]), "none");
+        assert_eq!(cpu_list(&[3, 0, 1, 2, 6, 8, 9, 9]), "0-3,6,8-9");
     }
 
     #[test]

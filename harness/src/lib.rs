@@ -4,8 +4,8 @@
 //! Layout: `cpu` decodes CPUID (live or from a dump), `platform` reads the
 //! running kernel's view, `detect` joins them into an `Environment`;
 //! `timer`, `placement` and `experiments` measure; `run` drives a suite and
-//! writes a result file; `kmod` talks to /dev/entrybench; `reports` is the
-//! glue from the CLI into the `report` crate.
+//! writes a result file; `kmod` talks to /dev/entrybench; `results_cmds`
+//! is the glue from the CLI into the `report` crate.
 
 pub mod bench_measurement;
 pub mod cli;
@@ -16,7 +16,7 @@ pub mod kmod;
 pub mod perf;
 pub mod placement;
 pub mod platform;
-pub mod reports;
+pub mod results_cmds;
 pub mod run;
 pub mod timer;
 pub mod verdict;

@@ -4,34 +4,7 @@
 //! and whether broadcast invalidation could make the IPIs go away.
 
 use crate::schema::{CpuFacts, Platform, Verdict};
-
-/// Linux release that uses INVLPGB for broadcast TLB flushes.
-const INVLPGB_LINUX: (u32, u32) = (6, 15);
-
-/// Intel cores that all set RDCL_NO (Meltdown fixed in hardware): for a
-/// dump without an MSR 0x10A value, the core decides that a default kernel
-/// runs without PTI. The one list of this fact: `entrybench size` reads
-/// it through the verdict.
-const RDCL_NO_CORES: &[&str] = &[
-    "Cascade Lake",
-    "Cooper Lake",
-    "Ice Lake",
-    "Tiger Lake",
-    "Rocket Lake",
-    "Alder Lake",
-    "Raptor Lake",
-    "Sapphire Rapids",
-    "Emerald Rapids",
-    "Granite Rapids",
-    "Meteor Lake",
-    "Arrow Lake",
-    "Lunar Lake",
-    "Goldmont",
-    "Goldmont Plus",
-    "Tremont",
-    "Gracemont",
-    "Crestmont",
-];
+use report::kernel_rules::{self, Meltdown};
 
 pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
     let f = &cpu.features;
@@ -43,15 +16,9 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
         variants.push("cr4_pge".into());
     }
 
-    let amd_like = matches!(cpu.vendor.as_str(), "AuthenticAMD" | "HygonGenuine");
-    let from_cpuid = match f.rdcl_no {
-        Some(rdcl_no) => Some(!rdcl_no),
-        None if amd_like => Some(false),
-        None if rdcl_no_core(cpu) => Some(false),
-        None => None,
-    };
-    let from_sysfs = platform.and_then(|p| meltdown_affected(&p.meltdown));
-    let pti_needed = from_sysfs.or(from_cpuid);
+    let rule = kernel_rules::meltdown(cpu);
+    let from_sysfs = platform.and_then(|p| kernel_rules::meltdown_from_sysfs(&p.meltdown));
+    let pti_needed = from_sysfs.or(Some(rule.affected));
     let flush_on_entry_runs = match platform {
         Some(p) => Some(p.pti),
         // A kernel turns PTI on exactly when the CPU needs it (by default).
@@ -68,7 +35,12 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
 
     let mut text = Vec::new();
     text.push(variants_sentence(f.invpcid, f.pge));
-    text.push(pti_sentence(cpu, platform, pti_needed, flush_on_entry_runs));
+    text.push(pti_sentence(
+        &rule,
+        platform,
+        pti_needed,
+        flush_on_entry_runs,
+    ));
     text.push(broadcast_sentence(cpu, platform));
     if let Some(hv) = &cpu.hypervisor {
         text.push(format!(
@@ -83,21 +55,6 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
         flush_on_entry_runs,
         broadcast,
         text: text.join(" "),
-    }
-}
-
-fn rdcl_no_core(cpu: &CpuFacts) -> bool {
-    cpu.vendor == "GenuineIntel" && RDCL_NO_CORES.contains(&cpu.uarch.as_str())
-}
-
-/// sysfs meltdown text -> affected?
-fn meltdown_affected(text: &str) -> Option<bool> {
-    if text.starts_with("Not affected") {
-        Some(false)
-    } else if text.starts_with("Mitigation") || text.starts_with("Vulnerable") {
-        Some(true)
-    } else {
-        None
     }
 }
 
@@ -122,50 +79,26 @@ fn variants_sentence(invpcid: bool, pge: bool) -> String {
 }
 
 fn pti_sentence(
-    cpu: &CpuFacts,
+    rule: &Meltdown,
     platform: Option<&Platform>,
     needed: Option<bool>,
     runs: Option<bool>,
 ) -> String {
-    let series = "the series' flush in SWITCH_TO_KERNEL_CR3 (INVPCID type 2, \
-                  else CR4.PGE twice, on nohz_full CPUs)";
-    let mut s = match (platform, needed, runs) {
-        (Some(_), _, Some(true)) => {
-            format!("PTI is on, so {series} runs on every kernel entry of a nohz_full CPU.")
-        }
-        (Some(_), Some(false), _) => format!(
-            "PTI is off: the CPU is not affected by Meltdown, so {series} never \
-             runs and getpid costs what it did before (as the Xeon Gold 6248, a \
-             Cascade Lake, showed: 270 -> 273 ns); flush-on-entry can only be \
-             measured here with the kernel module."
+    let series = kernel_rules::series_sentence(runs);
+    let mut s = match (platform, needed) {
+        (Some(_), Some(false)) => format!(
+            "The CPU is not affected by Meltdown. {series} getpid costs what it \
+             did before (as the Xeon Gold 6248, a Cascade Lake, showed: 270 -> 273 \
+             ns); flush-on-entry can only be measured here with the kernel module."
         ),
-        (Some(_), _, _) => {
-            format!("PTI is off although the CPU may need it, so {series} does not run.")
-        }
-        (None, Some(true), _) => format!(
-            "The CPU is affected by Meltdown (no RDCL_NO), so a default kernel \
-             runs PTI and {series} would run."
+        (Some(_), _) => series,
+        (None, Some(true)) => format!(
+            "Meltdown-affected: {}, so a default kernel runs PTI. {series}",
+            rule.why
         ),
-        (None, Some(false), _) => {
-            let why = if cpu.features.rdcl_no == Some(true) {
-                "reports RDCL_NO".to_string()
-            } else if rdcl_no_core(cpu) && cpu.features.rdcl_no.is_none() {
-                format!(
-                    "is a {}, and every {} reports RDCL_NO (the dump has no MSR \
-                     0x10A value to confirm it)",
-                    cpu.uarch, cpu.uarch
-                )
-            } else {
-                "is not affected by Meltdown".to_string()
-            };
-            format!(
-                "The CPU {why}, so a default kernel runs without PTI and {series} \
-                 never runs (the Cascade Lake 270 -> 273 ns case)."
-            )
-        }
-        (None, None, _) => format!(
-            "Whether PTI is needed is unknown: the dump has no IA32_ARCH_CAPABILITIES \
-             (MSR 0x10A) value, and {series} only runs with PTI."
+        (None, _) => format!(
+            "Not affected by Meltdown: {}, so a default kernel runs without PTI. {series}",
+            rule.why
         ),
     };
     if let Some(p) = platform {
@@ -180,21 +113,19 @@ fn broadcast_sentence(cpu: &CpuFacts, platform: Option<&Platform>) -> String {
     let f = &cpu.features;
     let mut parts = Vec::new();
     if f.invlpgb {
-        let kernel = platform.map(|p| kernel_at_least(&p.kernel_release, INVLPGB_LINUX));
-        let pti_on = platform.map(|p| p.pti);
-        let state = match (kernel, pti_on) {
-            (Some(true), Some(false)) => {
-                "this kernel (>= 6.15, PTI off) uses it, so vfree and busy \
-                 multi-threaded processes may send no IPIs at all"
-            }
-            (Some(true), _) => "but Linux turns it off when PTI is on",
-            (Some(false), _) => "but this kernel is older than 6.15 and does not use it",
-            (None, _) => "Linux >= 6.15 uses it when PTI is off",
-        };
-        parts.push(format!(
-            "INVLPGB broadcast invalidation is present (up to {} pages): {state}.",
-            f.invlpgb_max_pages
-        ));
+        parts.push(
+            format!(
+                "{} (up to {} pages per instruction)",
+                kernel_rules::invlpgb_sentence(
+                    true,
+                    platform.map(|p| p.kernel_release.as_str()),
+                    cpu.hypervisor.is_some(),
+                    platform.map(|p| p.pti),
+                )
+                .trim_end_matches('.'),
+                f.invlpgb_max_pages
+            ) + ".",
+        );
     }
     match platform.and_then(|p| p.rar) {
         Some(true) => parts.push(
@@ -202,7 +133,7 @@ fn broadcast_sentence(cpu: &CpuFacts, platform: Option<&Platform>) -> String {
         ),
         None if f.core_capabilities => parts.push(
             "IA32_CORE_CAPABILITIES is enumerated but MSR 0xCF was not read, so \
-             RAR (bit 1) is unknown."
+             RAR (bit 1) is unknown; Linux RAR support is not merged."
                 .to_string(),
         ),
         _ => {}
@@ -212,16 +143,6 @@ fn broadcast_sentence(cpu: &CpuFacts, platform: Option<&Platform>) -> String {
     } else {
         parts.join(" ")
     }
-}
-
-/// "6.18.44-fc" >= (6, 15)?
-fn kernel_at_least(release: &str, want: (u32, u32)) -> bool {
-    let mut nums = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let major = nums.next().unwrap_or(0);
-    let minor = nums.next().unwrap_or(0);
-    (major, minor) >= want
 }
 
 fn join_and(items: &[&str]) -> String {
@@ -297,10 +218,11 @@ mod tests {
         );
         let v = verdict(&cpu("AuthenticAMD", "Zen 4", CpuFeatures::default()), None);
         assert_eq!(v.pti_needed, Some(false));
-        let v = verdict(
-            &cpu("GenuineIntel", "Cascade Lake", CpuFeatures::default()),
-            None,
-        );
+        let msr = CpuFeatures {
+            arch_capabilities: true,
+            ..Default::default()
+        };
+        let v = verdict(&cpu("GenuineIntel", "Cascade Lake", msr), None);
         assert_eq!(
             (v.pti_needed, v.flush_on_entry_runs),
             (Some(false), Some(false))
@@ -310,12 +232,14 @@ mod tests {
             "{}",
             v.text
         );
-        // An Intel core outside the list with no MSR value stays unknown.
+        // An Intel core outside the lists is affected, as the kernel
+        // decides it: PTI on by default.
         let v = verdict(
             &cpu("GenuineIntel", "Skylake", CpuFeatures::default()),
             None,
         );
-        assert_eq!(v.pti_needed, None);
+        assert_eq!(v.pti_needed, Some(true));
+        assert!(v.text.contains("Meltdown-affected"), "{}", v.text);
         let affected = CpuFeatures {
             rdcl_no: Some(false),
             ..Default::default()
@@ -337,7 +261,7 @@ mod tests {
         assert_eq!(v.pti_needed, Some(false));
         assert_eq!(v.flush_on_entry_runs, Some(false));
         assert_eq!(v.broadcast, ["INVLPGB"]);
-        assert!(v.text.contains(">= 6.15, PTI off"), "{}", v.text);
+        assert!(v.text.contains("(>= 6.15) uses it"), "{}", v.text);
         assert!(v.text.contains("KVM guest"), "{}", v.text);
         let v = verdict(&c, Some(&platform("Not affected", "6.6.1")));
         assert!(v.text.contains("older than 6.15"), "{}", v.text);
@@ -349,13 +273,5 @@ mod tests {
             (Some(true), Some(true))
         );
         assert!(v.broadcast.is_empty());
-    }
-
-    #[test]
-    fn kernel_versions() {
-        assert!(kernel_at_least("6.15.0", (6, 15)));
-        assert!(kernel_at_least("6.18.44-fc-v657", (6, 15)));
-        assert!(!kernel_at_least("6.9.1", (6, 15)));
-        assert!(!kernel_at_least("garbage", (6, 15)));
     }
 }

@@ -279,3 +279,41 @@ fn damaged_dumps_never_panic() {
     // Both outcomes occur, so the damage really exercises the parser.
     assert!(ok > 0 && err > 0, "ok {ok}, err {err}");
 }
+
+/// The kernel's Meltdown rule on every dump: never "unknown". Intel cores
+/// off the NO_MELTDOWN list without RDCL_NO are affected (PTI on by
+/// default); AMD and Hygon never are.
+#[test]
+fn every_dump_gets_the_kernels_meltdown_decision() {
+    let dir = testdata("cpuid-dumps");
+    let affected = [
+        "GenuineIntel00206D6_SandyBridgeE_CPUID.txt",
+        "GenuineIntel00306F2_HaswellEP_00_CPUID.txt",
+        "GenuineIntel00406F1_BroadwellE_CPUID.txt",
+        "GenuineIntel0050654_SkylakeXeon_CPUID.txt",
+    ];
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with("_CPUID.txt") {
+            continue;
+        }
+        seen += 1;
+        let env = harness::detect::dump_environment(&path).unwrap();
+        let v = env.verdict.pti_needed;
+        assert!(v.is_some(), "{name}: Meltdown unknown");
+        if affected.contains(&name.as_str()) {
+            assert_eq!(v, Some(true), "{name}");
+            assert_eq!(env.verdict.flush_on_entry_runs, Some(true), "{name}");
+        }
+        if !name.starts_with("GenuineIntel") {
+            assert_eq!(v, Some(false), "{name}");
+        }
+    }
+    assert!(seen >= 21, "{seen}");
+    let cascade =
+        harness::detect::dump_environment(&dir.join("GenuineIntel0050656_CascadeLakeSP_CPUID.txt"))
+            .unwrap();
+    assert_eq!(cascade.verdict.pti_needed, Some(false));
+}

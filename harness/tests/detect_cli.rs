@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{entrybench, fails_with_one_line};
+use common::{entrybench, fails_with_one_line, stdout_of};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,11 @@ fn dump(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata/cpuid-dumps")
         .join(name)
+}
+
+/// `entrybench detect --cpuid-dump PATH` text; the command must succeed.
+fn detect_text(path: &Path) -> String {
+    stdout_of(&["detect", "--cpuid-dump", path.to_str().unwrap()])
 }
 
 fn temp_with(content: &[u8]) -> tempfile::NamedTempFile {
@@ -61,12 +66,7 @@ fn unknown_flag() {
 #[test]
 fn dump_text_and_json() {
     let path = dump("GenuineIntel00806F8_SapphireRapids_05_CPUID.txt");
-    let out = entrybench()
-        .args(["detect", "--cpuid-dump", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = detect_text(&path);
     assert!(text.contains("Sapphire Rapids"), "{text}");
     assert!(!text.contains("Platform"), "a dump has no platform section");
     assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
@@ -166,4 +166,53 @@ fn live_text_fits_80_columns() {
     for line in text.lines() {
         assert!(line.chars().count() <= 80, "too wide: {line}");
     }
+}
+
+/// A hypervisor that reports a client model (0xA7, Rocket Lake) on a CPU
+/// with AMX: detect says so and uses Sapphire Rapids for the rules. The
+/// fixture is the InstLatx64 Sapphire Rapids dump with the model masked
+/// as on this project's KVM host (testdata/cpuid-masked/README.md).
+#[test]
+fn masked_model_is_called_out_and_the_features_decide() {
+    let text = detect_text(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/cpuid-masked/GenuineIntel00806F8_SapphireRapids_05_CPUID.txt"),
+    );
+    assert!(
+        text.contains("uarch            Sapphire Rapids-class (model 0xa7 masked by hypervisor)"),
+        "{text}"
+    );
+    assert!(!text.contains("uarch            Rocket Lake"), "{text}");
+    assert!(
+        text.contains("hypervisor-reported model 0xa7 (Rocket Lake) conflicts"),
+        "{text}"
+    );
+    // The rules key on the features: no Meltdown, so no PTI by default.
+    assert!(
+        text.contains("not affected by Meltdown") || text.contains("Not affected by Meltdown"),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "too wide: {line}");
+    }
+}
+
+/// The kernel's Meltdown rule on a Haswell-EP dump (no
+/// IA32_ARCH_CAPABILITIES): affected, PTI on by default, never "unknown".
+#[test]
+fn haswell_ep_is_meltdown_affected() {
+    let out = entrybench()
+        .args([
+            "detect",
+            "--cpuid-dump",
+            dump("GenuineIntel00306F2_HaswellEP_00_CPUID.txt")
+                .to_str()
+                .unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap().replace('\n', " ");
+    assert!(text.contains("Meltdown-affected"), "{text}");
+    assert!(text.contains("runs PTI"), "{text}");
+    assert!(!text.contains("unknown: the dump"), "{text}");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{entrybench as eb, fails_with_one_line, root};
+use common::{entrybench as eb, fails_with_one_line, root, stdout_of};
 
 fn fixture(name: &str) -> String {
     root()
@@ -48,6 +48,94 @@ fn report_text_fits_72_columns() {
     assert!(text.lines().all(|l| l.chars().count() <= 72));
     assert_eq!(text.matches("\n== ").count(), 2);
     assert!(text.contains("entry.getpid"));
+}
+
+/// Several machines: the report starts with the mailing-list table, one
+/// row per machine; `--published` adds the v7 cover's rows, labelled.
+#[test]
+fn report_starts_with_one_row_per_machine() {
+    let files = [
+        fixture("synthetic-genoa-kvm.json"),
+        fixture("synthetic-skylake-pti.json"),
+        fixture("synthetic-cascadelake-baremetal-pti-off.json"),
+    ];
+    let mut args = vec!["report".to_string()];
+    args.extend(files.iter().cloned());
+    let text = stdout_of(&args);
+    assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("CPU model"))
+        .take_while(|l| !l.is_empty() && !l.starts_with('*'))
+        .collect();
+    assert!(
+        table[0].contains("kernel")
+            && table[0].contains("PTI")
+            && table[0].contains("getpid ns")
+            && table[0].contains("+flush ns")
+            && table[0].contains("IPI us"),
+        "{text}"
+    );
+    // Header, rule, one row per machine; before the first machine block.
+    assert_eq!(table.len(), 2 + 3, "{table:?}");
+    assert!(text.find("CPU model").unwrap() < text.find("\n== ").unwrap());
+    let cascade = table.iter().find(|l| l.contains("Cascade Lake")).unwrap();
+    assert!(cascade.contains("no-run"), "{cascade}");
+    let skylake = table.iter().find(|l| l.contains("Skylake")).unwrap();
+    assert!(
+        skylake.contains(" on ") && skylake.contains('+'),
+        "{skylake}"
+    );
+    assert!(!text.contains("[published]"), "{text}");
+
+    args.push("--published".into());
+    let text = stdout_of(&args);
+    assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
+    let e5 = text
+        .lines()
+        .find(|l| l.starts_with("Xeon E5-2699 [published]"))
+        .expect("published row");
+    assert!(e5.contains("770") && e5.contains("+570"), "{e5}");
+    assert!(text.contains("20251114150133.1056710-1-vschneid@redhat.com"));
+}
+
+/// The committed results: the report stays within 72 columns and writes
+/// at least four kinds of plot, a break-even plot among them (no module
+/// results needed: the flush cost falls back on a published figure).
+#[test]
+fn report_over_committed_results() {
+    let mut results: Vec<String> = std::fs::read_dir(root().join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    results.sort();
+    let dir = tempfile::tempdir().unwrap();
+    let plots = dir.path().join("plots");
+    let mut args = vec!["report".to_string(), "--published".into()];
+    args.extend(results);
+    args.extend(["--plots".to_string(), plots.to_string_lossy().into_owned()]);
+    let text = stdout_of(&args);
+    for l in text.lines() {
+        assert!(l.chars().count() <= 72, "too wide: {l}");
+    }
+    let kinds: std::collections::BTreeSet<String> = std::fs::read_dir(&plots)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|n| {
+            n.trim_end_matches(".svg")
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+                .to_string()
+        })
+        .collect();
+    assert!(kinds.len() >= 4, "{kinds:?}");
+    assert!(kinds.contains("break-even"), "{kinds:?}");
+    let be = std::fs::read_to_string(plots.join("break-even.svg")).unwrap();
+    assert!(
+        be.contains("measured") && be.contains("flush"),
+        "no source in legend"
+    );
 }
 
 #[test]
@@ -121,9 +209,11 @@ fn compare_and_size_run() {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(flat.contains("nothing to estimate from"), "{flat}");
+    assert!(!flat.contains("nothing to estimate from"), "{flat}");
+    assert!(flat.contains("No measured results of this model"), "{flat}");
+    assert!(flat.contains("published (v7 cover"), "{flat}");
     assert!(
-        flat.contains("Flush-on-entry would not run at all"),
+        flat.contains("the series' flush does not run (PTI off)"),
         "{flat}"
     );
 
@@ -148,7 +238,14 @@ fn compare_and_size_run() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().all(|l| l.chars().count() <= 72));
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(flat.contains("closest measured model, Zen 4"), "{text}");
+    // Zen 3 is not Zen 4: no like model, so the published Milan figures
+    // and the kernel's rules answer.
+    assert!(flat.contains("No measured results of this model"), "{text}");
+    assert!(
+        flat.contains("INVLPGB broadcast invalidation is present"),
+        "{text}"
+    );
+    assert!(flat.contains("published (commit 4afeb0ed1753"), "{text}");
     assert!(
         flat.contains("Zen 3 (EPYC 7763 64-Core) (CPUID dump"),
         "{text}"

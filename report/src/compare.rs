@@ -7,7 +7,7 @@ use crate::ids::{self, Kind};
 use crate::machine;
 use crate::schema::{Experiment, ResultFile};
 use crate::stats::{mann_whitney, mann_whitney_blocks};
-use crate::table::{wrap, Table, WIDTH};
+use crate::text_table::{wrap, Table, WIDTH};
 use crate::units::{self, num};
 
 /// Significance level of the plain rows.

@@ -5,26 +5,32 @@
 //! Entry points for other crates: `render_text` / `render_markdown` /
 //! `render_csv` (the report), `plot::write_all` (SVGs), `compare::compare`
 //! with `compare::render_text`, and `profile::Profile` with `size::size`
-//! and `size::render_text`.
+//! and `size::render_text`. `kernel_rules` holds the kernel's decisions
+//! (Meltdown/PTI, when the series' flush runs, INVLPGB, RAR) that detect
+//! and size share; `priors` the published figures (report/data).
 
 pub mod caveats;
 pub mod compare;
 pub mod criterion_import;
 pub mod host;
 pub mod ids;
+pub mod kernel_rules;
 pub mod load;
 pub mod machine;
 pub mod plot;
+pub mod priors;
 pub mod profile;
 pub mod refill;
-pub mod render;
+pub mod report_formats;
+pub mod report_tables;
 pub mod schema;
 pub mod size;
 pub mod stats;
 #[doc(hidden)]
 pub mod synth;
-pub mod table;
-pub mod tables;
+pub mod text_table;
 pub mod units;
 
-pub use render::{render_csv, render_markdown, render_text};
+pub use report_formats::{
+    render_csv, render_markdown, render_markdown_with, render_text, render_text_with, RenderOptions,
+};

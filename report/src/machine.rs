@@ -126,6 +126,16 @@ pub fn cpu_label(cpu: &CpuFacts) -> String {
     }
 }
 
+/// `cpu_label` without the masked-model explanation, for narrow places
+/// (the mailing-list table, plot legends): "Sapphire Rapids-class (Xeon)".
+pub fn short_cpu_label(cpu: &CpuFacts) -> String {
+    let label = cpu_label(cpu);
+    match (label.find("-class ("), label.find(") (")) {
+        (Some(a), Some(b)) if b > a => format!("{}-class{}", &label[..a], &label[b + 1..]),
+        _ => label,
+    }
+}
+
 fn short_vendor(v: &str) -> &str {
     match v {
         "GenuineIntel" => "Intel",
@@ -187,5 +197,16 @@ mod tests {
             "QEMU Virtual version 2.5+"
         );
         assert_eq!(short_brand(""), "");
+    }
+
+    #[test]
+    fn masked_model_labels_shorten() {
+        let mut cpu = crate::synth::fixtures()[0].1.environment.cpu.clone();
+        cpu.uarch = "Sapphire Rapids-class (model 0xa7 masked by hypervisor)".into();
+        cpu.brand = "Intel(R) Xeon(R) Processor".into();
+        assert_eq!(short_cpu_label(&cpu), "Sapphire Rapids-class (Xeon)");
+        cpu.uarch = "Zen 5".into();
+        cpu.brand = "AMD EPYC 9R45".into();
+        assert_eq!(short_cpu_label(&cpu), "Zen 5 (EPYC 9R45)");
     }
 }

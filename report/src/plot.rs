@@ -3,12 +3,16 @@
 //! can parse it; `write_all` puts them in a directory.
 
 use crate::ids::{self, Kind};
+use crate::kernel_rules;
 use crate::machine::{self, Machine};
+use crate::priors;
 use crate::profile::Profile;
 use crate::schema::ResultFile;
 use crate::size::{self, Outcome};
 use crate::units;
 use anyhow::{anyhow, Context, Result};
+use plotters::coord::combinators::{LogCoord, WithKeyPoints};
+use plotters::coord::ranged1d::AsRangedCoord;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +34,15 @@ const MAX_SERIES: usize = 12;
 
 fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
+}
+
+/// The line (or marker) style of series `i`.
+fn series_style(i: usize, filled: bool) -> ShapeStyle {
+    ShapeStyle {
+        color: color(i).to_rgba(),
+        filled,
+        stroke_width: 2,
+    }
 }
 
 /// What the break-even plot assumes (the report has no profile).
@@ -77,14 +90,17 @@ pub fn render_all(files: &[ResultFile], opts: &PlotOptions) -> Result<Vec<(Strin
             out.push((name.to_string(), svg));
         }
     }
+    if let Some(svg) = break_even(&machines, opts)? {
+        out.push(("break-even.svg".to_string(), svg));
+    }
     let mut k = 0;
     for m in &machines {
-        if let Some(svg) = break_even(m, opts)? {
+        if let Some(svg) = overhead_vs_rate(m, opts)? {
             k += 1;
             let name = if k == 1 {
-                "break-even.svg".to_string()
+                "overhead-vs-rate.svg".to_string()
             } else {
-                format!("break-even-{k}.svg")
+                format!("overhead-vs-rate-{k}.svg")
             };
             out.push((name, svg));
         }
@@ -137,8 +153,7 @@ fn log_keys(lo: f64, hi: f64) -> Vec<f64> {
     }
 }
 
-/// A log axis with `log_keys` ticks (a macro: plotters does not export
-/// the combined coordinate type, so a function could not name it).
+/// A log axis with `log_keys` ticks.
 macro_rules! log_axis {
     ($lo:expr, $hi:expr) => {{
         let (lo, hi): (f64, f64) = ($lo, $hi);
@@ -171,6 +186,9 @@ fn log_bounds(vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
         .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
     (hi > 0.0).then(|| (lo / 1.5, hi * 1.5))
 }
+
+const ENTRY_X_DESC: &str =
+    "experiment (getpid, ...: entry cost; +variant: flush-on-entry delta vs nop)";
 
 /// Entry cost per experiment (grouped bars, one colour per machine).
 pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
@@ -216,63 +234,59 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
     let Some((lo, hi)) = log_bounds(vals.iter().flatten().flatten().copied()) else {
         return Ok(None);
     };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(perr)?;
-        let n = cats.len() as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Kernel entry cost per variant and CPU model ({unit}, median)"),
-                (FONT, 22),
-            )
-            .margin(16)
-            .margin_right(40)
-            .x_label_area_size(56)
-            .y_label_area_size(80)
-            // Headroom above the tallest bar keeps the legend off the bars.
-            .build_cartesian_2d(-0.5f64..n - 0.5, log_axis!(lo, hi * 12.0))
-            .map_err(perr)?;
-        let names: Vec<String> = cats.iter().map(|c| c.1.clone()).collect();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(cats.len() + 1)
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
-                    names[i as usize].clone()
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|v| tick(*v))
-            .x_desc("experiment (getpid, ...: entry cost; +variant: flush-on-entry delta vs nop)")
-            .y_desc(format!("median cost per call, {unit} (log scale)"))
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .draw()
-            .map_err(perr)?;
-        let width = 0.8 / ms.len() as f64;
-        for (j, (m, row)) in ms.iter().zip(&vals).enumerate() {
-            let c = color(j);
-            let bars = row.iter().enumerate().filter_map(|(i, v)| {
-                let v = (*v)?;
-                let x0 = i as f64 - 0.4 + j as f64 * width;
-                Some(Rectangle::new(
-                    [(x0, lo), (x0 + width * 0.9, v.max(lo))],
-                    c.filled(),
-                ))
-            });
+    let n = cats.len() as f64;
+    // Headroom above the tallest bar keeps the legend off the bars.
+    let caption = format!("Kernel entry cost per variant and CPU model ({unit}, median)");
+    let svg = svg_chart(
+        &caption,
+        22,
+        80,
+        -0.5f64..n - 0.5,
+        log_axis!(lo, hi * 12.0),
+        |chart| {
+            let names: Vec<String> = cats.iter().map(|c| c.1.clone()).collect();
             chart
-                .draw_series(bars)
-                .map_err(perr)?
-                .label(series_name(m))
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-        root.present().map_err(perr)?;
-    }
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(cats.len() + 1)
+                .x_label_formatter(&|x| {
+                    let i = x.round();
+                    if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                        names[i as usize].clone()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_label_formatter(&|v| tick(*v))
+                .x_desc(ENTRY_X_DESC)
+                .y_desc(format!("median cost per call, {unit} (log scale)"))
+                .label_style((FONT, 15))
+                .axis_desc_style((FONT, 16))
+                .draw()
+                .map_err(perr)?;
+            let width = 0.8 / ms.len() as f64;
+            for (j, (m, row)) in ms.iter().zip(&vals).enumerate() {
+                let c = color(j);
+                let bars = row.iter().enumerate().filter_map(|(i, v)| {
+                    let v = (*v)?;
+                    let x0 = i as f64 - 0.4 + j as f64 * width;
+                    Some(Rectangle::new(
+                        [(x0, lo), (x0 + width * 0.9, v.max(lo))],
+                        c.filled(),
+                    ))
+                });
+                chart
+                    .draw_series(bars)
+                    .map_err(perr)?
+                    .label(series_name(m))
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled())
+                    });
+            }
+            legend(chart, SeriesLabelPosition::UpperLeft)?;
+            Ok(())
+        },
+    )?;
     Ok(Some(svg))
 }
 
@@ -352,21 +366,8 @@ pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
     let Some((lo, hi)) = log_bounds(curves.iter().flatten().map(|p| p.0)) else {
         return Ok(None);
     };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(perr)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Victim interruption per IPI: CDF by method{note}"),
-                (FONT, 22),
-            )
-            .margin(16)
-            .margin_right(40)
-            .x_label_area_size(56)
-            .y_label_area_size(70)
-            .build_cartesian_2d(log_axis!(lo, hi), 0f64..1.0)
-            .map_err(perr)?;
+    let caption = format!("Victim interruption per IPI: CDF by method{note}");
+    let svg = svg_chart(&caption, 22, 70, log_axis!(lo, hi), 0f64..1.0, |chart| {
         chart
             .configure_mesh()
             .x_label_formatter(&|v| tick(*v))
@@ -379,21 +380,16 @@ pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
             .draw()
             .map_err(perr)?;
         for (i, ((name, _, _), pts)) in series.iter().zip(curves).enumerate() {
-            let c = color(i);
-            let style = ShapeStyle {
-                color: c.to_rgba(),
-                filled: false,
-                stroke_width: 2,
-            };
+            let style = series_style(i, false);
             chart
                 .draw_series(LineSeries::new(pts, style))
                 .map_err(perr)?
                 .label(name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-        root.present().map_err(perr)?;
-    }
+        legend(chart, SeriesLabelPosition::LowerRight)?;
+        Ok(())
+    })?;
     Ok(Some(svg))
 }
 
@@ -460,47 +456,30 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
     ) else {
         return Ok(None);
     };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(perr)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("TLB refill after a full flush vs working set", (FONT, 22))
-            .margin(16)
-            .margin_right(40)
-            .x_label_area_size(56)
-            .y_label_area_size(80)
-            .build_cartesian_2d(log_axis!(xlo, xhi), log_axis!(ylo, yhi * 8.0))
-            .map_err(perr)?;
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| tick(*v))
-            .x_desc(x_desc)
-            .y_desc(format!("refill cost, {unit} (log scale)"))
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .draw()
-            .map_err(perr)?;
-        for (i, ((m, _), p)) in data.iter().zip(pts).enumerate() {
-            let c = color(i);
-            let style = ShapeStyle {
-                color: c.to_rgba(),
-                filled: true,
-                stroke_width: 2,
-            };
-            chart
-                .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, style)))
-                .map_err(perr)?;
-            chart
-                .draw_series(LineSeries::new(p, style))
-                .map_err(perr)?
-                .label(series_name(m))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-        root.present().map_err(perr)?;
-    }
+    let caption = "TLB refill after a full flush vs working set";
+    let svg = svg_chart(
+        caption,
+        22,
+        80,
+        log_axis!(xlo, xhi),
+        log_axis!(ylo, yhi * 8.0),
+        |chart| {
+            log_log_mesh(chart, &x_desc, &format!("refill cost, {unit} (log scale)"))?;
+            for (i, ((m, _), p)) in data.iter().zip(pts).enumerate() {
+                let style = series_style(i, true);
+                chart
+                    .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, style)))
+                    .map_err(perr)?;
+                chart
+                    .draw_series(LineSeries::new(p, style))
+                    .map_err(perr)?
+                    .label(series_name(m))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            }
+            legend(chart, SeriesLabelPosition::UpperLeft)?;
+            Ok(())
+        },
+    )?;
     Ok(Some(svg))
 }
 
@@ -509,8 +488,8 @@ type Line = (String, bool, Vec<(f64, f64)>);
 
 /// Overhead (% of one CPU) vs syscall rate for every strategy of one
 /// machine, at a fixed flush rate and working set: where the lines cross
-/// is where one strategy starts to beat another.
-pub fn break_even(m: &Machine, opts: &PlotOptions) -> Result<Option<String>> {
+/// is where one strategy starts to beat another. Needs module results.
+pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String>> {
     const RATES: (f64, f64) = (1.0, 1e6);
     let xs: Vec<f64> = (0..=60)
         .map(|i| RATES.0 * (RATES.1 / RATES.0).powf(i as f64 / 60.0))
@@ -555,64 +534,239 @@ pub fn break_even(m: &Machine, opts: &PlotOptions) -> Result<Option<String>> {
     let Some((ylo, yhi)) = log_bounds(lines.iter().flat_map(|l| l.2.iter().map(|p| p.1))) else {
         return Ok(None);
     };
+    let caption = format!(
+        "Break-even, {}: {} flushes/s, {} pages",
+        m.cpu_label,
+        units::num(opts.flush_rate_hz),
+        opts.working_set_pages
+    );
+    let svg = svg_chart(
+        &caption,
+        20,
+        80,
+        log_axis!(RATES.0, RATES.1),
+        log_axis!(ylo, yhi * 30.0),
+        |chart| {
+            log_log_mesh(
+                chart,
+                "kernel entries (syscalls) per second on the isolated CPU (log scale)",
+                "overhead, % of one CPU (log scale)",
+            )?;
+            for (i, (label, runs, pts)) in lines.into_iter().enumerate() {
+                let style = series_style(i, false);
+                // Dashed: the mechanism would not run on this kernel (PTI off).
+                let drawn = if runs {
+                    chart
+                        .draw_series(LineSeries::new(pts, style))
+                        .map_err(perr)?
+                } else {
+                    chart
+                        .draw_series(DashedLineSeries::new(pts, 10, 6, style))
+                        .map_err(perr)?
+                };
+                let label = if runs {
+                    label
+                } else {
+                    format!("{label} (dashed: would not run here)")
+                };
+                drawn
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            }
+            legend(chart, SeriesLabelPosition::UpperLeft)?;
+            Ok(())
+        },
+    )?;
+    Ok(Some(svg))
+}
+
+/// The flush instruction cost one break-even line uses, and its label.
+struct FlushCost {
+    ns: f64,
+    /// "measured <id>" or "published (<who>, <cpu>)" for the legend.
+    label: String,
+    /// The full source of a published figure, printed under the plot.
+    source: Option<String>,
+}
+
+/// Flush-on-entry cost per entry for a machine, first that applies: the
+/// measured entry.flush.invpcid2 (else cr4_pge) delta, the measured
+/// in-kernel flush.kernel loop, a published figure for the machine's
+/// core, else the published Skylake INVPCID type 2 figure.
+fn flush_cost(m: &Machine) -> Option<FlushCost> {
+    let hz = m.tsc_hz();
+    for v in ["invpcid2", "cr4_pge"] {
+        let measured = m
+            .get(&ids::entry_flush_id(v, 0))
+            .map(|e| (e.headline_cycles(), e.id.clone()))
+            .or_else(|| {
+                m.get(&format!("flush.kernel.{v}"))
+                    .map(|e| (e.summary.median, e.id.clone()))
+            });
+        if let Some((c, id)) = measured {
+            if let Some(ns) = units::cycles_to_ns(c, hz).filter(|n| *n > 0.0) {
+                return Some(FlushCost {
+                    ns,
+                    label: format!("measured {id}"),
+                    source: None,
+                });
+            }
+        }
+    }
+    let core = kernel_rules::core_name(&m.cpu().uarch);
+    [priors::op::FLUSH_ON_ENTRY, priors::op::FLUSH_INVPCID2]
+        .iter()
+        .find_map(|op| priors::find(core, op))
+        .or_else(|| priors::find("Skylake", priors::op::FLUSH_INVPCID2))
+        .and_then(|p| {
+            let who = p.cite.split(',').next().unwrap_or(&p.cite).trim();
+            Some(FlushCost {
+                ns: p.ns()?,
+                label: format!("published ({who}, {})", p.cpu),
+                source: Some(format!("published flush figure: {}", p.cite)),
+            })
+        })
+}
+
+/// Lines of equal cost between the IPI status quo and flush-on-entry
+/// over (syscalls/s, flush events/s), one per machine, for the working
+/// set of `opts`: F x (I + R) = S x (E + R), so F = S x (E + R) / (I + R).
+/// Above a line the IPIs cost more than flushing on every entry; below
+/// it they cost less. I and R are measured; E is measured where a result
+/// has it, else published (the legend says which).
+pub fn break_even(machines: &[Machine], opts: &PlotOptions) -> Result<Option<String>> {
+    const S: (f64, f64) = (1.0, 1e6);
+    let w = opts.working_set_pages;
+    let mut lines: Vec<(String, f64)> = Vec::new();
+    let mut sources: Vec<String> = Vec::new();
+    for m in machines.iter().take(MAX_SERIES) {
+        let hz = m.tsc_hz();
+        let ipi = size::IPI_ORDER.iter().find_map(|id| m.get(id));
+        let (Some(ipi), Some(e)) = (ipi, flush_cost(m)) else {
+            continue;
+        };
+        let Some(i_ns) = units::cycles_to_ns(ipi.summary.median, hz) else {
+            continue;
+        };
+        let r_ns = crate::refill::Curve::of(m)
+            .at(w)
+            .and_then(|(r, _)| units::cycles_to_ns(r.max(0.0), hz))
+            .unwrap_or(0.0);
+        // F/S ratio on the line.
+        let ratio = (e.ns + r_ns) / (i_ns + r_ns);
+        if let Some(src) = &e.source {
+            if !sources.contains(src) {
+                sources.push(src.clone());
+            }
+        }
+        lines.push((
+            format!(
+                "{}: IPI {} ns measured, flush {} ns {}",
+                machine::short_cpu_label(m.cpu()),
+                units::num(i_ns),
+                units::num(e.ns),
+                e.label
+            ),
+            ratio,
+        ));
+    }
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let (flo, fhi) = (1e-3, 1e6);
+    let caption = format!("Break-even: IPIs vs flush-on-entry, working set {w} pages");
+    let svg = svg_chart(
+        &caption,
+        20,
+        80,
+        log_axis!(S.0, S.1),
+        log_axis!(flo, fhi),
+        |chart| {
+            log_log_mesh(
+                chart,
+                "kernel entries (syscalls) per second on the isolated CPU (log scale)",
+                "flush events per second reaching it (log scale)",
+            )?;
+            for (i, (label, ratio)) in lines.iter().enumerate() {
+                let style = series_style(i, false);
+                let pts: Vec<(f64, f64)> = (0..=60)
+                    .map(|k| S.0 * (S.1 / S.0).powf(k as f64 / 60.0))
+                    .map(|x| (x, x * ratio))
+                    .filter(|p| p.1 >= flo && p.1 <= fhi)
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(pts, style))
+                    .map_err(perr)?
+                    .label(label.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            }
+            legend(chart, SeriesLabelPosition::UpperLeft)?;
+            let notes = std::iter::once(
+                "above a line: IPIs cost more; below: flush-on-entry costs more".to_string(),
+            )
+            .chain(sources.iter().cloned());
+            for (k, note) in notes.enumerate() {
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        note,
+                        (S.0 * 1.5, fhi / 1e4 / 3f64.powi(k as i32)),
+                        (FONT, 13),
+                    )))
+                    .map_err(perr)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(Some(svg))
+}
+
+/// A log-log chart's coordinates (both axes `log_axis!`).
+type LogLog = Cartesian2d<WithKeyPoints<LogCoord<f64>>, WithKeyPoints<LogCoord<f64>>>;
+
+/// The mesh of a log-log chart: compact ticks and the shared fonts.
+fn log_log_mesh<'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, LogLog>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<()> {
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(perr)
+}
+
+/// One chart as an SVG string: the background, caption, margins and
+/// label areas every plot shares; `draw` fills in the mesh and series.
+fn svg_chart<X: AsRangedCoord, Y: AsRangedCoord>(
+    caption: &str,
+    caption_size: u32,
+    y_label_area: u32,
+    x: X,
+    y: Y,
+    draw: impl for<'b> FnOnce(
+        &mut ChartContext<'b, SVGBackend<'b>, Cartesian2d<X::CoordDescType, Y::CoordDescType>>,
+    ) -> Result<()>,
+) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(perr)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!(
-                    "Break-even, {}: {} flushes/s, {} pages",
-                    m.cpu_label,
-                    units::num(opts.flush_rate_hz),
-                    opts.working_set_pages
-                ),
-                (FONT, 20),
-            )
+            .caption(caption, (FONT, caption_size))
             .margin(16)
             .margin_right(40)
             .x_label_area_size(56)
-            .y_label_area_size(80)
-            .build_cartesian_2d(log_axis!(RATES.0, RATES.1), log_axis!(ylo, yhi * 30.0))
+            .y_label_area_size(y_label_area)
+            .build_cartesian_2d(x, y)
             .map_err(perr)?;
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| tick(*v))
-            .x_desc("kernel entries (syscalls) per second on the isolated CPU (log scale)")
-            .y_desc("overhead, % of one CPU (log scale)")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .draw()
-            .map_err(perr)?;
-        for (i, (label, runs, pts)) in lines.into_iter().enumerate() {
-            let c = color(i);
-            let style = ShapeStyle {
-                color: c.to_rgba(),
-                filled: false,
-                stroke_width: 2,
-            };
-            // Dashed: the mechanism would not run on this kernel (PTI off).
-            let drawn = if runs {
-                chart
-                    .draw_series(LineSeries::new(pts, style))
-                    .map_err(perr)?
-            } else {
-                chart
-                    .draw_series(DashedLineSeries::new(pts, 10, 6, style))
-                    .map_err(perr)?
-            };
-            let label = if runs {
-                label
-            } else {
-                format!("{label} (dashed: would not run here)")
-            };
-            drawn
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        draw(&mut chart)?;
         root.present().map_err(perr)?;
     }
-    Ok(Some(svg))
+    Ok(svg)
 }

@@ -1,7 +1,11 @@
 //! Hardware sizing: a workload profile against measured costs, per CPU
-//! model and strategy. Every figure is built from a measured experiment or
-//! says "not measured"; the one unmeasured input (the deferred state
-//! check) is a profile field printed as an assumption.
+//! model and strategy. The table is built from measured experiments only
+//! (of the CPU itself, or of a like model for a CPUID dump, labelled so);
+//! published figures (`priors`) are listed apart, each labelled
+//! `published (source)`; the deferred state check is measured where a
+//! result has `deferred.check.*`, else the profile field, printed as an
+//! assumption. `answer` gives the straight answer per CPU from the
+//! kernel's rules (`kernel_rules`).
 //!
 //! Equations (all per isolated CPU; cycles/s divided by the TSC frequency
 //! gives the fraction of one CPU). S = syscalls_per_sec, F =
@@ -10,12 +14,15 @@
 //! C = deferred_check_cycles: see `EQUATIONS`.
 
 use crate::ids::{self, Kind};
+use crate::kernel_rules;
 use crate::machine::{self, Machine};
 use crate::profile::Profile;
 use crate::refill::{Curve, Read};
 use crate::schema::{CpuFacts, Experiment, ResultFile, Verdict};
-use crate::table::{wrap, Table, WIDTH};
+use crate::text_table::{wrap, Table, WIDTH};
 use crate::units;
+
+mod answer;
 
 /// What `--explain` prints (and the README quotes).
 pub const EQUATIONS: &str = "\
@@ -29,7 +36,8 @@ Sizing equations (per isolated CPU; %CPU = cycles/s / TSC Hz x 100)
          p99 and max
   E_v  = entry.flush.<v> delta median (flush ioctl - nop ioctl);
          E_v,p99 = its p99 - the nop median
-  C    = deferred_check_cycles (not measured: an assumption)
+  C    = deferred.check.uncontended median where a result has it
+         (measured), else deferred_check_cycles (an assumption)
 IPI (status quo):  cycles/s = F x (I_med + R(W))
                    worst    = I_p99 + R(W)
 flush-on-entry v:  cycles/s = S x (E_v + R(W))
@@ -98,6 +106,14 @@ pub struct MachineSizing {
     pub host: String,
     pub rows: Vec<Row>,
     pub notes: Vec<String>,
+    /// Where the table's figures come from: "measured" or "measured
+    /// (like model: X)"; empty when there is no table.
+    pub source: String,
+    /// Published figures for this CPU's core, each labelled `published
+    /// (source)`: kept apart from the measured rows.
+    pub published: Vec<String>,
+    /// The straight answer: which mechanism would run and what to do.
+    pub answer: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,10 +135,7 @@ pub struct DumpTarget<'a> {
 /// measured model when given.
 pub fn size(profile: &Profile, files: &[ResultFile], dump: Option<DumpTarget>) -> Sizing {
     let machines = machine::group(files);
-    let mut out: Vec<MachineSizing> = machines
-        .iter()
-        .map(|m| size_machine(profile, m, &Facts::of_machine(m), None))
-        .collect();
+    let mut out: Vec<MachineSizing> = machines.iter().map(|m| size_measured(profile, m)).collect();
     if let Some(d) = dump {
         out.push(size_dump(profile, &machines, &d));
     }
@@ -132,6 +145,32 @@ pub fn size(profile: &Profile, files: &[ResultFile], dump: Option<DumpTarget>) -
         machines: out,
         recommendation,
     }
+}
+
+/// A measured machine: its table plus the straight answer.
+fn size_measured(profile: &Profile, m: &Machine) -> MachineSizing {
+    let facts = Facts::of_machine(m);
+    let mut s = size_machine(profile, m, &facts, None);
+    let kernel = m
+        .latest()
+        .environment
+        .platform
+        .as_ref()
+        .map(|p| p.kernel_release.as_str());
+    let core = kernel_rules::core_name(&m.cpu().uarch).to_string();
+    let ctx = answer::Context {
+        vendor: &m.cpu().vendor,
+        core: &core,
+        pti: facts.pti,
+        meltdown_why: None,
+        invlpgb: facts.invlpgb,
+        kernel,
+        guest: m.cpu().hypervisor.is_some(),
+    };
+    let costs = answer::Costs::measured(profile, m, &facts.variants, "measured");
+    s.published = costs.lines.clone();
+    s.answer = answer::straight_answer(profile, &ctx, &costs);
+    s
 }
 
 /// Sizes `profile` on one machine (the break-even plot sweeps this).
@@ -177,55 +216,91 @@ impl Facts {
     }
 }
 
+/// Sizes a CPU known only from a dump, with the first source that
+/// applies: measured results of the same model, of a like model (same
+/// core), published priors for the core, else "no data" and the command
+/// to run there.
 fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> MachineSizing {
     let label = machine::cpu_label(d.cpu);
     let title = format!("{label} (CPUID dump {})", d.file_name);
-    let proxy = machines
-        .iter()
-        .filter(|m| m.cpu().vendor == d.cpu.vendor && m.cpu().family == d.cpu.family)
-        .min_by_key(|m| (m.cpu().model as i64 - d.cpu.model as i64).abs());
+    let core = kernel_rules::core_name(&d.cpu.uarch).to_string();
+    let same = machines.iter().find(|m| same_model(m.cpu(), d.cpu));
+    let like = machines.iter().find(|m| {
+        core != "unknown"
+            && m.cpu().vendor == d.cpu.vendor
+            && kernel_rules::core_name(&m.cpu().uarch) == core
+    });
     let mut facts = Facts::of_dump(d.cpu, d.verdict);
-    if d.cpu.features.core_capabilities {
-        // RAR sits in IA32_CORE_CAPABILITIES, which a dump cannot read.
-        facts.rar = false;
-    }
-    match proxy {
+    // RAR sits in IA32_CORE_CAPABILITIES, which a dump cannot read.
+    facts.rar = false;
+    let mut s = match same.or(like) {
         Some(m) => {
-            let note = format!(
-                "No results for this CPU: costs are those of the closest measured model, {} (same vendor and family, model {:#x} vs {:#x}); features and PTI from the dump.",
-                m.title(),
-                m.cpu().model,
-                d.cpu.model
+            let source = if same.is_some() {
+                "measured".to_string()
+            } else {
+                format!("measured (like model: {})", m.cpu_label)
+            };
+            let rule = format!(
+                "Figures {source}: same {}; cycles taken as measured, not scaled (per-core costs in cycles; ns at the measured machine's TSC). Features and PTI from the dump.",
+                if same.is_some() { "model" } else { "core, another model" }
             );
-            let mut s = size_machine(profile, m, &facts, Some(note));
-            s.title = title;
+            let mut s = size_machine(profile, m, &facts, Some(rule));
+            s.source = source;
             s.cpu_label = format!("{label} (est.)");
-            if d.cpu.features.core_capabilities {
-                s.notes.push("IA32_CORE_CAPABILITIES enumerated: RAR may be present (MSR 0xCF bit 1 is not in a CPUID dump); Linux RAR support is not merged.".into());
-            }
             s
         }
         None => MachineSizing {
-            title,
-            cpu_label: label,
+            title: String::new(),
+            cpu_label: label.clone(),
             host: String::new(),
             rows: vec![],
-            notes: std::iter::once(format!(
-                "No measured CPU of the same vendor and family ({} family {:#x}): not measured, nothing to estimate from.",
-                d.cpu.vendor, d.cpu.family
-            ))
-            .chain(on_entry_note(&facts))
-            .collect(),
+            notes: vec![format!(
+                "No measured results of this model or of its core ({core})."
+            )],
+            source: String::new(),
+            published: vec![],
+            answer: vec![],
         },
+    };
+    s.title = title;
+    let costs = answer::Costs::published(profile, d.cpu, &core);
+    s.published = costs.lines.clone();
+    if s.rows.is_empty() && s.published.is_empty() {
+        s.notes.push(format!(
+            "No data for {core}: nothing measured on this model or core and no published figure. To measure it, run on that machine: `entrybench run --out results/` (with the module for flush-on-entry: `entrybench kmod load` first), then `entrybench size --profile P results/*.json`."
+        ));
     }
+    if d.cpu.features.core_capabilities {
+        s.notes.push("IA32_CORE_CAPABILITIES enumerated: RAR may be present (MSR 0xCF bit 1 is not in a CPUID dump); Linux RAR support is not merged.".into());
+    }
+    let ctx = answer::Context {
+        vendor: &d.cpu.vendor,
+        core: &core,
+        pti: facts.pti,
+        meltdown_why: Some(kernel_rules::meltdown(d.cpu).why),
+        invlpgb: facts.invlpgb,
+        kernel: None,
+        guest: d.cpu.hypervisor.is_some(),
+    };
+    let measured = same
+        .or(like)
+        .map(|m| answer::Costs::measured(profile, m, &facts.variants, &s.source));
+    s.answer = answer::straight_answer(profile, &ctx, measured.as_ref().unwrap_or(&costs));
+    s
 }
 
-/// Whether flush-on-entry would run on this CPU/kernel, when that is in
-/// doubt: a fact of the CPU, stated even where nothing was measured.
+/// Same CPU model: vendor, family, model and core (model 0x55 alone is
+/// Skylake-SP, Cascade Lake or Cooper Lake).
+fn same_model(a: &CpuFacts, b: &CpuFacts) -> bool {
+    a.vendor == b.vendor && a.family == b.family && a.model == b.model && a.uarch == b.uarch
+}
+
+/// Whether flush-on-entry would run on this CPU/kernel: a fact of the
+/// CPU, stated even where nothing was measured.
 fn on_entry_note(facts: &Facts) -> Option<String> {
     match facts.on_entry_runs {
         Some(false) => Some(format!(
-            "Flush-on-entry would not run at all here: PTI {} and the series flushes only in SWITCH_TO_KERNEL_CR3 with PTI (COALESCE_TLBI); its rows show the cost if it did, IPIs stay the status quo.",
+            "Flush-on-entry would not run at all here: PTI {}, so the series' flush does not run (it flushes only in SWITCH_TO_KERNEL_CR3 with PTI, COALESCE_TLBI); its rows show the cost if it did, IPIs stay the status quo.",
             if facts.pti == Some(false) { "off" } else { "not in use" }
         )),
         None => Some("PTI state unknown: flush-on-entry runs only with PTI on.".into()),
@@ -235,7 +310,7 @@ fn on_entry_note(facts: &Facts) -> Option<String> {
 
 /// Victim IPI experiment used for the status quo, in preference order:
 /// the kernel-range flushes the series defers, then user shootdowns.
-const IPI_ORDER: [&str; 5] = [
+pub const IPI_ORDER: [&str; 5] = [
     "ipi.kmod.kernel_range",
     "ipi.kmod.flush_all",
     "ipi.user.mprotect",
@@ -243,38 +318,49 @@ const IPI_ORDER: [&str; 5] = [
     "ipi.user.madvise",
 ];
 
-fn size_machine(
-    p: &Profile,
-    m: &Machine,
-    facts: &Facts,
-    proxy_note: Option<String>,
-) -> MachineSizing {
-    let hz = m.tsc_hz();
-    let mut notes: Vec<String> = proxy_note.into_iter().collect();
-    let curve = Curve::of(m);
-    let refill = curve.at(p.working_set_pages);
-    match refill {
-        Some((_, Read::Extrapolated)) => notes.push(format!(
-            "R({}) extrapolated past the largest measured refill.wN.",
-            p.working_set_pages
-        )),
-        Some((_, Read::Interpolated)) => notes.push(format!(
-            "R({}) interpolated on the refill.wN curve.",
-            p.working_set_pages
-        )),
-        _ => {}
+/// Measured deferred-check ids (cycles per per-entry atomic check,
+/// summary.median), preferred over the profile's assumption.
+const DEFERRED_CHECK_IDS: [&str; 2] = ["deferred.check.uncontended", "deferred.check.contended"];
+
+/// The per-entry state-check cost of deferral, in cycles, and where it
+/// comes from: a measured result when the machine has one, else the
+/// profile field (an assumption unless the user set it).
+fn deferred_check(p: &Profile, m: &Machine) -> (f64, String) {
+    match DEFERRED_CHECK_IDS.iter().find_map(|id| m.get(id)) {
+        Some(e) if e.summary.median.is_finite() => (
+            e.summary.median,
+            format!(
+                "Deferred state check: {} cycles per entry, measured ({}).",
+                units::num(e.summary.median),
+                e.id
+            ),
+        ),
+        _ => (
+            p.deferred_check_cycles,
+            format!(
+                "Deferred state check: {} cycles per entry is {}; no deferred.check result measures it here.",
+                units::num(p.deferred_check_cycles),
+                if p.deferred_check_assumed {
+                    "an assumption (profile default; set deferred_check_cycles)"
+                } else {
+                    "the profile's deferred_check_cycles (an assumption)"
+                }
+            ),
+        ),
     }
-    if let Some((r, _)) = refill {
-        notes.push(format!(
-            "R({}) = {} cycles ({} us).",
-            p.working_set_pages,
-            units::num(r),
-            us(r, hz).map(units::num).unwrap_or_else(|| "-".into())
-        ));
-    }
-    let r = refill.map(|x| x.0);
-    let budget = p.latency_budget_us;
-    let figures = |events: f64, per_event: f64, worst_cycles: f64, runs: bool| -> Outcome {
+}
+
+/// What every row of one machine shares: the profile, the TSC rate and
+/// the refill cost of the working set.
+struct RowCtx<'a> {
+    p: &'a Profile,
+    hz: f64,
+    r: Option<f64>,
+}
+
+impl RowCtx<'_> {
+    fn figures(&self, events: f64, per_event: f64, worst_cycles: f64, runs: bool) -> Outcome {
+        let hz = self.hz;
         match (units::cycles_to_ns(1.0, hz), us(worst_cycles, hz)) {
             (Some(_), Some(worst_us)) => {
                 let pct = events * per_event / hz * 100.0;
@@ -284,25 +370,51 @@ fn size_machine(
                     pct_cpu: pct,
                     worst_us,
                     runs,
-                    ok: worst_us <= budget && pct < 100.0,
+                    ok: worst_us <= self.p.latency_budget_us && pct < 100.0,
                 }
             }
             _ => Outcome::NotMeasured("TSC frequency unknown".into()),
         }
-    };
-    let no_refill = || {
+    }
+
+    fn no_refill(&self) -> Outcome {
         Outcome::NotMeasured(format!(
             "no refill.wN result for {} pages",
-            p.working_set_pages
+            self.p.working_set_pages
         ))
-    };
-    let mut rows = Vec::new();
+    }
+}
 
-    // IPI (status quo).
+/// R(W) in cycles from the refill curve, with notes on how it was read.
+fn refill_cost(p: &Profile, m: &Machine, notes: &mut Vec<String>) -> Option<f64> {
+    let w = p.working_set_pages;
+    let refill = Curve::of(m).at(w);
+    match refill {
+        Some((_, Read::Extrapolated)) => notes.push(format!(
+            "R({w}) extrapolated past the largest measured refill.wN."
+        )),
+        Some((_, Read::Interpolated)) => {
+            notes.push(format!("R({w}) interpolated on the refill.wN curve."))
+        }
+        _ => {}
+    }
+    if let Some((r, _)) = refill {
+        notes.push(format!(
+            "R({w}) = {} cycles ({} us).",
+            units::num(r),
+            us(r, m.tsc_hz())
+                .map(units::num)
+                .unwrap_or_else(|| "-".into())
+        ));
+    }
+    refill.map(|x| x.0)
+}
+
+fn ipi_row(c: &RowCtx, m: &Machine, notes: &mut Vec<String>) -> Row {
     let ipi = IPI_ORDER.iter().find_map(|id| m.get(id));
-    let outcome = match (ipi, r) {
+    let outcome = match (ipi, c.r) {
         (None, _) => Outcome::NotMeasured("no ipi.* result".into()),
-        (Some(_), None) => no_refill(),
+        (Some(_), None) => c.no_refill(),
         (Some(e), Some(r)) => {
             notes.push(format!(
                 "IPI cost from {}: median {}, p99 {}, max {} cycles.",
@@ -315,75 +427,65 @@ fn size_machine(
                 notes.push(format!("IPI preemption cut-off: {cut}."));
             }
             // Worst case at p99, the rule every strategy uses.
-            figures(
-                p.flush_events_per_sec,
+            c.figures(
+                c.p.flush_events_per_sec,
                 e.summary.median + r,
                 e.summary.p99 + r,
                 true,
             )
         }
     };
-    let method = ipi.map(|e| e.id.clone()).unwrap_or_default();
-    rows.push(Row {
-        strategy: Strategy::Ipi { method },
+    Row {
+        strategy: Strategy::Ipi {
+            method: ipi.map(|e| e.id.clone()).unwrap_or_default(),
+        },
         outcome,
-    });
-
-    // Flush on entry, each variant the CPU can run.
-    let runs = facts.on_entry_runs != Some(false);
-    for v in &facts.variants {
-        let outcome = match (entry_flush(m, v), r) {
-            (None, _) => Outcome::NotMeasured(format!("no entry.flush.{v} result")),
-            (Some(_), None) => no_refill(),
-            (Some((e, e99)), Some(r)) => figures(p.syscalls_per_sec, e + r, e99 + r, runs),
-        };
-        rows.push(Row {
-            strategy: Strategy::OnEntry { variant: v.clone() },
-            outcome,
-        });
     }
-    notes.extend(on_entry_note(facts));
+}
 
-    // Deferred: the flush the series would issue on the next entry.
-    let dv = if facts.variants.iter().any(|v| v == "invpcid2") {
+/// The flush the series issues: INVPCID type 2 where the CPU has it.
+fn deferred_variant(facts: &Facts) -> &'static str {
+    if facts.variants.iter().any(|v| v == "invpcid2") {
         "invpcid2"
     } else {
         "cr4_pge"
-    };
-    let outcome = match (entry_flush(m, dv), r) {
+    }
+}
+
+/// Deferred: a state check on every entry, the flush only on the next
+/// entry after a flush event.
+fn deferred_row(c: &RowCtx, m: &Machine, facts: &Facts, check: f64) -> Row {
+    let dv = deferred_variant(facts);
+    let p = c.p;
+    let outcome = match (entry_flush(m, dv), c.r) {
         (None, _) => Outcome::NotMeasured(format!("no entry.flush.{dv} result")),
-        (Some(_), None) => no_refill(),
+        (Some(_), None) => c.no_refill(),
         (Some((e, e99)), Some(r)) => {
             let s = p.syscalls_per_sec;
             let flushes = p.flush_events_per_sec.min(s);
-            let per_sec = s * p.deferred_check_cycles + flushes * (e + r);
+            let per_sec = s * check + flushes * (e + r);
             let per_event = if s > 0.0 { per_sec / s } else { 0.0 };
-            figures(s, per_event, p.deferred_check_cycles + e99 + r, true)
+            c.figures(s, per_event, check + e99 + r, true)
         }
     };
-    rows.push(Row {
+    Row {
         strategy: Strategy::Deferred { variant: dv.into() },
         outcome,
-    });
-    notes.push(format!(
-        "Deferred state check: {} cycles per entry is {}; no experiment measures it.",
-        units::num(p.deferred_check_cycles),
-        if p.deferred_check_assumed {
-            "an assumption (default; set deferred_check_cycles)"
-        } else {
-            "from the profile"
-        }
-    ));
+    }
+}
 
-    // Broadcast hardware, only where the CPU has it.
+/// Broadcast hardware rows, only where the CPU has it.
+fn broadcast_rows(c: &RowCtx, facts: &Facts, notes: &mut Vec<String>) -> Vec<Row> {
+    let mut rows = Vec::new();
     if facts.invlpgb {
-        let outcome = match r {
-            None => no_refill(),
+        let f = c.p.flush_events_per_sec;
+        let outcome = match c.r {
+            None => c.no_refill(),
             Some(r) if facts.pti == Some(true) => {
                 notes.push("INVLPGB is not used by Linux while PTI is on.".into());
-                figures(p.flush_events_per_sec, r, r, false)
+                c.figures(f, r, r, false)
             }
-            Some(r) => figures(p.flush_events_per_sec, r, r, true),
+            Some(r) => c.figures(f, r, r, true),
         };
         rows.push(Row {
             strategy: Strategy::Broadcast {
@@ -391,7 +493,7 @@ fn size_machine(
             },
             outcome,
         });
-        notes.push("INVLPGB broadcast flush needs Linux >= 6.15.".into());
+        notes.push("INVLPGB broadcast flush needs Linux >= 6.15 (bare metal).".into());
     }
     if facts.rar {
         rows.push(Row {
@@ -399,6 +501,12 @@ fn size_machine(
             outcome: Outcome::NotAvailable("Linux RAR support not merged".into()),
         });
     }
+    rows
+}
+
+/// Caveats of how the machine was measured.
+fn host_notes(m: &Machine) -> Vec<String> {
+    let mut notes = Vec::new();
     if m.files.iter().any(|f| !f.placement.victim_isolated) {
         notes.push(
             "Victim CPU was not isolated: IPI figures include scheduler and timer noise.".into(),
@@ -411,12 +519,50 @@ fn size_machine(
             format!("Measured in a {h} guest: paravirt TLB flush may skip preempted vCPUs.")
         });
     }
+    notes
+}
+
+fn size_machine(
+    p: &Profile,
+    m: &Machine,
+    facts: &Facts,
+    proxy_note: Option<String>,
+) -> MachineSizing {
+    let mut notes: Vec<String> = proxy_note.into_iter().collect();
+    let c = RowCtx {
+        p,
+        hz: m.tsc_hz(),
+        r: refill_cost(p, m, &mut notes),
+    };
+    let mut rows = vec![ipi_row(&c, m, &mut notes)];
+    // Flush on entry, each variant the CPU can run.
+    let runs = facts.on_entry_runs != Some(false);
+    for v in &facts.variants {
+        let outcome = match (entry_flush(m, v), c.r) {
+            (None, _) => Outcome::NotMeasured(format!("no entry.flush.{v} result")),
+            (Some(_), None) => c.no_refill(),
+            (Some((e, e99)), Some(r)) => c.figures(p.syscalls_per_sec, e + r, e99 + r, runs),
+        };
+        rows.push(Row {
+            strategy: Strategy::OnEntry { variant: v.clone() },
+            outcome,
+        });
+    }
+    notes.extend(on_entry_note(facts));
+    let (check, check_note) = deferred_check(p, m);
+    rows.push(deferred_row(&c, m, facts, check));
+    notes.push(check_note);
+    rows.extend(broadcast_rows(&c, facts, &mut notes));
+    notes.extend(host_notes(m));
     MachineSizing {
         title: m.title(),
         cpu_label: m.cpu_label.clone(),
         host: m.host.clone(),
         rows,
         notes,
+        source: "measured".into(),
+        published: vec![],
+        answer: vec![],
     }
 }
 
@@ -497,6 +643,62 @@ fn caveat(m: &MachineSizing, r: &Row) -> String {
     s
 }
 
+/// The strategy table of one CPU, and why rows have no figures.
+fn strategy_table(m: &MachineSizing) -> (Table, Vec<String>) {
+    let mut t = Table::new(
+        "",
+        &[
+            "strategy",
+            "events/s",
+            "cyc/event",
+            "%CPU",
+            "worst us",
+            "verdict",
+        ],
+    );
+    let mut reasons = Vec::new();
+    let dashes = |label: String, verdict: &str| {
+        let mut row = vec![label];
+        row.extend(std::iter::repeat_n("-".to_string(), 4));
+        row.push(verdict.into());
+        row
+    };
+    for r in &m.rows {
+        let label = r.strategy.label();
+        let row = match &r.outcome {
+            Outcome::Figures {
+                events_per_sec,
+                cycles_per_event,
+                pct_cpu,
+                worst_us,
+                runs,
+                ok,
+            } => vec![
+                label,
+                units::num(*events_per_sec),
+                units::num(*cycles_per_event),
+                units::pct(*pct_cpu),
+                units::num(*worst_us),
+                match (runs, ok) {
+                    (false, _) => "no-run".into(),
+                    (true, true) => "ok".into(),
+                    (true, false) => "OVER".into(),
+                },
+            ],
+            Outcome::NotMeasured(why) => {
+                reasons.push(format!("{label}: not measured ({why})."));
+                dashes(label, "not measured")
+            }
+            Outcome::NotAvailable(why) => {
+                reasons.push(format!("{label}: {why}."));
+                dashes(label, "n/a")
+            }
+        };
+        t.push(row);
+    }
+    (t, reasons)
+}
+
 /// Text answer, 72 columns.
 pub fn render_text(s: &Sizing, explain: bool) -> String {
     let p = &s.profile;
@@ -538,70 +740,31 @@ pub fn render_text(s: &Sizing, explain: bool) -> String {
     for m in &s.machines {
         out.push('\n');
         para(&mut out, &format!("== {}", m.title), "   ");
-        let mut t = Table::new(
-            "",
-            &[
-                "strategy",
-                "events/s",
-                "cyc/event",
-                "%CPU",
-                "worst us",
-                "verdict",
-            ],
-        );
-        let mut reasons = Vec::new();
-        for r in &m.rows {
-            let label = r.strategy.label();
-            let row = match &r.outcome {
-                Outcome::Figures {
-                    events_per_sec,
-                    cycles_per_event,
-                    pct_cpu,
-                    worst_us,
-                    runs,
-                    ok,
-                } => vec![
-                    label,
-                    units::num(*events_per_sec),
-                    units::num(*cycles_per_event),
-                    units::pct(*pct_cpu),
-                    units::num(*worst_us),
-                    match (runs, ok) {
-                        (false, _) => "no-run".into(),
-                        (true, true) => "ok".into(),
-                        (true, false) => "OVER".into(),
-                    },
-                ],
-                Outcome::NotMeasured(why) => {
-                    reasons.push(format!("{label}: not measured ({why})."));
-                    vec![
-                        label,
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        "not measured".into(),
-                    ]
-                }
-                Outcome::NotAvailable(why) => {
-                    reasons.push(format!("{label}: {why}."));
-                    vec![
-                        label,
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        "n/a".into(),
-                    ]
-                }
-            };
-            t.push(row);
-        }
+        let (t, reasons) = strategy_table(m);
         if !t.is_empty() {
+            if !m.source.is_empty() {
+                para(&mut out, &format!("Figures: {}", m.source), "  ");
+            }
             out.push_str(&t.render_text());
         }
         for n in m.notes.iter().chain(&reasons) {
             para(&mut out, &format!("- {n}"), "  ");
+        }
+        if !m.published.is_empty() {
+            para(
+                &mut out,
+                "Published figures for this core (not measured here):",
+                "  ",
+            );
+            for n in &m.published {
+                para(&mut out, &format!("- {n}"), "  ");
+            }
+        }
+        if !m.answer.is_empty() {
+            para(&mut out, "What would run here, and the answer:", "  ");
+            for n in &m.answer {
+                para(&mut out, &format!("- {n}"), "  ");
+            }
         }
     }
     out.push('\n');
@@ -627,31 +790,71 @@ pub fn render_text(s: &Sizing, explain: bool) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn unmeasured_dump_still_says_whether_flush_on_entry_runs() {
-        let profile = Profile::parse(
+    fn profile() -> Profile {
+        Profile::parse(
             "syscalls_per_sec = 1000\nflush_events_per_sec = 1\nworking_set_pages = 64\nlatency_budget_us = 5\n",
         )
-        .unwrap();
-        let cascade = crate::synth::fixtures()
+        .unwrap()
+    }
+
+    /// The synthetic Cascade Lake result file.
+    fn cascade() -> ResultFile {
+        crate::synth::fixtures()
             .into_iter()
             .find(|(name, _)| name.contains("cascadelake"))
             .expect("Cascade Lake fixture")
-            .1;
-        let env = cascade.environment.clone();
+            .1
+    }
+
+    /// Sizes `profile()` for a dump of `cpu` (with the Cascade Lake
+    /// verdict) against `files`; returns the dump's block.
+    fn size_dump_of(cpu: &CpuFacts, files: &[ResultFile]) -> MachineSizing {
+        let env = cascade().environment;
         let dump = DumpTarget {
-            file_name: "cascade.txt".into(),
-            cpu: &env.cpu,
+            file_name: "dump.txt".into(),
+            cpu,
             verdict: &env.verdict,
         };
-        // No results at all: nothing to estimate costs from, but the CPU's
-        // own facts still decide that the series' entry flush never runs.
-        let s = size(&profile, &[], Some(dump));
-        let notes = &s.machines[0].notes;
-        assert!(notes[0].contains("nothing to estimate from"), "{notes:?}");
+        size(&profile(), files, Some(dump))
+            .machines
+            .pop()
+            .expect("a block for the dump")
+    }
+
+    #[test]
+    fn unmeasured_dump_still_says_whether_flush_on_entry_runs() {
+        // No results at all: published figures for the core, and the
+        // CPU's own facts still decide that the series' flush never runs.
+        let m = size_dump_of(&cascade().environment.cpu, &[]);
+        assert!(m.notes[0].contains("No measured results"), "{:?}", m.notes);
         assert!(
-            notes.iter().any(|n| n.contains("would not run at all")),
-            "{notes:?}"
+            m.published.iter().all(|l| l.contains("published (")),
+            "{:?}",
+            m.published
+        );
+        assert!(
+            m.answer
+                .iter()
+                .any(|n| n.contains("does not run (PTI off)")),
+            "{:?}",
+            m.answer
+        );
+    }
+
+    #[test]
+    fn same_model_results_are_used_as_measured() {
+        let files = [cascade()];
+        let cpu = files[0].environment.cpu.clone();
+        let m = size_dump_of(&cpu, &files);
+        assert_eq!(m.source, "measured");
+        assert!(!m.rows.is_empty());
+        let mut other = cpu;
+        other.model += 1;
+        let m = size_dump_of(&other, &files);
+        assert!(
+            m.source.starts_with("measured (like model: "),
+            "{}",
+            m.source
         );
     }
 }

@@ -164,20 +164,28 @@ fn size_dump_uses_closest_model() {
     assert_width("size", &text);
     let d = s.machines.last().unwrap();
     assert!(d.title.contains("CPUID dump cl.txt"), "{}", d.title);
+    // Same model number, another core (Skylake-SP vs Cascade Lake): not
+    // a like model, so the published Cascade Lake figures answer.
+    assert!(d.rows.is_empty(), "{:?}", d.rows);
     assert!(
-        d.notes[0].contains("closest measured model, Skylake"),
+        d.published
+            .iter()
+            .any(|n| n.starts_with("getpid: 270 ns") && n.contains("published (v7 cover")),
         "{:?}",
-        d.notes
+        d.published
     );
-    // PTI inferred off for Cascade Lake: flush-on-entry would not run.
+    // PTI inferred off for Cascade Lake: the series' flush does not run.
     assert!(
-        d.notes.iter().any(|n| n.contains("would not run at all")),
+        d.answer
+            .iter()
+            .any(|n| n.contains("does not run (PTI off)")),
         "{:?}",
-        d.notes
+        d.answer
     );
     // A Zen 5 (family 0x1a) has no measured relative: says so, no numbers.
     let mut zen5 = files[1].environment.cpu.clone();
     zen5.family = 0x1a;
+    zen5.uarch = "Zen 5".into();
     let s = report::size::size(
         &profile("feed-handler.toml"),
         &files,
@@ -189,7 +197,14 @@ fn size_dump_uses_closest_model() {
     );
     let d = s.machines.last().unwrap();
     assert!(d.rows.is_empty());
-    assert!(d.notes[0].contains("not measured"), "{:?}", d.notes);
+    assert!(d.notes[0].contains("No measured results"), "{:?}", d.notes);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.contains("entrybench run --out results/")),
+        "{:?}",
+        d.notes
+    );
 }
 
 #[test]

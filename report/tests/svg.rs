@@ -35,6 +35,7 @@ fn all_plots_parse_and_are_labelled() {
         "ipi-cdf.svg",
         "refill.svg",
         "break-even.svg",
+        "overhead-vs-rate.svg",
     ] {
         assert!(names.contains(&want), "{names:?}");
     }
@@ -67,7 +68,15 @@ fn all_plots_parse_and_are_labelled() {
                 assert!(has(&t, "4 KiB pages"));
                 assert!(has(&t, "refill cost, ns"));
             }
-            n if n.starts_with("break-even") => {
+            "break-even.svg" => {
+                assert!(has(&t, "Break-even: IPIs vs flush-on-entry"));
+                assert!(has(&t, "flush events per second"));
+                assert!(has(&t, "kernel entries (syscalls) per second"));
+                assert!(has(&t, "above a line: IPIs cost more"));
+                // Each line says where its flush cost comes from.
+                assert!(has(&t, "IPI") && (has(&t, "flush") && has(&t, "measured")));
+            }
+            n if n.starts_with("overhead-vs-rate") => {
                 assert!(has(&t, "Break-even"));
                 assert!(has(&t, "% of one CPU"));
                 assert!(has(&t, "per second"));
@@ -81,14 +90,14 @@ fn all_plots_parse_and_are_labelled() {
     // Cascade Lake has PTI off: its flush-on-entry lines are marked.
     let cl = plots
         .iter()
-        .filter(|p| p.0.starts_with("break-even"))
+        .filter(|p| p.0.starts_with("overhead-vs-rate"))
         .find(|p| p.1.contains("Cascade Lake"))
         .unwrap();
     assert!(has(&texts(&cl.1), "would not run here"));
     // Only the Zen 4 has INVLPGB.
     let zen = plots
         .iter()
-        .filter(|p| p.0.starts_with("break-even"))
+        .filter(|p| p.0.starts_with("overhead-vs-rate"))
         .find(|p| p.1.contains("Zen 4"))
         .unwrap();
     assert!(has(&texts(&zen.1), "broadcast INVLPGB"));

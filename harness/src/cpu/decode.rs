@@ -54,9 +54,14 @@ pub fn decode(src: &dyn CpuidSource, source: &str) -> CpuFacts {
         },
     };
 
+    let table_uarch = uarch::uarch(&vendor, family, model, stepping);
+    // A hypervisor may report a model the features contradict: trust the
+    // features for the uarch the rules key on (see `feature_check`).
+    let uarch = uarch::feature_check(&vendor, table_uarch, model, leaf7_edx, src.hypervisor)
+        .map_or_else(|| table_uarch.to_string(), |(u, _)| u);
     CpuFacts {
         source: source.to_string(),
-        uarch: uarch::uarch(&vendor, family, model, stepping).to_string(),
+        uarch,
         brand: brand(&src),
         hypervisor: src.hypervisor.then(|| hypervisor_name(&src)),
         tsc_hz: tsc_hz(&src, &vendor, family, model),

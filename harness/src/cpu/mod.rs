@@ -13,7 +13,7 @@ mod uarch;
 pub use decode::{decode, display_family_model};
 pub use dump::{read_dump, DumpCpuid};
 pub use source::{CpuidSource, LiveCpuid};
-pub use uarch::uarch;
+pub use uarch::{feature_check, uarch};
 
 use crate::schema::CpuFacts;
 

@@ -16,6 +16,67 @@ pub fn uarch(vendor: &str, family: u32, model: u32, stepping: u32) -> &'static s
     .unwrap_or("unknown")
 }
 
+/// CPUID.7.0:EDX feature bits only AMX-capable Xeons (Sapphire Rapids and
+/// later) have: SERIALIZE (14), TSXLDTRK (16), AMX-BF16 (22),
+/// AVX512-FP16 (23), AMX-TILE (24), AMX-INT8 (25).
+const AMX_XEON_EDX: [(u32, &str); 6] = [
+    (24, "AMX-TILE"),
+    (25, "AMX-INT8"),
+    (22, "AMX-BF16"),
+    (23, "AVX512-FP16"),
+    (16, "TSXLDTRK"),
+    (14, "SERIALIZE"),
+];
+
+/// Cores that have AMX.
+const AMX_CORES: [&str; 4] = [
+    "Sapphire Rapids",
+    "Emerald Rapids",
+    "Granite Rapids",
+    "Diamond Rapids",
+];
+
+/// The uarch to use when the model number conflicts with the features: a
+/// hypervisor may report another model (this project's KVM host says
+/// model 0xA7, a Rocket Lake id, on a CPU with AMX). AMX-TILE is the
+/// deciding bit: no client core and no pre-Sapphire-Rapids Xeon has it.
+/// Returns (uarch to use, the conflict in words), None when consistent.
+pub fn feature_check(
+    vendor: &str,
+    table_uarch: &str,
+    model: u32,
+    leaf7_edx: u32,
+    hypervisor: bool,
+) -> Option<(String, String)> {
+    let has = |bit: u32| leaf7_edx & (1 << bit) != 0;
+    if vendor != "GenuineIntel" || !has(24) || AMX_CORES.contains(&table_uarch) {
+        return None;
+    }
+    let present: Vec<&str> = AMX_XEON_EDX
+        .iter()
+        .filter(|(b, _)| has(*b))
+        .map(|(_, n)| *n)
+        .collect();
+    let by = if hypervisor {
+        "masked by hypervisor"
+    } else {
+        "conflicts with features"
+    };
+    let uarch = format!("Sapphire Rapids-class (model {model:#x} {by})");
+    let why = format!(
+        "CPUID model {model:#x} names {table_uarch}, but the CPU has {}: only AMX-capable \
+         Xeons (Sapphire Rapids or later) have these, so the {} model conflicts with \
+         the features; the uarch rules use Sapphire Rapids.",
+        present.join(", "),
+        if hypervisor {
+            "hypervisor-reported"
+        } else {
+            "reported"
+        }
+    );
+    Some((uarch, why))
+}
+
 fn intel(family: u32, model: u32, stepping: u32) -> Option<&'static str> {
     match family {
         6 => intel_family6(model, stepping),
@@ -165,6 +226,18 @@ mod tests {
         assert_eq!(uarch(AMD, 0x19, 0x74, 1), "Zen 4");
         assert_eq!(uarch(AMD, 0x1A, 0x02, 1), "Zen 5");
         assert_eq!(uarch("HygonGenuine", 0x18, 0x01, 1), "Dhyana");
+    }
+
+    #[test]
+    fn amx_on_a_client_model_is_called_out() {
+        let edx = (1 << 24) | (1 << 23) | (1 << 22) | (1 << 16) | (1 << 14);
+        let (u, why) = super::feature_check(INTEL, "Rocket Lake", 0xA7, edx, true).unwrap();
+        assert_eq!(u, "Sapphire Rapids-class (model 0xa7 masked by hypervisor)");
+        assert!(why.contains("names Rocket Lake"), "{why}");
+        assert!(why.contains("AVX512-FP16"), "{why}");
+        assert!(super::feature_check(INTEL, "Sapphire Rapids", 0x8F, edx, false).is_none());
+        assert!(super::feature_check(INTEL, "Rocket Lake", 0xA7, 1 << 23, true).is_none());
+        assert!(super::feature_check(AMD, "Zen 4", 0x11, edx, false).is_none());
     }
 
     #[test]

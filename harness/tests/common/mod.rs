@@ -44,3 +44,14 @@ pub fn fails_with_one_line(args: &[&str]) -> String {
     let out = entrybench().args(args).output().expect("entrybench runs");
     assert_one_line_error(&out)
 }
+
+/// Runs `entrybench ARGS`, which must succeed; returns its stdout.
+pub fn stdout_of<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = entrybench().args(args).output().expect("entrybench runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}

@@ -6,7 +6,7 @@ use crate::caveats;
 use crate::ids::{self, Kind};
 use crate::machine::{self, Machine};
 use crate::schema::{Experiment, ResultFile};
-use crate::table::Table;
+use crate::text_table::Table;
 use crate::units::{ci_ns, count, ns, num};
 
 /// The report block of one machine.
@@ -180,6 +180,138 @@ fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
         Kind::Ipi(b, m) => (6, usize::from(b != "user"), 0, m.clone()),
         Kind::Other => (7, 0, 0, String::new()),
     }
+}
+
+/// What the mailing-list table's columns mean, printed under it.
+pub const FLEET_NOTE: &str = "*: measured in a guest (see its block). \
+getpid ns: entry.getpid median. +flush ns: what the series' \
+flush-on-entry adds per entry (entry.flush.invpcid2, else cr4_pge, delta vs the nop ioctl; \
+\"-\" = no module result), no-run = PTI off, so the series' flush does not run. IPI us: \
+victim interruption per IPI, median (ipi.kmod.kernel_range, else a user shootdown).";
+
+/// "6.18.44-fc-v669" -> "6.18": the table has no room for more (each
+/// machine's block below names the full release).
+fn short_kernel(m: &Machine) -> String {
+    m.latest()
+        .environment
+        .platform
+        .as_ref()
+        .map(|p| {
+            p.kernel_release
+                .split(|c: char| !c.is_ascii_digit())
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// One row per machine, like the thread's before/after table: CPU model,
+/// kernel, PTI, getpid, what flush-on-entry adds (or "no-run" where PTI
+/// is off), IPI victim cost. `published` appends the v7 cover letter's
+/// rows, labelled, never mixed into the measured ones.
+pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
+    let mut t = Table::new(
+        "",
+        &[
+            "CPU model",
+            "kernel",
+            "PTI",
+            "getpid ns",
+            "+flush ns",
+            "IPI us",
+        ],
+    );
+    for m in machine::group(files) {
+        let hz = m.tsc_hz();
+        let getpid = m
+            .get("entry.getpid")
+            .map(|e| ns(e.summary.median, hz))
+            .unwrap_or_else(|| "-".into());
+        let flush = match m.pti() {
+            Some(false) => "no-run".to_string(),
+            _ => ["invpcid2", "cr4_pge"]
+                .iter()
+                .find_map(|v| m.get(&ids::entry_flush_id(v, 0)))
+                .and_then(|e| crate::units::cycles_to_ns(e.headline_cycles(), hz))
+                .map(|n| format!("+{}", num(n)))
+                .unwrap_or_else(|| "-".into()),
+        };
+        let ipi = crate::size::IPI_ORDER
+            .iter()
+            .find_map(|id| m.get(id))
+            .and_then(|e| crate::units::cycles_to_ns(e.summary.median, hz))
+            .map(|n| num(n / 1000.0))
+            .unwrap_or_else(|| "-".into());
+        let pti = match m.pti() {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "?",
+        };
+        let mut label = machine::short_cpu_label(m.cpu());
+        if m.host != "bare metal" {
+            // Cut before marking, so the guest mark is never the part cut.
+            label = crate::text_table::fit(&label, 28) + "*";
+        }
+        t.push(vec![
+            label,
+            short_kernel(&m),
+            pti.into(),
+            getpid,
+            flush,
+            ipi,
+        ]);
+    }
+    if published {
+        for row in published_rows() {
+            t.push(row);
+        }
+    }
+    t
+}
+
+/// The published before/after rows (v7 cover letter), labelled.
+fn published_rows() -> Vec<Vec<String>> {
+    let all = crate::priors::all();
+    let mut cpus: Vec<&str> = Vec::new();
+    for p in all
+        .iter()
+        .filter(|p| p.operation == crate::priors::op::GETPID)
+    {
+        if !cpus.contains(&p.cpu.as_str()) {
+            cpus.push(&p.cpu);
+        }
+    }
+    cpus.iter()
+        .map(|cpu| {
+            let get = |op: &str| all.iter().find(|p| p.cpu == *cpu && p.operation == op);
+            let getpid = get(crate::priors::op::GETPID);
+            let flush = get(crate::priors::op::FLUSH_ON_ENTRY);
+            let pti_off = get("getpid.series_delta_pti_off").is_some();
+            let name = cpu.split(" (").next().unwrap_or(cpu);
+            vec![
+                format!("{name} [published]"),
+                "-".into(),
+                if pti_off { "off" } else { "on" }.into(),
+                getpid.map(|p| num(p.value)).unwrap_or_else(|| "-".into()),
+                match (pti_off, flush) {
+                    (true, _) => "no-run".into(),
+                    (false, Some(f)) => format!("+{}", num(f.value)),
+                    _ => "-".into(),
+                },
+                "-".into(),
+            ]
+        })
+        .collect()
+}
+
+/// The source line under published rows.
+pub fn published_note() -> String {
+    "[published]: v7 cover letter of the IPI-deferral series, lore Message-ID \
+     20251114150133.1056710-1-vschneid@redhat.com (getpid with/without the series, \
+     nohz_full CPUs, rteval load; +flush derived as the difference)."
+        .to_string()
 }
 
 /// Long-format rows for CSV: one line per machine and experiment.

@@ -34,11 +34,6 @@ impl Table {
         }
     }
 
-    pub fn with_align(mut self, align: &[Align]) -> Table {
-        self.align = align.to_vec();
-        self
-    }
-
     pub fn push(&mut self, row: Vec<String>) {
         self.rows.push(row);
     }
@@ -142,7 +137,8 @@ pub fn fit(s: &str, w: usize) -> String {
 }
 
 /// Word-wraps `text` to `width`, continuation lines prefixed with
-/// `indent`. Words longer than a line are cut (never overflow).
+/// `indent`. Words longer than a line are cut (never overflow). The one
+/// wrap of the project: `detect` uses it too.
 pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();

@@ -26,6 +26,9 @@ pub struct ReportArgs {
     /// Working set (4 KiB pages) assumed by the break-even plot
     #[arg(long, value_name = "PAGES", default_value_t = 64)]
     pub working_set: u64,
+    /// Add the published before/after rows (labelled) to the machine table
+    #[arg(long)]
+    pub published: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,8 +50,9 @@ pub struct SizeArgs {
     /// Result files with measured costs
     #[arg(required = true, value_name = "RESULT")]
     pub results: Vec<PathBuf>,
-    /// Also size a CPU without results from its CPUID dump (by the
-    /// closest measured model)
+    /// Also size a CPU without results from its CPUID dump: measured
+    /// results of the same model, else of a like model (same core), else
+    /// published figures for its core, else "no data" and what to run
     #[arg(long, value_name = "FILE")]
     pub cpuid_dump: Option<PathBuf>,
     /// Print the equations behind the figures
@@ -78,12 +82,15 @@ pub fn report_cmd(a: ReportArgs) -> Result<i32> {
         );
     }
     let files = read_all(&a.results)?;
+    let opts = report::RenderOptions {
+        published: a.published,
+    };
     let text = if a.csv {
         report::render_csv(&files)
     } else if a.markdown {
-        report::render_markdown(&files)
+        report::render_markdown_with(&files, &opts)
     } else {
-        report::render_text(&files)
+        report::render_text_with(&files, &opts)
     };
     print!("{text}");
     if let Some(dir) = &a.plots {

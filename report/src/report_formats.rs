@@ -1,14 +1,46 @@
 //! The report as text (mail), Markdown or CSV. These are the functions the
 //! run command calls to write a report next to its result file.
 
+use crate::report_tables::{self as tables, MachineReport};
 use crate::schema::ResultFile;
-use crate::table::{csv_line, wrap, WIDTH};
-use crate::tables::{self, MachineReport};
+use crate::text_table::{csv_line, wrap, WIDTH};
+
+/// What the report shows beyond the per-machine blocks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderOptions {
+    /// Add the published before/after rows to the machine table.
+    pub published: bool,
+}
+
+/// The mailing-list table goes first when there are several machines to
+/// compare, or published rows to compare with.
+fn wants_fleet(machines: usize, o: &RenderOptions) -> bool {
+    machines >= 2 || o.published
+}
 
 /// Plain-text report, every line at most 72 columns.
 pub fn render_text(files: &[ResultFile]) -> String {
+    render_text_with(files, &RenderOptions::default())
+}
+
+/// `render_text` with options.
+pub fn render_text_with(files: &[ResultFile], o: &RenderOptions) -> String {
     let reports = tables::build(files);
     let mut out = header(files.len(), reports.len());
+    if wants_fleet(reports.len(), o) {
+        out.push('\n');
+        out.push_str(&tables::fleet_table(files, o.published).render_text());
+        let mut notes = vec![tables::FLEET_NOTE.to_string()];
+        if o.published {
+            notes.push(tables::published_note());
+        }
+        for n in notes {
+            for l in wrap(&n, WIDTH, "") {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+    }
     for r in &reports {
         out.push('\n');
         for l in wrap(&format!("== {}", r.title), WIDTH, "   ") {
@@ -20,7 +52,7 @@ pub fn render_text(files: &[ResultFile]) -> String {
                 .iter()
                 .map(|l| format!("   {}", l.trim_start()))
             {
-                out.push_str(&crate::table::fit(&l, WIDTH));
+                out.push_str(&crate::text_table::fit(&l, WIDTH));
                 out.push('\n');
             }
         }
@@ -65,11 +97,23 @@ fn caveat_block(r: &MachineReport) -> String {
 
 /// Markdown report: same content, pipe tables.
 pub fn render_markdown(files: &[ResultFile]) -> String {
+    render_markdown_with(files, &RenderOptions::default())
+}
+
+/// `render_markdown` with options.
+pub fn render_markdown_with(files: &[ResultFile], o: &RenderOptions) -> String {
     let reports = tables::build(files);
     let mut out = String::from("# entrybench report\n\n");
     for l in header(files.len(), reports.len()).lines() {
         out.push_str(l);
         out.push_str("\n\n");
+    }
+    if wants_fleet(reports.len(), o) {
+        out.push_str(&tables::fleet_table(files, o.published).render_markdown());
+        out.push_str(&format!("\n{}\n\n", tables::FLEET_NOTE));
+        if o.published {
+            out.push_str(&format!("{}\n\n", tables::published_note()));
+        }
     }
     for r in &reports {
         out.push_str(&format!("## {}\n\n", r.title));
