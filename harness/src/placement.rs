@@ -134,31 +134,7 @@ pub fn choose(cpus: &CpuLists, req: Request) -> Result<Placement> {
     })
 }
 
-/// "0-3,6,8-9" from a CPU list.
-pub fn cpu_list(cpus: &[u32]) -> String {
-    let mut v = cpus.to_vec();
-    v.sort_unstable();
-    v.dedup();
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < v.len() {
-        let mut j = i;
-        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
-            j += 1;
-        }
-        out.push(if j == i {
-            v[i].to_string()
-        } else {
-            format!("{}-{}", v[i], v[j])
-        });
-        i = j + 1;
-    }
-    if out.is_empty() {
-        "none".into()
-    } else {
-        out.join(",")
-    }
-}
+pub use crate::detect::cpu_list;
 
 /// Restores the thread's original CPU mask when dropped.
 #[derive(Debug)]

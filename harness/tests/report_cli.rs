@@ -169,6 +169,32 @@ fn report_markdown_csv_and_plots() {
     }
 }
 
+/// `size` of the feed-handler profile for a committed CPUID dump against
+/// the Genoa fixture: (stdout, stdout with white space folded).
+fn size_with_dump(dump: &str, extra: &[&str]) -> (String, String) {
+    let dump = root().join("testdata/cpuid-dumps").join(dump);
+    let profile = profile("feed-handler.toml");
+    let genoa = fixture("synthetic-genoa-kvm.json");
+    let mut args = vec![
+        "size",
+        "--profile",
+        &profile,
+        &genoa,
+        "--cpuid-dump",
+        dump.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = eb().args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (text, flat)
+}
+
 #[test]
 fn compare_and_size_run() {
     let out = eb()
@@ -191,24 +217,7 @@ fn compare_and_size_run() {
     // vendor: nothing to estimate costs from, but the verdict still says
     // the series' entry flush would not run (every Cascade Lake has
     // RDCL_NO, so no PTI): the thread's 270 -> 273 ns row.
-    let cascade = root().join("testdata/cpuid-dumps/GenuineIntel0050656_CascadeLakeSP_CPUID.txt");
-    let out = eb()
-        .args([
-            "size",
-            "--profile",
-            &profile("feed-handler.toml"),
-            &fixture("synthetic-genoa-kvm.json"),
-            "--cpuid-dump",
-            cascade.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let flat = String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let (_, flat) = size_with_dump("GenuineIntel0050656_CascadeLakeSP_CPUID.txt", &[]);
     assert!(!flat.contains("nothing to estimate from"), "{flat}");
     assert!(flat.contains("No measured results of this model"), "{flat}");
     assert!(flat.contains("published (v7 cover"), "{flat}");
@@ -217,27 +226,8 @@ fn compare_and_size_run() {
         "{flat}"
     );
 
-    let dump = root().join("testdata/cpuid-dumps/AuthenticAMD0A00F11_K19_Milan_02_CPUID.txt");
-    let out = eb()
-        .args([
-            "size",
-            "--profile",
-            &profile("feed-handler.toml"),
-            &fixture("synthetic-genoa-kvm.json"),
-            "--cpuid-dump",
-            dump.to_str().unwrap(),
-            "--explain",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let (text, flat) = size_with_dump("AuthenticAMD0A00F11_K19_Milan_02_CPUID.txt", &["--explain"]);
     assert!(text.lines().all(|l| l.chars().count() <= 72));
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     // Zen 3 is not Zen 4: no like model, so the published Milan figures
     // and the kernel's rules answer.
     assert!(flat.contains("No measured results of this model"), "{text}");
@@ -322,33 +312,32 @@ fn bad_profiles_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read_to_string(profile("feed-handler.toml")).unwrap();
     let r = fixture("synthetic-skylake-pti.json");
-    let neg = write(
-        &dir,
-        "neg.toml",
-        &good.replace("flush_events_per_sec = 1.0", "flush_events_per_sec = -3"),
-    );
-    fails_with(
-        &["size", "--profile", &neg, &r],
-        "`flush_events_per_sec` must not be negative",
-    );
-    let missing = write(
-        &dir,
-        "missing.toml",
-        &good.replace("syscalls_per_sec = 20000", ""),
-    );
-    fails_with(
-        &["size", "--profile", &missing, &r],
-        "`syscalls_per_sec` is missing",
-    );
-    let nan = write(
-        &dir,
-        "nan.toml",
-        &good.replace("latency_budget_us = 5", "latency_budget_us = nan"),
-    );
-    fails_with(
-        &["size", "--profile", &nan, &r],
-        "`latency_budget_us` must be a finite number",
-    );
+    // (file name, the good line, what replaces it, the one-line error)
+    let cases = [
+        (
+            "neg.toml",
+            "flush_events_per_sec = 1.0",
+            "flush_events_per_sec = -3",
+            "`flush_events_per_sec` must not be negative",
+        ),
+        (
+            "missing.toml",
+            "syscalls_per_sec = 20000",
+            "",
+            "`syscalls_per_sec` is missing",
+        ),
+        (
+            "nan.toml",
+            "latency_budget_us = 5",
+            "latency_budget_us = nan",
+            "`latency_budget_us` must be a finite number",
+        ),
+    ];
+    for (name, line, replacement, error) in cases {
+        assert!(good.contains(line), "{line:?} not in the profile");
+        let bad = write(&dir, name, &good.replace(line, replacement));
+        fails_with(&["size", "--profile", &bad, &r], error);
+    }
     let garbage = write(&dir, "garbage.toml", "syscalls_per_sec = = 3\n[[");
     fails_with(&["size", "--profile", &garbage, &r], "invalid TOML");
 }

@@ -48,14 +48,7 @@ fn profile(name: &str) -> Profile {
 
 #[test]
 fn size_feed_handler() {
-    let files: Vec<_> = [
-        "synthetic-genoa-kvm.json",
-        "synthetic-cascadelake-baremetal-pti-off.json",
-        "synthetic-skylake-pti.json",
-    ]
-    .iter()
-    .map(|n| load(n))
-    .collect();
+    let files = three_machines();
     let s = report::size::size(&profile("feed-handler.toml"), &files, None);
     let text = report::size::render_text(&s, true);
     assert_width("size", &text);

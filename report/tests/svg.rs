@@ -20,14 +20,7 @@ fn has(texts: &[String], want: &str) -> bool {
 
 #[test]
 fn all_plots_parse_and_are_labelled() {
-    let files: Vec<_> = [
-        "synthetic-genoa-kvm.json",
-        "synthetic-cascadelake-baremetal-pti-off.json",
-        "synthetic-skylake-pti.json",
-    ]
-    .iter()
-    .map(|n| load(n))
-    .collect();
+    let files = three_machines();
     let plots = report::plot::render_all(&files, &report::plot::PlotOptions::default()).unwrap();
     let names: Vec<&str> = plots.iter().map(|p| p.0.as_str()).collect();
     for want in [

@@ -293,36 +293,43 @@ mod tests {
     #[test]
     fn tsc_from_crystal_leaf16_or_hypervisor() {
         let l1 = "00050654-00400800-7FFEFBFF-BFEBFBFF";
-        // 0xD8/2 * 24 MHz = 2.592 GHz
-        let f = facts(
-            "CPUID 00000015: 00000002-000000D8-016E3600-00000000\n",
-            l1,
-            "00000016",
-        );
-        assert_eq!(f.tsc_hz, 2_592_000_000);
-        // No crystal: leaf 0x16 base MHz.
-        let f = facts(
-            "CPUID 00000015: 00000002-000000F0-00000000-00000000\n\
-             CPUID 00000016: 00000BB8-00000E74-00000064-00000000\n",
-            l1,
-            "00000016",
-        );
-        assert_eq!(f.tsc_hz, 3_000_000_000);
-        // Leaf 0x15 beyond the maximum leaf is ignored.
-        let f = facts(
-            "CPUID 00000015: 00000002-000000D8-016E3600-00000000\n",
-            l1,
-            "00000014",
-        );
-        assert_eq!(f.tsc_hz, 0);
-        // Hypervisor leaf in kHz.
-        let f = facts(
-            "CPUID 40000000: 40000010-4B4D564B-564B4D56-0000004D\n\
-             CPUID 40000010: 0027AC40-000F4240-00000000-00000000\n",
-            "00050654-00400800-FFFEFBFF-BFEBFBFF",
-            "00000016",
-        );
-        assert_eq!(f.tsc_hz, 2_600_000_000);
+        let kvm_l1 = "00050654-00400800-FFFEFBFF-BFEBFBFF";
+        // (why, extra leaves, leaf 1, max leaf, TSC Hz)
+        let cases = [
+            (
+                "0xD8/2 * 24 MHz crystal",
+                "CPUID 00000015: 00000002-000000D8-016E3600-00000000\n",
+                l1,
+                "00000016",
+                2_592_000_000,
+            ),
+            (
+                "no crystal: leaf 0x16 base MHz",
+                "CPUID 00000015: 00000002-000000F0-00000000-00000000\n\
+                 CPUID 00000016: 00000BB8-00000E74-00000064-00000000\n",
+                l1,
+                "00000016",
+                3_000_000_000,
+            ),
+            (
+                "leaf 0x15 beyond the maximum leaf is ignored",
+                "CPUID 00000015: 00000002-000000D8-016E3600-00000000\n",
+                l1,
+                "00000014",
+                0,
+            ),
+            (
+                "hypervisor leaf in kHz",
+                "CPUID 40000000: 40000010-4B4D564B-564B4D56-0000004D\n\
+                 CPUID 40000010: 0027AC40-000F4240-00000000-00000000\n",
+                kvm_l1,
+                "00000016",
+                2_600_000_000,
+            ),
+        ];
+        for (why, extra, leaf1, max, hz) in cases {
+            assert_eq!(facts(extra, leaf1, max).tsc_hz, hz, "{why}");
+        }
     }
 
     #[test]

@@ -196,36 +196,43 @@ mod tests {
     const INTEL: &str = "GenuineIntel";
     const AMD: &str = "AuthenticAMD";
 
-    #[test]
-    fn model_0x55_splits_by_stepping() {
-        assert_eq!(uarch(INTEL, 6, 0x55, 4), "Skylake");
-        assert_eq!(uarch(INTEL, 6, 0x55, 7), "Cascade Lake");
-        assert_eq!(uarch(INTEL, 6, 0x55, 11), "Cooper Lake");
-        assert_eq!(uarch(INTEL, 6, 0x55, 8), "unknown");
-    }
+    /// (vendor, family, model, stepping, what the kernel-facing name is)
+    const CASES: &[(&str, u32, u32, u32, &str)] = &[
+        (INTEL, 6, 0x55, 4, "Skylake"),
+        (INTEL, 6, 0x55, 7, "Cascade Lake"),
+        (INTEL, 6, 0x55, 11, "Cooper Lake"),
+        (INTEL, 6, 0x55, 8, "unknown"),
+        (INTEL, 6, 0x9E, 9, "Kaby Lake"),
+        (INTEL, 6, 0x9E, 10, "Coffee Lake"),
+        (INTEL, 6, 0xBD, 1, "Lunar Lake"),
+        (INTEL, 6, 0xCF, 2, "Emerald Rapids"),
+        (INTEL, 6, 0x5F, 1, "Goldmont"),
+        (INTEL, 6, 0x7A, 1, "Goldmont Plus"),
+        (INTEL, 6, 0xAF, 3, "Crestmont"),
+        (INTEL, 0x13, 0x01, 0, "Diamond Rapids"),
+        (AMD, 0x15, 0x02, 0, "Piledriver"),
+        (AMD, 0x15, 0x60, 1, "Excavator"),
+        (AMD, 0x17, 0x08, 2, "Zen+"),
+        (AMD, 0x17, 0x71, 0, "Zen 2"),
+        (AMD, 0x19, 0x01, 1, "Zen 3"),
+        (AMD, 0x19, 0x74, 1, "Zen 4"),
+        (AMD, 0x1A, 0x02, 1, "Zen 5"),
+        ("HygonGenuine", 0x18, 0x01, 1, "Dhyana"),
+        (INTEL, 6, 0x01, 0, "unknown"),
+        (AMD, 0x19, 0xF0, 0, "unknown"),
+        (AMD, 0x18, 0x01, 0, "unknown"),
+        ("CentaurHauls", 6, 0x0F, 0, "unknown"),
+    ];
 
     #[test]
-    fn intel_clients_servers_and_atoms() {
-        assert_eq!(uarch(INTEL, 6, 0x9E, 9), "Kaby Lake");
-        assert_eq!(uarch(INTEL, 6, 0x9E, 10), "Coffee Lake");
-        assert_eq!(uarch(INTEL, 6, 0xBD, 1), "Lunar Lake");
-        assert_eq!(uarch(INTEL, 6, 0xCF, 2), "Emerald Rapids");
-        assert_eq!(uarch(INTEL, 6, 0x5F, 1), "Goldmont");
-        assert_eq!(uarch(INTEL, 6, 0x7A, 1), "Goldmont Plus");
-        assert_eq!(uarch(INTEL, 6, 0xAF, 3), "Crestmont");
-        assert_eq!(uarch(INTEL, 0x13, 0x01, 0), "Diamond Rapids");
-    }
-
-    #[test]
-    fn amd_families_and_model_ranges() {
-        assert_eq!(uarch(AMD, 0x15, 0x02, 0), "Piledriver");
-        assert_eq!(uarch(AMD, 0x15, 0x60, 1), "Excavator");
-        assert_eq!(uarch(AMD, 0x17, 0x08, 2), "Zen+");
-        assert_eq!(uarch(AMD, 0x17, 0x71, 0), "Zen 2");
-        assert_eq!(uarch(AMD, 0x19, 0x01, 1), "Zen 3");
-        assert_eq!(uarch(AMD, 0x19, 0x74, 1), "Zen 4");
-        assert_eq!(uarch(AMD, 0x1A, 0x02, 1), "Zen 5");
-        assert_eq!(uarch("HygonGenuine", 0x18, 0x01, 1), "Dhyana");
+    fn models_steppings_and_vendors() {
+        for &(vendor, family, model, stepping, want) in CASES {
+            assert_eq!(
+                uarch(vendor, family, model, stepping),
+                want,
+                "{vendor} {family:#x}/{model:#x} stepping {stepping}"
+            );
+        }
     }
 
     #[test]
@@ -238,13 +245,5 @@ mod tests {
         assert!(super::feature_check(INTEL, "Sapphire Rapids", 0x8F, edx, false).is_none());
         assert!(super::feature_check(INTEL, "Rocket Lake", 0xA7, 1 << 23, true).is_none());
         assert!(super::feature_check(AMD, "Zen 4", 0x11, edx, false).is_none());
-    }
-
-    #[test]
-    fn unknown_models_and_vendors() {
-        assert_eq!(uarch(INTEL, 6, 0x01, 0), "unknown");
-        assert_eq!(uarch(AMD, 0x19, 0xF0, 0), "unknown");
-        assert_eq!(uarch(AMD, 0x18, 0x01, 0), "unknown");
-        assert_eq!(uarch("CentaurHauls", 6, 0x0F, 0), "unknown");
     }
 }

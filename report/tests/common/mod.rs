@@ -18,6 +18,19 @@ pub fn load(name: &str) -> ResultFile {
     report::load::read_result(&fixture_path(name)).unwrap_or_else(|e| panic!("{name}: {e:#}"))
 }
 
+/// The three-machine fleet most golden tests use: a KVM Genoa, a
+/// PTI-off Cascade Lake and a PTI Skylake.
+pub fn three_machines() -> Vec<ResultFile> {
+    [
+        "synthetic-genoa-kvm.json",
+        "synthetic-cascadelake-baremetal-pti-off.json",
+        "synthetic-skylake-pti.json",
+    ]
+    .iter()
+    .map(|n| load(n))
+    .collect()
+}
+
 pub fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v != "0")
 }
