@@ -166,7 +166,7 @@ fn machine_report(m: &Machine) -> MachineReport {
     }
 }
 
-/// Row order inside each table: DESIGN.md order, not alphabetical.
+/// Row order inside each table: docs/design.md order, not alphabetical.
 fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
     match k {
         Kind::TimerOverhead => (0, 0, 0, String::new()),

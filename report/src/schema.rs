@@ -185,7 +185,7 @@ pub struct TimerInfo {
     pub resolution_ns: f64,
 }
 
-/// One experiment id (see DESIGN.md) and what it measured.
+/// One experiment id (see docs/design.md) and what it measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Experiment {
     /// Stable id: "entry.null", "refill.w64", "ipi.user.mprotect", ...

@@ -1,6 +1,6 @@
 //! Experiment ids and how each is measured.
 //!
-//! An experiment is one stable id of DESIGN.md (`entry.null`,
+//! An experiment is one stable id of docs/design.md (`entry.null`,
 //! `refill.w64`, `ipi.user.mprotect` ...) and the code that measures it
 //! into one `schema::Experiment`. `run` drives a list of them; it knows
 //! nothing about any particular one.
@@ -44,7 +44,7 @@ pub use suite::SuiteConfig;
 
 /// One experiment id and how to measure it.
 pub trait Experiment {
-    /// Stable id (DESIGN.md), e.g. "entry.null".
+    /// Stable id (docs/design.md), e.g. "entry.null".
     fn id(&self) -> String;
     /// Measures on the pinned victim thread. Errors: [`Stop`] for skip and
     /// cancel, anything else is a failure of this experiment.
