@@ -127,6 +127,9 @@ mod tests {
     #[test]
     fn ids_are_the_ones_size_reads() {
         let ids: Vec<String> = all().iter().map(|e| e.id()).collect();
-        assert_eq!(ids, ["deferred.check.uncontended", "deferred.check.contended"]);
+        assert_eq!(
+            ids,
+            ["deferred.check.uncontended", "deferred.check.contended"]
+        );
     }
 }
