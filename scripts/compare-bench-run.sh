@@ -36,7 +36,7 @@ esac
 
 only='entry.*,vdso.*'
 filter='^entry/'
-ids='entry\\.(null|getpid|getppid)|vdso\\.'
+ids='entry\.(null|getpid|getppid)|vdso\.'
 if [ "${REFILL:-0}" = 1 ]; then
 	only="$only,refill.*"
 	filter='^(entry|refill)/'
@@ -50,17 +50,26 @@ eb=target/release/entrybench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# "id headline_cycles" per compared row of `entrybench report --csv`
-# (the headline is the median, or the delta median of refill). Counted
-# from the end: only the leading cpu/kernel/host fields may hold quoted
-# commas; experiment is the 10th field from the end, headline the 4th.
+# "id headline_cycles" per compared experiment (the headline is the median,
+# or the delta median of refill). A run's result file is JSON: read with
+# jq. Criterion's directory goes through `entrybench report --csv`, whose
+# columns are found by their header names (csv module: quoted fields).
 medians() {
-	"$eb" report --csv "$1" | awk -F, -v ids="^($ids)" 'NR > 1 && $(NF-10) ~ ids {
-		print $(NF-10), $(NF-4)
-	}' | sort
+	if [ -f "$1" ]; then
+		jq -r --arg ids "^($ids)" '.experiments[] | select(.id | test($ids))
+			| "\(.id) \(.baseline.delta_median // .summary.median)"' "$1"
+	else
+		"$eb" report --csv "$1" | python3 -c '
+import csv, re, sys
+ids = re.compile(sys.argv[1])
+for r in csv.DictReader(sys.stdin):
+    if ids.search(r["experiment"]):
+        print(r["experiment"], r["headline_cycles"])' "^($ids)"
+	fi | sort
 }
 
-median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 printf '%-5s %-20s %10s %10s %8s\n' round id "run cyc" "bench cyc" diff
 for i in $(seq 1 "$rounds"); do

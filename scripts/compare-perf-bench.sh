@@ -23,7 +23,8 @@ cargo build --release --quiet --bin entrybench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 # entrybench mean and median ns of entry.getppid: eb PATH OUT
 eb() {
