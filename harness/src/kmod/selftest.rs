@@ -266,6 +266,11 @@ fn median(v: &[u64]) -> u64 {
 }
 
 pub fn run(expect_unsupported: &[String], leave_generator: bool) -> Result<i32> {
+    // Bad arguments fail before anything is printed (one-line error).
+    let mut expect_off = Vec::new();
+    for n in expect_unsupported.iter().filter(|n| !n.is_empty()) {
+        expect_off.push(Variant::from_name(n).with_context(|| format!("unknown variant {n:?}"))?);
+    }
     let mut t = Tally::default();
     let dev = Device::open()?;
     let info = dev.info()?;
@@ -276,10 +281,6 @@ pub fn run(expect_unsupported: &[String], leave_generator: bool) -> Result<i32> 
     })?;
     let online = info.online_cpus();
     t.check(!online.is_empty(), || "no online CPU in INFO".into())?;
-    let mut expect_off = Vec::new();
-    for n in expect_unsupported.iter().filter(|n| !n.is_empty()) {
-        expect_off.push(Variant::from_name(n).with_context(|| format!("unknown variant {n:?}"))?);
-    }
     let env = Env {
         offline: info.raw.nr_cpu_ids.min((abi::MASK_WORDS * 64) as u32 - 1),
         victim: *online.last().expect("checked non-empty"),
