@@ -39,8 +39,6 @@ die() {
 "$ROOT/scripts/install-deps.sh" test
 
 case $WORK in /|"$ROOT"|"$HOME") die "refusing to use $WORK as the work dir" ;; esac
-rm -rf "$WORK"
-mkdir -p "$WORK"
 
 # The newest installed Debian kernel of series $1 with both image and headers.
 kernel_of() {
@@ -77,10 +75,15 @@ for s in $SERIES; do
 	KVERS+=("$k")
 done
 
+# Bochs: the first series only (it boots ~100x slower); its own subdir,
+# so the QEMU logs of an earlier run stay.
 if [ "${1:-}" = --bochs ]; then
-	build_module "${KVERS[0]}" "$WORK/kmod"
-	exec "$ROOT/scripts/vm/bochs.sh" "${KVERS[0]}" "$WORK/kmod/entrybench.ko" "$WORK/bochs"
+	rm -rf "$WORK/bochs-kmod"
+	build_module "${KVERS[0]}" "$WORK/bochs-kmod"
+	exec "$ROOT/scripts/vm/bochs.sh" "${KVERS[0]}" "$WORK/bochs-kmod/entrybench.ko" "$WORK/bochs"
 fi
+rm -rf "$WORK"
+mkdir -p "$WORK"
 
 # --- harness and the device-needing CLI tests, built once ---------------------
 (cd "$ROOT" && cargo build --release -q -p harness --bin entrybench) || die "cargo build failed"
