@@ -471,3 +471,42 @@ pub fn suite(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn Experiment>> 
     }
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_semantics_and_a_table_rank() {
+        for v in Variant::ALL {
+            assert_ne!(
+                report::ids::flush_semantics(v.name()),
+                "unknown variant",
+                "{}",
+                v.name()
+            );
+            assert!(report::ids::variant_rank(v.name()) < 13, "{}", v.name());
+        }
+        assert_eq!(report::ids::series_variant(true), "invpcid2");
+        assert_eq!(report::ids::series_variant(false), "cr4_pge");
+    }
+
+    #[test]
+    fn deferred_rows_have_their_ids_and_marks_send_no_ipi() {
+        let row = |variant, mark_hz| EntryFlush {
+            variant,
+            pages: 0,
+            samples: 1,
+            warmup: 0,
+            mark_hz,
+        };
+        assert_eq!(row(Variant::Series, None).id(), "entry.flush.series");
+        assert_eq!(row(Variant::Deferred, None).id(), "entry.flush.deferred");
+        assert_eq!(
+            row(Variant::Deferred, Some(DEFER_MARK_HZ)).id(),
+            "entry.flush.deferred_marked"
+        );
+        assert!(!Method::DeferMark.sends_ipi());
+        assert_eq!(Method::ALL.iter().filter(|m| m.sends_ipi()).count(), 3);
+    }
+}
