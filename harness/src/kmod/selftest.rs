@@ -467,34 +467,22 @@ fn generators(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
 /// read-only page) fails with EFAULT and must not leave a generator
 /// running, detached or not.
 fn start_copy_out_fault(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
-    let len = 4096;
-    // SAFETY: a fresh private anonymous mapping, unmapped below.
-    let page = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    ensure!(page != libc::MAP_FAILED, "mmap: {}", Errno::last());
+    let page = workloads::pages::Pages::new(1).context("mapping a page")?;
+    let arg = page.as_ptr().cast::<Generator>();
     let a = Generator {
         flags: abi::GEN_DETACH,
         ..generator_base(env)?
     };
-    // SAFETY: the page is writable, page-aligned and larger than `a`.
-    unsafe { std::ptr::write(page.cast::<Generator>(), a) };
-    // SAFETY: changes the protection of our own mapping only.
-    let rc = unsafe { libc::mprotect(page, len, libc::PROT_READ) };
+    // SAFETY: the page is ours, writable, page-aligned and larger than `a`.
+    unsafe { std::ptr::write(arg, a) };
+    // SAFETY: changes the protection of our own mapping only; nothing
+    // here writes it afterwards (munmap on drop ignores protection).
+    let rc = unsafe { libc::mprotect(page.as_ptr().cast(), page.len_bytes(), libc::PROT_READ) };
     let r = if rc == 0 {
-        raw_ioctl(dev, abi::nr::GENERATOR_START, page.cast::<Generator>())
+        raw_ioctl(dev, abi::nr::GENERATOR_START, arg)
     } else {
         Err(anyhow::anyhow!("mprotect: {}", Errno::last()))
     };
-    // SAFETY: unmapping the mapping made above.
-    unsafe { libc::munmap(page, len) };
     t.expect_errno(r, Errno::EFAULT, "GENERATOR_START read-only argument")?;
     std::thread::sleep(Duration::from_millis(50));
     let left = generator_threads();
