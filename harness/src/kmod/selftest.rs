@@ -389,6 +389,13 @@ fn global_flushes(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
             r.max_cycles
         );
     }
+    // defer_mark just set every CPU's pending bit: the next deferred entry
+    // on this CPU takes the flush branch (the series' flush), not only the check.
+    if dev.info()?.supports(Variant::Deferred) {
+        dev.entry_flush(Variant::Deferred)
+            .context("ENTRY_FLUSH deferred after a mark")?;
+        t.ioctls += 1;
+    }
     let base = GlobalFlush {
         method: Method::FlushAll as u32,
         count: 1,
