@@ -13,8 +13,12 @@
  *    (or its current CR4) lacks fails with -EOPNOTSUPP instead of faulting;
  *  - timed loops run with IRQs off only in chunks of at most ~1 ms;
  *  - CR3 is rewritten with the value just read, IRQs off, so the current
- *    mm and PCID (ASID bits) are kept; CR4 goes through cr4_update_irqsoff()
- *    so the kernel's shadow stays right;
+ *    mm and PCID (ASID bits) are kept;
+ *  - CR4.PGE is cleared and set again with IRQs off, ending on the exact
+ *    value read (see eb_cr4_pge_toggle() for why the shadow stays right);
+ *  - no symbol the kernel exports only to KVM is imported (since "x86:
+ *    Restrict KVM-induced symbol exports", cr4_update_irqsoff() and
+ *    __flush_tlb_all() are such): CR and INVPCID accesses are inline asm;
  *  - generators are kthreads stopped on close() of their fd (unless
  *    detached) and always on module unload.
  */
@@ -37,12 +41,11 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <asm/cpufeature.h>
-#include <asm/invpcid.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
 #include <asm/special_insns.h>
 #include <asm/sync_core.h>
-#include <asm/tlbflush.h>
+#include <asm/processor-flags.h>
 #include <asm/tsc.h>
 
 #include "entrybench_uapi.h"
@@ -54,9 +57,20 @@
 
 /*
  * Target of INVLPG and INVPCID type 0: a kernel address that is mapped
- * (module data), so the instruction has a real translation to drop.
+ * (module data).  It is read before every timed flush so that its
+ * translation is in the TLB and the instruction has something to drop.
+ * Without PTI this mapping is global: INVLPG drops it, INVPCID type 0
+ * never drops global translations (SDM: "except global translations").
  */
 static u64 eb_target_word;
+
+/*
+ * The deferred strategy's per-CPU state word: a remote CPU sets
+ * EB_DEFER_PENDING instead of sending a flush IPI, the CPU consumes it
+ * with one atomic read-modify-write on its next (emulated) entry.
+ */
+#define EB_DEFER_PENDING	BIT(0)
+static DEFINE_PER_CPU_SHARED_ALIGNED(atomic_t, eb_defer_state);
 
 static LIST_HEAD(eb_gens);
 static DEFINE_MUTEX(eb_gen_lock);
@@ -85,8 +99,96 @@ static u64 eb_chunk_budget(void)
 	return tsc_khz ? (u64)tsc_khz : 1000000ULL;
 }
 
+static __always_inline unsigned long eb_read_cr3(void)
+{
+	unsigned long v;
+
+	asm volatile("mov %%cr3, %0" : "=r" (v) : : "memory");
+	return v;
+}
+
+static __always_inline void eb_write_cr3(unsigned long v)
+{
+	asm volatile("mov %0, %%cr3" : : "r" (v) : "memory");
+}
+
+static __always_inline unsigned long eb_read_cr4(void)
+{
+	unsigned long v;
+
+	asm volatile("mov %%cr4, %0" : "=r" (v) : : "memory");
+	return v;
+}
+
+static __always_inline void eb_write_cr4(unsigned long v)
+{
+	asm volatile("mov %0, %%cr4" : : "r" (v) : "memory");
+}
+
+/* INVPCID types (SDM vol. 2, INVPCID). */
+#define EB_INVPCID_ADDR			0	/* one address, one PCID, not global */
+#define EB_INVPCID_CONTEXT		1	/* one PCID, not global */
+#define EB_INVPCID_ALL_GLOBAL		2	/* every PCID, global included */
+#define EB_INVPCID_ALL_NONGLOBAL	3	/* every PCID, not global */
+
+/* INVPCID with a 16-byte descriptor {pcid, address}, as the SDM defines. */
+static __always_inline void eb_invpcid(unsigned long type, unsigned long pcid,
+				       unsigned long addr)
+{
+	struct { u64 pcid, addr; } desc = { pcid, addr };
+
+	asm volatile("invpcid %[desc], %[type]"
+		     : : [desc] "m" (desc), [type] "r" (type) : "memory");
+}
+
+/*
+ * CR4.PGE cleared and set again: drops every translation, global ones
+ * included (the series' fallback without INVPCID).  Caller has IRQs off
+ * and @cr4 is this CPU's CR4 with PGE set.
+ *
+ * The kernel keeps a CR4 shadow (cpu_tlbstate.cr4) and pins some bits in
+ * native_write_cr4(); neither is reachable from a module any more.  Both
+ * stay right: IRQs are off, so nothing on this CPU updates CR4 between
+ * the two writes (the kernel also changes CR4 only with IRQs off, and no
+ * NMI handler writes it), no pinned bit is touched, and the second write
+ * restores exactly the value read, which is what the shadow holds.
+ */
+static __always_inline void eb_cr4_pge_toggle(unsigned long cr4)
+{
+	eb_write_cr4(cr4 & ~X86_CR4_PGE);
+	eb_write_cr4(cr4);
+}
+
+static bool eb_cr_writes_allowed(void)
+{
+#ifdef X86_FEATURE_XENPV
+	/* A Xen PV kernel runs outside ring 0: CR writes would fault. */
+	if (boot_cpu_has(X86_FEATURE_XENPV))
+		return false;
+#endif
+	return true;
+}
+
+/* The series' flush: INVPCID type 2 if the CPU has it, else CR4.PGE twice. */
+static bool eb_series_supported(unsigned long cr4)
+{
+	return boot_cpu_has(X86_FEATURE_INVPCID) ||
+	       (boot_cpu_has(X86_FEATURE_PGE) && (cr4 & X86_CR4_PGE));
+}
+
+static __always_inline void eb_series_flush(unsigned long cr4)
+{
+	if (boot_cpu_has(X86_FEATURE_INVPCID))
+		eb_invpcid(EB_INVPCID_ALL_GLOBAL, 0, 0);
+	else
+		eb_cr4_pge_toggle(cr4);
+}
+
 static bool eb_variant_supported(u32 v, unsigned long cr4)
 {
+	if (v != ENTRYBENCH_V_NOP && !eb_cr_writes_allowed())
+		return false;
+
 	switch (v) {
 	case ENTRYBENCH_V_NOP:
 	case ENTRYBENCH_V_CR3_FLUSH:
@@ -102,6 +204,9 @@ static bool eb_variant_supported(u32 v, unsigned long cr4)
 		return boot_cpu_has(X86_FEATURE_INVPCID);
 	case ENTRYBENCH_V_CR4_PGE:
 		return boot_cpu_has(X86_FEATURE_PGE) && (cr4 & X86_CR4_PGE);
+	case ENTRYBENCH_V_SERIES:
+	case ENTRYBENCH_V_DEFERRED:
+		return eb_series_supported(cr4);
 	default:
 		return false;
 	}
@@ -131,38 +236,54 @@ static __always_inline void eb_flush_one(u32 v, unsigned long cr4)
 		break;
 	case ENTRYBENCH_V_CR3_NOFLUSH:
 		/* Same mm, same PCID: loads CR3 without dropping entries. */
-		cr3 = __read_cr3();
-		write_cr3(cr3 | X86_CR3_PCID_NOFLUSH);
+		cr3 = eb_read_cr3();
+		eb_write_cr3(cr3 | X86_CR3_PCID_NOFLUSH);
 		break;
 	case ENTRYBENCH_V_CR3_FLUSH:
 		/* Same mm, same PCID: drops that PCID's non-global entries. */
-		cr3 = __read_cr3();
-		write_cr3(cr3);
+		cr3 = eb_read_cr3();
+		eb_write_cr3(cr3);
 		break;
 	case ENTRYBENCH_V_INVPCID0:
 	case ENTRYBENCH_V_INVPCID1:
 		/* PCID must be 0 unless CR4.PCIDE, else INVPCID raises #GP. */
-		pcid = (cr4 & X86_CR4_PCIDE) ? (__read_cr3() & X86_CR3_PCID_MASK) : 0;
+		pcid = (cr4 & X86_CR4_PCIDE) ? (eb_read_cr3() & X86_CR3_PCID_MASK) : 0;
 		if (v == ENTRYBENCH_V_INVPCID0)
-			invpcid_flush_one(pcid, (unsigned long)&eb_target_word);
+			eb_invpcid(EB_INVPCID_ADDR, pcid,
+				   (unsigned long)&eb_target_word);
 		else
-			invpcid_flush_single_context(pcid);
+			eb_invpcid(EB_INVPCID_CONTEXT, pcid, 0);
 		break;
 	case ENTRYBENCH_V_INVPCID2:
-		invpcid_flush_all();
+		eb_invpcid(EB_INVPCID_ALL_GLOBAL, 0, 0);
 		break;
 	case ENTRYBENCH_V_INVPCID3:
-		invpcid_flush_all_nonglobals();
+		eb_invpcid(EB_INVPCID_ALL_NONGLOBAL, 0, 0);
 		break;
 	case ENTRYBENCH_V_CR4_PGE:
-		/* As the kernel's own global flush: clear PGE, set it again. */
-		cr4_update_irqsoff(0, X86_CR4_PGE);
-		cr4_update_irqsoff(X86_CR4_PGE, 0);
+		eb_cr4_pge_toggle(cr4);
 		break;
 	case ENTRYBENCH_V_INVLPG:
 		asm volatile("invlpg (%0)" : : "r" (&eb_target_word) : "memory");
 		break;
+	case ENTRYBENCH_V_SERIES:
+		eb_series_flush(cr4);
+		break;
+	case ENTRYBENCH_V_DEFERRED:
+		/* One locked RMW on every entry; the flush only when asked. */
+		if (atomic_fetch_andnot(EB_DEFER_PENDING,
+					this_cpu_ptr(&eb_defer_state)) &
+		    EB_DEFER_PENDING)
+			eb_series_flush(cr4);
+		break;
 	}
+}
+
+/* Puts the target's translation in the TLB before a flush that drops it. */
+static __always_inline void eb_prepare(u32 v)
+{
+	if (v == ENTRYBENCH_V_INVPCID0 || v == ENTRYBENCH_V_INVLPG)
+		(void)READ_ONCE(eb_target_word);
 }
 
 static long eb_ioctl_info(void __user *uarg)
@@ -177,7 +298,7 @@ static long eb_ioctl_info(void __user *uarg)
 	info.tsc_khz = tsc_khz;
 
 	preempt_disable();
-	cr4 = __read_cr4();
+	cr4 = eb_read_cr4();
 	preempt_enable();
 	info.cr4 = cr4;
 
@@ -245,7 +366,7 @@ static long eb_ioctl_flush_timed(void __user *uarg)
 		preempt_disable();
 		local_irq_save(flags);
 		this_cpu = smp_processor_id();
-		cr4 = __read_cr4();
+		cr4 = eb_read_cr4();
 		if (!eb_variant_supported(a.variant, cr4)) {
 			local_irq_restore(flags);
 			preempt_enable();
@@ -262,6 +383,7 @@ static long eb_ioctl_flush_timed(void __user *uarg)
 		}
 		start = rdtsc_ordered();
 		for (i = 0; i < want; ) {
+			eb_prepare(a.variant);
 			t0 = rdtsc_ordered();
 			eb_flush_one(a.variant, cr4);
 			t1 = rdtsc_ordered();
@@ -310,7 +432,7 @@ static long eb_ioctl_entry_flush(unsigned long variant)
 	if (variant >= ENTRYBENCH_V_COUNT)
 		return -EINVAL;
 	local_irq_save(flags);
-	cr4 = __read_cr4();
+	cr4 = eb_read_cr4();
 	if (eb_variant_supported(variant, cr4))
 		eb_flush_one(variant, cr4);
 	else
@@ -341,9 +463,27 @@ static int eb_mask_from_user(const u64 *words, struct cpumask *mask)
 	return any ? 0 : -EINVAL;
 }
 
+/*
+ * The kernel's __flush_tlb_all() is KVM-only now; this is the same flush
+ * of everything, global entries included (IPI handlers run IRQs off).
+ */
 static void eb_ipi_flush_all(void *unused)
 {
-	__flush_tlb_all();
+	unsigned long cr4 = eb_read_cr4();
+
+	if (eb_series_supported(cr4) && eb_cr_writes_allowed())
+		eb_series_flush(cr4);
+	else if (eb_cr_writes_allowed())
+		eb_write_cr3(eb_read_cr3());	/* no PGE: nothing is global */
+}
+
+/* Marks every CPU of @mask: "flush on your next entry". */
+static void eb_defer_mark(const struct cpumask *mask)
+{
+	unsigned int cpu;
+
+	for_each_cpu(cpu, mask)
+		atomic_or(EB_DEFER_PENDING, per_cpu_ptr(&eb_defer_state, cpu));
 }
 
 static void eb_ipi_sync_core(void *unused)
@@ -369,6 +509,11 @@ static s64 eb_global_once(u32 method, const struct cpumask *mask, u32 pages)
 	case ENTRYBENCH_M_SYNC_CORE:
 		t0 = rdtsc_ordered();
 		on_each_cpu_mask(mask, eb_ipi_sync_core, NULL, true);
+		t1 = rdtsc_ordered();
+		break;
+	case ENTRYBENCH_M_DEFER_MARK:
+		t0 = rdtsc_ordered();
+		eb_defer_mark(mask);
 		t1 = rdtsc_ordered();
 		break;
 	case ENTRYBENCH_M_KERNEL_RANGE:
@@ -504,6 +649,39 @@ static void eb_gen_free(struct eb_gen *g)
 	kfree(g);
 }
 
+/* Stops @g (already off the list) and frees it. */
+static void eb_gen_stop(struct eb_gen *g, struct entrybench_generator *res)
+{
+	kthread_stop(g->task);
+	if (res) {
+		res->issued = g->issued;
+		res->total_cycles = g->total_cycles;
+		res->max_cycles = g->max_cycles;
+	}
+	eb_gen_free(g);
+}
+
+/*
+ * Takes generator @id off the list if @file may stop it (its own, or a
+ * detached one); NULL if there is no such generator.
+ */
+static struct eb_gen *eb_gen_take(struct file *file, u32 id)
+{
+	struct eb_gen *g, *found = NULL;
+
+	mutex_lock(&eb_gen_lock);
+	list_for_each_entry(g, &eb_gens, node) {
+		if (g->id == id && (g->owner == file || !g->owner)) {
+			found = g;
+			list_del(&g->node);
+			eb_gen_count--;
+			break;
+		}
+	}
+	mutex_unlock(&eb_gen_lock);
+	return found;
+}
+
 static long eb_ioctl_gen_start(struct file *file, void __user *uarg)
 {
 	struct entrybench_generator *a;
@@ -588,11 +766,18 @@ static long eb_ioctl_gen_start(struct file *file, void __user *uarg)
 
 	a->id = g->id;
 	a->initiator_cpu = cpu;
-	/*
-	 * The generator runs even if this copy fails; user space can still
-	 * stop it by closing the fd (or unloading, if detached).
-	 */
-	ret = copy_to_user(uarg, a, sizeof(*a)) ? -EFAULT : 0;
+	ret = 0;
+	if (copy_to_user(uarg, a, sizeof(*a))) {
+		/*
+		 * The caller never learns the id: a detached generator would
+		 * run until unload.  Stop it; another thread may have stopped
+		 * it already (ids are guessable), so look it up again.
+		 */
+		g = eb_gen_take(file, a->id);
+		if (g)
+			eb_gen_stop(g, NULL);
+		ret = -EFAULT;
+	}
 	goto out;
 
 out_free:
@@ -602,39 +787,17 @@ out:
 	return ret;
 }
 
-/* Stops @g (already off the list) and frees it. */
-static void eb_gen_stop(struct eb_gen *g, struct entrybench_generator *res)
-{
-	kthread_stop(g->task);
-	if (res) {
-		res->issued = g->issued;
-		res->total_cycles = g->total_cycles;
-		res->max_cycles = g->max_cycles;
-	}
-	eb_gen_free(g);
-}
-
 static long eb_ioctl_gen_stop(struct file *file, void __user *uarg)
 {
 	struct entrybench_generator a;
-	struct eb_gen *g, *found = NULL;
+	struct eb_gen *found;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
 	if (a.id == 0)
 		return -EINVAL;
 
-	mutex_lock(&eb_gen_lock);
-	list_for_each_entry(g, &eb_gens, node) {
-		/* Own generators and detached ones may be stopped. */
-		if (g->id == a.id && (g->owner == file || !g->owner)) {
-			found = g;
-			list_del(&g->node);
-			eb_gen_count--;
-			break;
-		}
-	}
-	mutex_unlock(&eb_gen_lock);
+	found = eb_gen_take(file, a.id);
 	if (!found)
 		return -EINVAL;
 

@@ -6,7 +6,8 @@
  *
  * Every structure uses fixed-width types with explicit padding so that
  * its layout is the same for every compiler and for Rust #[repr(C)].
- * Any incompatible change bumps ENTRYBENCH_ABI_VERSION.
+ * Any incompatible change bumps ENTRYBENCH_ABI_VERSION.  New enum values
+ * are compatible: INFO's *_supported masks say what a module knows.
  */
 #ifndef _UAPI_ENTRYBENCH_H
 #define _UAPI_ENTRYBENCH_H
@@ -28,15 +29,27 @@ enum entrybench_variant {
 	ENTRYBENCH_V_INVPCID3		= 6,	/* all contexts excl. global */
 	ENTRYBENCH_V_CR4_PGE		= 7,	/* CR4.PGE cleared and set again */
 	ENTRYBENCH_V_INVLPG		= 8,	/* one kernel address */
-	ENTRYBENCH_V_COUNT		= 9,
+	/*
+	 * What the flush-on-entry series runs: INVPCID type 2 when the CPU
+	 * has INVPCID, else CR4.PGE toggled twice (chosen by the module).
+	 */
+	ENTRYBENCH_V_SERIES		= 9,
+	/*
+	 * The deferred strategy: one atomic read-modify-write of this CPU's
+	 * state word; the SERIES flush only if a remote CPU set the
+	 * flush-pending bit (ENTRYBENCH_M_DEFER_MARK).
+	 */
+	ENTRYBENCH_V_DEFERRED		= 10,
+	ENTRYBENCH_V_COUNT		= 11,
 };
 
 /* Kernel-side global flushes (GLOBAL_FLUSH, GENERATOR_START). */
 enum entrybench_method {
-	ENTRYBENCH_M_FLUSH_ALL		= 0,	/* on_each_cpu_mask + __flush_tlb_all */
+	ENTRYBENCH_M_FLUSH_ALL		= 0,	/* on_each_cpu_mask + a full flush */
 	ENTRYBENCH_M_KERNEL_RANGE	= 1,	/* __vmalloc, vfree, vm_unmap_aliases */
 	ENTRYBENCH_M_SYNC_CORE		= 2,	/* on_each_cpu_mask + sync_core */
-	ENTRYBENCH_M_COUNT		= 3,
+	ENTRYBENCH_M_DEFER_MARK		= 3,	/* no IPI: set the targets' pending bit */
+	ENTRYBENCH_M_COUNT		= 4,
 };
 
 /* entrybench_info.flags: the kernel's view (boot_cpu_has, CR4). */

@@ -74,7 +74,8 @@ bench_medians() {
 	true
 }
 
-median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 printf '%-5s %-20s %10s %10s %8s\n' round id "run cyc" "bench cyc" diff
 for i in $(seq 1 "$rounds"); do

@@ -67,7 +67,8 @@ done
 
 # Column statistics over the rounds: median and (max - min) / median.
 col() { awk -v c="$1" '{print $c}' "$tmp/rows" | sort -g; }
-median() { awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 spread() { awk '{v[NR]=$1} END {m = (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2); print (v[NR]-v[1])/m*100}'; }
 
 getppid=$(col 3 | median)

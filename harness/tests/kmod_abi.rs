@@ -1,292 +1,291 @@
-//! Proves `harness::kmod::abi` matches `kmod-helper/entrybench_uapi.h`:
-//! a C program built with `cc` from the header prints every struct size,
-//! field offset, constant and ioctl number; each must equal the Rust value.
+//! Proves `harness::kmod::abi` matches `kmod-helper/entrybench_uapi.h`.
+//!
+//! The C side is read by the compiler, not by hand: `cc -dM -E` lists every
+//! `ENTRYBENCH_*` macro of the header, and a C program generated from that
+//! list (plus every struct field and enum value the Rust mirror has)
+//! prints each value, each field's offset, size and signedness, and each
+//! struct's size. A macro the header gains without a Rust mirror, a field
+//! whose type changes size or signedness, or an enum value the Rust side
+//! lacks makes the key sets or the values differ.
 
 use harness::kmod::abi::{self, FlushTimed, Generator, GlobalFlush, Info, Method, Variant};
 use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const C_PROGRAM: &str = r#"
-#include <stdio.h>
-#include <stddef.h>
-#include "entrybench_uapi.h"
-#define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
-#define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
-#define C(n) printf("const %s %llu\n", #n, (unsigned long long)(n));
-int main(void)
-{
-	S(entrybench_info) O(entrybench_info, abi_version) O(entrybench_info, nr_cpu_ids)
-	O(entrybench_info, flags) O(entrybench_info, cr4) O(entrybench_info, tsc_khz)
-	O(entrybench_info, variants_supported) O(entrybench_info, methods_supported)
-	O(entrybench_info, online_mask)
-	S(entrybench_flush_timed) O(entrybench_flush_timed, variant)
-	O(entrybench_flush_timed, iterations) O(entrybench_flush_timed, cycles_ptr)
-	O(entrybench_flush_timed, cpu) O(entrybench_flush_timed, chunks)
-	O(entrybench_flush_timed, overhead)
-	S(entrybench_global_flush) O(entrybench_global_flush, method)
-	O(entrybench_global_flush, count) O(entrybench_global_flush, pages)
-	O(entrybench_global_flush, __pad) O(entrybench_global_flush, cycles_ptr)
-	O(entrybench_global_flush, total_cycles) O(entrybench_global_flush, max_cycles)
-	O(entrybench_global_flush, cpumask)
-	S(entrybench_generator) O(entrybench_generator, method)
-	O(entrybench_generator, rate_hz) O(entrybench_generator, duration_ms)
-	O(entrybench_generator, pages) O(entrybench_generator, initiator_cpu)
-	O(entrybench_generator, flags) O(entrybench_generator, id)
-	O(entrybench_generator, __pad) O(entrybench_generator, issued)
-	O(entrybench_generator, total_cycles) O(entrybench_generator, max_cycles)
-	O(entrybench_generator, cpumask)
-	C(ENTRYBENCH_ABI_VERSION) C(ENTRYBENCH_IOC_INFO) C(ENTRYBENCH_IOC_FLUSH_TIMED)
-	C(ENTRYBENCH_IOC_ENTRY_FLUSH) C(ENTRYBENCH_IOC_GLOBAL_FLUSH)
-	C(ENTRYBENCH_IOC_GENERATOR_START) C(ENTRYBENCH_IOC_GENERATOR_STOP)
-	C(ENTRYBENCH_V_NOP) C(ENTRYBENCH_V_CR3_NOFLUSH) C(ENTRYBENCH_V_CR3_FLUSH)
-	C(ENTRYBENCH_V_INVPCID0) C(ENTRYBENCH_V_INVPCID1) C(ENTRYBENCH_V_INVPCID2)
-	C(ENTRYBENCH_V_INVPCID3) C(ENTRYBENCH_V_CR4_PGE) C(ENTRYBENCH_V_INVLPG)
-	C(ENTRYBENCH_V_COUNT)
-	C(ENTRYBENCH_M_FLUSH_ALL) C(ENTRYBENCH_M_KERNEL_RANGE) C(ENTRYBENCH_M_SYNC_CORE)
-	C(ENTRYBENCH_M_COUNT)
-	C(ENTRYBENCH_F_PCID) C(ENTRYBENCH_F_INVPCID) C(ENTRYBENCH_F_PGE) C(ENTRYBENCH_F_PTI)
-	C(ENTRYBENCH_F_INVLPGB) C(ENTRYBENCH_F_INVLPGB_CPUID) C(ENTRYBENCH_F_CR4_PCIDE)
-	C(ENTRYBENCH_F_CR4_PGE) C(ENTRYBENCH_F_HYPERVISOR)
-	C(ENTRYBENCH_MAX_ITERATIONS) C(ENTRYBENCH_MAX_GLOBAL_COUNT) C(ENTRYBENCH_MAX_PAGES)
-	C(ENTRYBENCH_MAX_RATE_HZ) C(ENTRYBENCH_MAX_DURATION_MS) C(ENTRYBENCH_MAX_GENERATORS)
-	C(ENTRYBENCH_MASK_WORDS) C(ENTRYBENCH_GEN_DETACH) C(ENTRYBENCH_IOC_MAGIC)
-	return 0;
+/// An integer type of the ABI: its signedness (size comes from size_of).
+trait Prim {
+    const SIGNED: bool;
 }
-"#;
+impl Prim for u32 {
+    const SIGNED: bool = false;
+}
+impl Prim for i32 {
+    const SIGNED: bool = true;
+}
+impl Prim for u64 {
+    const SIGNED: bool = false;
+}
+impl<T: Prim, const N: usize> Prim for [T; N] {
+    const SIGNED: bool = T::SIGNED;
+}
 
-/// Builds and runs the C program; key ("sizeof x", "offsetof x.f", "const N") -> value.
-fn c_values() -> BTreeMap<String, u64> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let src = dir.path().join("abi.c");
-    let exe = dir.path().join("abi");
-    std::fs::write(&src, C_PROGRAM).expect("write C source");
-    let hdr = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kmod-helper");
+/// One field: C struct and field names, Rust offset, size, signedness.
+struct Field {
+    c_struct: &'static str,
+    c_field: &'static str,
+    offset: usize,
+    size: usize,
+    signed: bool,
+}
+
+/// Size and signedness of the field `get` projects to.
+fn meta<S, T: Prim>(_get: fn(&S) -> &T) -> (usize, bool) {
+    (size_of::<T>(), T::SIGNED)
+}
+
+macro_rules! field {
+    ($cs:literal, $rs:ty, $f:ident) => {
+        field!($cs, $rs, $f, stringify!($f))
+    };
+    ($cs:literal, $rs:ty, $f:ident, $cf:expr) => {{
+        let (size, signed) = meta(|s: &$rs| &s.$f);
+        Field {
+            c_struct: $cs,
+            c_field: $cf,
+            offset: offset_of!($rs, $f),
+            size,
+            signed,
+        }
+    }};
+}
+
+fn fields() -> Vec<Field> {
+    vec![
+        field!("entrybench_info", Info, abi_version),
+        field!("entrybench_info", Info, nr_cpu_ids),
+        field!("entrybench_info", Info, flags),
+        field!("entrybench_info", Info, cr4),
+        field!("entrybench_info", Info, tsc_khz),
+        field!("entrybench_info", Info, variants_supported),
+        field!("entrybench_info", Info, methods_supported),
+        field!("entrybench_info", Info, online_mask),
+        field!("entrybench_flush_timed", FlushTimed, variant),
+        field!("entrybench_flush_timed", FlushTimed, iterations),
+        field!("entrybench_flush_timed", FlushTimed, cycles_ptr),
+        field!("entrybench_flush_timed", FlushTimed, cpu),
+        field!("entrybench_flush_timed", FlushTimed, chunks),
+        field!("entrybench_flush_timed", FlushTimed, overhead),
+        field!("entrybench_global_flush", GlobalFlush, method),
+        field!("entrybench_global_flush", GlobalFlush, count),
+        field!("entrybench_global_flush", GlobalFlush, pages),
+        field!("entrybench_global_flush", GlobalFlush, pad, "__pad"),
+        field!("entrybench_global_flush", GlobalFlush, cycles_ptr),
+        field!("entrybench_global_flush", GlobalFlush, total_cycles),
+        field!("entrybench_global_flush", GlobalFlush, max_cycles),
+        field!("entrybench_global_flush", GlobalFlush, cpumask),
+        field!("entrybench_generator", Generator, method),
+        field!("entrybench_generator", Generator, rate_hz),
+        field!("entrybench_generator", Generator, duration_ms),
+        field!("entrybench_generator", Generator, pages),
+        field!("entrybench_generator", Generator, initiator_cpu),
+        field!("entrybench_generator", Generator, flags),
+        field!("entrybench_generator", Generator, id),
+        field!("entrybench_generator", Generator, pad, "__pad"),
+        field!("entrybench_generator", Generator, issued),
+        field!("entrybench_generator", Generator, total_cycles),
+        field!("entrybench_generator", Generator, max_cycles),
+        field!("entrybench_generator", Generator, cpumask),
+    ]
+}
+
+fn struct_sizes() -> [(&'static str, usize); 4] {
+    [
+        ("entrybench_info", size_of::<Info>()),
+        ("entrybench_flush_timed", size_of::<FlushTimed>()),
+        ("entrybench_global_flush", size_of::<GlobalFlush>()),
+        ("entrybench_generator", size_of::<Generator>()),
+    ]
+}
+
+/// The Rust value of every numeric `ENTRYBENCH_*` constant (macros and
+/// enum values); enum names are the Rust names upper-cased.
+fn rust_constants() -> BTreeMap<String, u64> {
+    let mut m: BTreeMap<String, u64> = [
+        ("ENTRYBENCH_ABI_VERSION", abi::ABI_VERSION.into()),
+        ("ENTRYBENCH_IOC_MAGIC", abi::IOC_MAGIC.into()),
+        ("ENTRYBENCH_IOC_INFO", abi::nr::INFO),
+        ("ENTRYBENCH_IOC_FLUSH_TIMED", abi::nr::FLUSH_TIMED),
+        ("ENTRYBENCH_IOC_ENTRY_FLUSH", abi::nr::ENTRY_FLUSH),
+        ("ENTRYBENCH_IOC_GLOBAL_FLUSH", abi::nr::GLOBAL_FLUSH),
+        ("ENTRYBENCH_IOC_GENERATOR_START", abi::nr::GENERATOR_START),
+        ("ENTRYBENCH_IOC_GENERATOR_STOP", abi::nr::GENERATOR_STOP),
+        ("ENTRYBENCH_F_PCID", abi::F_PCID),
+        ("ENTRYBENCH_F_INVPCID", abi::F_INVPCID),
+        ("ENTRYBENCH_F_PGE", abi::F_PGE),
+        ("ENTRYBENCH_F_PTI", abi::F_PTI),
+        ("ENTRYBENCH_F_INVLPGB", abi::F_INVLPGB),
+        ("ENTRYBENCH_F_INVLPGB_CPUID", abi::F_INVLPGB_CPUID),
+        ("ENTRYBENCH_F_CR4_PCIDE", abi::F_CR4_PCIDE),
+        ("ENTRYBENCH_F_CR4_PGE", abi::F_CR4_PGE),
+        ("ENTRYBENCH_F_HYPERVISOR", abi::F_HYPERVISOR),
+        ("ENTRYBENCH_MAX_ITERATIONS", abi::MAX_ITERATIONS.into()),
+        ("ENTRYBENCH_MAX_GLOBAL_COUNT", abi::MAX_GLOBAL_COUNT.into()),
+        ("ENTRYBENCH_MAX_PAGES", abi::MAX_PAGES.into()),
+        ("ENTRYBENCH_MAX_RATE_HZ", abi::MAX_RATE_HZ.into()),
+        ("ENTRYBENCH_MAX_DURATION_MS", abi::MAX_DURATION_MS.into()),
+        ("ENTRYBENCH_MAX_GENERATORS", abi::MAX_GENERATORS.into()),
+        ("ENTRYBENCH_MASK_WORDS", abi::MASK_WORDS as u64),
+        ("ENTRYBENCH_GEN_DETACH", abi::GEN_DETACH.into()),
+        ("ENTRYBENCH_V_COUNT", abi::VARIANT_COUNT.into()),
+        ("ENTRYBENCH_M_COUNT", abi::METHOD_COUNT.into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for v in Variant::ALL {
+        m.insert(
+            format!("ENTRYBENCH_V_{}", v.name().to_uppercase()),
+            v as u64,
+        );
+    }
+    for x in Method::ALL {
+        m.insert(
+            format!("ENTRYBENCH_M_{}", x.name().to_uppercase()),
+            x as u64,
+        );
+    }
+    m
+}
+
+/// Macros the header defines that are not numbers (checked separately).
+const NON_NUMERIC: [&str; 1] = ["ENTRYBENCH_DEVICE_NAME"];
+
+fn header_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kmod-helper")
+}
+
+fn cc(args: &[&str], dir: &Path) -> std::process::Output {
     let out = Command::new("cc")
-        .args(["-std=gnu11", "-Wall", "-Werror", "-I"])
-        .arg(&hdr)
-        .arg("-o")
-        .arg(&exe)
-        .arg(&src)
+        .args(args)
+        .arg("-I")
+        .arg(header_dir())
+        .current_dir(dir)
         .output()
         .expect("running cc (a C compiler is needed for this test)");
     assert!(
         out.status.success(),
-        "cc failed: {}",
+        "cc {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = Command::new(&exe).output().expect("running the C program");
+    out
+}
+
+/// Every `ENTRYBENCH_*` macro name the preprocessor sees in the header.
+fn header_macros(dir: &Path) -> Vec<String> {
+    std::fs::write(dir.join("m.c"), "#include \"entrybench_uapi.h\"\n").expect("write");
+    let out = cc(&["-dM", "-E", "m.c"], dir);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with("ENTRYBENCH_") && !n.contains('('))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Builds and runs the generated C program over `constants`; returns
+/// key ("sizeof s", "offsetof s.f", "fieldsize s.f", "signed s.f",
+/// "const N", "string N") -> value.
+fn c_values(dir: &Path, constants: &[String]) -> BTreeMap<String, String> {
+    let mut c = String::from(
+        "#include <stdio.h>\n#include <stddef.h>\n#include \"entrybench_uapi.h\"\n\
+         #define F(s, f) { struct s x; printf(\"offsetof \" #s \".\" #f \" %zu\\n\", offsetof(struct s, f)); \
+         printf(\"fieldsize \" #s \".\" #f \" %zu\\n\", sizeof(x.f)); \
+         printf(\"signed \" #s \".\" #f \" %d\\n\", (__typeof__(x.f + 0))-1 < 0); }\n\
+         #define A(s, f) { struct s x; printf(\"offsetof \" #s \".\" #f \" %zu\\n\", offsetof(struct s, f)); \
+         printf(\"fieldsize \" #s \".\" #f \" %zu\\n\", sizeof(x.f)); \
+         printf(\"signed \" #s \".\" #f \" %d\\n\", (__typeof__(x.f[0] + 0))-1 < 0); }\n\
+         int main(void)\n{\n",
+    );
+    for (s, _) in struct_sizes() {
+        c += &format!("\tprintf(\"sizeof {s} %zu\\n\", sizeof(struct {s}));\n");
+    }
+    for f in fields() {
+        let m = if f.size > 8 { "A" } else { "F" };
+        c += &format!("\t{m}({}, {})\n", f.c_struct, f.c_field);
+    }
+    for n in constants {
+        c += &format!("\tprintf(\"const {n} %llu\\n\", (unsigned long long)({n}));\n");
+    }
+    for n in NON_NUMERIC {
+        c += &format!("\tprintf(\"string {n} %s\\n\", {n});\n");
+    }
+    c += "\treturn 0;\n}\n";
+    std::fs::write(dir.join("abi.c"), c).expect("write C source");
+    cc(
+        &["-std=gnu11", "-Wall", "-Werror", "-o", "abi", "abi.c"],
+        dir,
+    );
+    let run = Command::new(dir.join("abi"))
+        .output()
+        .expect("running the C program");
     assert!(run.status.success());
     String::from_utf8(run.stdout)
         .expect("utf8")
         .lines()
         .map(|l| {
             let (k, v) = l.rsplit_once(' ').expect("key value");
-            (k.to_string(), v.parse().expect("number"))
+            (k.to_string(), v.to_string())
         })
         .collect()
 }
 
+/// The same keys from the Rust mirror.
+fn rust_values(constants: &BTreeMap<String, u64>) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for (s, size) in struct_sizes() {
+        m.insert(format!("sizeof {s}"), size.to_string());
+    }
+    for f in fields() {
+        let k = format!("{}.{}", f.c_struct, f.c_field);
+        m.insert(format!("offsetof {k}"), f.offset.to_string());
+        m.insert(format!("fieldsize {k}"), f.size.to_string());
+        m.insert(format!("signed {k}"), u8::from(f.signed).to_string());
+    }
+    for (k, v) in constants {
+        m.insert(format!("const {k}"), v.to_string());
+    }
+    m.insert(
+        "string ENTRYBENCH_DEVICE_NAME".into(),
+        abi::DEVICE_PATH
+            .strip_prefix("/dev/")
+            .expect("/dev path")
+            .into(),
+    );
+    m
+}
+
 #[test]
 fn layouts_constants_and_ioctl_numbers_match_the_c_header() {
-    let c = c_values();
-    let mut rust: BTreeMap<String, u64> = BTreeMap::new();
-    let mut put = |k: &str, v: usize| {
-        rust.insert(k.to_string(), v as u64);
-    };
-    put("sizeof entrybench_info", size_of::<Info>());
-    put(
-        "offsetof entrybench_info.abi_version",
-        offset_of!(Info, abi_version),
-    );
-    put(
-        "offsetof entrybench_info.nr_cpu_ids",
-        offset_of!(Info, nr_cpu_ids),
-    );
-    put("offsetof entrybench_info.flags", offset_of!(Info, flags));
-    put("offsetof entrybench_info.cr4", offset_of!(Info, cr4));
-    put(
-        "offsetof entrybench_info.tsc_khz",
-        offset_of!(Info, tsc_khz),
-    );
-    put(
-        "offsetof entrybench_info.variants_supported",
-        offset_of!(Info, variants_supported),
-    );
-    put(
-        "offsetof entrybench_info.methods_supported",
-        offset_of!(Info, methods_supported),
-    );
-    put(
-        "offsetof entrybench_info.online_mask",
-        offset_of!(Info, online_mask),
-    );
-    put("sizeof entrybench_flush_timed", size_of::<FlushTimed>());
-    put(
-        "offsetof entrybench_flush_timed.variant",
-        offset_of!(FlushTimed, variant),
-    );
-    put(
-        "offsetof entrybench_flush_timed.iterations",
-        offset_of!(FlushTimed, iterations),
-    );
-    put(
-        "offsetof entrybench_flush_timed.cycles_ptr",
-        offset_of!(FlushTimed, cycles_ptr),
-    );
-    put(
-        "offsetof entrybench_flush_timed.cpu",
-        offset_of!(FlushTimed, cpu),
-    );
-    put(
-        "offsetof entrybench_flush_timed.chunks",
-        offset_of!(FlushTimed, chunks),
-    );
-    put(
-        "offsetof entrybench_flush_timed.overhead",
-        offset_of!(FlushTimed, overhead),
-    );
-    put("sizeof entrybench_global_flush", size_of::<GlobalFlush>());
-    put(
-        "offsetof entrybench_global_flush.method",
-        offset_of!(GlobalFlush, method),
-    );
-    put(
-        "offsetof entrybench_global_flush.count",
-        offset_of!(GlobalFlush, count),
-    );
-    put(
-        "offsetof entrybench_global_flush.pages",
-        offset_of!(GlobalFlush, pages),
-    );
-    put(
-        "offsetof entrybench_global_flush.__pad",
-        offset_of!(GlobalFlush, pad),
-    );
-    put(
-        "offsetof entrybench_global_flush.cycles_ptr",
-        offset_of!(GlobalFlush, cycles_ptr),
-    );
-    put(
-        "offsetof entrybench_global_flush.total_cycles",
-        offset_of!(GlobalFlush, total_cycles),
-    );
-    put(
-        "offsetof entrybench_global_flush.max_cycles",
-        offset_of!(GlobalFlush, max_cycles),
-    );
-    put(
-        "offsetof entrybench_global_flush.cpumask",
-        offset_of!(GlobalFlush, cpumask),
-    );
-    put("sizeof entrybench_generator", size_of::<Generator>());
-    put(
-        "offsetof entrybench_generator.method",
-        offset_of!(Generator, method),
-    );
-    put(
-        "offsetof entrybench_generator.rate_hz",
-        offset_of!(Generator, rate_hz),
-    );
-    put(
-        "offsetof entrybench_generator.duration_ms",
-        offset_of!(Generator, duration_ms),
-    );
-    put(
-        "offsetof entrybench_generator.pages",
-        offset_of!(Generator, pages),
-    );
-    put(
-        "offsetof entrybench_generator.initiator_cpu",
-        offset_of!(Generator, initiator_cpu),
-    );
-    put(
-        "offsetof entrybench_generator.flags",
-        offset_of!(Generator, flags),
-    );
-    put(
-        "offsetof entrybench_generator.id",
-        offset_of!(Generator, id),
-    );
-    put(
-        "offsetof entrybench_generator.__pad",
-        offset_of!(Generator, pad),
-    );
-    put(
-        "offsetof entrybench_generator.issued",
-        offset_of!(Generator, issued),
-    );
-    put(
-        "offsetof entrybench_generator.total_cycles",
-        offset_of!(Generator, total_cycles),
-    );
-    put(
-        "offsetof entrybench_generator.max_cycles",
-        offset_of!(Generator, max_cycles),
-    );
-    put(
-        "offsetof entrybench_generator.cpumask",
-        offset_of!(Generator, cpumask),
-    );
-
-    let mut konst = |k: &str, v: u64| {
-        rust.insert(format!("const {k}"), v);
-    };
-    konst("ENTRYBENCH_ABI_VERSION", abi::ABI_VERSION.into());
-    konst("ENTRYBENCH_IOC_INFO", abi::nr::INFO);
-    konst("ENTRYBENCH_IOC_FLUSH_TIMED", abi::nr::FLUSH_TIMED);
-    konst("ENTRYBENCH_IOC_ENTRY_FLUSH", abi::nr::ENTRY_FLUSH);
-    konst("ENTRYBENCH_IOC_GLOBAL_FLUSH", abi::nr::GLOBAL_FLUSH);
-    konst("ENTRYBENCH_IOC_GENERATOR_START", abi::nr::GENERATOR_START);
-    konst("ENTRYBENCH_IOC_GENERATOR_STOP", abi::nr::GENERATOR_STOP);
-    let vnames = [
-        "NOP",
-        "CR3_NOFLUSH",
-        "CR3_FLUSH",
-        "INVPCID0",
-        "INVPCID1",
-        "INVPCID2",
-        "INVPCID3",
-        "CR4_PGE",
-        "INVLPG",
-    ];
-    assert_eq!(vnames.len(), Variant::ALL.len());
-    for (n, v) in vnames.iter().zip(Variant::ALL) {
-        konst(&format!("ENTRYBENCH_V_{n}"), v as u64);
-        // Names in experiment ids are the C names, lower-cased.
-        assert_eq!(v.name(), n.to_lowercase());
-    }
-    konst("ENTRYBENCH_V_COUNT", abi::VARIANT_COUNT.into());
-    for (n, m) in ["FLUSH_ALL", "KERNEL_RANGE", "SYNC_CORE"]
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rust_consts = rust_constants();
+    let macros = header_macros(dir.path());
+    assert!(macros.len() > 20, "too few macros found: {macros:?}");
+    // Every macro of the header has a Rust mirror (the include guard and
+    // the string excepted); enum values come from the Rust list.
+    let unmirrored: Vec<&String> = macros
         .iter()
-        .zip(Method::ALL)
-    {
-        konst(&format!("ENTRYBENCH_M_{n}"), m as u64);
-        assert_eq!(m.name(), n.to_lowercase());
-    }
-    konst("ENTRYBENCH_M_COUNT", abi::METHOD_COUNT.into());
-    konst("ENTRYBENCH_F_PCID", abi::F_PCID);
-    konst("ENTRYBENCH_F_INVPCID", abi::F_INVPCID);
-    konst("ENTRYBENCH_F_PGE", abi::F_PGE);
-    konst("ENTRYBENCH_F_PTI", abi::F_PTI);
-    konst("ENTRYBENCH_F_INVLPGB", abi::F_INVLPGB);
-    konst("ENTRYBENCH_F_INVLPGB_CPUID", abi::F_INVLPGB_CPUID);
-    konst("ENTRYBENCH_F_CR4_PCIDE", abi::F_CR4_PCIDE);
-    konst("ENTRYBENCH_F_CR4_PGE", abi::F_CR4_PGE);
-    konst("ENTRYBENCH_F_HYPERVISOR", abi::F_HYPERVISOR);
-    konst("ENTRYBENCH_MAX_ITERATIONS", abi::MAX_ITERATIONS.into());
-    konst("ENTRYBENCH_MAX_GLOBAL_COUNT", abi::MAX_GLOBAL_COUNT.into());
-    konst("ENTRYBENCH_MAX_PAGES", abi::MAX_PAGES.into());
-    konst("ENTRYBENCH_MAX_RATE_HZ", abi::MAX_RATE_HZ.into());
-    konst("ENTRYBENCH_MAX_DURATION_MS", abi::MAX_DURATION_MS.into());
-    konst("ENTRYBENCH_MAX_GENERATORS", abi::MAX_GENERATORS.into());
-    konst("ENTRYBENCH_MASK_WORDS", abi::MASK_WORDS as u64);
-    konst("ENTRYBENCH_GEN_DETACH", abi::GEN_DETACH.into());
-    konst("ENTRYBENCH_IOC_MAGIC", abi::IOC_MAGIC.into());
-
-    // Same keys on both sides: nothing in the header is left unchecked by
-    // accident, nothing checked here is missing from the header.
+        .filter(|n| !rust_consts.contains_key(*n) && !NON_NUMERIC.contains(&n.as_str()))
+        .collect();
+    assert!(
+        unmirrored.is_empty(),
+        "header macros without a Rust mirror: {unmirrored:?}"
+    );
+    let names: Vec<String> = rust_consts.keys().cloned().collect();
+    let c = c_values(dir.path(), &names);
+    let rust = rust_values(&rust_consts);
     let ck: Vec<_> = c.keys().collect();
     let rk: Vec<_> = rust.keys().collect();
     assert_eq!(ck, rk, "C and Rust key sets differ");
@@ -296,6 +295,66 @@ fn layouts_constants_and_ioctl_numbers_match_the_c_header() {
         .map(|(k, v)| format!("{k}: C {v}, Rust {}", rust[k]))
         .collect();
     assert!(diffs.is_empty(), "ABI mismatch:\n{}", diffs.join("\n"));
+}
+
+#[test]
+fn info_flags_are_distinct_single_bits() {
+    let flags: BTreeMap<String, u64> = rust_constants()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("ENTRYBENCH_F_"))
+        .collect();
+    let mut seen = 0u64;
+    for (k, v) in &flags {
+        assert_eq!(v.count_ones(), 1, "{k} is not one bit");
+        assert_eq!(seen & v, 0, "{k} collides with another flag");
+        seen |= v;
+    }
+}
+
+/// i386 user space (compat ioctls) must see the same layouts: the header
+/// compiled with -m32 against minimal stand-ins for the kernel's UAPI
+/// headers (32-bit __u64 is 4-byte aligned in structs there).
+#[test]
+fn layouts_are_the_same_for_32_bit_callers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let linux = dir.path().join("inc/linux");
+    std::fs::create_dir_all(&linux).expect("mkdir");
+    std::fs::write(
+        linux.join("types.h"),
+        "typedef unsigned int __u32;\ntypedef int __s32;\ntypedef unsigned long long __u64;\n",
+    )
+    .expect("write");
+    std::fs::write(
+        linux.join("ioctl.h"),
+        "#define _IO(t, n) (((t) << 8) | (n))\n#define _IOR(t, n, s) (_IO(t, n) | (sizeof(s) << 16))\n\
+         #define _IOWR(t, n, s) _IOR(t, n, s)\n",
+    )
+    .expect("write");
+    let mut c = String::from("#include <stddef.h>\n#include \"entrybench_uapi.h\"\n");
+    for (s, size) in struct_sizes() {
+        c += &format!("_Static_assert(sizeof(struct {s}) == {size}, \"{s}\");\n");
+    }
+    for f in fields() {
+        c += &format!(
+            "_Static_assert(offsetof(struct {s}, {n}) == {o}, \"{s}.{n}\");\n",
+            s = f.c_struct,
+            n = f.c_field,
+            o = f.offset
+        );
+    }
+    std::fs::write(dir.path().join("abi32.c"), c).expect("write");
+    let out = Command::new("cc")
+        .args(["-m32", "-std=gnu11", "-fsyntax-only", "-I", "inc", "-I"])
+        .arg(header_dir())
+        .arg("abi32.c")
+        .current_dir(dir.path())
+        .output()
+        .expect("running cc");
+    assert!(
+        out.status.success(),
+        "32-bit layout differs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

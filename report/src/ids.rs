@@ -1,4 +1,4 @@
-//! What an experiment id means. Ids are stable (DESIGN.md); every table,
+//! What an experiment id means. Ids are stable (docs/design.md); every table,
 //! plot and sizing rule finds its figures through `Kind`, so the naming
 //! rules live in one place.
 //!
@@ -9,7 +9,7 @@
 
 use crate::schema::Experiment;
 
-/// The experiment families of DESIGN.md.
+/// The experiment families of docs/design.md.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     TimerOverhead,
@@ -100,9 +100,12 @@ pub fn entry_flush_id(variant: &str, pages: u64) -> String {
     }
 }
 
-/// Table order of the flush variants (DESIGN.md order), unknown last.
+/// Table order of the flush variants (docs/design.md order), unknown last.
 pub fn variant_rank(v: &str) -> usize {
-    const ORDER: [&str; 10] = [
+    const ORDER: [&str; 13] = [
+        "series",
+        "deferred",
+        "deferred_marked",
         "nop",
         "cr3_noflush",
         "cr3_flush",
@@ -115,6 +118,50 @@ pub fn variant_rank(v: &str) -> usize {
         "invlpgb",
     ];
     ORDER.iter().position(|o| *o == v).unwrap_or(ORDER.len())
+}
+
+/// Ids of the userspace deferred-strategy check (`deferred.check.*`): the
+/// per-entry atomic read-modify-write of the CPU's own state word, alone
+/// and with a remote CPU setting a "flush pending" bit at a set rate.
+/// `summary.median` is cycles per check.
+pub const DEFERRED_CHECK_UNCONTENDED: &str = "deferred.check.uncontended";
+pub const DEFERRED_CHECK_CONTENDED: &str = "deferred.check.contended";
+
+/// The flush variant the flush-on-entry series itself runs (v7 patch
+/// 29/31, right after SWITCH_TO_KERNEL_CR3 on nohz_full CPUs with PTI):
+/// INVPCID type 2 when the CPU has INVPCID, else CR4.PGE twice.
+pub fn series_variant(has_invpcid: bool) -> &'static str {
+    if has_invpcid {
+        "invpcid2"
+    } else {
+        "cr4_pge"
+    }
+}
+
+/// What a flush variant of `flush.kernel.*` / `entry.flush.*` means
+/// relative to the series: "series" rows are what it does, the others are
+/// named alternatives with a different reach.
+pub fn flush_semantics(variant: &str) -> &'static str {
+    match variant {
+        "series" => "the series' flush: INVPCID type 2 if the CPU has INVPCID, else CR4.PGE twice",
+        "invpcid2" | "cr4_pge" => {
+            "the series' flush on CPUs with (invpcid2) / without (cr4_pge) INVPCID: drops every translation, global ones included"
+        }
+        "deferred" | "deferred_marked" => {
+            "the deferred strategy: an atomic read-modify-write of the CPU's state word on every entry, the series' flush only when a remote CPU set the pending bit"
+        }
+        "cr3_flush" => {
+            "alternative: a CR3 reload drops the current PCID's non-global entries only; without PTI the kernel's global entries stay; under PTI it acts on the kernel PCID only"
+        }
+        "invpcid0" | "invpcid1" => {
+            "alternative: never drops global translations; under PTI it acts on the kernel PCID only (invpcid0: one address, invpcid1: the whole PCID)"
+        }
+        "invpcid3" => "alternative: every PCID, global translations kept",
+        "cr3_noflush" => "control: CR3 written with the no-flush bit, nothing dropped",
+        "invlpg" => "alternative: one address, in the current PCID plus any global translation of it",
+        "nop" => "control: the ioctl (or loop) with no flush",
+        _ => "unknown variant",
+    }
 }
 
 /// Table order of entry experiments: the headline calls, their inline

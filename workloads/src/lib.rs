@@ -10,6 +10,7 @@
 //! (working-set walker and the TLB-refill loop), `ipi` (interruption victim
 //! and the user-space IPI triggers).
 
+pub mod deferred;
 pub mod entry;
 pub mod ipi;
 pub mod pages;

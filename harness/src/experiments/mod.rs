@@ -30,6 +30,7 @@
 //!    not available (no /dev/entrybench), so `run` on a machine without it
 //!    behaves as before.
 
+pub mod deferred;
 pub mod entry;
 pub mod ipi;
 pub mod record;

@@ -100,6 +100,9 @@ pub fn userspace(cfg: &SuiteConfig) -> Vec<Box<dyn Experiment>> {
     for e in super::ipi::user_all() {
         v.push(Box::new(e));
     }
+    for e in super::deferred::all() {
+        v.push(Box::new(e));
+    }
     v
 }
 

@@ -42,12 +42,18 @@ pub enum Variant {
     Invpcid3 = 6,
     Cr4Pge = 7,
     Invlpg = 8,
+    /// What the flush-on-entry series runs: INVPCID type 2 if the CPU has
+    /// INVPCID, else CR4.PGE twice (the module chooses).
+    Series = 9,
+    /// The deferred strategy: an atomic check of the CPU's state word, the
+    /// series flush only when a remote CPU marked it (`Method::DeferMark`).
+    Deferred = 10,
 }
 
-pub const VARIANT_COUNT: u32 = 9;
+pub const VARIANT_COUNT: u32 = 11;
 
 impl Variant {
-    pub const ALL: [Variant; 9] = [
+    pub const ALL: [Variant; 11] = [
         Variant::Nop,
         Variant::Cr3Noflush,
         Variant::Cr3Flush,
@@ -57,6 +63,8 @@ impl Variant {
         Variant::Invpcid3,
         Variant::Cr4Pge,
         Variant::Invlpg,
+        Variant::Series,
+        Variant::Deferred,
     ];
 
     /// The name used in experiment ids (`flush.kernel.<name>`).
@@ -71,6 +79,8 @@ impl Variant {
             Variant::Invpcid3 => "invpcid3",
             Variant::Cr4Pge => "cr4_pge",
             Variant::Invlpg => "invlpg",
+            Variant::Series => "series",
+            Variant::Deferred => "deferred",
         }
     }
 
@@ -98,12 +108,19 @@ pub enum Method {
     FlushAll = 0,
     KernelRange = 1,
     SyncCore = 2,
+    /// No IPI: sets the targets' flush-pending bit (`Variant::Deferred`).
+    DeferMark = 3,
 }
 
-pub const METHOD_COUNT: u32 = 3;
+pub const METHOD_COUNT: u32 = 4;
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::FlushAll, Method::KernelRange, Method::SyncCore];
+    pub const ALL: [Method; 4] = [
+        Method::FlushAll,
+        Method::KernelRange,
+        Method::SyncCore,
+        Method::DeferMark,
+    ];
 
     /// The name used in experiment ids (`ipi.kmod.<name>`).
     pub fn name(self) -> &'static str {
@@ -111,7 +128,13 @@ impl Method {
             Method::FlushAll => "flush_all",
             Method::KernelRange => "kernel_range",
             Method::SyncCore => "sync_core",
+            Method::DeferMark => "defer_mark",
         }
+    }
+
+    /// Whether each flush interrupts the targets (all but `DeferMark`).
+    pub fn sends_ipi(self) -> bool {
+        self != Method::DeferMark
     }
 
     pub fn from_name(s: &str) -> Option<Method> {

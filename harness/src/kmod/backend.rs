@@ -7,6 +7,12 @@
 //!   flush-on-entry, an ENTRY_FLUSH ioctl of that variant timed from user
 //!   space (optionally followed by a walk of N pages), with the same ioctl
 //!   doing `nop` (and the same walk) as the baseline;
+//! - `entry.flush.series`: the row the series itself stands for (INVPCID
+//!   type 2 with INVPCID, else CR4.PGE twice); the other variants are
+//!   named alternatives (`report::ids::flush_semantics`);
+//! - `entry.flush.deferred` / `entry.flush.deferred_marked`: the deferred
+//!   strategy's atomic check on every entry, alone and with a housekeeping
+//!   CPU setting the victim's flush-pending bit at `DEFER_MARK_HZ`;
 //! - `ipi.kmod.<method>`: kernel-side flush IPIs to the victim CPU (see
 //!   `KmodInitiator`).
 //!
@@ -24,6 +30,8 @@ use workloads::pages::Pages;
 
 /// Samples per ioctl or chunk between cancel checks.
 const CHUNK: usize = 2_000;
+/// Rate of the remote "flush pending" marks of `entry.flush.deferred_marked`.
+pub const DEFER_MARK_HZ: u32 = 1000;
 
 /// How much the kmod experiments measure.
 #[derive(Debug, Clone)]
@@ -75,9 +83,17 @@ pub fn experiments(cfg: &KmodConfig) -> Vec<Box<dyn Experiment>> {
                 pages,
                 samples: cfg.entry_samples,
                 warmup: cfg.entry_warmup,
+                mark_hz: None,
             }));
         }
     }
+    v.push(Box::new(EntryFlush {
+        variant: Variant::Deferred,
+        pages: 0,
+        samples: cfg.entry_samples,
+        warmup: cfg.entry_warmup,
+        mark_hz: Some(DEFER_MARK_HZ),
+    }));
     v
 }
 
@@ -92,7 +108,39 @@ pub fn describe(v: Variant) -> &'static str {
         Variant::Invpcid2 => "INVPCID type 2: all PCIDs including global entries",
         Variant::Invpcid3 => "INVPCID type 3: all PCIDs except global entries",
         Variant::Cr4Pge => "CR4.PGE cleared and set again: everything including global entries",
-        Variant::Invlpg => "INVLPG of one kernel address",
+        Variant::Invlpg => "INVLPG of one kernel address (read just before)",
+        Variant::Series => "the series' flush: INVPCID type 2 with INVPCID, else CR4.PGE twice",
+        Variant::Deferred => {
+            "atomic fetch-and-clear of this CPU's state word; the series' flush if the \
+             flush-pending bit was set"
+        }
+    }
+}
+
+/// Params and notes that place a flush row relative to the series.
+fn series_context(info: &device::DeviceInfo, v: Variant, e: &mut schema::Experiment) {
+    use super::abi::{F_INVPCID, F_PTI};
+    let pti = info.has(F_PTI);
+    let series = report::ids::series_variant(info.has(F_INVPCID));
+    let role = match v {
+        Variant::Series | Variant::Deferred => "series",
+        _ if v.name() == series => "series",
+        Variant::Nop | Variant::Cr3Noflush => "control",
+        _ => "alternative",
+    };
+    e.params.insert("role".into(), role.into());
+    e.params.insert("series_flush".into(), series.into());
+    e.params.insert("pti".into(), pti.into());
+    e.params.insert(
+        "semantics".into(),
+        report::ids::flush_semantics(v.name()).into(),
+    );
+    if !pti {
+        e.notes.push(
+            "PTI is off: the series' flush would not run on this machine (it runs only \
+             right after the CR3 switch of a PTI kernel entry)"
+                .into(),
+        );
     }
 }
 
@@ -108,6 +156,8 @@ fn open_for(v: Variant) -> Result<Device> {
                 "PCID with CR4.PCIDE"
             } else if v.needs_pcid_or_invpcid() {
                 "INVPCID"
+            } else if matches!(v, Variant::Series | Variant::Deferred) {
+                "INVPCID or CR4.PGE"
             } else {
                 "CR4.PGE"
             }
@@ -185,6 +235,7 @@ impl Experiment for FlushKernel {
         e.notes.push(
             "back-to-back flushes: the TLB is nearly empty, no refill cost is included".into(),
         );
+        series_context(&dev.info()?, self.variant, &mut e);
         common_notes(ctx, &mut e);
         Ok(e)
     }
@@ -196,11 +247,41 @@ pub struct EntryFlush {
     pub pages: usize,
     pub samples: usize,
     pub warmup: usize,
+    /// Deferred only: a generator marks the victim this often meanwhile.
+    pub mark_hz: Option<u32>,
+}
+
+impl EntryFlush {
+    /// With `mark_hz`, starts the DEFER_MARK generator aimed at the victim
+    /// (this thread's CPU); it stops when the returned device is dropped.
+    fn start_marks(&self, ctx: &Ctx) -> Result<Option<(Device, device::GeneratorHandle)>> {
+        let Some(hz) = self.mark_hz else {
+            return Ok(None);
+        };
+        let Some(initiator) = ctx.placement.initiator_cpu else {
+            return Err(Stop::Skipped("one CPU: nobody to set the pending bit".into()).into());
+        };
+        let dev = Device::open()?;
+        let h = dev.generator_start(&device::GeneratorSpec {
+            method: Method::DeferMark,
+            rate_hz: hz,
+            duration_ms: 0,
+            pages: 1,
+            initiator_cpu: Some(initiator),
+            targets: vec![ctx.placement.victim_cpu],
+            detach: false,
+        })?;
+        Ok(Some((dev, h)))
+    }
 }
 
 impl Experiment for EntryFlush {
     fn id(&self) -> String {
-        report::ids::entry_flush_id(self.variant.name(), self.pages as u64)
+        let name = match self.mark_hz {
+            Some(_) => "deferred_marked",
+            None => self.variant.name(),
+        };
+        report::ids::entry_flush_id(name, self.pages as u64)
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
@@ -227,6 +308,7 @@ impl Experiment for EntryFlush {
         let mut flushed = vec![0i64; self.samples];
         let mut plain = vec![0i64; self.samples];
         let v = self.variant;
+        let marks = self.start_marks(ctx)?;
         let mut first = true;
         // Flushing and nop chunks alternate so drift hits both alike.
         for (f, p) in flushed.chunks_mut(CHUNK).zip(plain.chunks_mut(CHUNK)) {
@@ -251,6 +333,10 @@ impl Experiment for EntryFlush {
         // The loop ignores errors to stay tight; make sure there were none.
         dev.entry_flush(v)
             .context("ENTRY_FLUSH after the timed loop")?;
+        let marked = match marks {
+            Some((gdev, h)) => Some(gdev.generator_stop(h)?.issued),
+            None => None,
+        };
         ctx.timer.subtract_overhead(&mut flushed);
         ctx.timer.subtract_overhead(&mut plain);
         let p = params([
@@ -270,6 +356,16 @@ impl Experiment for EntryFlush {
         ]);
         let mut e = record::measured(&self.id(), "kmod", p, &mut flushed);
         e = record::with_baseline(e, "nop ioctl", &mut plain);
+        e.notes.push(
+            "emulated: the flush runs at ioctl dispatch, not right after the CR3 switch \
+             of the entry as in the series"
+                .into(),
+        );
+        if let (Some(hz), Some(n)) = (self.mark_hz, marked) {
+            e.params.insert("mark_rate_hz".into(), hz.into());
+            e.params.insert("marks_issued".into(), n.into());
+        }
+        series_context(&dev.info()?, v, &mut e);
         if pages > 0 {
             e.notes.push(format!(
                 "{pages} pages read (one byte each, 4 KiB stride) after each entry, both sides"
@@ -286,6 +382,8 @@ pub fn interrupt_row(method: Method) -> &'static str {
         // All three go through smp_call_function: "CAL" (flush_all and the
         // kernel-range flush do not use the TLB-shootdown vector).
         Method::FlushAll | Method::KernelRange | Method::SyncCore => "CAL",
+        // No interrupt at all; the row is never read (not an ipi.kmod id).
+        Method::DeferMark => "CAL",
     }
 }
 
@@ -328,7 +426,9 @@ impl Initiator for KmodInitiator {
     }
     fn describe(&self) -> String {
         match self.method {
-            Method::FlushAll => "module: on_each_cpu_mask(victim, __flush_tlb_all)",
+            Method::FlushAll => {
+                "module: on_each_cpu_mask(victim, full flush: INVPCID type 2, else CR4.PGE twice)"
+            }
             Method::KernelRange => {
                 "module: vfree of a 1-page vmalloc area + vm_unmap_aliases (after a drain): \
                  flush_tlb_kernel_range IPI to every online CPU"
@@ -336,6 +436,7 @@ impl Initiator for KmodInitiator {
             Method::SyncCore => {
                 "module: on_each_cpu_mask(victim, sync_core), as text patching does"
             }
+            Method::DeferMark => "module: sets the victim's flush-pending bit (no IPI)",
         }
         .to_string()
     }
@@ -361,7 +462,7 @@ pub fn suite(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn Experiment>> 
         KmodConfig::full()
     };
     let mut v = experiments(&kc);
-    for m in Method::ALL {
+    for m in Method::ALL.into_iter().filter(|m| m.sends_ipi()) {
         v.push(Box::new(IpiExperiment::new(
             format!("ipi.kmod.{}", m.name()),
             "kmod",
@@ -369,4 +470,43 @@ pub fn suite(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn Experiment>> 
         )));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_semantics_and_a_table_rank() {
+        for v in Variant::ALL {
+            assert_ne!(
+                report::ids::flush_semantics(v.name()),
+                "unknown variant",
+                "{}",
+                v.name()
+            );
+            assert!(report::ids::variant_rank(v.name()) < 13, "{}", v.name());
+        }
+        assert_eq!(report::ids::series_variant(true), "invpcid2");
+        assert_eq!(report::ids::series_variant(false), "cr4_pge");
+    }
+
+    #[test]
+    fn deferred_rows_have_their_ids_and_marks_send_no_ipi() {
+        let row = |variant, mark_hz| EntryFlush {
+            variant,
+            pages: 0,
+            samples: 1,
+            warmup: 0,
+            mark_hz,
+        };
+        assert_eq!(row(Variant::Series, None).id(), "entry.flush.series");
+        assert_eq!(row(Variant::Deferred, None).id(), "entry.flush.deferred");
+        assert_eq!(
+            row(Variant::Deferred, Some(DEFER_MARK_HZ)).id(),
+            "entry.flush.deferred_marked"
+        );
+        assert!(!Method::DeferMark.sends_ipi());
+        assert_eq!(Method::ALL.iter().filter(|m| m.sends_ipi()).count(), 3);
+    }
 }

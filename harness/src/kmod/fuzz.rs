@@ -178,7 +178,7 @@ pub fn run(dev: &Device, count: u64, seed: u64, shared: bool) -> Result<FuzzRepo
     let mut rep = FuzzReport::default();
     let result = (|| -> Result<()> {
         for i in 0..count {
-            let (what, got, want) = one(&mut cx, &mut rng)?;
+            let Call { what, got, want } = one(&mut cx, &mut rng);
             rep.calls += 1;
             *rep.outcomes.entry(name(&got)).or_default() += 1;
             let busy_elsewhere = shared
@@ -214,211 +214,252 @@ pub fn run(dev: &Device, count: u64, seed: u64, shared: bool) -> Result<FuzzRepo
     Ok(rep)
 }
 
-type Outcome = (String, Result<(), Errno>, Result<(), Errno>);
-
-fn one(cx: &mut Ctx, rng: &mut Rng) -> Result<Outcome> {
-    let ptrs = [
-        Ptr::Ours,
-        Ptr::Ours,
-        Ptr::Ours,
-        Ptr::Null,
-        Ptr::NoAccess,
-        Ptr::Kernel,
-    ];
-    Ok(match rng.below(9) {
-        0 => {
-            let got = ioctl_ptr(cx.dev, abi::nr::INFO, cx.addr(Ptr::Ours));
-            ("INFO".into(), got, Ok(()))
-        }
-        1 | 2 => {
-            let bufp = ptrs[rng.below(ptrs.len() as u64) as usize];
-            let variant = rng.field(0, abi::VARIANT_COUNT - 1, abi::VARIANT_COUNT - 1);
-            // Only our buffer limits the count: it holds BUF_WORDS samples.
-            let iterations = if bufp == Ptr::Ours {
-                match rng.below(6) {
-                    0 => 0,
-                    1 => abi::MAX_ITERATIONS + 1,
-                    2 => u32::MAX,
-                    _ => 1 + rng.below(BUF_WORDS as u64) as u32,
-                }
-            } else {
-                rng.field(1, abi::MAX_ITERATIONS, abi::MAX_ITERATIONS)
-            };
-            let a = FlushTimed {
-                variant,
-                iterations,
-                cycles_ptr: cx.addr(bufp),
-                ..Default::default()
-            };
-            let want = if variant >= abi::VARIANT_COUNT
-                || iterations == 0
-                || iterations > abi::MAX_ITERATIONS
-                || bufp == Ptr::Null
-            {
-                Err(Errno::EINVAL)
-            } else if bufp == Ptr::Kernel {
-                Err(Errno::EFAULT)
-            } else if !cx.supported(variant) {
-                Err(Errno::EOPNOTSUPP)
-            } else if bufp == Ptr::NoAccess {
-                Err(Errno::EFAULT)
-            } else {
-                Ok(())
-            };
-            let mut arg = a;
-            let got = ioctl_ptr(
-                cx.dev,
-                abi::nr::FLUSH_TIMED,
-                &mut arg as *mut FlushTimed as u64,
-            );
-            (format!("FLUSH_TIMED {a:?}"), got, want)
-        }
-        3 => {
-            let arg = match rng.below(4) {
-                0 => rng.next() as i32,
-                1 => -1,
-                _ => rng.below(abi::VARIANT_COUNT as u64 + 2) as i32,
-            };
-            let want = if arg < 0 || arg as u32 >= abi::VARIANT_COUNT {
-                Err(Errno::EINVAL)
-            } else if !cx.supported(arg as u32) {
-                Err(Errno::EOPNOTSUPP)
-            } else {
-                Ok(())
-            };
-            (
-                "ENTRY_FLUSH".to_string() + &arg.to_string(),
-                cx.dev.entry_flush_raw(arg),
-                want,
-            )
-        }
-        4 => {
-            let bufp = ptrs[rng.below(ptrs.len() as u64) as usize];
-            let method = rng.field(0, abi::METHOD_COUNT - 1, abi::METHOD_COUNT - 1);
-            let count = match rng.below(6) {
-                0 => 0,
-                1 => abi::MAX_GLOBAL_COUNT + 1,
-                2 => u32::MAX,
-                _ => 1 + rng.below(3) as u32,
-            };
-            let pages = match rng.below(8) {
-                0 => abi::MAX_PAGES + 1,
-                1 => rng.next() as u32,
-                2 => abi::MAX_PAGES,
-                _ => rng.below(5) as u32,
-            };
-            let pad = if rng.chance(10) {
-                1 + rng.below(1000) as u32
-            } else {
-                0
-            };
-            let cpumask = cx.mask(rng);
-            let a = GlobalFlush {
-                method,
-                count,
-                pages,
-                pad,
-                cycles_ptr: cx.addr(bufp),
-                cpumask,
-                ..Default::default()
-            };
-            let want = if method >= abi::METHOD_COUNT
-                || count == 0
-                || count > abi::MAX_GLOBAL_COUNT
-                || pages > abi::MAX_PAGES
-                || pad != 0
-                || !cx.mask_ok(&cpumask)
-            {
-                Err(Errno::EINVAL)
-            } else if bufp == Ptr::Kernel || bufp == Ptr::NoAccess {
-                Err(Errno::EFAULT)
-            } else {
-                Ok(())
-            };
-            let mut arg = a;
-            let got = ioctl_ptr(
-                cx.dev,
-                abi::nr::GLOBAL_FLUSH,
-                &mut arg as *mut GlobalFlush as u64,
-            );
-            (
-                format!("GLOBAL_FLUSH method {method} count {count} pages {pages} pad {pad}"),
-                got,
-                want,
-            )
-        }
-        5 => gen_start(cx, rng)?,
-        6 => {
-            let id = if !cx.gens.is_empty() && rng.chance(60) {
-                cx.gens[rng.below(cx.gens.len() as u64) as usize]
-            } else if rng.chance(30) {
-                0
-            } else {
-                rng.next() as u32
-            };
-            let mut a = abi::Generator {
-                id,
-                ..Default::default()
-            };
-            let want = if id != 0 && cx.gens.contains(&id) {
-                Ok(())
-            } else {
-                Err(Errno::EINVAL)
-            };
-            let got = ioctl_ptr(
-                cx.dev,
-                abi::nr::GENERATOR_STOP,
-                &mut a as *mut abi::Generator as u64,
-            );
-            if got.is_ok() {
-                cx.gens.retain(|&g| g != id);
-            }
-            (format!("GENERATOR_STOP {id}"), got, want)
-        }
-        7 => {
-            // A real request with an argument pointer the kernel must refuse.
-            let nrs = [
-                abi::nr::INFO,
-                abi::nr::FLUSH_TIMED,
-                abi::nr::GLOBAL_FLUSH,
-                abi::nr::GENERATOR_START,
-                abi::nr::GENERATOR_STOP,
-            ];
-            let nr = nrs[rng.below(nrs.len() as u64) as usize];
-            let p = [Ptr::Null, Ptr::NoAccess, Ptr::Kernel][rng.below(3) as usize];
-            let got = ioctl_ptr(cx.dev, nr, cx.addr(p));
-            (
-                format!("ioctl {nr:#x} with {p:?} argument"),
-                got,
-                Err(Errno::EFAULT),
-            )
-        }
-        _ => {
-            // Our magic with a number/direction/size the module does not know.
-            let valid = [
-                abi::nr::INFO,
-                abi::nr::FLUSH_TIMED,
-                abi::nr::ENTRY_FLUSH,
-                abi::nr::GLOBAL_FLUSH,
-                abi::nr::GENERATOR_START,
-                abi::nr::GENERATOR_STOP,
-            ];
-            let nr = loop {
-                let dir = rng.below(4);
-                let size = rng.below(1 << 14);
-                let num = rng.below(256);
-                let code = (dir << 30) | (size << 16) | ((abi::IOC_MAGIC as u64) << 8) | num;
-                if !valid.contains(&code) {
-                    break code;
-                }
-            };
-            let got = ioctl_ptr(cx.dev, nr, cx.addr(Ptr::Ours));
-            (format!("unknown ioctl {nr:#x}"), got, Err(Errno::ENOTTY))
-        }
-    })
+/// One fuzzed call: what was asked, what the kernel answered, and what the
+/// module's validation rules say it should have answered.
+struct Call {
+    what: String,
+    got: Result<(), Errno>,
+    want: Result<(), Errno>,
 }
 
-fn gen_start(cx: &mut Ctx, rng: &mut Rng) -> Result<Outcome> {
+/// Where a pointer argument points: mostly our buffer, sometimes not.
+const PTRS: [Ptr; 6] = [
+    Ptr::Ours,
+    Ptr::Ours,
+    Ptr::Ours,
+    Ptr::Null,
+    Ptr::NoAccess,
+    Ptr::Kernel,
+];
+
+fn pick_ptr(rng: &mut Rng) -> Ptr {
+    PTRS[rng.below(PTRS.len() as u64) as usize]
+}
+
+fn one(cx: &mut Ctx, rng: &mut Rng) -> Call {
+    match rng.below(9) {
+        0 => info(cx),
+        1 | 2 => flush_timed(cx, rng),
+        3 => entry_flush(cx, rng),
+        4 => global_flush(cx, rng),
+        5 => gen_start(cx, rng),
+        6 => gen_stop(cx, rng),
+        7 => bad_pointer(cx, rng),
+        _ => unknown_request(cx, rng),
+    }
+}
+
+fn info(cx: &mut Ctx) -> Call {
+    let got = ioctl_ptr(cx.dev, abi::nr::INFO, cx.addr(Ptr::Ours));
+    Call {
+        what: "INFO".into(),
+        got,
+        want: Ok(()),
+    }
+}
+
+fn flush_timed(cx: &mut Ctx, rng: &mut Rng) -> Call {
+    let bufp = pick_ptr(rng);
+    let variant = rng.field(0, abi::VARIANT_COUNT - 1, abi::VARIANT_COUNT - 1);
+    // Only our buffer limits the count: it holds BUF_WORDS samples.
+    let iterations = if bufp == Ptr::Ours {
+        match rng.below(6) {
+            0 => 0,
+            1 => abi::MAX_ITERATIONS + 1,
+            2 => u32::MAX,
+            _ => 1 + rng.below(BUF_WORDS as u64) as u32,
+        }
+    } else {
+        rng.field(1, abi::MAX_ITERATIONS, abi::MAX_ITERATIONS)
+    };
+    let a = FlushTimed {
+        variant,
+        iterations,
+        cycles_ptr: cx.addr(bufp),
+        ..Default::default()
+    };
+    let want = if variant >= abi::VARIANT_COUNT
+        || iterations == 0
+        || iterations > abi::MAX_ITERATIONS
+        || bufp == Ptr::Null
+    {
+        Err(Errno::EINVAL)
+    } else if bufp == Ptr::Kernel {
+        Err(Errno::EFAULT)
+    } else if !cx.supported(variant) {
+        Err(Errno::EOPNOTSUPP)
+    } else if bufp == Ptr::NoAccess {
+        Err(Errno::EFAULT)
+    } else {
+        Ok(())
+    };
+    let mut arg = a;
+    let got = ioctl_ptr(
+        cx.dev,
+        abi::nr::FLUSH_TIMED,
+        &mut arg as *mut FlushTimed as u64,
+    );
+    Call {
+        what: format!("FLUSH_TIMED {a:?}"),
+        got,
+        want,
+    }
+}
+
+fn entry_flush(cx: &mut Ctx, rng: &mut Rng) -> Call {
+    let arg = match rng.below(4) {
+        0 => rng.next() as i32,
+        1 => -1,
+        _ => rng.below(abi::VARIANT_COUNT as u64 + 2) as i32,
+    };
+    let want = if arg < 0 || arg as u32 >= abi::VARIANT_COUNT {
+        Err(Errno::EINVAL)
+    } else if !cx.supported(arg as u32) {
+        Err(Errno::EOPNOTSUPP)
+    } else {
+        Ok(())
+    };
+    Call {
+        what: format!("ENTRY_FLUSH {arg}"),
+        got: cx.dev.entry_flush_raw(arg),
+        want,
+    }
+}
+
+fn global_flush(cx: &mut Ctx, rng: &mut Rng) -> Call {
+    let bufp = pick_ptr(rng);
+    let method = rng.field(0, abi::METHOD_COUNT - 1, abi::METHOD_COUNT - 1);
+    let count = match rng.below(6) {
+        0 => 0,
+        1 => abi::MAX_GLOBAL_COUNT + 1,
+        2 => u32::MAX,
+        _ => 1 + rng.below(3) as u32,
+    };
+    let pages = match rng.below(8) {
+        0 => abi::MAX_PAGES + 1,
+        1 => rng.next() as u32,
+        2 => abi::MAX_PAGES,
+        _ => rng.below(5) as u32,
+    };
+    let pad = if rng.chance(10) {
+        1 + rng.below(1000) as u32
+    } else {
+        0
+    };
+    let cpumask = cx.mask(rng);
+    let mut arg = GlobalFlush {
+        method,
+        count,
+        pages,
+        pad,
+        cycles_ptr: cx.addr(bufp),
+        cpumask,
+        ..Default::default()
+    };
+    let want = if method >= abi::METHOD_COUNT
+        || count == 0
+        || count > abi::MAX_GLOBAL_COUNT
+        || pages > abi::MAX_PAGES
+        || pad != 0
+        || !cx.mask_ok(&cpumask)
+    {
+        Err(Errno::EINVAL)
+    } else if bufp == Ptr::Kernel || bufp == Ptr::NoAccess {
+        Err(Errno::EFAULT)
+    } else {
+        Ok(())
+    };
+    let got = ioctl_ptr(
+        cx.dev,
+        abi::nr::GLOBAL_FLUSH,
+        &mut arg as *mut GlobalFlush as u64,
+    );
+    Call {
+        what: format!("GLOBAL_FLUSH method {method} count {count} pages {pages} pad {pad}"),
+        got,
+        want,
+    }
+}
+
+fn gen_stop(cx: &mut Ctx, rng: &mut Rng) -> Call {
+    let id = if !cx.gens.is_empty() && rng.chance(60) {
+        cx.gens[rng.below(cx.gens.len() as u64) as usize]
+    } else if rng.chance(30) {
+        0
+    } else {
+        rng.next() as u32
+    };
+    let mut a = abi::Generator {
+        id,
+        ..Default::default()
+    };
+    let want = if id != 0 && cx.gens.contains(&id) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    };
+    let got = ioctl_ptr(
+        cx.dev,
+        abi::nr::GENERATOR_STOP,
+        &mut a as *mut abi::Generator as u64,
+    );
+    if got.is_ok() {
+        cx.gens.retain(|&g| g != id);
+    }
+    Call {
+        what: format!("GENERATOR_STOP {id}"),
+        got,
+        want,
+    }
+}
+
+/// A real request with an argument pointer the kernel must refuse.
+fn bad_pointer(cx: &mut Ctx, rng: &mut Rng) -> Call {
+    let nrs = [
+        abi::nr::INFO,
+        abi::nr::FLUSH_TIMED,
+        abi::nr::GLOBAL_FLUSH,
+        abi::nr::GENERATOR_START,
+        abi::nr::GENERATOR_STOP,
+    ];
+    let nr = nrs[rng.below(nrs.len() as u64) as usize];
+    let p = [Ptr::Null, Ptr::NoAccess, Ptr::Kernel][rng.below(3) as usize];
+    let got = ioctl_ptr(cx.dev, nr, cx.addr(p));
+    Call {
+        what: format!("ioctl {nr:#x} with {p:?} argument"),
+        got,
+        want: Err(Errno::EFAULT),
+    }
+}
+
+/// Our magic with a number/direction/size the module does not know.
+fn unknown_request(cx: &mut Ctx, rng: &mut Rng) -> Call {
+    let valid = [
+        abi::nr::INFO,
+        abi::nr::FLUSH_TIMED,
+        abi::nr::ENTRY_FLUSH,
+        abi::nr::GLOBAL_FLUSH,
+        abi::nr::GENERATOR_START,
+        abi::nr::GENERATOR_STOP,
+    ];
+    let nr = loop {
+        let dir = rng.below(4);
+        let size = rng.below(1 << 14);
+        let num = rng.below(256);
+        let code = (dir << 30) | (size << 16) | ((abi::IOC_MAGIC as u64) << 8) | num;
+        if !valid.contains(&code) {
+            break code;
+        }
+    };
+    let got = ioctl_ptr(cx.dev, nr, cx.addr(Ptr::Ours));
+    Call {
+        what: format!("unknown ioctl {nr:#x}"),
+        got,
+        want: Err(Errno::ENOTTY),
+    }
+}
+
+fn gen_start(cx: &mut Ctx, rng: &mut Rng) -> Call {
     let method = rng.field(0, abi::METHOD_COUNT - 1, abi::METHOD_COUNT - 1);
     // Valid rates stay low so the fuzzer does not swamp the guest.
     let rate_hz = rng.field(1, 1000, abi::MAX_RATE_HZ);
@@ -480,11 +521,11 @@ fn gen_start(cx: &mut Ctx, rng: &mut Rng) -> Result<Outcome> {
     if got.is_ok() {
         cx.gens.push(a.id);
     }
-    Ok((
-        format!("GENERATOR_START method {method} rate {rate_hz} dur {duration_ms} pages {pages} cpu {initiator_cpu} flags {flags:#x} pad {pad}"),
+    Call {
+        what: format!("GENERATOR_START method {method} rate {rate_hz} dur {duration_ms} pages {pages} cpu {initiator_cpu} flags {flags:#x} pad {pad}"),
         got,
         want,
-    ))
+    }
 }
 
 #[cfg(test)]

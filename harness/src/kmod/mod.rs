@@ -6,5 +6,6 @@ pub mod backend;
 pub mod cmd;
 pub mod device;
 pub mod fuzz;
+pub mod selftest;
 
 pub use device::{available, Device, DeviceInfo, GeneratorHandle, GeneratorSpec, GeneratorStats};

@@ -1,0 +1,107 @@
+//! The deferred strategy's per-entry check: instead of an IPI, a remote
+//! CPU sets a "flush pending" bit in the target CPU's state word, and the
+//! target consumes it with one atomic read-modify-write on every kernel
+//! entry (the v5 deferral series does this check on every nohz_full
+//! entry). These loops time that RMW and the remote writer's side.
+
+use crate::Clock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The bit a remote CPU sets to ask for a flush on the next entry.
+pub const FLUSH_PENDING: u64 = 1;
+
+/// A CPU's state word on a cache line of its own, so only the remote
+/// writer (never a neighbouring variable) moves the line.
+#[repr(C, align(128))]
+#[derive(Debug, Default)]
+pub struct StateWord(pub AtomicU64);
+
+/// The entry-side check: one locked fetch-and-clear of the pending bit.
+/// Returns whether a flush was asked for.
+#[inline(always)]
+pub fn check(state: &StateWord) -> bool {
+    state.0.fetch_and(!FLUSH_PENDING, Ordering::AcqRel) & FLUSH_PENDING != 0
+}
+
+/// Fills `out` with the cycles of `batch` back-to-back checks per slot
+/// (after `warmup` untimed checks); returns how many checks found the bit.
+#[inline(always)]
+pub fn sample_checks<C: Clock>(
+    clock: &C,
+    state: &StateWord,
+    warmup: usize,
+    batch: usize,
+    out: &mut [i64],
+) -> u64 {
+    let mut seen = 0u64;
+    for _ in 0..warmup {
+        seen += u64::from(check(state));
+    }
+    let batch = batch.max(1);
+    for slot in out.iter_mut() {
+        let t0 = clock.start();
+        for _ in 0..batch {
+            seen += u64::from(check(state));
+        }
+        let t1 = clock.stop();
+        *slot = t1.wrapping_sub(t0) as i64;
+    }
+    seen
+}
+
+/// The remote side: sets the pending bit every `period` until `stop`;
+/// returns how many times it set it. Spins between marks (a sleep would
+/// put the timer's own wakeup IPI on this CPU, not the victim's).
+pub fn mark_at(state: &StateWord, period: Duration, stop: &AtomicBool) -> u64 {
+    let mut marks = 0u64;
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= next {
+            state.0.fetch_or(FLUSH_PENDING, Ordering::Release);
+            marks += 1;
+            next += period;
+            if next < now {
+                next = now + period; // fell behind: no burst to catch up
+            }
+        }
+        std::hint::spin_loop();
+    }
+    marks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StepClock;
+
+    #[test]
+    fn check_consumes_the_pending_bit_once() {
+        let s = StateWord::default();
+        assert!(!check(&s));
+        s.0.fetch_or(FLUSH_PENDING | 4, Ordering::Relaxed);
+        assert!(check(&s));
+        assert!(!check(&s), "the bit must be cleared by the first check");
+        assert_eq!(s.0.load(Ordering::Relaxed), 4, "other bits are kept");
+    }
+
+    #[test]
+    fn one_slot_per_sample_and_seen_counts_marks() {
+        let s = StateWord::default();
+        s.0.store(FLUSH_PENDING, Ordering::Relaxed);
+        let clock = StepClock::new(10);
+        let mut out = vec![0i64; 5];
+        let seen = sample_checks(&clock, &s, 0, 4, &mut out);
+        assert_eq!(seen, 1);
+        assert!(out.iter().all(|&c| c == 10), "{out:?}");
+    }
+
+    #[test]
+    fn marker_stops_when_told_and_counts() {
+        let s = StateWord::default();
+        let stop = AtomicBool::new(true);
+        assert_eq!(mark_at(&s, Duration::from_millis(1), &stop), 0);
+        assert_eq!(s.0.load(Ordering::Relaxed), 0);
+    }
+}
