@@ -29,6 +29,9 @@ pub struct ReportArgs {
     /// Add the published before/after rows (labelled) to the machine table
     #[arg(long)]
     pub published: bool,
+    /// Only the one-row-per-machine table and its notes (for an email)
+    #[arg(long, conflicts_with = "csv")]
+    pub machines_only: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +87,7 @@ pub fn report_cmd(a: ReportArgs) -> Result<i32> {
     let files = read_all(&a.results)?;
     let opts = report::RenderOptions {
         published: a.published,
+        machines_only: a.machines_only,
     };
     let text = if a.csv {
         report::render_csv(&files)

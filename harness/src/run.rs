@@ -350,35 +350,67 @@ fn run_list(
     Ok(tally)
 }
 
+/// Width of the id column of the summary: the longest userspace id
+/// (`deferred.check.uncontended`). Longer ids (kernel-module rows) get a
+/// line of their own, so no id is ever cut.
+const ID_WIDTH: usize = 26;
+
 /// The short text summary: one line per experiment, at most 72 columns.
 pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     let ns = |c: f64| report::units::cycles_to_ns(c, tsc_hz).unwrap_or(f64::NAN);
     let mut s = format!(
-        "{:<22} {:>8} {:>11} {:>10} {:>11}\n",
+        "{:<ID_WIDTH$} {:>7} {:>10} {:>9} {:>9}\n",
         "id", "n", "median cyc", "median ns", "p99 cyc"
     );
+    let mut past = false;
     for e in &file.experiments {
         s += &summary_line(e, &ns);
+        past |= past_reach(e);
+    }
+    if file.experiments.iter().any(|e| e.baseline.is_some()) {
+        s += "delta: a difference of two measurements (its median)\n";
+    }
+    if past {
+        s += "past: a refill size past the TLB's reach (not used for sizing)\n";
     }
     s
 }
 
+/// A refill.wN row judged past the TLB's reach by the run.
+fn past_reach(e: &Experiment) -> bool {
+    e.params
+        .get("past_tlb_reach")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
 /// One experiment: a row (differential ids show the delta median, marked
-/// "delta"), plus a second row for ipi.* ids.
+/// "delta", or "past" for a refill size past the TLB's reach), plus a
+/// second row for ipi.* ids.
 fn summary_line(e: &Experiment, ns: &dyn Fn(f64) -> f64) -> String {
-    let id: String = e.id.chars().take(22).collect();
+    let mut line = String::new();
+    let id = if e.id.chars().count() > ID_WIDTH {
+        line += &format!("{}\n", e.id);
+        ""
+    } else {
+        e.id.as_str()
+    };
     let (n, p99) = (e.summary.n, e.summary.p99);
-    let mut line = match &e.baseline {
+    line += &match &e.baseline {
         Some(b) => {
             let d = b.delta_median;
+            let mark = if past_reach(e) { "past" } else { "delta" };
             format!(
-                "{id:<22} {n:>8} {d:>+11.0} {:>+10.1} {p99:>11.0} delta\n",
+                "{id:<ID_WIDTH$} {n:>7} {d:>+10.0} {:>+9.1} {p99:>9.0} {mark}\n",
                 ns(d)
             )
         }
         None => {
             let m = e.summary.median;
-            format!("{id:<22} {n:>8} {m:>11.1} {:>10.1} {p99:>11.0}\n", ns(m))
+            format!(
+                "{id:<ID_WIDTH$} {n:>7} {m:>10.1} {:>9.1} {p99:>9.0}\n",
+                ns(m)
+            )
         }
     };
     if let Some(ipi) = &e.ipi {
@@ -428,6 +460,12 @@ fn default_path(env: &Environment, t: SystemTime) -> PathBuf {
 /// Lowercase ASCII letters and digits, runs of anything else as one '-',
 /// at most 40 characters.
 pub fn slug(s: &str) -> String {
+    // Trademark marks carry no information and make every Intel name
+    // read "intel-r-xeon-r-...".
+    let mut s = s.to_string();
+    for mark in ["(R)", "(r)", "(TM)", "(tm)"] {
+        s = s.replace(mark, " ");
+    }
     let mut out = String::new();
     for c in s.chars() {
         if c.is_ascii_alphanumeric() {
@@ -489,11 +527,18 @@ mod tests {
         {
             assert!(line.len() <= 72, "{} columns: {line:?}", line.len());
         }
-        assert!(summary_line(&d, &ns)
+        // An id longer than the column gets a line of its own, uncut.
+        let lines: Vec<String> = summary_line(&d, &ns).lines().map(String::from).collect();
+        assert_eq!(lines[0], "ipi.user.membarrier.long.id");
+        assert!(lines[1].ends_with(" delta"), "{lines:?}");
+        let mut past = d.clone();
+        past.params
+            .insert("past_tlb_reach".into(), serde_json::Value::Bool(true));
+        assert!(summary_line(&past, &ns)
             .lines()
-            .next()
+            .nth(1)
             .unwrap()
-            .ends_with(" delta"));
+            .ends_with(" past"));
         assert!(summary_line(&e, &ns).contains("seen 99999999/99999999 TLB"));
         assert!(summary_line(&e, &ns).contains("false_match_rate 100.0%"));
     }
@@ -502,7 +547,7 @@ mod tests {
     fn slugs() {
         assert_eq!(
             slug("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"),
-            "intel-r-xeon-r-gold-6248-cpu-2-50ghz"
+            "intel-xeon-gold-6248-cpu-2-50ghz"
         );
         assert_eq!(slug("  AMD EPYC  "), "amd-epyc");
         assert_eq!(slug("***"), "unknown");

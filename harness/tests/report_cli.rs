@@ -300,6 +300,17 @@ fn version_1_files_load_and_are_labelled_old_method() {
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("version-1 method"), "{text}");
+    // Beside a version-2 machine, the fleet row of the old file is marked.
+    let skylake = fixture("synthetic-skylake-pti.json");
+    let text = stdout_of(&["report", v1.as_str(), skylake.as_str()]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("QEMU") || l.contains("TCG") || l.contains("unknown"))
+        .unwrap_or_else(|| panic!("no fleet row of the TCG file: {text}"));
+    assert!(row.contains("*^"), "{row}");
+    assert!(!text
+        .lines()
+        .any(|l| l.contains("Skylake") && l.contains("^")));
     let out = eb().args(["compare", &v1, &v1]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8(out.stdout)
@@ -340,4 +351,19 @@ fn bad_profiles_are_refused() {
     }
     let garbage = write(&dir, "garbage.toml", "syscalls_per_sec = = 3\n[[");
     fails_with(&["size", "--profile", &garbage, &r], "invalid TOML");
+}
+
+#[test]
+fn machines_only_prints_the_table_and_no_blocks() {
+    let a = fixture("synthetic-skylake-pti.json");
+    let b = fixture("synthetic-genoa-kvm.json");
+    let text = stdout_of(&["report", "--machines-only", a.as_str(), b.as_str()]);
+    assert!(text.contains("CPU model"), "{text}");
+    assert!(text.contains("Skylake"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("== ")), "{text}");
+    assert!(!text.contains("Kernel entry cost"), "{text}");
+    let md = stdout_of(&["report", "--machines-only", "--markdown", a.as_str()]);
+    assert!(md.contains("| CPU model"), "{md}");
+    assert!(!md.contains("\n## "), "{md}");
+    fails_with_one_line(&["report", "--machines-only", "--csv", a.as_str()]);
 }

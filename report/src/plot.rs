@@ -111,8 +111,15 @@ pub fn render_all(files: &[ResultFile], opts: &PlotOptions) -> Result<Vec<(Strin
 /// Legend name of a machine: CPU, kernel and host, so two kernels on one
 /// CPU (before/after a patch) stay apart.
 fn series_name(m: &Machine) -> String {
+    // A version-1 file's entry figures are the inline instruction, one
+    // call per region: the legend says so beside its bars.
+    let old = if m.latest().old_method().is_some() {
+        ", version-1 method (inline)"
+    } else {
+        ""
+    };
     format!(
-        "{}, {}, {}",
+        "{}, {}, {}{old}",
         m.cpu_label,
         m.kernel.trim_start_matches("Linux "),
         m.host
@@ -198,8 +205,9 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
         for e in m.experiments.values() {
             let k = ids::kind(e);
             let label = match &k {
-                Kind::Entry(n) => n.clone(),
-                Kind::Vdso(n) => format!("vdso {n}"),
+                // Shortened so neighbouring labels do not run together.
+                Kind::Entry(n) => n.replace("return_after_sysret", "sysret ret"),
+                Kind::Vdso(n) => format!("vdso {}", n.replace("clock_", "")),
                 Kind::EntryFlush { variant, pages: 0 } => format!("+{variant}"),
                 _ => continue,
             };

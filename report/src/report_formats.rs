@@ -10,12 +10,15 @@ use crate::text_table::{csv_line, wrap, WIDTH};
 pub struct RenderOptions {
     /// Add the published before/after rows to the machine table.
     pub published: bool,
+    /// Only the one-row-per-machine table and its notes: what goes into
+    /// an email; the per-machine blocks are left out.
+    pub machines_only: bool,
 }
 
 /// The mailing-list table goes first when there are several machines to
 /// compare, or published rows to compare with.
 fn wants_fleet(machines: usize, o: &RenderOptions) -> bool {
-    machines >= 2 || o.published
+    machines >= 2 || o.published || o.machines_only
 }
 
 /// Plain-text report, every line at most 72 columns.
@@ -40,6 +43,9 @@ pub fn render_text_with(files: &[ResultFile], o: &RenderOptions) -> String {
                 out.push('\n');
             }
         }
+    }
+    if o.machines_only {
+        return out;
     }
     for r in &reports {
         out.push('\n');
@@ -114,6 +120,9 @@ pub fn render_markdown_with(files: &[ResultFile], o: &RenderOptions) -> String {
         if o.published {
             out.push_str(&format!("{}\n\n", tables::published_note()));
         }
+    }
+    if o.machines_only {
+        return out;
     }
     for r in &reports {
         out.push_str(&format!("## {}\n\n", r.title));

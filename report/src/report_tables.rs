@@ -184,8 +184,9 @@ fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
 
 /// What the mailing-list table's columns mean, printed under it.
 pub const FLEET_NOTE: &str = "*: measured in a guest (see its block). \
+^: a version-1 result file (getpid is the inline instruction, one call per region). \
 getpid ns: entry.getpid median. +flush ns: what the series' \
-flush-on-entry adds per entry (entry.flush.invpcid2, else cr4_pge, delta vs the nop ioctl; \
+flush-on-entry adds per entry (entry.flush.series, else invpcid2, else cr4_pge, delta vs the nop ioctl; \
 \"-\" = no module result), no-run = PTI off, so the series' flush does not run. IPI us: \
 victim interruption per IPI, median (ipi.kmod.kernel_range, else a user shootdown).";
 
@@ -231,7 +232,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
             .unwrap_or_else(|| "-".into());
         let flush = match m.pti() {
             Some(false) => "no-run".to_string(),
-            _ => ["invpcid2", "cr4_pge"]
+            _ => ["series", "invpcid2", "cr4_pge"]
                 .iter()
                 .find_map(|v| m.get(&ids::entry_flush_id(v, 0)))
                 .and_then(|e| crate::units::cycles_to_ns(e.headline_cycles(), hz))
@@ -249,10 +250,19 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
             Some(false) => "off",
             None => "?",
         };
+        // Cut before marking, so no mark is ever the part cut.
+        let old = m.latest().old_method().is_some();
+        let guest = m.host != "bare metal";
         let mut label = machine::short_cpu_label(m.cpu());
-        if m.host != "bare metal" {
-            // Cut before marking, so the guest mark is never the part cut.
-            label = crate::text_table::fit(&label, 28) + "*";
+        if guest || old {
+            let width = 29 - usize::from(guest) - usize::from(old);
+            label = crate::text_table::fit(&label, width);
+        }
+        if guest {
+            label += "*";
+        }
+        if old {
+            label += "^";
         }
         t.push(vec![
             label,

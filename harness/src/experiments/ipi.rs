@@ -601,7 +601,7 @@ fn ipi_notes(
         ));
     }
     notes.push(format!(
-        "attribution control: {:.1}% of no-IPI calls of the same length matched a victim gap          (false_match_rate); a seen ratio is only meaningful well above it",
+        "attribution control: {:.1}% of no-IPI calls of the same length matched a victim gap (false_match_rate); a seen ratio is only meaningful well above it",
         false_rate * 100.0
     ));
     if let Some(hv) = &ctx.env.cpu.hypervisor {
