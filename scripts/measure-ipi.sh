@@ -12,13 +12,13 @@ cd "$(dirname "$0")/.."
 
 id=${1:-ipi.user.mprotect}
 shift || true
-command -v jq >/dev/null || { echo "jq is needed: scripts/install-deps.sh run" >&2; exit 2; }
-cargo build --release --quiet --bin entrybench
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+need jq
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-target/release/entrybench run --only "$id" --out "$tmp/r.json" "$@" >/dev/null 2>"$tmp/err" ||
-	{ cat "$tmp/err" >&2; exit 1; }
+run_into "$id" "$tmp/r.json" "$@"
 jq -r --arg id "$id" '
 	.timer.tsc_hz as $hz
 	| def ns: . * 1e9 / $hz | floor;

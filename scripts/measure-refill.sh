@@ -10,13 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v jq >/dev/null || { echo "jq is needed: scripts/install-deps.sh run" >&2; exit 2; }
-cargo build --release --quiet --bin entrybench
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+need jq
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-target/release/entrybench run --only 'refill.*' --out "$tmp/r.json" "$@" >/dev/null 2>"$tmp/err" ||
-	{ cat "$tmp/err" >&2; exit 1; }
+run_into 'refill.*' "$tmp/r.json" "$@"
 printf '%-13s %10s %21s %9s %9s %s\n' id "delta cyc" "CI95" "plain/pg" "flush/pg" reach
 jq -r '.experiments[] | select(.id | startswith("refill.w"))
 	| [.params.pages, .id, .baseline.delta_median, .baseline.delta_ci95[0], .baseline.delta_ci95[1],

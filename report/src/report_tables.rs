@@ -50,14 +50,12 @@ fn machine_report(m: &Machine) -> MachineReport {
         format!("run {} on {}", latest.created, latest.host),
     ];
 
-    let mut entry = Table::new(
-        "Kernel entry cost",
-        &["experiment", "cycles", "ns", "CI95 ns", "p99 ns", "n"],
-    );
-    let mut kernel = Table::new(
-        "Flush primitive, in-kernel loop",
-        &["variant", "cycles", "ns", "CI95 ns", "p99 ns", "n"],
-    );
+    // Both cost tables: what was measured, then its median and spread.
+    let cost_table = |title: &str, first: &str| {
+        Table::new(title, &[first, "cycles", "ns", "CI95 ns", "p99 ns", "n"])
+    };
+    let mut entry = cost_table("Kernel entry cost", "experiment");
+    let mut kernel = cost_table("Flush primitive, in-kernel loop", "variant");
     let mut on_entry = Table::new(
         "Flush on entry: delta vs nop ioctl (pages = working set walked after)",
         &["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"],
@@ -103,12 +101,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                 count(s.n),
             ]),
             Kind::EntryFlush { variant, pages } => {
-                let d = e.headline_cycles();
-                let ci = e
-                    .baseline
-                    .as_ref()
-                    .map(|b| b.delta_ci95)
-                    .unwrap_or([f64::NAN; 2]);
+                let (d, ci) = delta_and_ci(e);
                 on_entry.push(vec![
                     variant.clone(),
                     pages.to_string(),
@@ -119,12 +112,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                 ]);
             }
             Kind::Refill(p) => {
-                let d = e.headline_cycles();
-                let ci = e
-                    .baseline
-                    .as_ref()
-                    .map(|b| b.delta_ci95)
-                    .unwrap_or([f64::NAN; 2]);
+                let (d, ci) = delta_and_ci(e);
                 let per = if *p > 0 { d / *p as f64 } else { f64::NAN };
                 refill.push(vec![
                     p.to_string(),
@@ -180,6 +168,16 @@ fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
         Kind::Ipi(b, m) => (6, usize::from(b != "user"), 0, m.clone()),
         Kind::Other => (7, 0, 0, String::new()),
     }
+}
+
+/// A differential experiment's headline (the delta median) and its CI.
+fn delta_and_ci(e: &Experiment) -> (f64, [f64; 2]) {
+    let ci = e
+        .baseline
+        .as_ref()
+        .map(|b| b.delta_ci95)
+        .unwrap_or([f64::NAN; 2]);
+    (e.headline_cycles(), ci)
 }
 
 /// What the mailing-list table's columns mean, printed under it.
