@@ -138,7 +138,12 @@ fn every_example_is_what_the_command_prints() {
             let printed = run(&ex.command);
             let want: Vec<&str> = printed.lines().collect();
             let have = &lines[ex.body.0..ex.body.1];
-            if !update && !ex.live {
+            // With the module loaded, `run` lists its ids too: what the
+            // docs show is the machine without it.
+            let machine_dependent = ex.live
+                || (ex.command.starts_with("entrybench run")
+                    && Path::new("/dev/entrybench").exists());
+            if !update && !machine_dependent {
                 assert!(
                     have == want.as_slice(),
                     "{}:{}: `{}` prints something else now; run scripts/gen-docs.sh\n--- now ---\n{printed}",

@@ -305,7 +305,7 @@ fn version_1_files_load_and_are_labelled_old_method() {
     let text = stdout_of(&["report", v1.as_str(), skylake.as_str()]);
     let row = text
         .lines()
-        .find(|l| l.starts_with("QEMU") || l.contains("TCG") || l.contains("unknown"))
+        .find(|l| l.starts_with("AMD 0x6/0x6"))
         .unwrap_or_else(|| panic!("no fleet row of the TCG file: {text}"));
     assert!(row.contains("*^"), "{row}");
     assert!(!text

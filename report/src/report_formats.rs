@@ -33,7 +33,7 @@ pub fn render_text_with(files: &[ResultFile], o: &RenderOptions) -> String {
     if wants_fleet(reports.len(), o) {
         out.push('\n');
         out.push_str(&tables::fleet_table(files, o.published).render_text());
-        let mut notes = vec![tables::FLEET_NOTE.to_string()];
+        let mut notes = vec![tables::fleet_note(files)];
         if o.published {
             notes.push(tables::published_note());
         }
@@ -116,7 +116,7 @@ pub fn render_markdown_with(files: &[ResultFile], o: &RenderOptions) -> String {
     }
     if wants_fleet(reports.len(), o) {
         out.push_str(&tables::fleet_table(files, o.published).render_markdown());
-        out.push_str(&format!("\n{}\n\n", tables::FLEET_NOTE));
+        out.push_str(&format!("\n{}\n\n", tables::fleet_note(files)));
         if o.published {
             out.push_str(&format!("{}\n\n", tables::published_note()));
         }

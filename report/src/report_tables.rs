@@ -180,10 +180,22 @@ fn delta_and_ci(e: &Experiment) -> (f64, [f64; 2]) {
     (e.headline_cycles(), ci)
 }
 
-/// What the mailing-list table's columns mean, printed under it.
-pub const FLEET_NOTE: &str = "*: measured in a guest (see its block). \
-^: a version-1 result file (getpid is the inline instruction, one call per region). \
-getpid ns: entry.getpid median. +flush ns: what the series' \
+/// What the mailing-list table's marks and columns mean, printed under
+/// it; the version-1 mark is explained only where a file has it.
+pub fn fleet_note(files: &[ResultFile]) -> String {
+    let old = if files.iter().any(|f| f.old_method().is_some()) {
+        OLD_MARK_NOTE
+    } else {
+        ""
+    };
+    format!("*: measured in a guest (see its block). {old}{FLEET_NOTE}")
+}
+
+const OLD_MARK_NOTE: &str =
+    "^: a version-1 result file (getpid is the inline instruction, one call per region). ";
+
+/// The columns of the mailing-list table.
+const FLEET_NOTE: &str = "getpid ns: entry.getpid median. +flush ns: what the series' \
 flush-on-entry adds per entry (entry.flush.series, else invpcid2, else cr4_pge, delta vs the nop ioctl; \
 \"-\" = no module result), no-run = PTI off, so the series' flush does not run. IPI us: \
 victim interruption per IPI, median (ipi.kmod.kernel_range, else a user shootdown).";
