@@ -13,12 +13,6 @@ fn module_loaded() -> bool {
     Path::new("/dev/entrybench").exists()
 }
 
-/// One line on stderr, the CLI's error prefix, exit status 2.
-fn assert_one_line_error(out: &std::process::Output, needle: &str) {
-    let line = common::assert_one_line_error(out);
-    assert!(line.contains(needle), "stderr lacks {needle:?}: {line}");
-}
-
 #[test]
 fn status_without_module_says_not_loaded() {
     if module_loaded() {
@@ -43,7 +37,7 @@ fn selftest_and_fuzz_without_device_fail_cleanly() {
         &["kmod", "fuzz", "--count", "5"][..],
     ] {
         let out = entrybench().args(args).output().expect("run");
-        assert_one_line_error(&out, "/dev/entrybench");
+        common::assert_error_names(&out, "/dev/entrybench");
     }
 }
 
@@ -54,8 +48,7 @@ fn load_of_a_missing_file_fails_cleanly() {
         .output()
         .expect("run");
     // Either this kernel cannot load modules at all, or the file is missing.
-    assert_one_line_error(&out, "");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::assert_one_line_error(&out);
     assert!(
         err.contains("cannot load modules") || err.contains("/nonexistent/entrybench.ko"),
         "stderr: {err}"
@@ -68,7 +61,7 @@ fn build_with_a_bogus_kernel_tree_fails_before_make() {
         .args(["kmod", "build", "--kdir", "/nonexistent/kernel/build"])
         .output()
         .expect("run");
-    assert_one_line_error(&out, "not a kernel build tree");
+    common::assert_error_names(&out, "not a kernel build tree");
 }
 
 #[test]
@@ -79,7 +72,7 @@ fn selftest_rejects_unknown_variant_names() {
         .args(["kmod", "selftest", "--expect-unsupported", "bogus"])
         .output()
         .expect("run");
-    assert_one_line_error(&out, "unknown variant");
+    common::assert_error_names(&out, "unknown variant");
 }
 
 #[test]
@@ -115,5 +108,5 @@ fn unload_while_open_is_refused_cleanly() {
     assert!(module_loaded(), "/dev/entrybench is absent");
     let _held = std::fs::File::open("/dev/entrybench").expect("open the device");
     let out = entrybench().args(["kmod", "unload"]).output().expect("run");
-    assert_one_line_error(&out, "in use");
+    common::assert_error_names(&out, "in use");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{entrybench as eb, fails_with_one_line, root, stdout_of};
+use common::{entrybench as eb, fails_naming, fails_with_one_line, root, stdout_of};
 
 fn fixture(name: &str) -> String {
     root()
@@ -19,12 +19,6 @@ fn profile(name: &str) -> String {
         .join(name)
         .to_string_lossy()
         .into_owned()
-}
-
-/// The error contract (see `common`), and the line names `want`.
-fn fails_with(args: &[&str], want: &str) {
-    let line = fails_with_one_line(args);
-    assert!(line.contains(want), "{args:?}: wanted {want:?} in {line}");
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
@@ -251,14 +245,14 @@ fn non_result_json_is_refused() {
         "package.json",
         r#"{"name": "left-pad", "version": "1.0.0"}"#,
     );
-    fails_with(&["report", &p], "not an entrybench result file");
+    fails_naming(&["report", &p], "not an entrybench result file");
     let t = write(&dir, "trunc.json", r#"{"schema_version": 1, "tool": "entr"#);
-    fails_with(&["report", &t], "truncated JSON");
-    fails_with(
+    fails_naming(&["report", &t], "truncated JSON");
+    fails_naming(
         &["compare", &p, &fixture("synthetic-genoa-kvm.json")],
         "package.json",
     );
-    fails_with(
+    fails_naming(
         &["report", "/nonexistent/result.json"],
         "cannot read /nonexistent/result.json",
     );
@@ -273,15 +267,15 @@ fn other_schema_versions_are_refused() {
         "v3.json",
         &v2.replacen("\"schema_version\":2", "\"schema_version\":3", 1),
     );
-    fails_with(
+    fails_naming(
         &["report", &fixture("synthetic-tcg-partial.json"), &v3],
         "schema version 3 is not supported",
     );
-    fails_with(
+    fails_naming(
         &["compare", &fixture("synthetic-tcg-partial.json"), &v3],
         "v3.json",
     );
-    fails_with(
+    fails_naming(
         &["size", "--profile", &profile("feed-handler.toml"), &v3],
         "schema version 3",
     );
@@ -347,10 +341,10 @@ fn bad_profiles_are_refused() {
     for (name, line, replacement, error) in cases {
         assert!(good.contains(line), "{line:?} not in the profile");
         let bad = write(&dir, name, &good.replace(line, replacement));
-        fails_with(&["size", "--profile", &bad, &r], error);
+        fails_naming(&["size", "--profile", &bad, &r], error);
     }
     let garbage = write(&dir, "garbage.toml", "syscalls_per_sec = = 3\n[[");
-    fails_with(&["size", "--profile", &garbage, &r], "invalid TOML");
+    fails_naming(&["size", "--profile", &garbage, &r], "invalid TOML");
 }
 
 #[test]

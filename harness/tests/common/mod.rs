@@ -39,6 +39,19 @@ pub fn assert_one_line_error(out: &Output) -> String {
     lines[0].to_string()
 }
 
+/// The error contract, and the error line names `needle`.
+pub fn assert_error_names(out: &Output, needle: &str) -> String {
+    let line = assert_one_line_error(out);
+    assert!(line.contains(needle), "stderr lacks {needle:?}: {line}");
+    line
+}
+
+/// Runs `entrybench ARGS`: the error contract, and the line names `want`.
+pub fn fails_naming(args: &[&str], want: &str) -> String {
+    let out = entrybench().args(args).output().expect("entrybench runs");
+    assert_error_names(&out, want)
+}
+
 /// Runs `entrybench ARGS` and checks the error contract; returns the line.
 pub fn fails_with_one_line(args: &[&str]) -> String {
     let out = entrybench().args(args).output().expect("entrybench runs");
