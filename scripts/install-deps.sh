@@ -8,6 +8,15 @@
 #                                  for the module test, an ISO maker, ...
 set -euo pipefail
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+updated=0
+apt_update() {
+	[ "$updated" = 1 ] && return 0
+	$sudo apt-get update -qq
+	updated=1
+}
+
 case "${1:-test}" in
 run) pkgs=(gcc make linux-perf jq) ;;
 test)
@@ -19,6 +28,9 @@ test)
 	v612=$(printf '%s\n' /boot/vmlinuz-6.12.*+deb12-amd64 | sort -V | tail -n1)
 	v612=${v612#/boot/vmlinuz-}
 	if [ ! -e "/boot/vmlinuz-$v612" ]; then
+		# A fresh machine's package lists may be empty or old: the search
+		# needs them current.
+		apt_update
 		v612=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' |
 			awk '{print $1}' | sort -V | tail -n1)
 		v612=${v612#linux-image-}
@@ -43,8 +55,6 @@ for p in "${pkgs[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "installing: ${missing[*]}" >&2
-$sudo apt-get update -qq
+apt_update
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
