@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * entrybench_uapi.h - ABI of /dev/entrybench, shared by the module and
+ * The ABI of /dev/entrybench, shared by the module and
  * user space (the Rust harness mirrors it in harness/src/kmod/abi.rs and
  * harness/tests/kmod_abi.rs proves the layouts match).
  *
