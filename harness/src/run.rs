@@ -160,10 +160,7 @@ fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> 
         cfg.entry_batch
             .map_or("auto".to_string(), |k| k.to_string()),
     );
-    o.insert(
-        "syscall".into(),
-        format!("{:?}", cfg.syscall).to_lowercase(),
-    );
+    o.insert("syscall".into(), cfg.syscall.call_path().name().into());
     let pages: Vec<String> = cfg.refill_pages.iter().map(|p| p.to_string()).collect();
     o.insert("pages".into(), pages.join(","));
     o
@@ -365,7 +362,7 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     let mut past = false;
     for e in &file.experiments {
         s += &summary_line(e, &ns);
-        past |= past_reach(e);
+        past |= report::refill::past_reach(e);
     }
     if file.experiments.iter().any(|e| e.baseline.is_some()) {
         s += "delta: a difference of two measurements (its median)\n";
@@ -374,14 +371,6 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
         s += "past: a refill size past the TLB's reach (not used for sizing)\n";
     }
     s
-}
-
-/// A refill.wN row judged past the TLB's reach by the run.
-fn past_reach(e: &Experiment) -> bool {
-    e.params
-        .get("past_tlb_reach")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
 }
 
 /// One experiment: a row (differential ids show the delta median, marked
@@ -399,7 +388,11 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(f64) -> f64) -> String {
     line += &match &e.baseline {
         Some(b) => {
             let d = b.delta_median;
-            let mark = if past_reach(e) { "past" } else { "delta" };
+            let mark = if report::refill::past_reach(e) {
+                "past"
+            } else {
+                "delta"
+            };
             format!(
                 "{id:<ID_WIDTH$} {n:>7} {d:>+10.0} {:>+9.1} {p99:>9.0} {mark}\n",
                 ns(d)

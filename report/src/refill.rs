@@ -22,13 +22,18 @@ pub struct Curve {
     pub points: Vec<(u64, f64)>,
 }
 
+/// The run judged this refill.wN past the TLB's reach (the plain walk
+/// misses too): its delta is not a refill cost.
+pub fn past_reach(e: &Experiment) -> bool {
+    e.params.get("past_tlb_reach").and_then(|v| v.as_bool()) == Some(true)
+}
+
 /// Why a measured refill.wN is not a point of the curve, if it is not.
 pub fn excluded(e: &Experiment) -> Option<&'static str> {
     let d = e.headline_cycles();
     if !d.is_finite() {
         Some("no figure")
-    } else if e.params.get("past_tlb_reach").and_then(|v| v.as_bool()) == Some(true) {
-        // The plain walk misses the TLB too: the delta is not a refill.
+    } else if past_reach(e) {
         Some("past the TLB's reach")
     } else if d <= 0.0 {
         // A flush never makes the walk faster: a non-positive delta is

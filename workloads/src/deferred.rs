@@ -26,6 +26,8 @@ pub fn check(state: &StateWord) -> bool {
 
 /// Fills `out` with the cycles of `batch` back-to-back checks per slot
 /// (after `warmup` untimed checks); returns how many checks found the bit.
+/// The timed loop is `entry::sample_with_batched`, the one every batched
+/// experiment uses.
 #[inline(always)]
 pub fn sample_checks<C: Clock>(
     clock: &C,
@@ -35,18 +37,9 @@ pub fn sample_checks<C: Clock>(
     out: &mut [i64],
 ) -> u64 {
     let mut seen = 0u64;
-    for _ in 0..warmup {
+    crate::entry::sample_with_batched(clock, warmup, batch, out, || {
         seen += u64::from(check(state));
-    }
-    let batch = batch.max(1);
-    for slot in out.iter_mut() {
-        let t0 = clock.start();
-        for _ in 0..batch {
-            seen += u64::from(check(state));
-        }
-        let t1 = clock.stop();
-        *slot = t1.wrapping_sub(t0) as i64;
-    }
+    });
     seen
 }
 

@@ -76,7 +76,7 @@ pub fn all() -> Vec<EntryExperiment> {
 }
 
 impl SyscallPath {
-    fn call_path(self) -> CallPath {
+    pub(crate) fn call_path(self) -> CallPath {
         match self {
             SyscallPath::Libc => CallPath::Libc,
             SyscallPath::Call => CallPath::Call,

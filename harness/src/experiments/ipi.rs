@@ -537,7 +537,8 @@ fn ipi_params(
         ),
         (
             "matching",
-            "each fire's TSC window claims the longest victim gap overlapping it".into(),
+            "each fire's TSC window claims the longest unclaimed victim gap that starts inside it"
+                .into(),
         ),
         ("gaps_total", phase.gaps.len().into()),
         ("gaps_unmatched", m.miss.len().into()),

@@ -61,11 +61,16 @@ fn baseline(label: &str, sorted_base: &[i64], delta: f64, ci: [f64; 2]) -> Basel
 /// bootstrap CI, and blocks that disagree add the unstable-host warning.
 pub fn with_blocks(mut e: schema::Experiment, blocks: Blocks) -> schema::Experiment {
     e.summary.median_ci95 = [finite(blocks.ci95[0]), finite(blocks.ci95[1])];
+    attach_blocks(&mut e, blocks);
+    e
+}
+
+/// Stores the blocks, with the unstable-host warning when they disagree.
+fn attach_blocks(e: &mut schema::Experiment, blocks: Blocks) {
     if let Some(w) = stats::unstable_warning(&blocks) {
         e.notes.push(w);
     }
     e.blocks = Some(blocks);
-    e
 }
 
 /// Adds the reference run of a differential experiment whose delta was
@@ -78,13 +83,10 @@ pub fn with_block_delta(
     blocks: Blocks,
 ) -> schema::Experiment {
     let mut e = e;
-    if let Some(w) = stats::unstable_warning(&blocks) {
-        e.notes.push(w);
-    }
     base.sort_unstable();
     let delta = stats::median_f64(&blocks.medians);
     e.baseline = Some(baseline(label, base, delta, blocks.ci95));
-    e.blocks = Some(blocks);
+    attach_blocks(&mut e, blocks);
     e
 }
 

@@ -59,21 +59,24 @@ impl Experiment for RefillExperiment {
         // plain walk right after it.
         let diffs: Vec<i64> = flushed.iter().zip(&plain).map(|(f, p)| f - p).collect();
         let (size, medians) = report::stats::block_medians(&diffs, BLOCKS, 1.0);
-        let flushed_median = report::stats::median_f64(&to_f64(&flushed));
-        let reach = Reach::judge(
-            self.pages,
-            dtlb_4k_entries(ctx.env),
-            report::stats::median_f64(&to_f64(&plain)),
-            flushed_median,
-        );
-        let p = self.params(ctx, n, &reach);
-        let e = record::measured(&self.id(), "user", p, &mut flushed);
+        // The walks' medians come from their summaries (one sort each);
+        // the parameters that depend on them are set once both are known.
+        let e = record::measured(&self.id(), "user", Default::default(), &mut flushed);
+        let flushed_median = e.summary.median;
         let mut e = record::with_block_delta(
             e,
             "walk after a kernel entry without flush",
             &mut plain,
             report::stats::blocks_relative_to(size, medians, flushed_median),
         );
+        let plain_median = e.baseline.as_ref().map_or(f64::NAN, |b| b.summary.median);
+        let reach = Reach::judge(
+            self.pages,
+            dtlb_4k_entries(ctx.env),
+            plain_median,
+            flushed_median,
+        );
+        e.params = self.params(ctx, n, &reach);
         e.notes
             .push(pti_note(ctx.env.platform.as_ref().map(|p| p.pti)));
         if let Some(why) = &reach.past {
@@ -93,10 +96,6 @@ const REACH_MIN_PAGES: usize = 64;
 /// The plain walk costing this fraction of the flushed one per page means
 /// it misses the TLB as well.
 const REACH_RATIO: f64 = 0.5;
-
-fn to_f64(v: &[i64]) -> Vec<f64> {
-    v.iter().map(|&x| x as f64).collect()
-}
 
 /// Whether a working set is past the TLB's reach, and why.
 #[derive(Debug, Clone, PartialEq)]
