@@ -98,13 +98,7 @@ fn report_starts_with_one_row_per_machine() {
 /// results needed: the flush cost falls back on a published figure).
 #[test]
 fn report_over_committed_results() {
-    let mut results: Vec<String> = std::fs::read_dir(root().join("results"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    results.sort();
+    let results = common::committed_results();
     let dir = tempfile::tempdir().unwrap();
     let plots = dir.path().join("plots");
     let mut args = vec!["report".to_string(), "--published".into()];
@@ -166,27 +160,7 @@ fn report_markdown_csv_and_plots() {
 /// `size` of the feed-handler profile for a committed CPUID dump against
 /// the Genoa fixture: (stdout, stdout with white space folded).
 fn size_with_dump(dump: &str, extra: &[&str]) -> (String, String) {
-    let dump = root().join("testdata/cpuid-dumps").join(dump);
-    let profile = profile("feed-handler.toml");
-    let genoa = fixture("synthetic-genoa-kvm.json");
-    let mut args = vec![
-        "size",
-        "--profile",
-        &profile,
-        &genoa,
-        "--cpuid-dump",
-        dump.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let out = eb().args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    (text, flat)
+    common::size_of_dump(dump, &[fixture("synthetic-genoa-kvm.json")], extra)
 }
 
 #[test]

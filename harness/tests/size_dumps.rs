@@ -5,40 +5,17 @@
 
 mod common;
 
-use common::{root, stdout_of};
-
-/// The committed result files.
-fn committed_results() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root().join("results"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    assert!(!v.is_empty(), "no committed results");
-    v
-}
+use common::committed_results;
 
 /// `size` for one dump of testdata/cpuid-dumps, output joined to one line
 /// (the text wraps at 72 columns).
 fn size_for(dump: &str) -> String {
-    let dump = root().join("testdata/cpuid-dumps").join(dump);
-    let profile = root().join("testdata/profiles/feed-handler.toml");
-    let mut args = vec![
-        "size".to_string(),
-        "--profile".into(),
-        profile.to_string_lossy().into_owned(),
-        "--cpuid-dump".into(),
-        dump.to_string_lossy().into_owned(),
-    ];
-    args.extend(committed_results());
-    let text = stdout_of(&args);
+    let (text, flat) = common::size_of_dump(dump, &committed_results(), &[]);
     for line in text.lines() {
         assert!(line.chars().count() <= 72, "too wide: {line}");
     }
     assert!(!text.contains("nothing to estimate from"), "{text}");
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    flat
 }
 
 /// The block of the dump's CPU (after the measured machines).

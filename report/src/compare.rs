@@ -122,10 +122,7 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             continue;
         };
         let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
-        let test = match block_test((a, ea), (b, eb)) {
-            Some(t) => t,
-            None => sample_test(ea, eb),
-        };
+        let test = block_test((a, ea), (b, eb)).unwrap_or_else(|| sample_test(ea, eb));
         let conv = |c: f64, hz: f64| {
             if in_ns {
                 units::cycles_to_ns(c, hz)
@@ -181,33 +178,31 @@ fn block_test(
 
 /// The version-1 tests on all samples (or stored delta CIs).
 fn sample_test(ea: &Experiment, eb: &Experiment) -> Test {
-    {
-        match (&ea.baseline, &eb.baseline) {
-            (Some(ba), Some(bb)) => {
-                let ok = ba
-                    .delta_ci95
-                    .iter()
-                    .chain(&bb.delta_ci95)
-                    .all(|v| v.is_finite());
-                if ok {
-                    Test::CiOverlap {
-                        overlap: ba.delta_ci95[0] <= bb.delta_ci95[1]
-                            && bb.delta_ci95[0] <= ba.delta_ci95[1],
-                    }
-                } else {
-                    Test::None
+    match (&ea.baseline, &eb.baseline) {
+        (Some(ba), Some(bb)) => {
+            let ok = ba
+                .delta_ci95
+                .iter()
+                .chain(&bb.delta_ci95)
+                .all(|v| v.is_finite());
+            if ok {
+                Test::CiOverlap {
+                    overlap: ba.delta_ci95[0] <= bb.delta_ci95[1]
+                        && bb.delta_ci95[0] <= ba.delta_ci95[1],
                 }
+            } else {
+                Test::None
             }
-            _ => {
-                let (ia, ib) = (ea.summary.median_ci95, eb.summary.median_ci95);
-                let medians_apart = ia[1] < ib[0] || ib[1] < ia[0];
-                mann_whitney(&ea.samples, &eb.samples)
-                    .map(|r| Test::MannWhitney {
-                        p: r.p,
-                        medians_apart,
-                    })
-                    .unwrap_or(Test::None)
-            }
+        }
+        _ => {
+            let (ia, ib) = (ea.summary.median_ci95, eb.summary.median_ci95);
+            let medians_apart = ia[1] < ib[0] || ib[1] < ia[0];
+            mann_whitney(&ea.samples, &eb.samples)
+                .map(|r| Test::MannWhitney {
+                    p: r.p,
+                    medians_apart,
+                })
+                .unwrap_or(Test::None)
         }
     }
 }

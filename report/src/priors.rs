@@ -97,21 +97,29 @@ pub fn parse(text: &str) -> Result<Vec<Prior>> {
 }
 
 /// The table shipped with entrybench (checked by the tests below, so a
-/// bad row fails the build's tests rather than a user's run).
-pub fn all() -> Vec<Prior> {
-    parse(PRIORS_TOML).unwrap_or_default()
+/// bad row fails the build's tests rather than a user's run), parsed once
+/// per process: sizing and plots look rows up many times.
+pub fn all() -> &'static [Prior] {
+    static ALL: std::sync::LazyLock<Vec<Prior>> =
+        std::sync::LazyLock::new(|| parse(PRIORS_TOML).unwrap_or_default());
+    &ALL
 }
 
 /// The first prior for `operation` on core `core`.
 pub fn find(core: &str, operation: &str) -> Option<Prior> {
     all()
-        .into_iter()
+        .iter()
         .find(|p| p.operation == operation && p.applies_to(core))
+        .cloned()
 }
 
 /// Every prior for core `core`.
 pub fn for_core(core: &str) -> Vec<Prior> {
-    all().into_iter().filter(|p| p.applies_to(core)).collect()
+    all()
+        .iter()
+        .filter(|p| p.applies_to(core))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

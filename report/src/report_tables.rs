@@ -183,12 +183,18 @@ fn delta_and_ci(e: &Experiment) -> (f64, [f64; 2]) {
 /// What the mailing-list table's marks and columns mean, printed under
 /// it; the version-1 mark is explained only where a file has it.
 pub fn fleet_note(files: &[ResultFile]) -> String {
-    let old = if files.iter().any(|f| f.old_method().is_some()) {
+    // The same test as the row mark: the machine's newest file.
+    let old = if machine::group(files).iter().any(old_method_row) {
         OLD_MARK_NOTE
     } else {
         ""
     };
     format!("*: measured in a guest (see its block). {old}{FLEET_NOTE}")
+}
+
+/// A machine row whose figures come from a version-1 file (marked "^").
+fn old_method_row(m: &Machine) -> bool {
+    m.latest().old_method().is_some()
 }
 
 const OLD_MARK_NOTE: &str =
@@ -261,7 +267,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
             None => "?",
         };
         // Cut before marking, so no mark is ever the part cut.
-        let old = m.latest().old_method().is_some();
+        let old = old_method_row(&m);
         let guest = m.host != "bare metal";
         let mut label = machine::short_cpu_label(m.cpu());
         if guest || old {

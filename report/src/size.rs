@@ -230,9 +230,9 @@ fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> Machine
             && m.cpu().vendor == d.cpu.vendor
             && kernel_rules::core_name(&m.cpu().uarch) == core
     });
-    let mut facts = Facts::of_dump(d.cpu, d.verdict);
-    // RAR sits in IA32_CORE_CAPABILITIES, which a dump cannot read.
-    facts.rar = false;
+    // RAR sits in IA32_CORE_CAPABILITIES, which a dump cannot read:
+    // `of_dump` leaves it false.
+    let facts = Facts::of_dump(d.cpu, d.verdict);
     let mut s = match same.or(like) {
         Some(m) => {
             let source = if same.is_some() {
@@ -320,7 +320,10 @@ pub const IPI_ORDER: [&str; 5] = [
 
 /// Measured deferred-check ids (cycles per per-entry atomic check,
 /// summary.median), preferred over the profile's assumption.
-const DEFERRED_CHECK_IDS: [&str; 2] = ["deferred.check.uncontended", "deferred.check.contended"];
+const DEFERRED_CHECK_IDS: [&str; 2] = [
+    ids::DEFERRED_CHECK_UNCONTENDED,
+    ids::DEFERRED_CHECK_CONTENDED,
+];
 
 /// The per-entry state-check cost of deferral, in cycles, and where it
 /// comes from: a measured result when the machine has one, else the

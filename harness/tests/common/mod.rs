@@ -68,3 +68,37 @@ pub fn stdout_of<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
+
+/// `size` of the feed-handler profile for `dump` (a file of
+/// testdata/cpuid-dumps) against `results`, plus `extra` arguments:
+/// (stdout, stdout with its white space folded, as the text wraps at 72
+/// columns).
+pub fn size_of_dump(dump: &str, results: &[String], extra: &[&str]) -> (String, String) {
+    let dump = root().join("testdata/cpuid-dumps").join(dump);
+    let profile = root().join("testdata/profiles/feed-handler.toml");
+    let mut args = vec![
+        "size".to_string(),
+        "--profile".into(),
+        profile.to_string_lossy().into_owned(),
+        "--cpuid-dump".into(),
+        dump.to_string_lossy().into_owned(),
+    ];
+    args.extend(results.iter().cloned());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let text = stdout_of(&args);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (text, flat)
+}
+
+/// The committed result files.
+pub fn committed_results() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no committed results");
+    v
+}
