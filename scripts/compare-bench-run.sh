@@ -39,9 +39,10 @@ if [ "${REFILL:-0}" = 1 ]; then
 	extra+=(--pages 16,256,1024)
 fi
 
-cargo build --release --quiet --bin entrybench
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+build_release
 cargo bench --quiet --no-run --bench cycles 2>/dev/null
-eb=target/release/entrybench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -74,13 +75,9 @@ bench_medians() {
 	true
 }
 
-# shellcheck source=scripts/lib.sh
-. scripts/lib.sh
-
 printf '%-5s %-20s %10s %10s %8s\n' round id "run cyc" "bench cyc" diff
 for i in $(seq 1 "$rounds"); do
-	"$eb" run --quick --only "$only" --out "$tmp/run$i.json" "${extra[@]}" \
-		>/dev/null 2>"$tmp/run$i.err" || { cat "$tmp/run$i.err" >&2; exit 1; }
+	run_into "$only" "$tmp/run$i.json" --quick "${extra[@]}"
 	cargo bench --quiet --bench cycles -- "$filter" >"$tmp/bench$i.log" 2>&1 ||
 		{ cat "$tmp/bench$i.log" >&2; exit 1; }
 	run_medians "$tmp/run$i.json" >"$tmp/r$i"

@@ -31,12 +31,14 @@ shift || true
 extra=("$@")
 [ "${QUICK:-0}" = 1 ] && extra+=(--quick)
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare-perf-bench.sh: ROUNDS must be a positive integer" >&2; exit 2; }
-command -v jq >/dev/null || { echo "jq is needed: scripts/install-deps.sh run" >&2; exit 2; }
-command -v cc >/dev/null || { echo "a C compiler (cc) is needed: scripts/install-deps.sh run" >&2; exit 2; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+need jq
+need cc
 perf=$(command -v perf || ls /usr/bin/perf_* 2>/dev/null | head -n1 || true)
 [ -n "$perf" ] || { echo "perf not found: scripts/install-deps.sh run (Debian: linux-perf)" >&2; exit 2; }
 
-cargo build --release --quiet --bin entrybench
+build_release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cc -O2 -o "$tmp/loop" scripts/c/syscall-loop.c
@@ -46,8 +48,7 @@ printf '%-5s %9s %9s %9s %9s %12s %12s\n' round null getpid getppid perf "C medi
 echo "      (ns per call; entrybench figures are medians of the default run)"
 for i in $(seq 1 "$rounds"); do
 	out="$tmp/r$i.json"
-	target/release/entrybench run --only 'timer.*,entry.*,vdso.*' --out "$out" "${extra[@]}" \
-		>/dev/null 2>"$out.err" || { cat "$out.err" >&2; exit 1; }
+	run_into 'timer.*,entry.*,vdso.*' "$out" "${extra[@]}"
 	cpu=$(jq '.placement.victim_cpu' "$out")
 	hz=$(jq '.timer.tsc_hz' "$out")
 	# perf prints "   0.105394 usecs/op".
@@ -67,9 +68,13 @@ done
 
 # Column statistics over the rounds: median and (max - min) / median.
 col() { awk -v c="$1" '{print $c}' "$tmp/rows" | sort -g; }
-# shellcheck source=scripts/lib.sh
-. scripts/lib.sh
-spread() { awk '{v[NR]=$1} END {m = (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2); print (v[NR]-v[1])/m*100}'; }
+# (max - min) / median of sorted numbers on stdin, in percent.
+spread() {
+	local v m
+	v=$(cat)
+	m=$(printf '%s\n' "$v" | median)
+	printf '%s\n' "$v" | awk -v m="$m" 'NR == 1 {lo = $1} {hi = $1} END {print (hi - lo) / m * 100}'
+}
 
 getppid=$(col 3 | median)
 perf_med=$(col 4 | median)

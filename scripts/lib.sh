@@ -7,12 +7,28 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v
 # Exits 2 with what to install when command $1 is missing.
 need() { command -v "$1" >/dev/null || { echo "$1 is needed: scripts/install-deps.sh run" >&2; exit 2; }; }
 
-# Builds the release binary, then `entrybench run --only PATTERN --out FILE
-# [ARGS...]`; on failure prints the run's stderr and exits 1.
+# The release binary the scripts run.
+build_release() { cargo build --release --quiet --bin entrybench; }
+
+# `entrybench run --only PATTERN --out FILE [ARGS...]` (build_release
+# first); on failure prints the run's stderr and exits 1.
 run_into() {
 	local only=$1 out=$2
 	shift 2
-	cargo build --release --quiet --bin entrybench
 	target/release/entrybench run --only "$only" --out "$out" "$@" >/dev/null 2>"$out.err" ||
 		{ cat "$out.err" >&2; exit 1; }
+}
+
+# What in a guest's dmesg fails a VM test (QEMU and Bochs alike).
+KERNEL_BAD='Oops|BUG:|kernel BUG|WARNING:|UBSAN:|KASAN:|soft lockup|hard LOCKUP|general protection|Call Trace|rcu.*stall|blocked for more than|invalid opcode'
+
+# copy_libs ROOT BINARY...: the shared libraries the binaries load, copied
+# under ROOT at their own paths (the guests' binaries link against glibc).
+copy_libs() {
+	local root=$1 lib
+	shift
+	for lib in $(ldd "$@" | grep -v ':$' | grep -oE '/[^ ]+' | sort -u); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
 }

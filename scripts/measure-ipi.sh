@@ -15,6 +15,7 @@ shift || true
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 need jq
+build_release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 need jq
+build_release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -11,15 +11,16 @@ cd "$(dirname "$0")/.."
 
 n=${1:-5}
 shift || true
-command -v jq >/dev/null || { echo "jq is needed: scripts/install-deps.sh run" >&2; exit 2; }
-cargo build --release --quiet --bin entrybench
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+need jq
+build_release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 printf '%-4s %12s %10s %12s %10s\n' run "median cyc" "median ns" "mean cyc" "mean ns"
 for i in $(seq 1 "$n"); do
-	target/release/entrybench run --quick --only entry.null --out "$tmp/$i.json" "$@" >/dev/null 2>"$tmp/$i.err" ||
-		{ cat "$tmp/$i.err" >&2; exit 1; }
+	run_into entry.null "$tmp/$i.json" --quick "$@"
 	jq -r --arg i "$i" '.timer.tsc_hz as $hz | .experiments[] | select(.id == "entry.null")
 		| [$i, .summary.median, .summary.median * 1e9 / $hz, .summary.mean, .summary.mean * 1e9 / $hz]
 		| @tsv' "$tmp/$i.json" | tee -a "$tmp/all" |

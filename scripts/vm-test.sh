@@ -23,6 +23,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 WORK=${VMTEST_WORK:-$ROOT/vmtest-work}
 TIMEOUT=${VMTEST_TIMEOUT:-300}
 FUZZ=${VMTEST_FUZZ:-20000}
@@ -98,11 +100,7 @@ mkdir -p "$IR"/{bin,dev,proc,sys,tmp,run}
 cp /bin/busybox "$IR/bin/busybox"
 cp "$BIN" "$IR/bin/entrybench"
 cp "$CLI_TESTS" "$IR/kmod_cli"
-# The binaries are linked against glibc: take its libraries along.
-for lib in $(ldd "$BIN" "$CLI_TESTS" | grep -v ':$' | grep -oE '/[^ ]+' | sort -u); do
-	mkdir -p "$IR$(dirname "$lib")"
-	cp -L "$lib" "$IR$lib"
-done
+copy_libs "$IR" "$BIN" "$CLI_TESTS"
 cp "$ROOT/scripts/vm/init" "$ROOT/scripts/vm/run-suite.sh" "$IR/"
 chmod +x "$IR/init" "$IR/run-suite.sh"
 
@@ -117,7 +115,6 @@ qemu64*) EXPECT=cr3_noflush,invpcid0,invpcid1,invpcid2,invpcid3 ;;
 *) EXPECT="" ;;
 esac
 PTI=${VMTEST_PTI:-on}
-BAD='Oops|BUG:|kernel BUG|WARNING:|UBSAN:|KASAN:|soft lockup|hard LOCKUP|general protection|Call Trace|rcu.*stall|blocked for more than|invalid opcode'
 STEPS="load status selftest cli_tests fuzz fuzz_parallel busy_unload leave_generator rmmod_running_generator reload rmmod_again"
 
 # Boots kernel $1 with the module and checks its report; appends failures
@@ -148,7 +145,7 @@ guest() {
 	for s in $STEPS; do
 		grep -q "^STEP-OK $s " "$w/console.log" || fails+=("$kver: guest step $s did not pass")
 	done
-	if grep -nE "$BAD" "$w/dmesg.txt" >"$w/dmesg-bad.txt"; then
+	if grep -nE "$KERNEL_BAD" "$w/dmesg.txt" >"$w/dmesg-bad.txt"; then
 		fails+=("$kver: guest dmesg has $(wc -l <"$w/dmesg-bad.txt") bad lines: $(head -3 "$w/dmesg-bad.txt" | tr '\n' ' ')")
 	fi
 	[ -s "$w/dmesg.txt" ] || fails+=("$kver: no dmesg from the guest")

@@ -12,6 +12,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 KVER=$1 KO=$2 W=$3
 TIMEOUT=${BOCHS_TIMEOUT:-1200}
 say() { printf 'vm-test (bochs): %s\n' "$*" >&2; }
@@ -30,10 +32,7 @@ mkdir -p "$W/iso/boot/grub" "$W/ir"/{bin,dev,proc,sys,tmp}
 # Stripped: every byte of the initramfs is decompressed by an emulated CPU.
 strip -o "$W/ir/bin/entrybench" "$ROOT/target/release/entrybench"
 cp /bin/busybox "$W/ir/bin/busybox"
-for lib in $(ldd "$W/ir/bin/entrybench" | grep -oE '/[^ ]+'); do
-	mkdir -p "$W/ir$(dirname "$lib")"
-	cp -L "$lib" "$W/ir$lib"
-done
+copy_libs "$W/ir" "$W/ir/bin/entrybench"
 cp "$KO" "$W/ir/entrybench.ko"
 cp "$ROOT/scripts/vm/bochs-init" "$W/ir/init"
 chmod +x "$W/ir/init"
@@ -94,7 +93,7 @@ grep -q '^@@DONE' "$W/console.log" || fails+=("guest did not finish: see $W/cons
 grep -q '^@@SELFTEST rc=0' "$W/console.log" || fails+=("selftest failed in the guest")
 grep -q 'pti              yes' "$W/console.log" || fails+=("PTI not on in the guest")
 awk '$0=="@@BEGIN dmesg"{p=1;next} /^@@END/{p=0} p' "$W/console.log" >"$W/dmesg.txt"
-if grep -nE 'Oops|BUG:|WARNING:|UBSAN:|KASAN:|general protection|Call Trace|invalid opcode' "$W/dmesg.txt" >"$W/dmesg-bad.txt"; then
+if grep -nE "$KERNEL_BAD" "$W/dmesg.txt" >"$W/dmesg-bad.txt"; then
 	fails+=("dmesg has bad lines: $(head -3 "$W/dmesg-bad.txt" | tr '\n' ' ')")
 fi
 timed=0
