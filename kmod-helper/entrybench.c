@@ -176,9 +176,13 @@ static bool eb_series_supported(unsigned long cr4)
 	       (boot_cpu_has(X86_FEATURE_PGE) && (cr4 & X86_CR4_PGE));
 }
 
+/*
+ * Runs inside timed regions: static_cpu_has() is patched at module load,
+ * so choosing the instruction costs no load and no branch there.
+ */
 static __always_inline void eb_series_flush(unsigned long cr4)
 {
-	if (boot_cpu_has(X86_FEATURE_INVPCID))
+	if (static_cpu_has(X86_FEATURE_INVPCID))
 		eb_invpcid(EB_INVPCID_ALL_GLOBAL, 0, 0);
 	else
 		eb_cr4_pge_toggle(cr4);
@@ -469,11 +473,14 @@ static int eb_mask_from_user(const u64 *words, struct cpumask *mask)
  */
 static void eb_ipi_flush_all(void *unused)
 {
-	unsigned long cr4 = eb_read_cr4();
+	unsigned long cr4;
 
-	if (eb_series_supported(cr4) && eb_cr_writes_allowed())
+	if (!eb_cr_writes_allowed())
+		return;
+	cr4 = eb_read_cr4();
+	if (eb_series_supported(cr4))
 		eb_series_flush(cr4);
-	else if (eb_cr_writes_allowed())
+	else
 		eb_write_cr3(eb_read_cr3());	/* no PGE: nothing is global */
 }
 
