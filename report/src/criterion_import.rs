@@ -365,7 +365,7 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
     if !skipped.is_empty() {
         options.insert("criterion_skipped".into(), skipped.join(", "));
     }
-    let file = match session {
+    let mut file = match session {
         Some(s) => {
             options.insert("session".into(), "recorded by the bench".into());
             if !s.notes.is_empty() {
@@ -411,6 +411,13 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
             }
         }
     };
+    // A bench with ENTRYBENCH_CLOCK=rdpmc kept core cycles alone (one
+    // value per criterion sample): they are core cycles, with no ns.
+    if file.timer.kind == crate::schema::TimerKind::Rdpmc {
+        for e in &mut file.experiments {
+            e.clock = crate::schema::ClockKind::CoreCycles;
+        }
+    }
     Ok(file)
 }
 
@@ -508,6 +515,8 @@ fn experiment(s: &Saved, rule: &Rule, id: &str, cap: Option<&str>) -> Experiment
         ipi: None,
         notes: Vec::new(),
         blocks: None,
+        clock: crate::schema::ClockKind::Tsc,
+        core_cycles: None,
     }
 }
 
@@ -651,7 +660,7 @@ mod tests {
         );
         // The session's facts, not the fallback's.
         assert_eq!(f.options["session"], "recorded by the bench");
-        assert_eq!(f.timer.kind, "tsc");
+        assert_eq!(f.timer.kind, crate::schema::TimerKind::Tsc);
         assert_eq!(f.timer.tsc_hz_source, "measured");
         assert_eq!(f.placement.victim_cpu, 1);
         assert!(f.environment.cpu.hypervisor.is_some());
