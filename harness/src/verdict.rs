@@ -240,8 +240,19 @@ mod tests {
         assert_eq!(v.pti_needed, Some(false));
         assert_eq!(v.flush_on_entry_runs, Some(false));
         assert_eq!(v.broadcast, ["INVLPGB"]);
-        assert!(v.text.contains("(>= 6.15) uses it"), "{}", v.text);
+        assert!(
+            v.text.contains("INVLPGB: runs: Linux >= 6.15 with PTI off"),
+            "{}",
+            v.text
+        );
+        assert!(v.text.contains("(up to 8 pages per instruction)"), "{}", v.text);
         assert!(v.text.contains("KVM guest"), "{}", v.text);
+        // PTI off: the posted series defers no TLB flush here.
+        assert!(
+            v.text.contains("Series v6/v7: would run only with pti=on"),
+            "{}",
+            v.text
+        );
         let v = verdict(&c, Some(&platform("Not affected", "6.6.1")));
         assert!(v.text.contains("older than 6.15"), "{}", v.text);
 
@@ -252,5 +263,15 @@ mod tests {
             (Some(true), Some(true))
         );
         assert!(v.broadcast.is_empty());
+        assert!(
+            v.text.contains("Series v6/v7: would run with the series applied"),
+            "{}",
+            v.text
+        );
+        // No sentence about the series without its source.
+        for s in v.text.split("Series ").skip(1) {
+            assert!(s.contains("vschneid@redhat.com") || s.contains("not re-read") || s.contains("2603.3/00632"), "{s}");
+        }
+        assert!(!v.text.contains("270 -> 273"), "{}", v.text);
     }
 }

@@ -51,7 +51,13 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
     assert!(file.timer.resolution_cycles >= 1 && file.timer.resolution_ns > 0.0);
     assert_eq!(e.samples.len(), 20_000);
     assert!(e.summary.min <= e.summary.median && e.summary.median <= e.summary.max);
-    assert!(file.timer.tsc_hz > 0.0 && ["tsc", "rdpmc"].contains(&file.timer.kind.as_str()));
+    assert!(file.timer.tsc_hz > 0.0 && ["tsc", "tsc+rdpmc"].contains(&file.timer.kind.name()));
+    // Time is TSC cycles in every experiment (core cycles, if any, beside).
+    assert!(file
+        .experiments
+        .iter()
+        .all(|e| e.clock == report::schema::ClockKind::Tsc));
+    assert_eq!(file.schema_version, report::schema::SCHEMA_VERSION);
     assert_eq!(
         file.options.get("only").map(String::as_str),
         Some("entry.null")

@@ -81,6 +81,12 @@ impl Runs {
         matches!(self, Runs::Today(_))
     }
 
+    /// Runs on this kernel as configured, once posted code is applied
+    /// (no pti=on needed, not a proposal).
+    pub fn as_configured(&self) -> bool {
+        matches!(self, Runs::Today(_) | Runs::IfApplied(_))
+    }
+
     /// Would run with posted code (applied, perhaps with pti=on).
     pub fn would_run(&self) -> bool {
         matches!(self, Runs::Today(_) | Runs::IfApplied(_) | Runs::IfPtiOn(_))

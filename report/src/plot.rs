@@ -525,6 +525,7 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
     };
     // One model per rate; collect each strategy's % CPU.
     let mut lines: Vec<Line> = Vec::new();
+    let mut per_entry = false;
     for &x in &xs {
         let costs = size::machine_costs(
             &Profile {
@@ -534,7 +535,13 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
             m,
         );
         for c in costs.costs {
+            // v5 defers no TLB flush: its line would be the IPI line again.
+            if matches!(&c.strategy, size::Strategy::Series(p) if p.work == crate::kernel_rules::EntryWork::TlbIpisStay)
+            {
+                continue;
+            }
             let Some(f) = c.figures() else { continue };
+            per_entry |= c.strategy.per() == "kernel entry";
             // Zero overhead (no flushes) has no place on a log axis.
             if !(f.pct_cpu.is_finite() && f.pct_cpu > 0.0) {
                 continue;
@@ -542,12 +549,12 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
             let label = c.strategy.label();
             match lines.iter_mut().find(|l| l.0 == label) {
                 Some(l) => l.2.push((x, f.pct_cpu)),
-                None => lines.push((label, c.runs.would_run(), vec![(x, f.pct_cpu)])),
+                None => lines.push((label, c.runs.as_configured(), vec![(x, f.pct_cpu)])),
             }
         }
     }
-    // A break-even needs two strategies to cross.
-    if lines.len() < 2 {
+    // A break-even needs a per-entry strategy to cross a per-event one.
+    if lines.len() < 2 || !per_entry {
         return Ok(None);
     }
     let Some((ylo, yhi)) = log_bounds(lines.iter().flat_map(|l| l.2.iter().map(|p| p.1))) else {
@@ -573,8 +580,8 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
             )?;
             for (i, (label, runs, pts)) in lines.into_iter().enumerate() {
                 let style = series_style(i, false);
-                // Dashed: the rule says it would not run here (PTI off,
-                // no INVLPGB, a proposal ...).
+                // Dashed: the rule says it would not run on this kernel as
+                // configured (needs pti=on, a proposal, no INVLPGB ...).
                 let drawn = if runs {
                     chart
                         .draw_series(LineSeries::new(pts, style))

@@ -129,6 +129,7 @@ fn size_measured(profile: &Profile, m: &Machine) -> Block {
     let costs = machine_costs(profile, m);
     let mut detail = answer::rules(&facts, &costs);
     detail.extend(answer::ingredients(&costs));
+    detail.extend(answer::published(&facts.core));
     detail.extend(host_notes(m));
     Block {
         title: m.title(),
@@ -187,6 +188,7 @@ fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> Block {
     )];
     detail.extend(answer::rules(&facts, &costs));
     detail.extend(answer::ingredients(&costs));
+    detail.extend(answer::published(&core));
     match measured {
         Some(m) => {
             detail.push(format!(

@@ -82,6 +82,9 @@ pub fn lines(
                 .unwrap_or_default();
             let invlpgb = match get(&Strategy::Invlpgb) {
                 Some(c) if c.runs.today() => "INVLPGB, which runs here (above)".to_string(),
+                Some(c) if matches!(c.runs, Runs::Unknown(_)) => {
+                    format!("INVLPGB, which {}", c.runs.reason().text)
+                }
                 Some(c) => format!("INVLPGB, which does not run here ({})", c.runs.reason().text),
                 None => "INVLPGB, which this CPU lacks".into(),
             };
@@ -187,6 +190,25 @@ pub fn ingredients(costs: &Costs) -> Vec<String> {
         }
     }
     out
+}
+
+/// Every published figure for `core`, labelled: context for `--explain`
+/// (the ones the model uses are among the ingredients too).
+pub fn published(core: &str) -> Vec<String> {
+    crate::priors::for_core(core)
+        .iter()
+        .map(|r| {
+            format!(
+                "Published for this core: {} = {} {} on {} ({}), {}.",
+                r.operation,
+                units::num(r.value),
+                r.unit,
+                r.cpu,
+                r.conditions,
+                r.label()
+            )
+        })
+        .collect()
 }
 
 /// The cheapest strategy that runs today within the budget, among CPUs
