@@ -245,7 +245,11 @@ mod tests {
             "{}",
             v.text
         );
-        assert!(v.text.contains("(up to 8 pages per instruction)"), "{}", v.text);
+        assert!(
+            v.text.contains("(up to 8 pages per instruction)"),
+            "{}",
+            v.text
+        );
         assert!(v.text.contains("KVM guest"), "{}", v.text);
         // PTI off: the posted series defers no TLB flush here.
         assert!(
@@ -264,13 +268,19 @@ mod tests {
         );
         assert!(v.broadcast.is_empty());
         assert!(
-            v.text.contains("Series v6/v7: would run with the series applied"),
+            v.text
+                .contains("Series v6/v7: would run with the series applied"),
             "{}",
             v.text
         );
         // No sentence about the series without its source.
         for s in v.text.split("Series ").skip(1) {
-            assert!(s.contains("vschneid@redhat.com") || s.contains("not re-read") || s.contains("2603.3/00632"), "{s}");
+            assert!(
+                s.contains("vschneid@redhat.com")
+                    || s.contains("not re-read")
+                    || s.contains("2603.3/00632"),
+                "{s}"
+            );
         }
         assert!(!v.text.contains("270 -> 273"), "{}", v.text);
     }

@@ -181,11 +181,18 @@ fn compare_and_size_run() {
     // vendor: only published figures (the v7 cover's Gold 6248 row), and
     // the rules still say the posted series defers nothing with PTI off
     // (every Cascade Lake has RDCL_NO, so no PTI by default).
-    let (_, flat) = size_with_dump("GenuineIntel0050656_CascadeLakeSP_CPUID.txt", &["--explain"]);
+    let (_, flat) = size_with_dump(
+        "GenuineIntel0050656_CascadeLakeSP_CPUID.txt",
+        &["--explain"],
+    );
     assert!(!flat.contains("nothing to estimate from"), "{flat}");
     assert!(flat.contains("Nothing measured on this model"), "{flat}");
     assert!(flat.contains("published (v7 cover"), "{flat}");
-    assert!(flat.contains("making sure the flush was executed") || flat.contains("the author made sure the flush was executed"), "{flat}");
+    assert!(
+        flat.contains("making sure the flush was executed")
+            || flat.contains("the author made sure the flush was executed"),
+        "{flat}"
+    );
     assert!(
         flat.contains("With PTI off the posted series defers no TLB-flush IPI"),
         "{flat}"

@@ -49,7 +49,9 @@ fn haswell_ep_is_affected_with_a_published_flush_figure() {
         &["--explain"],
     );
     assert!(
-        explained.contains("E = 570 ns (published (v7 cover, 20251114150133.1056710-1-vschneid@redhat.com)"),
+        explained.contains(
+            "E = 570 ns (published (v7 cover, 20251114150133.1056710-1-vschneid@redhat.com)"
+        ),
         "{explained}"
     );
     assert!(explained.contains("not the flush alone"), "{explained}");
@@ -73,15 +75,24 @@ fn cascade_lake_series_flush_does_not_run() {
 fn milan_names_invlpgb() {
     let text = size_for("AuthenticAMD0A00F11_K19_Milan_02_CPUID.txt");
     let b = dump_block(&text);
-    assert!(b.contains("INVLPGB - - - - ? -"), "a dump: depends on the kernel: {b}");
+    assert!(
+        b.contains("INVLPGB - - - - ? -"),
+        "a dump: depends on the kernel: {b}"
+    );
     let (_, explained) = common::size_of_dump(
         "AuthenticAMD0A00F11_K19_Milan_02_CPUID.txt",
         &committed_results(),
         &["--explain"],
     );
-    assert!(explained.contains("runs with Linux >= 6.15 and PTI off"), "{explained}");
+    assert!(
+        explained.contains("runs with Linux >= 6.15 and PTI off"),
+        "{explained}"
+    );
     assert!(explained.contains("4 or more CPUs"), "{explained}");
-    assert!(explained.contains("published (commit 4afeb0ed1753"), "{explained}");
+    assert!(
+        explained.contains("published (commit 4afeb0ed1753"),
+        "{explained}"
+    );
 }
 
 #[test]
@@ -104,7 +115,11 @@ fn sapphire_rapids_gets_an_answer() {
 fn every_dump_and_profile_table_equals_answer() {
     let root = common::root();
     let mut dumps = Vec::new();
-    for dir in ["testdata/cpuid-dumps", "testdata/cpuid-masked", "testdata/cpuid-r"] {
+    for dir in [
+        "testdata/cpuid-dumps",
+        "testdata/cpuid-masked",
+        "testdata/cpuid-r",
+    ] {
         for e in std::fs::read_dir(root.join(dir)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "txt") {
@@ -126,7 +141,9 @@ fn every_dump_and_profile_table_equals_answer() {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         v.sort();
-        v.iter().map(|p| report::load::read_result(p).unwrap()).collect()
+        v.iter()
+            .map(|p| report::load::read_result(p).unwrap())
+            .collect()
     };
     let result_sets = [load("results"), load("testdata/results")];
     let mut checked = 0;

@@ -160,9 +160,8 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
         ));
     }
     if !in_ns && units::rate_known(ha) && units::rate_known(hb) {
-        c.warnings.push(
-            "Figures in cycles: a file holds core cycles (rdpmc), which have no ns.".into(),
-        );
+        c.warnings
+            .push("Figures in cycles: a file holds core cycles (rdpmc), which have no ns.".into());
     }
     c
 }

@@ -411,13 +411,7 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
             }
         }
     };
-    // A bench with ENTRYBENCH_CLOCK=rdpmc kept core cycles alone (one
-    // value per criterion sample): they are core cycles, with no ns.
-    if file.timer.kind == crate::schema::TimerKind::Rdpmc {
-        for e in &mut file.experiments {
-            e.clock = crate::schema::ClockKind::CoreCycles;
-        }
-    }
+    file.upgrade();
     Ok(file)
 }
 
@@ -505,19 +499,8 @@ fn experiment(s: &Saved, rule: &Rule, id: &str, cap: Option<&str>) -> Experiment
         let v: Value = c.parse::<u64>().map(Value::from).unwrap_or(c.into());
         params.insert(name.into(), v);
     }
-    Experiment {
-        id: id.to_string(),
-        backend: BACKEND.to_string(),
-        params,
-        summary,
-        samples: Histogram::from_samples(&samples),
-        baseline: None,
-        ipi: None,
-        notes: Vec::new(),
-        blocks: None,
-        clock: crate::schema::ClockKind::Tsc,
-        core_cycles: None,
-    }
+    let samples = Histogram::from_samples(&samples);
+    Experiment::plain(id, BACKEND, params, summary, samples)
 }
 
 fn attach(e: &mut Experiment, base: &Saved, label: &str) {

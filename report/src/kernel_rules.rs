@@ -268,13 +268,14 @@ pub fn invlpgb(k: &KernelFacts) -> Runs {
         };
     }
     if k.pti == Some(true) {
-        return Runs::No(Reason::new(
-            sources::INVLPGB_OFF_WITH_PTI,
-            src::INVLPGB_PTI,
-        ));
+        return Runs::No(Reason::new(sources::INVLPGB_OFF_WITH_PTI, src::INVLPGB_PTI));
     }
     let scope = sources::INVLPGB_SCOPE;
-    match k.kernel.as_deref().map(|r| kernel_at_least(r, INVLPGB_LINUX)) {
+    match k
+        .kernel
+        .as_deref()
+        .map(|r| kernel_at_least(r, INVLPGB_LINUX))
+    {
         Some(false) => Runs::No(Reason::new(
             "this kernel is older than 6.15, which has no INVLPGB flushing",
             s,
@@ -415,7 +416,9 @@ pub fn meltdown(cpu: &CpuFacts) -> Meltdown {
         ),
         "GenuineIntel" if NO_MELTDOWN_INTEL.contains(&core) => (
             false,
-            format!("{core} is an in-order Atom, NO_SPECULATION on the kernel's cpu_vuln_whitelist"),
+            format!(
+                "{core} is an in-order Atom, NO_SPECULATION on the kernel's cpu_vuln_whitelist"
+            ),
         ),
         "GenuineIntel" => match f.rdcl_no {
             Some(true) => (false, "IA32_ARCH_CAPABILITIES reports RDCL_NO".to_string()),

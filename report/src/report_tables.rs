@@ -3,10 +3,10 @@
 //! numbers are chosen here; `render` decides text, Markdown or CSV.
 
 use crate::caveats;
-use crate::size::cost;
 use crate::ids::{self, Kind};
 use crate::machine::{self, Machine};
 use crate::schema::{Experiment, ResultFile};
+use crate::size::cost;
 use crate::text_table::Table;
 use crate::units::{ci_ns, count, ns, num};
 
@@ -54,7 +54,10 @@ fn machine_report(m: &Machine) -> MachineReport {
     // Both cost tables: what was measured, then its median and spread.
     // "cycles" are TSC cycles (ns come from them); where the run read
     // core cycles too (rdpmc), they get a column of their own.
-    let core = m.experiments.values().any(|e| e.headline_core_cycles().is_some());
+    let core = m
+        .experiments
+        .values()
+        .any(|e| e.headline_core_cycles().is_some());
     let cost_table = |title: &str, first: &str| {
         let mut cols = vec![first, "cycles", "ns", "CI95 ns", "p99 ns", "n"];
         if core {

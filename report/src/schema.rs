@@ -373,17 +373,19 @@ pub struct Histogram {
 }
 
 impl ResultFile {
-    /// Brings a file of an older schema to what readers expect: in schema
-    /// 1 and 2, an rdpmc run timed its loops in core cycles, except ipi.*
-    /// (matched across CPUs, so always the TSC) and flush.kernel.* (the
-    /// module's rdtsc_ordered). Those experiments are marked as core
-    /// cycles, which no report turns into ns.
+    /// Marks what a timer of kind `rdpmc` counted as core cycles, which
+    /// no report turns into ns. In schema 1 and 2, an rdpmc run timed its
+    /// loops in core cycles, except ipi.* (matched across CPUs, so always
+    /// the TSC) and flush.kernel.* (the module's rdtsc_ordered); a
+    /// criterion bench with ENTRYBENCH_CLOCK=rdpmc (any schema) kept core
+    /// cycles alone for every bench. A run of schema 3 is never `rdpmc`.
     pub fn upgrade(&mut self) {
-        if self.schema_version >= 3 || self.timer.kind != TimerKind::Rdpmc {
+        if self.timer.kind != TimerKind::Rdpmc {
             return;
         }
+        let old = self.schema_version < 3;
         for e in &mut self.experiments {
-            let tsc = e.id.starts_with("ipi.") || e.id.starts_with("flush.kernel.");
+            let tsc = old && (e.id.starts_with("ipi.") || e.id.starts_with("flush.kernel."));
             e.clock = if tsc {
                 ClockKind::Tsc
             } else {
@@ -404,6 +406,30 @@ impl ResultFile {
 }
 
 impl Experiment {
+    /// An experiment of plain samples (no baseline, IPI figures, notes or
+    /// blocks) in TSC cycles.
+    pub fn plain(
+        id: &str,
+        backend: &str,
+        params: BTreeMap<String, serde_json::Value>,
+        summary: Summary,
+        samples: Histogram,
+    ) -> Experiment {
+        Experiment {
+            id: id.to_string(),
+            backend: backend.to_string(),
+            params,
+            summary,
+            samples,
+            baseline: None,
+            ipi: None,
+            notes: Vec::new(),
+            blocks: None,
+            clock: ClockKind::Tsc,
+            core_cycles: None,
+        }
+    }
+
     /// The figure a table shows for this experiment: the delta median for
     /// differential experiments, the plain median otherwise, in the
     /// experiment's own clock (`clock`).

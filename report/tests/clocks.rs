@@ -50,7 +50,11 @@ fn ns_come_from_the_tsc_and_core_cycles_stay_cycles() {
     let text = serde_json::to_string(&f).unwrap();
     let back = report::load::parse_result(&text).unwrap();
     assert_eq!(back, f);
-    let getpid = f.experiments.iter().find(|e| e.id == "entry.getpid").unwrap();
+    let getpid = f
+        .experiments
+        .iter()
+        .find(|e| e.id == "entry.getpid")
+        .unwrap();
     assert_eq!(getpid.clock, ClockKind::Tsc);
     let tsc_ns = report::units::num(ns_of(&f, getpid.summary.median));
     let core_ns = report::units::num(ns_of(&f, getpid.summary.median * 1.5));

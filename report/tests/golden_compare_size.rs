@@ -167,7 +167,11 @@ fn size_dump_uses_closest_model() {
     let d = &s.blocks[0];
     assert_eq!(d.basis, report::size::Basis::Published);
     assert!(d.costs.costs.iter().all(|c| c.figures().is_none()
-        || c.figures().unwrap().parts.iter().all(|p| !matches!(p.source, report::size::cost::Source::Measured { .. }))));
+        || c.figures()
+            .unwrap()
+            .parts
+            .iter()
+            .all(|p| !matches!(p.source, report::size::cost::Source::Measured { .. }))));
     assert!(
         d.detail
             .iter()
@@ -183,8 +187,5 @@ fn size_missing_measurements_say_not_priced() {
     let s = report::size::size(&profile("feed-handler.toml"), &[f], None);
     let text = report::size::render_text(&s, false);
     assert!(text.contains("not priced"), "{text}");
-    assert!(
-        text.contains("Recommendation: no hardware pick"),
-        "{text}"
-    );
+    assert!(text.contains("Recommendation: no hardware pick"), "{text}");
 }

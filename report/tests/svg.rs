@@ -62,7 +62,10 @@ fn all_plots_parse_and_are_labelled() {
                 assert!(has(&t, "refill cost, ns"));
             }
             "break-even.svg" => {
-                assert!(has(&t, "Break-even: IPIs vs the series' flush on every entry"));
+                assert!(has(
+                    &t,
+                    "Break-even: IPIs vs the series' flush on every entry"
+                ));
                 assert!(has(&t, "flush events per second"));
                 assert!(has(&t, "kernel entries (syscalls) per second"));
                 assert!(has(&t, "above a line: IPIs cost more"));

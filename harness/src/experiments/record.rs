@@ -19,19 +19,13 @@ pub fn measured(
     samples: &mut [i64],
 ) -> schema::Experiment {
     let summary = stats::summarize(samples);
-    schema::Experiment {
-        id: id.to_string(),
-        backend: backend.to_string(),
+    schema::Experiment::plain(
+        id,
+        backend,
         params,
         summary,
-        samples: Histogram::from_samples(samples),
-        baseline: None,
-        ipi: None,
-        notes: Vec::new(),
-        blocks: None,
-        clock: schema::ClockKind::Tsc,
-        core_cycles: None,
-    }
+        Histogram::from_samples(samples),
+    )
 }
 
 /// The reference run's core cycles of a differential experiment.

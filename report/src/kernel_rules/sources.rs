@@ -25,7 +25,8 @@ pub mod src {
     /// v9, May 2026: no copy of its text was found to re-read.
     pub const V9: &str = "v9, May 2026, not re-read";
     /// Andy Lutomirski, 14 Nov 2025, reply to the v7 cover.
-    pub const LUTO_PROPOSAL: &str = "Lutomirski, beb46a02-b902-438b-8b6d-b5f0d7ad0ae6@app.fastmail.com";
+    pub const LUTO_PROPOSAL: &str =
+        "Lutomirski, beb46a02-b902-438b-8b6d-b5f0d7ad0ae6@app.fastmail.com";
     /// "x86/mm: Enable broadcast TLB invalidation for multi-threaded
     /// processes" (arch/x86/mm/tlb.c), and 82378c6c2f43 "x86/mm: Use
     /// INVLPGB for kernel TLB flushes"; both in 6.15.
@@ -111,15 +112,18 @@ pub const RAR_LINUX: &str = "Linux does not use RAR (RFC v4, not merged)";
 
 // common.c: "VULNWL_AMD(X86_FAMILY_ANY, NO_MELTDOWN | ..." and
 // "VULNWL_HYGON(X86_FAMILY_ANY, NO_MELTDOWN | ...".
-pub const MELTDOWN_AMD: &str = "the kernel's cpu_vuln_whitelist gives every AMD and Hygon family NO_MELTDOWN";
+pub const MELTDOWN_AMD: &str =
+    "the kernel's cpu_vuln_whitelist gives every AMD and Hygon family NO_MELTDOWN";
 
 // common.c: "VULNWL(CENTAUR, 5, X86_MODEL_ANY, NO_SPECULATION)" and
 // "/* Zhaoxin Family 7 */ VULNWL(CENTAUR, 7, X86_MODEL_ANY,
 // NO_SPECTRE_V2 | NO_SWAPGS | NO_MMIO | NO_BHI), VULNWL(ZHAOXIN, 7, ...)"
 // (no NO_MELTDOWN); then "if (x86_arch_cap_msr & ARCH_CAP_RDCL_NO)
 // return; setup_force_cpu_bug(X86_BUG_CPU_MELTDOWN);".
-pub const MELTDOWN_CENTAUR_5: &str = "Centaur family 5 is NO_SPECULATION on the kernel's cpu_vuln_whitelist";
-pub const MELTDOWN_CENTAUR_7: &str = "Centaur and Zhaoxin family 7 are on the kernel's cpu_vuln_whitelist without NO_MELTDOWN";
+pub const MELTDOWN_CENTAUR_5: &str =
+    "Centaur family 5 is NO_SPECULATION on the kernel's cpu_vuln_whitelist";
+pub const MELTDOWN_CENTAUR_7: &str =
+    "Centaur and Zhaoxin family 7 are on the kernel's cpu_vuln_whitelist without NO_MELTDOWN";
 
 // KAISER cover: "The units here are lseeks/second: no kaiser: 5.2M /
 // kaiser+ pcid: 3.0M / kaiser+nopcid: 2.2M" (single-threaded lseek1, CPU

@@ -130,7 +130,10 @@ fn invlpgb_needs_the_cpu_6_15_and_pti_off() {
     // A Zen 5 guest that does not see it: the core has it.
     let mut g = facts("AuthenticAMD", "Zen 5", Some(false), Some("6.18.1"));
     g.guest = true;
-    assert!(invlpgb(&g).reason().text.contains("hypervisor does not show it"));
+    assert!(invlpgb(&g)
+        .reason()
+        .text
+        .contains("hypervisor does not show it"));
 }
 
 #[test]
@@ -138,7 +141,10 @@ fn rar_is_what_cpuid_and_the_msr_show() {
     let mut k = facts("GenuineIntel", "Sapphire Rapids", Some(false), None);
     let r = rar(&k).unwrap();
     assert!(matches!(r, Runs::No(_)));
-    assert!(r.reason().text.contains("CPUID.7.0:EDX[30] is clear"), "{r:?}");
+    assert!(
+        r.reason().text.contains("CPUID.7.0:EDX[30] is clear"),
+        "{r:?}"
+    );
     k.core_capabilities = true;
     let r = rar(&k).unwrap();
     assert!(matches!(r, Runs::NotMerged(_)), "{r:?}");

@@ -107,7 +107,7 @@ pub fn lines(
 }
 
 /// The cheapest strategy within the budget among `pick`.
-fn cheapest<'a>(costs: &'a Costs, b: f64, pick: impl Fn(&Runs) -> bool) -> Option<&'a Cost> {
+fn cheapest(costs: &Costs, b: f64, pick: impl Fn(&Runs) -> bool) -> Option<&Cost> {
     costs
         .costs
         .iter()
@@ -130,7 +130,9 @@ fn decision(costs: &Costs, b: f64) -> String {
             "Answer: {} is the cheapest that runs today within the {budget} us budget",
             c.strategy.label()
         ),
-        None => format!("Answer: nothing that runs here today is known to fit the {budget} us budget"),
+        None => {
+            format!("Answer: nothing that runs here today is known to fit the {budget} us budget")
+        }
     };
     let today_pct = today
         .and_then(|c| c.figures())
@@ -215,7 +217,10 @@ pub fn published(core: &str) -> Vec<String> {
 /// measured on bare metal; a guest figure is never a hardware pick.
 pub fn recommend(p: &Profile, blocks: &[Block]) -> String {
     let b = p.latency_budget_us;
-    let bare: Vec<&Block> = blocks.iter().filter(|x| x.bare_metal_measurement()).collect();
+    let bare: Vec<&Block> = blocks
+        .iter()
+        .filter(|x| x.bare_metal_measurement())
+        .collect();
     if bare.is_empty() {
         return "no hardware pick: nothing here was measured on bare metal. Guest figures price the mechanisms inside that guest only (an IPI there goes through the hypervisor), and published figures are other people's set-ups. To choose, run `entrybench run` (with the module: `entrybench kmod load` first) on bare metal of each candidate CPU, then size again.".into();
     }

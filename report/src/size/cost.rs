@@ -382,9 +382,9 @@ fn price_entry(p: &Profile, ing: &Ingredients, work: EntryWork, pti: Option<&Fig
     match work {
         // TLB-flush IPIs stay: priced as the status quo.
         EntryWork::TlbIpisStay => price_ipi(p, ing),
-        EntryWork::NotKnown => Outcome::Missing(
-            "what it does at entry could not be re-read: not priced".into(),
-        ),
+        EntryWork::NotKnown => {
+            Outcome::Missing("what it does at entry could not be re-read: not priced".into())
+        }
         EntryWork::FlushEveryEntry => {
             let e = match flush() {
                 Ok(e) => e,
@@ -488,13 +488,8 @@ fn ingredients(input: &Input) -> Ingredients {
             .or_else(|| published(op::IPI_VICTIM, "I")),
         refill: measured(m.and_then(|m| measured_refill(m.machine, input.profile))),
         flush,
-        check: measured(m.and_then(|m| measured_check(m.machine))).or_else(|| {
-            assumed_check(
-                input.profile,
-                m.map(|m| m.machine.tsc_hz()),
-                input.cpu,
-            )
-        }),
+        check: measured(m.and_then(|m| measured_check(m.machine)))
+            .or_else(|| assumed_check(input.profile, m.map(|m| m.machine.tsc_hz()), input.cpu)),
         pti: priors::all()
             .iter()
             .find(|r| r.operation == op::PTI_PER_ENTRY)
@@ -507,7 +502,9 @@ fn prior_figure(r: &Prior, symbol: &str) -> Option<Figure> {
         symbol: symbol.into(),
         ns: r.ns()?,
         p99_ns: None,
-        source: Source::Published { cite: r.cite.clone() },
+        source: Source::Published {
+            cite: r.cite.clone(),
+        },
         note: Some(format!("{}: {}", r.cpu, r.conditions)),
     })
 }
@@ -611,7 +608,10 @@ fn measured_check(m: &Machine) -> Option<Figure> {
         ns: ns(e.summary.median)?,
         p99_ns: ns(e.summary.p99),
         source: measured_source(e, false),
-        note: Some("an atomic read-modify-write of the CPU's own state word: the proposal's exchange".into()),
+        note: Some(
+            "an atomic read-modify-write of the CPU's own state word: the proposal's exchange"
+                .into(),
+        ),
     })
 }
 

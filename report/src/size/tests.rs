@@ -31,7 +31,9 @@ fn unmeasured_dump_still_says_what_runs() {
     let all = m.answer.join(" ");
     assert!(all.contains("defers no TLB-flush IPI"), "{all}");
     assert!(
-        m.detail.iter().any(|n| n.contains("entrybench run --out results/")),
+        m.detail
+            .iter()
+            .any(|n| n.contains("entrybench run --out results/")),
         "{:?}",
         m.detail
     );
@@ -67,9 +69,21 @@ fn same_model_results_are_used_as_measured() {
 #[test]
 fn a_guest_is_never_a_hardware_pick() {
     let s = size(&profile(), &[fixture("genoa")], None);
-    assert!(s.recommendation.starts_with("no hardware pick"), "{}", s.recommendation);
-    let s = size(&profile(), &[fixture("genoa"), fixture("cascadelake")], None);
-    assert!(s.recommendation.starts_with("Cascade Lake"), "{}", s.recommendation);
+    assert!(
+        s.recommendation.starts_with("no hardware pick"),
+        "{}",
+        s.recommendation
+    );
+    let s = size(
+        &profile(),
+        &[fixture("genoa"), fixture("cascadelake")],
+        None,
+    );
+    assert!(
+        s.recommendation.starts_with("Cascade Lake"),
+        "{}",
+        s.recommendation
+    );
 }
 
 #[test]

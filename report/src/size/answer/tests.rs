@@ -31,14 +31,20 @@ fn an_over_budget_strategy_is_never_the_answer() {
     // With a budget the IPIs meet, they are the answer today.
     let (_, lines) = block("skylake-pti.json", 50.0);
     let answer = lines.iter().find(|l| l.starts_with("Answer:")).unwrap();
-    assert!(answer.starts_with("Answer: IPI (status quo) is the cheapest"), "{answer}");
+    assert!(
+        answer.starts_with("Answer: IPI (status quo) is the cheapest"),
+        "{answer}"
+    );
 }
 
 #[test]
 fn pti_off_lists_the_honest_options() {
     let (_, lines) = block("cascadelake", 5.0);
     let all = lines.join(" ");
-    assert!(all.contains("posted series defers no TLB-flush IPI"), "{all}");
+    assert!(
+        all.contains("posted series defers no TLB-flush IPI"),
+        "{all}"
+    );
     assert!(all.contains("the IPIs as today"), "{all}");
     assert!(all.contains("pti=on + v6/v7: "), "{all}");
     assert!(all.contains("INVLPGB, which this CPU lacks"), "{all}");
@@ -55,7 +61,10 @@ fn phrases_are_the_table_figures() {
     let f = c.figures().unwrap();
     let p = phrase(c, 5.0);
     assert!(
-        p.starts_with(&format!("IPI (status quo): {} of a CPU", units::pct(f.pct_cpu))),
+        p.starts_with(&format!(
+            "IPI (status quo): {} of a CPU",
+            units::pct(f.pct_cpu)
+        )),
         "{p}"
     );
 }

@@ -94,12 +94,24 @@ fn nothing_runs_where_its_rule_says_it_does_not() {
         .any(|x| matches!(x.strategy, Strategy::PtiOnSeries(_))));
     // INVLPGB: today only with Linux >= 6.15 and PTI off.
     let mut g = fixture("genoa");
-    assert!(costs_of(&p, &g).get(&Strategy::Invlpgb).unwrap().runs.today());
+    assert!(costs_of(&p, &g)
+        .get(&Strategy::Invlpgb)
+        .unwrap()
+        .runs
+        .today());
     g.environment.platform.as_mut().unwrap().kernel_release = "6.14.0".into();
-    assert!(!costs_of(&p, &g).get(&Strategy::Invlpgb).unwrap().runs.today());
+    assert!(!costs_of(&p, &g)
+        .get(&Strategy::Invlpgb)
+        .unwrap()
+        .runs
+        .today());
     g.environment.platform.as_mut().unwrap().kernel_release = "6.15.0".into();
     g.environment.platform.as_mut().unwrap().pti = true;
-    assert!(!costs_of(&p, &g).get(&Strategy::Invlpgb).unwrap().runs.today());
+    assert!(!costs_of(&p, &g)
+        .get(&Strategy::Invlpgb)
+        .unwrap()
+        .runs
+        .today());
 }
 
 #[test]
@@ -107,8 +119,11 @@ fn the_flush_figure_comes_from_the_first_candidate() {
     let f = fixture("skylake-pti.json");
     let ms = crate::machine::group(std::slice::from_ref(&f));
     let m = &ms[0];
-    let e = flush_on_entry_figure(m, &["entry.flush.cr4_pge".into(), "entry.flush.invpcid2".into()])
-        .unwrap();
+    let e = flush_on_entry_figure(
+        m,
+        &["entry.flush.cr4_pge".into(), "entry.flush.invpcid2".into()],
+    )
+    .unwrap();
     assert_eq!(
         e.source,
         Source::Measured {
