@@ -84,11 +84,11 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
     );
 
     // Another schema version is refused with both versions named.
-    let other = full.replacen("\"schema_version\":2", "\"schema_version\":999", 1);
+    let other = full.replacen("\"schema_version\":3", "\"schema_version\":999", 1);
     assert_ne!(other, full, "schema_version not found in the file");
     let err = format!("{:#}", parse_result(&other).unwrap_err());
     assert!(
-        err.contains("999") && err.contains("versions 1 to 2"),
+        err.contains("999") && err.contains("versions 1 to 3"),
         "{err}"
     );
 }

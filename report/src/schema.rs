@@ -156,7 +156,8 @@ pub struct Verdict {
     /// Some(true/false) when known (live, or dump with RDCL_NO); None when
     /// not known.
     pub pti_needed: Option<bool>,
-    /// Whether flush-on-entry in SWITCH_TO_KERNEL_CR3 would run at all.
+    /// Whether the series' flush in SWITCH_TO_KERNEL_CR3 (v6/v7) would run
+    /// at all: PTI on (`kernel_rules::series`).
     pub flush_on_entry_runs: Option<bool>,
     /// "INVLPGB", "RAR" or empty.
     pub broadcast: Vec<String>,
