@@ -52,12 +52,12 @@ pub fn lines(
         (Some(_), Some(true)) => "Meltdown-affected: a default kernel runs PTI.".to_string(),
         (Some(_), _) => "Not affected by Meltdown: a default kernel runs without PTI.".into(),
         (None, Some(on)) => format!(
-            "PTI {} on the measured kernel{}.",
-            if on { "on" } else { "off" },
+            "The measured kernel{} runs with PTI {}.",
             k.kernel
                 .as_ref()
                 .map(|r| format!(" (Linux {r})"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if on { "on" } else { "off" }
         ),
         (None, None) => "PTI state unknown.".into(),
     });
