@@ -112,7 +112,7 @@ fn main() {
             host: report::host::hostname(),
             environment: env,
             placement: bench.placement.clone(),
-            timer: bench.cycles.timer().info(),
+            timer: bench.cycles.timer().bench_info(),
             notes,
         };
         if let Err(e) = criterion_import::write_session(&dir, &s) {
@@ -155,7 +155,7 @@ fn entry(c: &mut Criterion<Cycles>, b: &Bench) {
                 // One region of `iters` back-to-back operations: the same
                 // loop as `entrybench run --batch <iters>`.
                 let mut slot = [0i64; 1];
-                harness::with_clock!(cy.timer(), clk =>
+                harness::with_bench_clock!(cy.timer(), clk =>
                     workloads::entry::sample_batched(clk, op, 0, iters as usize, &mut slot));
                 cy.minus_overhead(slot[0], 1)
             })
@@ -193,7 +193,7 @@ fn refill(c: &mut Criterion<Cycles>, b: &Bench) {
                     // bench keeps its half.
                     let n = iters as usize;
                     let (mut f, mut p) = (vec![0i64; n], vec![0i64; n]);
-                    let done = harness::with_clock!(cy.timer(), clk =>
+                    let done = harness::with_bench_clock!(cy.timer(), clk =>
                         refill_pairs(clk, &ws, &range, &mut f, &mut p, &NO_CANCEL))
                     .unwrap_or_else(|e| {
                         failed.borrow_mut().get_or_insert(e.to_string());

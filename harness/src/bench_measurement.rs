@@ -101,13 +101,13 @@ impl Cycles {
     /// timer's own cost (never below 0).
     #[inline(always)]
     pub fn region(&self, t0: u64, t1: u64) -> u64 {
-        (t1.wrapping_sub(t0) as f64 - self.timer.overhead_cycles).max(0.0) as u64
+        (t1.wrapping_sub(t0) as f64 - self.timer.bench_overhead_cycles).max(0.0) as u64
     }
 
     /// `n` regions' worth of raw cycles minus `n` timer costs (for loops
     /// that sum raw readings themselves, e.g. `workloads` sample buffers).
     pub fn minus_overhead(&self, raw_sum: i64, n: u64) -> u64 {
-        (raw_sum as f64 - self.timer.overhead_cycles * n as f64).max(0.0) as u64
+        (raw_sum as f64 - self.timer.bench_overhead_cycles * n as f64).max(0.0) as u64
     }
 }
 
@@ -117,11 +117,11 @@ impl Measurement for Cycles {
 
     #[inline(always)]
     fn start(&self) -> u64 {
-        crate::with_clock!(self.timer, c => c.start())
+        crate::with_bench_clock!(self.timer, c => c.start())
     }
     #[inline(always)]
     fn end(&self, t0: u64) -> u64 {
-        let t1 = crate::with_clock!(self.timer, c => c.stop());
+        let t1 = crate::with_bench_clock!(self.timer, c => c.stop());
         self.region(t0, t1)
     }
     fn add(&self, a: &u64, b: &u64) -> u64 {
@@ -158,7 +158,7 @@ impl ValueFormatter for CyclesFormatter {
     /// terminal shows both units; plots and CSV use `scale_*`.
     fn format_value(&self, cycles: f64) -> String {
         match self.tsc_hz {
-            Some(hz) => match report::units::cycles_to_ns(cycles, hz) {
+            Some(hz) => match report::units::cycles_to_ns(report::units::TscCycles(cycles), hz) {
                 Some(ns) => format!("{:.1} cyc ({})", cycles, ns_text(ns)),
                 None => format!("{cycles:.1} cyc"),
             },
@@ -247,7 +247,7 @@ pub fn import_criterion(dir: &Path) -> Result<ResultFile> {
                     try_rdpmc: false,
                 },
             )?;
-            let info = timer.info();
+            let info = timer.bench_info();
             (env, info)
         }
     };
@@ -315,6 +315,8 @@ mod tests {
             clock: ClockChoice::Tsc,
             overhead_cycles: overhead,
             tsc_overhead_cycles: overhead,
+            core_overhead_cycles: None,
+            bench_overhead_cycles: overhead,
             resolution_cycles: 1,
             tsc_hz: 2e9,
             tsc_hz_source: "measured".into(),

@@ -58,7 +58,8 @@ pub struct SizeArgs {
     /// published figures for its core, else "no data" and what to run
     #[arg(long, value_name = "FILE")]
     pub cpuid_dump: Option<PathBuf>,
-    /// Print the equations behind the figures
+    /// Also print the kernel rules with their sources, every figure's
+    /// ingredients and labels, and the equations
     #[arg(long)]
     pub explain: bool,
 }

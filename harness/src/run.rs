@@ -354,7 +354,12 @@ const ID_WIDTH: usize = 26;
 
 /// The short text summary: one line per experiment, at most 72 columns.
 pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
-    let ns = |c: f64| report::units::cycles_to_ns(c, tsc_hz).unwrap_or(f64::NAN);
+    // ns from TSC cycles only (`Experiment::tsc`).
+    let ns = |e: &Experiment, c: f64| {
+        e.tsc(c)
+            .and_then(|c| report::units::cycles_to_ns(c, tsc_hz))
+            .unwrap_or(f64::NAN)
+    };
     let mut s = format!(
         "{:<ID_WIDTH$} {:>7} {:>10} {:>9} {:>9}\n",
         "id", "n", "median cyc", "median ns", "p99 cyc"
@@ -376,7 +381,7 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
 /// One experiment: a row (differential ids show the delta median, marked
 /// "delta", or "past" for a refill size past the TLB's reach), plus a
 /// second row for ipi.* ids.
-fn summary_line(e: &Experiment, ns: &dyn Fn(f64) -> f64) -> String {
+fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String {
     let mut line = String::new();
     let id = if e.id.chars().count() > ID_WIDTH {
         line += &format!("{}\n", e.id);
@@ -395,14 +400,14 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(f64) -> f64) -> String {
             };
             format!(
                 "{id:<ID_WIDTH$} {n:>7} {d:>+10.0} {:>+9.1} {p99:>9.0} {mark}\n",
-                ns(d)
+                ns(e, d)
             )
         }
         None => {
             let m = e.summary.median;
             format!(
                 "{id:<ID_WIDTH$} {n:>7} {m:>10.1} {:>9.1} {p99:>9.0}\n",
-                ns(m)
+                ns(e, m)
             )
         }
     };
@@ -513,7 +518,7 @@ mod tests {
         });
         let mut b: Vec<i64> = (0..1000).collect();
         let d = record::with_baseline(e.clone(), "plain", &mut b);
-        let ns = |c: f64| c / 2.6;
+        let ns = |_: &Experiment, c: f64| c / 2.6;
         for line in summary_line(&e, &ns)
             .lines()
             .chain(summary_line(&d, &ns).lines())

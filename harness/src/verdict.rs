@@ -1,10 +1,12 @@
 //! The one-paragraph judgement for a machine (or a dump): which
-//! flush-on-entry variants the CPU can run, whether the series' entry flush
-//! would run at all (it lives in SWITCH_TO_KERNEL_CR3, so only with PTI),
-//! and whether broadcast invalidation could make the IPIs go away.
+//! flush-on-entry variants the CPU can run, whether the kernel runs PTI,
+//! what each posting of the IPI-deferral series would do here, and
+//! whether broadcast invalidation (INVLPGB, RAR) could make the IPIs go
+//! away. Every sentence about the kernel is built from a
+//! `report::kernel_rules` predicate, which carries its source.
 
 use crate::schema::{CpuFacts, Platform, Verdict};
-use report::kernel_rules::{self, Meltdown};
+use report::kernel_rules::{self, KernelFacts, Meltdown, Runs};
 
 pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
     let f = &cpu.features;
@@ -19,11 +21,12 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
     let rule = kernel_rules::meltdown(cpu);
     let from_sysfs = platform.and_then(|p| kernel_rules::meltdown_from_sysfs(&p.meltdown));
     let pti_needed = from_sysfs.or(Some(rule.affected));
-    let flush_on_entry_runs = match platform {
+    let pti = match platform {
         Some(p) => Some(p.pti),
         // A kernel turns PTI on exactly when the CPU needs it (by default).
         None => pti_needed,
     };
+    let facts = KernelFacts::of(cpu, platform, pti);
 
     let mut broadcast = Vec::new();
     if f.invlpgb {
@@ -35,13 +38,12 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
 
     let mut text = Vec::new();
     text.push(variants_sentence(f.invpcid, f.pge));
-    text.push(pti_sentence(
-        &rule,
-        platform,
-        pti_needed,
-        flush_on_entry_runs,
-    ));
-    text.push(broadcast_sentence(cpu, platform));
+    text.push(pti_sentence(&rule, platform, pti_needed));
+    text.extend(kernel_rules::series_sentences(&facts));
+    text.push(invlpgb_sentence(&facts, f.invlpgb_max_pages));
+    if let Some(r) = kernel_rules::rar(&facts) {
+        text.push(kernel_rules::sentence("RAR", &r));
+    }
     if let Some(hv) = &cpu.hypervisor {
         text.push(format!(
             "This is a {hv} guest: with paravirtual TLB flush the host skips \
@@ -52,7 +54,7 @@ pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
     Verdict {
         entry_flush_variants: variants,
         pti_needed,
-        flush_on_entry_runs,
+        flush_on_entry_runs: pti,
         broadcast,
         text: text.join(" "),
     }
@@ -71,77 +73,54 @@ fn variants_sentence(invpcid: bool, pge: bool) -> String {
     } else {
         cannot.push("the CR4.PGE toggle (no PGE)");
     }
-    let mut s = format!("Flush on entry can run as {}.", join_and(&can));
+    let mut s = format!(
+        "The module can emulate a flush on entry as {}.",
+        join_and(&can)
+    );
     if !cannot.is_empty() {
         s.push_str(&format!(" Not available: {}.", join_and(&cannot)));
     }
     s
 }
 
-fn pti_sentence(
-    rule: &Meltdown,
-    platform: Option<&Platform>,
-    needed: Option<bool>,
-    runs: Option<bool>,
-) -> String {
-    let series = kernel_rules::series_sentence(runs);
+/// Meltdown and PTI: the kernel's decision for this CPU, and what the
+/// running kernel does.
+fn pti_sentence(rule: &Meltdown, platform: Option<&Platform>, needed: Option<bool>) -> String {
     let mut s = match (platform, needed) {
-        (Some(_), Some(false)) => format!(
-            "The CPU is not affected by Meltdown. {series} getpid costs what it \
-             did before (as the Xeon Gold 6248, a Cascade Lake, showed: 270 -> 273 \
-             ns); flush-on-entry can only be measured here with the kernel module."
+        (Some(p), _) => format!(
+            "PTI is {} on this kernel (sysfs meltdown: \"{}\").",
+            if p.pti { "on" } else { "off" },
+            p.meltdown
         ),
-        (Some(_), _) => series,
         (None, Some(true)) => format!(
-            "Meltdown-affected: {}, so a default kernel runs PTI. {series}",
-            rule.why
+            "Meltdown-affected: {}, so a default kernel runs PTI ({}).",
+            rule.why,
+            kernel_rules::src::MELTDOWN_WHITELIST
         ),
         (None, _) => format!(
-            "Not affected by Meltdown: {}, so a default kernel runs without PTI. {series}",
-            rule.why
+            "Not affected by Meltdown: {}, so a default kernel runs without PTI ({}).",
+            rule.why,
+            kernel_rules::src::MELTDOWN_WHITELIST
         ),
     };
     if let Some(p) = platform {
-        if p.nohz_full_cpus.is_empty() && p.pti {
-            s.push_str(" No CPU is nohz_full, so it would not run anywhere yet.");
+        if p.nohz_full_cpus.is_empty() {
+            s.push_str(" No CPU is nohz_full: the series acts on nohz_full CPUs only.");
         }
     }
     s
 }
 
-fn broadcast_sentence(cpu: &CpuFacts, platform: Option<&Platform>) -> String {
-    let f = &cpu.features;
-    let mut parts = Vec::new();
-    if f.invlpgb {
-        parts.push(
-            format!(
-                "{} (up to {} pages per instruction)",
-                kernel_rules::invlpgb_sentence(
-                    true,
-                    platform.map(|p| p.kernel_release.as_str()),
-                    cpu.hypervisor.is_some(),
-                    platform.map(|p| p.pti),
-                )
-                .trim_end_matches('.'),
-                f.invlpgb_max_pages
-            ) + ".",
-        );
-    }
-    match platform.and_then(|p| p.rar) {
-        Some(true) => parts.push(
-            "RAR (remote action request) is present, though Linux does not use it yet.".to_string(),
+/// INVLPGB, with the pages one instruction covers where present.
+fn invlpgb_sentence(k: &KernelFacts, max_pages: u32) -> String {
+    let r = kernel_rules::invlpgb(k);
+    let s = kernel_rules::sentence("INVLPGB", &r);
+    match r {
+        Runs::No(_) if !k.invlpgb => s,
+        _ => format!(
+            "{} (up to {max_pages} pages per instruction).",
+            s.trim_end_matches('.')
         ),
-        None if f.core_capabilities => parts.push(
-            "IA32_CORE_CAPABILITIES is enumerated but MSR 0xCF was not read, so \
-             RAR (bit 1) is unknown; Linux RAR support is not merged."
-                .to_string(),
-        ),
-        _ => {}
-    }
-    if parts.is_empty() {
-        "No broadcast invalidation (INVLPGB or RAR): every remote flush is an IPI.".to_string()
-    } else {
-        parts.join(" ")
     }
 }
 
@@ -261,8 +240,23 @@ mod tests {
         assert_eq!(v.pti_needed, Some(false));
         assert_eq!(v.flush_on_entry_runs, Some(false));
         assert_eq!(v.broadcast, ["INVLPGB"]);
-        assert!(v.text.contains("(>= 6.15) uses it"), "{}", v.text);
+        assert!(
+            v.text.contains("INVLPGB: runs: Linux >= 6.15 with PTI off"),
+            "{}",
+            v.text
+        );
+        assert!(
+            v.text.contains("(up to 8 pages per instruction)"),
+            "{}",
+            v.text
+        );
         assert!(v.text.contains("KVM guest"), "{}", v.text);
+        // PTI off: the posted series defers no TLB flush here.
+        assert!(
+            v.text.contains("Series v6/v7: would run only with pti=on"),
+            "{}",
+            v.text
+        );
         let v = verdict(&c, Some(&platform("Not affected", "6.6.1")));
         assert!(v.text.contains("older than 6.15"), "{}", v.text);
 
@@ -273,5 +267,21 @@ mod tests {
             (Some(true), Some(true))
         );
         assert!(v.broadcast.is_empty());
+        assert!(
+            v.text
+                .contains("Series v6/v7: would run with the series applied"),
+            "{}",
+            v.text
+        );
+        // No sentence about the series without its source.
+        for s in v.text.split("Series ").skip(1) {
+            assert!(
+                s.contains("vschneid@redhat.com")
+                    || s.contains("not re-read")
+                    || s.contains("2603.3/00632"),
+                "{s}"
+            );
+        }
+        assert!(!v.text.contains("270 -> 273"), "{}", v.text);
     }
 }

@@ -51,7 +51,13 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
     assert!(file.timer.resolution_cycles >= 1 && file.timer.resolution_ns > 0.0);
     assert_eq!(e.samples.len(), 20_000);
     assert!(e.summary.min <= e.summary.median && e.summary.median <= e.summary.max);
-    assert!(file.timer.tsc_hz > 0.0 && ["tsc", "rdpmc"].contains(&file.timer.kind.as_str()));
+    assert!(file.timer.tsc_hz > 0.0 && ["tsc", "tsc+rdpmc"].contains(&file.timer.kind.name()));
+    // Time is TSC cycles in every experiment (core cycles, if any, beside).
+    assert!(file
+        .experiments
+        .iter()
+        .all(|e| e.clock == report::schema::ClockKind::Tsc));
+    assert_eq!(file.schema_version, report::schema::SCHEMA_VERSION);
     assert_eq!(
         file.options.get("only").map(String::as_str),
         Some("entry.null")
@@ -78,11 +84,11 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
     );
 
     // Another schema version is refused with both versions named.
-    let other = full.replacen("\"schema_version\":2", "\"schema_version\":999", 1);
+    let other = full.replacen("\"schema_version\":3", "\"schema_version\":999", 1);
     assert_ne!(other, full, "schema_version not found in the file");
     let err = format!("{:#}", parse_result(&other).unwrap_err());
     assert!(
-        err.contains("999") && err.contains("versions 1 to 2"),
+        err.contains("999") && err.contains("versions 1 to 3"),
         "{err}"
     );
 }

@@ -18,10 +18,17 @@ fn size_for(dump: &str) -> String {
     flat
 }
 
-/// The block of the dump's CPU (after the measured machines).
+/// The block of the dump's CPU (the first, before the measured
+/// machines), up to the next block or the recommendation.
 fn dump_block(text: &str) -> &str {
     let at = text.find("(CPUID dump").expect("a block for the dump");
-    &text[at..]
+    let rest = &text[at..];
+    let end = [rest.find(" == "), rest.find("Recommendation:")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
 
 #[test]
@@ -31,15 +38,23 @@ fn haswell_ep_is_affected_with_a_published_flush_figure() {
     assert!(b.contains("Meltdown-affected"), "{b}");
     assert!(b.contains("a default kernel runs PTI"), "{b}");
     assert!(!b.contains("PTI state unknown"), "{b}");
-    // The series' flush: a published figure with its source.
+    // The series' flush: a published figure, labelled, with what it is.
     assert!(
-        b.contains("Series flush-on-entry (v7): runs on every entry of a nohz_full CPU: 570 ns"),
-        "{b}"
+        b.contains("series v6/v7 570 1.1%"),
+        "the table prices v6/v7 at the cover's 570 ns: {b}"
+    );
+    let (_, explained) = common::size_of_dump(
+        "GenuineIntel00306F2_HaswellEP_00_CPUID.txt",
+        &committed_results(),
+        &["--explain"],
     );
     assert!(
-        b.contains("published (v7 cover, 20251114150133.1056710-1-vschneid@redhat.com)"),
-        "{b}"
+        explained.contains(
+            "E = 570 ns (published (v7 cover, 20251114150133.1056710-1-vschneid@redhat.com)"
+        ),
+        "{explained}"
     );
+    assert!(explained.contains("not the flush alone"), "{explained}");
 }
 
 #[test]
@@ -47,14 +62,13 @@ fn cascade_lake_series_flush_does_not_run() {
     let b = size_for("GenuineIntel0050656_CascadeLakeSP_CPUID.txt");
     let b = dump_block(&b);
     assert!(
-        b.contains("the series' flush does not run (PTI off)"),
+        b.contains("With PTI off the posted series defers no TLB-flush IPI"),
         "{b}"
     );
-    assert!(b.contains("the v7 flush never runs"), "{b}");
-    assert!(
-        b.contains("real choice is deferral or hardware broadcast"),
-        "{b}"
-    );
+    assert!(b.contains("the IPIs as today"), "{b}");
+    assert!(b.contains("pti=on + v6/v7: "), "{b}");
+    assert!(b.contains("unposted design"), "{b}");
+    assert!(!b.contains("real choice is deferral"), "{b}");
 }
 
 #[test]
@@ -62,12 +76,23 @@ fn milan_names_invlpgb() {
     let text = size_for("AuthenticAMD0A00F11_K19_Milan_02_CPUID.txt");
     let b = dump_block(&text);
     assert!(
-        b.contains("INVLPGB broadcast invalidation is present"),
-        "{b}"
+        b.contains("INVLPGB - - - - ? -"),
+        "a dump: depends on the kernel: {b}"
     );
-    assert!(b.contains("Linux >= 6.15"), "{b}");
-    assert!(b.contains("published (commit 4afeb0ed1753"), "{b}");
-    assert!(b.contains("take the broadcast"), "{b}");
+    let (_, explained) = common::size_of_dump(
+        "AuthenticAMD0A00F11_K19_Milan_02_CPUID.txt",
+        &committed_results(),
+        &["--explain"],
+    );
+    assert!(
+        explained.contains("runs with Linux >= 6.15 and PTI off"),
+        "{explained}"
+    );
+    assert!(explained.contains("4 or more CPUs"), "{explained}");
+    assert!(
+        explained.contains("published (commit 4afeb0ed1753"),
+        "{explained}"
+    );
 }
 
 #[test]
@@ -75,11 +100,71 @@ fn sapphire_rapids_gets_an_answer() {
     let text = size_for("GenuineIntel00806F8_SapphireRapids_05_CPUID.txt");
     let b = dump_block(&text);
     assert!(b.contains("Not affected by Meltdown"), "{b}");
-    assert!(b.contains("RAR"), "{b}");
-    // Measured like model (this project's masked-model Intel host), or
-    // no data with the command to run there: never silence.
-    assert!(
-        b.contains("Figures: measured") || b.contains("entrybench run --out results/"),
-        "{b}"
-    );
+    // CPUID.7.0:EDX[30] is set in this dump: RAR is possible, unused.
+    assert!(b.contains("RAR - - - - n/a -"), "{b}");
+    // Measured like model (this project's masked-model Intel host, a
+    // guest), never a hardware pick.
+    assert!(b.contains("Figures: measured (like model: "), "{b}");
+    assert!(text.contains("no hardware pick"), "{text}");
+}
+
+/// Every CPUID dump under testdata, for every profile under
+/// testdata/profiles, against the committed results and the synthetic
+/// fixtures: each figure the answer quotes equals the table's.
+#[test]
+fn every_dump_and_profile_table_equals_answer() {
+    let root = common::root();
+    let mut dumps = Vec::new();
+    for dir in [
+        "testdata/cpuid-dumps",
+        "testdata/cpuid-masked",
+        "testdata/cpuid-r",
+    ] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "txt") {
+                dumps.push(p);
+            }
+        }
+    }
+    dumps.sort();
+    assert!(dumps.len() >= 20, "{dumps:?}");
+    let mut profiles: Vec<_> = std::fs::read_dir(root.join("testdata/profiles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    profiles.sort();
+    let load = |dir: &str| -> Vec<report::schema::ResultFile> {
+        let mut v: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        v.sort();
+        v.iter()
+            .map(|p| report::load::read_result(p).unwrap())
+            .collect()
+    };
+    let result_sets = [load("results"), load("testdata/results")];
+    let mut checked = 0;
+    for dump in &dumps {
+        let cpu = harness::cpu::read_dump(dump).unwrap();
+        let verdict = harness::verdict::verdict(&cpu, None);
+        for profile in &profiles {
+            let p = report::profile::Profile::read(profile).unwrap();
+            for files in &result_sets {
+                let target = report::size::DumpTarget {
+                    file_name: dump.file_name().unwrap().to_string_lossy().into_owned(),
+                    cpu: &cpu,
+                    verdict: &verdict,
+                };
+                let s = report::size::size(&p, files, Some(target));
+                let text = report::size::render_text(&s, false);
+                checked += report::size::check_table_against_answer(&text).unwrap_or_else(|e| {
+                    panic!("{} with {}: {e}\n{text}", dump.display(), profile.display())
+                });
+            }
+        }
+    }
+    assert!(checked > dumps.len() * profiles.len(), "{checked}");
 }

@@ -4,7 +4,7 @@
 
 use crate::ids::{self, Kind};
 use crate::machine::Machine;
-use crate::schema::Experiment;
+use crate::schema::{Experiment, TimerInfo, TimerKind};
 use crate::units;
 
 /// Caveats for one machine, most important first.
@@ -23,11 +23,18 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
         .experiments
         .keys()
         .any(|id| id.starts_with("entry.flush."));
+    let facts = crate::size::machine_facts(m);
+    let v7 = crate::kernel_rules::series(&crate::kernel_rules::flushing_posting(), &facts);
     match m.pti() {
-        Some(false) => out.push(format!(
-            "PTI off: flush-on-entry (COALESCE_TLBI in SWITCH_TO_KERNEL_CR3) would not run on this kernel{}.",
-            if emulated { "; entry.flush rows emulate what it would cost" } else { "" }
-        )),
+        // v7 31/31: COALESCE_TLBI "depends on ... MITIGATION_PAGE_TABLE_ISOLATION";
+        // the full reason and sources: `entrybench detect`, `size --explain`.
+        Some(false) if matches!(v7, crate::kernel_rules::Runs::IfPtiOn(_)) => {
+            out.push(format!(
+                "PTI off: the series (v6/v7) defers no TLB-flush IPI here; it needs PTI (COALESCE_TLBI, v7 31/31){}.",
+                if emulated { "; entry.flush rows emulate what its flush would cost" } else { "" }
+            ))
+        }
+        Some(false) => {}
         Some(true) => {}
         None => out.push("PTI state unknown (no platform facts).".into()),
     }
@@ -46,18 +53,7 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
     if let Some(why) = m.files.iter().find_map(|f| f.old_method()) {
         out.push(format!("Version-1 result file, {why}."));
     }
-    let t = &latest.timer;
-    out.push(format!(
-        "Timer: {}, overhead {} cycles subtracted from every sample; ns at {} ({}).",
-        t.kind,
-        units::num(t.overhead_cycles),
-        units::ghz(t.tsc_hz),
-        if t.tsc_hz_source.is_empty() {
-            "source unknown"
-        } else {
-            &t.tsc_hz_source
-        }
-    ));
+    out.push(timer_caveat(&latest.timer));
     let partial = m.files.iter().filter(|f| f.partial).count();
     if partial > 0 {
         out.push(format!(
@@ -72,9 +68,10 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
         ));
     }
     if cpu.features.invlpgb {
-        out.push(
-            "INVLPGB present: with Linux >= 6.15 and PTI off, kernel-range flushes may be broadcast without IPIs.".into(),
-        );
+        out.push(crate::kernel_rules::sentence(
+            "INVLPGB",
+            &crate::kernel_rules::invlpgb(&facts),
+        ));
     }
     let kmod = m.experiments.keys().any(|id| {
         id.starts_with("flush.") || id.starts_with("entry.flush.") || id.starts_with("ipi.kmod.")
@@ -104,6 +101,35 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
     }
     out.extend(shared_notes(m.experiments.values().copied()));
     out
+}
+
+/// What the timer counted and how ns were made: time from the TSC only;
+/// core cycles (rdpmc) are shown as cycles.
+fn timer_caveat(t: &TimerInfo) -> String {
+    let rate = format!(
+        "{} ({})",
+        units::ghz(t.tsc_hz),
+        if t.tsc_hz_source.is_empty() {
+            "source unknown"
+        } else {
+            &t.tsc_hz_source
+        }
+    );
+    match t.kind {
+        TimerKind::Tsc => format!(
+            "Timer: tsc, overhead {} cycles subtracted from every sample; ns at {rate}.",
+            units::num(t.overhead_cycles)
+        ),
+        TimerKind::TscAndRdpmc => format!(
+            "Timer: TSC for time (ns at {rate}), core cycles (rdpmc) of the same regions beside it, shown as cycles and never converted to ns; overhead {} TSC and {} core cycles subtracted.",
+            units::num(t.overhead_cycles),
+            t.core_overhead_cycles.map_or("-".into(), units::num)
+        ),
+        TimerKind::Rdpmc => format!(
+            "Timer: rdpmc core cycles (an older result file): figures timed with it are core cycles and have no ns (the core clock is not the TSC's); ipi.* and flush.kernel.* are TSC cycles, ns at {rate}. Overhead {} cycles subtracted.",
+            units::num(t.overhead_cycles)
+        ),
+    }
 }
 
 /// Each distinct experiment note once, with the ids it applies to (none
@@ -148,6 +174,8 @@ mod tests {
             ipi: None,
             notes: notes.iter().map(|n| n.to_string()).collect(),
             blocks: None,
+            clock: Default::default(),
+            core_cycles: None,
         }
     }
 

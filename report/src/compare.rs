@@ -5,7 +5,7 @@
 
 use crate::ids::{self, Kind};
 use crate::machine;
-use crate::schema::{Experiment, ResultFile};
+use crate::schema::{ClockKind, Experiment, ResultFile};
 use crate::stats::{mann_whitney, mann_whitney_blocks};
 use crate::text_table::{wrap, Table, WIDTH};
 use crate::units::{self, num};
@@ -73,7 +73,10 @@ impl Row {
     pub fn delta(&self) -> f64 {
         let cycles = self.b_cycles - self.a_cycles;
         match (self.a_ns, self.b_ns, self.shared_hz) {
-            (Some(_), Some(_), Some(hz)) => units::cycles_to_ns(cycles, hz).unwrap_or(f64::NAN),
+            // a_ns and b_ns exist only for TSC cycles (`compare`).
+            (Some(_), Some(_), Some(hz)) => {
+                units::cycles_to_ns(units::TscCycles(cycles), hz).unwrap_or(f64::NAN)
+            }
             (Some(a), Some(b), None) => b - a,
             _ => cycles,
         }
@@ -113,7 +116,11 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
     let ma = &machine::group(std::slice::from_ref(a))[0];
     let mb = &machine::group(std::slice::from_ref(b))[0];
     let (ha, hb) = (a.timer.tsc_hz, b.timer.tsc_hz);
-    let in_ns = units::cycles_to_ns(1.0, ha).is_some() && units::cycles_to_ns(1.0, hb).is_some();
+    // ns only when every figure is TSC cycles: core cycles (an older
+    // rdpmc run) have no ns, and a table mixes no units.
+    let tsc_only = |f: &ResultFile| f.experiments.iter().all(|e| e.clock == ClockKind::Tsc);
+    let in_ns = units::rate_known(ha) && units::rate_known(hb) && tsc_only(a) && tsc_only(b);
+    let mut clock_mismatch = Vec::new();
     let mut ids_a: Vec<&Experiment> = a.experiments.iter().collect();
     ids_a.sort_by_key(|e| order(e));
     let mut rows = Vec::new();
@@ -121,11 +128,16 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
         let Some(eb) = b.experiments.iter().find(|e| e.id == ea.id) else {
             continue;
         };
+        if ea.clock != eb.clock {
+            clock_mismatch.push(ea.id.clone());
+            continue;
+        }
         let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
         let test = block_test((a, ea), (b, eb)).unwrap_or_else(|| sample_test(ea, eb));
+        // ns only from TSC cycles: a core-cycle row stays in cycles.
         let conv = |c: f64, hz: f64| {
             if in_ns {
-                units::cycles_to_ns(c, hz)
+                ea.tsc(c).and_then(|c| units::cycles_to_ns(c, hz))
             } else {
                 None
             }
@@ -140,7 +152,18 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             test,
         });
     }
-    finish(a, b, ma, mb, in_ns, rows)
+    let mut c = finish(a, b, ma, mb, in_ns, rows);
+    if !clock_mismatch.is_empty() {
+        c.warnings.push(format!(
+            "Not compared, measured with different clocks (TSC cycles vs core cycles): {}.",
+            clock_mismatch.join(", ")
+        ));
+    }
+    if !in_ns && units::rate_known(ha) && units::rate_known(hb) {
+        c.warnings
+            .push("Figures in cycles: a file holds core cycles (rdpmc), which have no ns.".into());
+    }
+    c
 }
 
 /// One timer step per operation of `e`, cycles (0 when not recorded).

@@ -365,7 +365,7 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
     if !skipped.is_empty() {
         options.insert("criterion_skipped".into(), skipped.join(", "));
     }
-    let file = match session {
+    let mut file = match session {
         Some(s) => {
             options.insert("session".into(), "recorded by the bench".into());
             if !s.notes.is_empty() {
@@ -411,6 +411,7 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
             }
         }
     };
+    file.upgrade();
     Ok(file)
 }
 
@@ -498,17 +499,8 @@ fn experiment(s: &Saved, rule: &Rule, id: &str, cap: Option<&str>) -> Experiment
         let v: Value = c.parse::<u64>().map(Value::from).unwrap_or(c.into());
         params.insert(name.into(), v);
     }
-    Experiment {
-        id: id.to_string(),
-        backend: BACKEND.to_string(),
-        params,
-        summary,
-        samples: Histogram::from_samples(&samples),
-        baseline: None,
-        ipi: None,
-        notes: Vec::new(),
-        blocks: None,
-    }
+    let samples = Histogram::from_samples(&samples);
+    Experiment::plain(id, BACKEND, params, summary, samples)
 }
 
 fn attach(e: &mut Experiment, base: &Saved, label: &str) {
@@ -651,7 +643,7 @@ mod tests {
         );
         // The session's facts, not the fallback's.
         assert_eq!(f.options["session"], "recorded by the bench");
-        assert_eq!(f.timer.kind, "tsc");
+        assert_eq!(f.timer.kind, crate::schema::TimerKind::Tsc);
         assert_eq!(f.timer.tsc_hz_source, "measured");
         assert_eq!(f.placement.victim_cpu, 1);
         assert!(f.environment.cpu.hypervisor.is_some());

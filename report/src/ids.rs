@@ -120,16 +120,21 @@ pub fn variant_rank(v: &str) -> usize {
     ORDER.iter().position(|o| *o == v).unwrap_or(ORDER.len())
 }
 
-/// Ids of the userspace deferred-strategy check (`deferred.check.*`): the
-/// per-entry atomic read-modify-write of the CPU's own state word, alone
-/// and with a remote CPU setting a "flush pending" bit at a set rate.
-/// `summary.median` is cycles per check.
+/// Ids of the userspace check of Andy Lutomirski's proposal
+/// (`deferred.check.*`; review text, not posted code:
+/// beb46a02-b902-438b-8b6d-b5f0d7ad0ae6@app.fastmail.com): the per-entry
+/// atomic exchange of the CPU's own state word, alone and with a remote
+/// CPU setting a "flush pending" bit at a set rate. `summary.median` is
+/// TSC cycles per check. The posted series has no such atomic (v5-v7 ride
+/// on the context-tracking update entry already does).
 pub const DEFERRED_CHECK_UNCONTENDED: &str = "deferred.check.uncontended";
 pub const DEFERRED_CHECK_CONTENDED: &str = "deferred.check.contended";
 
-/// The flush variant the flush-on-entry series itself runs (v7 patch
-/// 29/31, right after SWITCH_TO_KERNEL_CR3 on nohz_full CPUs with PTI):
-/// INVPCID type 2 when the CPU has INVPCID, else CR4.PGE twice.
+/// The flush variant the series itself runs (v7 29/31,
+/// 20251114151428.1064524-9-vschneid@redhat.com: "ALTERNATIVE "jmp
+/// .Lcr4_\@", "", X86_FEATURE_INVPCID" then INVPCID_TYPE_ALL_INCL_GLOBAL,
+/// else CR4.PGE toggled twice), right after the switch to the kernel CR3
+/// on nohz_full CPUs with PTI: the one place that choice is made.
 pub fn series_variant(has_invpcid: bool) -> &'static str {
     if has_invpcid {
         "invpcid2"
@@ -148,7 +153,7 @@ pub fn flush_semantics(variant: &str) -> &'static str {
             "the series' flush on CPUs with (invpcid2) / without (cr4_pge) INVPCID: drops every translation, global ones included"
         }
         "deferred" | "deferred_marked" => {
-            "the deferred strategy: an atomic read-modify-write of the CPU's state word on every entry, the series' flush only when a remote CPU set the pending bit"
+            "Lutomirski's proposal (not posted code): an atomic read-modify-write of the CPU's state word on every entry, the series' flush only when a remote CPU set the pending bit"
         }
         "cr3_flush" => {
             "alternative: a CR3 reload drops the current PCID's non-global entries only; without PTI the kernel's global entries stay; under PTI it acts on the kernel PCID only"

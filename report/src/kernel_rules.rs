@@ -1,32 +1,347 @@
-//! The kernel's rules that decide which flush mechanism runs on a CPU, in
-//! one place: `harness::verdict` (detect) and `size` both read them.
+//! The kernel's rules that decide which way of keeping an isolated CPU's
+//! TLB coherent runs on a CPU and kernel, in one place. Each rule is a
+//! predicate returning `Runs`: whether the mechanism runs, and why, with
+//! the source it was read from (lore Message-ID, commit or file). `detect`
+//! (harness::verdict), `size` and `report` build their sentences from
+//! these; the cost model (`size::cost`) prices what they allow.
 //!
-//! - Meltdown: arch/x86/kernel/cpu/common.c sets X86_BUG_MELTDOWN on every
-//!   CPU unless its `cpu_vuln_whitelist` entry has NO_MELTDOWN (AMD, Hygon,
-//!   Centaur, Zhaoxin and the in-order Atoms Bonnell and Saltwell) or
-//!   IA32_ARCH_CAPABILITIES reports RDCL_NO. PTI is on by default exactly
-//!   when the bug is set.
-//! - The IPI-deferral series (Valentin Schneider, not merged): v7 flushes
-//!   in SWITCH_TO_KERNEL_CR3, built only with COALESCE_TLBI, which depends
-//!   on MITIGATION_PAGE_TABLE_ISOLATION and NO_HZ_FULL; so it needs PTI on
-//!   and runs on nohz_full CPUs only. RFC v8 (24 Mar 2026) replaces the
-//!   per-IPI callbacks with a catch-up sequence run unconditionally at
-//!   kernel entry, and its cover asks whether a CR4 flush is warranted
-//!   under kPTI (lkml.iu.edu 2603.3/00632). Its deferral is still keyed to
-//!   the kPTI CR3 switch: patch 09/10 "Defer kernel text patching IPIs
-//!   when tracking CR3 switches" uses kernel_cr3_loaded and "the kPTI CR3
-//!   RMW" (lkml.iu.edu 2603.3/00653), so v8 too needs PTI.
-//! - INVLPGB (AMD Zen 3 and later): Linux >= 6.15 flushes with it instead
-//!   of IPIs, on bare metal (guests do not see it enumerated unless the
-//!   hypervisor passes it through) and not while PTI is on.
-//! - RAR (Intel, Sapphire Rapids and later): Linux support not merged.
+//! The texts behind the rules are quoted in `kernel_rules/sources.rs`.
 
-use crate::schema::CpuFacts;
+mod sources;
+
+pub use sources::src;
+
+use crate::schema::{CpuFacts, Platform};
+
+/// Why a rule decided as it did, and where that was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    pub text: String,
+    /// Lore Message-ID, commit id or kernel file: to re-read it.
+    pub source: &'static str,
+}
+
+impl Reason {
+    fn new(text: impl Into<String>, source: &'static str) -> Reason {
+        Reason {
+            text: text.into(),
+            source,
+        }
+    }
+}
+
+/// Whether a mechanism runs on a CPU and kernel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Runs {
+    /// Merged code that runs on this kernel and CPU today.
+    Today(Reason),
+    /// Posted, not merged: runs here once the series is applied.
+    IfApplied(Reason),
+    /// Posted, not merged, and PTI is off: runs only with the series
+    /// applied and the kernel booted with `pti=on`.
+    IfPtiOn(Reason),
+    /// Does not run here, whatever is applied.
+    No(Reason),
+    /// A design from the review, never posted as code.
+    Proposal(Reason),
+    /// The hardware has it; Linux does not use it.
+    NotMerged(Reason),
+    /// Not enough is known (PTI state, kernel release).
+    Unknown(Reason),
+}
+
+impl Runs {
+    pub fn reason(&self) -> &Reason {
+        match self {
+            Runs::Today(r)
+            | Runs::IfApplied(r)
+            | Runs::IfPtiOn(r)
+            | Runs::No(r)
+            | Runs::Proposal(r)
+            | Runs::NotMerged(r)
+            | Runs::Unknown(r) => r,
+        }
+    }
+
+    /// The table's "runs" cell.
+    pub fn short(&self) -> &'static str {
+        match self {
+            Runs::Today(_) => "yes",
+            Runs::IfApplied(_) => "patch",
+            Runs::IfPtiOn(_) => "pti=on",
+            Runs::No(_) => "no",
+            Runs::Proposal(_) => "idea",
+            Runs::NotMerged(_) => "n/a",
+            Runs::Unknown(_) => "?",
+        }
+    }
+
+    /// Runs on today's kernel, nothing to apply or boot differently.
+    pub fn today(&self) -> bool {
+        matches!(self, Runs::Today(_))
+    }
+
+    /// Runs on this kernel as configured, once posted code is applied
+    /// (no pti=on needed, not a proposal).
+    pub fn as_configured(&self) -> bool {
+        matches!(self, Runs::Today(_) | Runs::IfApplied(_))
+    }
+
+    /// Would run with posted code (applied, perhaps with pti=on).
+    pub fn would_run(&self) -> bool {
+        matches!(self, Runs::Today(_) | Runs::IfApplied(_) | Runs::IfPtiOn(_))
+    }
+}
+
+/// What the rules need to know about a CPU and its kernel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelFacts {
+    pub vendor: String,
+    /// Core name (`core_name`).
+    pub core: String,
+    /// PTI on (measured) or needed by default (a dump); None = unknown.
+    pub pti: Option<bool>,
+    /// Kernel release of a measured machine; None for a dump.
+    pub kernel: Option<String>,
+    /// The facts come from a guest.
+    pub guest: bool,
+    /// INVLPGB enumerated to this OS (CPUID.0x80000008:EBX[3]).
+    pub invlpgb: bool,
+    /// CPUID.7.0:EDX[30]: IA32_CORE_CAPABILITIES enumerated.
+    pub core_capabilities: bool,
+    /// IA32_CORE_CAPABILITIES bit 1 (RAR) as read from MSR 0xCF; None =
+    /// not read (a dump, or no msr access).
+    pub rar_msr: Option<bool>,
+}
+
+impl KernelFacts {
+    /// The facts of a CPU, with its running kernel where known (`platform`
+    /// None for a dump). `pti`: the measured state, else what a default
+    /// kernel does on this CPU (`meltdown`).
+    pub fn of(cpu: &CpuFacts, platform: Option<&Platform>, pti: Option<bool>) -> KernelFacts {
+        KernelFacts {
+            vendor: cpu.vendor.clone(),
+            core: core_name(&cpu.uarch).to_string(),
+            pti,
+            kernel: platform.map(|p| p.kernel_release.clone()),
+            guest: cpu.hypervisor.is_some(),
+            invlpgb: cpu.features.invlpgb,
+            core_capabilities: cpu.features.core_capabilities,
+            rar_msr: platform.and_then(|p| p.rar),
+        }
+    }
+}
+
+/// The posted versions of "context_tracking,x86: Defer some IPIs until a
+/// user->kernel transition" (Valentin Schneider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    V5,
+    V6,
+    V7,
+    RfcV8,
+    V9,
+}
+
+/// What a way of deferring does on a kernel entry of a nohz_full CPU,
+/// which is what the cost model prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryWork {
+    /// TLB-flush IPIs are not deferred: they cost what they cost today.
+    TlbIpisStay,
+    /// A full TLB flush (INVPCID type 2, else CR4.PGE twice) on every
+    /// entry, whether a flush was deferred or not.
+    FlushEveryEntry,
+    /// An atomic exchange of the CPU's state word on every entry, and the
+    /// flush only on an entry after a remote CPU deferred one.
+    FlushWhenPending,
+    /// Posted, but what entry does could not be re-read: not priced.
+    NotKnown,
+}
+
+/// One posting (or postings that do the same thing at entry).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Posting {
+    pub versions: &'static [Series],
+    /// Row label: "v6/v7".
+    pub label: &'static str,
+    pub work: EntryWork,
+    /// What it does, as its text says (`sources`).
+    pub what: &'static str,
+    pub source: &'static str,
+}
+
+/// The postings, oldest first, as posted (see `sources` for the text).
+pub const POSTINGS: [Posting; 4] = [
+    Posting {
+        versions: &[Series::V5],
+        label: "v5",
+        work: EntryWork::TlbIpisStay,
+        what: sources::V5_WHAT,
+        source: src::V5_COVER,
+    },
+    Posting {
+        versions: &[Series::V6, Series::V7],
+        label: "v6/v7",
+        work: EntryWork::FlushEveryEntry,
+        what: sources::V7_WHAT,
+        source: src::V7_ENTRY_FLUSH,
+    },
+    Posting {
+        versions: &[Series::RfcV8],
+        label: "RFC v8",
+        work: EntryWork::NotKnown,
+        what: sources::V8_WHAT,
+        source: src::V8_COVER,
+    },
+    Posting {
+        versions: &[Series::V9],
+        label: "v9",
+        work: EntryWork::NotKnown,
+        what: sources::V9_WHAT,
+        source: src::V9,
+    },
+];
+
+/// The posting that flushes on every entry (v6/v7): what `pti=on` plus
+/// the series would run.
+pub fn flushing_posting() -> Posting {
+    POSTINGS[1]
+}
+
+/// Whether a posting runs here, as posted. v5 defers no TLB flush at all
+/// (it runs, and TLB-flush IPIs stay); v6/v7 defer kernel TLB flushes only
+/// with PTI on; v8 and v9 could not be re-read.
+pub fn series(p: &Posting, k: &KernelFacts) -> Runs {
+    match p.work {
+        EntryWork::TlbIpisStay => Runs::IfApplied(Reason::new(p.what, p.source)),
+        EntryWork::NotKnown => Runs::Unknown(Reason::new(p.what, p.source)),
+        EntryWork::FlushEveryEntry | EntryWork::FlushWhenPending => match k.pti {
+            Some(true) => Runs::IfApplied(Reason::new(
+                format!("PTI is on, so once applied {} would {}", p.label, p.what),
+                p.source,
+            )),
+            Some(false) => Runs::IfPtiOn(Reason::new(
+                format!(
+                    "PTI is off, so {} defers no TLB-flush IPI here: {}",
+                    p.label,
+                    sources::V7_NEEDS_PTI
+                ),
+                src::PTI_OFF_SOURCES,
+            )),
+            None => Runs::Unknown(Reason::new(
+                format!(
+                    "PTI state unknown: {} defers TLB flushes only with PTI on",
+                    p.label
+                ),
+                src::PTI_OFF_SOURCES,
+            )),
+        },
+    }
+}
+
+/// Andy Lutomirski's proposal (review text, never posted as code).
+pub fn proposal(_k: &KernelFacts) -> Runs {
+    Runs::Proposal(Reason::new(sources::PROPOSAL_WHAT, src::LUTO_PROPOSAL))
+}
+
+/// INVLPGB broadcast invalidation: Linux >= 6.15 flushes with it instead
+/// of TLB-flush IPIs, never while PTI is on, and for user address spaces
+/// only of processes that got a broadcast ASID; text-patching (sync_core)
+/// IPIs stay.
+pub fn invlpgb(k: &KernelFacts) -> Runs {
+    let s = src::INVLPGB_MERGED;
+    if !k.invlpgb {
+        return if k.guest && core_has_invlpgb(&k.vendor, &k.core) {
+            Runs::No(Reason::new(
+                format!(
+                    "every {} has INVLPGB, but the hypervisor does not show it to this guest",
+                    k.core
+                ),
+                s,
+            ))
+        } else {
+            Runs::No(Reason::new(
+                "this CPU has no INVLPGB",
+                "CPUID.0x80000008:EBX[3]",
+            ))
+        };
+    }
+    if k.pti == Some(true) {
+        return Runs::No(Reason::new(sources::INVLPGB_OFF_WITH_PTI, src::INVLPGB_PTI));
+    }
+    let scope = sources::INVLPGB_SCOPE;
+    match k
+        .kernel
+        .as_deref()
+        .map(|r| kernel_at_least(r, INVLPGB_LINUX))
+    {
+        Some(false) => Runs::No(Reason::new(
+            "this kernel is older than 6.15, which has no INVLPGB flushing",
+            s,
+        )),
+        Some(true) if k.pti == Some(false) => Runs::Today(Reason::new(
+            format!("Linux >= 6.15 with PTI off flushes with INVLPGB: {scope}"),
+            s,
+        )),
+        _ => Runs::Unknown(Reason::new(
+            format!("runs with Linux >= 6.15 and PTI off: {scope}"),
+            s,
+        )),
+    }
+}
 
 /// First Linux release that flushes with INVLPGB.
 pub const INVLPGB_LINUX: (u32, u32) = (6, 15);
 
-/// Intel cores on the kernel's NO_MELTDOWN list (NO_SPECULATION entries).
+/// Intel RAR (remote action request): enumerated per part in
+/// IA32_CORE_CAPABILITIES bit 1, which exists when CPUID.7.0:EDX[30] is
+/// set; not used by Linux. None for other vendors.
+pub fn rar(k: &KernelFacts) -> Option<Runs> {
+    if k.vendor != "GenuineIntel" {
+        return None;
+    }
+    let s = src::RAR;
+    if !k.core_capabilities {
+        return Some(Runs::No(Reason::new(
+            "CPUID.7.0:EDX[30] is clear: no IA32_CORE_CAPABILITIES MSR, whose bit 1 enumerates RAR",
+            s,
+        )));
+    }
+    let cpuid = "CPUID.7.0:EDX[30] enumerates IA32_CORE_CAPABILITIES (MSR 0xCF)";
+    let bit = match k.rar_msr {
+        Some(false) => {
+            return Some(Runs::No(Reason::new(
+                format!("{cpuid}, and its bit 1 (RAR) is clear"),
+                s,
+            )))
+        }
+        Some(true) => "its bit 1 (RAR) is set",
+        None => "its bit 1 (RAR) was not read",
+    };
+    Some(Runs::NotMerged(Reason::new(
+        format!("{cpuid}; {bit}; {}", sources::RAR_LINUX),
+        s,
+    )))
+}
+
+/// Booting a PTI-off machine with `pti=on` to run v6/v7: the series' cost
+/// plus PTI's own. None where PTI is on (the series row is that case) or
+/// unknown.
+pub fn pti_on_option(k: &KernelFacts) -> Option<Runs> {
+    (k.pti == Some(false)).then(|| {
+        Runs::IfPtiOn(Reason::new(
+            format!(
+                "{}; PTI's own cost is priced from the KAISER cover",
+                sources::PTI_ON_WHAT
+            ),
+            src::KAISER_COVER,
+        ))
+    })
+}
+
+/// In-order Atoms whose NO_SPECULATION whitelist entry returns before the
+/// Meltdown check.
 const NO_MELTDOWN_INTEL: &[&str] = &["Bonnell", "Saltwell"];
 
 /// Intel cores that all report RDCL_NO: used only when a dump enumerates
@@ -62,7 +377,10 @@ pub fn core_name(uarch: &str) -> &str {
 }
 
 /// The kernel's Meltdown decision for a CPU known from CPUID (and the
-/// MSR value when a dump has one), with the reason in words.
+/// MSR value when a dump has one), with the reason in words: whitelisted
+/// NO_MELTDOWN (AMD, Hygon) or NO_SPECULATION (Centaur family 5, the
+/// in-order Atoms) is not affected; everyone else is, unless
+/// IA32_ARCH_CAPABILITIES reports RDCL_NO (`src::MELTDOWN_WHITELIST`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Meltdown {
     pub affected: bool,
@@ -73,21 +391,42 @@ pub fn meltdown(cpu: &CpuFacts) -> Meltdown {
     let f = &cpu.features;
     let core = core_name(&cpu.uarch);
     let (affected, why) = match cpu.vendor.as_str() {
-        "AuthenticAMD" | "HygonGenuine" | "CentaurHauls" | "  Shanghai  " => (
+        "AuthenticAMD" | "HygonGenuine" => (false, sources::MELTDOWN_AMD.to_string()),
+        "CentaurHauls" if cpu.family == 5 => (false, sources::MELTDOWN_CENTAUR_5.to_string()),
+        // Centaur/Zhaoxin family 7 (and any other family) have no
+        // NO_MELTDOWN: affected unless RDCL_NO.
+        "CentaurHauls" | "  Shanghai  " => match f.rdcl_no {
+            Some(true) => (false, "IA32_ARCH_CAPABILITIES reports RDCL_NO".to_string()),
+            _ => (
+                true,
+                format!(
+                    "{}, and {}",
+                    sources::MELTDOWN_CENTAUR_7,
+                    if f.rdcl_no == Some(false) {
+                        "IA32_ARCH_CAPABILITIES lacks RDCL_NO"
+                    } else {
+                        "no RDCL_NO is known"
+                    }
+                ),
+            ),
+        },
+        "GenuineIntel" if cpu.family == 5 => (
             false,
-            "the kernel lists every AMD/Hygon/Centaur/Zhaoxin CPU as NO_MELTDOWN".to_string(),
+            "Intel family 5 is NO_SPECULATION on the kernel's cpu_vuln_whitelist".to_string(),
         ),
         "GenuineIntel" if NO_MELTDOWN_INTEL.contains(&core) => (
             false,
-            format!("{core} is an in-order Atom on the kernel's NO_MELTDOWN list"),
+            format!(
+                "{core} is an in-order Atom, NO_SPECULATION on the kernel's cpu_vuln_whitelist"
+            ),
         ),
         "GenuineIntel" => match f.rdcl_no {
             Some(true) => (false, "IA32_ARCH_CAPABILITIES reports RDCL_NO".to_string()),
             Some(false) => (true, "IA32_ARCH_CAPABILITIES lacks RDCL_NO".to_string()),
             None if !f.arch_capabilities => (
                 true,
-                "an Intel core not on the kernel's NO_MELTDOWN list, and it has no \
-                 IA32_ARCH_CAPABILITIES MSR to report RDCL_NO"
+                "no Intel family 6 core is NO_MELTDOWN on the kernel's cpu_vuln_whitelist, \
+                 and this one has no IA32_ARCH_CAPABILITIES MSR to report RDCL_NO"
                     .to_string(),
             ),
             None if RDCL_NO_CORES.contains(&core) => (
@@ -99,15 +438,15 @@ pub fn meltdown(cpu: &CpuFacts) -> Meltdown {
             None => (
                 true,
                 format!(
-                    "an Intel core not on the kernel's NO_MELTDOWN list, and {} \
-                     cores do not report RDCL_NO",
+                    "no Intel family 6 core is NO_MELTDOWN on the kernel's \
+                     cpu_vuln_whitelist, and {} cores do not report RDCL_NO",
                     if core == "unknown" { "unlisted" } else { core }
                 ),
             ),
         },
         other => (
             true,
-            format!("vendor {other} is not on the kernel's NO_MELTDOWN list"),
+            format!("vendor {other} is not NO_MELTDOWN on the kernel's cpu_vuln_whitelist"),
         ),
     };
     Meltdown { affected, why }
@@ -124,32 +463,6 @@ pub fn meltdown_from_sysfs(text: &str) -> Option<bool> {
     }
 }
 
-/// One sentence: when the series' flush runs, per series version.
-pub fn series_sentence(pti: Option<bool>) -> String {
-    let v7 = match pti {
-        Some(true) => {
-            "PTI is on, so the series' v7 flush (INVPCID type 2, else CR4.PGE \
-                       twice, in SWITCH_TO_KERNEL_CR3) runs on every kernel entry of a \
-                       nohz_full CPU (it needs PTI and NO_HZ_FULL)"
-        }
-        Some(false) => {
-            "PTI is off, so the series' flush does not run (PTI off): v7 \
-                        flushes only in SWITCH_TO_KERNEL_CR3, built with COALESCE_TLBI, \
-                        which needs PTI and NO_HZ_FULL; IPIs stay the status quo"
-        }
-        None => {
-            "PTI state unknown: the series' v7 flush runs only with PTI on and \
-                 NO_HZ_FULL"
-        }
-    };
-    format!(
-        "{v7}. RFC v8 runs one catch-up sequence unconditionally at kernel entry \
-         instead of per-IPI callbacks, but still keys its deferral to the kPTI \
-         CR3 switch (kernel_cr3_loaded, patch 9/10), so as posted it too needs \
-         PTI; its cover asks whether a CR4 flush is warranted under kPTI at all."
-    )
-}
-
 /// Kernel release "6.18.44-fc" >= (major, minor)?
 pub fn kernel_at_least(release: &str, want: (u32, u32)) -> bool {
     let mut nums = release
@@ -160,103 +473,34 @@ pub fn kernel_at_least(release: &str, want: (u32, u32)) -> bool {
     (major, minor) >= want
 }
 
-/// Where INVLPGB removes the IPI, in one sentence. `kernel` None = a dump
-/// (no kernel known); `guest` = the CPU facts came from a guest.
-pub fn invlpgb_sentence(has: bool, kernel: Option<&str>, guest: bool, pti: Option<bool>) -> String {
-    if !has {
-        return "No INVLPGB: every remote flush is an IPI.".into();
-    }
-    let state = match (kernel.map(|k| kernel_at_least(k, INVLPGB_LINUX)), pti) {
-        (_, Some(true)) => "but Linux does not use it while PTI is on".to_string(),
-        (Some(false), _) => "but this kernel is older than 6.15 and does not use it".into(),
-        (Some(true), _) if guest => {
-            "this kernel (>= 6.15) uses it where the hypervisor passes it through".into()
-        }
-        (Some(true), _) => "this kernel (>= 6.15, PTI off) flushes with it and sends no IPI".into(),
-        (None, _) => "Linux >= 6.15 on bare metal flushes with it: no IPI at all".into(),
-    };
-    format!("INVLPGB broadcast invalidation is present: {state}.")
-}
-
 /// AMD cores with INVLPGB (Zen 3 and later), whether or not a guest sees it.
 pub fn core_has_invlpgb(vendor: &str, core: &str) -> bool {
     vendor == "AuthenticAMD" && matches!(core, "Zen 3" | "Zen 4" | "Zen 5" | "Zen 6")
 }
 
-/// RAR's status, one sentence.
-pub fn rar_sentence(vendor: &str) -> Option<String> {
-    (vendor == "GenuineIntel").then(|| {
-        "RAR (Intel remote action request, Sapphire Rapids and later): Linux \
-         support is not merged (RFC v1-v4, Rik van Riel, 2025)."
-            .to_string()
-    })
+/// One sentence per rule, "<what>: <reason> (<source>)": what detect and
+/// the sizing notes print.
+pub fn sentence(what: &str, r: &Runs) -> String {
+    let reason = r.reason();
+    let state = match r {
+        Runs::Today(_) => "runs",
+        Runs::IfApplied(_) => "would run with the series applied",
+        Runs::IfPtiOn(_) => "would run only with pti=on and the series applied",
+        Runs::No(_) => "does not run",
+        Runs::Proposal(_) => "a proposal, not posted code",
+        Runs::NotMerged(_) => "not used by Linux",
+        Runs::Unknown(_) => "not known here",
+    };
+    format!("{what}: {state}: {} ({}).", reason.text, reason.source)
+}
+
+/// The series, every posting, one sentence each, for detect and size.
+pub fn series_sentences(k: &KernelFacts) -> Vec<String> {
+    POSTINGS
+        .iter()
+        .map(|p| sentence(&format!("Series {}", p.label), &series(p, k)))
+        .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::schema::CpuFeatures;
-
-    fn cpu(vendor: &str, uarch: &str, f: CpuFeatures) -> CpuFacts {
-        CpuFacts {
-            source: "t".into(),
-            vendor: vendor.into(),
-            family: 6,
-            model: 0x3f,
-            stepping: 2,
-            brand: String::new(),
-            uarch: uarch.into(),
-            hypervisor: None,
-            features: f,
-            tsc_hz: 0,
-            tlb: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn meltdown_as_the_kernel_decides() {
-        // Haswell-EP: no ARCH_CAPABILITIES at all -> affected.
-        let m = meltdown(&cpu("GenuineIntel", "Haswell", CpuFeatures::default()));
-        assert!(m.affected, "{m:?}");
-        assert!(m.why.contains("NO_MELTDOWN"), "{m:?}");
-        let with_msr = CpuFeatures {
-            arch_capabilities: true,
-            ..Default::default()
-        };
-        assert!(!meltdown(&cpu("GenuineIntel", "Cascade Lake", with_msr.clone())).affected);
-        assert!(meltdown(&cpu("GenuineIntel", "Skylake", with_msr.clone())).affected);
-        assert!(
-            !meltdown(&cpu(
-                "GenuineIntel",
-                "Sapphire Rapids-class (model masked by hypervisor)",
-                with_msr
-            ))
-            .affected
-        );
-        assert!(!meltdown(&cpu("GenuineIntel", "Saltwell", CpuFeatures::default())).affected);
-        assert!(!meltdown(&cpu("AuthenticAMD", "Zen 3", CpuFeatures::default())).affected);
-        assert!(!meltdown(&cpu("HygonGenuine", "Dhyana", CpuFeatures::default())).affected);
-    }
-
-    #[test]
-    fn series_and_broadcast_sentences() {
-        assert!(series_sentence(Some(false)).contains("does not run (PTI off)"));
-        assert!(series_sentence(Some(true)).contains("runs on every kernel entry"));
-        assert!(invlpgb_sentence(true, None, false, Some(false)).contains("Linux >= 6.15"));
-        assert!(invlpgb_sentence(true, Some("6.6.1"), false, Some(false)).contains("older"));
-        assert!(invlpgb_sentence(true, Some("6.18.1"), false, Some(true)).contains("PTI is on"));
-        assert_eq!(core_name("Sapphire Rapids-class (x)"), "Sapphire Rapids");
-        assert_eq!(core_name("Zen 5"), "Zen 5");
-        assert!(core_has_invlpgb("AuthenticAMD", "Zen 5"));
-        assert!(!core_has_invlpgb("AuthenticAMD", "Zen 2"));
-        assert!(!core_has_invlpgb("HygonGenuine", "Dhyana"));
-    }
-
-    #[test]
-    fn kernel_versions() {
-        assert!(kernel_at_least("6.15.0", (6, 15)));
-        assert!(kernel_at_least("6.18.44-fc-v657", (6, 15)));
-        assert!(!kernel_at_least("6.9.1", (6, 15)));
-        assert!(!kernel_at_least("garbage", (6, 15)));
-    }
-}
+mod tests;

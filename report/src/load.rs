@@ -31,8 +31,9 @@ pub fn parse_result(text: &str) -> Result<ResultFile> {
         ),
         None => bail!("schema_version is not a number"),
     }
-    let file: ResultFile =
+    let mut file: ResultFile =
         serde_json::from_value(value).context("fields do not match the result schema")?;
+    file.upgrade();
     for e in &file.experiments {
         e.samples
             .validate()

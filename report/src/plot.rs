@@ -3,12 +3,10 @@
 //! can parse it; `write_all` puts them in a directory.
 
 use crate::ids::{self, Kind};
-use crate::kernel_rules;
 use crate::machine::{self, Machine};
-use crate::priors;
 use crate::profile::Profile;
-use crate::schema::ResultFile;
-use crate::size::{self, Outcome};
+use crate::schema::{ClockKind, Experiment, ResultFile};
+use crate::size;
 use crate::units;
 use anyhow::{anyhow, Context, Result};
 use plotters::coord::combinators::{LogCoord, WithKeyPoints};
@@ -168,21 +166,21 @@ macro_rules! log_axis {
     }};
 }
 
-/// Unit for a set of machines: ns when every one knows its TSC frequency.
 /// Whether every machine's figures can be drawn in ns (all know their TSC
-/// rate), and the axis unit name that goes with that choice.
+/// rate and hold TSC cycles only: core cycles have no ns), and the axis
+/// unit name that goes with that choice.
 fn ns_unit(machines: &[&Machine]) -> (bool, &'static str) {
-    let ns = machines
-        .iter()
-        .all(|m| units::cycles_to_ns(1.0, m.tsc_hz()).is_some());
+    let ns = machines.iter().all(|m| {
+        units::rate_known(m.tsc_hz()) && m.experiments.values().all(|e| e.clock == ClockKind::Tsc)
+    });
     (ns, if ns { "ns" } else { "cycles" })
 }
 
-fn to_unit(cycles: f64, m: &Machine, ns: bool) -> f64 {
-    if ns {
-        units::cycles_to_ns(cycles, m.tsc_hz()).unwrap_or(f64::NAN)
-    } else {
-        cycles
+/// A figure of `e` in the plot's unit: ns from TSC cycles, else cycles.
+fn to_unit(cycles: f64, e: &Experiment, m: &Machine, ns: bool) -> f64 {
+    match e.tsc(cycles) {
+        Some(c) if ns => units::cycles_to_ns(c, m.tsc_hz()).unwrap_or(f64::NAN),
+        _ => cycles,
     }
 }
 
@@ -235,7 +233,7 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
         .iter()
         .map(|m| {
             cats.iter()
-                .map(|c| value_of(m, &c.0).map(|v| to_unit(v, m, ns)))
+                .map(|c| value_of(m, &c.0).map(|(v, e)| to_unit(v, e, m, ns)))
                 .collect()
         })
         .collect();
@@ -298,12 +296,12 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
     Ok(Some(svg))
 }
 
-fn value_of(m: &Machine, k: &Kind) -> Option<f64> {
+fn value_of<'a>(m: &Machine<'a>, k: &Kind) -> Option<(f64, &'a Experiment)> {
     m.experiments
         .values()
         .find(|e| ids::kind(e) == *k)
-        .map(|e| e.headline_cycles())
-        .filter(|v| v.is_finite())
+        .map(|e| (e.headline_cycles(), *e))
+        .filter(|v| v.0.is_finite())
 }
 
 fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
@@ -411,7 +409,7 @@ fn cdf_points(e: &crate::schema::Experiment, m: &Machine, ns: bool) -> Vec<(f64,
     for (i, (&v, &c)) in e.samples.values.iter().zip(&e.samples.counts).enumerate() {
         cum += c;
         if i % step == 0 || i == last {
-            let x = to_unit(v as f64, m, ns);
+            let x = to_unit(v as f64, e, m, ns);
             if x > 0.0 {
                 out.push((x, cum as f64 / total));
             }
@@ -422,23 +420,36 @@ fn cdf_points(e: &crate::schema::Experiment, m: &Machine, ns: bool) -> Vec<(f64,
 
 /// Refill cost vs working-set pages, log-log, one line per machine.
 pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
-    let data: Vec<(&Machine, Vec<(f64, f64)>)> = machines
+    let curves: Vec<(&Machine, crate::refill::Curve)> = machines
         .iter()
-        .map(|m| (m, crate::refill::Curve::of(m).points))
-        .filter(|(_, p)| !p.is_empty())
+        .map(|m| (m, crate::refill::Curve::of(m)))
+        .filter(|(_, c)| !c.is_empty())
         .take(MAX_SERIES)
-        .map(|(m, p)| (m, p.into_iter().map(|(x, y)| (x as f64, y)).collect()))
         .collect();
-    if data.is_empty() {
+    if curves.is_empty() {
         return Ok(None);
     }
-    let ms: Vec<&Machine> = data.iter().map(|d| d.0).collect();
+    let ms: Vec<&Machine> = curves.iter().map(|d| d.0).collect();
     let (ns, unit) = ns_unit(&ms);
-    let pts: Vec<Vec<(f64, f64)>> = data
+    let data: Vec<(&Machine, Vec<(f64, f64)>)> = curves
         .iter()
-        .map(|(m, p)| {
-            p.iter()
-                .map(|&(x, y)| (x, to_unit(y, m, ns)))
+        .map(|(m, c)| (*m, c.points.iter().map(|&(x, y)| (x as f64, y)).collect()))
+        .collect();
+    // ns_unit checked every machine's clock: ns means TSC curves.
+    let pts: Vec<Vec<(f64, f64)>> = curves
+        .iter()
+        .map(|(m, c)| {
+            c.points
+                .iter()
+                .filter_map(|&(x, y)| {
+                    let y = if ns {
+                        c.at_tsc(x)
+                            .and_then(|(t, _)| units::cycles_to_ns(t, m.tsc_hz()))?
+                    } else {
+                        y
+                    };
+                    Some((x as f64, y))
+                })
                 .filter(|p| p.1 > 0.0)
                 .collect()
         })
@@ -491,12 +502,13 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
     Ok(Some(svg))
 }
 
-/// One break-even line: strategy label, whether it runs here, points.
+/// One break-even line: strategy label, whether it would run, points.
 type Line = (String, bool, Vec<(f64, f64)>);
 
 /// Overhead (% of one CPU) vs syscall rate for every strategy of one
 /// machine, at a fixed flush rate and working set: where the lines cross
-/// is where one strategy starts to beat another. Needs module results.
+/// is where one strategy starts to beat another. Each point is the cost
+/// model (`size::cost`) at that rate; dashed lines do not run here.
 pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String>> {
     const RATES: (f64, f64) = (1.0, 1e6);
     let xs: Vec<f64> = (0..=60)
@@ -511,32 +523,38 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
         deferred_check_cycles: crate::profile::DEFAULT_DEFERRED_CHECK_CYCLES,
         deferred_check_assumed: true,
     };
-    // One sizing per rate; collect each strategy's % CPU.
+    // One model per rate; collect each strategy's % CPU.
     let mut lines: Vec<Line> = Vec::new();
+    let mut per_entry = false;
     for &x in &xs {
-        let s = size::size_one(
+        let costs = size::machine_costs(
             &Profile {
                 syscalls_per_sec: x,
                 ..base.clone()
             },
             m,
         );
-        for r in s.rows {
+        for c in costs.costs {
+            // v5 defers no TLB flush: its line would be the IPI line again.
+            if matches!(&c.strategy, size::Strategy::Series(p) if p.work == crate::kernel_rules::EntryWork::TlbIpisStay)
+            {
+                continue;
+            }
+            let Some(f) = c.figures() else { continue };
+            per_entry |= c.strategy.per() == "kernel entry";
             // Zero overhead (no flushes) has no place on a log axis.
-            if let Outcome::Figures { pct_cpu, runs, .. } = r.outcome {
-                if !(pct_cpu.is_finite() && pct_cpu > 0.0) {
-                    continue;
-                }
-                let label = r.strategy.label();
-                match lines.iter_mut().find(|l| l.0 == label) {
-                    Some(l) => l.2.push((x, pct_cpu)),
-                    None => lines.push((label, runs, vec![(x, pct_cpu)])),
-                }
+            if !(f.pct_cpu.is_finite() && f.pct_cpu > 0.0) {
+                continue;
+            }
+            let label = c.strategy.label();
+            match lines.iter_mut().find(|l| l.0 == label) {
+                Some(l) => l.2.push((x, f.pct_cpu)),
+                None => lines.push((label, c.runs.as_configured(), vec![(x, f.pct_cpu)])),
             }
         }
     }
-    // A break-even needs two strategies to cross.
-    if lines.len() < 2 {
+    // A break-even needs a per-entry strategy to cross a per-event one.
+    if lines.len() < 2 || !per_entry {
         return Ok(None);
     }
     let Some((ylo, yhi)) = log_bounds(lines.iter().flat_map(|l| l.2.iter().map(|p| p.1))) else {
@@ -562,7 +580,8 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
             )?;
             for (i, (label, runs, pts)) in lines.into_iter().enumerate() {
                 let style = series_style(i, false);
-                // Dashed: the mechanism would not run on this kernel (PTI off).
+                // Dashed: the rule says it would not run on this kernel as
+                // configured (needs pti=on, a proposal, no INVLPGB ...).
                 let drawn = if runs {
                     chart
                         .draw_series(LineSeries::new(pts, style))
@@ -588,92 +607,50 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
     Ok(Some(svg))
 }
 
-/// The flush instruction cost one break-even line uses, and its label.
-struct FlushCost {
-    ns: f64,
-    /// "measured <id>" or "published (<who>, <cpu>)" for the legend.
-    label: String,
-    /// The full source of a published figure, printed under the plot.
-    source: Option<String>,
-}
-
-/// Flush-on-entry cost per entry for a machine, first that applies: the
-/// measured entry.flush.invpcid2 (else cr4_pge) delta, the measured
-/// in-kernel flush.kernel loop, a published figure for the machine's
-/// core, else the published Skylake INVPCID type 2 figure.
-fn flush_cost(m: &Machine) -> Option<FlushCost> {
-    let hz = m.tsc_hz();
-    for v in ["invpcid2", "cr4_pge"] {
-        let measured = m
-            .get(&ids::entry_flush_id(v, 0))
-            .map(|e| (e.headline_cycles(), e.id.clone()))
-            .or_else(|| {
-                m.get(&format!("flush.kernel.{v}"))
-                    .map(|e| (e.summary.median, e.id.clone()))
-            });
-        if let Some((c, id)) = measured {
-            if let Some(ns) = units::cycles_to_ns(c, hz).filter(|n| *n > 0.0) {
-                return Some(FlushCost {
-                    ns,
-                    label: format!("measured {id}"),
-                    source: None,
-                });
-            }
-        }
-    }
-    let core = kernel_rules::core_name(&m.cpu().uarch);
-    [priors::op::FLUSH_ON_ENTRY, priors::op::FLUSH_INVPCID2]
-        .iter()
-        .find_map(|op| priors::find(core, op))
-        .or_else(|| priors::find("Skylake", priors::op::FLUSH_INVPCID2))
-        .and_then(|p| {
-            let who = p.cite.split(',').next().unwrap_or(&p.cite).trim();
-            Some(FlushCost {
-                ns: p.ns()?,
-                label: format!("published ({who}, {})", p.cpu),
-                source: Some(format!("published flush figure: {}", p.cite)),
-            })
-        })
-}
-
-/// Lines of equal cost between the IPI status quo and flush-on-entry
-/// over (syscalls/s, flush events/s), one per machine, for the working
-/// set of `opts`: F x (I + R) = S x (E + R), so F = S x (E + R) / (I + R).
-/// Above a line the IPIs cost more than flushing on every entry; below
-/// it they cost less. I and R are measured; E is measured where a result
-/// has it, else published (the legend says which).
+/// Lines of equal cost between the IPI status quo and the series' flush
+/// on every entry over (syscalls/s, flush events/s), one per machine, for
+/// the working set of `opts`: F x (I + R) = S x (E + R), so F = S x (E +
+/// R) / (I + R). Above a line the IPIs cost more than flushing on every
+/// entry; below it they cost less. I, R and E are the cost model's
+/// ingredients (measured, else published: the legend says which).
 pub fn break_even(machines: &[Machine], opts: &PlotOptions) -> Result<Option<String>> {
     const S: (f64, f64) = (1.0, 1e6);
     let w = opts.working_set_pages;
+    let profile = Profile {
+        name: String::new(),
+        syscalls_per_sec: 1.0,
+        flush_events_per_sec: opts.flush_rate_hz,
+        working_set_pages: w,
+        latency_budget_us: 1.0,
+        deferred_check_cycles: crate::profile::DEFAULT_DEFERRED_CHECK_CYCLES,
+        deferred_check_assumed: true,
+    };
     let mut lines: Vec<(String, f64)> = Vec::new();
     let mut sources: Vec<String> = Vec::new();
     for m in machines.iter().take(MAX_SERIES) {
-        let hz = m.tsc_hz();
-        let ipi = size::IPI_ORDER.iter().find_map(|id| m.get(id));
-        let (Some(ipi), Some(e)) = (ipi, flush_cost(m)) else {
+        let ing = size::machine_costs(&profile, m).ingredients;
+        let (Some(i), Some(e)) = (&ing.ipi, &ing.flush) else {
             continue;
         };
-        let Some(i_ns) = units::cycles_to_ns(ipi.summary.median, hz) else {
-            continue;
-        };
-        let r_ns = crate::refill::Curve::of(m)
-            .at(w)
-            .and_then(|(r, _)| units::cycles_to_ns(r.max(0.0), hz))
-            .unwrap_or(0.0);
+        let r_ns = ing.refill.as_ref().map_or(0.0, |r| r.ns);
         // F/S ratio on the line.
-        let ratio = (e.ns + r_ns) / (i_ns + r_ns);
-        if let Some(src) = &e.source {
-            if !sources.contains(src) {
-                sources.push(src.clone());
+        let ratio = (e.ns + r_ns) / (i.ns + r_ns);
+        for f in [i, e] {
+            if let size::cost::Source::Published { cite } = &f.source {
+                let src = format!("published {}: {cite}", f.symbol);
+                if !sources.contains(&src) {
+                    sources.push(src);
+                }
             }
         }
         lines.push((
             format!(
-                "{}: IPI {} ns measured, flush {} ns {}",
+                "{}: IPI {} ns {}, flush {} ns {}",
                 machine::short_cpu_label(m.cpu()),
-                units::num(i_ns),
+                units::num(i.ns),
+                i.source.short(),
                 units::num(e.ns),
-                e.label
+                e.source.short()
             ),
             ratio,
         ));
@@ -682,7 +659,7 @@ pub fn break_even(machines: &[Machine], opts: &PlotOptions) -> Result<Option<Str
         return Ok(None);
     }
     let (flo, fhi) = (1e-3, 1e6);
-    let caption = format!("Break-even: IPIs vs flush-on-entry, working set {w} pages");
+    let caption = format!("Break-even: IPIs vs the series' flush on every entry, {w} pages");
     let svg = svg_chart(
         &caption,
         20,
@@ -710,7 +687,8 @@ pub fn break_even(machines: &[Machine], opts: &PlotOptions) -> Result<Option<Str
             }
             legend(chart, SeriesLabelPosition::UpperLeft)?;
             let notes = std::iter::once(
-                "above a line: IPIs cost more; below: flush-on-entry costs more".to_string(),
+                "above a line: IPIs cost more; below: the flush on every entry costs more (meas = measured, pub = published)"
+                    .to_string(),
             )
             .chain(sources.iter().cloned());
             for (k, note) in notes.enumerate() {

@@ -17,6 +17,8 @@ pub mod op {
     pub const IPI_VICTIM: &str = "ipi.victim";
     pub const FLUSH_INVPCID2: &str = "flush.invpcid2";
     pub const FLUSH_CR4_PGE: &str = "flush.cr4_pge";
+    /// PTI's own cost per system call (derived from will-it-scale lseek1).
+    pub const PTI_PER_ENTRY: &str = "pti.syscall_overhead";
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -5,9 +5,11 @@
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
-/// Cycles for the deferred strategy's per-entry check of the context
-/// tracking state (an atomic read-modify-write on entry). No experiment
-/// measures it: this default is an assumption, printed as one.
+/// TSC cycles for the per-entry atomic exchange of Lutomirski's proposal
+/// (review text, not posted code; the posted series adds no atomic), used
+/// where no `deferred.check.*` result measures it: an assumption,
+/// printed as one. TSC cycles, so the machine's TSC rate turns them into
+/// time.
 pub const DEFAULT_DEFERRED_CHECK_CYCLES: f64 = 30.0;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +26,7 @@ pub struct Profile {
     pub working_set_pages: u64,
     /// Largest added latency one event may cost, microseconds.
     pub latency_budget_us: f64,
-    /// See `DEFAULT_DEFERRED_CHECK_CYCLES`.
+    /// See `DEFAULT_DEFERRED_CHECK_CYCLES` (TSC cycles).
     pub deferred_check_cycles: f64,
     /// True when `deferred_check_cycles` came from the default.
     pub deferred_check_assumed: bool,

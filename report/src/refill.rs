@@ -3,7 +3,8 @@
 
 use crate::ids::{self, Kind};
 use crate::machine::Machine;
-use crate::schema::Experiment;
+use crate::schema::{ClockKind, Experiment};
+use crate::units::TscCycles;
 
 /// How a value was read off the curve; printed next to sizing figures so
 /// nobody mistakes a guess for a measurement.
@@ -20,6 +21,9 @@ pub struct Curve {
     /// (pages, delta median cycles), ascending pages, pages > 0, delta
     /// > 0, inside the TLB's reach: the points sizing may read through.
     pub points: Vec<(u64, f64)>,
+    /// The clock of the points: TSC cycles, or core cycles in an older
+    /// rdpmc result (which have no ns: `at_tsc` refuses them).
+    pub clock: ClockKind,
 }
 
 /// The run judged this refill.wN past the TLB's reach (the plain walk
@@ -45,17 +49,39 @@ pub fn excluded(e: &Experiment) -> Option<&'static str> {
 }
 
 impl Curve {
+    /// The machine's curve. One run's refill.wN share a clock; should
+    /// files of two clocks be merged, the TSC points win (the core-cycle
+    /// points are dropped, never mixed in).
     pub fn of(m: &Machine) -> Curve {
-        let mut points: Vec<(u64, f64)> = m
+        let refills: Vec<&Experiment> = m
             .experiments
             .values()
+            .copied()
+            .filter(|e| matches!(ids::kind(e), Kind::Refill(p) if p > 0) && excluded(e).is_none())
+            .collect();
+        let clock = if refills.iter().any(|e| e.clock == ClockKind::Tsc) || refills.is_empty() {
+            ClockKind::Tsc
+        } else {
+            ClockKind::CoreCycles
+        };
+        let mut points: Vec<(u64, f64)> = refills
+            .iter()
+            .filter(|e| e.clock == clock)
             .filter_map(|e| match ids::kind(e) {
-                Kind::Refill(p) if p > 0 && excluded(e).is_none() => Some((p, e.headline_cycles())),
+                Kind::Refill(p) => Some((p, e.headline_cycles())),
                 _ => None,
             })
             .collect();
         points.sort_by_key(|p| p.0);
-        Curve { points }
+        Curve { points, clock }
+    }
+
+    /// `at`, as TSC cycles: None for a core-cycle curve.
+    pub fn at_tsc(&self, pages: u64) -> Option<(TscCycles, Read)> {
+        if self.clock != ClockKind::Tsc {
+            return None;
+        }
+        self.at(pages).map(|(c, r)| (TscCycles(c), r))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -108,20 +134,27 @@ mod tests {
     fn reads() {
         let c = Curve {
             points: vec![(8, 80.0), (64, 640.0), (256, 4480.0)],
+            clock: ClockKind::Tsc,
         };
         assert_eq!(c.at(0), Some((0.0, Read::Measured)));
         assert_eq!(c.at(64), Some((640.0, Read::Measured)));
         assert_eq!(c.at(4), Some((40.0, Read::Interpolated)));
         assert_eq!(c.at(160), Some((2560.0, Read::Interpolated)));
         assert_eq!(c.at(512), Some((9600.0, Read::Extrapolated)));
-        assert_eq!(Curve { points: vec![] }.at(5), None);
         assert_eq!(
             Curve {
-                points: vec![(10, 100.0)]
+                points: vec![],
+                clock: ClockKind::Tsc
             }
-            .at(20),
-            Some((200.0, Read::Extrapolated))
+            .at(5),
+            None
         );
+        let core = Curve {
+            points: vec![(10, 100.0)],
+            clock: ClockKind::CoreCycles,
+        };
+        assert_eq!(core.at(20), Some((200.0, Read::Extrapolated)));
+        assert_eq!(core.at_tsc(20), None);
     }
 }
 
@@ -151,6 +184,8 @@ mod exclusion_tests {
             ipi: None,
             notes: vec![],
             blocks: None,
+            clock: Default::default(),
+            core_cycles: None,
         }
     }
 

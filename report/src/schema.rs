@@ -1,20 +1,29 @@
 //! The result file format: what `entrybench run` writes and every report
 //! reads. This is the one definition of it; the harness fills these types in.
 //!
-//! All timings are in TSC cycles (or core cycles when `TimerInfo::kind` says
-//! so); ns figures are derived with `TimerInfo::tsc_hz` at report time so the
-//! stored numbers are what was measured.
+//! Every experiment says which clock its samples count (`Experiment::clock`):
+//! TSC cycles, from which ns are derived with `TimerInfo::tsc_hz` at report
+//! time, or (schema 1 and 2 files timed with rdpmc only) core cycles, which
+//! have no ns. From schema 3 on, time always comes from the TSC; where the
+//! run had user-space rdpmc, the core cycles of the same timed regions are
+//! kept beside them (`Experiment::core_cycles`), as `perf stat` reports
+//! task-clock and cycles side by side. The two are never converted into
+//! each other nor added.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Bump on any incompatible change. Version 2 (this one): entry.* is the
-/// system call made through a function call, timed in batches; CIs come
-/// from independent blocks (`Experiment::blocks`); refill deltas are
-/// paired; ipi.* carry a `false_match_rate`. Version 1 files still load:
-/// their figures are labelled as measured with the old method
-/// (`ResultFile::old_method`).
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bump on any incompatible change. Version 3 (this one): every
+/// experiment records its `clock`; time is always TSC cycles, and core
+/// cycles (rdpmc) are a figure of their own (`core_cycles`,
+/// `TimerInfo::core_overhead_cycles`, timer kind `tsc+rdpmc`). Version 2:
+/// entry.* is the system call made through a function call, timed in
+/// batches; CIs come from independent blocks (`Experiment::blocks`);
+/// refill deltas are paired; ipi.* carry a `false_match_rate`. Version 1
+/// and 2 files still load (`ResultFile::upgrade`): an rdpmc run's samples
+/// are marked as core cycles, and version-1 figures are labelled as
+/// measured with the old method (`ResultFile::old_method`).
+pub const SCHEMA_VERSION: u32 = 3;
 /// The oldest version readers accept.
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
@@ -147,7 +156,8 @@ pub struct Verdict {
     /// Some(true/false) when known (live, or dump with RDCL_NO); None when
     /// not known.
     pub pti_needed: Option<bool>,
-    /// Whether flush-on-entry in SWITCH_TO_KERNEL_CR3 would run at all.
+    /// Whether the series' flush in SWITCH_TO_KERNEL_CR3 (v6/v7) would run
+    /// at all: PTI on (`kernel_rules::series`).
     pub flush_on_entry_runs: Option<bool>,
     /// "INVLPGB", "RAR" or empty.
     pub broadcast: Vec<String>,
@@ -166,13 +176,66 @@ pub struct Placement {
     pub note: String,
 }
 
+/// The clock a figure counts. The two never mix: ns come from TSC cycles
+/// only, and core cycles are shown as cycles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockKind {
+    /// TSC cycles: a constant-rate clock, so ns = cycles / `tsc_hz`.
+    #[default]
+    Tsc,
+    /// Core cycles (rdpmc): they follow the core's clock (turbo, P-states),
+    /// so no TSC rate turns them into time.
+    CoreCycles,
+}
+
+impl ClockKind {
+    /// "TSC cycles" / "core cycles", for notes and headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClockKind::Tsc => "TSC cycles",
+            ClockKind::CoreCycles => "core cycles",
+        }
+    }
+}
+
+/// Which counters a run read around its timed regions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimerKind {
+    /// The fenced TSC alone (lfence;rdtsc;lfence / rdtscp;lfence).
+    #[serde(rename = "tsc")]
+    Tsc,
+    /// Schema 1 and 2 only: the run's loops read core cycles with rdpmc
+    /// instead of the TSC (ipi.* and flush.kernel.* stayed on the TSC).
+    #[serde(rename = "rdpmc")]
+    Rdpmc,
+    /// Schema 3: the TSC for time, and core cycles (rdpmc) of the same
+    /// regions beside it.
+    #[serde(rename = "tsc+rdpmc")]
+    TscAndRdpmc,
+}
+
+impl TimerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimerKind::Tsc => "tsc",
+            TimerKind::Rdpmc => "rdpmc",
+            TimerKind::TscAndRdpmc => "tsc+rdpmc",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimerInfo {
-    /// "tsc" (lfence;rdtsc;lfence / rdtscp;lfence) or "rdpmc" (core cycles).
-    pub kind: String,
-    /// Median cost of an empty timed region, in cycles; already subtracted
-    /// from every sample.
+    pub kind: TimerKind,
+    /// Median cost of an empty timed region, in cycles of the clock the
+    /// samples count (TSC from schema 3 on); already subtracted from
+    /// every sample.
     pub overhead_cycles: f64,
+    /// Median core cycles of an empty timed region, subtracted from every
+    /// `core_cycles` figure; None without rdpmc (and before schema 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_overhead_cycles: Option<f64>,
     /// TSC frequency used for ns figures.
     pub tsc_hz: f64,
     /// "cpuid", "hypervisor" or "measured".
@@ -209,6 +272,25 @@ pub struct Experiment {
     /// built from them (version 2; None in version-1 files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<Blocks>,
+    /// The clock of `summary`, `samples`, `baseline` and `blocks`. Absent
+    /// before schema 3: `ResultFile::upgrade` sets it from the run's timer.
+    #[serde(default)]
+    pub clock: ClockKind,
+    /// Core cycles (rdpmc) of the same timed regions, where the run could
+    /// read them (schema 3): a figure of its own, never turned into ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_cycles: Option<CoreCycles>,
+}
+
+/// Core cycles of an experiment's timed regions, per operation, the
+/// core-cycle overhead of an empty region removed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoreCycles {
+    pub summary: Summary,
+    /// For differential experiments: median core cycles of (measured -
+    /// baseline), paired where the TSC delta is paired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_median: Option<f64>,
 }
 
 /// Independent blocks of one experiment: consecutive stretches of its
@@ -292,6 +374,27 @@ pub struct Histogram {
 }
 
 impl ResultFile {
+    /// Marks what a timer of kind `rdpmc` counted as core cycles, which
+    /// no report turns into ns. In schema 1 and 2, an rdpmc run timed its
+    /// loops in core cycles, except ipi.* (matched across CPUs, so always
+    /// the TSC) and flush.kernel.* (the module's rdtsc_ordered); a
+    /// criterion bench with ENTRYBENCH_CLOCK=rdpmc (any schema) kept core
+    /// cycles alone for every bench. A run of schema 3 is never `rdpmc`.
+    pub fn upgrade(&mut self) {
+        if self.timer.kind != TimerKind::Rdpmc {
+            return;
+        }
+        let old = self.schema_version < 3;
+        for e in &mut self.experiments {
+            let tsc = old && (e.id.starts_with("ipi.") || e.id.starts_with("flush.kernel."));
+            e.clock = if tsc {
+                ClockKind::Tsc
+            } else {
+                ClockKind::CoreCycles
+            };
+        }
+    }
+
     /// Set for files measured before the version-2 method: why their
     /// figures mean something else, to print beside them.
     pub fn old_method(&self) -> Option<&'static str> {
@@ -304,12 +407,65 @@ impl ResultFile {
 }
 
 impl Experiment {
+    /// An experiment of plain samples (no baseline, IPI figures, notes or
+    /// blocks) in TSC cycles.
+    pub fn plain(
+        id: &str,
+        backend: &str,
+        params: BTreeMap<String, serde_json::Value>,
+        summary: Summary,
+        samples: Histogram,
+    ) -> Experiment {
+        Experiment {
+            id: id.to_string(),
+            backend: backend.to_string(),
+            params,
+            summary,
+            samples,
+            baseline: None,
+            ipi: None,
+            notes: Vec::new(),
+            blocks: None,
+            clock: ClockKind::Tsc,
+            core_cycles: None,
+        }
+    }
+
     /// The figure a table shows for this experiment: the delta median for
-    /// differential experiments, the plain median otherwise.
+    /// differential experiments, the plain median otherwise, in the
+    /// experiment's own clock (`clock`).
     pub fn headline_cycles(&self) -> f64 {
         match &self.baseline {
             Some(b) => b.delta_median,
             None => self.summary.median,
+        }
+    }
+
+    /// `cycles` (a figure of this experiment's samples) as TSC cycles, the
+    /// only cycles that convert to ns; None when the samples are core
+    /// cycles. Every ns figure of a report goes through here.
+    pub fn tsc(&self, cycles: f64) -> Option<crate::units::TscCycles> {
+        (self.clock == ClockKind::Tsc).then_some(crate::units::TscCycles(cycles))
+    }
+
+    /// A CI of this experiment's samples as TSC cycles (see `tsc`).
+    pub fn tsc_ci(&self, ci: [f64; 2]) -> Option<[crate::units::TscCycles; 2]> {
+        Some([self.tsc(ci[0])?, self.tsc(ci[1])?])
+    }
+
+    /// The headline as TSC cycles (see `tsc`).
+    pub fn headline_tsc(&self) -> Option<crate::units::TscCycles> {
+        self.tsc(self.headline_cycles())
+    }
+
+    /// The headline in core cycles: the core-cycle figure recorded beside
+    /// the TSC (schema 3), or the samples themselves when they are core
+    /// cycles (an rdpmc run of schema 1 or 2).
+    pub fn headline_core_cycles(&self) -> Option<f64> {
+        match (&self.core_cycles, self.clock) {
+            (Some(c), _) => Some(c.delta_median.unwrap_or(c.summary.median)),
+            (None, ClockKind::CoreCycles) => Some(self.headline_cycles()),
+            (None, ClockKind::Tsc) => None,
         }
     }
 }

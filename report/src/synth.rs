@@ -211,6 +211,8 @@ fn plain(id: &str, backend: &str, mut s: Vec<i64>) -> Experiment {
         ipi: None,
         notes: vec![],
         blocks: None,
+        clock: Default::default(),
+        core_cycles: None,
     }
 }
 
@@ -458,8 +460,9 @@ fn file(sp: &Spec, experiments: Vec<Experiment>) -> ResultFile {
             },
         },
         timer: TimerInfo {
-            kind: "tsc".into(),
+            kind: crate::schema::TimerKind::Tsc,
             overhead_cycles: 24.0,
+            core_overhead_cycles: None,
             tsc_hz: sp.tsc_hz,
             tsc_hz_source: sp.tsc_hz_source.into(),
             resolution_cycles: 0,

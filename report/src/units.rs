@@ -1,13 +1,28 @@
 //! Cycles, nanoseconds and how numbers are printed. Every table formats
 //! through here so a figure reads the same in the report, compare and size.
+//!
+//! Only TSC cycles turn into ns (`TscCycles`): the TSC runs at a constant
+//! rate, core cycles do not (turbo, P-states), so a core-cycle figure is
+//! printed as cycles and never converted with the TSC rate. A reader gets
+//! a `TscCycles` from `Experiment::tsc`, which refuses core-cycle samples.
 
-/// Cycles to ns at `tsc_hz`; None when the frequency is unknown (0, NaN).
-pub fn cycles_to_ns(cycles: f64, tsc_hz: f64) -> Option<f64> {
-    if tsc_hz.is_finite() && tsc_hz > 0.0 && cycles.is_finite() {
-        Some(cycles * 1e9 / tsc_hz)
+/// A count of TSC cycles: the one kind of cycles with a time meaning.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct TscCycles(pub f64);
+
+/// TSC cycles to ns at `tsc_hz`; None when the frequency is unknown (0,
+/// NaN) or the count is not finite.
+pub fn cycles_to_ns(cycles: TscCycles, tsc_hz: f64) -> Option<f64> {
+    if tsc_hz.is_finite() && tsc_hz > 0.0 && cycles.0.is_finite() {
+        Some(cycles.0 * 1e9 / tsc_hz)
     } else {
         None
     }
+}
+
+/// Whether `tsc_hz` can turn TSC cycles into ns.
+pub fn rate_known(tsc_hz: f64) -> bool {
+    tsc_hz.is_finite() && tsc_hz > 0.0
 }
 
 /// A figure for a table cell: integers from 100 up, one decimal from 10,
@@ -39,17 +54,19 @@ pub fn signed(v: f64) -> String {
     }
 }
 
-/// ns figure or "-" when the frequency is unknown.
-pub fn ns(cycles: f64, tsc_hz: f64) -> String {
-    cycles_to_ns(cycles, tsc_hz)
+/// ns figure, or "-" when the frequency is unknown or the figure is not
+/// in TSC cycles (None).
+pub fn ns(cycles: Option<TscCycles>, tsc_hz: f64) -> String {
+    cycles
+        .and_then(|c| cycles_to_ns(c, tsc_hz))
         .map(num)
         .unwrap_or_else(|| "-".into())
 }
 
-/// "lo-hi" of a CI in ns (or "-").
-pub fn ci_ns(ci: [f64; 2], tsc_hz: f64) -> String {
-    match (cycles_to_ns(ci[0], tsc_hz), cycles_to_ns(ci[1], tsc_hz)) {
-        (Some(a), Some(b)) => format!("{}..{}", num(a), num(b)),
+/// "lo-hi" of a CI in ns (or "-"); None when the CI is not in TSC cycles.
+pub fn ci_ns(ci: Option<[TscCycles; 2]>, tsc_hz: f64) -> String {
+    match ci.map(|[a, b]| (cycles_to_ns(a, tsc_hz), cycles_to_ns(b, tsc_hz))) {
+        Some((Some(a), Some(b))) => format!("{}..{}", num(a), num(b)),
         _ => "-".into(),
     }
 }
@@ -103,8 +120,9 @@ mod tests {
         assert_eq!(num(2_500_000.0), "2500k");
         assert_eq!(signed(5.0), "+5.00");
         assert_eq!(signed(-5.0), "-5.00");
-        assert_eq!(ns(2400.0, 2.4e9), "1000");
-        assert_eq!(ns(2400.0, 0.0), "-");
+        assert_eq!(ns(Some(TscCycles(2400.0)), 2.4e9), "1000");
+        assert_eq!(ns(Some(TscCycles(2400.0)), 0.0), "-");
+        assert_eq!(ns(None, 2.4e9), "-");
         assert_eq!(pct(0.5), "0.50%");
         assert_eq!(pct(0.0001), "1.0e-4%");
         assert_eq!(ghz(2.4e9), "2.40 GHz");

@@ -53,77 +53,58 @@ fn size_feed_handler() {
     let text = report::size::render_text(&s, true);
     assert_width("size", &text);
     golden("size-feed-handler.txt", &text);
-    // Cascade Lake: PTI off, flush-on-entry would not run.
+    let short = report::size::render_text(&s, false);
+    assert_width("size", &short);
+    golden("size-feed-handler-short.txt", &short);
+    // Cascade Lake: PTI off, so v6/v7 defer nothing without pti=on.
     let cl = s
-        .machines
+        .blocks
         .iter()
         .find(|m| m.cpu_label.starts_with("Cascade Lake"))
         .unwrap();
     assert!(
-        cl.notes.iter().any(|n| n.contains("would not run at all")),
-        "{:?}",
-        cl.notes
-    );
-    assert!(cl.rows.iter().any(|r| matches!(
-        r.outcome,
-        report::size::Outcome::Figures { runs: false, .. }
-    )));
-    // Broadcast only where the CPU has it.
-    let has_bcast = |m: &report::size::MachineSizing| {
-        m.rows
+        cl.answer
             .iter()
-            .any(|r| matches!(r.strategy, report::size::Strategy::Broadcast { .. }))
+            .any(|n| n.contains("posted series defers no TLB-flush IPI")),
+        "{:?}",
+        cl.answer
+    );
+    // Broadcast only where the CPU has it.
+    let has_bcast = |m: &report::size::Block| {
+        m.costs
+            .costs
+            .iter()
+            .any(|c| matches!(c.strategy, report::size::Strategy::Invlpgb))
     };
     assert!(s
-        .machines
+        .blocks
         .iter()
         .filter(|m| has_bcast(m))
         .all(|m| m.cpu_label.starts_with("Zen 4")));
-    assert!(s.machines.iter().any(has_bcast));
+    assert!(s.blocks.iter().any(has_bcast));
     // The unmeasured input is labelled as an assumption; equations shown.
-    assert!(text.contains("is an assumption"));
-    assert!(text.contains("cycles/s = S x C + min(F, S) x (E_v + R(W))"));
+    assert!(text.contains("assumed: deferred_check_cycles"));
+    assert!(text.contains("ns/s = S x C + min(F, S) x (E + R(W))"));
     assert!(text.starts_with("entrybench size"));
-    assert!(text.contains("Recommendation: "));
+    // The guest (Zen 4) is not the pick; the bare-metal Cascade Lake is.
+    assert!(
+        s.recommendation.starts_with("Cascade Lake"),
+        "{}",
+        s.recommendation
+    );
+}
+
+/// "label: pct" pairs the answer quotes must equal the table's %CPU.
+fn check_table_equals_answer(text: &str) {
+    report::size::check_table_against_answer(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
 }
 
 #[test]
-fn size_arithmetic_matches_equations() {
-    let f = load("synthetic-skylake-pti.json");
-    let mut p = profile("rare-syscalls.toml");
-    p.working_set_pages = 64; // a measured refill size: no interpolation
-    let s = report::size::size(&p, std::slice::from_ref(&f), None);
-    let hz = f.timer.tsc_hz;
-    let get = |id: &str| f.experiments.iter().find(|e| e.id == id).unwrap();
-    let r = get("refill.w64").headline_cycles();
-    let ipi = &get("ipi.kmod.kernel_range").summary;
-    let m = &s.machines[0];
-    let fig = |label: &str| {
-        m.rows
-            .iter()
-            .find(|r| r.strategy.label() == label)
-            .map(|r| match r.outcome {
-                report::size::Outcome::Figures {
-                    pct_cpu, worst_us, ..
-                } => (pct_cpu, worst_us),
-                ref o => panic!("{label}: {o:?}"),
-            })
-            .unwrap()
-    };
-    let (pct, worst) = fig("IPI (status quo)");
-    let want = p.flush_events_per_sec * (ipi.median + r) / hz * 100.0;
-    assert!((pct - want).abs() < want * 1e-9, "{pct} vs {want}");
-    // The worst case is the p99 for every strategy.
-    assert!((worst - (ipi.p99 + r) / hz * 1e6).abs() < 1e-9);
-    let e = get("entry.flush.cr3_flush").headline_cycles();
-    let (pct, _) = fig("on-entry cr3_flush");
-    let want = p.syscalls_per_sec * (e + r) / hz * 100.0;
-    assert!((pct - want).abs() < want * 1e-9, "{pct} vs {want}");
-    let e2 = get("entry.flush.invpcid2").headline_cycles();
-    let (pct, _) = fig("deferred invpcid2");
-    let flushes = p.flush_events_per_sec.min(p.syscalls_per_sec);
-    let want = (p.syscalls_per_sec * p.deferred_check_cycles + flushes * (e2 + r)) / hz * 100.0;
-    assert!((pct - want).abs() < want * 1e-9, "{pct} vs {want}");
+fn size_table_and_answer_agree_on_the_fixtures() {
+    for name in ["feed-handler.toml", "rare-syscalls.toml"] {
+        let s = report::size::size(&profile(name), &three_machines(), None);
+        check_table_equals_answer(&report::size::render_text(&s, false));
+    }
 }
 
 #[test]
@@ -155,23 +136,18 @@ fn size_dump_uses_closest_model() {
     let s = report::size::size(&profile("feed-handler.toml"), &files, Some(target));
     let text = report::size::render_text(&s, false);
     assert_width("size", &text);
-    let d = s.machines.last().unwrap();
+    let d = &s.blocks[0];
     assert!(d.title.contains("CPUID dump cl.txt"), "{}", d.title);
     // Same model number, another core (Skylake-SP vs Cascade Lake): not
     // a like model, so the published Cascade Lake figures answer.
-    assert!(d.rows.is_empty(), "{:?}", d.rows);
-    assert!(
-        d.published
-            .iter()
-            .any(|n| n.starts_with("getpid: 270 ns") && n.contains("published (v7 cover")),
-        "{:?}",
-        d.published
-    );
-    // PTI inferred off for Cascade Lake: the series' flush does not run.
+    assert_eq!(d.basis, report::size::Basis::Published);
+    let e = d.costs.ingredients.flush.as_ref().unwrap();
+    assert!(e.source.label().contains("published (v7 cover"), "{e:?}");
+    // PTI inferred off for Cascade Lake: the series defers nothing.
     assert!(
         d.answer
             .iter()
-            .any(|n| n.contains("does not run (PTI off)")),
+            .any(|n| n.contains("defers no TLB-flush IPI")),
         "{:?}",
         d.answer
     );
@@ -188,30 +164,28 @@ fn size_dump_uses_closest_model() {
             verdict: &files[1].environment.verdict,
         }),
     );
-    let d = s.machines.last().unwrap();
-    assert!(d.rows.is_empty());
-    assert!(d.notes[0].contains("No measured results"), "{:?}", d.notes);
+    let d = &s.blocks[0];
+    assert_eq!(d.basis, report::size::Basis::Published);
+    assert!(d.costs.costs.iter().all(|c| c.figures().is_none()
+        || c.figures()
+            .unwrap()
+            .parts
+            .iter()
+            .all(|p| !matches!(p.source, report::size::cost::Source::Measured { .. }))));
     assert!(
-        d.notes
+        d.detail
             .iter()
             .any(|n| n.contains("entrybench run --out results/")),
         "{:?}",
-        d.notes
+        d.detail
     );
 }
 
 #[test]
-fn size_missing_measurements_say_not_measured() {
+fn size_missing_measurements_say_not_priced() {
     let f = load("synthetic-tcg-partial.json");
     let s = report::size::size(&profile("feed-handler.toml"), &[f], None);
     let text = report::size::render_text(&s, false);
-    assert!(text.contains("not measured"));
-    assert!(s.machines[0]
-        .rows
-        .iter()
-        .all(|r| !matches!(r.outcome, report::size::Outcome::Figures { .. })));
-    assert!(
-        text.contains("No measured figures: nothing to recommend."),
-        "{text}"
-    );
+    assert!(text.contains("not priced"), "{text}");
+    assert!(text.contains("Recommendation: no hardware pick"), "{text}");
 }

@@ -62,20 +62,23 @@ fn all_plots_parse_and_are_labelled() {
                 assert!(has(&t, "refill cost, ns"));
             }
             "break-even.svg" => {
-                assert!(has(&t, "Break-even: IPIs vs flush-on-entry"));
+                assert!(has(
+                    &t,
+                    "Break-even: IPIs vs the series' flush on every entry"
+                ));
                 assert!(has(&t, "flush events per second"));
                 assert!(has(&t, "kernel entries (syscalls) per second"));
                 assert!(has(&t, "above a line: IPIs cost more"));
-                // Each line says where its flush cost comes from.
-                assert!(has(&t, "IPI") && (has(&t, "flush") && has(&t, "measured")));
+                // Each line says where its figures come from.
+                assert!(has(&t, "IPI") && has(&t, "flush") && has(&t, "meas"));
             }
             n if n.starts_with("overhead-vs-rate") => {
                 assert!(has(&t, "Break-even"));
                 assert!(has(&t, "% of one CPU"));
                 assert!(has(&t, "per second"));
                 assert!(has(&t, "IPI (status quo)"));
-                assert!(has(&t, "deferred invpcid2"));
-                assert!(has(&t, "on-entry cr3_flush"));
+                assert!(has(&t, "series v6/v7"));
+                assert!(has(&t, "proposal (Luto)"));
             }
             other => panic!("unexpected plot {other}"),
         }
@@ -93,8 +96,8 @@ fn all_plots_parse_and_are_labelled() {
         .filter(|p| p.0.starts_with("overhead-vs-rate"))
         .find(|p| p.1.contains("Zen 4"))
         .unwrap();
-    assert!(has(&texts(&zen.1), "broadcast INVLPGB"));
-    assert!(!has(&texts(&cl.1), "broadcast INVLPGB"));
+    assert!(has(&texts(&zen.1), "INVLPGB"));
+    assert!(!has(&texts(&cl.1), "INVLPGB"));
 }
 
 #[test]

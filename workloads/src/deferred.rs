@@ -1,15 +1,29 @@
-//! The deferred strategy's per-entry check: instead of an IPI, a remote
-//! CPU sets a "flush pending" bit in the target CPU's state word, and the
-//! target consumes it with one atomic read-modify-write on every kernel
-//! entry (the v5 deferral series does this check on every nohz_full
-//! entry). These loops time that RMW and the remote writer's side.
+//! The per-entry check of Andy Lutomirski's proposal (a review reply to
+//! the v7 cover, beb46a02-b902-438b-8b6d-b5f0d7ad0ae6@app.fastmail.com;
+//! never posted as code): instead of an IPI, a remote CPU sets a "flush
+//! pending" bit in the target CPU's state word, and on every entry from
+//! user mode the target does "atomic exchange the entire state to {
+//! .work = 0, .status = KERNEL }" and flushes only if the old work says
+//! so ("a plain 64-bit lock xchg",
+//! 1a911310-4ca5-45a4-b9bf-5f37c6ab238e@app.fastmail.com). These loops
+//! time that exchange and the remote writer's side.
+//!
+//! This is not what the series posted: v5 to v7 put their work bits in
+//! the context-tracking state word that entry already updates, with no
+//! extra atomic (v7 cover, changelog RFCv1 -> RFCv2: "Dropped the extra
+//! context_tracking atomic"); v6/v7 flush unconditionally on every
+//! nohz_full entry (COALESCE_TLBI); RFC v8 runs a catch-up sequence
+//! unconditionally at entry.
 
 use crate::Clock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// The bit a remote CPU sets to ask for a flush on the next entry.
+/// The bit a remote CPU sets to ask for a flush on the next entry (the
+/// proposal's `work`).
 pub const FLUSH_PENDING: u64 = 1;
+/// The proposal's `status = KERNEL`, written by the exchange on entry.
+pub const STATUS_KERNEL: u64 = 1 << 32;
 
 /// A CPU's state word on a cache line of its own, so only the remote
 /// writer (never a neighbouring variable) moves the line.
@@ -17,11 +31,11 @@ pub const FLUSH_PENDING: u64 = 1;
 #[derive(Debug, Default)]
 pub struct StateWord(pub AtomicU64);
 
-/// The entry-side check: one locked fetch-and-clear of the pending bit.
-/// Returns whether a flush was asked for.
+/// The entry-side check: one `xchg` of the whole word to { work: 0,
+/// status: KERNEL }. Returns whether a flush was asked for.
 #[inline(always)]
 pub fn check(state: &StateWord) -> bool {
-    state.0.fetch_and(!FLUSH_PENDING, Ordering::AcqRel) & FLUSH_PENDING != 0
+    state.0.swap(STATUS_KERNEL, Ordering::AcqRel) & FLUSH_PENDING != 0
 }
 
 /// Fills `out` with the cycles of `batch` back-to-back checks per slot
@@ -76,7 +90,11 @@ mod tests {
         s.0.fetch_or(FLUSH_PENDING | 4, Ordering::Relaxed);
         assert!(check(&s));
         assert!(!check(&s), "the bit must be cleared by the first check");
-        assert_eq!(s.0.load(Ordering::Relaxed), 4, "other bits are kept");
+        assert_eq!(
+            s.0.load(Ordering::Relaxed),
+            STATUS_KERNEL,
+            "the exchange leaves {{ work: 0, status: KERNEL }}"
+        );
     }
 
     #[test]

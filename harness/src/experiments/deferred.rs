@@ -1,10 +1,12 @@
-//! `deferred.check.uncontended` / `deferred.check.contended`: the cost the
-//! deferred strategy puts on every kernel entry, measured instead of
-//! assumed. The victim times the atomic fetch-and-clear of its own state
-//! word (`workloads::deferred::check`); in the contended id a thread on
-//! the initiator CPU sets the "flush pending" bit at the suite's IPI rate,
-//! so some checks pay the cache-line transfer. `summary.median` is cycles
-//! per check.
+//! `deferred.check.uncontended` / `deferred.check.contended`: the cost
+//! Andy Lutomirski's proposal (review text, not posted code:
+//! beb46a02-b902-438b-8b6d-b5f0d7ad0ae6@app.fastmail.com) would put on
+//! every kernel entry: an atomic exchange of the CPU's own state word
+//! (`workloads::deferred::check`). Not what the series posted: v5-v7 add
+//! no atomic (their work bits ride on the context-tracking update entry
+//! already does). In the contended id a thread on the initiator CPU sets
+//! the "flush pending" bit at the suite's IPI rate, so some checks pay the
+//! cache-line transfer. `summary.median` is TSC cycles per check.
 
 use super::record::{self, params};
 use super::{Ctx, Experiment, Stop};
@@ -21,6 +23,9 @@ const BATCH: usize = 16;
 /// Samples per chunk between cancel checks.
 const CHUNK: usize = 20_000;
 
+/// TSC samples, core-cycle samples (with rdpmc), checks that found the bit.
+type Sampled = (Vec<i64>, Option<Vec<i64>>, u64);
+
 pub struct DeferredCheck {
     contended: bool,
 }
@@ -34,23 +39,29 @@ pub fn all() -> Vec<DeferredCheck> {
 }
 
 impl DeferredCheck {
-    /// Times the checks in chunks; returns samples (cycles per check, timer
-    /// overhead removed) and how many checks found the bit.
-    fn sample(&self, ctx: &Ctx, state: &StateWord) -> Result<(Vec<i64>, u64)> {
+    /// Times the checks in chunks; returns samples (TSC cycles per check,
+    /// timer overhead removed), the core cycles per check where the run
+    /// reads them, and how many checks found the bit.
+    fn sample(&self, ctx: &Ctx, state: &StateWord) -> Result<Sampled> {
         let n = ctx.cfg.entry_samples.max(1);
         let mut out = vec![0i64; n];
         crate::placement::prefault(&mut out);
+        let log = ctx.timer.core_log(n);
         let mut seen = 0;
         let mut warmup = ctx.cfg.entry_warmup;
         for chunk in out.chunks_mut(CHUNK) {
             ctx.check_cancel()?;
-            seen += crate::with_clock!(ctx.timer, c =>
+            seen += crate::with_clock!(ctx.timer, &log, c =>
                 deferred::sample_checks(c, state, warmup, BATCH, chunk));
             warmup = 0;
         }
         ctx.timer.subtract_overhead(&mut out);
         out.iter_mut().for_each(|s| *s /= BATCH as i64);
-        Ok((out, seen))
+        let mut core = ctx.timer.core_samples(&log);
+        if let Some(c) = core.as_mut() {
+            c.iter_mut().for_each(|s| *s /= BATCH as i64);
+        }
+        Ok((out, core, seen))
     }
 }
 
@@ -66,7 +77,7 @@ impl Experiment for DeferredCheck {
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
         let state = StateWord::default();
         let rate = ctx.cfg.ipi_rate_hz;
-        let (mut samples, seen, marks) = if self.contended {
+        let (mut samples, core, seen, marks) = if self.contended {
             let Some(cpu) = ctx.placement.initiator_cpu else {
                 return Err(Stop::Skipped("one CPU: no remote CPU to set the bit".into()).into());
             };
@@ -83,23 +94,23 @@ impl Experiment for DeferredCheck {
                     .join()
                     .map_err(|_| anyhow::anyhow!("marker thread panicked"))?
                     .context("marker thread")?;
-                let (samples, seen) = r?;
-                Ok((samples, seen, Some(marks)))
+                let (samples, core, seen) = r?;
+                Ok((samples, core, seen, Some(marks)))
             })?
         } else {
-            let (samples, seen) = self.sample(ctx, &state)?;
-            (samples, seen, None)
+            let (samples, core, seen) = self.sample(ctx, &state)?;
+            (samples, core, seen, None)
         };
         let mut p = params([
             (
                 "operation",
-                "lock-prefixed fetch-and-clear of the CPU's own state word (the deferred \
-                 strategy's check on every kernel entry)"
+                "xchg of the CPU's own state word to { work: 0, status: KERNEL }: the per-entry \
+                 check of Lutomirski's proposal (review text, not posted code)"
                     .into(),
             ),
             ("checks_per_sample", BATCH.into()),
             ("samples", samples.len().into()),
-            ("timer", ctx.timer.kind().into()),
+            ("timer", ctx.timer.kind().name().into()),
             ("checks_that_found_the_bit", seen.into()),
         ]);
         if let Some(m) = marks {
@@ -111,7 +122,8 @@ impl Experiment for DeferredCheck {
                     .into(),
             );
         }
-        let mut e = record::measured(&self.id(), "userspace", p, &mut samples);
+        let e = record::measured(&self.id(), "userspace", p, &mut samples);
+        let mut e = record::with_core_cycles(e, core, None);
         e.notes.push(format!(
             "a sample is the mean of {BATCH} back-to-back checks; a cache-line transfer \
              shows in the mean and the tail more than in the median"

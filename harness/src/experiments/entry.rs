@@ -112,27 +112,35 @@ pub fn auto_batch(step_cycles: u64, op_cycles: f64) -> usize {
     need.max(MIN_BATCH).next_power_of_two().min(MAX_BATCH)
 }
 
-/// Times `regions` regions of `batch` ops into `out` (raw cycles, overhead
-/// removed), checking for cancel between chunks; warms up first.
+/// Times `regions` regions of `batch` ops into `out` (TSC cycles, overhead
+/// removed), checking for cancel between chunks; warms up first. Returns
+/// the core cycles of the same regions where the run reads them.
 fn time_regions(
     ctx: &Ctx,
     op: EntryOp,
     batch: usize,
     warmup: usize,
     out: &mut [i64],
-) -> Result<()> {
+) -> Result<Option<Vec<i64>>> {
+    let log = ctx.timer.core_log(out.len());
     let mut w = warmup;
     for chunk in out.chunks_mut(CHUNK) {
         ctx.check_cancel()?;
         // Warm up before the first chunk only: later chunks follow a
         // cancel check, a load and a branch, nothing that cools caches.
-        crate::with_clock!(ctx.timer, c => workloads::entry::sample_batched(c, op, w, batch, chunk));
+        crate::with_clock!(ctx.timer, &log, c => workloads::entry::sample_batched(c, op, w, batch, chunk));
         w = 0;
     }
+    let mut core = ctx.timer.core_samples(&log);
     if op != EntryOp::Empty {
         ctx.timer.subtract_overhead(out);
+    } else if let Some(c) = core.as_mut() {
+        // The empty region is the overhead itself: keep it raw, as the
+        // TSC samples are.
+        let o = ctx.timer.core_overhead_cycles.unwrap_or(0.0).round() as i64;
+        c.iter_mut().for_each(|s| *s += o);
     }
-    Ok(())
+    Ok(core)
 }
 
 /// The batch for `op`: `--batch`, 1 for the empty region, else
@@ -182,7 +190,7 @@ impl Experiment for EntryExperiment {
         let (batch, rule) = choose_batch(ctx, op)?;
         let mut regions = vec![0i64; regions_for(ctx.cfg.entry_samples)];
         crate::placement::prefault(&mut regions);
-        time_regions(ctx, op, batch, ctx.cfg.entry_warmup, &mut regions)?;
+        let core = time_regions(ctx, op, batch, ctx.cfg.entry_warmup, &mut regions)?;
         // Blocks of the same per-operation samples the summary is made of,
         // so the headline median and its block CI agree.
         let mut samples = per_op(&regions, batch);
@@ -197,6 +205,7 @@ impl Experiment for EntryExperiment {
         }
         let mut e = record::measured(self.id, "user", p, &mut samples);
         e = record::with_blocks(e, stats::blocks(size, medians));
+        e = record::with_core_cycles(e, core.map(|c| per_op(&c, batch)), None);
         e.notes.extend(op_notes(ctx, op, batch, e.summary.median));
         Ok(e)
     }
@@ -212,11 +221,16 @@ impl EntryExperiment {
         let per_block = (regions_for(ctx.cfg.entry_samples) / BLOCKS).max(1);
         let (mut a, mut b) = (vec![0i64; per_block], vec![0i64; per_block]);
         let (mut all_a, mut all_b) = (Vec::new(), Vec::new());
+        let (mut core_a, mut core_b) = (Vec::new(), Vec::new());
         let mut diffs = Vec::with_capacity(BLOCKS);
         for i in 0..BLOCKS {
             let w = if i == 0 { ctx.cfg.entry_warmup } else { 0 };
-            time_regions(ctx, call, batch, w, &mut a)?;
-            time_regions(ctx, inline, batch, w, &mut b)?;
+            let ca = time_regions(ctx, call, batch, w, &mut a)?;
+            let cb = time_regions(ctx, inline, batch, w, &mut b)?;
+            if let (Some(ca), Some(cb)) = (ca, cb) {
+                core_a.extend(per_op(&ca, batch));
+                core_b.extend(per_op(&cb, batch));
+            }
             let (pa, pb) = (per_op(&a, batch), per_op(&b, batch));
             let ma = stats::block_medians(&pa, 1, 1.0).1[0];
             let mb = stats::block_medians(&pb, 1, 1.0).1[0];
@@ -235,6 +249,8 @@ impl EntryExperiment {
         let blocks = stats::blocks_relative_to(per_block as u64, diffs, e.summary.median);
         let mut e =
             record::with_block_delta(e, "the same call inline (no call/ret)", &mut all_b, blocks);
+        let core = ctx.timer.core_overhead_cycles.map(|_| core_a);
+        e = record::with_core_cycles(e, core, Some(record::CoreBase::Unpaired(core_b)));
         e.notes.push(return_note(ctx, e.headline_cycles()));
         Ok(e)
     }
@@ -255,7 +271,7 @@ fn common_params(
         ("ops_per_sample", batch.into()),
         ("batch_rule", rule.into()),
         ("operation", op.describe().into()),
-        ("timer", t.kind().into()),
+        ("timer", t.kind().name().into()),
         ("timer_resolution_cycles", t.resolution_cycles.into()),
         (
             "timer_resolution_ns",

@@ -1,6 +1,6 @@
 //! Turning sample buffers into `schema::Experiment` values.
 
-use crate::schema::{self, Baseline, Blocks, Histogram};
+use crate::schema::{self, Baseline, Blocks, CoreCycles, Histogram};
 use report::stats;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,17 +19,52 @@ pub fn measured(
     samples: &mut [i64],
 ) -> schema::Experiment {
     let summary = stats::summarize(samples);
-    schema::Experiment {
-        id: id.to_string(),
-        backend: backend.to_string(),
+    schema::Experiment::plain(
+        id,
+        backend,
         params,
         summary,
-        samples: Histogram::from_samples(samples),
-        baseline: None,
-        ipi: None,
-        notes: Vec::new(),
-        blocks: None,
-    }
+        Histogram::from_samples(samples),
+    )
+}
+
+/// The reference run's core cycles of a differential experiment.
+pub enum CoreBase {
+    /// Region i of the baseline ran right after region i of the
+    /// experiment (refill pairs): the delta is the median of the pairs.
+    Paired(Vec<i64>),
+    /// Separate runs (entry.flush.* against nop): the median shift.
+    Unpaired(Vec<i64>),
+}
+
+/// Attaches the core cycles (rdpmc) of the same timed regions, overhead
+/// already removed: a figure of its own beside the TSC time, never
+/// converted to ns. `core` None (no rdpmc) leaves the experiment as is.
+pub fn with_core_cycles(
+    mut e: schema::Experiment,
+    core: Option<Vec<i64>>,
+    base: Option<CoreBase>,
+) -> schema::Experiment {
+    let Some(mut core) = core.filter(|c| !c.is_empty()) else {
+        return e;
+    };
+    let delta_median = base.map(|b| match b {
+        CoreBase::Paired(b) => {
+            let mut d: Vec<i64> = core.iter().zip(&b).map(|(a, b)| a - b).collect();
+            d.sort_unstable();
+            finite(stats::median_sorted(&d))
+        }
+        CoreBase::Unpaired(mut b) => {
+            core.sort_unstable();
+            b.sort_unstable();
+            finite(stats::delta_median_ci95(&core, &b).0)
+        }
+    });
+    e.core_cycles = Some(CoreCycles {
+        summary: stats::summarize(&mut core),
+        delta_median,
+    });
+    e
 }
 
 /// Adds the reference run of a differential experiment and its delta
@@ -165,6 +200,27 @@ mod tests {
             stats::blocks(50, vec![24.0, 74.0]),
         );
         assert_eq!(e.summary.median_ci95, e.blocks.as_ref().unwrap().ci95);
+    }
+
+    #[test]
+    fn core_cycles_are_their_own_figure() {
+        // Core clock at 1.5x the TSC: the TSC samples stay the headline,
+        // the core figure sits beside them, unconverted.
+        let mut tsc = vec![200i64; 9];
+        let e = measured("entry.null", "user", BTreeMap::new(), &mut tsc);
+        let e = with_core_cycles(e, Some(vec![300; 9]), None);
+        assert_eq!(e.summary.median, 200.0);
+        assert_eq!(e.core_cycles.as_ref().unwrap().summary.median, 300.0);
+        assert_eq!(e.headline_core_cycles(), Some(300.0));
+        let paired = with_core_cycles(
+            e.clone(),
+            Some(vec![300, 310, 320]),
+            Some(CoreBase::Paired(vec![100, 100, 100])),
+        );
+        assert_eq!(paired.core_cycles.unwrap().delta_median, Some(210.0));
+        assert!(with_core_cycles(e, None, None).core_cycles.is_some());
+        let plain = measured("x", "user", BTreeMap::new(), &mut [1]);
+        assert!(with_core_cycles(plain, None, None).core_cycles.is_none());
     }
 
     #[test]

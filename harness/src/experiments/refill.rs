@@ -39,12 +39,15 @@ impl Experiment for RefillExperiment {
         let (mut flushed, mut plain) = (vec![0i64; n], vec![0i64; n]);
         crate::placement::prefault(&mut flushed);
         crate::placement::prefault(&mut plain);
+        // Two timed walks per pair, flushed then plain: the core-cycle log
+        // alternates the same way.
+        let log = ctx.timer.core_log(2 * n);
         let mut done = 0;
         while done < n {
             ctx.check_cancel()?;
             let end = (done + CHUNK).min(n);
             let want = end - done;
-            let got = crate::with_clock!(ctx.timer, c => workloads::walk::refill_pairs(
+            let got = crate::with_clock!(ctx.timer, &log, c => workloads::walk::refill_pairs(
                 c, &ws, &range, &mut flushed[done..end], &mut plain[done..end], ctx.cancel))
             .context("refill loop")?;
             done += got;
@@ -55,6 +58,11 @@ impl Experiment for RefillExperiment {
         }
         ctx.timer.subtract_overhead(&mut flushed);
         ctx.timer.subtract_overhead(&mut plain);
+        let core = ctx.timer.core_samples(&log).map(|c| {
+            let flushed: Vec<i64> = c.iter().step_by(2).copied().collect();
+            let plain: Vec<i64> = c.iter().skip(1).step_by(2).copied().collect();
+            (flushed, plain)
+        });
         // Paired differences, in run order: each flushed walk minus the
         // plain walk right after it.
         let diffs: Vec<i64> = flushed.iter().zip(&plain).map(|(f, p)| f - p).collect();
@@ -69,6 +77,11 @@ impl Experiment for RefillExperiment {
             &mut plain,
             report::stats::blocks_relative_to(size, medians, flushed_median),
         );
+        let (core, core_base) = match core {
+            Some((f, p)) => (Some(f), Some(record::CoreBase::Paired(p))),
+            None => (None, None),
+        };
+        e = record::with_core_cycles(e, core, core_base);
         let plain_median = e.baseline.as_ref().map_or(f64::NAN, |b| b.summary.median);
         let reach = Reach::judge(
             self.pages,
@@ -161,7 +174,7 @@ impl RefillExperiment {
             ("no_flush", "the same mprotect on the already read-only range: entry without flush".into()),
             ("delta", "median over blocks of the block median of paired (flushed - plain) walks".into()),
             ("pti", pti.map_or(serde_json::Value::Null, Into::into)),
-            ("timer", ctx.timer.kind().into()),
+            ("timer", ctx.timer.kind().name().into()),
             ("timer_resolution_cycles", ctx.timer.resolution_cycles.into()),
             ("plain_per_page_cycles", record::finite(reach.plain_per_page).into()),
             ("flushed_per_page_cycles", record::finite(reach.flushed_per_page).into()),

@@ -42,11 +42,12 @@ pub enum Variant {
     Invpcid3 = 6,
     Cr4Pge = 7,
     Invlpg = 8,
-    /// What the flush-on-entry series runs: INVPCID type 2 if the CPU has
-    /// INVPCID, else CR4.PGE twice (the module chooses).
+    /// What the series (v6/v7) runs on every nohz_full entry: INVPCID type
+    /// 2 if the CPU has INVPCID, else CR4.PGE twice (the module chooses).
     Series = 9,
-    /// The deferred strategy: an atomic check of the CPU's state word, the
-    /// series flush only when a remote CPU marked it (`Method::DeferMark`).
+    /// Lutomirski's proposal (review text, not posted code): an atomic
+    /// check of the CPU's state word, the series' flush only when a remote
+    /// CPU marked it (`Method::DeferMark`).
     Deferred = 10,
 }
 

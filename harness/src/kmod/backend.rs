@@ -10,9 +10,10 @@
 //! - `entry.flush.series`: the row the series itself stands for (INVPCID
 //!   type 2 with INVPCID, else CR4.PGE twice); the other variants are
 //!   named alternatives (`report::ids::flush_semantics`);
-//! - `entry.flush.deferred` / `entry.flush.deferred_marked`: the deferred
-//!   strategy's atomic check on every entry, alone and with a housekeeping
-//!   CPU setting the victim's flush-pending bit at `DEFER_MARK_HZ`;
+//! - `entry.flush.deferred` / `entry.flush.deferred_marked`: the atomic
+//!   check of Lutomirski's proposal (review text, not posted code) on every
+//!   entry, alone and with a housekeeping CPU setting the victim's
+//!   flush-pending bit at `DEFER_MARK_HZ`;
 //! - `ipi.kmod.<method>`: kernel-side flush IPIs to the victim CPU (see
 //!   `KmodInitiator`).
 //!
@@ -112,7 +113,7 @@ pub fn describe(v: Variant) -> &'static str {
         Variant::Series => "the series' flush: INVPCID type 2 with INVPCID, else CR4.PGE twice",
         Variant::Deferred => {
             "atomic fetch-and-clear of this CPU's state word; the series' flush if the \
-             flush-pending bit was set"
+             flush-pending bit was set (Lutomirski's proposal, not posted code)"
         }
     }
 }
@@ -309,20 +310,24 @@ impl Experiment for EntryFlush {
         let mut plain = vec![0i64; self.samples];
         let v = self.variant;
         let marks = self.start_marks(ctx)?;
+        let (log_f, log_p) = (
+            ctx.timer.core_log(self.samples),
+            ctx.timer.core_log(self.samples),
+        );
         let mut first = true;
         // Flushing and nop chunks alternate so drift hits both alike.
         for (f, p) in flushed.chunks_mut(CHUNK).zip(plain.chunks_mut(CHUNK)) {
             ctx.check_cancel()?;
             let w = if first { self.warmup } else { 0 };
             first = false;
-            crate::with_clock!(ctx.timer, c => workloads::entry::sample_with(c, w, f, || {
+            crate::with_clock!(ctx.timer, &log_f, c => workloads::entry::sample_with(c, w, f, || {
                 let _ = dev.entry_flush(v);
                 if pages > 0 {
                     // SAFETY: `base` maps `pages` pages (`ws` lives past the loop).
                     std::hint::black_box(unsafe { workloads::walk::walk(base, pages) });
                 }
             }));
-            crate::with_clock!(ctx.timer, c => workloads::entry::sample_with(c, w, p, || {
+            crate::with_clock!(ctx.timer, &log_p, c => workloads::entry::sample_with(c, w, p, || {
                 let _ = dev.entry_flush(Variant::Nop);
                 if pages > 0 {
                     // SAFETY: `base` maps `pages` pages (`ws` lives past the loop).
@@ -346,7 +351,7 @@ impl Experiment for EntryFlush {
             ("stride_bytes", workloads::PAGE_SIZE.into()),
             ("samples", self.samples.into()),
             ("warmup", self.warmup.into()),
-            ("timer", ctx.timer.kind().into()),
+            ("timer", ctx.timer.kind().name().into()),
             (
                 "emulates",
                 "flush-on-entry: an ioctl that flushes once with IRQs off and returns, \
@@ -356,6 +361,11 @@ impl Experiment for EntryFlush {
         ]);
         let mut e = record::measured(&self.id(), "kmod", p, &mut flushed);
         e = record::with_baseline(e, "nop ioctl", &mut plain);
+        let core_base = ctx
+            .timer
+            .core_samples(&log_p)
+            .map(record::CoreBase::Unpaired);
+        e = record::with_core_cycles(e, ctx.timer.core_samples(&log_f), core_base);
         e.notes.push(
             "emulated: the flush runs at ioctl dispatch, not right after the CR3 switch \
              of the entry as in the series"

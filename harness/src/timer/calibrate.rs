@@ -10,7 +10,7 @@ use workloads::Clock;
 /// measured one before the measured one is used instead.
 pub const MAX_TSC_DISAGREEMENT: f64 = 0.005;
 /// Empty regions timed to find the timer's own cost.
-const OVERHEAD_SAMPLES: usize = 200_000;
+pub(super) const OVERHEAD_SAMPLES: usize = 200_000;
 /// Back-to-back reads the step is found from: enough that every phase
 /// of a coarse counter's step against the read cost shows up.
 const STEP_READS: usize = 100_000;

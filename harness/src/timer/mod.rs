@@ -10,8 +10,11 @@
 //! `Tsc`). `calibrate.rs` measures what each run needs to know about the
 //! clock.
 //!
-//! `Timer` is one run's choice: which clock, its overhead (median of empty
-//! regions, measured each run and subtracted from every sample), its step
+//! `Timer` is one run's choice: the TSC alone, or the TSC with core cycles
+//! beside it (a `workloads::Paired` clock: time always comes from the TSC,
+//! core cycles are kept as their own figure and never converted with the
+//! TSC rate); the overheads (median of empty regions, measured each run
+//! and subtracted from every sample of their counter), the TSC step
 //! (smallest positive difference of back-to-back reads) and the TSC
 //! frequency for ns figures (CPUID/hypervisor leaf when the detection
 //! found it and it agrees within 0.5% with a 150 ms measurement against
@@ -28,7 +31,7 @@ pub use calibrate::{measure_overhead, measure_tsc_hz, step, tsc_frequency, tsc_h
 pub use pmc::Pmc;
 pub use tsc::{check_tsc, Tsc};
 
-use crate::schema::{Environment, TimerInfo};
+use crate::schema::{Environment, TimerInfo, TimerKind};
 
 /// Why the timer cannot be set up (or a clock cannot be used).
 #[derive(Debug, thiserror::Error)]
@@ -59,18 +62,44 @@ impl TimerError {
          the TSC may change rate with P-states or stop in C-states, so cycle and ns figures could be wrong";
 }
 
-/// Which clock the timed loops use.
+/// Which counters the timed loops read.
 #[derive(Debug)]
 pub enum ClockChoice {
+    /// The TSC alone.
     Tsc,
+    /// The TSC for time, and perf rdpmc core cycles beside it.
     Pmc(Pmc),
 }
 
-/// Runs `$body` with `$c` bound to the run's clock (`&Tsc` or `&Pmc`), so
-/// the hot loop is compiled once per clock with no branch inside it. This
-/// is the one place the clock choice is matched.
+/// Runs `$body` with `$c` bound to the run's clock, so the hot loop is
+/// compiled once per clock with no branch inside it: the TSC alone, or,
+/// where perf allows rdpmc, a `workloads::Paired` of the TSC and the core
+/// counter whose per-region core cycles go to `$log` (a
+/// `workloads::CoreLog`). Either way the loop's samples are TSC cycles:
+/// time always comes from the TSC, and core cycles are a figure of their
+/// own. This is the one place the run's clock choice is matched.
 #[macro_export]
 macro_rules! with_clock {
+    ($timer:expr, $log:expr, $c:ident => $body:expr) => {
+        match &$timer.clock {
+            $crate::timer::ClockChoice::Tsc => {
+                let $c = &$crate::timer::Tsc;
+                $body
+            }
+            $crate::timer::ClockChoice::Pmc(p) => {
+                let $c = &workloads::Paired::new(&$crate::timer::Tsc, p, $log);
+                $body
+            }
+        }
+    };
+}
+
+/// The single clock a criterion bench reads (criterion keeps one value
+/// per region): the TSC, or core cycles alone with `ENTRYBENCH_CLOCK=rdpmc`
+/// (recorded as timer kind `rdpmc`, so the import marks them as core
+/// cycles and no report converts them to ns).
+#[macro_export]
+macro_rules! with_bench_clock {
     ($timer:expr, $c:ident => $body:expr) => {
         match &$timer.clock {
             $crate::timer::ClockChoice::Tsc => {
@@ -85,19 +114,26 @@ macro_rules! with_clock {
     };
 }
 
-/// One run's timer: clock, overhead and frequency.
+/// One run's timer: clock, overheads and frequency.
 #[derive(Debug)]
 pub struct Timer {
     pub clock: ClockChoice,
-    /// Median empty-region cost of `clock`, cycles.
+    /// Median TSC cycles of an empty region of the run's clock
+    /// (`with_clock!`); subtracted from every time sample.
     pub overhead_cycles: f64,
-    /// Median empty-region cost of the TSC (ipi.* always uses the TSC: a
-    /// gap on one CPU is matched with a call on another).
+    /// Median TSC cycles of an empty region of the bare TSC (ipi.* reads
+    /// the TSC alone: a gap on one CPU is matched with a call on another).
     pub tsc_overhead_cycles: f64,
-    /// Smallest positive difference of two back-to-back reads of `clock`,
-    /// cycles (1 = it counts every cycle). Some TSCs advance in steps
-    /// (~24.5 cycles on some Zen guests): a region shorter than ~50 steps
-    /// is quantized by more than 2%, which is why entry.* time batches.
+    /// With rdpmc: median core cycles of an empty region of the run's
+    /// clock, subtracted from every core-cycle sample.
+    pub core_overhead_cycles: Option<f64>,
+    /// Median empty-region cost of the bench clock (`with_bench_clock!`):
+    /// the TSC's, or core cycles of rdpmc alone.
+    pub bench_overhead_cycles: f64,
+    /// Smallest positive difference of two back-to-back TSC reads, cycles
+    /// (1 = it counts every cycle). Some TSCs advance in steps (~24.5
+    /// cycles on some Zen guests): a region shorter than ~50 steps is
+    /// quantized by more than 2%, which is why entry.* time batches.
     pub resolution_cycles: u64,
     pub tsc_hz: f64,
     /// "cpuid", "hypervisor" or "measured".
@@ -116,7 +152,7 @@ pub struct TimerOptions {
 }
 
 impl Timer {
-    /// Chooses the clock and measures its overhead and the TSC frequency.
+    /// Chooses the clock and measures its overheads and the TSC frequency.
     /// Call it on the CPU the measurements will run on (after pinning).
     pub fn setup(env: &Environment, opts: TimerOptions) -> Result<Timer, TimerError> {
         let mut notes = Vec::new();
@@ -128,22 +164,31 @@ impl Timer {
             match Pmc::open() {
                 Ok(p) => ClockChoice::Pmc(p),
                 Err(why) => {
-                    notes.push(format!("timer: TSC, not core cycles: {why}"));
+                    notes.push(format!("timer: TSC, no core cycles: {why}"));
                     ClockChoice::Tsc
                 }
             }
         } else {
             ClockChoice::Tsc
         };
-        let (tsc_overhead_cycles, tsc_step) = measure_overhead(&Tsc);
-        let (overhead_cycles, resolution_cycles) = match &clock {
-            ClockChoice::Tsc => (tsc_overhead_cycles, tsc_step),
-            ClockChoice::Pmc(p) => measure_overhead(p),
+        let (tsc_overhead_cycles, resolution_cycles) = measure_overhead(&Tsc);
+        let (overhead_cycles, core_overhead_cycles, bench_overhead_cycles) = match &clock {
+            ClockChoice::Tsc => (tsc_overhead_cycles, None, tsc_overhead_cycles),
+            ClockChoice::Pmc(p) => {
+                let log = workloads::CoreLog::with_capacity(calibrate::OVERHEAD_SAMPLES);
+                let (tsc, _) = measure_overhead(&workloads::Paired::new(&Tsc, p, &log));
+                let mut core = log.take();
+                core.sort_unstable();
+                let core = report::stats::median_sorted(&core);
+                (tsc, Some(core), measure_overhead(p).0)
+            }
         };
         let mut t = Timer {
             clock,
             overhead_cycles,
             tsc_overhead_cycles,
+            core_overhead_cycles,
+            bench_overhead_cycles,
             resolution_cycles,
             tsc_hz,
             tsc_hz_source,
@@ -161,19 +206,21 @@ impl Timer {
         Ok(t)
     }
 
-    /// "tsc" or "rdpmc".
-    pub fn kind(&self) -> &'static str {
+    /// What `entrybench run` records: the TSC, or the TSC with core
+    /// cycles beside it.
+    pub fn kind(&self) -> TimerKind {
         match self.clock {
-            ClockChoice::Tsc => "tsc",
-            ClockChoice::Pmc(_) => "rdpmc",
+            ClockChoice::Tsc => TimerKind::Tsc,
+            ClockChoice::Pmc(_) => TimerKind::TscAndRdpmc,
         }
     }
 
-    /// The TimerInfo of the result file.
+    /// The TimerInfo of a run's result file.
     pub fn info(&self) -> TimerInfo {
         TimerInfo {
-            kind: self.kind().to_string(),
+            kind: self.kind(),
             overhead_cycles: self.overhead_cycles,
+            core_overhead_cycles: self.core_overhead_cycles,
             tsc_hz: self.tsc_hz,
             tsc_hz_source: self.tsc_hz_source.clone(),
             resolution_cycles: self.resolution_cycles,
@@ -181,21 +228,54 @@ impl Timer {
         }
     }
 
-    /// The step in ns (at the TSC frequency: for rdpmc core cycles this is
-    /// only approximate).
+    /// The TimerInfo of a criterion bench session: its samples count the
+    /// bench clock (core cycles alone with rdpmc).
+    pub fn bench_info(&self) -> TimerInfo {
+        let kind = match self.clock {
+            ClockChoice::Tsc => TimerKind::Tsc,
+            ClockChoice::Pmc(_) => TimerKind::Rdpmc,
+        };
+        TimerInfo {
+            kind,
+            overhead_cycles: self.bench_overhead_cycles,
+            core_overhead_cycles: None,
+            ..self.info()
+        }
+    }
+
+    /// The TSC step in ns.
     pub fn resolution_ns(&self) -> f64 {
         self.tsc_ns(self.resolution_cycles as f64)
     }
 
-    /// Removes the timer's own cost from raw samples of `clock`.
+    /// Removes the timer's own cost from raw time (TSC) samples.
     pub fn subtract_overhead(&self, samples: &mut [i64]) {
         let o = self.overhead_cycles.round() as i64;
         samples.iter_mut().for_each(|s| *s -= o);
     }
 
+    /// A log with room for `regions` core-cycle deltas: empty and never
+    /// filled without rdpmc.
+    pub fn core_log(&self, regions: usize) -> workloads::CoreLog {
+        match self.clock {
+            ClockChoice::Tsc => workloads::CoreLog::default(),
+            ClockChoice::Pmc(_) => workloads::CoreLog::with_capacity(regions),
+        }
+    }
+
+    /// The core cycles `log` holds, the core-cycle overhead of an empty
+    /// region removed; None without rdpmc.
+    pub fn core_samples(&self, log: &workloads::CoreLog) -> Option<Vec<i64>> {
+        let o = self.core_overhead_cycles?.round() as i64;
+        let mut v = log.take();
+        v.iter_mut().for_each(|s| *s -= o);
+        Some(v)
+    }
+
     /// TSC cycles to nanoseconds (NaN when the frequency is unknown).
     pub fn tsc_ns(&self, cycles: f64) -> f64 {
-        report::units::cycles_to_ns(cycles, self.tsc_hz).unwrap_or(f64::NAN)
+        report::units::cycles_to_ns(report::units::TscCycles(cycles), self.tsc_hz)
+            .unwrap_or(f64::NAN)
     }
 }
 
@@ -280,6 +360,8 @@ mod tests {
             clock: ClockChoice::Tsc,
             overhead_cycles: 30.4,
             tsc_overhead_cycles: 30.4,
+            core_overhead_cycles: None,
+            bench_overhead_cycles: 30.4,
             resolution_cycles: 25,
             tsc_hz: 2e9,
             tsc_hz_source: "measured".into(),
@@ -290,7 +372,7 @@ mod tests {
         assert_eq!(s, vec![70, 0, -20]);
         assert_eq!(t.tsc_ns(2000.0), 1000.0);
         let i = t.info();
-        assert_eq!(i.kind, "tsc");
+        assert_eq!(i.kind, TimerKind::Tsc);
         assert_eq!((i.resolution_cycles, i.resolution_ns), (25, 12.5));
     }
 }

@@ -1,0 +1,100 @@
+use super::*;
+use crate::size::cost::tests::fixture;
+
+fn profile() -> Profile {
+    Profile::parse(
+        "syscalls_per_sec = 1000\nflush_events_per_sec = 1\nworking_set_pages = 64\nlatency_budget_us = 5\n",
+    )
+    .unwrap()
+}
+
+/// Sizes `profile()` for a dump of `cpu` (with the Cascade Lake
+/// verdict) against `files`; returns the dump's block (the first).
+fn size_dump_of(cpu: &CpuFacts, files: &[ResultFile]) -> Block {
+    let env = fixture("cascadelake").environment;
+    let dump = DumpTarget {
+        file_name: "dump.txt".into(),
+        cpu,
+        verdict: &env.verdict,
+    };
+    let s = size(&profile(), files, Some(dump));
+    assert!(s.blocks[0].dump, "the asked-for CPU comes first");
+    s.blocks[0].clone()
+}
+
+#[test]
+fn unmeasured_dump_still_says_what_runs() {
+    // No results at all: published figures for the core, and the CPU's
+    // own facts still decide that the series defers nothing with PTI off.
+    let m = size_dump_of(&fixture("cascadelake").environment.cpu, &[]);
+    assert_eq!(m.basis, Basis::Published);
+    let all = m.answer.join(" ");
+    assert!(all.contains("defers no TLB-flush IPI"), "{all}");
+    assert!(
+        m.detail
+            .iter()
+            .any(|n| n.contains("entrybench run --out results/")),
+        "{:?}",
+        m.detail
+    );
+    // The Gold 6248 figure is the published E, labelled as such.
+    let e = m.costs.ingredients.flush.as_ref().unwrap();
+    assert!(e.source.label().starts_with("published (v7 cover"), "{e:?}");
+    assert!(e.note.as_ref().unwrap().contains("not the flush alone"));
+}
+
+#[test]
+fn same_model_results_are_used_as_measured() {
+    let files = [fixture("cascadelake")];
+    let cpu = files[0].environment.cpu.clone();
+    let m = size_dump_of(&cpu, &files);
+    assert_eq!(m.basis, Basis::Measured);
+    let mut other = cpu;
+    other.model += 1;
+    let m = size_dump_of(&other, &files);
+    assert!(matches!(m.basis, Basis::LikeModel(_)), "{:?}", m.basis);
+    assert!(m
+        .costs
+        .ingredients
+        .ipi
+        .as_ref()
+        .unwrap()
+        .source
+        .label()
+        .starts_with("measured (like model: "));
+    // A like model is not a measurement of this CPU: no pick from it.
+    assert!(!m.bare_metal_measurement());
+}
+
+#[test]
+fn a_guest_is_never_a_hardware_pick() {
+    let s = size(&profile(), &[fixture("genoa")], None);
+    assert!(
+        s.recommendation.starts_with("no hardware pick"),
+        "{}",
+        s.recommendation
+    );
+    let s = size(
+        &profile(),
+        &[fixture("genoa"), fixture("cascadelake")],
+        None,
+    );
+    assert!(
+        s.recommendation.starts_with("Cascade Lake"),
+        "{}",
+        s.recommendation
+    );
+}
+
+#[test]
+fn lines_fit_and_explain_adds_the_sources() {
+    let s = size(&profile(), &[fixture("skylake-pti.json")], None);
+    let short = render_text(&s, false);
+    let long = render_text(&s, true);
+    for l in short.lines().chain(long.lines()) {
+        assert!(l.chars().count() <= WIDTH, "{l}");
+    }
+    assert!(!short.contains("20251114151428.1064524-9"));
+    assert!(long.contains("20251114151428.1064524-9"), "{long}");
+    assert!(long.contains("Sizing equations"));
+}

@@ -1,0 +1,137 @@
+//! Core cycles and TSC time are different clocks: ns come from TSC cycles
+//! only, and a core-cycle figure is shown as cycles. A synthetic rdpmc
+//! run whose core clock runs at 1.5x the TSC (a core at 3.75 GHz against
+//! a 2.5 GHz TSC) must read exactly as the TSC says.
+
+mod common;
+
+use common::load;
+use report::schema::{ClockKind, CoreCycles, ResultFile, TimerKind};
+
+/// The Skylake fixture as a schema-3 rdpmc run: every experiment timed
+/// with the run's clock gets core cycles at 1.5x its TSC cycles beside
+/// them (ipi.* and flush.kernel.* stay TSC-only, as in a real run).
+fn rdpmc_run() -> ResultFile {
+    let mut f = load("synthetic-skylake-pti.json");
+    f.timer.kind = TimerKind::TscAndRdpmc;
+    f.timer.core_overhead_cycles = Some(36.0);
+    for e in &mut f.experiments {
+        if e.id.starts_with("ipi.") || e.id.starts_with("flush.kernel.") {
+            continue;
+        }
+        let mut s = e.summary.clone();
+        for v in [
+            &mut s.min,
+            &mut s.median,
+            &mut s.mean,
+            &mut s.p90,
+            &mut s.p99,
+            &mut s.p999,
+            &mut s.max,
+        ] {
+            *v *= 1.5;
+        }
+        e.core_cycles = Some(CoreCycles {
+            summary: s,
+            delta_median: e.baseline.as_ref().map(|b| b.delta_median * 1.5),
+        });
+    }
+    f
+}
+
+fn ns_of(f: &ResultFile, cycles: f64) -> f64 {
+    cycles * 1e9 / f.timer.tsc_hz
+}
+
+#[test]
+fn ns_come_from_the_tsc_and_core_cycles_stay_cycles() {
+    let f = rdpmc_run();
+    // The file round-trips through the loader with its clocks.
+    let text = serde_json::to_string(&f).unwrap();
+    let back = report::load::parse_result(&text).unwrap();
+    assert_eq!(back, f);
+    let getpid = f
+        .experiments
+        .iter()
+        .find(|e| e.id == "entry.getpid")
+        .unwrap();
+    assert_eq!(getpid.clock, ClockKind::Tsc);
+    let tsc_ns = report::units::num(ns_of(&f, getpid.summary.median));
+    let core_ns = report::units::num(ns_of(&f, getpid.summary.median * 1.5));
+    let core_cycles = report::units::num(getpid.summary.median * 1.5);
+
+    let report = report::render_text(std::slice::from_ref(&f));
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("entry.getpid "))
+        .expect("an entry.getpid row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // experiment, cycles, core cyc, ns, CI95 ns, p99 ns, n
+    assert_eq!(cells[1], report::units::num(getpid.summary.median), "{row}");
+    assert_eq!(cells[2], core_cycles, "core cycles shown as cycles: {row}");
+    assert_eq!(cells[3], tsc_ns, "ns from the TSC figure: {row}");
+    assert_ne!(tsc_ns, core_ns);
+    assert!(report.contains("core cyc"), "{report}");
+    assert!(report.contains("never converted to ns"), "{report}");
+
+    // The cost model prices the series' flush from the TSC delta.
+    let machines = report::machine::group(std::slice::from_ref(&f));
+    let e = report::size::cost::measured_flush(&machines[0], true).unwrap();
+    let flush = f
+        .experiments
+        .iter()
+        .find(|e| e.id == "entry.flush.invpcid2")
+        .unwrap();
+    let want = ns_of(&f, flush.baseline.as_ref().unwrap().delta_median);
+    assert!((e.ns - want).abs() < 1e-9, "{} vs {want}", e.ns);
+}
+
+#[test]
+fn an_older_rdpmc_file_has_no_ns_for_its_core_cycles() {
+    // Schema 2, timer rdpmc: entry.*, refill.* and entry.flush.* were
+    // core cycles; ipi.* TSC.
+    let mut f = load("synthetic-skylake-pti.json");
+    f.schema_version = 2;
+    f.timer.kind = TimerKind::Rdpmc;
+    for e in &mut f.experiments {
+        e.clock = ClockKind::Tsc;
+    }
+    let text = serde_json::to_string(&f)
+        .unwrap()
+        .replace(",\"clock\":\"tsc\"", "");
+    assert!(!text.contains("\"clock\""));
+    let f = report::load::parse_result(&text).unwrap();
+    let clock = |id: &str| f.experiments.iter().find(|e| e.id == id).unwrap().clock;
+    assert_eq!(clock("entry.getpid"), ClockKind::CoreCycles);
+    assert_eq!(clock("refill.w64"), ClockKind::CoreCycles);
+    assert_eq!(clock("entry.flush.invpcid2"), ClockKind::CoreCycles);
+    assert_eq!(clock("ipi.kmod.kernel_range"), ClockKind::Tsc);
+
+    let report = report::render_text(std::slice::from_ref(&f));
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("entry.getpid "))
+        .unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // experiment, cycles, core cyc, ns ...: the ns cell is "-".
+    assert_eq!(cells[3], "-", "{row}");
+    // Sizing: the flush and refill have no time, so nothing is priced
+    // from them; the IPI (TSC) still is.
+    let machines = report::machine::group(std::slice::from_ref(&f));
+    let p = report::profile::Profile::parse(
+        "syscalls_per_sec = 1000\nflush_events_per_sec = 1\nworking_set_pages = 64\nlatency_budget_us = 5\n",
+    )
+    .unwrap();
+    let costs = report::size::machine_costs(&p, &machines[0]);
+    assert!(costs.ingredients.ipi.is_some());
+    assert!(costs.ingredients.refill.is_none());
+    assert!(
+        costs
+            .ingredients
+            .flush
+            .as_ref()
+            .is_none_or(|e| matches!(e.source, report::size::cost::Source::Published { .. })),
+        "{:?}",
+        costs.ingredients.flush
+    );
+}
