@@ -278,7 +278,8 @@ mod tests {
             assert!(
                 s.contains("vschneid@redhat.com")
                     || s.contains("not re-read")
-                    || s.contains("2603.3/00632"),
+                    || s.contains("2603.3/00632")
+                    || s.contains("2606.0/00925"),
                 "{s}"
             );
         }

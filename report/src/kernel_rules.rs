@@ -155,8 +155,9 @@ pub enum EntryWork {
     /// An atomic exchange of the CPU's state word on every entry, and the
     /// flush only on an entry after a remote CPU deferred one.
     FlushWhenPending,
-    /// Posted, but what entry does could not be re-read: not priced.
-    NotKnown,
+    /// A catch-up sequence at entry, tied to the kPTI CR3 switch (so it
+    /// needs PTI), whose contents could not be re-read: not priced.
+    CatchUpNeedsPti,
 }
 
 /// One posting (or postings that do the same thing at entry).
@@ -190,14 +191,14 @@ pub const POSTINGS: [Posting; 4] = [
     Posting {
         versions: &[Series::RfcV8],
         label: "RFC v8",
-        work: EntryWork::NotKnown,
+        work: EntryWork::CatchUpNeedsPti,
         what: sources::V8_WHAT,
         source: src::V8_COVER,
     },
     Posting {
         versions: &[Series::V9],
         label: "v9",
-        work: EntryWork::NotKnown,
+        work: EntryWork::CatchUpNeedsPti,
         what: sources::V9_WHAT,
         source: src::V9,
     },
@@ -211,11 +212,23 @@ pub fn flushing_posting() -> Posting {
 
 /// Whether a posting runs here, as posted. v5 defers no TLB flush at all
 /// (it runs, and TLB-flush IPIs stay); v6/v7 defer kernel TLB flushes only
-/// with PTI on; v8 and v9 could not be re-read.
+/// with PTI on; RFC v8 and v9 tie their catch-up to the kPTI CR3 switch,
+/// so they too do nothing with PTI off, and what they cost with PTI on
+/// could not be re-read.
 pub fn series(p: &Posting, k: &KernelFacts) -> Runs {
     match p.work {
         EntryWork::TlbIpisStay => Runs::IfApplied(Reason::new(p.what, p.source)),
-        EntryWork::NotKnown => Runs::Unknown(Reason::new(p.what, p.source)),
+        EntryWork::CatchUpNeedsPti => match k.pti {
+            Some(false) => Runs::IfPtiOn(Reason::new(
+                format!(
+                    "PTI is off, so {} defers nothing here: {}",
+                    p.label,
+                    sources::V8_V9_NEED_PTI
+                ),
+                p.source,
+            )),
+            _ => Runs::Unknown(Reason::new(p.what, p.source)),
+        },
         EntryWork::FlushEveryEntry | EntryWork::FlushWhenPending => match k.pti {
             Some(true) => Runs::IfApplied(Reason::new(
                 format!("PTI is on, so once applied {} would {}", p.label, p.what),

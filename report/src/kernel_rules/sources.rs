@@ -20,10 +20,14 @@ pub mod src {
     pub const V7_TLB_DEFER: &str = "v7 30/31, 20251114151428.1064524-10-vschneid@redhat.com";
     /// v7 31/31: the COALESCE_TLBI Kconfig entry.
     pub const V7_KCONFIG: &str = "v7 31/31, 20251114151428.1064524-11-vschneid@redhat.com";
-    /// [RFC PATCH v8 00/10], 24 Mar 2026 (Message-ID not seen).
-    pub const V8_COVER: &str = "RFC v8 cover, https://lkml.rescloud.iu.edu/2603.3/00632.html";
-    /// v9, May 2026: no copy of its text was found to re-read.
-    pub const V9: &str = "v9, May 2026, not re-read";
+    /// [RFC PATCH v8 00/10], 24 Mar 2026 (Message-ID not seen), and its
+    /// 08/10 and 09/10 (lkml.iu.edu 2603.3/00651, /00653).
+    pub const V8_COVER: &str =
+        "RFC v8 cover and 08-09/10, https://lkml.rescloud.iu.edu/2603.3/00632.html";
+    /// [PATCH v9 08/10], 5 May 2026, as quoted in Juri Lelli's reply of
+    /// 1 Jun 2026; no other part of v9 was found to re-read.
+    pub const V9: &str =
+        "v9 08/10 as quoted by Lelli, https://lkml.rescloud.iu.edu/hypermail/linux/kernel/2606.0/00925.html";
     /// Andy Lutomirski, 14 Nov 2025, reply to the v7 cover.
     pub const LUTO_PROPOSAL: &str =
         "Lutomirski, beb46a02-b902-438b-8b6d-b5f0d7ad0ae6@app.fastmail.com";
@@ -75,11 +79,27 @@ pub const V7_NEEDS_PTI: &str = "COALESCE_TLBI depends on MITIGATION_PAGE_TABLE_I
 
 // RFC v8 cover: "This version now gets rid of all that, and instead goes
 // with an "unconditionnally run a catch-up sequence at kernel entry"
-// approach - as was suggested at LPC 2025". The rest of the cover and
-// the patches were not found.
-pub const V8_WHAT: &str = "runs a catch-up sequence unconditionally at kernel entry instead of per-IPI callbacks; what the sequence contains, and whether it needs PTI, could not be re-read, so entrybench does not price it";
+// approach - as was suggested at LPC 2025". 09/10 (lkml.iu.edu
+// 2603.3/00653): "The deferred instruction sync is the CR3 RMW done as
+// part of kPTI when switching to the kernel page table" ... "Leverage the
+// new kernel_cr3_loaded signal and the kPTI CR3 RMW to defer sync_core()
+// IPIs targeting NOHZ_FULL CPUs." 08/10 (2603.3/00651): "+config
+// TRACK_CR3 ... depends on X86_64 && MITIGATION_PAGE_TABLE_ISOL[ATION]".
+// Which flush instruction the sequence uses was not found (the cover's
+// sentence "a CR4 may not be warranted for a kernel TLB flus[h]" is cut
+// off in every copy found).
+pub const V8_WHAT: &str = "runs a catch-up sequence unconditionally at kernel entry instead of per-IPI callbacks, tied to the kPTI CR3 switch (its TRACK_CR3 option depends on MITIGATION_PAGE_TABLE_ISOLATION); what the sequence costs could not be re-read, so entrybench does not price it";
 
-pub const V9_WHAT: &str = "posted May 2026; its text could not be re-read, so entrybench states nothing about what it does and does not price it";
+// v9 08/10 "x86/mm/pti: Introduce a kernel/user CR3 software signal", 5
+// May 2026, as Juri Lelli quotes it (2606.0/00925, 1 Jun 2026):
+// ".macro SWITCH_TO_KERNEL_CR3 scratch_reg:req / ALTERNATIVE "jmp
+// .Lend_\@", "", X86_FEATURE_PTI / NOTE_CR3_SWITCH \scratch_reg 1": the
+// signal sits behind the PTI alternative, so without PTI it never runs.
+pub const V9_WHAT: &str = "posted 5 May 2026; its 08/10 writes the kernel-CR3 signal inside SWITCH_TO_KERNEL_CR3, behind the X86_FEATURE_PTI alternative, as RFC v8 does; the rest of v9 could not be re-read, so entrybench does not price it";
+
+// The two lines above: RFC v8's TRACK_CR3 depends on PTI at build time,
+// and v9's signal (same 08/10 text) runs only with X86_FEATURE_PTI.
+pub const V8_V9_NEED_PTI: &str = "its deferral rides on the kPTI CR3 switch (RFC v8 09/10), built only with MITIGATION_PAGE_TABLE_ISOLATION (RFC v8 08/10) and run only behind the X86_FEATURE_PTI alternative (v9 08/10)";
 
 // Lutomirski (beb46a02-...): "I think that x86 can do this all with a
 // single atomic (in the common case) per usermode round trip." ...

@@ -92,10 +92,13 @@ fn series_per_posting_and_pti() {
     }
     assert_eq!(v5.work, EntryWork::TlbIpisStay);
     assert_eq!(v7.work, EntryWork::FlushEveryEntry);
-    // v8 and v9 are covered, and say what is not known.
+    // v8 and v9 are covered: tied to PTI, their cost not known.
     for p in [v8, v9] {
-        assert_eq!(p.work, EntryWork::NotKnown);
+        assert_eq!(p.work, EntryWork::CatchUpNeedsPti);
         assert!(matches!(series(&p, &on), Runs::Unknown(_)));
+        let r = series(&p, &off);
+        assert!(matches!(r, Runs::IfPtiOn(_)), "{r:?}");
+        assert!(r.reason().text.contains("defers nothing here"), "{r:?}");
     }
     assert!(v8.what.contains("catch-up sequence unconditionally"));
     assert!(v9.versions.contains(&Series::V9));

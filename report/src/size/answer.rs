@@ -66,7 +66,7 @@ pub fn lines(
     let get = |s: &Strategy| costs.get(s);
     let flushing = get(&Strategy::Series(kernel_rules::flushing_posting()));
     let proposal = get(&Strategy::Proposal).map(|c| phrase(c, b));
-    let not_re_read = "RFC v8 and v9 are not priced (their entry work could not be re-read)";
+    let not_re_read = "RFC v8 and v9 need PTI too, and are not priced (what their catch-up at entry costs could not be re-read)";
     match k.pti {
         Some(true) => out.push(format!(
             "With the series applied (not merged): {}; v5 leaves TLB-flush IPIs as today; {not_re_read}. Not posted: {}.",

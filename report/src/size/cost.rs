@@ -42,7 +42,7 @@ IPI (status quo), and series v5 (it defers no TLB flush):
                          ns/s = F x (I + R(W));  worst = I_p99 + R(W)
 series v6/v7 (a flush on every nohz_full entry, with PTI):
                          ns/s = S x (E + R(W));  worst = E_p99 + R(W)
-series RFC v8, v9: not priced (their entry work was not re-read)
+series RFC v8, v9: need PTI; not priced (their catch-up was not re-read)
 proposal (an exchange on every entry, the flush after a deferral):
                          ns/s = S x C + min(F, S) x (E + R(W))
                          worst = C + E_p99 + R(W)
@@ -382,9 +382,9 @@ fn price_entry(p: &Profile, ing: &Ingredients, work: EntryWork, pti: Option<&Fig
     match work {
         // TLB-flush IPIs stay: priced as the status quo.
         EntryWork::TlbIpisStay => price_ipi(p, ing),
-        EntryWork::NotKnown => {
-            Outcome::Missing("what it does at entry could not be re-read: not priced".into())
-        }
+        EntryWork::CatchUpNeedsPti => Outcome::Missing(
+            "what its catch-up at entry costs could not be re-read: not priced".into(),
+        ),
         EntryWork::FlushEveryEntry => {
             let e = match flush() {
                 Ok(e) => e,
