@@ -433,6 +433,8 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
             }
         }
     };
+    // The same rules as a result file read from disk (absurd times).
+    crate::validate::result_file(&file).map_err(|m| anyhow::anyhow!("{}: {m}", dir.display()))?;
     Ok(file)
 }
 

@@ -237,6 +237,17 @@ fn bad_input_is_an_error_naming_the_file() {
         );
         assert!(e.contains(want) && e.contains("sample.json"), "{name}: {e}");
     }
+    // Parsable but absurd: the result file rules, naming the directory.
+    let s = Scratch::new("absurd");
+    s.bench("entry/null", r#"{"iters":[1],"times":[1e300]}"#);
+    let e = format!(
+        "{:#}",
+        read_dir(&s.0, env.clone(), timer.clone()).unwrap_err()
+    );
+    assert!(
+        e.contains("beyond any possible measurement") && e.contains(&*s.0.to_string_lossy()),
+        "{e}"
+    );
     // Nothing of ours: a clear error, not an empty report.
     let s = Scratch::new("foreign");
     s.bench("other/bench", r#"{"iters":[1],"times":[5]}"#);

@@ -548,6 +548,41 @@ mod tests {
     }
 
     #[test]
+    fn complete_dumps_hold_every_leaf_the_verdict_reads() {
+        let leaf =
+            |l: u32, eax: u32| format!("CPUID {l:08X}: {eax:08X}-00000000-00000000-00000000\n");
+        let whole: String = [(0, 7), (1, 0x206D6), (7, 0)]
+            .into_iter()
+            .chain(
+                (0x8000_0000..=0x8000_0008)
+                    .map(|l| (l, if l == 0x8000_0000 { 0x8000_0008 } else { 0 })),
+            )
+            .map(|(l, eax)| leaf(l, eax))
+            .collect();
+        // Leaves 2 to 6 are absent: the tools leave out leaves that read
+        // as zeros, so only those the verdict reads are required.
+        DumpCpuid::parse(&whole).unwrap().check_complete().unwrap();
+        for (drop, want) in [
+            ("CPUID 00000007", "leaf 0x00000007 is missing"),
+            ("CPUID 80000000", "leaf 0x80000000 (the extended"),
+            ("CPUID 80000008", "leaf 0x80000008 is missing"),
+            ("CPUID 80000002", "leaf 0x80000002 is missing"),
+        ] {
+            let cut: String = whole
+                .lines()
+                .filter(|l| !l.starts_with(drop))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let e = DumpCpuid::parse(&cut)
+                .unwrap()
+                .check_complete()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{drop}: {e}");
+        }
+    }
+
+    #[test]
     fn summary_lines_are_not_headers_or_registers() {
         assert_eq!(
             parse_line("CPU   0: APICID    0 / Package 0"),
