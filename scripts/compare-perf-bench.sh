@@ -17,6 +17,8 @@
 #  5. the timer resolution the result records against the smallest step
 #     of back-to-back rdtsc reads (bar: recorded >= smallest step).
 #
+# Exits 1 when a bar is missed.
+#
 # perf bench reports wall time over its whole loop, so on a loaded machine
 # it includes other tasks' time slices; the C loop prints both its median
 # and its mean to show how much of a gap that is. Run on a quiet machine.
@@ -76,6 +78,7 @@ spread() {
 	printf '%s\n' "$v" | awk -v m="$m" 'NR == 1 {lo = $1} {hi = $1} END {print (hi - lo) / m * 100}'
 }
 
+missed=""
 getppid=$(col 3 | median)
 perf_med=$(col 4 | median)
 c_med=$(col 5 | median)
@@ -87,7 +90,8 @@ awk -v e="$getppid" -v p="$perf_med" -v c="$c_med" -v ca="$c_mean" 'BEGIN {
 	printf "entry.getppid median of medians %.2f ns: %.3fx perf bench (%.2f ns) %s, %.3fx the C loop median (%.2f ns) %s; C loop mean %.2f ns\n",
 		e, rp, p, (rp >= 0.93 && rp <= 1.07 ? "[within +-7%]" : "[OUTSIDE +-7%]"),
 		rc, c, (rc >= 0.93 && rc <= 1.07 ? "[within +-7%]" : "[OUTSIDE +-7%]"), ca
-}'
+	exit !(rp >= 0.93 && rp <= 1.07 && rc >= 0.93 && rc <= 1.07)
+}' || missed="$missed getppid-ratio"
 for k in 1 2 3; do
 	id=$(echo "$ids" | cut -d' ' -f$k)
 	s=$(col "$k" | spread)
@@ -95,7 +99,8 @@ for k in 1 2 3; do
 		bar = (1.5 * ps > 2 ? 1.5 * ps : 2)
 		printf "%-14s spread of medians %.2f%% vs bar max(2%%, 1.5 x perf spread %.2f%%) = %.2f%% %s\n",
 			id, s, ps, bar, (s <= bar ? "[ok]" : "[ABOVE]")
-	}'
+		exit !(s <= bar)
+	}' || missed="$missed $id-spread"
 done
 
 if [ "$rounds" -ge 2 ]; then
@@ -106,7 +111,8 @@ if [ "$rounds" -ge 2 ]; then
 		printf "compare rounds 1 -> 2: %s; perf bench moved %.2f%% %s\n",
 			(f == "" ? "no entry/timer/vdso row flagged [ok]" : "FLAGGED " f), m,
 			(m < 3 ? "(< 3%: the bar applies)" : "(>= 3%: the machine moved, bar does not apply)")
-	}'
+		exit (f != "" && m < 3)
+	}' || missed="$missed compare-flagged"
 fi
 
 rec=$(jq '.timer.resolution_cycles' "$tmp/r1.json")
@@ -114,7 +120,9 @@ step=$(col 7 | head -n1)
 awk -v r="$rec" -v s="$step" 'BEGIN {
 	printf "timer resolution recorded %d cycles, smallest back-to-back rdtsc step %d cycles %s\n",
 		r, s, (r >= s ? "[ok: no finer than the TSC step]" : "[FINER than the TSC step]")
-}'
+	exit !(r >= s)
+}' || missed="$missed timer-resolution"
 ret=$(jq -r '.timer.tsc_hz as $hz | .experiments[] | select(.id == "entry.return_after_sysret")
 	| "\(.baseline.delta_median) cycles (\(.baseline.delta_median * 1e9 / $hz * 100 | round / 100) ns); \(.params.mitigations | to_entries | map("\(.key): \(.value)") | join("; "))"' "$tmp/r1.json")
 echo "return after sysret (round 1): $ret"
+[ -z "$missed" ] || fail "bars missed:$missed"

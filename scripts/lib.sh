@@ -4,6 +4,10 @@
 # an even count); prints nothing for no input.
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
+# A failed check: says which, on stderr, and exits 1 (a script that
+# prints FAILED must not exit 0).
+fail() { echo "$(basename "$0"): check failed: $*" >&2; exit 1; }
+
 # Exits 2 with what to install when command $1 is missing.
 need() { command -v "$1" >/dev/null || { echo "$1 is needed: scripts/install-deps.sh run" >&2; exit 2; }; }
 

@@ -6,20 +6,31 @@
 # victim gap. Bars: seen >= 99% of the TLB delta (less pool-reset IPIs),
 # false_match_rate <= 0.02.
 #
+# Exits 1 when a bar is missed (or the id did not run).
+#
 #   scripts/measure-ipi.sh [ID] [extra entrybench run args, e.g. --rate 500 --duration 10]
+#   scripts/measure-ipi.sh --from RESULT.json [ID]   checks a result file instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+from=""
+if [ "${1:-}" = --from ]; then
+	from=${2:?--from needs a result file}
+	shift 2
+fi
 id=${1:-ipi.user.mprotect}
 shift || true
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 need jq
-build_release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-run_into "$id" "$tmp/r.json" "$@"
+r=${from:-$tmp/r.json}
+if [ -z "$from" ]; then
+	build_release
+	run_into "$id" "$r" "$@"
+fi
 jq -r --arg id "$id" '
 	.timer.tsc_hz as $hz
 	| def ns: . * 1e9 / $hz | floor;
@@ -36,4 +47,8 @@ jq -r --arg id "$id" '
 	  "  victim cost per IPI ns: min \(.summary.min | ns) median \(.summary.median | ns) p90 \(.summary.p90 | ns) p99 \(.summary.p99 | ns) max \(.summary.max | ns)",
 	  "  initiator cost per call ns: median \($i.initiator.median | ns) p99 \($i.initiator.p99 | ns)",
 	  (.notes[] | "  note: \(.)")
-' "$tmp/r.json"
+' "$r"
+# The bars of the header, from the same fields.
+jq -e --arg id "$id" '[.experiments[] | select(.id == $id)] | length == 1 and
+	(.[0].ipi.seen_ratio >= 0.99) and ((.[0].ipi.false_match_rate // 1) <= 0.02)' "$r" >/dev/null ||
+	fail "$id: a bar is missed (seen >= 99% of the IPIs, false_match_rate <= 0.02) or it did not run: $r"

@@ -6,23 +6,31 @@
 # the deltas do not decrease with N by more than 10%; sizes past the
 # reach are listed, not checked (the curve stops there).
 #
+# Exits 1 when the bar is missed (or no size inside the reach ran).
+#
 #   scripts/measure-refill.sh [extra entrybench run args, e.g. --quick]
+#   scripts/measure-refill.sh --from RESULT.json   checks a result file instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 need jq
-build_release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-run_into 'refill.*' "$tmp/r.json" "$@"
+if [ "${1:-}" = --from ]; then
+	r=${2:?--from needs a result file}
+else
+	r=$tmp/r.json
+	build_release
+	run_into 'refill.*' "$r" "$@"
+fi
 printf '%-13s %10s %21s %9s %9s %s\n' id "delta cyc" "CI95" "plain/pg" "flush/pg" reach
 jq -r '.experiments[] | select(.id | startswith("refill.w"))
 	| [.params.pages, .id, .baseline.delta_median, .baseline.delta_ci95[0], .baseline.delta_ci95[1],
 	   .params.plain_per_page_cycles, .params.flushed_per_page_cycles,
-	   (if .params.past_tlb_reach then "past" else "inside" end)] | @tsv' "$tmp/r.json" |
+	   (if .params.past_tlb_reach then "past" else "inside" end)] | @tsv' "$r" |
 	sort -n -k1,1 | tee "$tmp/rows" |
 	awk -F'\t' '{printf "%-13s %10.1f %10.1f..%-9.1f %9.2f %9.2f %s\n", $2, $3, $4, $5, $6, $7, $8}'
 awk -F'\t' '
@@ -34,7 +42,9 @@ awk -F'\t' '
 	}
 	$8 == "past" { past = past " " $2 }
 	END {
+		if (n == 0) bad = " no size inside the reach ran;"
 		if (bad == "") printf "inside the TLB reach: %d sizes, all positive and non-decreasing within 10%% [ok]\n", n
 		else printf "inside the TLB reach: FAILED:%s\n", bad
 		if (past != "") printf "past the reach (curve stops, not checked):%s\n", past
-	}' "$tmp/rows"
+		exit (bad != "")
+	}' "$tmp/rows" || fail "refill: the bar is missed: $r"

@@ -17,6 +17,8 @@ cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc
 step "benchmarks, each once (cargo bench -- --test)"
 cargo bench --workspace -- --test
+step "the fleet playbook against localhost (fleet/site.yml, ansible-core in a venv)"
+scripts/fleet-test.sh
 step "kernel module style (checkpatch.pl)"
 scripts/checkpatch.sh
 step "kernel module in booted Debian 6.1 and 6.12 kernels (QEMU TCG)"

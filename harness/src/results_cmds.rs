@@ -21,7 +21,12 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
     /// Flush events per second assumed by the break-even plot
-    #[arg(long, value_name = "HZ", default_value_t = 1.0)]
+    #[arg(
+        long,
+        value_name = "HZ",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
     pub flush_rate: f64,
     /// Working set (4 KiB pages) assumed by the break-even plot
     #[arg(long, value_name = "PAGES", default_value_t = 64)]
@@ -69,11 +74,19 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultFile>> {
     paths.iter().map(|p| read_one(p)).collect()
 }
 
-/// A result file, or a criterion output directory (`cargo bench`,
-/// e.g. target/criterion) imported as one.
+/// A result file, or the directory `cargo bench` writes criterion output
+/// into (e.g. target/criterion) imported as one. Any other directory is
+/// refused, not searched: what it holds somewhere below is not what the
+/// user named.
 fn read_one(p: &Path) -> Result<ResultFile> {
     if report::criterion_import::is_criterion_dir(p) {
         return crate::bench_measurement::import_criterion(p);
+    }
+    if p.is_dir() {
+        bail!(
+            "{} is a directory, neither a result file nor criterion output (the directory `cargo bench` writes, e.g. target/criterion)",
+            p.display()
+        );
     }
     report::load::read_result(p)
 }

@@ -35,13 +35,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
     /// IPIs per second in ipi.* experiments
-    #[arg(long, value_name = "HZ")]
+    // allow_negative_numbers: `--rate -5` gets the range message, not
+    // clap's "unexpected argument".
+    #[arg(long, value_name = "HZ", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Working-set sizes of refill.wN, pages (e.g. 1,64,4096)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub pages: Option<Vec<usize>>,
     /// Seconds each ipi.* experiment fires for
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Samples (timed regions) per entry.*, vdso.* and timer.overhead
     /// experiment; at least 3200 are taken (100 per block)
@@ -172,10 +174,7 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
     if let Some(pat) = &args.only {
         list = suite::filter(list, pat);
         if list.is_empty() {
-            bail!(
-                "--only {pat:?} matches no experiment (ids: {})",
-                suite::ids(&suite::all(&cfg)).join(", ")
-            );
+            no_match(pat, &cfg)?;
         }
     }
     if args.list {
@@ -193,14 +192,16 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         },
     )?;
     let env = environment()?;
-    if !placement.victim_isolated {
-        eprintln!("entrybench: warning: {}", placement.note);
-    }
     let started = SystemTime::now();
     let out = match &args.out {
         Some(p) => p.clone(),
         None => default_path(&env, started),
     };
+    let report_path = out.with_extension("txt");
+    check_outputs(&out, &report_path, args.out.is_none())?;
+    if !placement.victim_isolated {
+        eprintln!("entrybench: warning: {}", placement.note);
+    }
     install_signal_handlers()?;
 
     // Everything from here runs on the victim CPU; the guard unpins at
@@ -251,12 +252,8 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
     report::load::write_result(&out, &file)?;
     // The email-ready tables beside the JSON, so one run leaves both the
     // data and what a reader pastes (`entrybench report` redraws it later).
-    let report_path = out.with_extension("txt");
-    std::fs::write(
-        &report_path,
-        report::render_text(std::slice::from_ref(&file)),
-    )
-    .with_context(|| format!("cannot write {}", report_path.display()))?;
+    let text = report::render_text(std::slice::from_ref(&file));
+    report::files::write_atomic(&report_path, text.as_bytes())?;
 
     print!("{}", summary_text(&file, timer.tsc_hz));
     println!("wrote {}", out.display());
@@ -276,6 +273,45 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         return Ok(EXIT_FAILED);
     }
     Ok(0)
+}
+
+/// The error for an `--only` that selects nothing: which ids there are,
+/// or that the ids it names need the kernel module, which is not loaded.
+fn no_match(pat: &str, cfg: &SuiteConfig) -> Result<()> {
+    if !crate::kmod::device::available() {
+        let kmod = suite::filter(crate::kmod::backend::suite_when_loaded(cfg), pat);
+        if !kmod.is_empty() {
+            bail!(
+                "--only {pat:?} selects kernel-module experiments ({}), but the entrybench module is not loaded (no /dev/entrybench): run `entrybench kmod load` first",
+                suite::ids(&kmod).join(", ")
+            );
+        }
+    }
+    bail!(
+        "--only {pat:?} matches no experiment (ids: {})",
+        suite::ids(&suite::all(cfg)).join(", ")
+    )
+}
+
+/// Refuses, before anything is measured, a result or report path the run
+/// could not write or must not replace (`report::files::check_output`),
+/// and a result path its own text report would overwrite (`--out r.txt`).
+/// The default directory, results/, is made if missing.
+fn check_outputs(out: &Path, report_path: &Path, default: bool) -> Result<()> {
+    if out == report_path {
+        bail!(
+            "--out {}: the text report is written beside the result with the extension .txt, so it would replace the result; name the result file *.json",
+            out.display()
+        );
+    }
+    if default {
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    }
+    report::files::check_output(out)?;
+    report::files::check_output(report_path)
 }
 
 /// How a run of the experiment list ended.

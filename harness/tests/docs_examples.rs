@@ -4,14 +4,17 @@
 //! An example is a marker line followed by a fenced block:
 //!
 //! ```text
-//! <!-- $ entrybench report results/*.json -->
+//! <!-- $ entrybench report results/a.json results/b.json -->
 //! ```text
 //! ...what the command prints...
 //! ```
 //! ```
 //!
 //! The test runs every marked command (globs expanded from the repository
-//! root, sorted) and compares its stdout with the block. `<!-- live $ ...
+//! root, sorted) and compares its stdout with the block. A command names
+//! the committed result files it reads one by one: `results/*.json` would
+//! read a user's own runs too (`scripts/run.sh` writes there), and the
+//! block would no longer be what the command prints for them. `<!-- live $ ...
 //! -->` marks a command whose output depends on the machine (`detect`
 //! without a dump): it must still run and succeed, but its block is only
 //! rewritten, never compared. `UPDATE_DOCS=1` (what `scripts/gen-docs.sh`
@@ -72,6 +75,16 @@ fn args_of(command: &str) -> Vec<String> {
     assert_eq!(words.next(), Some("entrybench"), "{command}");
     let mut args = Vec::new();
     for w in words {
+        if w.starts_with("results/") {
+            assert!(
+                !w.contains(['*', '?', '[']),
+                "`{command}`: name the committed result files, not {w}"
+            );
+            assert!(
+                common::committed_names().iter().any(|c| c == w),
+                "`{command}`: {w} is not a committed result file (results/README.md)"
+            );
+        }
         if w.contains('*') {
             let pattern = root().join(w);
             let mut hits: Vec<String> = glob::glob(pattern.to_str().unwrap())
@@ -181,4 +194,39 @@ fn markers_are_found_and_parsed() {
         args_of("entrybench report testdata/profiles/feed-handler.t*ml"),
         vec!["report", "testdata/profiles/feed-handler.toml"]
     );
+}
+
+#[test]
+fn result_globs_and_unlisted_results_are_refused() {
+    for bad in [
+        "entrybench report results/*.json",
+        "entrybench report results/someone-elses-run.json",
+    ] {
+        let r = std::panic::catch_unwind(|| args_of(bad));
+        assert!(r.is_err(), "{bad} accepted");
+    }
+    let listed = common::committed_names();
+    let cmd = format!("entrybench report {}", listed.join(" "));
+    assert_eq!(args_of(&cmd)[1..], listed[..]);
+}
+
+/// The list the tests read is exactly what git tracks under results/
+/// (checked where the tree is a git checkout: a fresh clone, CI).
+#[test]
+fn committed_results_are_what_git_tracks() {
+    let out = std::process::Command::new("git")
+        .current_dir(root())
+        .args(["ls-files", "--", "results/*.json"])
+        .output();
+    let Some(out) = out.ok().filter(|o| o.status.success()) else {
+        eprintln!("not a git checkout: results/README.md is the only list");
+        return;
+    };
+    let mut tracked: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    tracked.sort();
+    assert_eq!(tracked, common::committed_names());
 }

@@ -25,6 +25,7 @@ use crate::schema::{
     Baseline, Environment, Experiment, Histogram, Placement, ResultFile, TimerInfo, SCHEMA_VERSION,
 };
 use crate::stats;
+use crate::{files, untrusted};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,9 +36,6 @@ use std::path::{Path, PathBuf};
 pub const BACKEND: &str = "criterion";
 /// Written by the bench session into the criterion directory.
 pub const SESSION_FILE: &str = "entrybench-session.json";
-/// How deep below the given directory benchmark directories are looked
-/// for: `target/` -> criterion -> group -> function -> param -> new.
-const MAX_DEPTH: usize = 6;
 
 /// What one criterion benchmark contributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,36 +189,39 @@ pub struct Session {
 /// Writes `SESSION_FILE` into `dir` (created if missing), atomically.
 pub fn write_session(dir: &Path, s: &Session) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join(SESSION_FILE);
-    let tmp = dir.join(format!(".{SESSION_FILE}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(s)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    files::write_atomic(&dir.join(SESSION_FILE), &serde_json::to_vec_pretty(s)?)
 }
 
 /// Reads `SESSION_FILE` from `dir`; None when there is none.
 pub fn read_session(dir: &Path) -> Result<Option<Session>> {
     let path = dir.join(SESSION_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let s = serde_json::from_str(&text)
+    if !path.exists() {
+        return Ok(None);
+    }
+    let s = serde_json::from_value(read_json(&path)?)
         .with_context(|| format!("{} is not an entrybench bench session", path.display()))?;
     Ok(Some(s))
 }
 
-/// True when `path` is a directory holding criterion output (the bench
-/// session file, or any `new/benchmark.json` below it).
+/// True when `path` is a directory criterion writes its output into (the
+/// bench session file, or a benchmark in criterion's own layout).
 pub fn is_criterion_dir(path: &Path) -> bool {
-    path.is_dir() && (path.join(SESSION_FILE).is_file() || !benchmark_dirs(path).is_empty())
+    path.is_dir()
+        && (path.join(SESSION_FILE).is_file()
+            || benchmark_dirs(path)
+                .iter()
+                .any(|(d, rel)| matches!(bench_id(d, rel), Ok(Some(_)))))
 }
 
-/// Every `new/` directory with a `benchmark.json`, sorted.
-fn benchmark_dirs(root: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+/// Levels of a benchmark's directory name at most: group, function, value.
+const MAX_LEVELS: usize = 3;
+
+/// Every `<root>/<name>/new/` with a `benchmark.json`, where `<name>` has
+/// 1 to `MAX_LEVELS` levels, sorted, with `<name>`. Only criterion's own
+/// layout is read, nothing deeper: a directory that merely holds criterion
+/// output somewhere below it is not criterion output.
+fn benchmark_dirs(root: &Path) -> Vec<(PathBuf, String)> {
+    fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(PathBuf, String)>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
         };
@@ -231,17 +232,36 @@ fn benchmark_dirs(root: &Path) -> Vec<PathBuf> {
                 continue;
             }
             let p = e.path();
-            if e.file_name() == "new" && p.join("benchmark.json").is_file() {
-                out.push(p);
-            } else if depth + 1 < MAX_DEPTH {
-                walk(&p, depth + 1, out);
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == "new" && !rel.is_empty() && p.join("benchmark.json").is_file() {
+                out.push((p, rel.to_string()));
+            } else if depth < MAX_LEVELS {
+                let sub = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                walk(&p, &sub, depth + 1, out);
             }
         }
     }
     let mut out = Vec::new();
-    walk(root, 0, &mut out);
+    walk(root, "", 0, &mut out);
     out.sort();
     out
+}
+
+/// The criterion id of the benchmark in `new_dir`, found at `rel` below
+/// the directory given: Some when its `directory_name` (or, without one,
+/// its `full_id`) is `rel`, None when it is not where criterion puts it.
+fn bench_id(new_dir: &Path, rel: &str) -> Result<Option<String>> {
+    let b = read_json(&new_dir.join("benchmark.json"))?;
+    let field = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
+    let Some(full_id) = field("full_id") else {
+        return Ok(None);
+    };
+    let dir_name = field("directory_name").unwrap_or_else(|| full_id.clone());
+    Ok((dir_name == rel).then_some(full_id))
 }
 
 /// One criterion benchmark's saved samples.
@@ -281,10 +301,14 @@ pub fn read_saved(new_dir: &Path) -> Result<Saved> {
         .with_context(|| format!("{} ({full_id}) is not usable", spath.display()))
 }
 
+/// A criterion JSON file (a regular file under `files::RESULT_CAP`), its
+/// strings made printable.
 fn read_json(path: &Path) -> Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+    let text = files::read_text(path, files::RESULT_CAP)?;
+    let mut v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    untrusted::clean_json(&mut v);
+    Ok(v)
 }
 
 /// Checks criterion's sample.json content: equal-length, non-empty,
@@ -334,15 +358,13 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
     let session = read_session(dir)?;
     let mut saved = Vec::new();
     let mut skipped = Vec::new();
-    for d in benchmark_dirs(dir) {
-        let id = read_json(&d.join("benchmark.json"))?
-            .get("full_id")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        match id {
+    for (d, rel) in benchmark_dirs(dir) {
+        match bench_id(&d, &rel)? {
             Some(id) if map_id(&id).is_some() => saved.push(read_saved(&d)?),
             Some(id) => skipped.push(id),
-            None => skipped.push(d.display().to_string()),
+            None => skipped.push(format!(
+                "{rel} (its benchmark.json names another benchmark)"
+            )),
         }
     }
     if saved.is_empty() {
@@ -412,6 +434,8 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
         }
     };
     file.upgrade();
+    // The same rules as a result file read from disk (absurd times).
+    crate::validate::result_file(&file).map_err(|m| anyhow::anyhow!("{}: {m}", dir.display()))?;
     Ok(file)
 }
 
@@ -521,250 +545,5 @@ fn attach(e: &mut Experiment, base: &Saved, label: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/criterion")
-    }
-
-    /// A fallback environment and timer, told apart from the session's.
-    fn live() -> (Environment, TimerInfo) {
-        let s = read_session(&fixture()).unwrap().unwrap();
-        let mut timer = s.timer;
-        timer.tsc_hz_source = "fallback".into();
-        (s.environment, timer)
-    }
-
-    fn find<'a>(f: &'a ResultFile, id: &str) -> &'a Experiment {
-        f.experiments
-            .iter()
-            .find(|e| e.id == id)
-            .unwrap_or_else(|| panic!("{id} missing from {:?}", ids(f)))
-    }
-
-    fn ids(f: &ResultFile) -> Vec<&str> {
-        f.experiments.iter().map(|e| e.id.as_str()).collect()
-    }
-
-    /// A scratch directory with a unique name (tests of one process run
-    /// as threads, so a name keyed by pid alone would be shared), removed
-    /// on drop.
-    struct Scratch(PathBuf, #[allow(dead_code)] tempfile::TempDir);
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let d = tempfile::Builder::new()
-                .prefix(&format!("entrybench-crit-{name}-"))
-                .tempdir()
-                .unwrap();
-            Scratch(d.path().to_path_buf(), d)
-        }
-        fn bench(&self, full_id: &str, sample: &str) {
-            let d = self.0.join(full_id).join("new");
-            std::fs::create_dir_all(&d).unwrap();
-            let b = serde_json::json!({ "full_id": full_id, "group_id": "x" });
-            std::fs::write(d.join("benchmark.json"), b.to_string()).unwrap();
-            std::fs::write(d.join("sample.json"), sample).unwrap();
-        }
-    }
-
-    #[test]
-    fn mapping_table() {
-        let m = |id: &str| map_id(id).map(|(r, e, _)| (e, r.role));
-        assert_eq!(m("entry/null"), Some(("entry.null".into(), Role::Measured)));
-        assert_eq!(
-            m("entry/vdso_clock_gettime").unwrap().0,
-            "vdso.clock_gettime"
-        );
-        assert_eq!(
-            m("refill/flushed/64"),
-            Some(("refill.w64".into(), Role::Delta))
-        );
-        assert!(
-            matches!(m("refill/plain/64"), Some((id, Role::Baseline(_))) if id == "refill.w64")
-        );
-        assert!(matches!(
-            m("entry_flush/nop"),
-            Some((_, Role::SharedBaseline(_)))
-        ));
-        assert_eq!(m("entry_flush/invpcid2").unwrap().0, "entry.flush.invpcid2");
-        assert_eq!(
-            m("ipi_initiator/munmap").unwrap().0,
-            "initiator.user.munmap"
-        );
-        // Unknown benches, extra or empty segments: not ours.
-        for other in [
-            "entry/nope",
-            "refill/flushed",
-            "refill/flushed/",
-            "entry/null/x",
-            "report_1000_files/plots",
-            "",
-        ] {
-            assert!(m(other).is_none(), "{other}");
-        }
-        // Imported ids mean what the report thinks they mean.
-        use crate::ids::{kind_of_id, Kind};
-        assert_eq!(kind_of_id("refill.w64"), Kind::Refill(64));
-        assert!(matches!(kind_of_id("initiator.user.munmap"), Kind::Other));
-        assert!(matches!(
-            kind_of_id("criterion.refill.flushed.256"),
-            Kind::Other
-        ));
-    }
-
-    #[test]
-    fn fixture_dir_is_recognised() {
-        assert!(is_criterion_dir(&fixture()));
-        assert!(is_criterion_dir(&fixture().join("refill")));
-        assert!(!is_criterion_dir(
-            &fixture().join("entry/null/new/sample.json")
-        ));
-        assert!(!is_criterion_dir(Path::new("/nonexistent/criterion")));
-        let s = Scratch::new("empty");
-        assert!(!is_criterion_dir(&s.0));
-    }
-
-    #[test]
-    fn fixture_imports_as_a_result_file() {
-        let (env, timer) = live();
-        let f = read_dir(&fixture(), env, timer).unwrap();
-        assert_eq!(
-            ids(&f),
-            [
-                "criterion.refill.flushed.256",
-                "entry.flush.cr3_flush",
-                "entry.flush.invpcid2",
-                "entry.getpid",
-                "entry.null",
-                "initiator.user.membarrier",
-                "refill.w16",
-            ]
-        );
-        // The session's facts, not the fallback's.
-        assert_eq!(f.options["session"], "recorded by the bench");
-        assert_eq!(f.timer.kind, crate::schema::TimerKind::Tsc);
-        assert_eq!(f.timer.tsc_hz_source, "measured");
-        assert_eq!(f.placement.victim_cpu, 1);
-        assert!(f.environment.cpu.hypervisor.is_some());
-        assert!(f.options["criterion_skipped"].contains("report_1000_files/read+text"));
-        assert!(f.experiments.iter().all(|e| e.backend == BACKEND));
-
-        // Per-iteration cycles, one per criterion sample; base/ ignored.
-        let null = find(&f, "entry.null");
-        assert_eq!(null.summary.n, 12);
-        assert!(null.summary.max < 10_000.0, "{:?}", null.summary);
-        let saved = read_saved(&fixture().join("entry/null/new")).unwrap();
-        let mut want = saved.per_iteration();
-        want.sort_unstable();
-        assert_eq!(null.samples.to_sorted_samples(), want);
-        assert_eq!(null.params["criterion_id"], "entry/null");
-
-        // refill: flushed with plain as baseline, the delta is the headline.
-        let r = find(&f, "refill.w16");
-        let b = r.baseline.as_ref().expect("plain baseline");
-        assert_eq!(r.params["pages"], 16);
-        assert_eq!(b.delta_median, r.summary.median - b.summary.median);
-        assert_eq!(r.headline_cycles(), b.delta_median);
-        // Without its plain bench, 256 is kept under a neutral id.
-        let lone = find(&f, "criterion.refill.flushed.256");
-        assert!(lone.baseline.is_none());
-        assert!(lone
-            .notes
-            .iter()
-            .any(|n| n.contains("not the refill.w256 delta")));
-
-        // entry_flush: every variant against the one nop bench.
-        for (v, delta) in [("cr3_flush", 500.0), ("invpcid2", 800.0)] {
-            let e = find(&f, &format!("entry.flush.{v}"));
-            assert_eq!(e.params["variant"], v);
-            assert_eq!(e.headline_cycles(), delta, "{v}");
-            assert_eq!(e.params["criterion_baseline_id"], "entry_flush/nop");
-        }
-        // The result survives the file format's own checks.
-        let text = serde_json::to_string(&f).unwrap();
-        crate::load::parse_result(&text).unwrap();
-    }
-
-    #[test]
-    fn without_a_session_the_fallback_facts_are_used() {
-        let s = Scratch::new("nosession");
-        s.bench(
-            "entry/getppid",
-            r#"{"sampling_mode":"Flat","iters":[10,10,20],"times":[2600,2610,5300]}"#,
-        );
-        let (env, timer) = live();
-        let f = read_dir(&s.0, env.clone(), timer.clone()).unwrap();
-        assert_eq!((&f.environment, &f.timer), (&env, &timer));
-        assert!(f.placement.note.contains("unknown"));
-        assert!(f.options["session"].contains(SESSION_FILE));
-        let e = find(&f, "entry.getppid");
-        assert_eq!(e.samples.to_sorted_samples(), vec![260, 261, 265]);
-        assert_eq!(e.params["sampling_mode"], "Flat");
-        assert_eq!(e.params["iterations"], 40);
-    }
-
-    #[test]
-    fn session_round_trips() {
-        let s = Scratch::new("session");
-        assert_eq!(read_session(&s.0).unwrap(), None);
-        let want = read_session(&fixture()).unwrap().unwrap();
-        write_session(&s.0.join("sub"), &want).unwrap();
-        assert_eq!(read_session(&s.0.join("sub")).unwrap(), Some(want));
-        std::fs::write(s.0.join(SESSION_FILE), "{").unwrap();
-        let e = format!("{:#}", read_session(&s.0).unwrap_err());
-        assert!(e.contains(SESSION_FILE), "{e}");
-    }
-
-    #[test]
-    fn bad_input_is_an_error_naming_the_file() {
-        let (env, timer) = live();
-        for (name, sample, want) in [
-            (
-                "len",
-                r#"{"iters":[1,2],"times":[5]}"#,
-                "2 iteration counts but 1 times",
-            ),
-            ("empty", r#"{"iters":[],"times":[]}"#, "no samples"),
-            (
-                "zero",
-                r#"{"iters":[0],"times":[5]}"#,
-                "iteration count of 0",
-            ),
-            ("neg", r#"{"iters":[1],"times":[-5]}"#, "negative time"),
-            (
-                "str",
-                r#"{"iters":["a"],"times":[5]}"#,
-                "not a finite number",
-            ),
-            ("missing", r#"{"iters":[1]}"#, "no \"times\" array"),
-            ("json", r#"{"iters":[1],"#, "not valid JSON"),
-        ] {
-            let s = Scratch::new(name);
-            s.bench("entry/null", sample);
-            let e = format!(
-                "{:#}",
-                read_dir(&s.0, env.clone(), timer.clone()).unwrap_err()
-            );
-            assert!(e.contains(want) && e.contains("sample.json"), "{name}: {e}");
-        }
-        // Nothing of ours: a clear error, not an empty report.
-        let s = Scratch::new("foreign");
-        s.bench("other/bench", r#"{"iters":[1],"times":[5]}"#);
-        let e = read_dir(&s.0, env.clone(), timer.clone())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("no entrybench benchmark") && e.contains("other/bench"),
-            "{e}"
-        );
-        // A benchmark.json without an id is someone else's: listed, skipped.
-        s.bench("entry/getpid", r#"{"iters":[1],"times":[200]}"#);
-        let d = s.0.join("broken/new");
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("benchmark.json"), "{}").unwrap();
-        let f = read_dir(&s.0, env, timer).unwrap();
-        assert_eq!(ids(&f), ["entry.getpid"]);
-        assert!(f.options["criterion_skipped"].contains("broken"));
-    }
-}
+#[path = "criterion_import_tests.rs"]
+mod tests;

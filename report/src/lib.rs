@@ -12,6 +12,7 @@
 pub mod caveats;
 pub mod compare;
 pub mod criterion_import;
+pub mod files;
 pub mod host;
 pub mod ids;
 pub mod kernel_rules;
@@ -30,6 +31,8 @@ pub mod stats;
 pub mod synth;
 pub mod text_table;
 pub mod units;
+pub mod untrusted;
+pub mod validate;
 
 pub use report_formats::{
     render_csv, render_markdown, render_markdown_with, render_text, render_text_with, RenderOptions,

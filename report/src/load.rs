@@ -1,20 +1,22 @@
 //! Reading and writing result files, with the checks every reader relies on.
 
+use crate::files;
 use crate::schema::{ResultFile, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
-/// Reads one result file; refuses truncated files, non-result JSON and
-/// other schema versions with a message naming the file.
+/// Reads one result file; refuses anything but a regular file under
+/// `files::RESULT_CAP`, truncated files, non-result JSON, other schema
+/// versions and impossible figures, with a message naming the file.
 pub fn read_result(path: &Path) -> Result<ResultFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = files::read_text(path, files::RESULT_CAP)?;
     parse_result(&text).with_context(|| format!("{} is not a usable result file", path.display()))
 }
 
-/// Parses result JSON text (see `read_result`).
+/// Parses result JSON text (see `read_result`). Strings lose their
+/// control characters (`untrusted::printable`) before anything reads them.
 pub fn parse_result(text: &str) -> Result<ResultFile> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         if e.is_eof() {
             anyhow::anyhow!("truncated JSON ({e})")
         } else {
@@ -31,38 +33,18 @@ pub fn parse_result(text: &str) -> Result<ResultFile> {
         ),
         None => bail!("schema_version is not a number"),
     }
+    crate::untrusted::clean_json(&mut value);
     let mut file: ResultFile =
         serde_json::from_value(value).context("fields do not match the result schema")?;
     file.upgrade();
-    for e in &file.experiments {
-        e.samples
-            .validate()
-            .map_err(|m| anyhow::anyhow!("experiment {}: {m}", e.id))?;
-    }
+    crate::validate::result_file(&file).map_err(|m| anyhow::anyhow!("{m}"))?;
     Ok(file)
 }
 
-/// Writes a result file atomically: a temporary file in the same directory,
-/// fsync, then rename, so an interrupted write never leaves half a file.
+/// Writes a result file atomically (`files::write_atomic`), so an
+/// interrupted write never leaves half a file.
 pub fn write_result(path: &Path, file: &ResultFile) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .context("result path has no file name")?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    serde_json::to_writer(&mut f, file)?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename into {}", path.display()))?;
-    Ok(())
+    let mut bytes = serde_json::to_vec(file).context("cannot serialize the result")?;
+    bytes.push(b'\n');
+    files::write_atomic(path, &bytes)
 }

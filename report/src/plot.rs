@@ -69,7 +69,7 @@ pub fn write_all(files: &[ResultFile], dir: &Path, opts: &PlotOptions) -> Result
     let mut out = Vec::new();
     for (name, svg) in render_all(files, opts)? {
         let p = dir.join(name);
-        std::fs::write(&p, svg).with_context(|| format!("cannot write {}", p.display()))?;
+        crate::files::write_atomic(&p, svg.as_bytes())?;
         out.push(p);
     }
     Ok(out)

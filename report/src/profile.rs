@@ -43,8 +43,7 @@ const FIELDS: [&str; 6] = [
 
 impl Profile {
     pub fn read(path: &Path) -> Result<Profile> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read profile {}", path.display()))?;
+        let text = crate::files::read_text(path, crate::files::PROFILE_CAP)?;
         Profile::parse(&text).with_context(|| format!("profile {}", path.display()))
     }
 
@@ -62,7 +61,7 @@ impl Profile {
         }
         let name = match table.get("name") {
             None => String::new(),
-            Some(toml::Value::String(s)) => s.clone(),
+            Some(toml::Value::String(s)) => crate::untrusted::printable(s).into_owned(),
             Some(_) => bail!("field `name` must be a string"),
         };
         let syscalls_per_sec = rate(&table, "syscalls_per_sec")?;

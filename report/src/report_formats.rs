@@ -108,6 +108,8 @@ pub fn render_markdown(files: &[ResultFile]) -> String {
 
 /// `render_markdown` with options.
 pub fn render_markdown_with(files: &[ResultFile], o: &RenderOptions) -> String {
+    // Titles, facts and notes hold text from the files: no raw HTML.
+    let md = |s: &str| crate::untrusted::markdown(s).into_owned();
     let reports = tables::build(files);
     let mut out = String::from("# entrybench report\n\n");
     for l in header(files.len(), reports.len()).lines() {
@@ -116,18 +118,18 @@ pub fn render_markdown_with(files: &[ResultFile], o: &RenderOptions) -> String {
     }
     if wants_fleet(reports.len(), o) {
         out.push_str(&tables::fleet_table(files, o.published).render_markdown());
-        out.push_str(&format!("\n{}\n\n", tables::fleet_note(files)));
+        out.push_str(&format!("\n{}\n\n", md(&tables::fleet_note(files))));
         if o.published {
-            out.push_str(&format!("{}\n\n", tables::published_note()));
+            out.push_str(&format!("{}\n\n", md(&tables::published_note())));
         }
     }
     if o.machines_only {
         return out;
     }
     for r in &reports {
-        out.push_str(&format!("## {}\n\n", r.title));
+        out.push_str(&format!("## {}\n\n", md(&r.title)));
         for f in &r.facts {
-            out.push_str(&format!("{f}\n\n"));
+            out.push_str(&format!("{}\n\n", md(f)));
         }
         for t in &r.tables {
             out.push_str(&t.render_markdown());
@@ -136,7 +138,7 @@ pub fn render_markdown_with(files: &[ResultFile], o: &RenderOptions) -> String {
         if !r.caveats.is_empty() {
             out.push_str("Caveats:\n\n");
             for c in &r.caveats {
-                out.push_str(&format!("- {c}\n"));
+                out.push_str(&format!("- {}\n", md(c)));
             }
         }
     }

@@ -198,7 +198,7 @@ fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> Block {
             detail.extend(host_notes(m));
         }
         None => detail.push(format!(
-            "Nothing measured on this model or its core ({core}). To measure it, run on that machine: `entrybench run --out results/` (with the module for the flush: `entrybench kmod load` first), then `entrybench size --profile P results/*.json`."
+            "Nothing measured on this model or its core ({core}). To measure it, run on that machine: `entrybench run` (with the module for the flush: `entrybench kmod load` first), then `entrybench size --profile P results/*.json`."
         )),
     }
     let title = format!("{label} (CPUID dump {})", d.file_name);

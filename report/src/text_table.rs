@@ -97,7 +97,7 @@ impl Table {
 
     /// GitHub-flavoured Markdown: a bold title line and a pipe table.
     pub fn render_markdown(&self) -> String {
-        let esc = |s: &str| s.replace('|', "\\|");
+        let esc = |s: &str| crate::untrusted::markdown(s).replace('|', "\\|");
         let mut out = String::new();
         if !self.title.is_empty() {
             out.push_str(&format!("**{}**\n\n", esc(&self.title)));
@@ -163,8 +163,10 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
     lines.into_iter().map(|l| fit(&l, width)).collect()
 }
 
-/// One CSV field, quoted when it holds a separator, quote or newline.
+/// One CSV field, quoted when it holds a separator, quote or newline,
+/// and never a formula (`untrusted::csv_cell`).
 pub fn csv_field(s: &str) -> String {
+    let s = crate::untrusted::csv_cell(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -175,7 +175,7 @@ fn size_dump_uses_closest_model() {
     assert!(
         d.detail
             .iter()
-            .any(|n| n.contains("entrybench run --out results/")),
+            .any(|n| n.contains("`entrybench run` (with")),
         "{:?}",
         d.detail
     );

@@ -150,11 +150,13 @@ impl CpuidSource for Guarded<'_> {
     }
 }
 
-/// Registers as little-endian ASCII, cut at the first NUL.
+/// Registers as little-endian ASCII, cut at the first NUL, without
+/// control characters (a dump is someone else's file: an ESC in its brand
+/// string must not reach the terminal).
 fn ascii(regs: &[u32]) -> String {
     let bytes: Vec<u8> = regs.iter().flat_map(|r| r.to_le_bytes()).collect();
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    report::untrusted::printable(&String::from_utf8_lossy(&bytes[..end])).into_owned()
 }
 
 fn brand(src: &Guarded) -> String {
@@ -184,12 +186,11 @@ fn hypervisor_name(src: &Guarded) -> String {
         b"VMwareVMware" => "VMware".into(),
         b"XenVMMXenVMM" => "Xen".into(),
         _ => {
-            let raw = ascii(&[ebx, ecx, edx]);
-            let printable: String = raw.chars().filter(|c| !c.is_control()).collect();
-            if printable.trim().is_empty() {
+            let name = ascii(&[ebx, ecx, edx]);
+            if name.trim().is_empty() {
                 "unknown".into()
             } else {
-                printable.trim().to_string()
+                name.trim().to_string()
             }
         }
     }

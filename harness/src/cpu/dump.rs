@@ -129,6 +129,38 @@ impl DumpCpuid {
         })
     }
 
+    /// Err naming the first leaf a complete dump would hold and this one
+    /// lacks: the maximum of each range (leaf 0's EAX, leaf 0x80000000's
+    /// EAX), and at or below it every leaf the flush verdict reads. A dump
+    /// cut off before them would otherwise decode to "no INVPCID, no
+    /// RDTSCP". Other leaves may be absent: the dump tools leave out
+    /// leaves that read as zeros (leaves 4 and 0xB on older AMD, 0x1B on
+    /// Meteor Lake), so their absence proves nothing.
+    pub fn check_complete(&self) -> Result<()> {
+        const EXT: u32 = 0x8000_0000;
+        let missing = |leaf: u32, range_max: u32| -> Result<()> {
+            if self.leaves.contains_key(&(leaf, 0)) {
+                return Ok(());
+            }
+            bail!(
+                "leaf {leaf:#010x} is missing, though the dump says leaves up to {range_max:#010x} exist: a truncated dump?"
+            )
+        };
+        let max = self.leaves.get(&(0, 0)).map_or(0, |r| r[0]);
+        for leaf in [1, 7, max].into_iter().filter(|&l| l <= max) {
+            missing(leaf, max)?;
+        }
+        let Some(ext) = self.leaves.get(&(EXT, 0)).map(|r| r[0]) else {
+            bail!("leaf 0x80000000 (the extended leaves' maximum) is missing: a truncated dump?");
+        };
+        for leaf in [EXT + 1, EXT + 2, EXT + 3, EXT + 4, EXT + 7, EXT + 8, ext] {
+            if leaf <= ext {
+                missing(leaf, ext)?;
+            }
+        }
+        Ok(())
+    }
+
     /// An MSR value recorded in the dump for the first CPU.
     pub fn msr(&self, addr: u32) -> Option<u64> {
         self.msrs.get(&addr).copied()
@@ -157,12 +189,13 @@ impl CpuidSource for DumpCpuid {
 /// Reads a dump file and decodes it; `CpuFacts::source` is the file name.
 pub fn read_dump(path: impl AsRef<std::path::Path>) -> Result<crate::schema::CpuFacts> {
     let path = path.as_ref();
-    let bytes =
-        std::fs::read(path).with_context(|| format!("reading CPUID dump {}", path.display()))?;
+    let bytes = report::files::read_regular(path, report::files::DUMP_CAP)?;
     // Dumps come from Windows tools: tolerate stray non-UTF-8 bytes in
     // headers instead of refusing the whole file.
     let text = String::from_utf8_lossy(&bytes);
-    let dump = DumpCpuid::parse(&text).with_context(|| format!("{}", path.display()))?;
+    let dump = DumpCpuid::parse(&text)
+        .and_then(|d| d.check_complete().map(|()| d))
+        .with_context(|| format!("{}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -511,6 +544,41 @@ mod tests {
         ] {
             let e = DumpCpuid::parse(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn complete_dumps_hold_every_leaf_the_verdict_reads() {
+        let leaf =
+            |l: u32, eax: u32| format!("CPUID {l:08X}: {eax:08X}-00000000-00000000-00000000\n");
+        let whole: String = [(0, 7), (1, 0x206D6), (7, 0)]
+            .into_iter()
+            .chain(
+                (0x8000_0000..=0x8000_0008)
+                    .map(|l| (l, if l == 0x8000_0000 { 0x8000_0008 } else { 0 })),
+            )
+            .map(|(l, eax)| leaf(l, eax))
+            .collect();
+        // Leaves 2 to 6 are absent: the tools leave out leaves that read
+        // as zeros, so only those the verdict reads are required.
+        DumpCpuid::parse(&whole).unwrap().check_complete().unwrap();
+        for (drop, want) in [
+            ("CPUID 00000007", "leaf 0x00000007 is missing"),
+            ("CPUID 80000000", "leaf 0x80000000 (the extended"),
+            ("CPUID 80000008", "leaf 0x80000008 is missing"),
+            ("CPUID 80000002", "leaf 0x80000002 is missing"),
+        ] {
+            let cut: String = whole
+                .lines()
+                .filter(|l| !l.starts_with(drop))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let e = DumpCpuid::parse(&cut)
+                .unwrap()
+                .check_complete()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{drop}: {e}");
         }
     }
 

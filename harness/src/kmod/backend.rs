@@ -65,11 +65,8 @@ impl KmodConfig {
     }
 }
 
-/// All kmod experiments, or none when the device is absent.
-pub fn experiments(cfg: &KmodConfig) -> Vec<Box<dyn Experiment>> {
-    if !device::available() {
-        return Vec::new();
-    }
+/// All kmod experiments, whether or not the device is there.
+fn experiments(cfg: &KmodConfig) -> Vec<Box<dyn Experiment>> {
     let mut v: Vec<Box<dyn Experiment>> = Vec::new();
     for var in Variant::ALL {
         v.push(Box::new(FlushKernel {
@@ -466,6 +463,12 @@ pub fn suite(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn Experiment>> 
     if !device::available() {
         return Vec::new();
     }
+    suite_when_loaded(cfg)
+}
+
+/// The module's experiments as they would be with the module loaded: what
+/// `--only` could select after `entrybench kmod load`.
+pub fn suite_when_loaded(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn Experiment>> {
     let kc = if cfg.quick {
         KmodConfig::quick()
     } else {

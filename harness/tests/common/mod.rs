@@ -90,15 +90,33 @@ pub fn size_of_dump(dump: &str, results: &[String], extra: &[&str]) -> (String, 
     (text, flat)
 }
 
-/// The committed result files.
-pub fn committed_results() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root().join("results"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| p.to_string_lossy().into_owned())
+/// The committed result files, relative to the repository root: the ones
+/// results/README.md lists (its table's first column, a backquoted name
+/// without `.json`), never whatever else is in results/ (a user's own
+/// `scripts/run.sh` writes there too).
+pub fn committed_names() -> Vec<String> {
+    let table = std::fs::read_to_string(root().join("results/README.md")).unwrap();
+    let mut v: Vec<String> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(|stem| format!("results/{stem}.json"))
         .collect();
     v.sort();
-    assert!(!v.is_empty(), "no committed results");
+    assert!(!v.is_empty(), "results/README.md lists no result file");
+    for f in &v {
+        assert!(
+            root().join(f).is_file(),
+            "results/README.md lists {f}, which is missing"
+        );
+    }
     v
+}
+
+/// `committed_names` as full paths.
+pub fn committed_results() -> Vec<String> {
+    committed_names()
+        .iter()
+        .map(|f| root().join(f).to_string_lossy().into_owned())
+        .collect()
 }

@@ -33,7 +33,7 @@ fn unmeasured_dump_still_says_what_runs() {
     assert!(
         m.detail
             .iter()
-            .any(|n| n.contains("entrybench run --out results/")),
+            .any(|n| n.contains("`entrybench run` (with")),
         "{:?}",
         m.detail
     );

@@ -1,0 +1,136 @@
+//! scripts/measure-*.sh check a result file against their bars
+//! (`--from FILE`, no measuring): a missed bar exits 1 with one stderr
+//! line naming the check and the file; a met one exits 0.
+
+mod common;
+
+use common::root;
+use serde_json::Value;
+use std::path::Path;
+
+/// The Cascade Lake fixture with what a real run records for these
+/// scripts (pages, reach, the IPI control), then `edit`, written to `dir`.
+fn result(dir: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let text = std::fs::read_to_string(
+        root().join("testdata/results/synthetic-cascadelake-baremetal-pti-off.json"),
+    )
+    .unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    for e in v["experiments"].as_array_mut().unwrap() {
+        let id = e["id"].as_str().unwrap().to_string();
+        if let Some(pages) = id.strip_prefix("refill.w") {
+            e["params"]["pages"] = pages.parse::<u64>().unwrap().into();
+            e["params"]["past_tlb_reach"] = false.into();
+        }
+        if e["ipi"].is_object() {
+            e["ipi"]["false_match_rate"] = 0.001.into();
+            for (k, x) in [
+                ("calls", 1000.0),
+                ("achieved_rate_hz", 200.0),
+                ("control_calls", 1000.0),
+                ("gaps_unmatched", 0.0),
+                ("loc_delta", 0.0),
+                ("res_delta", 0.0),
+            ] {
+                e["params"][k] = x.into();
+            }
+            e["params"]["row"] = "TLB".into();
+        }
+    }
+    edit(&mut v);
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn experiment<'a>(v: &'a mut Value, id: &str) -> &'a mut Value {
+    v["experiments"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["id"] == id)
+        .unwrap()
+}
+
+/// Runs `scripts/SCRIPT ARGS`; returns (exit code, stderr).
+fn script(name: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = assert_cmd::Command::new("bash")
+        .arg(root().join("scripts").join(name))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn fails(name: &str, args: &[&str], file: &str, why: &str) {
+    let (code, err) = script(name, args);
+    assert_eq!(code, Some(1), "{name} {args:?}: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("check failed") && lines[0].contains(file) && lines[0].contains(why),
+        "{err}"
+    );
+}
+
+fn passes(name: &str, args: &[&str]) {
+    let (code, err) = script(name, args);
+    assert_eq!(code, Some(0), "{name} {args:?}: {err}");
+}
+
+#[test]
+fn measure_ipi_exits_1_on_a_missed_bar() {
+    let d = tempfile::tempdir().unwrap();
+    let good = result(d.path(), "good.json", |_| {});
+    passes("measure-ipi.sh", &["--from", &good]);
+    let low = result(d.path(), "low.json", |v| {
+        experiment(v, "ipi.user.mprotect")["ipi"]["seen_ratio"] = 0.5.into();
+    });
+    fails("measure-ipi.sh", &["--from", &low], &low, "seen >= 99%");
+    let noisy = result(d.path(), "noisy.json", |v| {
+        experiment(v, "ipi.user.mprotect")["ipi"]["false_match_rate"] = 0.2.into();
+    });
+    fails(
+        "measure-ipi.sh",
+        &["--from", &noisy],
+        &noisy,
+        "false_match_rate",
+    );
+    fails(
+        "measure-ipi.sh",
+        &["--from", &good, "ipi.user.nothing"],
+        &good,
+        "did not run",
+    );
+}
+
+#[test]
+fn measure_refill_exits_1_on_a_missed_bar() {
+    let d = tempfile::tempdir().unwrap();
+    let good = result(d.path(), "good.json", |_| {});
+    passes("measure-refill.sh", &["--from", &good]);
+    let bad = result(d.path(), "bad.json", |v| {
+        experiment(v, "refill.w64")["baseline"]["delta_median"] = (-5.0).into();
+    });
+    fails(
+        "measure-refill.sh",
+        &["--from", &bad],
+        &bad,
+        "bar is missed",
+    );
+}
+
+#[test]
+fn measure_spread_exits_1_above_one_percent() {
+    let d = tempfile::tempdir().unwrap();
+    let a = result(d.path(), "a.json", |_| {});
+    passes("measure-spread.sh", &["--from", &a, &a]);
+    let b = result(d.path(), "b.json", |v| {
+        let s = &mut experiment(v, "entry.null")["summary"];
+        s["median"] = (s["median"].as_f64().unwrap() * 1.05).into();
+    });
+    fails("measure-spread.sh", &["--from", &a, &b], &b, "above 1%");
+}
