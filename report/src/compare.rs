@@ -3,6 +3,7 @@
 //! whether the difference is significant. The thread's hand-made table
 //! ("getpid 770 -> 1340 ns") is what this reproduces.
 
+use crate::drift;
 use crate::ids::{self, Kind};
 use crate::machine;
 use crate::schema::{Experiment, ResultFile};
@@ -66,6 +67,9 @@ pub struct Row {
     /// TSC Hz when A and B share a clock (see `SAME_CLOCK`).
     pub shared_hz: Option<f64>,
     pub test: Test,
+    /// The drift reference's B/A factor this row is judged net of (see
+    /// `drift::nettable`); None: judged on the raw figures.
+    pub net_of: Option<f64>,
 }
 
 impl Row {
@@ -91,6 +95,18 @@ impl Row {
             (b - a) / a.abs() * 100.0
         }
     }
+
+    /// The change net of the drift reference's, percent: (B / factor - A)
+    /// / A, in cycles as measured. None for rows judged raw.
+    pub fn net_change_pct(&self) -> Option<f64> {
+        let k = self.net_of?;
+        let a = self.a_cycles;
+        Some(if a == 0.0 {
+            f64::NAN
+        } else {
+            (self.b_cycles / k - a) / a.abs() * 100.0
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,10 +122,34 @@ pub struct Comparison {
     pub only_b: Vec<String>,
     /// Warnings: different CPU models, partial runs, guests.
     pub warnings: Vec<String>,
+    /// How the runs' drift reference moved, and whether rows are netted.
+    pub reference: drift::Change,
+}
+
+/// How to compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Judge interleaved rows net of the drift reference's change when
+    /// both runs carry it and ran the same kernel on the same machine.
+    pub net_of_reference: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            net_of_reference: true,
+        }
+    }
+}
+
+/// Compares every experiment present in both files (default options).
+pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
+    compare_with(a, b, Options::default())
 }
 
 /// Compares every experiment present in both files.
-pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
+pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
+    let reference = drift::change(a, b, o.net_of_reference);
     let ma = &machine::group(std::slice::from_ref(a))[0];
     let mb = &machine::group(std::slice::from_ref(b))[0];
     let (ha, hb) = (a.timer.tsc_hz, b.timer.tsc_hz);
@@ -122,7 +162,12 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             continue;
         };
         let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
-        let test = block_test((a, ea), (b, eb)).unwrap_or_else(|| sample_test(ea, eb));
+        let net_of = (matches!(reference, drift::Change::Net { .. })
+            && drift::nettable(ea)
+            && drift::nettable(eb))
+        .then(|| reference.factor());
+        let test = block_test((a, ea), (b, eb), net_of.unwrap_or(1.0))
+            .unwrap_or_else(|| sample_test(ea, eb));
         let conv = |c: f64, hz: f64| {
             if in_ns {
                 units::cycles_to_ns(c, hz)
@@ -138,9 +183,12 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             b_ns: conv(cb, hb),
             shared_hz: (in_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
             test,
+            net_of,
         });
     }
-    finish(a, b, ma, mb, in_ns, rows)
+    let mut c = finish(a, b, ma, mb, in_ns, rows);
+    c.reference = reference;
+    c
 }
 
 /// One timer step per operation of `e`, cycles (0 when not recorded).
@@ -154,16 +202,19 @@ fn step_per_op(f: &ResultFile, e: &Experiment) -> f64 {
     f.timer.resolution_cycles as f64 / ops
 }
 
-/// The block test when both experiments carry blocks. A change within
-/// one timer step per operation is never significant: the clock cannot
-/// tell it from quantization.
+/// The block test when both experiments carry blocks, with B's figures
+/// divided by `factor` (the drift reference's B/A for netted rows, else
+/// 1). A change within one timer step per operation is never
+/// significant: the clock cannot tell it from quantization.
 fn block_test(
     (a, ea): (&ResultFile, &Experiment),
     (b, eb): (&ResultFile, &Experiment),
+    factor: f64,
 ) -> Option<Test> {
     let (ba, bb) = (ea.blocks.as_ref()?, eb.blocks.as_ref()?);
-    let r = mann_whitney_blocks(&ba.medians, &bb.medians)?;
-    let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
+    let b_net: Vec<f64> = bb.medians.iter().map(|m| m / factor).collect();
+    let r = mann_whitney_blocks(&ba.medians, &b_net)?;
+    let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles() / factor);
     let rel = if ca == 0.0 {
         f64::INFINITY
     } else {
@@ -270,6 +321,7 @@ fn finish(
         only_a,
         only_b,
         warnings,
+        reference: drift::Change::Absent,
     }
 }
 
@@ -309,7 +361,6 @@ fn signed_pct(v: f64) -> String {
 /// The comparison as a 72-column table with a header and a footer that
 /// names the tests.
 pub fn render_text(c: &Comparison) -> String {
-    let unit = if c.in_ns { "ns" } else { "cycles" };
     let mut out = String::new();
     for l in wrap(&format!("A: {} ({})", c.a_title, c.a_created), WIDTH, "   ") {
         out.push_str(&l);
@@ -320,16 +371,32 @@ pub fn render_text(c: &Comparison) -> String {
         out.push('\n');
     }
     out.push('\n');
+    out.push_str(&table(c).render_text());
+    out.push('\n');
+    for n in notes(c) {
+        for l in wrap(&format!("- {n}"), WIDTH, "  ") {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The rows as a table. With the drift reference netted, the "net"
+/// column (the change net of the reference's) replaces the delta, so the
+/// table keeps to 72 columns.
+fn table(c: &Comparison) -> Table {
+    let unit = if c.in_ns { "ns" } else { "cycles" };
+    let netted = matches!(c.reference, drift::Change::Net { .. });
+    let ab = format!("A -> B {unit}");
+    let (third, fourth) = if netted {
+        ("change", "net")
+    } else {
+        ("delta", "change")
+    };
     let mut t = Table::new(
         &format!("Medians (differential rows: delta medians), {unit}"),
-        &[
-            "experiment",
-            &format!("A -> B {unit}"),
-            "delta",
-            "change",
-            "p",
-            "sig",
-        ],
+        &["experiment", &ab, third, fourth, "p", "sig"],
     );
     for r in &c.rows {
         let (a, b) = match (r.a_ns, r.b_ns) {
@@ -353,16 +420,28 @@ pub fn render_text(c: &Comparison) -> String {
             Some(false) => "no",
             None => "-",
         };
+        let change = signed_pct(r.change_pct());
+        let (third, fourth) = if netted {
+            let net = r.net_change_pct().map_or_else(|| "-".into(), signed_pct);
+            (change, net)
+        } else {
+            (units::signed(r.delta()), change)
+        };
         t.push(vec![
             r.id.clone(),
             format!("{} -> {}", num(a), num(b)),
-            units::signed(r.delta()),
-            signed_pct(r.change_pct()),
+            third,
+            fourth,
             p,
             sig.to_string(),
         ]);
     }
-    out.push_str(&t.render_text());
+    t
+}
+
+/// The footer: the tests used, the drift reference, what is in one file
+/// only, and the warnings.
+fn notes(c: &Comparison) -> Vec<String> {
     let blocks = c
         .rows
         .iter()
@@ -381,6 +460,9 @@ pub fn render_text(c: &Comparison) -> String {
             if blocks > 0 { " of rows without blocks (version-1 files)" } else { "" }
         ));
     }
+    if let Some(n) = reference_note(c) {
+        notes.push(n);
+    }
     notes
         .push("Changes are in cycles when A and B share a TSC clock, in ns otherwise.".to_string());
     if !c.only_a.is_empty() {
@@ -390,14 +472,30 @@ pub fn render_text(c: &Comparison) -> String {
         notes.push(format!("Only in B: {}.", c.only_b.join(", ")));
     }
     notes.extend(c.warnings.iter().cloned());
-    out.push('\n');
-    for n in notes {
-        for l in wrap(&format!("- {n}"), WIDTH, "  ") {
-            out.push_str(&l);
-            out.push('\n');
-        }
+    notes
+}
+
+/// What the drift reference did between the runs and how the rows use it.
+fn reference_note(c: &Comparison) -> Option<String> {
+    let moved = |a: f64, b: f64| {
+        format!(
+            "Drift reference (a glibc getppid loop timed between the blocks of each run): {} -> {} cycles per call ({})",
+            num(a),
+            num(b),
+            signed_pct((b - a) / a * 100.0)
+        )
+    };
+    match &c.reference {
+        drift::Change::Net { a, b } => Some(format!(
+            "{}. Rows with a net figure were interleaved with it; they are judged net of its change (B's block medians divided by B/A of the reference), so a host that ran faster or slower as a whole is not called a change. It stands for the host because A and B ran the same kernel on the same machine; a patch that slows every kernel entry moves it too and is netted out: judge such a patch with compare --raw.",
+            moved(*a, *b)
+        )),
+        drift::Change::NotNetted { a, b, why } => Some(format!(
+            "{}; not netted ({why}): rows are judged on raw figures.",
+            moved(*a, *b)
+        )),
+        drift::Change::Absent => None,
     }
-    out
 }
 
 #[cfg(test)]
@@ -459,5 +557,82 @@ mod tests {
         assert_eq!(row(&slow).test.significant(), Some(true));
         let text = render_text(&compare(&a, &slow));
         assert!(text.contains("independent blocks"), "{text}");
+    }
+
+    /// `with_blocks` interleaved with a drift reference at `level`.
+    fn interleaved(f: &ResultFile, medians: Vec<f64>, level: f64) -> ResultFile {
+        let mut f = with_blocks(f, "entry.getpid", medians);
+        let r = crate::schema::DriftReference {
+            operation: "glibc syscall(), getppid".into(),
+            medians: vec![200.0 * level; 21],
+            times_s: (0..21).map(f64::from).collect(),
+            off_threshold: drift::OFF_THRESHOLD,
+            ..Default::default()
+        };
+        let e = f
+            .experiments
+            .iter_mut()
+            .find(|e| e.id == "entry.getpid")
+            .unwrap();
+        let b = e.blocks.as_mut().unwrap();
+        b.drift = Some(drift::block_drift(&r, (0..20).map(f64::from).collect()));
+        f.drift_reference = Some(r);
+        f
+    }
+
+    #[test]
+    fn a_host_that_moved_as_a_whole_is_netted_out() {
+        let f = crate::load::parse_result(include_str!(
+            "../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+        ))
+        .unwrap();
+        let base: Vec<f64> = (0..20).map(|i| 390.0 + (i % 5) as f64 * 0.5).collect();
+        let a = interleaved(&f, base.clone(), 1.0);
+        // B's host ran everything 8% slower, the reference too.
+        let b = interleaved(&f, base.iter().map(|x| x * 1.08).collect(), 1.08);
+        let row = |c: &Comparison| c.rows.iter().find(|r| r.id == "entry.getpid").cloned();
+        let c = compare(&a, &b);
+        let r = row(&c).unwrap();
+        assert!(matches!(c.reference, drift::Change::Net { .. }));
+        assert_eq!(r.test.significant(), Some(false), "{r:?}");
+        assert!(r.net_change_pct().unwrap().abs() < 1e-9);
+        // Rows not interleaved in both runs are judged raw.
+        assert!(c
+            .rows
+            .iter()
+            .filter(|r| r.id != "entry.getpid")
+            .all(|r| r.net_of.is_none()));
+        let text = render_text(&c);
+        assert!(
+            text.contains("net of its change") && text.contains("+8.0%"),
+            "{text}"
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+        // A real 8% slowdown with a steady reference is found.
+        let slow = interleaved(&f, base.iter().map(|x| x * 1.08).collect(), 1.0);
+        assert_eq!(
+            row(&compare(&a, &slow)).unwrap().test.significant(),
+            Some(true)
+        );
+        // --raw, or another kernel: the reference is not the host's drift.
+        let raw = compare_with(
+            &a,
+            &b,
+            Options {
+                net_of_reference: false,
+            },
+        );
+        assert_eq!(row(&raw).unwrap().test.significant(), Some(true));
+        assert!(render_text(&raw).contains("not netted (--raw"));
+        let mut other = b.clone();
+        if let Some(p) = other.environment.platform.as_mut() {
+            p.kernel_release.push_str("-patched");
+        }
+        let c = compare(&a, &other);
+        assert!(matches!(c.reference, drift::Change::NotNetted { .. }));
+        assert_eq!(row(&c).unwrap().test.significant(), Some(true));
+        assert!(render_text(&c)
+            .replace("\n  ", " ")
+            .contains("the kernels differ"));
     }
 }

@@ -45,16 +45,20 @@ fn machine_report(m: &Machine) -> MachineReport {
         1 => "1 result file".to_string(),
         n => format!("{n} result files"),
     };
-    let facts = vec![
+    let mut facts = vec![
         format!("{pti}; {victim}; {files}"),
         format!("run {} on {}", latest.created, latest.host),
     ];
+    facts.extend(crate::drift::run_text(latest));
 
     // Both cost tables: what was measured, then its median and spread.
     let cost_table = |title: &str, first: &str| {
         Table::new(title, &[first, "cycles", "ns", "CI95 ns", "p99 ns", "n"])
     };
-    let mut entry = cost_table("Kernel entry cost", "experiment");
+    let mut entry = Table::new(
+        ENTRY_TITLE,
+        &["experiment", "cycles", "ns", "CI95 ns", "mean", "p99", "n"],
+    );
     let mut kernel = cost_table("Flush primitive, in-kernel loop", "variant");
     let mut on_entry = Table::new(
         "Flush on entry: delta vs nop ioctl (pages = working set walked after)",
@@ -77,21 +81,7 @@ fn machine_report(m: &Machine) -> MachineReport {
     for (k, e) in rows {
         let s = &e.summary;
         match &k {
-            Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => {
-                // entry.return_after_sysret is a difference: its delta.
-                let (h, ci) = match &e.baseline {
-                    Some(b) => (b.delta_median, b.delta_ci95),
-                    None => (s.median, s.median_ci95),
-                };
-                entry.push(vec![
-                    e.id.clone(),
-                    num(h),
-                    ns(h, hz),
-                    ci_ns(ci, hz),
-                    ns(s.p99, hz),
-                    count(s.n),
-                ])
-            }
+            Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => entry.push(entry_row(e, hz)),
             Kind::FlushKernel(v) => kernel.push(vec![
                 v.clone(),
                 num(s.median),
@@ -152,6 +142,32 @@ fn machine_report(m: &Machine) -> MachineReport {
         tables,
         caveats: caveats::for_machine(m),
     }
+}
+
+/// The entry table names both figures a reader may compare: the median
+/// (entrybench's robust figure) and the mean over every call of the run
+/// (what `perf bench syscall basic` prints, noise included).
+const ENTRY_TITLE: &str = "Kernel entry cost (ns, CI95: median per call, entrybench's figure; \
+mean: ns per call over all calls of the run, noise included, what perf bench syscall basic \
+reports; p99 in ns)";
+
+/// A row of the entry table. entry.return_after_sysret is a difference:
+/// its delta, and the difference of the two means.
+fn entry_row(e: &Experiment, hz: f64) -> Vec<String> {
+    let s = &e.summary;
+    let (h, ci, mean) = match &e.baseline {
+        Some(b) => (b.delta_median, b.delta_ci95, s.mean - b.summary.mean),
+        None => (s.median, s.median_ci95, s.mean),
+    };
+    vec![
+        e.id.clone(),
+        num(h),
+        ns(h, hz),
+        ci_ns(ci, hz),
+        ns(mean, hz),
+        ns(s.p99, hz),
+        count(s.n),
+    ]
 }
 
 /// Row order inside each table: docs/design.md order, not alphabetical.
@@ -358,6 +374,7 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
         "headline_ci95_hi",
         "headline_ns",
         "tsc_hz",
+        "mean_cycles",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -402,6 +419,7 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
                 f(ci[1]),
                 crate::units::cycles_to_ns(h, hz).map(f).unwrap_or_default(),
                 f(hz),
+                f(e.summary.mean),
             ]);
         }
     }
