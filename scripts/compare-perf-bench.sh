@@ -30,7 +30,8 @@
 # something on a busy host too; the load average is printed with them.
 #
 #   scripts/compare-perf-bench.sh [ROUNDS] [extra entrybench run args...]
-#   QUICK=1 adds --quick to every run.
+#   QUICK=1 adds --quick to every run; KEEP=DIR keeps each round's result
+#   file (rN.json) and the compare of rounds 1 and 2 (compare.txt) there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +49,14 @@ perf=$(command -v perf || ls /usr/bin/perf_* 2>/dev/null | head -n1 || true)
 
 build_release
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+keep() {
+	if [ -n "${KEEP:-}" ]; then
+		mkdir -p "$KEEP" && cp "$tmp"/r*.json "$KEEP"/ 2>/dev/null || true
+		[ -f "$tmp/cmp.txt" ] && cp "$tmp/cmp.txt" "$KEEP/compare.txt"
+	fi
+	rm -rf "$tmp"
+}
+trap keep EXIT
 cc -O2 -o "$tmp/loop" scripts/c/syscall-loop.c
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -2,7 +2,7 @@
 # ipi.user.mprotect (or the id given): interruptions the victim saw
 # against the victim CPU's TLB (or CAL) IPI count delta, and the per-IPI
 # victim cost and initiator cost distributions, and the attribution
-# control: the fraction of no-IPI calls of the same length that matched a
+# control: the fraction of no-IPI calls as long as the real ones that matched a
 # victim gap, with the same matching rule (a gap starting in the call and
 # ending within the measured tolerance of its return). Bars: seen >= 99%
 # of the TLB delta (less pool-reset IPIs), false_match_rate <= 0.02.

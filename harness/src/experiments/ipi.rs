@@ -124,11 +124,14 @@ impl Initiator for UserTrigger {
     }
 }
 
-/// The attribution control: a call as long as the real one that sends no
-/// IPI (a TSC spin on the initiator CPU). Whatever the matching claims
-/// for it is coincidence.
+/// The attribution control: calls as long as the real ones, in turn
+/// (their lengths replayed, the slow ones included, since the matching
+/// widens its tolerance for slow calls), that send no IPI (a TSC spin on
+/// the initiator CPU). Whatever the matching claims for them is
+/// coincidence.
 struct Control {
-    cycles: u64,
+    lengths: Vec<u64>,
+    next: usize,
 }
 
 impl Initiator for Control {
@@ -139,10 +142,12 @@ impl Initiator for Control {
         Row::Tlb
     }
     fn describe(&self) -> String {
-        format!("spin of {} TSC cycles, no system call", self.cycles)
+        "TSC spins as long as the real calls, in turn; no system call".into()
     }
     fn fire(&mut self) -> Result<()> {
-        let end = Tsc::start().wrapping_add(self.cycles);
+        let cycles = self.lengths[self.next % self.lengths.len()];
+        self.next += 1;
+        let end = Tsc::start().wrapping_add(cycles);
         while Tsc::start() < end {
             std::hint::spin_loop();
         }
@@ -363,8 +368,9 @@ struct Matched {
     miss: Vec<Gap>,
     skew: u64,
     tol: Tolerance,
-    /// Call return minus gap end of the loose candidates the tolerance
-    /// was measured from, sorted.
+    /// Call return minus gap end (less the delays, see
+    /// `Tolerance::offset`) of the loose candidates the tolerance was
+    /// measured from, sorted.
     offsets: Vec<i64>,
 }
 
@@ -376,10 +382,9 @@ fn skew(ctx: &Ctx) -> u64 {
 /// Matches a real phase, measuring the tolerance from its own calls.
 fn matched(ctx: &Ctx, p: &Phase) -> Matched {
     let skew = skew(ctx);
-    let mut offsets = ipi_match::end_offsets(&p.gaps, &p.fired.windows, skew);
-    offsets.sort_unstable();
+    let cands = ipi_match::candidates(&p.gaps, &p.fired.windows, skew);
     let floor = (ipi_match::FLOOR_S * ctx.timer.tsc_hz) as u64;
-    let tol = Tolerance::measure(&offsets, skew, floor);
+    let (tol, offsets) = Tolerance::measure(&p.fired.windows, &cands, skew, floor);
     matched_with(ctx, p, tol, offsets)
 }
 
@@ -400,14 +405,13 @@ fn matched_with(ctx: &Ctx, p: &Phase, tol: Tolerance, offsets: Vec<i64>) -> Matc
 }
 
 /// The attribution control: the same victim and the same matching rule
-/// and tolerance while the initiator spins as long as a median real
-/// call, sending no IPI. Returns the fraction of control calls matched,
-/// and the calls made.
-fn control(ctx: &Ctx, icpu: u32, call_cycles: u64, tol: Tolerance) -> Result<(f64, usize)> {
+/// and tolerance while the initiator spins as long as the real calls
+/// took (`lengths`, cycles, in run order), sending no IPI. Returns the
+/// fraction of control calls matched, and the calls made.
+fn control(ctx: &Ctx, icpu: u32, lengths: Vec<u64>, tol: Tolerance) -> Result<(f64, usize)> {
     let duration = ctx.cfg.ipi_duration.min(CONTROL_MAX);
-    let init = Box::new(Control {
-        cycles: call_cycles.max(1),
-    });
+    let lengths = if lengths.is_empty() { vec![1] } else { lengths };
+    let init = Box::new(Control { lengths, next: 0 });
     let p = run_phase(ctx, init, icpu, ctx.cfg.ipi_rate_hz, duration)?;
     let m = matched_with(ctx, &p, tol, Vec::new());
     let calls = p.fired.windows.len();
@@ -455,9 +459,9 @@ impl Experiment for IpiExperiment {
             .iter()
             .map(|&(a, b)| b.wrapping_sub(a) as i64 - o)
             .collect();
+        let lengths = calls.iter().map(|&c| c.max(1) as u64).collect();
         let initiator = report::stats::summarize(&mut calls);
-        let (false_rate, control_calls) =
-            control(ctx, icpu, initiator.median.max(0.0) as u64, m.tol)?;
+        let (false_rate, control_calls) = control(ctx, icpu, lengths, m.tol)?;
 
         let d = |a: u64, b: u64| b.saturating_sub(a);
         let (before, after) = (phase.before, phase.after);
@@ -476,7 +480,8 @@ impl Experiment for IpiExperiment {
         p.insert("control_calls".into(), control_calls.into());
         p.insert(
             "control".into(),
-            "the same victim and matching while the initiator spins for the median call length, sending no IPI"
+            "the same victim, matching rule and tolerance while the initiator spins as long as \
+             the real calls took, in turn, sending no IPI"
                 .into(),
         );
         let mut e = record::measured(&self.id, &self.backend, p, &mut victim);
@@ -531,11 +536,14 @@ fn ipi_params(
         ),
         ("match_tolerance_before_cycles", m.tol.before.into()),
         ("match_tolerance_after_cycles", m.tol.after.into()),
+        ("match_usual_call_cycles", m.tol.usual_call.into()),
         (
             "match_tolerance_rule",
             "measured: call return minus gap end of each call's longest gap starting in its \
-             window; 2 x their p90 before the return, 2 x -p10 after it, each at least 1 us, \
-             plus the skew"
+             window, less the call's excess over the usual call (p90) when the gap ended \
+             early (the initiator held up after the acknowledgement); 2 x their p90 \
+             before the return, 2 x -p10 after it, each at least 1 us, plus the skew; a \
+             match may end that far from the return, before it also the call's excess"
                 .into(),
         ),
         ("return_minus_gap_end_cycles", offset_quantiles(&m.offsets)),
@@ -614,7 +622,7 @@ fn ipi_notes(
         ));
     }
     notes.push(format!(
-        "attribution control: {:.1}% of no-IPI calls of the same length matched a victim gap (false_match_rate); a seen ratio is only meaningful well above it",
+        "attribution control: {:.1}% of no-IPI calls as long as the real ones matched a victim gap by the same rule (false_match_rate); a seen ratio is only meaningful well above it",
         false_rate * 100.0
     ));
     if let Some(hv) = &ctx.env.cpu.hypervisor {

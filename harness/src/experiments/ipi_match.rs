@@ -9,11 +9,19 @@
 //! tolerance of the call's return; a 29 us mprotect then no longer claims
 //! an unrelated tick that happened to start inside it.
 //!
+//! The initiator may be held up after the acknowledgement (preempted,
+//! interrupted) before its call returns: that moves the return away from
+//! the gap's end by the delay, and makes the call longer than usual by
+//! as much. So the tolerance before the return is widened by how much
+//! longer than usual (its 90th percentile) the call took. (A victim held
+//! up after its handler makes a long gap that may be a preemption as
+//! well; those are not widened for.)
+//!
 //! The tolerance is measured on the run's own data: each call's
 //! candidate under the loose rule (the longest gap starting inside the
-//! window) gives an offset, call return minus gap end. True IPIs pile up
-//! near zero (a few hundred cycles); coincidences (a tick inside a long
-//! call, a preemption of either side) spread far out on both sides. The
+//! window) gives an offset, call return minus gap end, less those
+//! delays. True IPIs pile up near zero (a few hundred cycles);
+//! coincidences (a tick inside a long call) spread far out. The
 //! tolerance covers the pile (`Tolerance::measure`), and the no-IPI
 //! control is matched with the same tolerance.
 
@@ -33,17 +41,24 @@ const PILE_QUANTILES: (f64, f64) = (10.0, 90.0);
 const SPREAD: f64 = 2.0;
 
 /// How close to the call's return a gap must end, cycles: gap end in
-/// `[return - before, return + after]`.
+/// `[return - before - delay, return + after]`, the delay being how much
+/// longer than usual the call took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tolerance {
     pub before: u64,
     pub after: u64,
+    /// The usual call length (90th percentile), cycles: only the excess
+    /// over it counts as a delay.
+    pub usual_call: u64,
 }
 
-/// Offsets of loose candidates: for each call, the longest gap starting
-/// inside its window (widened by `skew`), as call return minus gap end
-/// (positive: the gap ended before the call returned).
-pub fn end_offsets(gaps: &[Gap], windows: &[(u64, u64)], skew: u64) -> Vec<i64> {
+/// Percentile taken as "usual": the slowest tenth of calls are the ones
+/// a delay after the acknowledgement may have stretched.
+const USUAL: f64 = 90.0;
+
+/// The loose candidates: for each call, the longest gap starting inside
+/// its window (widened by `skew`), as (window, gap).
+pub fn candidates(gaps: &[Gap], windows: &[(u64, u64)], skew: u64) -> Vec<((u64, u64), Gap)> {
     let mut out = Vec::with_capacity(windows.len());
     let mut first = 0;
     for &(ws, we) in windows {
@@ -56,20 +71,46 @@ pub fn end_offsets(gaps: &[Gap], windows: &[(u64, u64)], skew: u64) -> Vec<i64> 
             .take_while(|g| g.start <= hi)
             .max_by_key(|g| g.cycles);
         if let Some(g) = best {
-            out.push(we.wrapping_sub(g.end()) as i64);
+            out.push(((ws, we), *g));
         }
     }
     out
 }
 
+/// `USUAL` percentile of values (0 for none).
+fn usual(v: impl Iterator<Item = u64>) -> u64 {
+    let mut v: Vec<i64> = v.map(|x| x.min(i64::MAX as u64) as i64).collect();
+    v.sort_unstable();
+    let p = report::stats::percentile_sorted(&v, USUAL);
+    if p.is_finite() {
+        p as u64
+    } else {
+        0
+    }
+}
+
 impl Tolerance {
-    /// From the loose candidates' offsets (sorted): before the return,
-    /// `SPREAD` times the upper pile quantile; after it, `SPREAD` times
-    /// the lower one (when negative); each at least `floor`, plus the
-    /// skew. With no offsets, the floor and the skew.
-    pub fn measure(sorted: &[i64], skew: u64, floor: u64) -> Tolerance {
+    /// From all call windows and the loose candidates: the usual call
+    /// length, then the offsets less the delays
+    /// (`offset`); before the return the tolerance is `SPREAD` times
+    /// their upper pile quantile, after it `SPREAD` times the lower one
+    /// (when negative); each at least `floor`, plus the skew. Returns
+    /// the sorted offsets with it, for the record.
+    pub fn measure(
+        windows: &[(u64, u64)],
+        cands: &[((u64, u64), Gap)],
+        skew: u64,
+        floor: u64,
+    ) -> (Tolerance, Vec<i64>) {
+        let mut t = Tolerance {
+            before: 0,
+            after: 0,
+            usual_call: usual(windows.iter().map(|(a, b)| b.saturating_sub(*a))),
+        };
+        let mut offsets: Vec<i64> = cands.iter().map(|&(w, g)| t.offset(w, g)).collect();
+        offsets.sort_unstable();
         let (lo, hi) = PILE_QUANTILES;
-        let q = |p: f64| report::stats::percentile_sorted(sorted, p);
+        let q = |p: f64| report::stats::percentile_sorted(&offsets, p);
         let side = |v: f64| {
             if v.is_finite() && v > 0.0 {
                 ((v * SPREAD) as u64).max(floor) + skew
@@ -77,16 +118,27 @@ impl Tolerance {
                 floor + skew
             }
         };
-        Tolerance {
-            before: side(q(hi)),
-            after: side(-q(lo)),
+        t.before = side(q(hi));
+        t.after = side(-q(lo));
+        (t, offsets)
+    }
+
+    /// Call return minus gap end, less the call's delay when the gap
+    /// ended early (never past zero).
+    pub fn offset(&self, (ws, we): (u64, u64), g: Gap) -> i64 {
+        let d = we.wrapping_sub(g.end()) as i64;
+        if d > 0 {
+            let delay = (we.saturating_sub(ws)).saturating_sub(self.usual_call) as i64;
+            (d - delay).max(0)
+        } else {
+            d
         }
     }
 
-    /// Whether a gap ending at `end` ends close enough to a call
-    /// returning at `ret`.
-    fn near(&self, end: u64, ret: u64) -> bool {
-        end >= ret.saturating_sub(self.before) && end <= ret.saturating_add(self.after)
+    /// Whether gap `g` ends close enough to the return of call `w`.
+    fn near(&self, w: (u64, u64), g: Gap) -> bool {
+        let d = self.offset(w, g);
+        d <= self.before as i64 && -d <= self.after as i64
     }
 }
 
@@ -113,7 +165,7 @@ pub fn attribute(
         }
         let best = (first..gaps.len())
             .take_while(|&i| gaps[i].start <= hi)
-            .filter(|&i| !claimed[i] && tol.near(gaps[i].end(), we))
+            .filter(|&i| !claimed[i] && tol.near((ws, we), gaps[i]))
             .fold(None, |best: Option<usize>, i| match best {
                 Some(b) if gaps[b].cycles >= gaps[i].cycles => Some(b),
                 _ => Some(i),
@@ -144,7 +196,17 @@ mod tests {
     const WIDE: Tolerance = Tolerance {
         before: u64::MAX / 4,
         after: u64::MAX / 4,
+        usual_call: 0,
     };
+
+    /// Before/after tolerances with usual lengths that never widen.
+    fn tol(before: u64, after: u64) -> Tolerance {
+        Tolerance {
+            before,
+            after,
+            usual_call: u64::MAX / 4,
+        }
+    }
 
     #[test]
     fn a_gap_is_ours_when_it_ends_at_the_calls_return() {
@@ -157,22 +219,38 @@ mod tests {
             g(3000, 100), // between calls
             g(5020, 35),  // IPI of call 2: ends at 5055, 5 after return
         ];
-        let tol = Tolerance {
-            before: 50,
-            after: 10,
-        };
-        let (hit, miss) = attribute(&gaps, &windows, 0, tol);
+        let (hit, miss) = attribute(&gaps, &windows, 0, tol(50, 10));
         assert_eq!(hit, vec![g(900, 90), g(5020, 35)]);
         assert_eq!(miss, vec![g(150, 200), g(3000, 100)]);
         // The loose rule (any gap starting inside) takes the longer tick.
         let (hit, _) = attribute(&gaps, &windows, 0, WIDE);
         assert_eq!(hit, vec![g(150, 200), g(5020, 35)]);
         // Ending later than `after` past the return: not ours.
-        let late = Tolerance {
-            before: 50,
-            after: 4,
+        assert_eq!(
+            attribute(&gaps, &windows, 0, tol(50, 4)).0,
+            vec![g(900, 90)]
+        );
+    }
+
+    #[test]
+    fn an_initiator_held_up_after_the_acknowledgement_is_allowed_for() {
+        // Usual call 100 cycles. Call (0, 400) was held up 300 cycles
+        // after the victim acknowledged: its IPI ended at 90, 310 before
+        // the return, within 20 + 300.
+        let t = Tolerance {
+            before: 20,
+            after: 20,
+            usual_call: 100,
         };
-        assert_eq!(attribute(&gaps, &windows, 0, late).0, vec![g(900, 90)]);
+        assert_eq!(t.offset((0, 400), g(50, 40)), 10);
+        assert_eq!(attribute(&[g(50, 40)], &[(0, 400)], 0, t).0.len(), 1);
+        // A call of usual length with the same early gap: 310 before,
+        // not ours.
+        assert_eq!(attribute(&[g(50, 40)], &[(300, 400)], 0, t).0.len(), 0);
+        // A long gap ending far after the return (the victim held up, or
+        // a preemption that began in the call) is not widened for.
+        assert_eq!(t.offset((0, 100), g(50, 240)), -190);
+        assert_eq!(attribute(&[g(50, 240)], &[(0, 100)], 0, t).0.len(), 0);
     }
 
     #[test]
@@ -197,27 +275,34 @@ mod tests {
 
     #[test]
     fn tolerance_covers_the_pile_not_the_coincidences() {
-        // 90 IPIs ending -20..70 cycles from the return, 5 ticks spread
-        // over a 10000-cycle window, 5 long gaps ending far after it.
-        let mut d: Vec<i64> = (-20..70).collect();
-        d.extend([2000, 4000, 6000, 8000, 9900]);
-        d.extend([-90_000, -50_000, -30_000, -20_000, -10_000]);
-        d.sort_unstable();
-        let t = Tolerance::measure(&d, 10, 20);
-        // p90 is 64 (the pile): 2 x 64 + skew; p10 is -16: 2 x 16 is
-        // 32, + skew.
-        assert_eq!((t.before, t.after), (128 + 10, 32 + 10));
-        // A pile entirely before the return: the floor after it.
-        let t = Tolerance::measure(&[5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 10, 20);
-        assert_eq!((t.before, t.after), (26 + 10, 20 + 10));
-        assert_eq!(
-            Tolerance::measure(&[], 10, 20),
-            Tolerance {
-                before: 30,
-                after: 30
-            }
-        );
-        let offs = end_offsets(&[g(150, 200), g(900, 90)], &[(100, 1000)], 0);
-        assert_eq!(offs, vec![1000 - 350]);
+        // 100 calls of 10000 cycles, one every 20000: 90 IPIs of 500
+        // cycles ending -20..70 cycles from the return, 5 ticks of 100
+        // ending 2000..9900 before it (inside the call), 5 gaps of 500
+        // starting inside the call and ending 10000..90000 after it.
+        let windows: Vec<(u64, u64)> = (0..100u64)
+            .map(|i| (i * 20_000 + 100_000, i * 20_000 + 110_000))
+            .collect();
+        let mut cands = Vec::new();
+        for (i, &(_, we)) in windows.iter().enumerate() {
+            let (end, cycles) = match i {
+                0..90 => ((we as i64 - 20 + i as i64) as u64, 500),
+                90..95 => (we - 2000 - (i as u64 - 90) * 1975, 100),
+                _ => (we + 10_000 * (i as u64 - 94), 500),
+            };
+            cands.push(((we - 10_000, we), g(end - cycles, cycles)));
+        }
+        let (t, offs) = Tolerance::measure(&windows, &cands, 10, 20);
+        assert_eq!(t.usual_call, 10_000);
+        assert_eq!(offs.len(), 100);
+        // In offsets (return minus end): the 5 late gaps sort first,
+        // then the pile -69..20, then the 5 early ticks. p90 (the 90th)
+        // is the pile's 85th, 15; p10 (the 10th) its 5th, -65.
+        assert_eq!((t.before, t.after), (2 * 15 + 10, 2 * 65 + 10));
+        // No offsets: the floor and the skew.
+        let (t, offs) = Tolerance::measure(&[], &[], 10, 20);
+        assert!(offs.is_empty());
+        assert_eq!((t.before, t.after), (30, 30));
+        let c = candidates(&[g(150, 200), g(900, 90)], &[(100, 1000)], 0);
+        assert_eq!(c, vec![((100, 1000), g(150, 200))]);
     }
 }
