@@ -138,7 +138,7 @@ if [ "$rounds" -ge 2 ]; then
 	target/release/entrybench compare "$tmp/r1.json" "$tmp/r2.json" >"$tmp/cmp.txt"
 	flagged=$(awk '$1 ~ /^(entry|timer|vdso)\./ && $NF == "yes" {print $1}' "$tmp/cmp.txt" | tr '\n' ' ')
 	moved=$(awk 'NR == 1 {a = $4} NR == 2 {b = $4} END {d = (b - a) / a * 100; print (d < 0 ? -d : d)}' "$tmp/rows")
-	netted=$(grep -q 'judged net of its change' "$tmp/cmp.txt" && echo "net of the drift reference" || echo "raw")
+	netted=$(grep -q 'judged net of it' "$tmp/cmp.txt" && echo "net of the drift reference" || echo "raw")
 	echo
 	awk -v f="$flagged" -v m="$moved" -v how="$netted" 'BEGIN {
 		printf "compare rounds 1 -> 2 (%s): %s; perf bench moved %.2f%% %s\n", how,

@@ -7,7 +7,7 @@ use crate::drift;
 use crate::ids::{self, Kind};
 use crate::machine;
 use crate::schema::{Experiment, ResultFile};
-use crate::stats::{mann_whitney, mann_whitney_blocks};
+use crate::stats::{mann_whitney, mann_whitney_blocks, median_f64};
 use crate::text_table::{wrap, Table, WIDTH};
 use crate::units::{self, num};
 
@@ -67,9 +67,18 @@ pub struct Row {
     /// TSC Hz when A and B share a clock (see `SAME_CLOCK`).
     pub shared_hz: Option<f64>,
     pub test: Test,
-    /// The drift reference's B/A factor this row is judged net of (see
-    /// `drift::nettable`); None: judged on the raw figures.
-    pub net_of: Option<f64>,
+    /// The change net of the drift reference, when the row is judged
+    /// so (`drift::net_blocks`); None: judged on the raw figures.
+    pub net: Option<Net>,
+}
+
+/// A row's change net of the drift reference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Net {
+    /// Percent: the median of B's netted block medians over A's.
+    pub change_pct: f64,
+    /// How much the id moves with the reference (`NetBlocks`).
+    pub sensitivity: f64,
 }
 
 impl Row {
@@ -96,16 +105,10 @@ impl Row {
         }
     }
 
-    /// The change net of the drift reference's, percent: (B / factor - A)
-    /// / A, in cycles as measured. None for rows judged raw.
+    /// The change net of the drift reference, percent. None for rows
+    /// judged raw.
     pub fn net_change_pct(&self) -> Option<f64> {
-        let k = self.net_of?;
-        let a = self.a_cycles;
-        Some(if a == 0.0 {
-            f64::NAN
-        } else {
-            (self.b_cycles / k - a) / a.abs() * 100.0
-        })
+        self.net.map(|n| n.change_pct)
     }
 }
 
@@ -162,12 +165,16 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             continue;
         };
         let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
-        let net_of = (matches!(reference, drift::Change::Net { .. })
-            && drift::nettable(ea)
-            && drift::nettable(eb))
-        .then(|| reference.factor());
-        let test = block_test((a, ea), (b, eb), net_of.unwrap_or(1.0))
-            .unwrap_or_else(|| sample_test(ea, eb));
+        let netted = match reference {
+            drift::Change::Net { a: ma, b: mb } => drift::net_blocks(ea, ma, eb, mb),
+            _ => None,
+        };
+        let test =
+            block_test((a, ea), (b, eb), netted.as_ref()).unwrap_or_else(|| sample_test(ea, eb));
+        let net = netted.map(|n| Net {
+            change_pct: (median_f64(&n.b) / median_f64(&n.a) - 1.0) * 100.0,
+            sensitivity: n.sensitivity,
+        });
         let conv = |c: f64, hz: f64| {
             if in_ns {
                 units::cycles_to_ns(c, hz)
@@ -183,7 +190,7 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             b_ns: conv(cb, hb),
             shared_hz: (in_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
             test,
-            net_of,
+            net,
         });
     }
     let mut c = finish(a, b, ma, mb, in_ns, rows);
@@ -202,19 +209,24 @@ fn step_per_op(f: &ResultFile, e: &Experiment) -> f64 {
     f.timer.resolution_cycles as f64 / ops
 }
 
-/// The block test when both experiments carry blocks, with B's figures
-/// divided by `factor` (the drift reference's B/A for netted rows, else
-/// 1). A change within one timer step per operation is never
-/// significant: the clock cannot tell it from quantization.
+/// The block test when both experiments carry blocks, on their block
+/// medians net of the drift reference when `net` is given. A change
+/// within one timer step per operation is never significant: the clock
+/// cannot tell it from quantization.
 fn block_test(
     (a, ea): (&ResultFile, &Experiment),
     (b, eb): (&ResultFile, &Experiment),
-    factor: f64,
+    net: Option<&drift::NetBlocks>,
 ) -> Option<Test> {
-    let (ba, bb) = (ea.blocks.as_ref()?, eb.blocks.as_ref()?);
-    let b_net: Vec<f64> = bb.medians.iter().map(|m| m / factor).collect();
-    let r = mann_whitney_blocks(&ba.medians, &b_net)?;
-    let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles() / factor);
+    let (ma, mb, ca, cb) = match net {
+        Some(n) => (&n.a, &n.b, median_f64(&n.a), median_f64(&n.b)),
+        None => {
+            let (ba, bb) = (ea.blocks.as_ref()?, eb.blocks.as_ref()?);
+            let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
+            (&ba.medians, &bb.medians, ca, cb)
+        }
+    };
+    let r = mann_whitney_blocks(ma, mb)?;
     let rel = if ca == 0.0 {
         f64::INFINITY
     } else {
@@ -475,6 +487,25 @@ fn notes(c: &Comparison) -> Vec<String> {
     notes
 }
 
+/// ": here 0.64 to 0.95" for the netted rows' sensitivities.
+fn sensitivities(c: &Comparison) -> String {
+    let k: Vec<f64> = c
+        .rows
+        .iter()
+        .filter_map(|r| r.net.map(|n| n.sensitivity))
+        .collect();
+    let (lo, hi) = k
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    match k.len() {
+        0 => String::new(),
+        _ if hi - lo < 0.005 => format!(": here {lo:.2}"),
+        _ => format!(": here {lo:.2} to {hi:.2}"),
+    }
+}
+
 /// What the drift reference did between the runs and how the rows use it.
 fn reference_note(c: &Comparison) -> Option<String> {
     let moved = |a: f64, b: f64| {
@@ -487,8 +518,9 @@ fn reference_note(c: &Comparison) -> Option<String> {
     };
     match &c.reference {
         drift::Change::Net { a, b } => Some(format!(
-            "{}. Rows with a net figure were interleaved with it; they are judged net of its change (B's block medians divided by B/A of the reference), so a host that ran faster or slower as a whole is not called a change. It stands for the host because A and B ran the same kernel on the same machine; a patch that slows every kernel entry moves it too and is netted out: judge such a patch with compare --raw.",
-            moved(*a, *b)
+            "{}. Rows with a net figure were interleaved with it in both runs; they are judged net of it: each block median is divided by the reference's level when the block was taken, to the power of the id's sensitivity to it (the slope of its block medians against the reference's levels within the runs{}), so neither a slow phase of the host nor a host that ran slower as a whole is called a change. It stands for the host because A and B ran the same kernel on the same machine; a patch that slows every kernel entry moves it too and is netted out: judge such a patch with compare --raw.",
+            moved(*a, *b),
+            sensitivities(c)
         )),
         drift::Change::NotNetted { a, b, why } => Some(format!(
             "{}; not netted ({why}): rows are judged on raw figures.",
@@ -601,10 +633,10 @@ mod tests {
             .rows
             .iter()
             .filter(|r| r.id != "entry.getpid")
-            .all(|r| r.net_of.is_none()));
+            .all(|r| r.net.is_none()));
         let text = render_text(&c);
         assert!(
-            text.contains("net of its change") && text.contains("+8.0%"),
+            text.contains("judged net of it") && text.contains("+8.0%"),
             "{text}"
         );
         assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");

@@ -143,8 +143,8 @@ pub fn run_text(f: &ResultFile) -> Option<String> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Both runs carry it and ran the same kernel on the same machine:
-    /// B's reference over A's (cycles per call) is the host's drift,
-    /// and interleaved rows are judged net of it.
+    /// it stands for the host's drift, and interleaved rows are judged
+    /// net of it (`net_blocks`). `a`, `b`: its medians, cycles per call.
     Net { a: f64, b: f64 },
     /// Both carry it, but it cannot stand for drift (why).
     NotNetted { a: f64, b: f64, why: String },
@@ -152,15 +152,84 @@ pub enum Change {
     Absent,
 }
 
-impl Change {
-    /// The factor B's interleaved figures are divided by (1.0 when not
-    /// netted).
-    pub fn factor(&self) -> f64 {
-        match *self {
-            Change::Net { a, b } if a > 0.0 && b > 0.0 => b / a,
-            _ => 1.0,
-        }
+/// The reference must move at least this much within the runs (standard
+/// deviation of the log of its levels at the blocks) for an id's
+/// sensitivity to it to be measured; below, the id is taken as moving
+/// with it in full.
+const MIN_LEVEL_SPREAD: f64 = 0.01;
+/// Sensitivities are clamped to this range: an id is not taken to move
+/// against the host, nor much more than the reference itself.
+const SENSITIVITY: (f64, f64) = (0.0, 1.5);
+
+/// Two experiments' block medians net of the drift reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetBlocks {
+    /// A's and B's block medians, each divided by the reference's level
+    /// when it was taken (relative to A's reference median) raised to
+    /// `sensitivity`: what each block would have read at A's typical
+    /// host.
+    pub a: Vec<f64>,
+    pub b: Vec<f64>,
+    /// How much the id moves with the reference: the slope of the log of
+    /// its block medians against the log of the reference's levels,
+    /// within each run (so a change between the runs cannot pass for
+    /// one), or 1 when the reference hardly moved within them.
+    pub sensitivity: f64,
+}
+
+/// Blocks of `ea` (run A, reference median `ma`) and `eb` (B, `mb`) net
+/// of the reference, when both were interleaved with it and their
+/// medians are positive (not differences).
+pub fn net_blocks(ea: &Experiment, ma: f64, eb: &Experiment, mb: f64) -> Option<NetBlocks> {
+    if !(nettable(ea) && nettable(eb)) || ma.is_nan() || mb.is_nan() || ma <= 0.0 || mb <= 0.0 {
+        return None;
     }
+    let (ba, bb) = (ea.blocks.as_ref()?, eb.blocks.as_ref()?);
+    let (da, db) = (ba.drift.as_ref()?, bb.drift.as_ref()?);
+    // Levels relative to A's reference median.
+    let la: Vec<f64> = da.reference.clone();
+    let lb: Vec<f64> = db.reference.iter().map(|l| l * mb / ma).collect();
+    let ok = |v: &[f64]| v.iter().all(|x| x.is_finite() && *x > 0.0);
+    if !(ok(&ba.medians) && ok(&bb.medians) && ok(&la) && ok(&lb))
+        || ba.medians.len() != la.len()
+        || bb.medians.len() != lb.len()
+    {
+        return None;
+    }
+    let k = sensitivity(&[(&ba.medians, &la), (&bb.medians, &lb)]);
+    let net = |m: &[f64], l: &[f64]| m.iter().zip(l).map(|(m, l)| m / l.powf(k)).collect();
+    Some(NetBlocks {
+        a: net(&ba.medians, &la),
+        b: net(&bb.medians, &lb),
+        sensitivity: k,
+    })
+}
+
+/// The within-run slope of log(median) on log(level), pooled over the
+/// runs (each run centred on its own means); 1 when the levels hardly
+/// vary within the runs.
+fn sensitivity(runs: &[(&Vec<f64>, &Vec<f64>)]) -> f64 {
+    let (mut sxy, mut sxx, mut n) = (0.0, 0.0, 0usize);
+    for (m, l) in runs {
+        let y: Vec<f64> = m.iter().map(|v| v.ln()).collect();
+        let x: Vec<f64> = l.iter().map(|v| v.ln()).collect();
+        let (my, mx) = (mean(&y), mean(&x));
+        sxy += x
+            .iter()
+            .zip(&y)
+            .map(|(x, y)| (x - mx) * (y - my))
+            .sum::<f64>();
+        sxx += x.iter().map(|x| (x - mx).powi(2)).sum::<f64>();
+        n += x.len();
+    }
+    if n < 2 || (sxx / n as f64).sqrt() < MIN_LEVEL_SPREAD {
+        return 1.0;
+    }
+    (sxy / sxx).clamp(SENSITIVITY.0, SENSITIVITY.1)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 /// The reference's change from A to B. It is itself a kernel entry, so it
@@ -216,12 +285,15 @@ fn different_system(a: &ResultFile, b: &ResultFile) -> Option<String> {
 }
 
 /// Whether `compare` nets this experiment's change: it was interleaved
-/// with the reference (its blocks carry drift) in its run, and it is a
-/// loop the reference's drift applies to. A refill walk is memory, not a
-/// kernel entry: the reference does not scale it.
+/// with the reference (its blocks carry drift) in its run, its figure is
+/// a cost, not a difference of two (entry.return_after_sysret), and it
+/// is a loop of the kind the reference is. A refill walk is memory, not
+/// a kernel entry: it is judged raw.
 pub fn nettable(e: &Experiment) -> bool {
     let interleaved = e.blocks.as_ref().is_some_and(|b| b.drift.is_some());
-    interleaved && !matches!(crate::ids::kind(e), crate::ids::Kind::Refill(_))
+    interleaved
+        && e.baseline.is_none()
+        && !matches!(crate::ids::kind(e), crate::ids::Kind::Refill(_))
 }
 
 #[cfg(test)]
@@ -258,6 +330,69 @@ mod tests {
             text.contains("moved 12.0%") && text.contains("3 of 4"),
             "{text}"
         );
+    }
+
+    fn interleaved(medians: Vec<f64>, levels: Vec<f64>) -> Experiment {
+        let times = (0..medians.len()).map(|i| i as f64).collect();
+        Experiment {
+            id: "entry.getppid".into(),
+            backend: "user".into(),
+            params: Default::default(),
+            summary: Default::default(),
+            samples: Default::default(),
+            baseline: None,
+            ipi: None,
+            notes: vec![],
+            blocks: Some(crate::schema::Blocks {
+                medians,
+                drift: Some(BlockDrift {
+                    times_s: times,
+                    off: vec![false; levels.len()],
+                    reference: levels,
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn blocks_are_netted_with_the_ids_own_sensitivity() {
+        // Half the blocks of each run were taken while the host ran the
+        // reference 20% slower; this id moves half as much (10%). B has
+        // more slow blocks and a higher reference median.
+        let run = |slow: usize, n: usize| {
+            let l: Vec<f64> = (0..n).map(|i| if i < slow { 1.2 } else { 1.0 }).collect();
+            let m: Vec<f64> = l.iter().map(|l| 100.0 * l.powf(0.5)).collect();
+            (m, l)
+        };
+        let (ma, la) = run(10, 32);
+        let (mb, lb) = run(20, 32);
+        let a = interleaved(ma, la);
+        let b = interleaved(mb.clone(), lb.iter().map(|l| l / 1.1).collect());
+        let n = net_blocks(&a, 200.0, &b, 220.0).unwrap();
+        assert!((n.sensitivity - 0.5).abs() < 1e-9, "{n:?}");
+        assert!(
+            n.a.iter().chain(&n.b).all(|v| (v - 100.0).abs() < 1e-9),
+            "{n:?}"
+        );
+        // A reference that did not move within the runs: sensitivity 1.
+        let flat = interleaved(vec![100.0; 32], vec![1.0; 32]);
+        let n = net_blocks(&flat, 200.0, &flat, 220.0).unwrap();
+        assert_eq!(n.sensitivity, 1.0);
+        assert!((n.b[0] - 100.0 / 1.1).abs() < 1e-9);
+        // Differences and non-interleaved ids are not netted.
+        let mut delta = a.clone();
+        delta.baseline = Some(crate::schema::Baseline {
+            label: String::new(),
+            summary: Default::default(),
+            samples: Default::default(),
+            delta_median: 3.0,
+            delta_ci95: [2.0, 4.0],
+        });
+        assert!(net_blocks(&delta, 200.0, &b, 220.0).is_none());
+        let mut plain = a.clone();
+        plain.blocks.as_mut().unwrap().drift = None;
+        assert!(net_blocks(&plain, 200.0, &b, 220.0).is_none());
     }
 
     #[test]
