@@ -396,6 +396,32 @@ mod tests {
     }
 
     #[test]
+    fn the_run_states_its_drift_and_the_marked_blocks() {
+        let mut f = crate::load::parse_result(include_str!(
+            "../../testdata/results/synthetic-genoa-kvm.json"
+        ))
+        .unwrap();
+        // Files without a reference (older ones, imports) say nothing.
+        assert_eq!(run_text(&f), None);
+        let r = reference(&[240.0, 240.0, 264.0], &[0.0, 1.0, 2.0]);
+        let d = block_drift(&r, vec![0.5, 1.75, 2.0]);
+        f.experiments[0].blocks = Some(crate::schema::Blocks {
+            medians: vec![1.0; 3],
+            drift: Some(d),
+            ..Default::default()
+        });
+        f.drift_reference = Some(r);
+        assert_eq!(marked_blocks(&f), (2, 3));
+        let text = run_text(&f).unwrap();
+        assert!(text.contains("median 240 cycles"), "{text}");
+        assert!(
+            text.contains("max/min 1.100: the host moved 10.0%"),
+            "{text}"
+        );
+        assert!(text.contains("2 of 3 experiment blocks"), "{text}");
+    }
+
+    #[test]
     fn drift_is_max_over_min() {
         assert_eq!(max_over_min(&[100.0, 110.0, 105.0]), Some(1.1));
         assert_eq!(max_over_min(&[100.0]), None);
