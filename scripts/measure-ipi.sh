@@ -2,9 +2,10 @@
 # ipi.user.mprotect (or the id given): interruptions the victim saw
 # against the victim CPU's TLB (or CAL) IPI count delta, and the per-IPI
 # victim cost and initiator cost distributions, and the attribution
-# control: the fraction of no-IPI calls of the same length that matched a
-# victim gap. Bars: seen >= 99% of the TLB delta (less pool-reset IPIs),
-# false_match_rate <= 0.02.
+# control: the fraction of no-IPI calls as long as the real ones that matched a
+# victim gap, with the same matching rule (a gap starting in the call and
+# ending within the measured tolerance of its return). Bars: seen >= 99%
+# of the TLB delta (less pool-reset IPIs), false_match_rate <= 0.02.
 #
 # Exits 1 when a bar is missed (or the id did not run).
 #
@@ -43,6 +44,10 @@ jq -r --arg id "$id" '
 	  "  calls \($p.calls) at \($p.achieved_rate_hz | floor) Hz for \($i.duration_s * 100 | floor / 100) s, threshold \($i.threshold_cycles) cycles",
 	  "  seen \($i.interruptions_seen) / \($row) delta \($delta) = \($i.seen_ratio * 1000 | floor / 10)% \(if $i.seen_ratio >= 0.99 then "(>= 99%)" else "(below 99%)" end)",
 	  "  false_match_rate \($i.false_match_rate // "not recorded") over \($p.control_calls // 0) control calls \(if ($i.false_match_rate // 1) <= 0.02 then "(<= 0.02)" else "(ABOVE 0.02)" end); pool-reset IPIs \($p.pool_reset_ipis // 0)",
+	  (if $p.match_tolerance_before_cycles then
+	    ($p.return_minus_gap_end_cycles) as $o
+	    | "  matching: a gap starting in a call and ending \($p.match_tolerance_before_cycles | ns) ns before to \($p.match_tolerance_after_cycles | ns) ns after its return (measured: return minus gap end over \($o.n) calls p10 \($o.p10 | ns), p50 \($o.p50 | ns), p90 \($o.p90 | ns) ns; the control uses the same rule)"
+	  else "  matching: recorded before the end-of-call rule" end),
 	  "  other gaps \($p.gaps_unmatched), LOC delta \($p.loc_delta), RES delta \($p.res_delta), TLB \($i.tlb_delta), CAL \($i.cal_delta)",
 	  "  victim cost per IPI ns: min \(.summary.min | ns) median \(.summary.median | ns) p90 \(.summary.p90 | ns) p99 \(.summary.p99 | ns) max \(.summary.max | ns)",
 	  "  initiator cost per call ns: median \($i.initiator.median | ns) p99 \($i.initiator.p99 | ns)",

@@ -18,6 +18,7 @@ pub mod placement;
 pub mod platform;
 pub mod results_cmds;
 pub mod run;
+pub mod schedule;
 pub mod timer;
 pub mod verdict;
 

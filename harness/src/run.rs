@@ -1,9 +1,9 @@
 //! `entrybench run`: choose placement and timer, run the selected
-//! experiments on the pinned victim thread, print a short summary and
-//! write one result file (after every experiment, so an interrupted or
-//! killed run keeps what it finished).
+//! experiments on the pinned victim thread (in the order `schedule`
+//! decides), print a short summary and write one result file (as results
+//! come, so an interrupted or killed run keeps what it finished).
 
-use crate::experiments::{self, suite, Ctx, Stop, SuiteConfig};
+use crate::experiments::{self, suite, Ctx, SuiteConfig};
 use crate::placement::{self, CpuLists, Request};
 use crate::schema::{Environment, Experiment, ResultFile, SCHEMA_VERSION};
 use crate::timer::{Timer, TimerOptions};
@@ -232,8 +232,9 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         placement: placement.clone(),
         timer: timer.info(),
         experiments: Vec::new(),
+        drift_reference: None,
     };
-    let tally = run_list(
+    let tally = crate::schedule::run_list(
         &mut list,
         &mut file,
         &out,
@@ -314,75 +315,6 @@ fn check_outputs(out: &Path, report_path: &Path, default: bool) -> Result<()> {
     report::files::check_output(report_path)
 }
 
-/// How a run of the experiment list ended.
-struct RunTally {
-    interrupted: bool,
-    failed: usize,
-}
-
-/// Runs the list, writing the (partial) file after each experiment.
-fn run_list(
-    list: &mut [Box<dyn experiments::Experiment>],
-    file: &mut ResultFile,
-    out: &Path,
-    run_notes: &[String],
-    ctx: &mut Ctx,
-) -> Result<RunTally> {
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(list.len() as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
-            .expect("static template"),
-    );
-    let mut tally = RunTally {
-        interrupted: false,
-        failed: 0,
-    };
-    for exp in list.iter_mut() {
-        if ctx.cancelled() {
-            tally.interrupted = true;
-            break;
-        }
-        let id = exp.id();
-        bar.set_message(id.clone());
-        match exp.run(ctx) {
-            Ok(mut e) => {
-                // Blocks that disagree: said at once, as hyperfine warns
-                // about outliers, and kept in the experiment's notes.
-                if let Some(w) = e.blocks.as_ref().and_then(report::stats::unstable_warning) {
-                    bar.suspend(|| eprintln!("entrybench: warning: {id}: {w}"));
-                }
-                // Run-wide caveats (timer, memory locking) go with every
-                // experiment: readers often look at one id alone.
-                e.notes.extend(run_notes.iter().cloned());
-                file.experiments.push(e);
-                report::load::write_result(out, file)?;
-            }
-            Err(err) => match err.downcast_ref::<Stop>() {
-                Some(Stop::Cancelled) => {
-                    tally.interrupted = true;
-                    break;
-                }
-                Some(Stop::Skipped(why)) => {
-                    bar.suspend(|| eprintln!("entrybench: {id} skipped: {why}"))
-                }
-                None => {
-                    tally.failed += 1;
-                    bar.suspend(|| eprintln!("entrybench: warning: {id} failed: {err:#}"));
-                }
-            },
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    if ctx.cancelled() {
-        tally.interrupted = true;
-    }
-    Ok(tally)
-}
-
 /// Width of the id column of the summary: the longest userspace id
 /// (`deferred.check.uncontended`). Longer ids (kernel-module rows) get a
 /// line of their own, so no id is ever cut.
@@ -410,6 +342,12 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     }
     if past {
         s += "past: a refill size past the TLB's reach (not used for sizing)\n";
+    }
+    if let Some(d) = report::drift::run_text(file) {
+        for l in report::text_table::wrap(&d, report::text_table::WIDTH, "  ") {
+            s += &l;
+            s.push('\n');
+        }
     }
     s
 }

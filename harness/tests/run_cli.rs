@@ -94,6 +94,57 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
 }
 
 #[test]
+fn interleaved_blocks_sample_the_whole_run_beside_a_drift_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let run = entrybench()
+        .args([
+            "run",
+            "--quick",
+            "--only",
+            "entry.null,entry.getpid",
+            "--samples",
+            "3200",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let stdout = String::from_utf8(run.stdout).unwrap();
+    assert!(stdout.contains("Drift reference"), "{stdout}");
+    let file = read_result(&out).unwrap();
+    assert!(file.options["interleave"].contains("2 ids, 32 rounds"));
+    let times = |id: &str| {
+        let e = file.experiments.iter().find(|e| e.id == id).unwrap();
+        let b = e.blocks.as_ref().unwrap();
+        let d = b.drift.as_ref().expect("interleaved blocks carry drift");
+        assert_eq!(d.times_s.len(), b.medians.len());
+        assert_eq!(d.off.len(), b.medians.len());
+        assert!(d.times_s.windows(2).all(|w| w[0] < w[1]));
+        d.times_s.clone()
+    };
+    let (a, b) = (times("entry.null"), times("entry.getpid"));
+    assert_eq!((a.len(), b.len()), (32, 32));
+    // Interleaved, not one after the other: round r holds block r of
+    // each id (in either order), so in time order the blocks pair up.
+    let mut all: Vec<f64> = a.iter().chain(&b).copied().collect();
+    all.sort_by(f64::total_cmp);
+    for (r, pair) in all.chunks(2).enumerate() {
+        let mut want = [a[r], b[r]];
+        want.sort_by(f64::total_cmp);
+        assert_eq!(pair, want, "round {r}: {a:?} {b:?}");
+    }
+    // A reference block before each experiment block and one after the
+    // last, on the same clock.
+    let r = file.drift_reference.as_ref().expect("drift reference");
+    assert_eq!(r.medians.len(), 65);
+    assert_eq!(r.times_s.len(), 65);
+    assert!(r.times_s[0] < a[0].min(b[0]) && r.times_s[64] > a[31].max(b[31]));
+    assert!(r.medians.iter().all(|m| *m > 0.0));
+}
+
+#[test]
 fn bad_arguments_exit_2_with_one_line() {
     let line = fails_with_one_line(&["run", "--victim-cpu", "999", "--out", "/nonexistent/x.json"]);
     assert!(
@@ -212,4 +263,47 @@ fn interrupted_run_leaves_a_valid_partial_file() {
     assert_eq!(names, ["partial.json", "partial.txt"]);
     let text = std::fs::read_to_string(dir.path().join("partial.txt")).unwrap();
     assert!(text.contains("Partial run"), "{text}");
+}
+
+#[test]
+fn interrupted_rotation_keeps_the_blocks_taken() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("partial.json");
+    // 64 blocks of 62,500 regions of 16 calls, about 0.1 s each in a
+    // release build and 0.3 s in a debug one: the signal lands inside the
+    // rotation after a few rounds either way.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"))
+        .args([
+            "run",
+            "--only",
+            "entry.null,entry.getpid",
+            "--samples",
+            "2000000",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "stderr: {stderr}");
+    let file = read_result(&out).unwrap();
+    assert!(file.partial);
+    assert!(file.drift_reference.is_some());
+    // Some rounds were taken: both ids are kept.
+    assert_eq!(file.experiments.len(), 2, "stderr: {stderr}");
+    for e in &file.experiments {
+        let n = e.blocks.as_ref().unwrap().medians.len();
+        assert!((2..32).contains(&n), "{}: {n} blocks", e.id);
+        let note = format!("interrupted: {n} of 32 blocks taken");
+        assert!(e.notes.iter().any(|s| s.contains(&note)), "{:?}", e.notes);
+        assert_eq!(e.summary.n, n as u64 * 62_500);
+    }
 }

@@ -3,10 +3,11 @@
 //! whether the difference is significant. The thread's hand-made table
 //! ("getpid 770 -> 1340 ns") is what this reproduces.
 
+use crate::drift;
 use crate::ids::{self, Kind};
 use crate::machine;
 use crate::schema::{ClockKind, Experiment, ResultFile};
-use crate::stats::{mann_whitney, mann_whitney_blocks};
+use crate::stats::{mann_whitney, mann_whitney_blocks, median_f64};
 use crate::text_table::{wrap, Table, WIDTH};
 use crate::units::{self, num};
 
@@ -66,6 +67,18 @@ pub struct Row {
     /// TSC Hz when A and B share a clock (see `SAME_CLOCK`).
     pub shared_hz: Option<f64>,
     pub test: Test,
+    /// The change net of the drift reference, when the row is judged
+    /// so (`drift::net_blocks`); None: judged on the raw figures.
+    pub net: Option<Net>,
+}
+
+/// A row's change net of the drift reference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Net {
+    /// Percent: the median of B's netted block medians over A's.
+    pub change_pct: f64,
+    /// How much the id moves with the reference (`NetBlocks`).
+    pub sensitivity: f64,
 }
 
 impl Row {
@@ -94,6 +107,12 @@ impl Row {
             (b - a) / a.abs() * 100.0
         }
     }
+
+    /// The change net of the drift reference, percent. None for rows
+    /// judged raw.
+    pub fn net_change_pct(&self) -> Option<f64> {
+        self.net.map(|n| n.change_pct)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,10 +128,34 @@ pub struct Comparison {
     pub only_b: Vec<String>,
     /// Warnings: different CPU models, partial runs, guests.
     pub warnings: Vec<String>,
+    /// How the runs' drift reference moved, and whether rows are netted.
+    pub reference: drift::Change,
+}
+
+/// How to compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Judge interleaved rows net of the drift reference's change when
+    /// both runs carry it and ran the same kernel on the same machine.
+    pub net_of_reference: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            net_of_reference: true,
+        }
+    }
+}
+
+/// Compares every experiment present in both files (default options).
+pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
+    compare_with(a, b, Options::default())
 }
 
 /// Compares every experiment present in both files.
-pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
+pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
+    let reference = drift::change(a, b, o.net_of_reference);
     let ma = &machine::group(std::slice::from_ref(a))[0];
     let mb = &machine::group(std::slice::from_ref(b))[0];
     let (ha, hb) = (a.timer.tsc_hz, b.timer.tsc_hz);
@@ -133,7 +176,16 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             continue;
         }
         let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
-        let test = block_test((a, ea), (b, eb)).unwrap_or_else(|| sample_test(ea, eb));
+        let netted = match reference {
+            drift::Change::Net { a: ma, b: mb } => drift::net_blocks(ea, ma, eb, mb),
+            _ => None,
+        };
+        let test =
+            block_test((a, ea), (b, eb), netted.as_ref()).unwrap_or_else(|| sample_test(ea, eb));
+        let net = netted.map(|n| Net {
+            change_pct: (median_f64(&n.b) / median_f64(&n.a) - 1.0) * 100.0,
+            sensitivity: n.sensitivity,
+        });
         // ns only from TSC cycles: a core-cycle row stays in cycles.
         let conv = |c: f64, hz: f64| {
             if in_ns {
@@ -150,6 +202,7 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             b_ns: conv(cb, hb),
             shared_hz: (in_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
             test,
+            net,
         });
     }
     let mut c = finish(a, b, ma, mb, in_ns, rows);
@@ -163,6 +216,7 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
         c.warnings
             .push("Figures in cycles: a file holds core cycles (rdpmc), which have no ns.".into());
     }
+    c.reference = reference;
     c
 }
 
@@ -177,16 +231,24 @@ fn step_per_op(f: &ResultFile, e: &Experiment) -> f64 {
     f.timer.resolution_cycles as f64 / ops
 }
 
-/// The block test when both experiments carry blocks. A change within
-/// one timer step per operation is never significant: the clock cannot
-/// tell it from quantization.
+/// The block test when both experiments carry blocks, on their block
+/// medians net of the drift reference when `net` is given. A change
+/// within one timer step per operation is never significant: the clock
+/// cannot tell it from quantization.
 fn block_test(
     (a, ea): (&ResultFile, &Experiment),
     (b, eb): (&ResultFile, &Experiment),
+    net: Option<&drift::NetBlocks>,
 ) -> Option<Test> {
-    let (ba, bb) = (ea.blocks.as_ref()?, eb.blocks.as_ref()?);
-    let r = mann_whitney_blocks(&ba.medians, &bb.medians)?;
-    let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
+    let (ma, mb, ca, cb) = match net {
+        Some(n) => (&n.a, &n.b, median_f64(&n.a), median_f64(&n.b)),
+        None => {
+            let (ba, bb) = (ea.blocks.as_ref()?, eb.blocks.as_ref()?);
+            let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
+            (&ba.medians, &bb.medians, ca, cb)
+        }
+    };
+    let r = mann_whitney_blocks(ma, mb)?;
     let rel = if ca == 0.0 {
         f64::INFINITY
     } else {
@@ -293,6 +355,7 @@ fn finish(
         only_a,
         only_b,
         warnings,
+        reference: drift::Change::Absent,
     }
 }
 
@@ -332,7 +395,6 @@ fn signed_pct(v: f64) -> String {
 /// The comparison as a 72-column table with a header and a footer that
 /// names the tests.
 pub fn render_text(c: &Comparison) -> String {
-    let unit = if c.in_ns { "ns" } else { "cycles" };
     let mut out = String::new();
     for l in wrap(&format!("A: {} ({})", c.a_title, c.a_created), WIDTH, "   ") {
         out.push_str(&l);
@@ -343,16 +405,32 @@ pub fn render_text(c: &Comparison) -> String {
         out.push('\n');
     }
     out.push('\n');
+    out.push_str(&table(c).render_text());
+    out.push('\n');
+    for n in notes(c) {
+        for l in wrap(&format!("- {n}"), WIDTH, "  ") {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The rows as a table. With the drift reference netted, the "net"
+/// column (the change net of the reference's) replaces the delta, so the
+/// table keeps to 72 columns.
+fn table(c: &Comparison) -> Table {
+    let unit = if c.in_ns { "ns" } else { "cycles" };
+    let netted = matches!(c.reference, drift::Change::Net { .. });
+    let ab = format!("A -> B {unit}");
+    let (third, fourth) = if netted {
+        ("change", "net")
+    } else {
+        ("delta", "change")
+    };
     let mut t = Table::new(
         &format!("Medians (differential rows: delta medians), {unit}"),
-        &[
-            "experiment",
-            &format!("A -> B {unit}"),
-            "delta",
-            "change",
-            "p",
-            "sig",
-        ],
+        &["experiment", &ab, third, fourth, "p", "sig"],
     );
     for r in &c.rows {
         let (a, b) = match (r.a_ns, r.b_ns) {
@@ -376,16 +454,28 @@ pub fn render_text(c: &Comparison) -> String {
             Some(false) => "no",
             None => "-",
         };
+        let change = signed_pct(r.change_pct());
+        let (third, fourth) = if netted {
+            let net = r.net_change_pct().map_or_else(|| "-".into(), signed_pct);
+            (change, net)
+        } else {
+            (units::signed(r.delta()), change)
+        };
         t.push(vec![
             r.id.clone(),
             format!("{} -> {}", num(a), num(b)),
-            units::signed(r.delta()),
-            signed_pct(r.change_pct()),
+            third,
+            fourth,
             p,
             sig.to_string(),
         ]);
     }
-    out.push_str(&t.render_text());
+    t
+}
+
+/// The footer: the tests used, the drift reference, what is in one file
+/// only, and the warnings.
+fn notes(c: &Comparison) -> Vec<String> {
     let blocks = c
         .rows
         .iter()
@@ -404,6 +494,9 @@ pub fn render_text(c: &Comparison) -> String {
             if blocks > 0 { " of rows without blocks (version-1 files)" } else { "" }
         ));
     }
+    if let Some(n) = reference_note(c) {
+        notes.push(n);
+    }
     notes
         .push("Changes are in cycles when A and B share a TSC clock, in ns otherwise.".to_string());
     if !c.only_a.is_empty() {
@@ -413,14 +506,50 @@ pub fn render_text(c: &Comparison) -> String {
         notes.push(format!("Only in B: {}.", c.only_b.join(", ")));
     }
     notes.extend(c.warnings.iter().cloned());
-    out.push('\n');
-    for n in notes {
-        for l in wrap(&format!("- {n}"), WIDTH, "  ") {
-            out.push_str(&l);
-            out.push('\n');
-        }
+    notes
+}
+
+/// ": here 0.64 to 0.95" for the netted rows' sensitivities.
+fn sensitivities(c: &Comparison) -> String {
+    let k: Vec<f64> = c
+        .rows
+        .iter()
+        .filter_map(|r| r.net.map(|n| n.sensitivity))
+        .collect();
+    let (lo, hi) = k
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    match k.len() {
+        0 => String::new(),
+        _ if hi - lo < 0.005 => format!(": here {lo:.2}"),
+        _ => format!(": here {lo:.2} to {hi:.2}"),
     }
-    out
+}
+
+/// What the drift reference did between the runs and how the rows use it.
+fn reference_note(c: &Comparison) -> Option<String> {
+    let moved = |a: f64, b: f64| {
+        format!(
+            "Drift reference (a glibc getppid loop timed between the blocks of each run): {} -> {} cycles per call ({})",
+            num(a),
+            num(b),
+            signed_pct((b - a) / a * 100.0)
+        )
+    };
+    match &c.reference {
+        drift::Change::Net { a, b } => Some(format!(
+            "{}. Rows with a net figure were interleaved with it in both runs; they are judged net of it: each block median is divided by the reference's level when the block was taken, to the power of the id's sensitivity to it (the slope of its block medians against the reference's levels within the runs{}), so neither a slow phase of the host nor a host that ran slower as a whole is called a change. It stands for the host because A and B ran the same kernel on the same machine; a patch that slows every kernel entry moves it too and is netted out: judge such a patch with compare --raw.",
+            moved(*a, *b),
+            sensitivities(c)
+        )),
+        drift::Change::NotNetted { a, b, why } => Some(format!(
+            "{}; not netted ({why}): rows are judged on raw figures.",
+            moved(*a, *b)
+        )),
+        drift::Change::Absent => None,
+    }
 }
 
 #[cfg(test)]
@@ -482,5 +611,82 @@ mod tests {
         assert_eq!(row(&slow).test.significant(), Some(true));
         let text = render_text(&compare(&a, &slow));
         assert!(text.contains("independent blocks"), "{text}");
+    }
+
+    /// `with_blocks` interleaved with a drift reference at `level`.
+    fn interleaved(f: &ResultFile, medians: Vec<f64>, level: f64) -> ResultFile {
+        let mut f = with_blocks(f, "entry.getpid", medians);
+        let r = crate::schema::DriftReference {
+            operation: "glibc syscall(), getppid".into(),
+            medians: vec![200.0 * level; 21],
+            times_s: (0..21).map(f64::from).collect(),
+            off_threshold: drift::OFF_THRESHOLD,
+            ..Default::default()
+        };
+        let e = f
+            .experiments
+            .iter_mut()
+            .find(|e| e.id == "entry.getpid")
+            .unwrap();
+        let b = e.blocks.as_mut().unwrap();
+        b.drift = Some(drift::block_drift(&r, (0..20).map(f64::from).collect()));
+        f.drift_reference = Some(r);
+        f
+    }
+
+    #[test]
+    fn a_host_that_moved_as_a_whole_is_netted_out() {
+        let f = crate::load::parse_result(include_str!(
+            "../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+        ))
+        .unwrap();
+        let base: Vec<f64> = (0..20).map(|i| 390.0 + (i % 5) as f64 * 0.5).collect();
+        let a = interleaved(&f, base.clone(), 1.0);
+        // B's host ran everything 8% slower, the reference too.
+        let b = interleaved(&f, base.iter().map(|x| x * 1.08).collect(), 1.08);
+        let row = |c: &Comparison| c.rows.iter().find(|r| r.id == "entry.getpid").cloned();
+        let c = compare(&a, &b);
+        let r = row(&c).unwrap();
+        assert!(matches!(c.reference, drift::Change::Net { .. }));
+        assert_eq!(r.test.significant(), Some(false), "{r:?}");
+        assert!(r.net_change_pct().unwrap().abs() < 1e-9);
+        // Rows not interleaved in both runs are judged raw.
+        assert!(c
+            .rows
+            .iter()
+            .filter(|r| r.id != "entry.getpid")
+            .all(|r| r.net.is_none()));
+        let text = render_text(&c);
+        assert!(
+            text.contains("judged net of it") && text.contains("+8.0%"),
+            "{text}"
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+        // A real 8% slowdown with a steady reference is found.
+        let slow = interleaved(&f, base.iter().map(|x| x * 1.08).collect(), 1.0);
+        assert_eq!(
+            row(&compare(&a, &slow)).unwrap().test.significant(),
+            Some(true)
+        );
+        // --raw, or another kernel: the reference is not the host's drift.
+        let raw = compare_with(
+            &a,
+            &b,
+            Options {
+                net_of_reference: false,
+            },
+        );
+        assert_eq!(row(&raw).unwrap().test.significant(), Some(true));
+        assert!(render_text(&raw).contains("not netted (--raw"));
+        let mut other = b.clone();
+        if let Some(p) = other.environment.platform.as_mut() {
+            p.kernel_release.push_str("-patched");
+        }
+        let c = compare(&a, &other);
+        assert!(matches!(c.reference, drift::Change::NotNetted { .. }));
+        assert_eq!(row(&c).unwrap().test.significant(), Some(true));
+        assert!(render_text(&c)
+            .replace("\n  ", " ")
+            .contains("the kernels differ"));
     }
 }

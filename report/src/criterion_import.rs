@@ -404,6 +404,7 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
                 placement: s.placement,
                 timer: s.timer,
                 experiments,
+                drift_reference: None,
             }
         }
         None => {
@@ -430,6 +431,7 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
                 },
                 timer,
                 experiments,
+                drift_reference: None,
             }
         }
     };

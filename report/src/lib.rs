@@ -12,6 +12,7 @@
 pub mod caveats;
 pub mod compare;
 pub mod criterion_import;
+pub mod drift;
 pub mod files;
 pub mod host;
 pub mod ids;

@@ -46,10 +46,11 @@ fn machine_report(m: &Machine) -> MachineReport {
         1 => "1 result file".to_string(),
         n => format!("{n} result files"),
     };
-    let facts = vec![
+    let mut facts = vec![
         format!("{pti}; {victim}; {files}"),
         format!("run {} on {}", latest.created, latest.host),
     ];
+    facts.extend(crate::drift::run_text(latest));
 
     // Both cost tables: what was measured, then its median and spread.
     // "cycles" are TSC cycles (ns come from them); where the run read
@@ -65,7 +66,11 @@ fn machine_report(m: &Machine) -> MachineReport {
         }
         Table::new(title, &cols)
     };
-    let mut entry = cost_table("Kernel entry cost", "experiment");
+    let mut entry_cols = vec!["experiment", "cycles", "ns", "CI95 ns", "mean", "p99", "n"];
+    if core {
+        entry_cols.insert(2, "core cyc");
+    }
+    let mut entry = Table::new(ENTRY_TITLE, &entry_cols);
     let mut kernel = cost_table("Flush primitive, in-kernel loop", "variant");
     let mut on_entry = Table::new(
         "Flush on entry: delta vs nop ioctl (pages = working set walked after)",
@@ -91,23 +96,7 @@ fn machine_report(m: &Machine) -> MachineReport {
         let t = |c: f64| e.tsc(c);
         match &k {
             Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => {
-                // entry.return_after_sysret is a difference: its delta.
-                let (h, ci) = match &e.baseline {
-                    Some(b) => (b.delta_median, b.delta_ci95),
-                    None => (s.median, s.median_ci95),
-                };
-                let mut row = vec![
-                    e.id.clone(),
-                    num(h),
-                    ns(t(h), hz),
-                    ci_ns(e.tsc_ci(ci), hz),
-                    ns(t(s.p99), hz),
-                    count(s.n),
-                ];
-                if core {
-                    row.insert(2, core_cell(e));
-                }
-                entry.push(row)
+                entry.push(entry_row(e, hz, core))
             }
             Kind::FlushKernel(v) => {
                 let mut row = vec![
@@ -175,6 +164,39 @@ fn machine_report(m: &Machine) -> MachineReport {
         tables,
         caveats: caveats::for_machine(m),
     }
+}
+
+/// The entry table names both figures a reader may compare: the median
+/// (entrybench's robust figure) and the mean over every call of the run
+/// (what `perf bench syscall basic` prints, noise included).
+const ENTRY_TITLE: &str = "Kernel entry cost (ns, CI95: median per call, entrybench's figure; \
+mean: ns per call over all calls of the run, noise included, what perf bench syscall basic \
+reports; p99 in ns)";
+
+/// A row of the entry table. entry.return_after_sysret is a difference:
+/// its delta, and the difference of the two means.
+/// ns come from TSC cycles only; with `core`, the core-cycle figure
+/// (rdpmc) gets a column of its own, never converted.
+fn entry_row(e: &Experiment, hz: f64, core: bool) -> Vec<String> {
+    let s = &e.summary;
+    let (h, ci, mean) = match &e.baseline {
+        Some(b) => (b.delta_median, b.delta_ci95, s.mean - b.summary.mean),
+        None => (s.median, s.median_ci95, s.mean),
+    };
+    let t = |c: f64| e.tsc(c);
+    let mut row = vec![
+        e.id.clone(),
+        num(h),
+        ns(t(h), hz),
+        ci_ns(e.tsc_ci(ci), hz),
+        ns(t(mean), hz),
+        ns(t(s.p99), hz),
+        count(s.n),
+    ];
+    if core {
+        row.insert(2, e.headline_core_cycles().map_or("-".into(), num));
+    }
+    row
 }
 
 /// Row order inside each table: docs/design.md order, not alphabetical.
@@ -383,6 +405,7 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
         "headline_ci95_hi",
         "headline_ns",
         "tsc_hz",
+        "mean_cycles",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -430,6 +453,7 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
                     .map(f)
                     .unwrap_or_default(),
                 f(hz),
+                f(e.summary.mean),
             ]);
         }
     }

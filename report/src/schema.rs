@@ -45,6 +45,33 @@ pub struct ResultFile {
     pub placement: Placement,
     pub timer: TimerInfo,
     pub experiments: Vec<Experiment>,
+    /// The run's drift reference (see `DriftReference`); None in files
+    /// written before it existed and in imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_reference: Option<DriftReference>,
+}
+
+/// A fixed loop timed in short blocks between the experiments' blocks
+/// all through a run: how far the host itself moved while the run
+/// measured. Reports state the drift in its terms, blocks taken while it
+/// was off are marked (`BlockDrift`), and `compare` judges changes net of
+/// it when both runs carry one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftReference {
+    /// What a reference block times ("glibc syscall(), getppid").
+    pub operation: String,
+    /// Calls per timed region, and timed regions per block.
+    pub ops_per_sample: u64,
+    pub regions_per_block: u64,
+    /// Each reference block's median, cycles per call, in run order.
+    pub medians: Vec<f64>,
+    /// When each reference block was taken: seconds since the run's
+    /// first block (the block's middle).
+    pub times_s: Vec<f64>,
+    /// An experiment block is marked (`BlockDrift::off`) when the
+    /// reference around it is further than this fraction from the
+    /// reference's median over the run.
+    pub off_threshold: f64,
 }
 
 /// What `entrybench detect` reports: the machine a figure was measured on.
@@ -311,6 +338,25 @@ pub struct Blocks {
     /// The blocks disagree (see `stats::UNSTABLE_FRACTION`): the host was
     /// not quiet while this ran.
     pub unstable: bool,
+    /// When each block was taken and where the run's drift reference
+    /// stood then; None for experiments run in one stretch and in older
+    /// files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<BlockDrift>,
+}
+
+/// Each block of an interleaved experiment against the run's
+/// `DriftReference`, in the order of `Blocks::medians`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlockDrift {
+    /// Seconds since the run's first block, at the block's middle.
+    pub times_s: Vec<f64>,
+    /// The reference's level around the block relative to its median
+    /// over the run (1.10: the host ran the reference 10% slower then).
+    pub reference: Vec<f64>,
+    /// The block was taken while the reference was further than
+    /// `DriftReference::off_threshold` from its median.
+    pub off: Vec<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

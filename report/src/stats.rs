@@ -198,17 +198,27 @@ pub fn block_medians(values: &[i64], n: usize, per: f64) -> (u64, Vec<f64>) {
     let mut buf = Vec::with_capacity(size * 2);
     let medians = (0..n)
         .map(|i| {
-            let end = if i + 1 == n {
-                values.len()
-            } else {
-                (i + 1) * size
-            };
             buf.clear();
-            buf.extend_from_slice(&values[i * size..end]);
+            buf.extend_from_slice(&values[block_bounds(values.len(), n, i)]);
             select_median(&mut buf) / per
         })
         .collect();
     (size as u64, medians)
+}
+
+/// Where block `i` of `n` lies in `len` values: equal sizes, the
+/// remainder in the last block (the split `block_medians` makes, so
+/// blocks measured one at a time reduce to the same medians).
+pub fn block_bounds(len: usize, n: usize, i: usize) -> std::ops::Range<usize> {
+    let n = n.max(1);
+    let size = len / n;
+    let start = (i * size).min(len);
+    let end = if i + 1 >= n {
+        len
+    } else {
+        ((i + 1) * size).min(len)
+    };
+    start..end
 }
 
 /// The block figures of an experiment from its block medians: the 95%
@@ -258,19 +268,26 @@ pub fn blocks_relative_to(size: u64, medians: Vec<f64>, level: f64) -> Blocks {
         ci95,
         outlier_fraction,
         unstable: outlier_fraction > UNSTABLE_FRACTION,
+        drift: None,
     }
 }
 
-/// The hyperfine-style warning for blocks that disagree, if they do.
+/// The hyperfine-style warning for blocks that disagree, if they do; for
+/// interleaved blocks it says how far the host moved in the drift
+/// reference's terms while they were taken.
 pub fn unstable_warning(b: &Blocks) -> Option<String> {
     b.unstable.then(|| {
-        format!(
+        let mut w = format!(
             "unstable host: {:.0}% of {} blocks have a median more than {:.0}% away from the \
-             others; another load or frequency changes disturbed the run, rerun on a quiet machine",
+             others",
             b.outlier_fraction * 100.0,
             b.medians.len(),
             UNSTABLE_DEVIATION * 100.0
-        )
+        );
+        if let Some(d) = &b.drift {
+            w += &crate::drift::moved_text(d);
+        }
+        w + "; another load or frequency changes disturbed the run, rerun on a quiet machine"
     })
 }
 
@@ -337,6 +354,30 @@ mod tests {
         assert!(unstable_warning(&b).is_none());
         // Per-operation scaling.
         assert_eq!(block_medians(&[64, 64, 128, 128], 2, 64.0).1, [1.0, 2.0]);
+    }
+
+    #[test]
+    fn blocks_taken_one_at_a_time_reduce_to_the_same_medians() {
+        let v: Vec<i64> = (0..1003).map(|j| (j * 7919) % 211).collect();
+        let whole = block_medians(&v, 32, 1.0).1;
+        let mut ends = 0;
+        let each: Vec<f64> = (0..32)
+            .map(|i| {
+                let r = block_bounds(v.len(), 32, i);
+                assert_eq!(r.start, ends, "contiguous");
+                ends = r.end;
+                block_medians(&v[r], 1, 1.0).1[0]
+            })
+            .collect();
+        assert_eq!((whole, ends), (each, v.len()));
+        // The first k blocks alone (an interrupted run) keep their split.
+        let k = 5;
+        let end = block_bounds(v.len(), 32, k - 1).end;
+        assert_eq!(
+            block_medians(&v[..end], k, 1.0).1,
+            block_medians(&v, 32, 1.0).1[..k]
+        );
+        assert_eq!(block_bounds(3, 5, 4), 0..3);
     }
 
     #[test]

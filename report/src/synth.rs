@@ -469,6 +469,7 @@ fn file(sp: &Spec, experiments: Vec<Experiment>) -> ResultFile {
             resolution_ns: 0.0,
         },
         experiments,
+        drift_reference: None,
     }
 }
 

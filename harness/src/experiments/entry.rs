@@ -8,12 +8,16 @@
 //! instruction inline, and `entry.return_after_sysret` is the difference
 //! of the two for getppid, measured in alternating blocks: what the
 //! return costs on this CPU and its mitigations.
+//!
+//! Each is [`Blocked`]: the batch is chosen once in `prepare` (before the
+//! run interleaves anything), then each block warms up and times its
+//! share of the regions.
 
 use super::record::{self, params};
 use super::suite::SyscallPath;
-use super::{Ctx, Experiment, Stop};
+use super::{Blocked, Ctx, Experiment, Stop};
 use crate::schema;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use report::stats;
 use serde_json::Value;
 use workloads::entry::{CallPath, EntryOp};
@@ -56,12 +60,39 @@ enum Spec {
 pub struct EntryExperiment {
     id: &'static str,
     spec: Spec,
+    /// Set up by `prepare`, filled by the blocks, taken by `finish`.
+    state: Option<Prepared>,
+}
+
+/// What one entry experiment measures into, block by block.
+struct Prepared {
+    op: EntryOp,
+    batch: usize,
+    rule: &'static str,
+    /// Raw region cycles, overhead removed; block `i` fills
+    /// `stats::block_bounds(len, BLOCKS, i)`.
+    regions: Vec<i64>,
+    /// entry.return_after_sysret: the inline getppid regions (same
+    /// bounds) and each block's difference of the two medians.
+    inline: Vec<i64>,
+    diffs: Vec<f64>,
+    /// Core cycles of the same regions, block after block, where the run
+    /// reads them (rdpmc); None otherwise. `core_inline` likewise for
+    /// `inline`.
+    core: Option<Vec<i64>>,
+    core_inline: Option<Vec<i64>>,
+    /// Blocks taken.
+    done: usize,
 }
 
 /// The ids of this module, in suite order.
 pub fn all() -> Vec<EntryExperiment> {
     use NoArgCall::*;
-    let e = |id, spec| EntryExperiment { id, spec };
+    let e = |id, spec| EntryExperiment {
+        id,
+        spec,
+        state: None,
+    };
     vec![
         e("timer.overhead", Spec::Empty),
         e("entry.null", Spec::Headline(Invalid)),
@@ -115,7 +146,7 @@ pub fn auto_batch(step_cycles: u64, op_cycles: f64) -> usize {
 /// Times `regions` regions of `batch` ops into `out` (TSC cycles, overhead
 /// removed), checking for cancel between chunks; warms up first. Returns
 /// the core cycles of the same regions where the run reads them.
-fn time_regions(
+pub(crate) fn time_regions(
     ctx: &Ctx,
     op: EntryOp,
     batch: usize,
@@ -152,14 +183,25 @@ fn choose_batch(ctx: &Ctx, op: EntryOp) -> Result<(usize, &'static str)> {
     if let Some(k) = ctx.cfg.entry_batch {
         return Ok((k, "--batch"));
     }
+    Ok((
+        pilot_batch(ctx, op)?,
+        "automatic: timer step under 2% of a region, at least 16 calls back to back",
+    ))
+}
+
+/// `auto_batch` for `op` from a short single-call pilot.
+pub(crate) fn pilot_batch(ctx: &Ctx, op: EntryOp) -> Result<usize> {
     let mut pilot = vec![0i64; PILOT_REGIONS];
     time_regions(ctx, op, 1, ctx.cfg.entry_warmup.min(10_000), &mut pilot)?;
     pilot.sort_unstable();
     let m = stats::median_sorted(&pilot);
-    Ok((
-        auto_batch(ctx.timer.resolution_cycles, m),
-        "automatic: timer step under 2% of a region, at least 16 calls back to back",
-    ))
+    Ok(auto_batch(ctx.timer.resolution_cycles, m))
+}
+
+/// Untimed operations before each block: the run's warm-up spread over
+/// the blocks, since the block before may have been another id's.
+fn block_warmup(ctx: &Ctx) -> usize {
+    ctx.cfg.entry_warmup / BLOCKS
 }
 
 /// Timed regions for `samples` requested: at least enough for every block
@@ -168,8 +210,15 @@ fn regions_for(samples: usize) -> usize {
     samples.max(BLOCKS * MIN_REGIONS_PER_BLOCK)
 }
 
+/// Appends one block's core cycles (rdpmc) to the id's.
+fn extend_core(all: &mut Option<Vec<i64>>, block: Option<Vec<i64>>) {
+    if let Some(b) = block {
+        all.get_or_insert_with(Vec::new).extend(b);
+    }
+}
+
 /// Raw region cycles to per-operation samples, rounded to the cycle.
-fn per_op(regions: &[i64], batch: usize) -> Vec<i64> {
+pub(crate) fn per_op(regions: &[i64], batch: usize) -> Vec<i64> {
     let k = batch as i64;
     regions.iter().map(|s| (s + k / 2).div_euclid(k)).collect()
 }
@@ -180,77 +229,117 @@ impl Experiment for EntryExperiment {
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
+        super::run_blocks(self, ctx)
+    }
+
+    fn blocked(&mut self) -> Option<&mut dyn Blocked> {
+        Some(self)
+    }
+}
+
+impl Blocked for EntryExperiment {
+    fn prepare(&mut self, ctx: &mut Ctx) -> Result<usize> {
         if ctx.cfg.entry_samples == 0 {
             return Err(Stop::Skipped("no samples requested".into()).into());
         }
-        if self.spec == Spec::ReturnAfterSysret {
-            return self.run_return(ctx);
-        }
         let op = op(self.spec, ctx.cfg.syscall);
         let (batch, rule) = choose_batch(ctx, op)?;
-        let mut regions = vec![0i64; regions_for(ctx.cfg.entry_samples)];
+        let n = regions_for(ctx.cfg.entry_samples);
+        let mut regions = vec![0i64; n];
         crate::placement::prefault(&mut regions);
-        let core = time_regions(ctx, op, batch, ctx.cfg.entry_warmup, &mut regions)?;
+        let mut inline = Vec::new();
+        if self.spec == Spec::ReturnAfterSysret {
+            inline = vec![0i64; n];
+            crate::placement::prefault(&mut inline);
+        }
+        self.state = Some(Prepared {
+            op,
+            batch,
+            rule,
+            regions,
+            inline,
+            diffs: Vec::with_capacity(BLOCKS),
+            core: None,
+            core_inline: None,
+            done: 0,
+        });
+        Ok(BLOCKS)
+    }
+
+    fn run_block(&mut self, ctx: &mut Ctx) -> Result<()> {
+        let warmup = block_warmup(ctx);
+        let s = self.state.as_mut().context("block before prepare")?;
+        let r = stats::block_bounds(s.regions.len(), BLOCKS, s.done);
+        let core = time_regions(ctx, s.op, s.batch, warmup, &mut s.regions[r.clone()])?;
+        extend_core(&mut s.core, core);
+        if self.spec == Spec::ReturnAfterSysret {
+            // Headline then inline in the same block, so drift hits both.
+            let inline = EntryOp::Syscall(NoArgCall::Getppid, CallPath::Inline);
+            let core = time_regions(ctx, inline, s.batch, warmup, &mut s.inline[r.clone()])?;
+            extend_core(&mut s.core_inline, core);
+            let m = |v: &[i64]| stats::block_medians(&per_op(v, s.batch), 1, 1.0).1[0];
+            s.diffs.push(m(&s.regions[r.clone()]) - m(&s.inline[r]));
+        }
+        s.done += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
+        let s = self.state.take().context("finish before prepare")?;
+        if s.done == 0 {
+            return Err(Stop::Cancelled.into());
+        }
+        if self.spec == Spec::ReturnAfterSysret {
+            return self.finish_return(ctx, s);
+        }
+        // Only the blocks taken (all, unless the run was interrupted).
+        let end = stats::block_bounds(s.regions.len(), BLOCKS, s.done - 1).end;
         // Blocks of the same per-operation samples the summary is made of,
         // so the headline median and its block CI agree.
-        let mut samples = per_op(&regions, batch);
-        drop(regions);
-        let (size, medians) = stats::block_medians(&samples, BLOCKS, 1.0);
-        let mut p = common_params(ctx, op, batch, rule, samples.len());
+        let mut samples = per_op(&s.regions[..end], s.batch);
+        drop(s.regions);
+        let (size, medians) = stats::block_medians(&samples, s.done, 1.0);
+        let mut p = common_params(ctx, s.op, s.batch, s.rule, samples.len());
         if let Some(d) = report::ids::describe(self.id) {
             p.insert("measures".into(), d.into());
         }
-        if op == EntryOp::VdsoClockGettime {
+        if s.op == EntryOp::VdsoClockGettime {
             p.insert("clocksource".into(), clocksource().into());
         }
         let mut e = record::measured(self.id, "user", p, &mut samples);
         e = record::with_blocks(e, stats::blocks(size, medians));
-        e = record::with_core_cycles(e, core.map(|c| per_op(&c, batch)), None);
-        e.notes.extend(op_notes(ctx, op, batch, e.summary.median));
+        let core = s.core.map(|c| per_op(&c, s.batch));
+        e = record::with_core_cycles(e, core, None);
+        e.notes
+            .extend(op_notes(ctx, s.op, s.batch, e.summary.median));
         Ok(e)
     }
 }
 
 impl EntryExperiment {
     /// `entry.return_after_sysret`: headline getppid minus inline getppid,
-    /// block by block (alternating, so drift hits both alike).
-    fn run_return(&self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        let call = op(self.spec, ctx.cfg.syscall);
+    /// block by block (both in each block, so drift hits both alike).
+    fn finish_return(&self, ctx: &Ctx, s: Prepared) -> Result<schema::Experiment> {
         let inline = EntryOp::Syscall(NoArgCall::Getppid, CallPath::Inline);
-        let (batch, rule) = choose_batch(ctx, call)?;
-        let per_block = (regions_for(ctx.cfg.entry_samples) / BLOCKS).max(1);
-        let (mut a, mut b) = (vec![0i64; per_block], vec![0i64; per_block]);
-        let (mut all_a, mut all_b) = (Vec::new(), Vec::new());
-        let (mut core_a, mut core_b) = (Vec::new(), Vec::new());
-        let mut diffs = Vec::with_capacity(BLOCKS);
-        for i in 0..BLOCKS {
-            let w = if i == 0 { ctx.cfg.entry_warmup } else { 0 };
-            let ca = time_regions(ctx, call, batch, w, &mut a)?;
-            let cb = time_regions(ctx, inline, batch, w, &mut b)?;
-            if let (Some(ca), Some(cb)) = (ca, cb) {
-                core_a.extend(per_op(&ca, batch));
-                core_b.extend(per_op(&cb, batch));
-            }
-            let (pa, pb) = (per_op(&a, batch), per_op(&b, batch));
-            let ma = stats::block_medians(&pa, 1, 1.0).1[0];
-            let mb = stats::block_medians(&pb, 1, 1.0).1[0];
-            diffs.push(ma - mb);
-            all_a.extend(pa);
-            all_b.extend(pb);
-        }
-        let n = all_a.len();
-        let mut p = common_params(ctx, call, batch, rule, n);
+        let per_block = stats::block_bounds(s.regions.len(), BLOCKS, 0).len();
+        let end = stats::block_bounds(s.regions.len(), BLOCKS, s.done - 1).end;
+        let mut all_a = per_op(&s.regions[..end], s.batch);
+        let mut all_b = per_op(&s.inline[..end], s.batch);
+        let mut p = common_params(ctx, s.op, s.batch, s.rule, all_a.len());
         p.insert("baseline_operation".into(), inline.describe().into());
         p.insert(
             "mitigations".into(),
             Value::Object(mitigations(ctx).into_iter().collect()),
         );
         let e = record::measured(self.id, "user", p, &mut all_a);
-        let blocks = stats::blocks_relative_to(per_block as u64, diffs, e.summary.median);
+        let blocks = stats::blocks_relative_to(per_block as u64, s.diffs, e.summary.median);
         let mut e =
             record::with_block_delta(e, "the same call inline (no call/ret)", &mut all_b, blocks);
-        let core = ctx.timer.core_overhead_cycles.map(|_| core_a);
-        e = record::with_core_cycles(e, core, Some(record::CoreBase::Unpaired(core_b)));
+        let core = s.core.map(|c| per_op(&c, s.batch));
+        let base = s
+            .core_inline
+            .map(|c| record::CoreBase::Unpaired(per_op(&c, s.batch)));
+        e = record::with_core_cycles(e, core, base);
         e.notes.push(return_note(ctx, e.headline_cycles()));
         Ok(e)
     }
@@ -267,7 +356,7 @@ fn common_params(
     let t = ctx.timer;
     params([
         ("samples", n.into()),
-        ("warmup", ctx.cfg.entry_warmup.into()),
+        ("warmup_per_block", block_warmup(ctx).into()),
         ("ops_per_sample", batch.into()),
         ("batch_rule", rule.into()),
         ("operation", op.describe().into()),

@@ -5,19 +5,22 @@
 //!
 //! Attribution: the victim also sees timer ticks (LOC), reschedule IPIs
 //! and, in a VM, host preemption. A gap counts as one of *our* IPIs only if
-//! it overlaps the TSC window of an initiator call (the IPI is sent and
-//! waited for inside the call). Counted that way, `interruptions_seen` /
-//! delta of the row the method produces (TLB or CAL) on the victim CPU is
-//! the `seen_ratio`. All gaps, the unmatched ones and the LOC delta are
-//! kept in params so the raw figures stay visible. The TSC is used even
-//! when the run's timer is rdpmc: gaps on one CPU are matched with calls
-//! on another, which needs one clock for both.
+//! it starts inside the TSC window of an initiator call and ends within a
+//! measured tolerance of the call's return (the call waits for the
+//! victim's acknowledgement; see `ipi_match`). Counted that way,
+//! `interruptions_seen` / delta of the row the method produces (TLB or
+//! CAL) on the victim CPU is the `seen_ratio`. All gaps, the unmatched
+//! ones and the LOC delta are kept in params so the raw figures stay
+//! visible. The TSC is used even when the run's timer is rdpmc: gaps on
+//! one CPU are matched with calls on another, which needs one clock for
+//! both.
 //!
 //! The initiator is pluggable ([`Initiator`]): `ipi.user.*` wrap
 //! `workloads::ipi::UserTrigger`; a kernel-module backend adds
 //! `ipi.kmod.*` with an initiator whose `fire` asks the module for one
 //! kernel-side flush IPI to the victim.
 
+use super::ipi_match::{self, Tolerance};
 use super::record::{self, finite, params};
 use super::{Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
@@ -37,7 +40,7 @@ const THRESHOLD_FLOOR: u64 = 500;
 /// Allowed TSC skew between the two CPUs when matching, seconds.
 const SKEW_S: f64 = 2e-6;
 /// A matched gap longer than this is taken for a preemption of the victim
-/// (host or guest scheduler) that happened to overlap a call, not an IPI:
+/// (host or guest scheduler) that happened to match a call, not an IPI:
 /// an IPI costs microseconds, and while the victim is preempted it gets
 /// none (another task holds its CPU, or the hypervisor's paravirt flush
 /// skips the preempted vCPU), so counting the gap would inflate the ratio.
@@ -121,11 +124,14 @@ impl Initiator for UserTrigger {
     }
 }
 
-/// The attribution control: a call as long as the real one that sends no
-/// IPI (a TSC spin on the initiator CPU). Whatever the matching claims
-/// for it is coincidence.
+/// The attribution control: calls as long as the real ones, in turn
+/// (their lengths replayed, the slow ones included, since the matching
+/// widens its tolerance for slow calls), that send no IPI (a TSC spin on
+/// the initiator CPU). Whatever the matching claims for them is
+/// coincidence.
 struct Control {
-    cycles: u64,
+    lengths: Vec<u64>,
+    next: usize,
 }
 
 impl Initiator for Control {
@@ -136,10 +142,12 @@ impl Initiator for Control {
         Row::Tlb
     }
     fn describe(&self) -> String {
-        format!("spin of {} TSC cycles, no system call", self.cycles)
+        "TSC spins as long as the real calls, in turn; no system call".into()
     }
     fn fire(&mut self) -> Result<()> {
-        let end = Tsc::start().wrapping_add(self.cycles);
+        let cycles = self.lengths[self.next % self.lengths.len()];
+        self.next += 1;
+        let end = Tsc::start().wrapping_add(cycles);
         while Tsc::start() < end {
             std::hint::spin_loop();
         }
@@ -283,45 +291,6 @@ fn initiate(
     })
 }
 
-/// Splits gaps into ours and others: each call window (widened by `skew`
-/// cycles each side for cross-CPU TSC offset) claims the longest
-/// unclaimed gap that starts inside it (an IPI cannot arrive before the
-/// call sends it, so a gap already running when the call began, such as
-/// a preemption, is not ours). One window, at most one gap, so a host
-/// hiccup or tick in the same window does not count twice, and the IPI
-/// (thousands of cycles) wins over a short hiccup. Gaps come from one
-/// loop, so they are disjoint and in time order; windows are in time
-/// order.
-pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64) -> (Vec<Gap>, Vec<Gap>) {
-    let mut claimed = vec![false; gaps.len()];
-    let mut first = 0;
-    for &(ws, we) in windows {
-        let (ws, we) = (ws.saturating_sub(skew), we.saturating_add(skew));
-        while first < gaps.len() && gaps[first].end() < ws {
-            first += 1;
-        }
-        let best = (first..gaps.len())
-            .take_while(|&i| gaps[i].start <= we)
-            .filter(|&i| !claimed[i] && gaps[i].start >= ws)
-            .fold(None, |best: Option<usize>, i| match best {
-                Some(b) if gaps[b].cycles >= gaps[i].cycles => Some(b),
-                _ => Some(i),
-            });
-        if let Some(i) = best {
-            claimed[i] = true;
-        }
-    }
-    let (mut hit, mut miss) = (Vec::new(), Vec::new());
-    for (g, c) in gaps.iter().zip(claimed) {
-        if c {
-            hit.push(*g);
-        } else {
-            miss.push(*g);
-        }
-    }
-    (hit, miss)
-}
-
 /// One firing phase: the victim's gaps, its interrupt counts around the
 /// phase, and the initiator's call windows.
 struct Phase {
@@ -398,11 +367,31 @@ struct Matched {
     preempted: Vec<Gap>,
     miss: Vec<Gap>,
     skew: u64,
+    tol: Tolerance,
+    /// Call return minus gap end (less the delays, see
+    /// `Tolerance::offset`) of the loose candidates the tolerance was
+    /// measured from, sorted.
+    offsets: Vec<i64>,
 }
 
+/// The TSC skew allowed between the two CPUs, cycles.
+fn skew(ctx: &Ctx) -> u64 {
+    (SKEW_S * ctx.timer.tsc_hz) as u64
+}
+
+/// Matches a real phase, measuring the tolerance from its own calls.
 fn matched(ctx: &Ctx, p: &Phase) -> Matched {
-    let skew = (SKEW_S * ctx.timer.tsc_hz) as u64;
-    let (m, miss) = attribute(&p.gaps, &p.fired.windows, skew);
+    let skew = skew(ctx);
+    let cands = ipi_match::candidates(&p.gaps, &p.fired.windows, skew);
+    let floor = (ipi_match::FLOOR_S * ctx.timer.tsc_hz) as u64;
+    let (tol, offsets) = Tolerance::measure(&p.fired.windows, &cands, skew, floor);
+    matched_with(ctx, p, tol, offsets)
+}
+
+/// Matches a phase with a given tolerance.
+fn matched_with(ctx: &Ctx, p: &Phase, tol: Tolerance, offsets: Vec<i64>) -> Matched {
+    let skew = skew(ctx);
+    let (m, miss) = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, tol);
     let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
     let (hit, preempted) = m.into_iter().partition(|g| g.cycles <= long);
     Matched {
@@ -410,19 +399,21 @@ fn matched(ctx: &Ctx, p: &Phase) -> Matched {
         preempted,
         miss,
         skew,
+        tol,
+        offsets,
     }
 }
 
-/// The attribution control: the same victim and matching while the
-/// initiator spins as long as a median real call, sending no IPI.
-/// Returns the fraction of control calls matched, and the calls made.
-fn control(ctx: &Ctx, icpu: u32, call_cycles: u64) -> Result<(f64, usize)> {
+/// The attribution control: the same victim and the same matching rule
+/// and tolerance while the initiator spins as long as the real calls
+/// took (`lengths`, cycles, in run order), sending no IPI. Returns the
+/// fraction of control calls matched, and the calls made.
+fn control(ctx: &Ctx, icpu: u32, lengths: Vec<u64>, tol: Tolerance) -> Result<(f64, usize)> {
     let duration = ctx.cfg.ipi_duration.min(CONTROL_MAX);
-    let init = Box::new(Control {
-        cycles: call_cycles.max(1),
-    });
+    let lengths = if lengths.is_empty() { vec![1] } else { lengths };
+    let init = Box::new(Control { lengths, next: 0 });
     let p = run_phase(ctx, init, icpu, ctx.cfg.ipi_rate_hz, duration)?;
-    let m = matched(ctx, &p);
+    let m = matched_with(ctx, &p, tol, Vec::new());
     let calls = p.fired.windows.len();
     let rate = if calls == 0 {
         0.0
@@ -468,8 +459,9 @@ impl Experiment for IpiExperiment {
             .iter()
             .map(|&(a, b)| b.wrapping_sub(a) as i64 - o)
             .collect();
+        let lengths = calls.iter().map(|&c| c.max(1) as u64).collect();
         let initiator = report::stats::summarize(&mut calls);
-        let (false_rate, control_calls) = control(ctx, icpu, initiator.median.max(0.0) as u64)?;
+        let (false_rate, control_calls) = control(ctx, icpu, lengths, m.tol)?;
 
         let d = |a: u64, b: u64| b.saturating_sub(a);
         let (before, after) = (phase.before, phase.after);
@@ -488,7 +480,8 @@ impl Experiment for IpiExperiment {
         p.insert("control_calls".into(), control_calls.into());
         p.insert(
             "control".into(),
-            "the same victim and matching while the initiator spins for the median call length, sending no IPI"
+            "the same victim, matching rule and tolerance while the initiator spins as long as \
+             the real calls took, in turn, sending no IPI"
                 .into(),
         );
         let mut e = record::measured(&self.id, &self.backend, p, &mut victim);
@@ -537,9 +530,23 @@ fn ipi_params(
         ),
         (
             "matching",
-            "each fire's TSC window claims the longest unclaimed victim gap that starts inside it"
+            "each fire's TSC window claims the longest unclaimed victim gap that starts inside it \
+             and ends within the tolerance of the fire's return"
                 .into(),
         ),
+        ("match_tolerance_before_cycles", m.tol.before.into()),
+        ("match_tolerance_after_cycles", m.tol.after.into()),
+        ("match_usual_call_cycles", m.tol.usual_call.into()),
+        (
+            "match_tolerance_rule",
+            "measured: call return minus gap end of each call's longest gap starting in its \
+             window, less the call's excess over the usual call (p90) when the gap ended \
+             early (the initiator held up after the acknowledgement); 2 x their p90 \
+             before the return, 2 x -p10 after it, each at least 1 us, plus the skew; a \
+             match may end that far from the return, before it also the call's excess"
+                .into(),
+        ),
+        ("return_minus_gap_end_cycles", offset_quantiles(&m.offsets)),
         ("gaps_total", phase.gaps.len().into()),
         ("gaps_unmatched", m.miss.len().into()),
         ("matched_preemptions", m.preempted.len().into()),
@@ -575,6 +582,19 @@ fn ipi_params(
     ])
 }
 
+/// Quantiles of the loose candidates' offsets (sorted), for the record.
+fn offset_quantiles(sorted: &[i64]) -> serde_json::Value {
+    let q = |p: f64| report::stats::percentile_sorted(sorted, p);
+    serde_json::json!({
+        "n": sorted.len(),
+        "p1": finite(q(1.0)),
+        "p10": finite(q(10.0)),
+        "p50": finite(q(50.0)),
+        "p90": finite(q(90.0)),
+        "p99": finite(q(99.0)),
+    })
+}
+
 /// What a reader must know about an ipi.* figure.
 fn ipi_notes(
     ctx: &Ctx,
@@ -602,7 +622,7 @@ fn ipi_notes(
         ));
     }
     notes.push(format!(
-        "attribution control: {:.1}% of no-IPI calls of the same length matched a victim gap (false_match_rate); a seen ratio is only meaningful well above it",
+        "attribution control: {:.1}% of no-IPI calls as long as the real ones matched a victim gap by the same rule (false_match_rate); a seen ratio is only meaningful well above it",
         false_rate * 100.0
     ));
     if let Some(hv) = &ctx.env.cpu.hypervisor {
@@ -618,7 +638,7 @@ fn ipi_notes(
     }
     if !m.preempted.is_empty() {
         notes.push(format!(
-            "{} calls overlapped a victim preemption (gap over {} ms): not counted as IPIs seen",
+            "{} calls matched a victim preemption (gap over {} ms): not counted as IPIs seen",
             m.preempted.len(),
             PREEMPTION_S * 1e3
         ));
@@ -635,44 +655,6 @@ fn ipi_notes(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn g(start: u64, cycles: u64) -> Gap {
-        Gap { start, cycles }
-    }
-
-    #[test]
-    fn gaps_inside_or_overlapping_a_call_are_ours() {
-        let windows = [(100, 200), (1000, 1100), (5000, 5050)];
-        let gaps = [
-            g(50, 10),    // before any call, ends at 60: not ours
-            g(90, 20),    // began before call 1: not its IPI
-            g(150, 500),  // inside call 1 and longest: the IPI
-            g(1090, 300), // starts inside call 2
-            g(3000, 100), // between calls: a tick
-            g(5055, 10),  // just after call 3, within skew 10
-        ];
-        let (hit, miss) = attribute(&gaps, &windows, 10);
-        assert_eq!(hit, vec![g(150, 500), g(1090, 300), g(5055, 10)]);
-        assert_eq!(miss, vec![g(50, 10), g(90, 20), g(3000, 100)]);
-        let (hit, _) = attribute(&gaps, &windows, 0);
-        assert!(!hit.contains(&g(5055, 10)));
-    }
-
-    #[test]
-    fn a_gap_running_before_the_call_is_not_ours() {
-        // A long gap from 50 to 550 overlaps the call (100, 200) but began
-        // before it: a preemption, not the call's IPI.
-        let (hit, miss) = attribute(&[g(50, 500), g(120, 40)], &[(100, 200)], 10);
-        assert_eq!(hit, vec![g(120, 40)]);
-        assert_eq!(miss, vec![g(50, 500)]);
-    }
-
-    #[test]
-    fn no_calls_means_no_matches() {
-        let (hit, miss) = attribute(&[g(1, 2)], &[], 100);
-        assert!(hit.is_empty());
-        assert_eq!(miss.len(), 1);
-    }
 
     #[test]
     fn user_ids_and_rows() {

@@ -25,7 +25,13 @@
 //!    plus the /proc/interrupts row it counts in) and wrap a factory in
 //!    [`ipi::IpiExperiment::new`]; the victim spin, calibration,
 //!    interrupt-count deltas and matching are shared.
-//! 3. Register a function `fn(&SuiteConfig) -> Vec<Box<dyn Experiment>>`
+//! 3. Short loops that can be measured in self-contained blocks also
+//!    implement [`Blocked`] and return it from [`Experiment::blocked`]:
+//!    `run` then interleaves their blocks with those of the other such
+//!    experiments across the run (`crate::schedule`), so a slow phase of
+//!    the host lands a little on every id instead of wholly on one.
+//!    Long experiments (ipi.*, the kernel module's) run in one stretch.
+//! 4. Register a function `fn(&SuiteConfig) -> Vec<Box<dyn Experiment>>`
 //!    in [`suite::BACKENDS`]. It returns an empty list when its backend is
 //!    not available (no /dev/entrybench), so `run` on a machine without it
 //!    behaves as before.
@@ -33,7 +39,9 @@
 pub mod deferred;
 pub mod entry;
 pub mod ipi;
+pub mod ipi_match;
 pub mod record;
+pub mod reference;
 pub mod refill;
 pub mod suite;
 
@@ -50,6 +58,38 @@ pub trait Experiment {
     /// Measures on the pinned victim thread. Errors: [`Stop`] for skip and
     /// cancel, anything else is a failure of this experiment.
     fn run(&mut self, ctx: &mut Ctx) -> anyhow::Result<schema::Experiment>;
+    /// The block-by-block form of this experiment, when the run may
+    /// interleave its blocks with other experiments' (see [`Blocked`]).
+    /// None: it runs in one stretch.
+    fn blocked(&mut self) -> Option<&mut dyn Blocked> {
+        None
+    }
+}
+
+/// An experiment measured as a number of self-contained blocks, each
+/// reduced to one median, which the run interleaves with other
+/// experiments' blocks. Block `i` is always the `i`-th block taken and
+/// the `i`-th of the result's `Blocks::medians`.
+pub trait Blocked {
+    /// Untimed set-up before any block (memory, buffers, the batch
+    /// choice), on the victim thread. Returns the number of blocks.
+    /// `Err(Stop::Skipped)` when it cannot run here.
+    fn prepare(&mut self, ctx: &mut Ctx) -> anyhow::Result<usize>;
+    /// Times the next block (warm-up included: the block before it may
+    /// have been another experiment's).
+    fn run_block(&mut self, ctx: &mut Ctx) -> anyhow::Result<()>;
+    /// The result from the blocks taken so far: all of them, or at least
+    /// two when the run was interrupted. Releases what `prepare` set up.
+    fn finish(&mut self, ctx: &mut Ctx) -> anyhow::Result<schema::Experiment>;
+}
+
+/// A [`Blocked`] experiment on its own: every block back to back.
+pub fn run_blocks(b: &mut dyn Blocked, ctx: &mut Ctx) -> anyhow::Result<schema::Experiment> {
+    let n = b.prepare(ctx)?;
+    for _ in 0..n {
+        b.run_block(ctx)?;
+    }
+    b.finish(ctx)
 }
 
 /// What an experiment gets to run with.

@@ -1,6 +1,6 @@
 //! Turning sample buffers into `schema::Experiment` values.
 
-use crate::schema::{self, Baseline, Blocks, CoreCycles, Histogram};
+use crate::schema::{self, Baseline, BlockDrift, Blocks, CoreCycles, Histogram};
 use report::stats;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -125,6 +125,27 @@ pub fn with_block_delta(
     e
 }
 
+/// Places an interleaved experiment's blocks against the run's drift
+/// reference (one entry per block, in block order); the unstable-host
+/// warning, if any, then says how far the reference moved. Left as is
+/// when the counts differ.
+pub fn with_drift(mut e: schema::Experiment, drift: BlockDrift) -> schema::Experiment {
+    let Some(b) = e.blocks.as_mut() else {
+        return e;
+    };
+    if b.medians.len() != drift.times_s.len() {
+        return e;
+    }
+    let old = stats::unstable_warning(b);
+    b.drift = Some(drift);
+    if let (Some(old), Some(new)) = (old, stats::unstable_warning(b)) {
+        for n in e.notes.iter_mut().filter(|n| **n == old) {
+            *n = new.clone();
+        }
+    }
+    e
+}
+
 /// JSON has no NaN (serde_json writes null, which does not read back as a
 /// number): empty inputs become 0.
 pub fn finite(x: f64) -> f64 {
@@ -221,6 +242,42 @@ mod tests {
         assert!(with_core_cycles(e, None, None).core_cycles.is_some());
         let plain = measured("x", "user", BTreeMap::new(), &mut [1]);
         assert!(with_core_cycles(plain, None, None).core_cycles.is_none());
+    }
+
+    #[test]
+    fn drift_marks_the_blocks_and_speaks_in_the_warning() {
+        let mut s: Vec<i64> = (0..100).collect();
+        let mut m = vec![400.0; 20];
+        m[2] = 600.0;
+        m[3] = 600.0;
+        m[4] = 600.0;
+        let e = with_blocks(
+            measured("entry.null", "user", BTreeMap::new(), &mut s),
+            stats::blocks(5, m),
+        );
+        assert!(e.notes.iter().any(|n| n.contains("unstable host")));
+        let reference = schema::DriftReference {
+            medians: vec![100.0, 100.0, 130.0, 100.0, 100.0],
+            times_s: vec![0.0, 1.0, 3.0, 5.0, 20.0],
+            off_threshold: 0.05,
+            ..Default::default()
+        };
+        let times: Vec<f64> = (0..20).map(|i| i as f64).collect();
+        let d = report::drift::block_drift(&reference, times);
+        let e = with_drift(e, d);
+        let drift = e.blocks.as_ref().unwrap().drift.as_ref().unwrap();
+        assert_eq!(drift.off[..6], [false, false, true, true, true, false]);
+        let w: Vec<&String> = e.notes.iter().filter(|n| n.contains("unstable")).collect();
+        assert_eq!(w.len(), 1, "{:?}", e.notes);
+        assert!(
+            w[0].contains("moved 30.0%") && w[0].contains("3 of 20"),
+            "{w:?}"
+        );
+        // A count that does not match the blocks is not attached.
+        let mut plain = e;
+        plain.blocks.as_mut().unwrap().drift = None;
+        let short = report::drift::block_drift(&reference, vec![1.0]);
+        assert!(with_drift(plain, short).blocks.unwrap().drift.is_none());
     }
 
     #[test]

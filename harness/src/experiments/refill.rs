@@ -4,9 +4,10 @@
 //! `workloads::walk`; the result's params and notes repeat it.
 
 use super::record::{self, params};
-use super::{Ctx, Experiment, Stop};
+use super::{Blocked, Ctx, Experiment, Stop};
 use crate::schema;
 use anyhow::{Context, Result};
+use report::stats;
 use workloads::pages::Pages;
 use workloads::walk::{FlushRange, FLUSH_PAGES};
 
@@ -15,12 +16,26 @@ const CHUNK: usize = 50;
 
 pub struct RefillExperiment {
     pages: usize,
+    state: Option<Prepared>,
 }
 
 impl RefillExperiment {
     pub fn new(pages: usize) -> RefillExperiment {
-        RefillExperiment { pages }
+        RefillExperiment { pages, state: None }
     }
+}
+
+/// The working set, the flush range and the pairs, filled block by block
+/// (block `i` fills `stats::block_bounds(pairs, BLOCKS, i)`).
+struct Prepared {
+    ws: Pages,
+    range: FlushRange,
+    flushed: Vec<i64>,
+    plain: Vec<i64>,
+    /// Core cycles of the timed walks in run order (flushed, plain, ...),
+    /// block after block (rdpmc only).
+    core: Option<Vec<i64>>,
+    done: usize,
 }
 
 impl Experiment for RefillExperiment {
@@ -29,6 +44,16 @@ impl Experiment for RefillExperiment {
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
+        super::run_blocks(self, ctx)
+    }
+
+    fn blocked(&mut self) -> Option<&mut dyn Blocked> {
+        Some(self)
+    }
+}
+
+impl Blocked for RefillExperiment {
+    fn prepare(&mut self, ctx: &mut Ctx) -> Result<usize> {
         let n = ctx.cfg.refill_pairs;
         if n == 0 {
             return Err(Stop::Skipped("no refill pairs requested".into()).into());
@@ -39,34 +64,69 @@ impl Experiment for RefillExperiment {
         let (mut flushed, mut plain) = (vec![0i64; n], vec![0i64; n]);
         crate::placement::prefault(&mut flushed);
         crate::placement::prefault(&mut plain);
+        self.state = Some(Prepared {
+            ws,
+            range,
+            flushed,
+            plain,
+            core: None,
+            done: 0,
+        });
+        Ok(BLOCKS.min(n))
+    }
+
+    fn run_block(&mut self, ctx: &mut Ctx) -> Result<()> {
+        let s = self.state.as_mut().context("block before prepare")?;
+        let blocks = BLOCKS.min(s.flushed.len());
+        let r = stats::block_bounds(s.flushed.len(), blocks, s.done);
+        // Each pair walks the set untimed before each timed walk, so a
+        // block needs no other warm-up after another id's block.
         // Two timed walks per pair, flushed then plain: the core-cycle log
         // alternates the same way.
-        let log = ctx.timer.core_log(2 * n);
-        let mut done = 0;
-        while done < n {
+        let log = ctx.timer.core_log(2 * r.len());
+        let mut done = r.start;
+        while done < r.end {
             ctx.check_cancel()?;
-            let end = (done + CHUNK).min(n);
-            let want = end - done;
+            let end = (done + CHUNK).min(r.end);
             let got = crate::with_clock!(ctx.timer, &log, c => workloads::walk::refill_pairs(
-                c, &ws, &range, &mut flushed[done..end], &mut plain[done..end], ctx.cancel))
+                c, &s.ws, &s.range, &mut s.flushed[done..end], &mut s.plain[done..end], ctx.cancel))
             .context("refill loop")?;
-            done += got;
-            if got < want {
+            if got < end - done {
                 // refill_pairs stops early only when cancelled.
                 return Err(Stop::Cancelled.into());
             }
+            done = end;
         }
+        if let Some(c) = ctx.timer.core_samples(&log) {
+            s.core.get_or_insert_with(Vec::new).extend(c);
+        }
+        s.done += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
+        let s = self.state.take().context("finish before prepare")?;
+        if s.done == 0 {
+            return Err(Stop::Cancelled.into());
+        }
+        let blocks = BLOCKS.min(s.flushed.len());
+        let end = stats::block_bounds(s.flushed.len(), blocks, s.done - 1).end;
+        let (mut flushed, mut plain) = (s.flushed[..end].to_vec(), s.plain[..end].to_vec());
+        let taken = s.done;
         ctx.timer.subtract_overhead(&mut flushed);
         ctx.timer.subtract_overhead(&mut plain);
-        let core = ctx.timer.core_samples(&log).map(|c| {
+        // The core-cycle log alternates flushed, plain, as the walks ran.
+        let core = s.core.map(|c| {
+            let c = &c[..(2 * end).min(c.len())];
             let flushed: Vec<i64> = c.iter().step_by(2).copied().collect();
             let plain: Vec<i64> = c.iter().skip(1).step_by(2).copied().collect();
             (flushed, plain)
         });
+        let n = flushed.len();
         // Paired differences, in run order: each flushed walk minus the
         // plain walk right after it.
         let diffs: Vec<i64> = flushed.iter().zip(&plain).map(|(f, p)| f - p).collect();
-        let (size, medians) = report::stats::block_medians(&diffs, BLOCKS, 1.0);
+        let (size, medians) = stats::block_medians(&diffs, taken, 1.0);
         // The walks' medians come from their summaries (one sort each);
         // the parameters that depend on them are set once both are known.
         let e = record::measured(&self.id(), "user", Default::default(), &mut flushed);
@@ -75,7 +135,7 @@ impl Experiment for RefillExperiment {
             e,
             "walk after a kernel entry without flush",
             &mut plain,
-            report::stats::blocks_relative_to(size, medians, flushed_median),
+            stats::blocks_relative_to(size, medians, flushed_median),
         );
         let (core, core_base) = match core {
             Some((f, p)) => (Some(f), Some(record::CoreBase::Paired(p))),

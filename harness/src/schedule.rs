@@ -1,0 +1,373 @@
+//! The order a run measures in.
+//!
+//! Short loops ([`Blocked`] experiments: timer.overhead, entry.*, vdso.*,
+//! deferred.check.*, refill.*) are not measured one after the other.
+//! Each prepares first (memory, its batch choice), then their blocks run
+//! in rounds: every round holds one block of each id (ids with fewer
+//! blocks skip rounds evenly), in a fresh random order, as Google
+//! Benchmark's random interleaving does. A slow phase of the host then
+//! lands a little on every id instead of wholly on one, and each id's
+//! median samples the whole stretch. Between any two experiment blocks
+//! runs a block of the drift reference (`experiments::reference`), whose
+//! medians say how far the host moved; each experiment block is placed
+//! against it in time (`report::drift`).
+//!
+//! Long experiments (ipi.*, the kernel module's) follow in one stretch
+//! each, in suite order, with a reference block before each and one at
+//! the end. The file is written after the interleaved ids and after each
+//! long one. Ctrl-C stops at the next block: ids with at least two blocks
+//! are kept (noted), the file is marked partial.
+
+use crate::experiments::reference::Reference;
+use crate::experiments::{record, Ctx, Experiment, Stop};
+use crate::schema::ResultFile;
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+
+/// How a run of the experiment list ended.
+#[derive(Debug, Default)]
+pub struct RunTally {
+    pub interrupted: bool,
+    pub failed: usize,
+}
+
+/// Fewest blocks an interrupted id needs to be kept: one median is no
+/// distribution.
+const MIN_KEPT_BLOCKS: usize = 2;
+
+/// Where results go as they are finished.
+struct Sink<'a> {
+    file: &'a mut ResultFile,
+    out: &'a Path,
+    run_notes: &'a [String],
+    bar: ProgressBar,
+    tally: RunTally,
+}
+
+impl Sink<'_> {
+    /// Adds a finished experiment: says at once when its blocks disagree
+    /// (as hyperfine warns about outliers), adds the run-wide caveats
+    /// (readers often look at one id alone).
+    fn push(&mut self, mut e: crate::schema::Experiment) {
+        if let Some(w) = e.blocks.as_ref().and_then(report::stats::unstable_warning) {
+            let id = e.id.clone();
+            self.bar
+                .suspend(|| eprintln!("entrybench: warning: {id}: {w}"));
+        }
+        e.notes.extend(self.run_notes.iter().cloned());
+        self.file.experiments.push(e);
+    }
+
+    /// Writes the file as it stands, with the reference so far.
+    fn save(&mut self, reference: &Reference) -> Result<()> {
+        self.file.drift_reference = Some(reference.record());
+        report::load::write_result(self.out, self.file)
+    }
+
+    /// Counts an experiment's error: cancel, skip or failure.
+    fn error(&mut self, id: &str, err: anyhow::Error) {
+        match err.downcast_ref::<Stop>() {
+            Some(Stop::Cancelled) => self.tally.interrupted = true,
+            Some(Stop::Skipped(why)) => self
+                .bar
+                .suspend(|| eprintln!("entrybench: {id} skipped: {why}")),
+            None => {
+                self.tally.failed += 1;
+                self.bar
+                    .suspend(|| eprintln!("entrybench: warning: {id} failed: {err:#}"));
+            }
+        }
+    }
+}
+
+/// Runs the list: interleaved blocks first, then the long experiments;
+/// writes the (partial) file as results come.
+pub fn run_list(
+    list: &mut [Box<dyn Experiment>],
+    file: &mut ResultFile,
+    out: &Path,
+    run_notes: &[String],
+    ctx: &mut Ctx,
+) -> Result<RunTally> {
+    let bar = ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    let mut sink = Sink {
+        file,
+        out,
+        run_notes,
+        bar,
+        tally: RunTally::default(),
+    };
+    let mut reference = match Reference::new(ctx) {
+        Ok(r) => r,
+        Err(e) if ctx.cancelled() => {
+            sink.error("reference", e);
+            return Ok(sink.tally);
+        }
+        Err(e) => return Err(e.context("the drift reference loop failed")),
+    };
+    let (blocked, whole): (Vec<usize>, Vec<usize>) =
+        (0..list.len()).partition(|&i| list[i].blocked().is_some());
+    if !blocked.is_empty() {
+        interleave(list, &blocked, ctx, &mut reference, &mut sink)?;
+    }
+    if !sink.tally.interrupted {
+        one_by_one(list, &whole, ctx, &mut reference, &mut sink)?;
+    }
+    sink.bar.finish_and_clear();
+    if ctx.cancelled() {
+        sink.tally.interrupted = true;
+    }
+    Ok(sink.tally)
+}
+
+/// One interleaved id while the rotation runs.
+struct Slot {
+    /// Index into the list.
+    i: usize,
+    id: String,
+    blocks: usize,
+    /// The middle of each block taken, seconds on the reference's clock.
+    times: Vec<f64>,
+    failed: bool,
+}
+
+/// Prepares the `idx` experiments, runs their blocks in random rounds
+/// with reference blocks between, and finishes them in suite order.
+fn interleave(
+    list: &mut [Box<dyn Experiment>],
+    idx: &[usize],
+    ctx: &mut Ctx,
+    reference: &mut Reference,
+    sink: &mut Sink,
+) -> Result<()> {
+    let mut slots = prepare_all(list, idx, ctx, sink);
+    // A new order every run (recorded), so no fixed pattern of the
+    // host's meets the same ids twice.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let rounds = plan(
+        &slots.iter().map(|s| s.blocks).collect::<Vec<_>>(),
+        &mut rand::rngs::SmallRng::seed_from_u64(seed),
+    );
+    sink.file.options.insert(
+        "interleave".into(),
+        format!(
+            "{} ids, {} rounds, random order in each round (seed {seed}), a drift reference \
+             block between any two blocks",
+            slots.len(),
+            rounds.len()
+        ),
+    );
+    if !sink.tally.interrupted {
+        rotate(list, &mut slots, &rounds, ctx, reference, sink)?;
+    }
+    if !sink.tally.interrupted {
+        // Closes the last experiment block's bracket.
+        if let Err(e) = reference.block(ctx) {
+            sink.error("reference", e);
+        }
+    }
+    let r = reference.record();
+    for s in slots.iter().filter(|s| !s.failed) {
+        if s.times.len() < s.blocks && s.times.len() < MIN_KEPT_BLOCKS {
+            continue;
+        }
+        let Some(b) = list[s.i].blocked() else {
+            continue;
+        };
+        match b.finish(ctx) {
+            Ok(mut e) => {
+                if s.times.len() < s.blocks {
+                    e.notes.push(format!(
+                        "the run was interrupted: {} of {} blocks taken",
+                        s.times.len(),
+                        s.blocks
+                    ));
+                }
+                let d = report::drift::block_drift(&r, s.times.clone());
+                sink.push(record::with_drift(e, d));
+            }
+            Err(err) => sink.error(&s.id, err),
+        }
+    }
+    sink.save(reference)
+}
+
+/// Prepares every interleaved id; the ones that cannot run are reported
+/// and left out.
+fn prepare_all(
+    list: &mut [Box<dyn Experiment>],
+    idx: &[usize],
+    ctx: &mut Ctx,
+    sink: &mut Sink,
+) -> Vec<Slot> {
+    sink.bar
+        .set_style(style("{bar:30} {pos}/{len} preparing {msg} ({elapsed})"));
+    sink.bar.set_length(idx.len() as u64);
+    let mut slots = Vec::new();
+    for &i in idx {
+        let id = list[i].id();
+        sink.bar.set_message(id.clone());
+        let Some(b) = list[i].blocked() else {
+            continue;
+        };
+        match b.prepare(ctx) {
+            Ok(blocks) if blocks > 0 => slots.push(Slot {
+                i,
+                id,
+                blocks,
+                times: Vec::with_capacity(blocks),
+                failed: false,
+            }),
+            Ok(_) => {}
+            Err(e) => sink.error(&id, e),
+        }
+        sink.bar.inc(1);
+        if sink.tally.interrupted {
+            break;
+        }
+    }
+    slots
+}
+
+/// Runs the rounds: a reference block, then an experiment block, and so
+/// on. A failing id leaves the rotation; Ctrl-C ends it.
+fn rotate(
+    list: &mut [Box<dyn Experiment>],
+    slots: &mut [Slot],
+    rounds: &[Vec<usize>],
+    ctx: &mut Ctx,
+    reference: &mut Reference,
+    sink: &mut Sink,
+) -> Result<()> {
+    sink.bar
+        .set_style(style("{bar:30} {pos}/{len} blocks, {msg} ({elapsed})"));
+    sink.bar.set_position(0);
+    sink.bar
+        .set_length(slots.iter().map(|s| s.blocks as u64).sum());
+    for (r, round) in rounds.iter().enumerate() {
+        for &k in round {
+            let s = &mut slots[k];
+            if s.failed {
+                continue;
+            }
+            sink.bar
+                .set_message(format!("round {}/{}: {}", r + 1, rounds.len(), s.id));
+            if let Err(e) = reference.block(ctx) {
+                if ctx.cancelled() {
+                    sink.error("reference", e);
+                    return Ok(());
+                }
+                return Err(e.context("the drift reference loop failed"));
+            }
+            let Some(b) = list[s.i].blocked() else {
+                continue;
+            };
+            let t0 = reference.seconds();
+            match b.run_block(ctx) {
+                Ok(()) => s.times.push((t0 + reference.seconds()) / 2.0),
+                Err(e) => {
+                    // A block cut short by Ctrl-C is dropped; the id keeps
+                    // the blocks it took before.
+                    s.failed = !matches!(e.downcast_ref::<Stop>(), Some(Stop::Cancelled));
+                    sink.error(&s.id, e);
+                    if sink.tally.interrupted {
+                        return Ok(());
+                    }
+                }
+            }
+            sink.bar.inc(1);
+        }
+    }
+    Ok(())
+}
+
+/// The long experiments, one stretch each, a reference block before
+/// each and after the last; the file is written after each.
+fn one_by_one(
+    list: &mut [Box<dyn Experiment>],
+    idx: &[usize],
+    ctx: &mut Ctx,
+    reference: &mut Reference,
+    sink: &mut Sink,
+) -> Result<()> {
+    sink.bar
+        .set_style(style("{bar:30} {pos}/{len} {msg} ({elapsed})"));
+    sink.bar.set_position(0);
+    sink.bar.set_length(idx.len() as u64);
+    for &i in idx {
+        let exp = &mut list[i];
+        let id = exp.id();
+        sink.bar.set_message(id.clone());
+        let r = reference.block(ctx).and_then(|()| exp.run(ctx));
+        match r {
+            Ok(e) => {
+                sink.push(e);
+                sink.save(reference)?;
+            }
+            Err(err) => sink.error(&id, err),
+        }
+        if sink.tally.interrupted {
+            return Ok(());
+        }
+        sink.bar.inc(1);
+    }
+    if !idx.is_empty() {
+        match reference.block(ctx) {
+            Ok(()) => sink.save(reference)?,
+            Err(e) => sink.error("reference", e),
+        }
+    }
+    Ok(())
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).expect("static template")
+}
+
+/// The rounds of the rotation: `blocks[k]` blocks of id `k` spread over
+/// as many rounds as the largest count (an id with fewer takes a block
+/// in the rounds where `r * n / rounds` steps up), each round in random
+/// order.
+pub fn plan(blocks: &[usize], rng: &mut impl Rng) -> Vec<Vec<usize>> {
+    let rounds = blocks.iter().copied().max().unwrap_or(0);
+    (0..rounds)
+        .map(|r| {
+            let mut round: Vec<usize> = (0..blocks.len())
+                .filter(|&k| (r + 1) * blocks[k] / rounds > r * blocks[k] / rounds)
+                .collect();
+            round.shuffle(rng);
+            round
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_gets_its_blocks_spread_over_the_rounds() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let blocks = [32, 32, 20, 1];
+        let rounds = plan(&blocks, &mut rng);
+        assert_eq!(rounds.len(), 32);
+        for (k, &n) in blocks.iter().enumerate() {
+            let taken: Vec<usize> = (0..rounds.len())
+                .filter(|&r| rounds[r].contains(&k))
+                .collect();
+            assert_eq!(taken.len(), n, "id {k}");
+            // Spread: no two of the 20 blocks more than 2 rounds apart.
+            assert!(taken.windows(2).all(|w| w[1] - w[0] <= 2), "{taken:?}");
+        }
+        // Random order: the first round is not always in list order.
+        let orders: std::collections::BTreeSet<Vec<usize>> =
+            rounds.iter().filter(|r| r.len() == 3).cloned().collect();
+        assert!(orders.len() > 1, "{orders:?}");
+        assert!(plan(&[], &mut rng).is_empty());
+    }
+}
