@@ -281,7 +281,7 @@ fn strategy_table(b: &Block, budget_us: f64) -> Table {
 }
 
 /// What the table's cells mean, printed once under the blocks.
-const LEGEND: &str = "ns/event: per kernel entry (series, proposal, pti=on) or per flush event (IPI, INVLPGB). budget: ok = worst added latency within the budget and under 100% of a CPU, >= = only a median is known (a lower bound), ? = within the budget on a lower bound. runs: yes = on this kernel today; patch = with the series applied (not merged); pti=on = only with the series and pti=on; no = does not run here; idea = a review proposal, not posted code; n/a = not used by Linux. from: meas = measured here (TSC time), like = measured on a like model, pub = published (source in --explain), asm = assumed, mix = parts of several kinds.";
+const LEGEND: &str = "ns/event: per kernel entry (series, proposal, pti=on) or per flush event (IPI, INVLPGB). budget: ok = worst added latency within the budget and under 100% of a CPU, >= = only a median is known (a lower bound), ? = within the budget on a lower bound. runs: yes = on this kernel today; patch = with the series applied (not merged); pti=on = only with the series and pti=on; no = does not run here; idea = a review proposal, not posted code; n/a = not used by Linux; ? = not known here (PTI state or kernel release). from: meas = measured here (TSC time), like = measured on a like model, pub = published (source in --explain), asm = assumed, mix = parts of several kinds.";
 
 /// Text answer, 72 columns: the workload, then per CPU the answer and
 /// its table, the recommendation, and with `explain` the detail.
