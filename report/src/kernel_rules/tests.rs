@@ -131,13 +131,13 @@ fn invlpgb_needs_the_cpu_6_15_and_pti_off() {
     k.pti = Some(false);
     k.kernel = None;
     assert!(matches!(invlpgb(&k), Runs::Unknown(_)), "a dump: no kernel");
-    // A Zen 5 guest that does not see it: the core has it.
+    // A Zen 5 guest that does not see it: the host may have it.
     let mut g = facts("AuthenticAMD", "Zen 5", Some(false), Some("6.18.1"));
     g.guest = true;
     assert!(invlpgb(&g)
         .reason()
         .text
-        .contains("hypervisor does not show it"));
+        .contains("this guest does not see it"));
 }
 
 #[test]
