@@ -98,7 +98,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                 };
                 let mut row = vec![
                     e.id.clone(),
-                    num(h),
+                    tsc_num(e, h),
                     ns(t(h), hz),
                     ci_ns(e.tsc_ci(ci), hz),
                     ns(t(s.p99), hz),
@@ -112,7 +112,7 @@ fn machine_report(m: &Machine) -> MachineReport {
             Kind::FlushKernel(v) => {
                 let mut row = vec![
                     v.clone(),
-                    num(s.median),
+                    tsc_num(e, s.median),
                     ns(t(s.median), hz),
                     ci_ns(e.tsc_ci(s.median_ci95), hz),
                     ns(t(s.p99), hz),
@@ -175,6 +175,12 @@ fn machine_report(m: &Machine) -> MachineReport {
         tables,
         caveats: caveats::for_machine(m),
     }
+}
+
+/// The "cycles" cell of the entry and flush tables: TSC cycles, "-" for
+/// an older rdpmc file's core cycles (they have their own column).
+fn tsc_num(e: &Experiment, cycles: f64) -> String {
+    e.tsc(cycles).map_or("-".into(), |c| num(c.0))
 }
 
 /// Row order inside each table: docs/design.md order, not alphabetical.
