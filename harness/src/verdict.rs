@@ -6,7 +6,7 @@
 //! `report::kernel_rules` predicate, which carries its source.
 
 use crate::schema::{CpuFacts, Platform, Verdict};
-use report::kernel_rules::{self, KernelFacts, Meltdown, Runs};
+use report::kernel_rules::{self, KernelFacts, Meltdown};
 
 pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
     let f = &cpu.features;
@@ -111,16 +111,15 @@ fn pti_sentence(rule: &Meltdown, platform: Option<&Platform>, needed: Option<boo
     s
 }
 
-/// INVLPGB, with the pages one instruction covers where present.
+/// INVLPGB, with the pages one instruction covers where present (named
+/// with it, so the source stays last in the sentence).
 fn invlpgb_sentence(k: &KernelFacts, max_pages: u32) -> String {
     let r = kernel_rules::invlpgb(k);
-    let s = kernel_rules::sentence("INVLPGB", &r);
-    match r {
-        Runs::No(_) if !k.invlpgb => s,
-        _ => format!(
-            "{} (up to {max_pages} pages per instruction).",
-            s.trim_end_matches('.')
-        ),
+    if k.invlpgb {
+        let what = format!("INVLPGB (up to {max_pages} pages per instruction)");
+        kernel_rules::sentence(&what, &r)
+    } else {
+        kernel_rules::sentence("INVLPGB", &r)
     }
 }
 
@@ -241,12 +240,9 @@ mod tests {
         assert_eq!(v.flush_on_entry_runs, Some(false));
         assert_eq!(v.broadcast, ["INVLPGB"]);
         assert!(
-            v.text.contains("INVLPGB: runs: Linux >= 6.15 with PTI off"),
-            "{}",
-            v.text
-        );
-        assert!(
-            v.text.contains("(up to 8 pages per instruction)"),
+            v.text.contains(
+                "INVLPGB (up to 8 pages per instruction): runs: Linux >= 6.15 with PTI off"
+            ),
             "{}",
             v.text
         );

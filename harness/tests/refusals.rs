@@ -165,7 +165,8 @@ fn impossible_figures_are_refused_on_load() {
         (
             "huge.json",
             Box::new(|v| v["experiments"][0]["summary"]["max"] = 1e308.into()),
-            "beyond any possible measurement",
+            // In exponent form, not 309 digits.
+            "max is 1e308, beyond any possible measurement",
         ),
         (
             "negative.json",

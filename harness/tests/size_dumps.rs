@@ -134,18 +134,22 @@ fn every_dump_and_profile_table_equals_answer() {
         .map(|e| e.unwrap().path())
         .collect();
     profiles.sort();
-    let load = |dir: &str| -> Vec<report::schema::ResultFile> {
-        let mut v: Vec<_> = std::fs::read_dir(root.join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        v.sort();
-        v.iter()
+    let load = |paths: Vec<std::path::PathBuf>| -> Vec<report::schema::ResultFile> {
+        paths
+            .iter()
             .map(|p| report::load::read_result(p).unwrap())
             .collect()
     };
-    let result_sets = [load("results"), load("testdata/results")];
+    let mut fixtures: Vec<_> = std::fs::read_dir(root.join("testdata/results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    fixtures.sort();
+    // The committed results only: a user's own run in results/ must not
+    // change what this test sees.
+    let committed = committed_results().into_iter().map(Into::into).collect();
+    let result_sets = [load(committed), load(fixtures)];
     let mut checked = 0;
     for dump in &dumps {
         let cpu = harness::cpu::read_dump(dump).unwrap();

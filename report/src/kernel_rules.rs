@@ -213,8 +213,8 @@ pub fn flushing_posting() -> Posting {
 /// Whether a posting runs here, as posted. v5 defers no TLB flush at all
 /// (it runs, and TLB-flush IPIs stay); v6/v7 defer kernel TLB flushes only
 /// with PTI on; RFC v8 and v9 tie their catch-up to the kPTI CR3 switch,
-/// so they too do nothing with PTI off, and what they cost with PTI on
-/// could not be re-read.
+/// so they too do nothing with PTI off and run once applied with PTI on;
+/// what they cost then could not be re-read (the cost model says so).
 pub fn series(p: &Posting, k: &KernelFacts) -> Runs {
     match p.work {
         EntryWork::TlbIpisStay => Runs::IfApplied(Reason::new(p.what, p.source)),
@@ -227,7 +227,11 @@ pub fn series(p: &Posting, k: &KernelFacts) -> Runs {
                 ),
                 p.source,
             )),
-            _ => Runs::Unknown(Reason::new(p.what, p.source)),
+            Some(true) => Runs::IfApplied(Reason::new(format!("PTI is on: {}", p.what), p.source)),
+            None => Runs::Unknown(Reason::new(
+                format!("PTI state unknown: {}", p.what),
+                p.source,
+            )),
         },
         EntryWork::FlushEveryEntry | EntryWork::FlushWhenPending => match k.pti {
             Some(true) => Runs::IfApplied(Reason::new(
@@ -268,7 +272,7 @@ pub fn invlpgb(k: &KernelFacts) -> Runs {
         return if k.guest && core_has_invlpgb(&k.vendor, &k.core) {
             Runs::No(Reason::new(
                 format!(
-                    "every {} has INVLPGB, but the hypervisor does not show it to this guest",
+                    "{} parts can have INVLPGB, but this guest does not see it",
                     k.core
                 ),
                 s,
@@ -486,7 +490,9 @@ pub fn kernel_at_least(release: &str, want: (u32, u32)) -> bool {
     (major, minor) >= want
 }
 
-/// AMD cores with INVLPGB (Zen 3 and later), whether or not a guest sees it.
+/// AMD cores of which parts enumerate INVLPGB (Zen 3 and later; not
+/// every part: the Raphael dump in testdata, a Zen 4, lacks it): in a
+/// guest that does not see it, the host may have it.
 pub fn core_has_invlpgb(vendor: &str, core: &str) -> bool {
     vendor == "AuthenticAMD" && matches!(core, "Zen 3" | "Zen 4" | "Zen 5" | "Zen 6")
 }

@@ -101,7 +101,7 @@ fn machine_report(m: &Machine) -> MachineReport {
             Kind::FlushKernel(v) => {
                 let mut row = vec![
                     v.clone(),
-                    num(s.median),
+                    tsc_num(e, s.median),
                     ns(t(s.median), hz),
                     ci_ns(e.tsc_ci(s.median_ci95), hz),
                     ns(t(s.p99), hz),
@@ -143,7 +143,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                     .unwrap_or(f64::NAN);
                 ipi.push(vec![
                     format!("{backend}.{method}"),
-                    num(s.median),
+                    tsc_num(e, s.median),
                     ns(t(s.median), hz),
                     ns(t(s.p99), hz),
                     ns(t(s.max), hz),
@@ -186,7 +186,7 @@ fn entry_row(e: &Experiment, hz: f64, core: bool) -> Vec<String> {
     let t = |c: f64| e.tsc(c);
     let mut row = vec![
         e.id.clone(),
-        num(h),
+        tsc_num(e, h),
         ns(t(h), hz),
         ci_ns(e.tsc_ci(ci), hz),
         ns(t(mean), hz),
@@ -197,6 +197,12 @@ fn entry_row(e: &Experiment, hz: f64, core: bool) -> Vec<String> {
         row.insert(2, e.headline_core_cycles().map_or("-".into(), num));
     }
     row
+}
+
+/// The "cycles" cell of the entry and flush tables: TSC cycles, "-" for
+/// an older rdpmc file's core cycles (they have their own column).
+fn tsc_num(e: &Experiment, cycles: f64) -> String {
+    e.tsc(cycles).map_or("-".into(), |c| num(c.0))
 }
 
 /// Row order inside each table: docs/design.md order, not alphabetical.

@@ -281,7 +281,7 @@ fn strategy_table(b: &Block, budget_us: f64) -> Table {
 }
 
 /// What the table's cells mean, printed once under the blocks.
-const LEGEND: &str = "ns/event: per kernel entry (series, proposal, pti=on) or per flush event (IPI, INVLPGB). budget: ok = worst added latency within the budget and under 100% of a CPU, >= = only a median is known (a lower bound), ? = within the budget on a lower bound. runs: yes = on this kernel today; patch = with the series applied (not merged); pti=on = only with the series and pti=on; no = does not run here; idea = a review proposal, not posted code; n/a = not used by Linux. from: meas = measured here (TSC time), like = measured on a like model, pub = published (source in --explain), asm = assumed, mix = parts of several kinds.";
+const LEGEND: &str = "ns/event: per kernel entry (series, proposal, pti=on) or per flush event (IPI, INVLPGB). budget: ok = worst added latency within the budget and under 100% of a CPU, >= = only a median is known (a lower bound), ? = within the budget on a lower bound. runs: yes = on this kernel today; patch = with the series applied (not merged); pti=on = only with the series and pti=on; no = does not run here; idea = a review proposal, not posted code; n/a = not used by Linux; ? = not known here (PTI state or kernel release). from: meas = measured here (TSC time), like = measured on a like model, pub = published (source in --explain), asm = assumed, mix = parts of several kinds.";
 
 /// Text answer, 72 columns: the workload, then per CPU the answer and
 /// its table, the recommendation, and with `explain` the detail.
@@ -349,9 +349,12 @@ fn para(out: &mut String, text: &str, indent: &str) {
 }
 
 /// Checks a `render_text` output: in every block, each "<strategy>: <%>
-/// of a CPU, worst <us> us" the answer quotes equals that strategy's row
-/// of the table, and the answer quotes at least one row. For the tests of
-/// every dump and profile (here so both crates' tests share it).
+/// of a CPU, worst <us> us, <budget>" the answer quotes equals that
+/// strategy's row of the table (budget word included), the strategy the
+/// "Answer:" line picks as running today within the budget is a row
+/// that runs today and fits, and the answer quotes at least one row. For
+/// the tests of every dump and profile (here so both crates' tests share
+/// it).
 #[doc(hidden)]
 pub fn check_table_against_answer(text: &str) -> Result<usize, String> {
     let mut checked = 0;
@@ -375,8 +378,22 @@ pub fn check_table_against_answer(text: &str) -> Result<usize, String> {
                 cells.push(row.get(at..end).unwrap_or("").trim());
                 at = end + 2;
             }
-            let (label, pct, worst) = (cells[0], cells[2], cells[3]);
-            let want = format!("{label}: {pct} of a CPU, worst {worst} us");
+            let (label, pct, worst, budget, runs) =
+                (cells[0], cells[2], cells[3], cells[4], cells[5]);
+            let verdict = match budget {
+                "ok" => "within budget",
+                "OVER" => "over budget",
+                _ => "budget unknown",
+            };
+            let want = format!("{label}: {pct} of a CPU, worst {worst} us, {verdict}");
+            if answer.contains(&format!("Answer: {label} is the cheapest that runs today"))
+                && (runs != "yes" || budget != "ok")
+            {
+                return Err(format!(
+                    "block {:?}: the answer picks {label}, whose row says runs {runs}, budget {budget}",
+                    lines[0]
+                ));
+            }
             for (i, _) in answer.match_indices(&format!("{label}: ")) {
                 let said = &answer[i..];
                 if said.starts_with(&format!("{label}: not priced")) && pct == "-" {

@@ -137,18 +137,28 @@ pub fn fit(s: &str, w: usize) -> String {
 }
 
 /// Word-wraps `text` to `width`, continuation lines prefixed with
-/// `indent`. Words longer than a line are cut (never overflow). The one
-/// wrap of the project: `detect` uses it too.
+/// `indent`. A word that fits the width but not after the indent (a long
+/// URL in a citation) gets its line without the indent rather than lose
+/// characters; only words longer than the width are cut (never
+/// overflow). The one wrap of the project: `detect` uses it too.
 pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();
+    let line = |lines: &Vec<String>, cur: &str| {
+        let prefix = if lines.is_empty() { "" } else { indent };
+        if prefix.chars().count() + cur.chars().count() > width {
+            fit(cur, width)
+        } else {
+            format!("{prefix}{cur}")
+        }
+    };
     for word in text.split_whitespace() {
         let prefix = if lines.is_empty() { "" } else { indent };
         let room = width.saturating_sub(prefix.chars().count());
         let candidate_len =
             cur.chars().count() + usize::from(!cur.is_empty()) + word.chars().count();
         if !cur.is_empty() && candidate_len > room {
-            lines.push(format!("{prefix}{cur}"));
+            lines.push(line(&lines, &cur));
             cur.clear();
         }
         if !cur.is_empty() {
@@ -157,10 +167,9 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
         cur.push_str(word);
     }
     if !cur.is_empty() || lines.is_empty() {
-        let prefix = if lines.is_empty() { "" } else { indent };
-        lines.push(format!("{prefix}{cur}"));
+        lines.push(line(&lines, &cur));
     }
-    lines.into_iter().map(|l| fit(&l, width)).collect()
+    lines
 }
 
 /// One CSV field, quoted when it holds a separator, quote or newline,
@@ -207,6 +216,11 @@ mod tests {
         assert_eq!(w[0], "one two");
         assert!(w[1].starts_with("  "));
         assert_eq!(wrap(&"y".repeat(20), 8, "")[0].len(), 8);
+        // A word that fits the width only without the indent keeps all
+        // its characters (a citation's URL).
+        let url = format!("({}).", "u".repeat(8));
+        let w = wrap(&format!("see {url}"), 11, "  ");
+        assert_eq!(w, ["see", url.as_str()]);
     }
 
     #[test]

@@ -23,12 +23,25 @@ fn le(a: f64, b: f64) -> bool {
     a <= b + 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
+/// `x` for an error line: exponent form when huge, so 1e308 does not
+/// print as 309 digits.
+fn shown(x: f64) -> String {
+    if x.abs() >= 1e12 {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}
+
 fn finite(what: &str, x: f64) -> Result<(), String> {
     if !x.is_finite() {
         return Err(format!("{what} is {x}, not a finite number"));
     }
     if x.abs() > MAX_CYCLES {
-        return Err(format!("{what} is {x}, beyond any possible measurement"));
+        return Err(format!(
+            "{what} is {}, beyond any possible measurement",
+            shown(x)
+        ));
     }
     Ok(())
 }
@@ -164,7 +177,10 @@ pub fn result_file(f: &ResultFile) -> Result<(), String> {
     let t = &f.timer;
     non_negative("timer overhead", t.overhead_cycles)?;
     if !(t.tsc_hz.is_finite() && t.tsc_hz >= 0.0 && t.tsc_hz < 1e12) {
-        return Err(format!("TSC frequency {} Hz is impossible", t.tsc_hz));
+        return Err(format!(
+            "TSC frequency {} Hz is impossible",
+            shown(t.tsc_hz)
+        ));
     }
     non_negative("timer resolution (ns)", t.resolution_ns)?;
     let mut ids = BTreeSet::new();

@@ -113,7 +113,17 @@ fn an_older_rdpmc_file_has_no_ns_for_its_core_cycles() {
         .find(|l| l.starts_with("entry.getpid "))
         .unwrap();
     let cells: Vec<&str> = row.split_whitespace().collect();
-    // experiment, cycles, core cyc, ns ...: the ns cell is "-".
+    // experiment, cycles, core cyc, ns ...: core cycles only in their
+    // own column; the TSC cycles and ns cells are "-".
+    assert_eq!(cells[1], "-", "{row}");
+    let median = load("synthetic-skylake-pti.json")
+        .experiments
+        .iter()
+        .find(|e| e.id == "entry.getpid")
+        .unwrap()
+        .summary
+        .median;
+    assert_eq!(cells[2], report::units::num(median), "{row}");
     assert_eq!(cells[3], "-", "{row}");
     // Sizing: the flush and refill have no time, so nothing is priced
     // from them; the IPI (TSC) still is.

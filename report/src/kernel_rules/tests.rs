@@ -92,10 +92,11 @@ fn series_per_posting_and_pti() {
     }
     assert_eq!(v5.work, EntryWork::TlbIpisStay);
     assert_eq!(v7.work, EntryWork::FlushEveryEntry);
-    // v8 and v9 are covered: tied to PTI, their cost not known.
+    // v8 and v9 are covered: tied to PTI (they run once applied where
+    // PTI is on), their cost not known.
     for p in [v8, v9] {
         assert_eq!(p.work, EntryWork::CatchUpNeedsPti);
-        assert!(matches!(series(&p, &on), Runs::Unknown(_)));
+        assert!(matches!(series(&p, &on), Runs::IfApplied(_)));
         let r = series(&p, &off);
         assert!(matches!(r, Runs::IfPtiOn(_)), "{r:?}");
         assert!(r.reason().text.contains("defers nothing here"), "{r:?}");
@@ -130,13 +131,13 @@ fn invlpgb_needs_the_cpu_6_15_and_pti_off() {
     k.pti = Some(false);
     k.kernel = None;
     assert!(matches!(invlpgb(&k), Runs::Unknown(_)), "a dump: no kernel");
-    // A Zen 5 guest that does not see it: the core has it.
+    // A Zen 5 guest that does not see it: the host may have it.
     let mut g = facts("AuthenticAMD", "Zen 5", Some(false), Some("6.18.1"));
     g.guest = true;
     assert!(invlpgb(&g)
         .reason()
         .text
-        .contains("hypervisor does not show it"));
+        .contains("this guest does not see it"));
 }
 
 #[test]

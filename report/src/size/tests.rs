@@ -98,3 +98,43 @@ fn lines_fit_and_explain_adds_the_sources() {
     assert!(long.contains("20251114151428.1064524-9"), "{long}");
     assert!(long.contains("Sizing equations"));
 }
+
+#[test]
+fn the_table_answer_check_catches_a_contradiction() {
+    // The contradictions issue 15 found: a figure the answer computes on
+    // its own, a budget word the table does not give, and an answer that
+    // picks a row over the budget.
+    let mut t = Table::new(
+        "",
+        &[
+            "strategy", "ns/event", "%CPU", "worst us", "budget", "runs", "from",
+        ],
+    );
+    t.push(
+        [
+            "IPI (status quo)",
+            "4381",
+            "4.4e-4%",
+            "6.45",
+            "OVER",
+            "yes",
+            "meas",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    let table = t.render_text();
+    let block = |answer: &str| format!("x\n\n== CPU\n{answer}\n{table}");
+    let good = "Today: IPI (status quo): 4.4e-4% of a CPU, worst 6.45 us, over budget.";
+    assert_eq!(check_table_against_answer(&block(good)), Ok(1));
+    let pick =
+        "Answer: IPI (status quo) is the cheapest that runs today within the 5.00 us budget.";
+    for bad in [
+        "Today: IPI (status quo): 1.1e-4% of a CPU, worst 6.45 us, over budget.",
+        "Today: IPI (status quo): 4.4e-4% of a CPU, worst 6.45 us, within budget.",
+        &format!("{good} {pick}"),
+        "Answer: nothing fits.",
+    ] {
+        assert!(check_table_against_answer(&block(bad)).is_err(), "{bad}");
+    }
+}
