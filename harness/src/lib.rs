@@ -19,6 +19,7 @@ pub mod platform;
 pub mod results_cmds;
 pub mod run;
 pub mod timer;
+pub mod tracefs;
 pub mod verdict;
 
 pub use report::schema;

@@ -40,7 +40,8 @@ pub struct RunArgs {
     /// Working-set sizes of refill.wN, pages (e.g. 1,64,4096)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub pages: Option<Vec<usize>>,
-    /// Seconds each ipi.* experiment fires for
+    /// Seconds each ipi.* experiment fires for; the triggered time of each
+    /// scenario.* experiment (its interleaved baseline runs as long again)
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// Samples (timed regions) per entry.*, vdso.* and timer.overhead
@@ -60,6 +61,8 @@ pub struct RunArgs {
     /// List the experiment ids (after --only) and exit
     #[arg(long)]
     pub list: bool,
+    #[command(flatten)]
+    pub scenario: experiments::scenario_args::ScenarioArgs,
 }
 
 /// Exit status of an interrupted run (128 + SIGINT, as shells report it).
@@ -135,6 +138,7 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
         }
         cfg.entry_batch = Some(k);
     }
+    a.scenario.apply(&mut cfg)?;
     Ok(cfg)
 }
 
@@ -163,6 +167,9 @@ fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> 
     o.insert("syscall".into(), cfg.syscall.call_path().name().into());
     let pages: Vec<String> = cfg.refill_pages.iter().map(|p| p.to_string()).collect();
     o.insert("pages".into(), pages.join(","));
+    for (k, v) in experiments::scenario_args::ScenarioArgs::recorded(cfg) {
+        o.insert(k.into(), v);
+    }
     o
 }
 
@@ -362,6 +369,9 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     let mut past = false;
     for e in &file.experiments {
         s += &summary_line(e, &ns);
+        for l in report::scenario::summary_lines(e, tsc_hz) {
+            s += &format!("{l}\n");
+        }
         past |= report::refill::past_reach(e);
     }
     if file.experiments.iter().any(|e| e.baseline.is_some()) {
@@ -510,6 +520,7 @@ mod tests {
                 ..Default::default()
             },
             false_match_rate: Some(1.0),
+            burst: None,
         });
         let mut b: Vec<i64> = (0..1000).collect();
         let d = record::with_baseline(e.clone(), "plain", &mut b);
@@ -562,6 +573,7 @@ mod tests {
             batch: None,
             syscall: None,
             list: false,
+            scenario: Default::default(),
         }
     }
 

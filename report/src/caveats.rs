@@ -148,6 +148,7 @@ mod tests {
             ipi: None,
             notes: notes.iter().map(|n| n.to_string()).collect(),
             blocks: None,
+            scenario: None,
         }
     }
 

@@ -106,6 +106,8 @@ pub struct Comparison {
     pub only_b: Vec<String>,
     /// Warnings: different CPU models, partial runs, guests.
     pub warnings: Vec<String>,
+    /// The scenarios both files ran (`scenario::compare_table`).
+    pub scenario: Option<Table>,
 }
 
 /// Compares every experiment present in both files.
@@ -140,7 +142,9 @@ pub fn compare(a: &ResultFile, b: &ResultFile) -> Comparison {
             test,
         });
     }
-    finish(a, b, ma, mb, in_ns, rows)
+    let mut c = finish(a, b, ma, mb, in_ns, rows);
+    c.scenario = crate::scenario::compare_table(a, b);
+    c
 }
 
 /// One timer step per operation of `e`, cycles (0 when not recorded).
@@ -270,6 +274,7 @@ fn finish(
         only_a,
         only_b,
         warnings,
+        scenario: None,
     }
 }
 
@@ -283,7 +288,8 @@ fn order(e: &Experiment) -> (usize, String) {
         Kind::EntryFlush { .. } => 4,
         Kind::Refill(_) => 5,
         Kind::Ipi(..) => 6,
-        Kind::Other => 7,
+        Kind::Scenario(_) => 7,
+        Kind::Other => 8,
     };
     // Natural order inside a family (refill.w8 before refill.w64).
     let key = match ids::kind(e) {
@@ -363,6 +369,10 @@ pub fn render_text(c: &Comparison) -> String {
         ]);
     }
     out.push_str(&t.render_text());
+    if let Some(s) = &c.scenario {
+        out.push('\n');
+        out.push_str(&s.render_text());
+    }
     let blocks = c
         .rows
         .iter()

@@ -508,6 +508,7 @@ fn experiment(s: &Saved, rule: &Rule, id: &str, cap: Option<&str>) -> Experiment
         ipi: None,
         notes: Vec::new(),
         blocks: None,
+        scenario: None,
     }
 }
 

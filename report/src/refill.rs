@@ -151,6 +151,7 @@ mod exclusion_tests {
             ipi: None,
             notes: vec![],
             blocks: None,
+            scenario: None,
         }
     }
 

@@ -8,6 +8,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod scenario;
+pub use scenario::{BurstStats, ScenarioStats, Throughput};
+
 /// Bump on any incompatible change. Version 2 (this one): entry.* is the
 /// system call made through a function call, timed in batches; CIs come
 /// from independent blocks (`Experiment::blocks`); refill deltas are
@@ -209,6 +212,9 @@ pub struct Experiment {
     /// built from them (version 2; None in version-1 files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<Blocks>,
+    /// For scenario.* experiments: what the victim got done and lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioStats>,
 }
 
 /// Independent blocks of one experiment: consecutive stretches of its
@@ -263,6 +269,9 @@ pub struct IpiStats {
     /// be a coincidence. None in version-1 files (no control was run).
     #[serde(default)]
     pub false_match_rate: Option<f64>,
+    /// Per-event figures when one call sends a burst of IPIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<BurstStats>,
 }
 
 /// Order statistics of a sample set. All values in cycles.

@@ -211,6 +211,7 @@ fn plain(id: &str, backend: &str, mut s: Vec<i64>) -> Experiment {
         ipi: None,
         notes: vec![],
         blocks: None,
+        scenario: None,
     }
 }
 
@@ -275,6 +276,7 @@ fn ipi(
         seen_ratio: n as f64 / rows as f64,
         initiator: summarize(&mut init),
         false_match_rate: None,
+        burst: None,
     });
     e
 }

@@ -35,7 +35,11 @@ pub mod entry;
 pub mod ipi;
 pub mod record;
 pub mod refill;
+pub mod scenario;
+pub mod scenario_args;
+mod scenario_figures;
 pub mod suite;
+pub mod text_poke;
 
 use crate::schema::{self, Environment, Placement};
 use crate::timer::Timer;
