@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Fewer samples and shorter IPI runs (under 10 s instead of about 1 min)
+    /// Fewer samples and shorter IPI and scenario runs (about 20 s instead of about 2 min)
     #[arg(long)]
     pub quick: bool,
     /// Only ids matching: a glob ("entry.*") or a substring; comma-separated
@@ -28,20 +28,22 @@ pub struct RunArgs {
     /// CPU that runs the timed loops and receives the IPIs
     #[arg(long, value_name = "N")]
     pub victim_cpu: Option<u32>,
-    /// CPU that sends the IPIs in ipi.* experiments
+    /// CPU that sends the IPIs in ipi.* and scenario.* experiments
     #[arg(long, value_name = "N")]
     pub initiator_cpu: Option<u32>,
     /// Measure even without an invariant TSC
     #[arg(long)]
     pub force: bool,
-    /// IPIs per second in ipi.* experiments
+    /// IPIs per second in ipi.* experiments, flush events per second in
+    /// scenario.* experiments
     #[arg(long, value_name = "HZ")]
     pub rate: Option<f64>,
     /// Working-set sizes of refill.wN, pages (e.g. 1,64,4096)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub pages: Option<Vec<usize>>,
-    /// Seconds each ipi.* experiment fires for; the triggered time of each
-    /// scenario.* experiment (its interleaved baseline runs as long again)
+    /// Seconds each ipi.* experiment fires for, and the triggered time of
+    /// each scenario.* experiment (its interleaved baseline runs as long
+    /// again); long runs show the tails
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// Samples (timed regions) per entry.*, vdso.* and timer.overhead
@@ -122,6 +124,7 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
             bail!("--duration {d}: must be above 0 and at most 600 seconds");
         }
         cfg.ipi_duration = Duration::from_secs_f64(d);
+        cfg.scenario_duration = cfg.ipi_duration;
     }
     if let Some(n) = a.samples {
         if !(100..=50_000_000).contains(&n) {

@@ -5,7 +5,7 @@
 use crate::ids::{self, Kind};
 use crate::ipi_class;
 use crate::machine::Machine;
-use crate::text_table::Table;
+use crate::text_table::{Align, Table};
 use crate::units::{self, num};
 
 /// "which IPI, deferred by the series?" for every ipi.* of a machine.
@@ -14,15 +14,29 @@ pub fn class_table(m: &Machine) -> Option<Table> {
         "IPI classes measured (deferred: by the IPI-deferral series v5-v7)",
         &["method", "IPI", "deferred"],
     );
-    for e in m.experiments.values() {
-        if let Kind::Ipi(b, meth) = ids::kind(e) {
-            let c = ipi_class::class(&b, &meth);
-            t.push(vec![
-                format!("{b}.{meth}"),
-                c.map_or("unknown".into(), |c| c.name.to_string()),
-                c.map_or("-".into(), |c| ipi_class::deferred_word(&c).to_string()),
-            ]);
-        }
+    t.align[1] = Align::Left;
+    let mut rows: Vec<(String, String)> = m
+        .experiments
+        .values()
+        .filter_map(|e| match ids::kind(e) {
+            Kind::Ipi(b, meth) => Some((b, meth)),
+            _ => None,
+        })
+        .collect();
+    // The report's backend order: user, kernel, kmod.
+    rows.sort_by_key(|(b, meth)| {
+        (
+            ["user", "kernel", "kmod"].iter().position(|x| x == b),
+            meth.clone(),
+        )
+    });
+    for (b, meth) in rows {
+        let c = ipi_class::class(&b, &meth);
+        t.push(vec![
+            format!("{b}.{meth}"),
+            c.map_or("unknown".into(), |c| c.name.to_string()),
+            c.map_or("-".into(), |c| ipi_class::deferred_word(&c).to_string()),
+        ]);
     }
     (!t.is_empty()).then_some(t)
 }
@@ -31,8 +45,9 @@ pub fn class_table(m: &Machine) -> Option<Table> {
 pub fn class_note(m: &Machine) -> Option<String> {
     class_table(m)?;
     Some(format!(
-        "deferred: text patching since v5 ({}), kernel-range flushes from vmalloc in v6/v7 ({}); \
-         user shootdowns and membarrier are not deferred (lore Message-IDs).",
+        "IPI classes: the series defers text patching (since v5; v7 25/31, lore {}) and \
+         kernel-range flushes from vmalloc (v6/v7; v7 30/31, lore {}); user shootdowns, \
+         membarrier and flush_tlb_all are not deferred.",
         ipi_class::V7_TEXT_PATCHING,
         ipi_class::V7_KERNEL_RANGE
     ))
@@ -107,6 +122,7 @@ mod tests {
         );
         assert!(t.render_text().lines().all(|l| l.chars().count() <= 72));
         let c = class_table(m).unwrap();
+        assert_eq!(c.rows[0][0], "user.madvise");
         let deferred = |meth: &str| {
             c.rows
                 .iter()

@@ -1,6 +1,6 @@
 //! Which IPI each `ipi.*` / `scenario.*` trigger sends, and whether the
 //! series defers that class. One table, cited from the series' own text
-//! (lore Message-IDs; https://lore.kernel.org/all/<Message-ID>/), so the
+//! (lore Message-IDs; `https://lore.kernel.org/all/<Message-ID>/`), so the
 //! report, the docs and any headline say the same.
 
 /// v7 25/31 "context_tracking,x86: Defer kernel text patching IPIs".

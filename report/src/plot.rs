@@ -168,7 +168,6 @@ macro_rules! log_axis {
         (lo..hi).log_scale().with_key_points(log_keys(lo, hi))
     }};
 }
-
 mod scenario_cdf;
 
 /// Unit for a set of machines: ns when every one knows its TSC frequency.

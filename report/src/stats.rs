@@ -324,7 +324,7 @@ pub fn ratio_ci95(num: &[f64], den: &[f64]) -> [f64; 2] {
     if n < 2 {
         return [whole, whole];
     }
-    let mut rng = SmallRng::seed_from_u64(0x7261_7469_6f);
+    let mut rng = SmallRng::seed_from_u64(0x0072_6174_696f);
     let mut est: Vec<f64> = (0..BOOTSTRAP_ROUNDS)
         .map(|_| ratio(&mut (0..n).map(|_| rng.random_range(0..n))))
         .filter(|v| v.is_finite())

@@ -170,7 +170,7 @@ impl IpiExperiment {
     /// `ipi.user.<method>`.
     pub fn user(method: UserMethod) -> IpiExperiment {
         IpiExperiment::new(
-            format!("ipi.user.{}", method.name()),
+            report::ids::ipi_id("user", method.name()),
             "user",
             Box::new(move || Ok(Box::new(UserTrigger::new(method)?) as Box<dyn Initiator>)),
         )

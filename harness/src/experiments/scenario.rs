@@ -20,7 +20,7 @@
 //!   flush-on-entry ioctl): give the experiment a [`VictimCall`] other
 //!   than the default (`ScenarioExperiment::with_call`).
 
-use super::ipi::{DoneOnDrop, Factory, Fired, Initiator};
+use super::ipi::{self, DoneOnDrop, Factory, Fired, Initiator};
 use super::scenario_figures::{self as figures, Plan, Side};
 use super::{Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
@@ -138,7 +138,7 @@ impl Experiment for ScenarioExperiment {
             base: pages.as_ptr(),
             pages: pages.pages(),
         };
-        let plan = Plan::new(cfg.ipi_duration, ctx.timer.tsc_hz);
+        let plan = Plan::new(cfg.scenario_duration, ctx.timer.tsc_hz);
         let id = self.id();
         let (describe_call, mut call): (String, ChunkFn<'_>) = match &mut self.call {
             VictimCall::Suite => {
@@ -207,6 +207,7 @@ pub(super) struct Victim<'a> {
     rec: Recorder,
     end: u64,
     cancel: &'a AtomicBool,
+    vcpu: u32,
 }
 
 impl<'a> Victim<'a> {
@@ -217,6 +218,7 @@ impl<'a> Victim<'a> {
             rec: Recorder::new(plan.outlier_capacity(), plan.long_cycles),
             end: 0,
             cancel: ctx.cancel,
+            vcpu: ctx.placement.victim_cpu,
         }
     }
 
@@ -258,9 +260,15 @@ impl<'a> Victim<'a> {
         call: &mut dyn FnMut(&mut Victim) -> ws::Chunk,
     ) {
         self.rec.clear();
+        // The victim CPU's interrupt counts around the chunk (read
+        // outside it): what /proc/interrupts saw, beside what the victim
+        // saw. A failed read leaves the side without counts.
+        let before = ipi::counts(self.vcpu).ok();
         self.end = Tsc::start().wrapping_add(plan.chunk_cycles);
         let c = call(self);
+        let after = ipi::counts(self.vcpu).ok();
         side.fold(&self.rec, &c, plan.long_cycles);
+        side.add_counts(before.zip(after));
     }
 }
 
@@ -307,6 +315,8 @@ fn run_triggered(
                 let order = if k % 2 == 0 { [1, 0] } else { [0, 1] };
                 for i in order {
                     if finished.load(Ordering::Acquire) {
+                        // A cancel ends the initiator too: say interrupted.
+                        ctx.check_cancel()?;
                         bail!("the initiator stopped early");
                     }
                     if i == 0 {
@@ -343,6 +353,9 @@ impl Drop for EndOnDrop<'_> {
 
 /// How long the initiator sleeps while disarmed before looking again.
 const DISARMED_POLL: Duration = Duration::from_micros(200);
+/// Waits shorter than this are spun, not slept (a sleep overshoots by
+/// tens of microseconds).
+const SPIN_BELOW: Duration = Duration::from_micros(300);
 
 /// The initiator thread: fires at `rate_hz` while the gate is armed,
 /// until `stop` or `cancel`, recording at most `cap` call windows (the
@@ -371,8 +384,14 @@ fn initiate_gated(
         }
         let now = Instant::now();
         if next > now {
+            // Sleep most of a long wait (in steps, to notice a disarm),
+            // spin the rest: the rate stays close to the one asked for.
             let wait = next - now;
-            std::thread::sleep(wait.min(DISARMED_POLL));
+            if wait > SPIN_BELOW {
+                std::thread::sleep((wait - SPIN_BELOW / 2).min(DISARMED_POLL));
+            } else {
+                std::hint::spin_loop();
+            }
             continue;
         }
         if !gate.try_begin() {
@@ -410,6 +429,15 @@ fn initiate_gated(
 mod tests {
     use super::*;
     use crate::experiments::Experiment;
+
+    #[test]
+    fn a_skip_from_a_trigger_factory_stays_a_skip() {
+        // The factory's error gets context on its way out of `run`; the
+        // run must still see a skip, not a failure.
+        let e = anyhow::Error::from(Stop::Skipped("needs root".into()));
+        let e = Err::<(), _>(e).context("cannot set up").unwrap_err();
+        assert!(matches!(e.downcast_ref::<Stop>(), Some(Stop::Skipped(_))));
+    }
 
     #[test]
     fn ids_in_suite_order() {

@@ -1,5 +1,6 @@
 //! The `run` options of the scenario.* experiments (flattened into
-//! `run::RunArgs`; `--rate` and `--duration` apply to them too).
+//! `run::RunArgs`; `--rate` and `--duration` apply to them too: the
+//! duration is the triggered time of each scenario).
 
 use super::suite::{ScenarioCall, SuiteConfig};
 use anyhow::{bail, Result};
@@ -31,8 +32,12 @@ impl ScenarioArgs {
     }
 
     /// The options as the result file records them.
-    pub fn recorded(cfg: &SuiteConfig) -> [(&'static str, String); 2] {
+    pub fn recorded(cfg: &SuiteConfig) -> [(&'static str, String); 3] {
         [
+            (
+                "scenario_duration_s",
+                cfg.scenario_duration.as_secs_f64().to_string(),
+            ),
             ("scenario_pages", cfg.scenario_pages.to_string()),
             ("scenario_call", cfg.scenario_call.call().name().to_string()),
         ]
@@ -52,7 +57,7 @@ mod tests {
         };
         a.apply(&mut cfg).unwrap();
         assert_eq!(cfg.scenario_pages, 8);
-        assert_eq!(ScenarioArgs::recorded(&cfg)[1].1, "-1 (ENOSYS)");
+        assert_eq!(ScenarioArgs::recorded(&cfg)[2].1, "-1 (ENOSYS)");
         let bad = ScenarioArgs {
             scenario_pages: Some(0),
             ..Default::default()

@@ -2,7 +2,7 @@
 //! chunk figures, and the result (`schema::ScenarioStats` plus the
 //! experiment's summary, baseline and blocks).
 
-use super::ipi::{Fired, PREEMPTION_S};
+use super::ipi::{Counts, Fired, PREEMPTION_S};
 use super::record::{self, finite, params};
 use super::Ctx;
 use crate::schema::{self, Histogram, ScenarioStats, Throughput};
@@ -86,6 +86,9 @@ pub(super) struct Side {
     long: Vec<u64>,
     pub dropped: u64,
     pub chunks: Vec<ChunkFig>,
+    /// The victim CPU's (TLB, CAL) deltas over the side's chunks; None
+    /// once a read of /proc/interrupts failed.
+    pub interrupts: Option<(u64, u64)>,
 }
 
 impl Side {
@@ -95,7 +98,19 @@ impl Side {
             long: Vec::new(),
             dropped: 0,
             chunks: Vec::new(),
+            interrupts: Some((0, 0)),
         }
+    }
+
+    /// Adds the interrupt counts read around one chunk.
+    pub fn add_counts(&mut self, c: Option<(Counts, Counts)>) {
+        self.interrupts = match (self.interrupts, c) {
+            (Some((t, k)), Some((a, b))) => Some((
+                t + b.tlb.saturating_sub(a.tlb),
+                k + b.cal.saturating_sub(a.cal),
+            )),
+            _ => None,
+        };
     }
 
     /// Adds a chunk's recorder to the side (outside any timed region).
@@ -236,7 +251,8 @@ pub(super) fn none_experiment(
 ) -> schema::Experiment {
     let medians: Vec<f64> = side.chunks.iter().map(|c| c.median).collect();
     let blocks = stats::blocks(side.mean_iterations(), medians);
-    let p = common_params(ctx, iteration, plan, &side);
+    let mut p = common_params(ctx, iteration, plan, &side);
+    p.insert("interrupts".into(), interrupts(&side));
     let e = record::measured_histogram(id, "user", p, side.histogram());
     let mut e = record::with_blocks(e, blocks);
     e.scenario = Some(ScenarioStats {
@@ -364,6 +380,8 @@ fn trigger_params(
         ("baseline_overlapped", sum(base, |c| c.overlapped).into()),
         ("achieved_rate_hz", finite(fired.windows.len() as f64 / secs).into()),
         ("pool_reset_ipis", fired.reset_ipis.into()),
+        ("interrupts_triggered", interrupts(trig)),
+        ("interrupts_baseline", interrupts(base)),
         (
             "initiator_median_cycles",
             finite(stats::summarize(&mut calls).median).into(),
@@ -379,6 +397,14 @@ fn trigger_params(
             report::ipi_class::deferred_word(&c).into(),
         );
     }
+}
+
+/// A side's /proc/interrupts deltas on the victim CPU, for params.
+fn interrupts(s: &Side) -> serde_json::Value {
+    s.interrupts.map_or(
+        serde_json::Value::Null,
+        |(tlb, cal)| serde_json::json!({"TLB": tlb, "CAL": cal}),
+    )
 }
 
 /// What a reader must know about a scenario figure.
@@ -511,6 +537,23 @@ mod tests {
         };
         assert_eq!(c.iterations, times.len() as u64);
         let _ = Gap::default();
+    }
+
+    #[test]
+    fn interrupt_counts_add_up_and_a_failed_read_drops_them() {
+        let c = |tlb, cal| Counts {
+            tlb,
+            cal,
+            ..Default::default()
+        };
+        let mut s = Side::new();
+        s.add_counts(Some((c(1, 10), c(3, 50))));
+        s.add_counts(Some((c(5, 60), c(5, 61))));
+        assert_eq!(s.interrupts, Some((2, 41)));
+        assert_eq!(interrupts(&s)["CAL"], 41);
+        s.add_counts(None);
+        assert_eq!(s.interrupts, None);
+        assert!(interrupts(&s).is_null());
     }
 
     #[test]
