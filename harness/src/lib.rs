@@ -20,6 +20,7 @@ pub mod results_cmds;
 pub mod run;
 pub mod schedule;
 pub mod timer;
+pub mod tracefs;
 pub mod verdict;
 
 pub use report::schema;

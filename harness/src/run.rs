@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Fewer samples and shorter IPI runs (under 10 s instead of about 1 min)
+    /// Fewer samples and shorter IPI and scenario runs (about 20 s instead of about 2 min)
     #[arg(long)]
     pub quick: bool,
     /// Only ids matching: a glob ("entry.*") or a substring; comma-separated
@@ -28,13 +28,14 @@ pub struct RunArgs {
     /// CPU that runs the timed loops and receives the IPIs
     #[arg(long, value_name = "N")]
     pub victim_cpu: Option<u32>,
-    /// CPU that sends the IPIs in ipi.* experiments
+    /// CPU that sends the IPIs in ipi.* and scenario.* experiments
     #[arg(long, value_name = "N")]
     pub initiator_cpu: Option<u32>,
     /// Measure even without an invariant TSC
     #[arg(long)]
     pub force: bool,
-    /// IPIs per second in ipi.* experiments
+    /// IPIs per second in ipi.* experiments, flush events per second in
+    /// scenario.* experiments
     // allow_negative_numbers: `--rate -5` gets the range message, not
     // clap's "unexpected argument".
     #[arg(long, value_name = "HZ", allow_negative_numbers = true)]
@@ -42,7 +43,9 @@ pub struct RunArgs {
     /// Working-set sizes of refill.wN, pages (e.g. 1,64,4096)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub pages: Option<Vec<usize>>,
-    /// Seconds each ipi.* experiment fires for
+    /// Seconds each ipi.* experiment fires for, and the triggered time of
+    /// each scenario.* experiment (its interleaved baseline runs as long
+    /// again); long runs show the tails
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Samples (timed regions) per entry.*, vdso.* and timer.overhead
@@ -62,6 +65,8 @@ pub struct RunArgs {
     /// List the experiment ids (after --only) and exit
     #[arg(long)]
     pub list: bool,
+    #[command(flatten)]
+    pub scenario: experiments::scenario_args::ScenarioArgs,
 }
 
 /// Exit status of an interrupted run (128 + SIGINT, as shells report it).
@@ -121,6 +126,7 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
             bail!("--duration {d}: must be above 0 and at most 600 seconds");
         }
         cfg.ipi_duration = Duration::from_secs_f64(d);
+        cfg.scenario_duration = cfg.ipi_duration;
     }
     if let Some(n) = a.samples {
         if !(100..=50_000_000).contains(&n) {
@@ -137,6 +143,7 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
         }
         cfg.entry_batch = Some(k);
     }
+    a.scenario.apply(&mut cfg)?;
     Ok(cfg)
 }
 
@@ -165,6 +172,9 @@ fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> 
     o.insert("syscall".into(), cfg.syscall.call_path().name().into());
     let pages: Vec<String> = cfg.refill_pages.iter().map(|p| p.to_string()).collect();
     o.insert("pages".into(), pages.join(","));
+    for (k, v) in experiments::scenario_args::ScenarioArgs::recorded(cfg) {
+        o.insert(k.into(), v);
+    }
     o
 }
 
@@ -335,6 +345,9 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     let mut past = false;
     for e in &file.experiments {
         s += &summary_line(e, &ns);
+        for l in report::scenario::summary_lines(e, tsc_hz) {
+            s += &format!("{l}\n");
+        }
         past |= report::refill::past_reach(e);
     }
     if file.experiments.iter().any(|e| e.baseline.is_some()) {
@@ -489,6 +502,7 @@ mod tests {
                 ..Default::default()
             },
             false_match_rate: Some(1.0),
+            burst: None,
         });
         let mut b: Vec<i64> = (0..1000).collect();
         let d = record::with_baseline(e.clone(), "plain", &mut b);
@@ -541,6 +555,7 @@ mod tests {
             batch: None,
             syscall: None,
             list: false,
+            scenario: Default::default(),
         }
     }
 

@@ -176,6 +176,7 @@ mod tests {
             blocks: None,
             clock: Default::default(),
             core_cycles: None,
+            scenario: None,
         }
     }
 

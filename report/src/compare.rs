@@ -130,6 +130,8 @@ pub struct Comparison {
     pub warnings: Vec<String>,
     /// How the runs' drift reference moved, and whether rows are netted.
     pub reference: drift::Change,
+    /// The scenarios both files ran (`scenario::compare_table`).
+    pub scenario: Option<Table>,
 }
 
 /// How to compare.
@@ -217,6 +219,7 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             .push("Figures in cycles: a file holds core cycles (rdpmc), which have no ns.".into());
     }
     c.reference = reference;
+    c.scenario = crate::scenario::compare_table(a, b);
     c
 }
 
@@ -356,6 +359,7 @@ fn finish(
         only_b,
         warnings,
         reference: drift::Change::Absent,
+        scenario: None,
     }
 }
 
@@ -369,7 +373,8 @@ fn order(e: &Experiment) -> (usize, String) {
         Kind::EntryFlush { .. } => 4,
         Kind::Refill(_) => 5,
         Kind::Ipi(..) => 6,
-        Kind::Other => 7,
+        Kind::Scenario(_) => 7,
+        Kind::Other => 8,
     };
     // Natural order inside a family (refill.w8 before refill.w64).
     let key = match ids::kind(e) {
@@ -406,6 +411,10 @@ pub fn render_text(c: &Comparison) -> String {
     }
     out.push('\n');
     out.push_str(&table(c).render_text());
+    if let Some(s) = &c.scenario {
+        out.push('\n');
+        out.push_str(&s.render_text());
+    }
     out.push('\n');
     for n in notes(c) {
         for l in wrap(&format!("- {n}"), WIDTH, "  ") {

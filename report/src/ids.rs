@@ -28,6 +28,9 @@ pub enum Kind {
         variant: String,
         pages: u64,
     },
+    /// scenario.<trigger>: the trigger ("none", "user.mprotect",
+    /// "kernel.text_poke", "kmod.flush_all", ...).
+    Scenario(String),
     Other,
 }
 
@@ -78,7 +81,33 @@ pub fn kind_of_id(id: &str) -> Kind {
     if let Some(v) = id.strip_prefix("flush.kernel.") {
         return Kind::FlushKernel(v.to_string());
     }
+    if let Some(t) = id.strip_prefix(SCENARIO_PREFIX) {
+        if !t.is_empty() {
+            return Kind::Scenario(t.to_string());
+        }
+    }
     Kind::Other
+}
+
+/// Id of an IPI experiment: `ipi.<backend>.<method>` (backend "user",
+/// "kernel" or "kmod").
+pub fn ipi_id(backend: &str, method: &str) -> String {
+    format!("ipi.{backend}.{method}")
+}
+
+const SCENARIO_PREFIX: &str = "scenario.";
+/// The scenario trigger that fires nothing (the baseline).
+pub const SCENARIO_NONE: &str = "none";
+
+/// A scenario's trigger name from the IPI experiment it shares an
+/// initiator with: ("user", "mprotect") -> "user.mprotect".
+pub fn scenario_trigger(backend: &str, method: &str) -> String {
+    format!("{backend}.{method}")
+}
+
+/// Id of a scenario experiment: `scenario.<trigger>`.
+pub fn scenario_id(trigger: &str) -> String {
+    format!("{SCENARIO_PREFIX}{trigger}")
 }
 
 /// "cr3_flush.w64" -> ("cr3_flush", 64); "cr3_flush" -> ("cr3_flush", 0).
@@ -250,5 +279,15 @@ mod tests {
         assert_eq!(describe("bogus"), None);
         assert_eq!(entry_flush_id("cr4_pge", 0), "entry.flush.cr4_pge");
         assert_eq!(entry_flush_id("cr4_pge", 8), "entry.flush.cr4_pge.w8");
+        assert_eq!(kind_of_id("scenario.none"), Kind::Scenario("none".into()));
+        assert_eq!(
+            kind_of_id(&scenario_id(&scenario_trigger("kernel", "text_poke"))),
+            Kind::Scenario("kernel.text_poke".into())
+        );
+        assert_eq!(kind_of_id("scenario."), Kind::Other);
+        assert_eq!(
+            kind_of_id(&ipi_id("kernel", "text_poke")),
+            Kind::Ipi("kernel".into(), "text_poke".into())
+        );
     }
 }

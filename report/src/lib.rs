@@ -9,6 +9,7 @@
 //! (Meltdown/PTI, when the series' flush runs, INVLPGB, RAR) that detect
 //! and size share; `priors` the published figures (report/data).
 
+pub mod burst;
 pub mod caveats;
 pub mod compare;
 pub mod criterion_import;
@@ -16,6 +17,7 @@ pub mod drift;
 pub mod files;
 pub mod host;
 pub mod ids;
+pub mod ipi_class;
 pub mod kernel_rules;
 pub mod load;
 pub mod machine;
@@ -25,6 +27,7 @@ pub mod profile;
 pub mod refill;
 pub mod report_formats;
 pub mod report_tables;
+pub mod scenario;
 pub mod schema;
 pub mod size;
 pub mod stats;

@@ -83,6 +83,7 @@ pub fn render_all(files: &[ResultFile], opts: &PlotOptions) -> Result<Vec<(Strin
         ("entry-cost.svg", entry_cost(&machines)?),
         ("ipi-cdf.svg", ipi_cdf(&machines)?),
         ("refill.svg", refill(&machines)?),
+        ("scenario-cdf.svg", scenario_cdf::scenario_cdf(&machines)?),
     ] {
         if let Some(svg) = svg {
             out.push((name.to_string(), svg));
@@ -165,6 +166,7 @@ macro_rules! log_axis {
         (lo..hi).log_scale().with_key_points(log_keys(lo, hi))
     }};
 }
+mod scenario_cdf;
 
 /// Whether every machine's figures can be drawn in ns (all know their TSC
 /// rate and hold TSC cycles only: core cycles have no ns), and the axis

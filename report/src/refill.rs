@@ -186,6 +186,7 @@ mod exclusion_tests {
             blocks: None,
             clock: Default::default(),
             core_cycles: None,
+            scenario: None,
         }
     }
 

@@ -135,6 +135,8 @@ fn machine_report(m: &Machine) -> MachineReport {
                     count(s.n),
                 ]);
             }
+            // Burst experiments have their own per-event table.
+            Kind::Ipi(..) if e.ipi.as_ref().is_some_and(|i| i.burst.is_some()) => {}
             Kind::Ipi(backend, method) => {
                 let init = e
                     .ipi
@@ -151,18 +153,24 @@ fn machine_report(m: &Machine) -> MachineReport {
                     count(s.n),
                 ]);
             }
-            Kind::Other => {}
+            Kind::Scenario(_) | Kind::Other => {}
         }
     }
-    let tables = [entry, kernel, on_entry, refill, ipi]
+    let mut tables: Vec<Table> = [entry, kernel, on_entry, refill, ipi]
         .into_iter()
         .filter(|t| !t.is_empty())
         .collect();
+    tables.extend(crate::burst::burst_table(m));
+    tables.extend(crate::burst::class_table(m));
+    tables.extend(crate::scenario::tables(m));
+    let mut caveats = caveats::for_machine(m);
+    caveats.extend(crate::burst::class_note(m));
+    caveats.extend(crate::scenario::notes(m));
     MachineReport {
         title: m.title(),
         facts,
         tables,
-        caveats: caveats::for_machine(m),
+        caveats,
     }
 }
 
@@ -217,7 +225,8 @@ fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
         }
         Kind::Refill(p) => (5, 0, *p, String::new()),
         Kind::Ipi(b, m) => (6, usize::from(b != "user"), 0, m.clone()),
-        Kind::Other => (7, 0, 0, String::new()),
+        Kind::Scenario(t) => (7, 0, 0, t.clone()),
+        Kind::Other => (8, 0, 0, String::new()),
     }
 }
 

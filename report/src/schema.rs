@@ -13,6 +13,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod scenario;
+pub use scenario::{BurstStats, ScenarioStats, Throughput};
+
 /// Bump on any incompatible change. Version 3 (this one): every
 /// experiment records its `clock`; time is always TSC cycles, and core
 /// cycles (rdpmc) are a figure of their own (`core_cycles`,
@@ -307,6 +310,9 @@ pub struct Experiment {
     /// read them (schema 3): a figure of its own, never turned into ns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core_cycles: Option<CoreCycles>,
+    /// For scenario.* experiments: what the victim got done and lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioStats>,
 }
 
 /// Core cycles of an experiment's timed regions, per operation, the
@@ -391,6 +397,9 @@ pub struct IpiStats {
     /// be a coincidence. None in version-1 files (no control was run).
     #[serde(default)]
     pub false_match_rate: Option<f64>,
+    /// Per-event figures when one call sends a burst of IPIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<BurstStats>,
 }
 
 /// Order statistics of a sample set. All values in cycles.
@@ -474,6 +483,7 @@ impl Experiment {
             blocks: None,
             clock: ClockKind::Tsc,
             core_cycles: None,
+            scenario: None,
         }
     }
 

@@ -73,6 +73,56 @@ pub fn summarize(samples: &mut [i64]) -> Summary {
     }
 }
 
+/// `summarize` of the samples a histogram holds, without expanding them
+/// (a scenario's run holds hundreds of millions): the same nearest-rank
+/// percentiles and order-statistic median CI.
+pub fn summarize_histogram(h: &Histogram) -> Summary {
+    let n = h.len();
+    if n == 0 {
+        return Summary::default();
+    }
+    // The value at 0-based rank r of the sorted samples.
+    let at = |r: u64| -> f64 {
+        let mut cum = 0;
+        for (&v, &c) in h.values.iter().zip(&h.counts) {
+            cum += c;
+            if r < cum {
+                return v as f64;
+            }
+        }
+        h.values[h.values.len() - 1] as f64
+    };
+    let pct = |p: f64| {
+        let rank = ((p / 100.0) * n as f64 - 1e-9).ceil() as u64;
+        at(rank.clamp(1, n) - 1)
+    };
+    let median = if n % 2 == 1 {
+        at(n / 2)
+    } else {
+        (at(n / 2 - 1) + at(n / 2)) / 2.0
+    };
+    let half = 1.96 * (n as f64).sqrt() / 2.0;
+    let lo = ((n as f64 / 2.0) - half).floor().max(0.0) as u64;
+    let hi = ((n as f64 / 2.0) + half).ceil().min((n - 1) as f64) as u64;
+    let sum: i128 = h
+        .values
+        .iter()
+        .zip(&h.counts)
+        .map(|(&v, &c)| v as i128 * c as i128)
+        .sum();
+    Summary {
+        n,
+        min: h.values[0] as f64,
+        median,
+        mean: sum as f64 / n as f64,
+        p90: pct(90.0),
+        p99: pct(99.0),
+        p999: pct(99.9),
+        max: h.values[h.values.len() - 1] as f64,
+        median_ci95: [at(lo.min(n - 1)), at(hi)],
+    }
+}
+
 impl Histogram {
     /// Lossless histogram of samples (any order).
     pub fn from_samples(samples: &[i64]) -> Histogram {
@@ -272,6 +322,32 @@ pub fn blocks_relative_to(size: u64, medians: Vec<f64>, level: f64) -> Blocks {
     }
 }
 
+/// 95% percentile-bootstrap CI of a ratio of sums, sum(num) / sum(den),
+/// resampling whole pairs (num[i], den[i]): e.g. time lost over events,
+/// one pair per chunk pair of a scenario. Fixed seed, as `blocks`.
+pub fn ratio_ci95(num: &[f64], den: &[f64]) -> [f64; 2] {
+    let n = num.len().min(den.len());
+    let ratio = |idx: &mut dyn Iterator<Item = usize>| {
+        let (a, b) = idx.fold((0.0, 0.0), |(a, b), i| (a + num[i], b + den[i]));
+        a / b
+    };
+    let whole = ratio(&mut (0..n));
+    if n < 2 {
+        return [whole, whole];
+    }
+    let mut rng = SmallRng::seed_from_u64(0x0072_6174_696f);
+    let mut est: Vec<f64> = (0..BOOTSTRAP_ROUNDS)
+        .map(|_| ratio(&mut (0..n).map(|_| rng.random_range(0..n))))
+        .filter(|v| v.is_finite())
+        .collect();
+    if est.is_empty() {
+        return [whole, whole];
+    }
+    est.sort_by(f64::total_cmp);
+    let at = |q: f64| est[((est.len() as f64 * q) as usize).min(est.len() - 1)];
+    [at(0.025), at(0.975)]
+}
+
 /// The hyperfine-style warning for blocks that disagree, if they do; for
 /// interleaved blocks it says how far the host moved in the drift
 /// reference's terms while they were taken.
@@ -307,6 +383,33 @@ pub fn mann_whitney_blocks(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_summary_equals_sample_summary() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        for n in [1usize, 2, 3, 10, 999, 1000, 4001] {
+            let mut v: Vec<i64> = (0..n).map(|_| rng.random_range(-5..60)).collect();
+            let h = Histogram::from_samples(&v);
+            assert_eq!(summarize_histogram(&h), summarize(&mut v), "n={n}");
+        }
+        assert_eq!(
+            summarize_histogram(&Histogram::default()),
+            Summary::default()
+        );
+    }
+
+    #[test]
+    fn ratio_ci_brackets_the_pooled_ratio() {
+        let num = [10.0, 12.0, 8.0, 11.0, 9.0, 10.0];
+        let den = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let ci = ratio_ci95(&num, &den);
+        assert!(
+            ci[0] <= 10.0 && 10.0 <= ci[1] && ci[0] >= 8.0 && ci[1] <= 12.0,
+            "{ci:?}"
+        );
+        assert_eq!(ratio_ci95(&[3.0], &[2.0]), [1.5, 1.5]);
+        assert!(ratio_ci95(&[], &[])[0].is_nan());
+    }
 
     #[test]
     fn summary_of_known_data() {

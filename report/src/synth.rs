@@ -213,6 +213,7 @@ fn plain(id: &str, backend: &str, mut s: Vec<i64>) -> Experiment {
         blocks: None,
         clock: Default::default(),
         core_cycles: None,
+        scenario: None,
     }
 }
 
@@ -277,6 +278,7 @@ fn ipi(
         seen_ratio: n as f64 / rows as f64,
         initiator: summarize(&mut init),
         false_match_rate: None,
+        burst: None,
     });
     e
 }

@@ -8,12 +8,14 @@
 //! Modules: `sys` (raw `syscall` instruction), `entry` (kernel-entry
 //! loops), `pages` (locked, pre-faulted 4 KiB page buffers), `walk`
 //! (working-set walker and the TLB-refill loop), `ipi` (interruption victim
-//! and the user-space IPI triggers).
+//! and the user-space IPI triggers), `scenario` (the head-to-head victim:
+//! one system call plus a walk per iteration, every iteration timed).
 
 pub mod deferred;
 pub mod entry;
 pub mod ipi;
 pub mod pages;
+pub mod scenario;
 pub mod sys;
 pub mod walk;
 

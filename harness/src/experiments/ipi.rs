@@ -38,13 +38,13 @@ const QUIET_SAMPLES: usize = 200_000;
 const THRESHOLD_FACTOR: u64 = 4;
 const THRESHOLD_FLOOR: u64 = 500;
 /// Allowed TSC skew between the two CPUs when matching, seconds.
-const SKEW_S: f64 = 2e-6;
+pub(crate) const SKEW_S: f64 = 2e-6;
 /// A matched gap longer than this is taken for a preemption of the victim
 /// (host or guest scheduler) that happened to match a call, not an IPI:
 /// an IPI costs microseconds, and while the victim is preempted it gets
 /// none (another task holds its CPU, or the hypervisor's paravirt flush
 /// skips the preempted vCPU), so counting the gap would inflate the ratio.
-const PREEMPTION_S: f64 = 1e-3;
+pub(crate) const PREEMPTION_S: f64 = 1e-3;
 
 /// The /proc/interrupts row an initiator's IPIs are counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +178,7 @@ impl IpiExperiment {
     /// `ipi.user.<method>`.
     pub fn user(method: UserMethod) -> IpiExperiment {
         IpiExperiment::new(
-            format!("ipi.user.{}", method.name()),
+            report::ids::ipi_id("user", method.name()),
             "user",
             Box::new(move || Ok(Box::new(UserTrigger::new(method)?) as Box<dyn Initiator>)),
         )
@@ -195,16 +195,16 @@ pub fn user_all() -> Vec<IpiExperiment> {
 
 /// Victim CPU interrupt counts of the rows that matter here.
 #[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    tlb: u64,
-    cal: u64,
-    loc: u64,
-    res: u64,
+pub(crate) struct Counts {
+    pub tlb: u64,
+    pub cal: u64,
+    pub loc: u64,
+    pub res: u64,
 }
 
 /// One read of /proc/interrupts (a single file read keeps the victim's
 /// own disturbance at both ends small).
-fn counts(cpu: u32) -> Result<Counts> {
+pub(crate) fn counts(cpu: u32) -> Result<Counts> {
     let t = crate::platform::read_interrupts_table()?;
     Ok(Counts {
         tlb: t.count("TLB", cpu)?,
@@ -215,17 +215,17 @@ fn counts(cpu: u32) -> Result<Counts> {
 }
 
 /// What the initiator thread brings back.
-struct Fired {
+pub(crate) struct Fired {
     /// TSC at start and end of each fire, in time order.
-    windows: Vec<(u64, u64)>,
-    elapsed: Duration,
+    pub windows: Vec<(u64, u64)>,
+    pub elapsed: Duration,
     /// Resets that sent an IPI of their own (`Initiator::reset_sends_ipi`).
-    reset_ipis: u64,
+    pub reset_ipis: u64,
 }
 
 /// Sets `done` when dropped, so the victim stops spinning however the
 /// initiator thread ends (error, cancel, panic).
-struct DoneOnDrop<'a>(&'a AtomicBool);
+pub(crate) struct DoneOnDrop<'a>(pub &'a AtomicBool);
 impl Drop for DoneOnDrop<'_> {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Release);
@@ -293,24 +293,24 @@ fn initiate(
 
 /// One firing phase: the victim's gaps, its interrupt counts around the
 /// phase, and the initiator's call windows.
-struct Phase {
-    threshold: u64,
+pub(crate) struct Phase {
+    pub threshold: u64,
     /// Quiet-loop gaps, sorted.
-    quiet: Vec<i64>,
-    before: Counts,
-    after: Counts,
-    spin: wipi::SpinStats,
-    gaps: Vec<Gap>,
-    fired: Fired,
+    pub quiet: Vec<i64>,
+    pub before: Counts,
+    pub after: Counts,
+    pub spin: wipi::SpinStats,
+    pub gaps: Vec<Gap>,
+    pub fired: Fired,
 }
 
 /// How long the attribution control fires at most: enough calls for a
 /// rate of 1% to show as ~10-20 matches at the default rate.
-const CONTROL_MAX: Duration = Duration::from_secs(2);
+pub(crate) const CONTROL_MAX: Duration = Duration::from_secs(2);
 
 /// Runs `init` on the initiator CPU at `rate_hz` for `duration` while the
 /// calling (victim) thread spins and records gaps.
-fn run_phase(
+pub(crate) fn run_phase(
     ctx: &Ctx,
     init: Box<dyn Initiator>,
     icpu: u32,
@@ -500,6 +500,7 @@ impl Experiment for IpiExperiment {
             },
             initiator,
             false_match_rate: Some(finite(false_rate)),
+            burst: None,
         });
         e.notes = ipi_notes(ctx, row, row_delta, &phase, &m, false_rate);
         Ok(e)

@@ -43,7 +43,11 @@ pub mod ipi_match;
 pub mod record;
 pub mod reference;
 pub mod refill;
+pub mod scenario;
+pub mod scenario_args;
+mod scenario_figures;
 pub mod suite;
+pub mod text_poke;
 
 use crate::schema::{self, Environment, Placement};
 use crate::timer::Timer;

@@ -67,6 +67,39 @@ pub fn with_core_cycles(
     e
 }
 
+/// An experiment from a histogram of its samples (cycles): for runs too
+/// long to keep as a flat list (`scenario.*`).
+pub fn measured_histogram(
+    id: &str,
+    backend: &str,
+    params: BTreeMap<String, Value>,
+    samples: Histogram,
+) -> schema::Experiment {
+    let mut e = measured(id, backend, params, &mut []);
+    e.summary = stats::summarize_histogram(&samples);
+    e.samples = samples;
+    e
+}
+
+/// `with_block_delta` for a reference run held as a histogram: the
+/// headline is the median of the blocks' deltas with their CI.
+pub fn with_block_delta_histogram(
+    mut e: schema::Experiment,
+    label: &str,
+    base: Histogram,
+    blocks: Blocks,
+) -> schema::Experiment {
+    e.baseline = Some(Baseline {
+        label: label.to_string(),
+        summary: stats::summarize_histogram(&base),
+        samples: base,
+        delta_median: finite(stats::median_f64(&blocks.medians)),
+        delta_ci95: [finite(blocks.ci95[0]), finite(blocks.ci95[1])],
+    });
+    attach_blocks(&mut e, blocks);
+    e
+}
+
 /// Adds the reference run of a differential experiment and its delta
 /// median with a bootstrap CI. Sorts `base`.
 pub fn with_baseline(
@@ -278,6 +311,21 @@ mod tests {
         plain.blocks.as_mut().unwrap().drift = None;
         let short = report::drift::block_drift(&reference, vec![1.0]);
         assert!(with_drift(plain, short).blocks.unwrap().drift.is_none());
+    }
+
+    #[test]
+    fn histogram_experiments_match_sample_ones() {
+        let mut s: Vec<i64> = (0..500).map(|i| 100 + i % 13).collect();
+        let h = Histogram::from_samples(&s);
+        let a = measured_histogram("scenario.none", "user", BTreeMap::new(), h.clone());
+        let b = measured("scenario.none", "user", BTreeMap::new(), &mut s);
+        assert_eq!(a, b);
+        let base = Histogram::from_samples(&[90, 91, 92]);
+        let d = with_block_delta_histogram(a, "none", base, stats::blocks(25, vec![10.0; 20]));
+        let bl = d.baseline.as_ref().unwrap();
+        assert_eq!((bl.delta_median, bl.summary.median), (10.0, 91.0));
+        assert_eq!(d.headline_cycles(), 10.0);
+        assert!(d.blocks.is_some());
     }
 
     #[test]

@@ -11,6 +11,31 @@ pub const DEFAULT_PAGES: [usize; 6] = [1, 16, 64, 256, 1024, 4096];
 /// (one per ~2 min) and far below what saturates the victim.
 pub const DEFAULT_RATE_HZ: f64 = 1000.0;
 
+/// Working set the scenario victim walks every iteration, pages: inside
+/// the TLB's reach of every current core, so a flush shows as refills.
+pub const DEFAULT_SCENARIO_PAGES: usize = 64;
+
+/// The system call of the scenario victim's loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScenarioCall {
+    /// getppid (default): what `perf bench syscall basic` makes.
+    Getppid,
+    Getpid,
+    /// System call -1 (ENOSYS): the bare entry and exit.
+    Null,
+}
+
+impl ScenarioCall {
+    pub fn call(self) -> workloads::sys::NoArgCall {
+        use workloads::sys::NoArgCall;
+        match self {
+            ScenarioCall::Getppid => NoArgCall::Getppid,
+            ScenarioCall::Getpid => NoArgCall::Getpid,
+            ScenarioCall::Null => NoArgCall::Invalid,
+        }
+    }
+}
+
 /// How the headline entry.* experiments make their system call (the
 /// `.inline` rows always use the bare instruction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,10 +73,17 @@ pub struct SuiteConfig {
     pub ipi_rate_hz: f64,
     /// Firing time per ipi.* experiment.
     pub ipi_duration: Duration,
+    /// Triggered time per scenario.* experiment (its interleaved baseline
+    /// runs as long again; scenario.none runs it once).
+    pub scenario_duration: Duration,
+    /// Pages the scenario victim walks per iteration.
+    pub scenario_pages: usize,
+    /// The scenario victim's system call.
+    pub scenario_call: ScenarioCall,
 }
 
 impl SuiteConfig {
-    /// `run --quick`: well under 20 s on a 2-vCPU guest.
+    /// `run --quick`: about 20 s on a 2-vCPU guest.
     pub fn quick() -> SuiteConfig {
         SuiteConfig {
             quick: true,
@@ -63,10 +95,13 @@ impl SuiteConfig {
             refill_pairs: 200,
             ipi_rate_hz: DEFAULT_RATE_HZ,
             ipi_duration: Duration::from_secs(1),
+            scenario_duration: Duration::from_millis(500),
+            scenario_pages: DEFAULT_SCENARIO_PAGES,
+            scenario_call: ScenarioCall::Getppid,
         }
     }
 
-    /// The full suite: about a minute, well under the 3-minute budget.
+    /// The full suite: about two minutes, under the 3-minute budget.
     pub fn full() -> SuiteConfig {
         SuiteConfig {
             quick: false,
@@ -78,6 +113,9 @@ impl SuiteConfig {
             refill_pairs: 2000,
             ipi_rate_hz: DEFAULT_RATE_HZ,
             ipi_duration: Duration::from_secs(10),
+            scenario_duration: Duration::from_secs(3),
+            scenario_pages: DEFAULT_SCENARIO_PAGES,
+            scenario_call: ScenarioCall::Getppid,
         }
     }
 }
@@ -100,7 +138,11 @@ pub fn userspace(cfg: &SuiteConfig) -> Vec<Box<dyn Experiment>> {
     for e in super::ipi::user_all() {
         v.push(Box::new(e));
     }
+    v.push(Box::new(super::text_poke::TextPokeExperiment));
     for e in super::deferred::all() {
+        v.push(Box::new(e));
+    }
+    for e in super::scenario::userspace_all() {
         v.push(Box::new(e));
     }
     v
@@ -231,6 +273,11 @@ mod tests {
             "ipi.user.munmap",
             "ipi.user.madvise",
             "ipi.user.membarrier",
+            "ipi.kernel.text_poke",
+            "scenario.none",
+            "scenario.user.mprotect",
+            "scenario.user.membarrier",
+            "scenario.kernel.text_poke",
         ] {
             assert!(ids.iter().any(|i| i == want), "{want} missing from {ids:?}");
         }

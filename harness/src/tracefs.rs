@@ -1,0 +1,307 @@
+//! tracefs for `ipi.kernel.text_poke`: find it (or mount it privately),
+//! make a tracing instance of our own, pick a tracepoint nobody uses, and
+//! put everything back.
+//!
+//! Why an instance: enabling an event in any instance registers a probe
+//! on the tracepoint, and the first probe flips its static key (kernel
+//! text patching, `kernel/tracepoint.c` `tracepoint_add_func`), so an
+//! instance patches text exactly as the top level does, while leaving the
+//! user's own tracing (top-level `set_event`, buffers, other instances)
+//! alone. Removing the instance disables whatever it had enabled, so even
+//! a failed write cannot leave an event on. Everything we create is undone
+//! by `Drop`, in reverse order: instance, then our mount.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Prefix of our instance names: `entrybench-<pid>-<n>`.
+const INSTANCE_PREFIX: &str = "entrybench-";
+
+/// Tracepoints to toggle, in order of preference: quiet ones, each with
+/// few call sites and no hot path (one fires per fork, exec, rename,
+/// oom_score_adj write or kthread_stop).
+pub const CANDIDATES: [(&str, &str); 5] = [
+    ("sched", "sched_process_fork"),
+    ("task", "task_rename"),
+    ("sched", "sched_process_exec"),
+    ("oom", "oom_score_adj_update"),
+    ("sched", "sched_kthread_stop"),
+];
+
+/// Why tracefs cannot be used here: the experiment is skipped with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+/// A tracefs mount: one that was there, or ours (unmounted on drop).
+#[derive(Debug)]
+pub struct Tracefs {
+    root: PathBuf,
+    /// The private mount point we created and mounted.
+    ours: Option<PathBuf>,
+}
+
+impl Tracefs {
+    /// The mounted tracefs, or a private mount under the temporary
+    /// directory when none is mounted (or `private` asks for one).
+    pub fn open(private: bool) -> Result<Tracefs, Unavailable> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Unavailable(
+                "needs root (toggles a tracepoint through tracefs)".into(),
+            ));
+        }
+        let filesystems = fs::read_to_string("/proc/filesystems").unwrap_or_default();
+        if !filesystems
+            .lines()
+            .any(|l| l.split_whitespace().last() == Some("tracefs"))
+        {
+            return Err(Unavailable("this kernel has no tracefs".into()));
+        }
+        if !private {
+            if let Some(root) = mounted() {
+                return Ok(Tracefs { root, ours: None });
+            }
+        }
+        let template = std::env::temp_dir().join("entrybench-tracefs-XXXXXX");
+        let dir = nix::unistd::mkdtemp(&template)
+            .map_err(|e| Unavailable(format!("cannot make a mount point for tracefs: {e}")))?;
+        use nix::mount::{mount, MsFlags};
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        if let Err(e) = mount(Some("tracefs"), &dir, Some("tracefs"), flags, None::<&str>) {
+            let _ = fs::remove_dir(&dir);
+            return Err(Unavailable(format!(
+                "tracefs is not mounted and mounting it failed: {e}"
+            )));
+        }
+        Ok(Tracefs {
+            root: dir.clone(),
+            ours: Some(dir),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether we mounted it (and will unmount it).
+    pub fn mounted_by_us(&self) -> bool {
+        self.ours.is_some()
+    }
+
+    fn instances(&self) -> PathBuf {
+        self.root.join("instances")
+    }
+
+    /// Every tracing instance directory, the top level first.
+    fn all_instances(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.root.clone()];
+        if let Ok(rd) = fs::read_dir(self.instances()) {
+            let mut more: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+            more.sort();
+            v.extend(more);
+        }
+        v
+    }
+
+    /// What is enabled, per instance: (instance name, its sorted
+    /// `set_event` lines). The top level is named "".
+    pub fn enabled_events(&self) -> io::Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for dir in self.all_instances() {
+            let name = dir
+                .strip_prefix(self.instances())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let mut lines: Vec<String> = fs::read_to_string(dir.join("set_event"))?
+                .lines()
+                .map(String::from)
+                .collect();
+            lines.sort();
+            out.push((name, lines));
+        }
+        Ok(out)
+    }
+
+    /// The first candidate tracepoint that exists and that no instance
+    /// has enabled (so our toggle flips its static key). Probes from perf
+    /// or BPF are not visible here; the CAL delta shows them (no IPIs).
+    pub fn pick_tracepoint(&self) -> Result<(&'static str, &'static str), Unavailable> {
+        let dirs = self.all_instances();
+        let mut busy = Vec::new();
+        for (sys, ev) in CANDIDATES {
+            let rel = Path::new("events").join(sys).join(ev).join("enable");
+            if !self.root.join(&rel).exists() {
+                continue;
+            }
+            let on = dirs
+                .iter()
+                .any(|d| fs::read_to_string(d.join(&rel)).is_ok_and(|s| s.trim() != "0"));
+            if on {
+                busy.push(format!("{sys}/{ev}"));
+            } else {
+                return Ok((sys, ev));
+            }
+        }
+        Err(Unavailable(if busy.is_empty() {
+            "none of the candidate tracepoints exists in this kernel".into()
+        } else {
+            format!(
+                "every candidate tracepoint is enabled already: {}",
+                busy.join(", ")
+            )
+        }))
+    }
+
+    /// Removes instances a killed entrybench left behind (named with a
+    /// process id that no longer exists): their enabled events would keep
+    /// the static key on. Returns their names.
+    pub fn remove_stale_instances(&self) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(self.instances()) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(pid) = name
+                .strip_prefix(INSTANCE_PREFIX)
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() && fs::remove_dir(e.path()).is_ok() {
+                removed.push(name);
+            }
+        }
+        removed
+    }
+}
+
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if let Some(dir) = self.ours.take() {
+            use nix::mount::{umount2, MntFlags};
+            // Lazy when busy: it goes away as soon as the last file closes.
+            if umount2(&dir, MntFlags::empty()).is_err() {
+                let _ = umount2(&dir, MntFlags::MNT_DETACH);
+            }
+            let _ = fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// A tracing instance of our own (removed on drop, which disables every
+/// event it enabled).
+#[derive(Debug)]
+pub struct Instance {
+    dir: PathBuf,
+}
+
+impl Instance {
+    /// `instances/entrybench-<pid>-<n>`, with the first free n.
+    pub fn create(fs: &Tracefs) -> Result<Instance, Unavailable> {
+        let parent = fs.instances();
+        if !parent.is_dir() {
+            return Err(Unavailable("tracefs has no instances directory".into()));
+        }
+        for n in 0..100 {
+            let dir = parent.join(format!("{INSTANCE_PREFIX}{}-{n}", std::process::id()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(Instance { dir }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(Unavailable(format!(
+                        "cannot create a tracing instance ({}): {e}",
+                        dir.display()
+                    )))
+                }
+            }
+        }
+        Err(Unavailable("no free tracing instance name".into()))
+    }
+
+    /// The enable file of `sys/event` in this instance.
+    pub fn enable_file(&self, sys: &str, event: &str) -> PathBuf {
+        self.dir.join("events").join(sys).join(event).join("enable")
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // EBUSY while a file of it is still open elsewhere: retry briefly.
+        for _ in 0..50 {
+            if fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        eprintln!(
+            "entrybench: warning: could not remove the tracing instance {}; remove it with rmdir",
+            self.dir.display()
+        );
+    }
+}
+
+/// The tracefs mount point from /proc/self/mountinfo (a tracefs mounted
+/// at its root), if any.
+fn mounted() -> Option<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(parse_mountinfo_line)
+}
+
+/// The mount point of a mountinfo line if it is a whole tracefs.
+fn parse_mountinfo_line(line: &str) -> Option<PathBuf> {
+    let (pre, post) = line.split_once(" - ")?;
+    if post.split_whitespace().next()? != "tracefs" {
+        return None;
+    }
+    let f: Vec<&str> = pre.split_whitespace().collect();
+    if f.get(3) != Some(&"/") {
+        return None;
+    }
+    Some(PathBuf::from(unescape(f.get(4)?)))
+}
+
+/// mountinfo escapes space, tab, newline and backslash as \ooo.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_lines() {
+        let l = "36 25 0:12 / /sys/kernel/tracing rw,nosuid,nodev,noexec,relatime shared:14 - tracefs tracefs rw";
+        assert_eq!(parse_mountinfo_line(l), Some("/sys/kernel/tracing".into()));
+        let sub = "40 25 0:12 /instances /x rw - tracefs tracefs rw";
+        assert_eq!(parse_mountinfo_line(sub), None);
+        let other = "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw";
+        assert_eq!(parse_mountinfo_line(other), None);
+        let esc = "36 25 0:12 / /tmp/a\\040b rw - tracefs tracefs rw";
+        assert_eq!(parse_mountinfo_line(esc), Some("/tmp/a b".into()));
+        assert_eq!(unescape("a\\134b\\0"), "a\\b\\0");
+    }
+}
