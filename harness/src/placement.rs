@@ -168,6 +168,17 @@ pub fn pin_current_thread(cpu: u32) -> Result<PinGuard> {
 /// users often have a small RLIMIT_MEMLOCK): returns the warning to print
 /// and record.
 pub fn lock_memory() -> Option<String> {
+    // Without CAP_IPC_LOCK, MCL_FUTURE holds every later allocation to
+    // RLIMIT_MEMLOCK (often 8 MiB): past it malloc fails and the run
+    // aborts. Such a run goes unlocked, and says so.
+    if let Some(limit) = memlock_limit_without_cap() {
+        return Some(format!(
+            "not root (no CAP_IPC_LOCK) and RLIMIT_MEMLOCK is {} KiB: memory not locked \
+             (locking future allocations would make them fail past the limit), \
+             page faults may land in timed regions",
+            limit / 1024
+        ));
+    }
     // nix has no MCL_ONFAULT flag: libc directly.
     // SAFETY: mlockall takes no pointers.
     let r = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT) };
@@ -179,6 +190,30 @@ pub fn lock_memory() -> Option<String> {
             std::io::Error::last_os_error()
         ))
     }
+}
+
+/// The RLIMIT_MEMLOCK soft limit, bytes, when it binds this process: it
+/// is finite and the process lacks CAP_IPC_LOCK (which lifts it).
+fn memlock_limit_without_cap() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+    let (soft, _) = getrlimit(Resource::RLIMIT_MEMLOCK).ok()?;
+    if soft == RLIM_INFINITY || has_cap_ipc_lock() {
+        return None;
+    }
+    Some(soft)
+}
+
+/// Whether CAP_IPC_LOCK (capability 14) is in the effective set.
+fn has_cap_ipc_lock() -> bool {
+    const CAP_IPC_LOCK: u32 = 14;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
 }
 
 /// Touches every page of a buffer so first-touch page faults happen now,

@@ -307,3 +307,65 @@ fn interrupted_rotation_keeps_the_blocks_taken() {
         assert_eq!(e.summary.n, n as u64 * 62_500);
     }
 }
+
+/// A user without CAP_IPC_LOCK under a finite RLIMIT_MEMLOCK: the run
+/// goes unlocked and says so, instead of locking future allocations and
+/// aborting in malloc past the limit (it did: "memory allocation of
+/// 1600000 bytes failed" and a backtrace). Runs as root through setpriv
+/// to the nobody user, with an 8 MiB limit; says why when it cannot.
+#[test]
+fn a_user_without_ipc_lock_runs_unlocked() {
+    let bin = assert_cmd::cargo::cargo_bin("entrybench");
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg("prlimit")
+            .arg("--memlock=8388608")
+            .args(args)
+            .output()
+    };
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: not root (the test switches to the nobody user)");
+        return;
+    }
+    match as_nobody(&["test", "-x", bin.to_str().unwrap()]) {
+        Ok(o) if o.status.success() => {}
+        Ok(_) => {
+            eprintln!("skipped: the nobody user cannot run {}", bin.display());
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipped: setpriv: {e}");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let run = as_nobody(&[
+        bin.to_str().unwrap(),
+        "run",
+        "--quick",
+        "--only",
+        "ipi.user.mprotect",
+        "--duration",
+        "0.2",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{run:?}");
+    assert!(err.contains("RLIMIT_MEMLOCK"), "{err}");
+    assert!(!err.contains("memory allocation"), "{err}");
+    read_result(&out).unwrap();
+}
