@@ -142,10 +142,16 @@ pub fn fit(s: &str, w: usize) -> String {
 /// characters; only words longer than the width are cut (never
 /// overflow). The one wrap of the project: `detect` uses it too.
 pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    wrap_with(text, width, "", indent)
+}
+
+/// `wrap` with `first` before the first line too (`detect` indents a
+/// whole paragraph); the same rule keeps a long word whole.
+pub fn wrap_with(text: &str, width: usize, first: &str, indent: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();
     let line = |lines: &Vec<String>, cur: &str| {
-        let prefix = if lines.is_empty() { "" } else { indent };
+        let prefix = if lines.is_empty() { first } else { indent };
         if prefix.chars().count() + cur.chars().count() > width {
             fit(cur, width)
         } else {
@@ -153,7 +159,7 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
         }
     };
     for word in text.split_whitespace() {
-        let prefix = if lines.is_empty() { "" } else { indent };
+        let prefix = if lines.is_empty() { first } else { indent };
         let room = width.saturating_sub(prefix.chars().count());
         let candidate_len =
             cur.chars().count() + usize::from(!cur.is_empty()) + word.chars().count();
@@ -221,6 +227,9 @@ mod tests {
         let url = format!("({}).", "u".repeat(8));
         let w = wrap(&format!("see {url}"), 11, "  ");
         assert_eq!(w, ["see", url.as_str()]);
+        // Indented from the first line on, with the same rule.
+        let w = wrap_with(&format!("see it {url}"), 11, "  ", "  ");
+        assert_eq!(w, ["  see it", url.as_str()]);
     }
 
     #[test]
