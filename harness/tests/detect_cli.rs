@@ -57,6 +57,48 @@ fn truncated_dump() {
     assert!(line.contains("line 3: expected 4 hex registers"), "{line}");
 }
 
+/// `detect --cpuid-dump` and `size --cpuid-dump` name a dump that cannot
+/// be read or decoded once: "cannot decode CPUID dump X: leaf ...", not
+/// "... X: X: leaf ...".
+#[test]
+fn dump_errors_name_the_file_once() {
+    let text =
+        std::fs::read_to_string(dump("GenuineIntel0050656_CascadeLakeSP_CPUID.txt")).unwrap();
+    // Leaf 0 says 0x16, and every line from leaf 7 on is gone.
+    let cut: String = text
+        .lines()
+        .take_while(|l| !l.starts_with("CPUID 00000007"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let f = temp_with(cut.as_bytes());
+    let path = f.path().to_str().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let profile = root.join("testdata/profiles/feed-handler.toml");
+    let result = root.join("testdata/results/synthetic-tcg-partial.json");
+    let size = |dump: &str| -> Vec<String> {
+        vec![
+            "size".into(),
+            "--profile".into(),
+            profile.to_string_lossy().into_owned(),
+            result.to_string_lossy().into_owned(),
+            "--cpuid-dump".into(),
+            dump.into(),
+        ]
+    };
+    for (dump, why) in [
+        (path, "cannot decode CPUID dump"),
+        ("/nonexistent/dump.txt", "cannot read"),
+    ] {
+        let detect = vec!["detect".to_string(), "--cpuid-dump".into(), dump.into()];
+        for args in [detect, size(dump)] {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let line = fails_with_one_line(&args);
+            assert_eq!(line.matches(dump).count(), 1, "{args:?}: {line}");
+            assert!(line.contains(why), "{line}");
+        }
+    }
+}
+
 #[test]
 fn unknown_flag() {
     let line = fails_with_one_line(&["detect", "--no-such-flag"]);

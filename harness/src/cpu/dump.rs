@@ -187,6 +187,7 @@ impl CpuidSource for DumpCpuid {
 }
 
 /// Reads a dump file and decodes it; `CpuFacts::source` is the file name.
+/// Every error names the file once (callers add no context of their own).
 pub fn read_dump(path: impl AsRef<std::path::Path>) -> Result<crate::schema::CpuFacts> {
     let path = path.as_ref();
     let bytes = report::files::read_regular(path, report::files::DUMP_CAP)?;
@@ -195,7 +196,7 @@ pub fn read_dump(path: impl AsRef<std::path::Path>) -> Result<crate::schema::Cpu
     let text = String::from_utf8_lossy(&bytes);
     let dump = DumpCpuid::parse(&text)
         .and_then(|d| d.check_complete().map(|()| d))
-        .with_context(|| format!("{}", path.display()))?;
+        .with_context(|| format!("cannot decode CPUID dump {}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
