@@ -107,6 +107,43 @@ fn run_refuses_outputs_it_must_not_replace() {
     }
 }
 
+/// An existing result file, or its .txt report, is the user's: `run`
+/// refuses it before measuring (one line naming it, exit 2, the file as
+/// it was) unless `--overwrite` says to replace it.
+#[test]
+fn run_refuses_an_existing_result_or_report_unless_overwrite() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let out = dir.join("r.json");
+    std::fs::write(&out, "my earlier result").unwrap();
+    let line = run_refused(dir, &out, "r.json");
+    assert!(
+        line.contains("will not replace") && line.contains("--overwrite"),
+        "{line}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "my earlier result");
+    // The report path alone existing is refused the same way.
+    std::fs::write(dir.join("t.txt"), "my notes").unwrap();
+    let line = run_refused(dir, &dir.join("t.json"), "t.txt");
+    assert!(line.contains("it exists"), "{line}");
+    assert!(!dir.join("t.json").exists());
+    // With --overwrite the run replaces both (its own writes of the same
+    // run always do).
+    let text = stdout_of(&[
+        "run",
+        "--quick",
+        "--only",
+        "timer.overhead",
+        "--overwrite",
+        "--out",
+        &s(&out),
+    ]);
+    assert!(text.contains("wrote"), "{text}");
+    let file = report::load::read_result(&out).unwrap();
+    assert_eq!(file.experiments.len(), 1);
+    assert!(dir.join("r.txt").exists());
+}
+
 /// A write that fails half-way (here: the file size limit) names the
 /// file, leaves the earlier file as it was and no temporary file.
 #[test]
@@ -117,8 +154,15 @@ fn a_failed_write_names_the_file_and_leaves_no_temporary() {
     std::fs::write(&out, "the earlier result").unwrap();
     let before = snapshot(d.path());
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"));
-    cmd.args(["run", "--quick", "--only", "timer.overhead", "--out"])
-        .arg(&out);
+    cmd.args([
+        "run",
+        "--quick",
+        "--only",
+        "timer.overhead",
+        "--overwrite",
+        "--out",
+    ])
+    .arg(&out);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
