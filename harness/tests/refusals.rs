@@ -251,6 +251,15 @@ fn impossible_figures_are_refused_on_load() {
             }),
             "is above its median",
         ),
+        (
+            "ci.json",
+            Box::new(|v| {
+                let s = &mut v["experiments"][0]["summary"];
+                let m = s["median"].as_f64().unwrap();
+                s["median_ci95"] = serde_json::json!([m + 5.0, m + 10.0]);
+            }),
+            "outside its own 95% CI",
+        ),
     ];
     for (name, edit, want) in cases {
         let p = edited(d.path(), name, |v| edit(v));
@@ -271,6 +280,10 @@ fn hidden_characters_html_and_formulas_do_not_pass_through() {
             "=HYPERLINK(\"http://x\") <img src=x onerror=alert(1)>\u{1b}[31m".into();
         v["experiments"][0]["notes"] = serde_json::json!(["<script>alert(1)</script>\u{9b}"]);
         v["experiments"][0]["id"] = "@SUM(1+1)*cmd|' /C calc'!A0".into();
+        // A whole escape sequence inside an id: nothing of it may show.
+        let id = v["experiments"][1]["id"].as_str().unwrap().to_string();
+        let (family, rest) = id.split_once('.').unwrap();
+        v["experiments"][1]["id"] = format!("{family}.\u{1b}[2J{rest}").into();
     });
     for fmt in ["--markdown", "--csv", "--machines-only"] {
         let out = stdout_of(&["report", fmt, &p]);
@@ -284,6 +297,13 @@ fn hidden_characters_html_and_formulas_do_not_pass_through() {
         text.contains("=HYPERLINK") && !text.contains('\u{1b}'),
         "{text}"
     );
+    for fmt in ["--markdown", "--csv"] {
+        let out = text.clone() + &stdout_of(&["report", fmt, &p]);
+        assert!(
+            !out.contains("[2J") && !out.contains("pwned") && !out.contains("[31m"),
+            "{fmt}: escape remnants shown: {out}"
+        );
+    }
     let md = stdout_of(&["report", "--markdown", &p]);
     assert!(md.contains("&lt;img"), "{md}");
     assert!(!md.contains("<img") && !md.contains("<script"), "{md}");

@@ -31,6 +31,7 @@ fn rdpmc_run() -> ResultFile {
         ] {
             *v *= 1.5;
         }
+        s.median_ci95 = s.median_ci95.map(|c| c * 1.5);
         e.core_cycles = Some(CoreCycles {
             summary: s,
             delta_median: e.baseline.as_ref().map(|b| b.delta_median * 1.5),
