@@ -183,7 +183,7 @@ fn compare_and_size_run() {
     // A real Cascade Lake dump (no MSR lines) against results of another
     // vendor: only published figures (the v7 cover's Gold 6248 row), and
     // the rules still say the posted series defers nothing with PTI off
-    // (every Cascade Lake has RDCL_NO, so no PTI by default).
+    // (Cascade Lake parts report RDCL_NO, so no PTI by default).
     let (_, flat) = size_with_dump(
         "GenuineIntel0050656_CascadeLakeSP_CPUID.txt",
         &["--explain"],
