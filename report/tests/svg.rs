@@ -77,7 +77,8 @@ fn all_plots_parse_and_are_labelled() {
                 assert!(has(&t, "% of one CPU"));
                 assert!(has(&t, "per second"));
                 assert!(has(&t, "IPI (status quo)"));
-                assert!(has(&t, "series v6/v7"));
+                // "series v6/v7", or with PTI off "pti=on + v6/v7" only.
+                assert!(has(&t, "v6/v7"));
                 assert!(has(&t, "proposal (Luto)"));
             }
             other => panic!("unexpected plot {other}"),
@@ -90,6 +91,10 @@ fn all_plots_parse_and_are_labelled() {
         .find(|p| p.1.contains("Cascade Lake"))
         .unwrap();
     assert!(has(&texts(&cl.1), "would not run here"));
+    // With PTI off, v6/v7 is drawn only as pti=on + v6/v7 (with PTI's own
+    // cost), never as if it ran without it.
+    assert!(has(&texts(&cl.1), "pti=on + v6/v7"));
+    assert!(!has(&texts(&cl.1), "series v6/v7"));
     // Only the Zen 4 has INVLPGB.
     let zen = plots
         .iter()

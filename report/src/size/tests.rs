@@ -138,3 +138,71 @@ fn the_table_answer_check_catches_a_contradiction() {
         assert!(check_table_against_answer(&block(bad)).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn with_pti_off_only_the_pti_on_row_prices_v6_v7() {
+    let header = [
+        "strategy", "ns/event", "%CPU", "worst us", "budget", "runs", "from",
+    ];
+    let ipi = [
+        "IPI (status quo)",
+        "3216",
+        "3.2e-4%",
+        "3.25",
+        "ok",
+        "yes",
+        "meas",
+    ];
+    let pti = [
+        "pti=on + v6/v7",
+        "2085",
+        "4.2%",
+        ">=2.09",
+        "?",
+        "pti=on",
+        "mix",
+    ];
+    let answer = "Today: IPI (status quo): 3.2e-4% of a CPU, worst 3.25 us, within budget.";
+    let render = |v7: Option<[&str; 7]>| {
+        let mut t = Table::new("", &header);
+        t.push(ipi.map(String::from).to_vec());
+        match v7 {
+            Some(row) => t.push(row.map(String::from).to_vec()),
+            None => t.push_spanning(
+                [
+                    "series v6/v7",
+                    "see pti=on + v6/v7",
+                    "",
+                    "",
+                    "",
+                    "pti=on",
+                    "-",
+                ]
+                .map(String::from)
+                .to_vec(),
+                1,
+                4,
+            ),
+        }
+        t.push(pti.map(String::from).to_vec());
+        format!("x\n\n== CPU\n{answer}\n{}", t.render_text())
+    };
+    let honest = render(None);
+    assert!(
+        honest.contains("series v6/v7      see pti=on + v6/v7"),
+        "{honest}"
+    );
+    assert_eq!(check_table_against_answer(&honest), Ok(1));
+    // The row as it was: a price for v6/v7 without PTI's own cost.
+    let priced = render(Some([
+        "series v6/v7",
+        "1944",
+        "3.9%",
+        "1.95",
+        "ok",
+        "pti=on",
+        "meas",
+    ]));
+    let e = check_table_against_answer(&priced).unwrap_err();
+    assert!(e.contains("runs here only as pti=on + v6/v7"), "{e}");
+}
