@@ -71,6 +71,19 @@ fn all_plots_parse_and_are_labelled() {
                 assert!(has(&t, "above a line: IPIs cost more"));
                 // Each line says where its figures come from.
                 assert!(has(&t, "IPI") && has(&t, "flush") && has(&t, "meas"));
+                // PTI off (Cascade Lake, the Zen 4 guest): the flush runs
+                // only with pti=on, and its line adds PTI's own cost.
+                let cl = t.iter().find(|x| x.starts_with("Cascade Lake")).unwrap();
+                assert!(
+                    cl.contains("+ PTI") && cl.contains("would need pti=on"),
+                    "{cl}"
+                );
+                let sk = t.iter().find(|x| x.starts_with("Skylake")).unwrap();
+                assert!(!sk.contains("dashed") && !sk.contains("+ PTI"), "{sk}");
+                // A guest is marked as one.
+                let zen = t.iter().find(|x| x.starts_with("Zen 4")).unwrap();
+                assert!(zen.contains("KVM guest"), "{zen}");
+                assert!(has(&t, "dashed: PTI is off there"));
             }
             n if n.starts_with("overhead-vs-rate") => {
                 assert!(has(&t, "Break-even"));
