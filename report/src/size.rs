@@ -216,9 +216,15 @@ fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> Block {
 }
 
 /// Same CPU model: vendor, family, model and core (model 0x55 alone is
-/// Skylake-SP, Cascade Lake or Cooper Lake).
+/// Skylake-SP, Cascade Lake or Cooper Lake), and the same part by its
+/// brand: a Gold 6248's figures are not a Gold 5218's (other clocks,
+/// cores and caches), so they size it as a like model, named.
 fn same_model(a: &CpuFacts, b: &CpuFacts) -> bool {
-    a.vendor == b.vendor && a.family == b.family && a.model == b.model && a.uarch == b.uarch
+    a.vendor == b.vendor
+        && a.family == b.family
+        && a.model == b.model
+        && a.uarch == b.uarch
+        && machine::short_brand(&a.brand) == machine::short_brand(&b.brand)
 }
 
 /// Caveats of how the machine was measured.

@@ -66,6 +66,49 @@ fn same_model_results_are_used_as_measured() {
     assert!(!m.bare_metal_measurement());
 }
 
+/// A Gold 5218 dump against a Gold 6248 measured on bare metal (same
+/// family, model and core): the figures are the 6248's, so the block says
+/// "measured (like model: ... Gold 6248)", and neither it nor the
+/// recommendation names the 5218 for them.
+#[test]
+fn another_part_of_the_same_model_is_named_as_the_like_model() {
+    let files = [fixture("cascadelake")];
+    let mut cpu = files[0].environment.cpu.clone();
+    cpu.brand = "Intel(R) Xeon(R) Gold 5218 CPU @ 2.30GHz".into();
+    let env = fixture("cascadelake").environment;
+    let dump = DumpTarget {
+        file_name: "dump.txt".into(),
+        cpu: &cpu,
+        verdict: &env.verdict,
+    };
+    let s = size(&profile(), &files, Some(dump));
+    let d = &s.blocks[0];
+    assert_eq!(
+        d.basis,
+        Basis::LikeModel("Cascade Lake (Xeon Gold 6248)".into())
+    );
+    let text = render_text(&s, false);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Figures: measured (like model: Cascade Lake (Xeon Gold 6248))"),
+        "{text}"
+    );
+    assert!(
+        s.recommendation
+            .starts_with("Cascade Lake (Xeon Gold 6248),"),
+        "{}",
+        s.recommendation
+    );
+    assert!(!s.recommendation.contains("5218"), "{}", s.recommendation);
+    let i = d.costs.ingredients.ipi.as_ref().unwrap();
+    assert!(
+        i.source
+            .label()
+            .starts_with("measured (like model: Cascade Lake (Xeon Gold 6248))"),
+        "{i:?}"
+    );
+}
+
 #[test]
 fn a_guest_is_never_a_hardware_pick() {
     let s = size(&profile(), &[fixture("genoa")], None);
