@@ -217,3 +217,52 @@ fn csv_keeps_tsc_and_core_cycles_in_their_own_columns() {
     assert_eq!(r["clock"], "tsc");
     assert!(!r["median_cycles"].is_empty() && !r["headline_ns"].is_empty());
 }
+
+/// `compare` of two older rdpmc files: the core-cycle rows (entry.*,
+/// refill.*, entry.flush.*) stay cycles, marked; the TSC rows of the same
+/// files (ipi.*, flush.kernel.*) keep ns.
+#[test]
+fn compare_loses_ns_only_on_core_cycle_rows() {
+    let old = || {
+        let mut f = load("synthetic-skylake-pti.json");
+        f.schema_version = 2;
+        f.timer.kind = TimerKind::Rdpmc;
+        f.upgrade();
+        f
+    };
+    let (a, mut b) = (old(), old());
+    b.created = "2026-12-01T00:00:00Z".into();
+    let c = report::compare::compare(&a, &b);
+    assert!(!c.in_ns);
+    let row = |id: &str| c.rows.iter().find(|r| r.id == id).unwrap();
+    let ipi = row("ipi.kmod.kernel_range");
+    assert!(ipi.in_ns(), "{ipi:?}");
+    let e = a
+        .experiments
+        .iter()
+        .find(|e| e.id == "ipi.kmod.kernel_range")
+        .unwrap();
+    assert!((ipi.a_ns.unwrap() - ns_of(&a, e.summary.median)).abs() < 1e-9);
+    for id in ["entry.getpid", "refill.w64", "entry.flush.invpcid2"] {
+        assert!(!row(id).in_ns(), "{id}");
+    }
+    let text = report::compare::render_text(&c);
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id}:\n{text}"))
+            .to_string()
+    };
+    assert!(line("entry.getpid").contains(" cyc "), "{text}");
+    assert!(line("entry.flush.cr4_pge.w64").contains(" cyc "), "{text}");
+    assert!(!line("ipi.kmod.kernel_range").contains("cyc"), "{text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("ns; rows marked cyc: core cycles"), "{text}");
+    assert!(flat.contains("Rows marked cyc are core cycles"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
+    // Both files all TSC: every row in ns, nothing marked.
+    let s = load("synthetic-skylake-pti.json");
+    let c = report::compare::compare(&s, &s);
+    assert!(c.in_ns && c.rows.iter().all(|r| r.in_ns()));
+    assert!(!report::compare::render_text(&c).contains(" cyc "));
+}
