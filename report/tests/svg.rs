@@ -115,6 +115,8 @@ fn all_plots_parse_and_are_labelled() {
         .find(|p| p.1.contains("Zen 4"))
         .unwrap();
     assert!(has(&texts(&zen.1), "INVLPGB"));
+    assert!(has(&texts(&zen.1), "(KVM guest)"), "a guest says so");
+    assert!(!has(&texts(&cl.1), "guest"));
     assert!(!has(&texts(&cl.1), "INVLPGB"));
 }
 

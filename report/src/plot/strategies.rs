@@ -64,8 +64,14 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
     let Some((ylo, yhi)) = log_bounds(lines.iter().flat_map(|l| l.2.iter().map(|p| p.1))) else {
         return Ok(None);
     };
+    // A guest's figures price that guest only: the caption says which.
+    let guest = if m.host == "bare metal" {
+        String::new()
+    } else {
+        format!(" ({})", m.host)
+    };
     let caption = format!(
-        "Break-even, {}: {} flushes/s, {} pages",
+        "Break-even, {}{guest}: {} flushes/s, {} pages",
         m.cpu_label,
         units::num(opts.flush_rate_hz),
         opts.working_set_pages
