@@ -147,10 +147,8 @@ pub fn size_cmd(a: SizeArgs) -> Result<i32> {
     let profile = report::profile::Profile::read(&a.profile)?;
     let files = read_all(&a.results)?;
     let dump = match &a.cpuid_dump {
-        Some(p) => Some(
-            crate::cpu::read_dump(p)
-                .with_context(|| format!("cannot decode CPUID dump {}", p.display()))?,
-        ),
+        // read_dump's errors name the file already.
+        Some(p) => Some(crate::cpu::read_dump(p)?),
         None => None,
     };
     let verdict = dump.as_ref().map(|cpu| crate::verdict::verdict(cpu, None));

@@ -22,9 +22,14 @@ pub struct RunArgs {
     /// Only ids matching: a glob ("entry.*") or a substring; comma-separated
     #[arg(long, value_name = "PATTERN")]
     pub only: Option<String>,
-    /// Result file (default: results/<host>-<cpu>-<UTC time>.json)
+    /// Result file (default: results/<host>-<cpu>-<UTC time>.json); the
+    /// text report goes beside it as .txt
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace an existing result file and its .txt report (without it,
+    /// an existing one is refused before anything is measured)
+    #[arg(long)]
+    pub overwrite: bool,
     /// CPU that runs the timed loops and receives the IPIs
     #[arg(long, value_name = "N")]
     pub victim_cpu: Option<u32>,
@@ -208,7 +213,7 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         None => default_path(&env, started),
     };
     let report_path = out.with_extension("txt");
-    check_outputs(&out, &report_path, args.out.is_none())?;
+    check_outputs(&out, &report_path, args.out.is_none(), args.overwrite)?;
     if !placement.victim_isolated {
         eprintln!("entrybench: warning: {}", placement.note);
     }
@@ -306,9 +311,11 @@ fn no_match(pat: &str, cfg: &SuiteConfig) -> Result<()> {
 
 /// Refuses, before anything is measured, a result or report path the run
 /// could not write or must not replace (`report::files::check_output`),
-/// and a result path its own text report would overwrite (`--out r.txt`).
+/// a result path its own text report would overwrite (`--out r.txt`), and
+/// an existing file (the user's, not this run's) unless `overwrite`. Once
+/// checked, the paths are the run's: its partial writes replace them.
 /// The default directory, results/, is made if missing.
-fn check_outputs(out: &Path, report_path: &Path, default: bool) -> Result<()> {
+fn check_outputs(out: &Path, report_path: &Path, default: bool, overwrite: bool) -> Result<()> {
     if out == report_path {
         bail!(
             "--out {}: the text report is written beside the result with the extension .txt, so it would replace the result; name the result file *.json",
@@ -322,7 +329,19 @@ fn check_outputs(out: &Path, report_path: &Path, default: bool) -> Result<()> {
         }
     }
     report::files::check_output(out)?;
-    report::files::check_output(report_path)
+    report::files::check_output(report_path)?;
+    if !overwrite {
+        for p in [out, report_path] {
+            // check_output let only a regular file (or nothing) through.
+            if std::fs::symlink_metadata(p).is_ok() {
+                bail!(
+                    "will not replace {}: it exists (pass --overwrite to replace it)",
+                    p.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Width of the id column of the summary: the longest userspace id
@@ -545,6 +564,7 @@ mod tests {
             quick: true,
             only: None,
             out: None,
+            overwrite: false,
             victim_cpu: None,
             initiator_cpu: None,
             force: false,

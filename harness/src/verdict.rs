@@ -206,7 +206,8 @@ mod tests {
             (Some(false), Some(false))
         );
         assert!(
-            v.text.contains("every Cascade Lake reports RDCL_NO"),
+            v.text
+                .contains("Cascade Lake parts report RDCL_NO (InstLatx64 GenuineIntel0050657"),
             "{}",
             v.text
         );

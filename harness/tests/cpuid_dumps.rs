@@ -317,3 +317,79 @@ fn every_dump_gets_the_kernels_meltdown_decision() {
             .unwrap();
     assert_eq!(cascade.verdict.pti_needed, Some(false));
 }
+
+/// The leaf a register line of either layout is for, if it is one.
+fn leaf_of(line: &str) -> Option<u32> {
+    let t = line.trim_start();
+    let hex = match t.strip_prefix("CPUID ") {
+        Some(rest) => rest.get(..8)?,
+        None => t.strip_prefix("0x")?.get(..8)?,
+    };
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// Every dump under testdata is complete as it is, and without any one
+/// of the leaves it holds at or below its maxima (leaf 0 and 1 aside,
+/// which have errors of their own) it is refused, naming that leaf,
+/// unless that leaf reads all zeros there (the Alder Lake dump prints an
+/// all-zero PCONFIG leaf 0x1B that the Meteor Lake one leaves out).
+#[test]
+fn every_dump_is_complete_and_refused_without_any_leaf_it_holds() {
+    let mut checked = 0;
+    for dir in ["cpuid-dumps", "cpuid-masked", "cpuid-r"] {
+        for e in std::fs::read_dir(testdata(dir)).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_none_or(|x| x != "txt") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // The first CPU's block: up to the second leaf-0 line.
+            let lines: Vec<&str> = text.lines().collect();
+            let second = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| leaf_of(l) == Some(0))
+                .nth(1)
+                .map_or(lines.len(), |(i, _)| i);
+            let block = &lines[..second];
+            let dump = DumpCpuid::parse(&block.join("\n")).unwrap();
+            dump.check_complete()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let max = |leaf: u32| harness::cpu::CpuidSource::cpuid(&dump, leaf, 0).unwrap()[0];
+            let (basic, ext) = (max(0), max(0x8000_0000));
+            let mut leaves: Vec<u32> = block.iter().filter_map(|l| leaf_of(l)).collect();
+            leaves.dedup();
+            for leaf in leaves {
+                let in_range = (2..=basic).contains(&leaf) || (0x8000_0000..=ext).contains(&leaf);
+                if !in_range {
+                    continue;
+                }
+                let cut: Vec<&str> = block
+                    .iter()
+                    .copied()
+                    .filter(|l| leaf_of(l) != Some(leaf))
+                    .collect();
+                let e = DumpCpuid::parse(&cut.join("\n"))
+                    .unwrap()
+                    .check_complete()
+                    .map_err(|e| e.to_string());
+                let named = if leaf == 0x8000_0000 {
+                    "leaf 0x80000000 (the extended leaves' maximum) is missing".to_string()
+                } else {
+                    format!("leaf {leaf:#010x} is missing")
+                };
+                let zeros = block
+                    .iter()
+                    .filter(|l| leaf_of(l) == Some(leaf))
+                    .all(|l| l.contains("00000000-00000000-00000000-00000000"));
+                assert!(
+                    e.as_ref().is_err_and(|e| e.contains(&named)) || (e.is_ok() && zeros),
+                    "{} without leaf {leaf:#x}: {e:?}",
+                    path.display()
+                );
+                checked += usize::from(e.is_err());
+            }
+        }
+    }
+    assert!(checked > 500, "{checked}");
+}

@@ -107,6 +107,43 @@ fn run_refuses_outputs_it_must_not_replace() {
     }
 }
 
+/// An existing result file, or its .txt report, is the user's: `run`
+/// refuses it before measuring (one line naming it, exit 2, the file as
+/// it was) unless `--overwrite` says to replace it.
+#[test]
+fn run_refuses_an_existing_result_or_report_unless_overwrite() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let out = dir.join("r.json");
+    std::fs::write(&out, "my earlier result").unwrap();
+    let line = run_refused(dir, &out, "r.json");
+    assert!(
+        line.contains("will not replace") && line.contains("--overwrite"),
+        "{line}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "my earlier result");
+    // The report path alone existing is refused the same way.
+    std::fs::write(dir.join("t.txt"), "my notes").unwrap();
+    let line = run_refused(dir, &dir.join("t.json"), "t.txt");
+    assert!(line.contains("it exists"), "{line}");
+    assert!(!dir.join("t.json").exists());
+    // With --overwrite the run replaces both (its own writes of the same
+    // run always do).
+    let text = stdout_of(&[
+        "run",
+        "--quick",
+        "--only",
+        "timer.overhead",
+        "--overwrite",
+        "--out",
+        &s(&out),
+    ]);
+    assert!(text.contains("wrote"), "{text}");
+    let file = report::load::read_result(&out).unwrap();
+    assert_eq!(file.experiments.len(), 1);
+    assert!(dir.join("r.txt").exists());
+}
+
 /// A write that fails half-way (here: the file size limit) names the
 /// file, leaves the earlier file as it was and no temporary file.
 #[test]
@@ -117,8 +154,15 @@ fn a_failed_write_names_the_file_and_leaves_no_temporary() {
     std::fs::write(&out, "the earlier result").unwrap();
     let before = snapshot(d.path());
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"));
-    cmd.args(["run", "--quick", "--only", "timer.overhead", "--out"])
-        .arg(&out);
+    cmd.args([
+        "run",
+        "--quick",
+        "--only",
+        "timer.overhead",
+        "--overwrite",
+        "--out",
+    ])
+    .arg(&out);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -207,6 +251,15 @@ fn impossible_figures_are_refused_on_load() {
             }),
             "is above its median",
         ),
+        (
+            "ci.json",
+            Box::new(|v| {
+                let s = &mut v["experiments"][0]["summary"];
+                let m = s["median"].as_f64().unwrap();
+                s["median_ci95"] = serde_json::json!([m + 5.0, m + 10.0]);
+            }),
+            "outside its own 95% CI",
+        ),
     ];
     for (name, edit, want) in cases {
         let p = edited(d.path(), name, |v| edit(v));
@@ -227,6 +280,10 @@ fn hidden_characters_html_and_formulas_do_not_pass_through() {
             "=HYPERLINK(\"http://x\") <img src=x onerror=alert(1)>\u{1b}[31m".into();
         v["experiments"][0]["notes"] = serde_json::json!(["<script>alert(1)</script>\u{9b}"]);
         v["experiments"][0]["id"] = "@SUM(1+1)*cmd|' /C calc'!A0".into();
+        // A whole escape sequence inside an id: nothing of it may show.
+        let id = v["experiments"][1]["id"].as_str().unwrap().to_string();
+        let (family, rest) = id.split_once('.').unwrap();
+        v["experiments"][1]["id"] = format!("{family}.\u{1b}[2J{rest}").into();
     });
     for fmt in ["--markdown", "--csv", "--machines-only"] {
         let out = stdout_of(&["report", fmt, &p]);
@@ -240,6 +297,13 @@ fn hidden_characters_html_and_formulas_do_not_pass_through() {
         text.contains("=HYPERLINK") && !text.contains('\u{1b}'),
         "{text}"
     );
+    for fmt in ["--markdown", "--csv"] {
+        let out = text.clone() + &stdout_of(&["report", fmt, &p]);
+        assert!(
+            !out.contains("[2J") && !out.contains("pwned") && !out.contains("[31m"),
+            "{fmt}: escape remnants shown: {out}"
+        );
+    }
     let md = stdout_of(&["report", "--markdown", &p]);
     assert!(md.contains("&lt;img"), "{md}");
     assert!(!md.contains("<img") && !md.contains("<script"), "{md}");

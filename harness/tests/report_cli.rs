@@ -183,7 +183,7 @@ fn compare_and_size_run() {
     // A real Cascade Lake dump (no MSR lines) against results of another
     // vendor: only published figures (the v7 cover's Gold 6248 row), and
     // the rules still say the posted series defers nothing with PTI off
-    // (every Cascade Lake has RDCL_NO, so no PTI by default).
+    // (Cascade Lake parts report RDCL_NO, so no PTI by default).
     let (_, flat) = size_with_dump(
         "GenuineIntel0050656_CascadeLakeSP_CPUID.txt",
         &["--explain"],
@@ -318,11 +318,24 @@ fn bad_profiles_are_refused() {
             "latency_budget_us = nan",
             "`latency_budget_us` must be a finite number",
         ),
+        (
+            "pages.toml",
+            "working_set_pages = 128",
+            "working_set_pages = 1e12",
+            "`working_set_pages` is 1e12, more than 2^35",
+        ),
+        (
+            "rate.toml",
+            "syscalls_per_sec = 20000",
+            "syscalls_per_sec = 1e9",
+            "`syscalls_per_sec` is 1e9, more than 1e8",
+        ),
     ];
     for (name, line, replacement, error) in cases {
         assert!(good.contains(line), "{line:?} not in the profile");
         let bad = write(&dir, name, &good.replace(line, replacement));
-        fails_naming(&["size", "--profile", &bad, &r], error);
+        let said = fails_naming(&["size", "--profile", &bad, &r], error);
+        assert!(said.contains(name), "{said}");
     }
     let garbage = write(&dir, "garbage.toml", "syscalls_per_sec = = 3\n[[");
     fails_naming(&["size", "--profile", &garbage, &r], "invalid TOML");

@@ -67,6 +67,12 @@ fn cascade_lake_series_flush_does_not_run() {
     );
     assert!(b.contains("the IPIs as today"), "{b}");
     assert!(b.contains("pti=on + v6/v7: "), "{b}");
+    // v6/v7 runs there only with pti=on: its row carries no figures of
+    // its own and points at the row that adds PTI's cost.
+    assert!(
+        b.contains("series v6/v7 see pti=on + v6/v7 pti=on -"),
+        "{b}"
+    );
     assert!(b.contains("unposted design"), "{b}");
     assert!(!b.contains("real choice is deferral"), "{b}");
 }

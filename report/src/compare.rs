@@ -81,7 +81,16 @@ pub struct Net {
     pub sensitivity: f64,
 }
 
+/// After the figures of a row in cycles in a table otherwise in ns (the
+/// figures' cell, not the id's, which may be cut to fit).
+const CORE_MARK: &str = "cyc";
+
 impl Row {
+    /// The row's figures are ns (TSC cycles with a known rate).
+    pub fn in_ns(&self) -> bool {
+        self.a_ns.is_some() && self.b_ns.is_some()
+    }
+
     /// B minus A in the unit shown (ns when known, else cycles).
     pub fn delta(&self) -> f64 {
         let cycles = self.b_cycles - self.a_cycles;
@@ -121,7 +130,8 @@ pub struct Comparison {
     pub b_title: String,
     pub a_created: String,
     pub b_created: String,
-    /// Figures are ns when both files have a TSC frequency, else cycles.
+    /// Every row is in ns (both files know their TSC frequency and every
+    /// row is TSC cycles); else rows without ns are in cycles, marked.
     pub in_ns: bool,
     pub rows: Vec<Row>,
     pub only_a: Vec<String>,
@@ -161,10 +171,10 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
     let ma = &machine::group(std::slice::from_ref(a))[0];
     let mb = &machine::group(std::slice::from_ref(b))[0];
     let (ha, hb) = (a.timer.tsc_hz, b.timer.tsc_hz);
-    // ns only when every figure is TSC cycles: core cycles (an older
-    // rdpmc run) have no ns, and a table mixes no units.
-    let tsc_only = |f: &ResultFile| f.experiments.iter().all(|e| e.clock == ClockKind::Tsc);
-    let in_ns = units::rate_known(ha) && units::rate_known(hb) && tsc_only(a) && tsc_only(b);
+    // ns row by row: from TSC cycles only, when both files know their
+    // TSC rate. Core cycles (an older rdpmc run's entry.* rows) have no
+    // ns and stay cycles, marked; the TSC rows of the same file keep ns.
+    let rates = units::rate_known(ha) && units::rate_known(hb);
     let mut clock_mismatch = Vec::new();
     let mut ids_a: Vec<&Experiment> = a.experiments.iter().collect();
     ids_a.sort_by_key(|e| order(e));
@@ -189,8 +199,9 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             sensitivity: n.sensitivity,
         });
         // ns only from TSC cycles: a core-cycle row stays in cycles.
+        let row_ns = rates && ea.clock == ClockKind::Tsc;
         let conv = |c: f64, hz: f64| {
-            if in_ns {
+            if row_ns {
                 ea.tsc(c).and_then(|c| units::cycles_to_ns(c, hz))
             } else {
                 None
@@ -202,11 +213,13 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             b_cycles: cb,
             a_ns: conv(ca, ha),
             b_ns: conv(cb, hb),
-            shared_hz: (in_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
+            shared_hz: (row_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
             test,
             net,
         });
     }
+    let in_ns = rates && rows.iter().all(Row::in_ns);
+    let cycles_rows = rows.iter().filter(|r| !r.in_ns()).count();
     let mut c = finish(a, b, ma, mb, in_ns, rows);
     if !clock_mismatch.is_empty() {
         c.warnings.push(format!(
@@ -214,9 +227,14 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             clock_mismatch.join(", ")
         ));
     }
-    if !in_ns && units::rate_known(ha) && units::rate_known(hb) {
-        c.warnings
-            .push("Figures in cycles: a file holds core cycles (rdpmc), which have no ns.".into());
+    if rates && cycles_rows > 0 {
+        c.warnings.push(if cycles_rows == c.rows.len() {
+            "Figures in cycles: a file holds core cycles (rdpmc), which have no ns.".into()
+        } else {
+            format!(
+                "Rows marked {CORE_MARK} are core cycles (an rdpmc run), which have no ns; the other rows are ns from the TSC."
+            )
+        });
     }
     c.reference = reference;
     c.scenario = crate::scenario::compare_table(a, b);
@@ -429,7 +447,21 @@ pub fn render_text(c: &Comparison) -> String {
 /// column (the change net of the reference's) replaces the delta, so the
 /// table keeps to 72 columns.
 fn table(c: &Comparison) -> Table {
-    let unit = if c.in_ns { "ns" } else { "cycles" };
+    let some_ns = c.rows.iter().any(Row::in_ns);
+    // A row in cycles among rows in ns is marked after its figures.
+    let mark = |r: &Row| {
+        if some_ns && !r.in_ns() {
+            format!(" {CORE_MARK}")
+        } else {
+            String::new()
+        }
+    };
+    let unit = if some_ns { "ns" } else { "cycles" };
+    let marked = if some_ns && !c.in_ns {
+        format!("; rows marked {CORE_MARK}: core cycles")
+    } else {
+        String::new()
+    };
     let netted = matches!(c.reference, drift::Change::Net { .. });
     let ab = format!("A -> B {unit}");
     let (third, fourth) = if netted {
@@ -438,7 +470,7 @@ fn table(c: &Comparison) -> Table {
         ("delta", "change")
     };
     let mut t = Table::new(
-        &format!("Medians (differential rows: delta medians), {unit}"),
+        &format!("Medians (differential rows: delta medians), {unit}{marked}"),
         &["experiment", &ab, third, fourth, "p", "sig"],
     );
     for r in &c.rows {
@@ -472,7 +504,7 @@ fn table(c: &Comparison) -> Table {
         };
         t.push(vec![
             r.id.clone(),
-            format!("{} -> {}", num(a), num(b)),
+            format!("{} -> {}{}", num(a), num(b), mark(r)),
             third,
             fourth,
             p,
@@ -562,140 +594,4 @@ fn reference_note(c: &Comparison) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identical_files_show_no_change() {
-        let f = crate::load::parse_result(include_str!(
-            "../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
-        ))
-        .unwrap();
-        let c = compare(&f, &f);
-        assert_eq!(c.rows.len(), f.experiments.len());
-        assert!(c.only_a.is_empty() && c.only_b.is_empty() && c.warnings.is_empty());
-        for r in &c.rows {
-            assert_eq!(r.delta(), 0.0, "{}", r.id);
-            assert_ne!(r.test.significant(), Some(true), "{} {:?}", r.id, r.test);
-        }
-    }
-
-    fn with_blocks(f: &ResultFile, id: &str, medians: Vec<f64>) -> ResultFile {
-        let mut f = f.clone();
-        f.timer.resolution_cycles = 24;
-        let e = f.experiments.iter_mut().find(|e| e.id == id).unwrap();
-        e.params.insert("ops_per_sample".into(), 16.into());
-        let m = crate::stats::median_f64(&medians);
-        e.summary.median = m;
-        e.baseline = None;
-        e.blocks = Some(crate::stats::blocks(1000, medians));
-        f
-    }
-
-    #[test]
-    fn blocks_flag_real_shifts_not_drift_or_steps() {
-        let f = crate::load::parse_result(include_str!(
-            "../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
-        ))
-        .unwrap();
-        let base: Vec<f64> = (0..20).map(|i| 390.0 + (i % 5) as f64 * 0.5).collect();
-        let a = with_blocks(&f, "entry.getpid", base.clone());
-        let row = |b: &ResultFile| {
-            compare(&a, b)
-                .rows
-                .into_iter()
-                .find(|r| r.id == "entry.getpid")
-                .unwrap()
-        };
-        // A/A with a 1-cycle drift: every block moved, but by 0.3%.
-        let drift = with_blocks(&f, "entry.getpid", base.iter().map(|x| x + 1.0).collect());
-        let r = row(&drift);
-        assert!(
-            matches!(r.test, Test::Blocks { p, .. } if p < ALPHA),
-            "{r:?}"
-        );
-        assert_eq!(r.test.significant(), Some(false));
-        // A 10% slowdown is found.
-        let slow = with_blocks(&f, "entry.getpid", base.iter().map(|x| x * 1.1).collect());
-        assert_eq!(row(&slow).test.significant(), Some(true));
-        let text = render_text(&compare(&a, &slow));
-        assert!(text.contains("independent blocks"), "{text}");
-    }
-
-    /// `with_blocks` interleaved with a drift reference at `level`.
-    fn interleaved(f: &ResultFile, medians: Vec<f64>, level: f64) -> ResultFile {
-        let mut f = with_blocks(f, "entry.getpid", medians);
-        let r = crate::schema::DriftReference {
-            operation: "glibc syscall(), getppid".into(),
-            medians: vec![200.0 * level; 21],
-            times_s: (0..21).map(f64::from).collect(),
-            off_threshold: drift::OFF_THRESHOLD,
-            ..Default::default()
-        };
-        let e = f
-            .experiments
-            .iter_mut()
-            .find(|e| e.id == "entry.getpid")
-            .unwrap();
-        let b = e.blocks.as_mut().unwrap();
-        b.drift = Some(drift::block_drift(&r, (0..20).map(f64::from).collect()));
-        f.drift_reference = Some(r);
-        f
-    }
-
-    #[test]
-    fn a_host_that_moved_as_a_whole_is_netted_out() {
-        let f = crate::load::parse_result(include_str!(
-            "../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
-        ))
-        .unwrap();
-        let base: Vec<f64> = (0..20).map(|i| 390.0 + (i % 5) as f64 * 0.5).collect();
-        let a = interleaved(&f, base.clone(), 1.0);
-        // B's host ran everything 8% slower, the reference too.
-        let b = interleaved(&f, base.iter().map(|x| x * 1.08).collect(), 1.08);
-        let row = |c: &Comparison| c.rows.iter().find(|r| r.id == "entry.getpid").cloned();
-        let c = compare(&a, &b);
-        let r = row(&c).unwrap();
-        assert!(matches!(c.reference, drift::Change::Net { .. }));
-        assert_eq!(r.test.significant(), Some(false), "{r:?}");
-        assert!(r.net_change_pct().unwrap().abs() < 1e-9);
-        // Rows not interleaved in both runs are judged raw.
-        assert!(c
-            .rows
-            .iter()
-            .filter(|r| r.id != "entry.getpid")
-            .all(|r| r.net.is_none()));
-        let text = render_text(&c);
-        assert!(
-            text.contains("judged net of it") && text.contains("+8.0%"),
-            "{text}"
-        );
-        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
-        // A real 8% slowdown with a steady reference is found.
-        let slow = interleaved(&f, base.iter().map(|x| x * 1.08).collect(), 1.0);
-        assert_eq!(
-            row(&compare(&a, &slow)).unwrap().test.significant(),
-            Some(true)
-        );
-        // --raw, or another kernel: the reference is not the host's drift.
-        let raw = compare_with(
-            &a,
-            &b,
-            Options {
-                net_of_reference: false,
-            },
-        );
-        assert_eq!(row(&raw).unwrap().test.significant(), Some(true));
-        assert!(render_text(&raw).contains("not netted (--raw"));
-        let mut other = b.clone();
-        if let Some(p) = other.environment.platform.as_mut() {
-            p.kernel_release.push_str("-patched");
-        }
-        let c = compare(&a, &other);
-        assert!(matches!(c.reference, drift::Change::NotNetted { .. }));
-        assert_eq!(row(&c).unwrap().test.significant(), Some(true));
-        assert!(render_text(&c)
-            .replace("\n  ", " ")
-            .contains("the kernels differ"));
-    }
-}
+mod tests;

@@ -361,27 +361,96 @@ pub fn pti_on_option(k: &KernelFacts) -> Option<Runs> {
 /// Meltdown check.
 const NO_MELTDOWN_INTEL: &[&str] = &["Bonnell", "Saltwell"];
 
-/// Intel cores that all report RDCL_NO: used only when a dump enumerates
-/// IA32_ARCH_CAPABILITIES but holds no MSR value to read the bit from.
-const RDCL_NO_CORES: &[&str] = &[
-    "Cascade Lake",
-    "Cooper Lake",
-    "Ice Lake",
-    "Tiger Lake",
-    "Rocket Lake",
-    "Alder Lake",
-    "Raptor Lake",
-    "Sapphire Rapids",
-    "Emerald Rapids",
-    "Granite Rapids",
-    "Meteor Lake",
-    "Arrow Lake",
-    "Lunar Lake",
-    "Goldmont Plus",
-    "Tremont",
-    "Gracemont",
-    "Crestmont",
+/// Intel cores whose parts report RDCL_NO (IA32_ARCH_CAPABILITIES, MSR
+/// 0x10A, bit 0), used only when a dump enumerates the MSR but holds no
+/// value to read the bit from (the kernel itself has no per-model list:
+/// it reads the MSR, `src::MELTDOWN_WHITELIST`). Each entry names the
+/// dump whose MSR 0x10A line shows the bit set: testdata/cpuid-dumps, or
+/// the InstLatx64 collection those come from (file name given). Two
+/// entries have no such dump and say what they are derived from.
+const RDCL_NO_CORES: &[(&str, &str)] = &[
+    (
+        "Cascade Lake",
+        "InstLatx64 GenuineIntel0050657_CascadeLakeW: 0x2B",
+    ),
+    // No Cooper Lake dump with an MSR 0x10A line was found: derived from
+    // Cascade Lake, of which it is a refresh (model 0x55, stepping 10-11).
+    (
+        "Cooper Lake",
+        "derived from Cascade Lake (same core, model 0x55)",
+    ),
+    // A client part; Ice Lake-SP (model 0x6A) shares its Sunny Cove core.
+    ("Ice Lake", "InstLatx64 GenuineIntel00706E5_IceLakeY: 0x2B"),
+    (
+        "Tiger Lake",
+        "InstLatx64 GenuineIntel00806C1_TigerLake_01: 0x6B",
+    ),
+    (
+        "Rocket Lake",
+        "InstLatx64 GenuineIntel00A0671_RocketLake_01: 0x23C6B",
+    ),
+    (
+        "Alder Lake",
+        "testdata GenuineIntel0090672_AlderLake_02: 0xD6B",
+    ),
+    (
+        "Raptor Lake",
+        "InstLatx64 GenuineIntel00B0671_RaptorLake_01: 0x88FD6B",
+    ),
+    (
+        "Sapphire Rapids",
+        "testdata GenuineIntel00806F8_SapphireRapids_05: 0x28FDEB",
+    ),
+    (
+        "Emerald Rapids",
+        "testdata GenuineIntel00C06F2_EmeraldRapids_01: 0xC28FDEB",
+    ),
+    (
+        "Granite Rapids",
+        "testdata GenuineIntel00A06D1_GraniteRapids_03: 0x2DA9FDEB",
+    ),
+    (
+        "Meteor Lake",
+        "testdata GenuineIntel00A06A4_MeteorLake_07: 0xD89FD6B",
+    ),
+    (
+        "Arrow Lake",
+        "InstLatx64 GenuineIntel00C0662_ArrowLake_07: 0xDF9FD6B",
+    ),
+    (
+        "Lunar Lake",
+        "InstLatx64 GenuineIntel00B06D1_LunarLake_04: 0xDF9FD6B",
+    ),
+    (
+        "Goldmont Plus",
+        "InstLatx64 GenuineIntel00706A8_GoldmontPlus: 0x6B",
+    ),
+    // Jasper Lake (model 0x9C) is a Tremont part.
+    (
+        "Tremont",
+        "InstLatx64 GenuineIntel00906C0_JasperLake_01: 0xC6B",
+    ),
+    // Alder Lake-N (model 0xBE) is all Gracemont.
+    (
+        "Gracemont",
+        "InstLatx64 GenuineIntel00B06E0_AlderLakeN_02: 0x180FD6B",
+    ),
+    // No Sierra Forest or Grand Ridge dump with an MSR 0x10A line was
+    // found: derived from Meteor Lake, whose E-cores are Crestmont (its
+    // dump's MSR line is the first CPU's, which may be a P-core).
+    (
+        "Crestmont",
+        "derived from Meteor Lake, whose E-cores are Crestmont",
+    ),
 ];
+
+/// Where `RDCL_NO_CORES` says `core` reports RDCL_NO, if it does.
+fn rdcl_no_source(core: &str) -> Option<&'static str> {
+    RDCL_NO_CORES
+        .iter()
+        .find(|(c, _)| *c == core)
+        .map(|(_, src)| *src)
+}
 
 /// "Sapphire Rapids-class (model masked by hypervisor)" -> "Sapphire
 /// Rapids": the core name the rules and priors are keyed by.
@@ -446,20 +515,22 @@ pub fn meltdown(cpu: &CpuFacts) -> Meltdown {
                  and this one has no IA32_ARCH_CAPABILITIES MSR to report RDCL_NO"
                     .to_string(),
             ),
-            None if RDCL_NO_CORES.contains(&core) => (
-                false,
-                format!(
-                    "every {core} reports RDCL_NO (the dump has no MSR 0x10A value to confirm it)"
+            None => match rdcl_no_source(core) {
+                Some(seen) => (
+                    false,
+                    format!(
+                        "{core} parts report RDCL_NO ({seen}; this dump has no MSR 0x10A value to confirm it)"
+                    ),
                 ),
-            ),
-            None => (
-                true,
-                format!(
-                    "no Intel family 6 core is NO_MELTDOWN on the kernel's \
-                     cpu_vuln_whitelist, and {} cores do not report RDCL_NO",
-                    if core == "unknown" { "unlisted" } else { core }
+                None => (
+                    true,
+                    format!(
+                        "no Intel family 6 core is NO_MELTDOWN on the kernel's \
+                         cpu_vuln_whitelist, and {} cores do not report RDCL_NO",
+                        if core == "unknown" { "unlisted" } else { core }
+                    ),
                 ),
-            ),
+            },
         },
         other => (
             true,

@@ -67,7 +67,7 @@ impl Profile {
         let syscalls_per_sec = rate(&table, "syscalls_per_sec")?;
         let flush_events_per_sec = rate(&table, "flush_events_per_sec")?;
         let pages = rate(&table, "working_set_pages")?;
-        if pages.fract() != 0.0 || pages > 1e12 {
+        if pages.fract() != 0.0 {
             bail!("field `working_set_pages` must be a whole number of pages, got {pages}");
         }
         let latency_budget_us = rate(&table, "latency_budget_us")?;
@@ -80,6 +80,15 @@ impl Profile {
             } else {
                 (DEFAULT_DEFERRED_CHECK_CYCLES, true)
             };
+        for (key, v) in [
+            ("syscalls_per_sec", syscalls_per_sec),
+            ("flush_events_per_sec", flush_events_per_sec),
+            ("working_set_pages", pages),
+            ("latency_budget_us", latency_budget_us),
+            ("deferred_check_cycles", deferred_check_cycles),
+        ] {
+            within(key, v)?;
+        }
         Ok(Profile {
             name,
             syscalls_per_sec,
@@ -90,6 +99,57 @@ impl Profile {
             deferred_check_assumed,
         })
     }
+}
+
+/// The largest value each number may have (and how it is printed), and
+/// why a larger one cannot describe a real workload on one isolated CPU:
+/// sizing it would print figures for something that cannot happen.
+const LIMITS: [(&str, f64, &str, &str); 5] = [
+    (
+        "syscalls_per_sec",
+        1e8,
+        "1e8",
+        "one kernel entry every 10 ns, faster than any x86 enters and leaves the kernel",
+    ),
+    (
+        "flush_events_per_sec",
+        1e6,
+        "1e6",
+        "one every microsecond, about what one IPI alone costs the CPU it interrupts",
+    ),
+    (
+        "working_set_pages",
+        (1u64 << 35) as f64,
+        "2^35",
+        "128 TiB of 4 KiB pages, the whole user address space with 4-level paging",
+    ),
+    (
+        "latency_budget_us",
+        1e6,
+        "1e6",
+        "one second, which is no latency budget",
+    ),
+    (
+        "deferred_check_cycles",
+        1e5,
+        "1e5",
+        "an atomic exchange costs tens of cycles, not a hundred thousand",
+    ),
+];
+
+/// Err when `v` is above the field's limit in `LIMITS`.
+fn within(key: &str, v: f64) -> Result<()> {
+    if let Some((_, max, shown, why)) = LIMITS.iter().find(|l| l.0 == key) {
+        if v > *max {
+            let v = if v >= 1e6 {
+                format!("{v:e}")
+            } else {
+                v.to_string()
+            };
+            bail!("field `{key}` is {v}, more than {shown} ({why})");
+        }
+    }
+    Ok(())
 }
 
 /// A required non-negative finite number (integer or float in TOML).
@@ -149,5 +209,53 @@ mod tests {
         assert!(err(&format!("{OK}syscalls_per_second = 3"))
             .contains("unknown field `syscalls_per_second`"));
         assert!(err("syscalls_per_sec = ").contains("invalid TOML"));
+    }
+
+    #[test]
+    fn absurd_values_are_refused_naming_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |field: &str, value: &str| -> String {
+            let text: String = format!("{OK}deferred_check_cycles = 30\n")
+                .lines()
+                .map(|l| {
+                    if l.starts_with(&format!("{field} =")) {
+                        format!("{field} = {value}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            let path = dir.path().join(format!("{field}.toml"));
+            std::fs::write(&path, text).unwrap();
+            match Profile::read(&path) {
+                Ok(p) => panic!("{field} = {value} accepted: {p:?}"),
+                Err(e) => format!("{e:#}"),
+            }
+        };
+        for (field, value, want) in [
+            ("working_set_pages", "1e12", "more than"),
+            ("working_set_pages", "1000000000000", "more than"),
+            ("syscalls_per_sec", "1e9", "more than"),
+            ("flush_events_per_sec", "2e6", "more than"),
+            ("latency_budget_us", "1e7", "more than"),
+            ("deferred_check_cycles", "1e6", "more than"),
+            ("syscalls_per_sec", "-1", "must not be negative"),
+            ("flush_events_per_sec", "nan", "must be a finite"),
+            ("latency_budget_us", "inf", "must be a finite"),
+        ] {
+            let e = with(field, value);
+            assert!(
+                e.contains(&format!("{field}.toml")) && e.contains(&format!("`{field}`")),
+                "{field} = {value}: {e}"
+            );
+            assert!(e.contains(want), "{field} = {value}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        // The limits themselves are accepted.
+        for (field, max, _, _) in LIMITS {
+            let text = format!("{OK}deferred_check_cycles = 30\n")
+                .replace(&format!("{field} = "), &format!("{field} = {max:.1}\n#"));
+            Profile::parse(&text).unwrap_or_else(|e| panic!("{field} = {max}: {e:#}"));
+        }
     }
 }

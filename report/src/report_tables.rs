@@ -5,7 +5,7 @@
 use crate::caveats;
 use crate::ids::{self, Kind};
 use crate::machine::{self, Machine};
-use crate::schema::{Experiment, ResultFile};
+use crate::schema::{ClockKind, Experiment, ResultFile};
 use crate::size::cost;
 use crate::text_table::Table;
 use crate::units::{ci_ns, count, ns, num};
@@ -402,29 +402,46 @@ pub fn published_note() -> String {
         .to_string()
 }
 
-/// Long-format rows for CSV: one line per machine and experiment.
+/// The CSV columns. `clock` is the clock of the experiment's samples:
+/// `tsc`, or `core` for core cycles (a schema-1 or -2 rdpmc run). The
+/// `*_cycles` columns and `headline_ns` hold TSC cycles (and time) only,
+/// empty for a `core` row; the `core_*` columns hold core cycles only: a
+/// schema-3 run's core cycles recorded beside the TSC, or a `core` row's
+/// own. One column never holds both clocks.
+pub const CSV_COLUMNS: [&str; 20] = [
+    "cpu",
+    "kernel",
+    "host",
+    "pti",
+    "experiment",
+    "pages",
+    "clock",
+    "n",
+    "median_cycles",
+    "p99_cycles",
+    "max_cycles",
+    "headline_cycles",
+    "headline_ci95_lo",
+    "headline_ci95_hi",
+    "headline_ns",
+    "tsc_hz",
+    "mean_cycles",
+    "core_median_cycles",
+    "core_p99_cycles",
+    "core_headline_cycles",
+];
+
+/// Long-format rows for CSV: one line per machine and experiment
+/// (`CSV_COLUMNS`).
 pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
-    let mut out = vec![[
-        "cpu",
-        "kernel",
-        "host",
-        "pti",
-        "experiment",
-        "pages",
-        "n",
-        "median_cycles",
-        "p99_cycles",
-        "max_cycles",
-        "headline_cycles",
-        "headline_ci95_lo",
-        "headline_ci95_hi",
-        "headline_ns",
-        "tsc_hz",
-        "mean_cycles",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()];
+    let mut out = vec![CSV_COLUMNS.iter().map(|s| s.to_string()).collect()];
+    let f = |v: f64| {
+        if v.is_finite() {
+            format!("{v}")
+        } else {
+            String::new()
+        }
+    };
     for m in machine::group(files) {
         let hz = m.tsc_hz();
         let pti = m
@@ -442,12 +459,13 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
                 .as_ref()
                 .map(|b| b.delta_ci95)
                 .unwrap_or(e.summary.median_ci95);
-            let f = |v: f64| {
-                if v.is_finite() {
-                    format!("{v}")
-                } else {
-                    String::new()
-                }
+            // TSC cells: the figure when the samples are TSC cycles.
+            let tsc = |v: f64| e.tsc(v).map(|c| f(c.0)).unwrap_or_default();
+            // Core cells: recorded beside the TSC, or the samples' own.
+            let (core_median, core_p99) = match (&e.core_cycles, e.clock) {
+                (Some(c), _) => (f(c.summary.median), f(c.summary.p99)),
+                (None, ClockKind::CoreCycles) => (f(e.summary.median), f(e.summary.p99)),
+                (None, ClockKind::Tsc) => (String::new(), String::new()),
             };
             out.push(vec![
                 m.cpu_label.clone(),
@@ -456,19 +474,27 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
                 pti.clone(),
                 e.id.clone(),
                 pages,
+                match e.clock {
+                    ClockKind::Tsc => "tsc",
+                    ClockKind::CoreCycles => "core",
+                }
+                .into(),
                 e.summary.n.to_string(),
-                f(e.summary.median),
-                f(e.summary.p99),
-                f(e.summary.max),
-                f(h),
-                f(ci[0]),
-                f(ci[1]),
-                e.tsc(h)
+                tsc(e.summary.median),
+                tsc(e.summary.p99),
+                tsc(e.summary.max),
+                tsc(h),
+                tsc(ci[0]),
+                tsc(ci[1]),
+                e.headline_tsc()
                     .and_then(|h| crate::units::cycles_to_ns(h, hz))
                     .map(f)
                     .unwrap_or_default(),
                 f(hz),
-                f(e.summary.mean),
+                tsc(e.summary.mean),
+                core_median,
+                core_p99,
+                e.headline_core_cycles().map(f).unwrap_or_default(),
             ]);
         }
     }

@@ -216,9 +216,15 @@ fn size_dump(profile: &Profile, machines: &[Machine], d: &DumpTarget) -> Block {
 }
 
 /// Same CPU model: vendor, family, model and core (model 0x55 alone is
-/// Skylake-SP, Cascade Lake or Cooper Lake).
+/// Skylake-SP, Cascade Lake or Cooper Lake), and the same part by its
+/// brand: a Gold 6248's figures are not a Gold 5218's (other clocks,
+/// cores and caches), so they size it as a like model, named.
 fn same_model(a: &CpuFacts, b: &CpuFacts) -> bool {
-    a.vendor == b.vendor && a.family == b.family && a.model == b.model && a.uarch == b.uarch
+    a.vendor == b.vendor
+        && a.family == b.family
+        && a.model == b.model
+        && a.uarch == b.uarch
+        && machine::short_brand(&a.brand) == machine::short_brand(&b.brand)
 }
 
 /// Caveats of how the machine was measured.
@@ -251,6 +257,23 @@ fn strategy_table(b: &Block, budget_us: f64) -> Table {
     );
     for c in &b.costs.costs {
         let label = c.strategy.label();
+        if let Outcome::PricedAs(other) = &c.outcome {
+            // No figures of its own: the other row is how it runs here.
+            t.push_spanning(
+                vec![
+                    label,
+                    format!("see {}", other.label()),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    c.runs.short().into(),
+                    "-".into(),
+                ],
+                1,
+                4,
+            );
+            continue;
+        }
         let row = match &c.outcome {
             Outcome::Figures(f) => vec![
                 label,
@@ -265,7 +288,7 @@ fn strategy_table(b: &Block, budget_us: f64) -> Table {
                 c.runs.short().into(),
                 f.from().into(),
             ],
-            Outcome::Missing(_) => vec![
+            Outcome::Missing(_) | Outcome::PricedAs(_) => vec![
                 label,
                 "-".into(),
                 "-".into(),
@@ -281,7 +304,7 @@ fn strategy_table(b: &Block, budget_us: f64) -> Table {
 }
 
 /// What the table's cells mean, printed once under the blocks.
-const LEGEND: &str = "ns/event: per kernel entry (series, proposal, pti=on) or per flush event (IPI, INVLPGB). budget: ok = worst added latency within the budget and under 100% of a CPU, >= = only a median is known (a lower bound), ? = within the budget on a lower bound. runs: yes = on this kernel today; patch = with the series applied (not merged); pti=on = only with the series and pti=on; no = does not run here; idea = a review proposal, not posted code; n/a = not used by Linux; ? = not known here (PTI state or kernel release). from: meas = measured here (TSC time), like = measured on a like model, pub = published (source in --explain), asm = assumed, mix = parts of several kinds.";
+const LEGEND: &str = "ns/event: per kernel entry (series, proposal, pti=on) or per flush event (IPI, INVLPGB); \"see R\": runs here only as row R, which carries its price (with PTI off, v6/v7 runs only with pti=on, whose own cost that row adds). budget: ok = worst added latency within the budget and under 100% of a CPU, >= = only a median is known (a lower bound), ? = within the budget on a lower bound. runs: yes = on this kernel today; patch = with the series applied (not merged); pti=on = only with the series and pti=on; no = does not run here; idea = a review proposal, not posted code; n/a = not used by Linux; ? = not known here (PTI state or kernel release). from: meas = measured here (TSC time), like = measured on a like model, pub = published (source in --explain), asm = assumed, mix = parts of several kinds.";
 
 /// Text answer, 72 columns: the workload, then per CPU the answer and
 /// its table, the recommendation, and with `explain` the detail.
@@ -367,6 +390,10 @@ pub fn check_table_against_answer(text: &str) -> Result<usize, String> {
         let answer = answer.split_whitespace().collect::<Vec<_>>().join(" ");
         let widths: Vec<usize> = lines[head + 1].split("  ").map(str::len).collect();
         let mut quoted = 0;
+        let has_pti_row = lines[head + 2..]
+            .iter()
+            .take_while(|r| !r.starts_with("- ") && !r.trim().is_empty())
+            .any(|r| r.starts_with("pti=on + "));
         for row in &lines[head + 2..] {
             if row.starts_with("- ") || row.trim().is_empty() {
                 break;
@@ -380,6 +407,27 @@ pub fn check_table_against_answer(text: &str) -> Result<usize, String> {
             }
             let (label, pct, worst, budget, runs) =
                 (cells[0], cells[2], cells[3], cells[4], cells[5]);
+            // Only the honest row carries a price: a series row that runs
+            // here only with pti=on shows none, where a pti=on row exists.
+            let spans_see = row.contains("  see ");
+            if label == "series v6/v7" && runs == "pti=on" && has_pti_row && !spans_see {
+                return Err(format!(
+                    "block {:?}: {label} is priced, though it runs here only as pti=on + v6/v7",
+                    lines[0]
+                ));
+            }
+            if spans_see {
+                for (i, _) in answer.match_indices(&format!("{label}: ")) {
+                    if !answer[i..].starts_with(&format!("{label}: see ")) {
+                        return Err(format!(
+                            "block {:?}: {label} has no figures, the answer quotes some",
+                            lines[0]
+                        ));
+                    }
+                    quoted += 1;
+                }
+                continue;
+            }
             let verdict = match budget {
                 "ok" => "within budget",
                 "OVER" => "over budget",

@@ -18,6 +18,9 @@ pub struct Table {
     pub headers: Vec<String>,
     pub align: Vec<Align>,
     pub rows: Vec<Vec<String>>,
+    /// Per row: Some((first, last)) when its cell `first` is one text
+    /// across columns first..=last (the others empty), left-aligned.
+    pub spans: Vec<Option<(usize, usize)>>,
 }
 
 impl Table {
@@ -31,11 +34,24 @@ impl Table {
             headers: headers.iter().map(|s| s.to_string()).collect(),
             align,
             rows: vec![],
+            spans: vec![],
         }
     }
 
     pub fn push(&mut self, row: Vec<String>) {
         self.rows.push(row);
+        self.spans.push(None);
+    }
+
+    /// A row whose cell `first` is one text across columns first..=last
+    /// (a note where figures would be): the columns keep the widths of
+    /// the other rows, and the text is cut to the span if longer.
+    pub fn push_spanning(&mut self, mut row: Vec<String>, first: usize, last: usize) {
+        for c in row.iter_mut().take(last + 1).skip(first + 1) {
+            c.clear();
+        }
+        self.rows.push(row);
+        self.spans.push(Some((first, last)));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -48,11 +64,14 @@ impl Table {
     pub fn render_text(&self) -> String {
         let ncol = self.headers.len();
         let cell = |r: &Vec<String>, i: usize| r.get(i).cloned().unwrap_or_default();
+        let spanned = |ri: usize, i: usize| matches!(self.spans.get(ri), Some(Some((a, b))) if (*a..=*b).contains(&i));
         let mut widths: Vec<usize> = (0..ncol)
             .map(|i| {
                 self.rows
                     .iter()
-                    .map(|r| cell(r, i).chars().count())
+                    .enumerate()
+                    .filter(|(ri, _)| !spanned(*ri, i))
+                    .map(|(_, r)| cell(r, i).chars().count())
                     .chain([self.headers[i].chars().count()])
                     .max()
                     .unwrap_or(0)
@@ -70,9 +89,18 @@ impl Table {
                 out.push('\n');
             }
         }
-        let line = |cells: Vec<String>| -> String {
+        let line = |cells: Vec<String>, span: Option<(usize, usize)>| -> String {
             let mut parts = Vec::with_capacity(ncol);
             for (i, c) in cells.into_iter().enumerate().take(ncol) {
+                match span {
+                    Some((a, b)) if i == a => {
+                        let w = widths[a..=b].iter().sum::<usize>() + 2 * (b - a);
+                        parts.push(format!("{:<w$}", fit(&c, w)));
+                        continue;
+                    }
+                    Some((a, b)) if (a..=b).contains(&i) => continue,
+                    _ => {}
+                }
                 let c = fit(&c, widths[i]);
                 parts.push(match self.align.get(i).copied().unwrap_or(Align::Right) {
                     Align::Left => format!("{c:<w$}", w = widths[i]),
@@ -84,12 +112,13 @@ impl Table {
             // allowed to break the width promise.
             fit(s.trim_end(), WIDTH)
         };
-        out.push_str(&line(self.headers.clone()));
+        out.push_str(&line(self.headers.clone(), None));
         out.push('\n');
-        out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+        out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect(), None));
         out.push('\n');
-        for r in &self.rows {
-            out.push_str(&line((0..ncol).map(|i| cell(r, i)).collect()));
+        for (ri, r) in self.rows.iter().enumerate() {
+            let span = self.spans.get(ri).copied().flatten();
+            out.push_str(&line((0..ncol).map(|i| cell(r, i)).collect(), span));
             out.push('\n');
         }
         out
@@ -142,10 +171,16 @@ pub fn fit(s: &str, w: usize) -> String {
 /// characters; only words longer than the width are cut (never
 /// overflow). The one wrap of the project: `detect` uses it too.
 pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    wrap_with(text, width, "", indent)
+}
+
+/// `wrap` with `first` before the first line too (`detect` indents a
+/// whole paragraph); the same rule keeps a long word whole.
+pub fn wrap_with(text: &str, width: usize, first: &str, indent: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();
     let line = |lines: &Vec<String>, cur: &str| {
-        let prefix = if lines.is_empty() { "" } else { indent };
+        let prefix = if lines.is_empty() { first } else { indent };
         if prefix.chars().count() + cur.chars().count() > width {
             fit(cur, width)
         } else {
@@ -153,7 +188,7 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
         }
     };
     for word in text.split_whitespace() {
-        let prefix = if lines.is_empty() { "" } else { indent };
+        let prefix = if lines.is_empty() { first } else { indent };
         let room = width.saturating_sub(prefix.chars().count());
         let candidate_len =
             cur.chars().count() + usize::from(!cur.is_empty()) + word.chars().count();
@@ -221,6 +256,30 @@ mod tests {
         let url = format!("({}).", "u".repeat(8));
         let w = wrap(&format!("see {url}"), 11, "  ");
         assert_eq!(w, ["see", url.as_str()]);
+        // Indented from the first line on, with the same rule.
+        let w = wrap_with(&format!("see it {url}"), 11, "  ", "  ");
+        assert_eq!(w, ["  see it", url.as_str()]);
+    }
+
+    #[test]
+    fn a_spanning_cell_keeps_the_columns() {
+        let mut t = Table::new("", &["name", "a", "b", "c"]);
+        t.push(vec!["x".into(), "1".into(), "22".into(), "3".into()]);
+        t.push_spanning(
+            vec!["y".into(), "see row x".into(), "".into(), "9".into()],
+            1,
+            2,
+        );
+        let s = t.render_text();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "name  a   b  c");
+        assert_eq!(lines[2], "x     1  22  3");
+        // Spans "a  b" (1 + 2 + 2 columns), cut with ~ when longer.
+        assert_eq!(lines[3], "y     see ~  9");
+        assert_eq!(
+            t.render_markdown().lines().last(),
+            Some("| y | see row x |  | 9 |")
+        );
     }
 
     #[test]

@@ -16,13 +16,32 @@ fn hidden(c: char) -> bool {
         || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
-/// `s` without hidden characters; a tab or line break becomes a space.
+/// `s` without terminal escape sequences and hidden characters; a tab or
+/// line break becomes a space. Whole sequences go, not just their ESC:
+/// dropping the ESC of "entry.\x1b[2Jnull" alone would show
+/// "entry.[2Jnull". anstream's parser (the DEC ANSI state machine) knows
+/// where a CSI, OSC, DCS or other string sequence ends; C1 controls
+/// written as characters (U+0080..U+009F) are first spelt as the ESC
+/// sequences they stand for (ECMA-48 5.3: U+009B is ESC [), so the 8-bit
+/// forms go whole too.
 pub fn printable(s: &str) -> Cow<'_, str> {
     if !s.chars().any(hidden) {
         return Cow::Borrowed(s);
     }
+    let mut seven = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\u{80}'..='\u{9f}' => {
+                seven.push('\u{1b}');
+                seven.push(char::from(c as u8 - 0x40));
+            }
+            c => seven.push(c),
+        }
+    }
+    let stripped = anstream::adapter::strip_str(&seven).to_string();
     Cow::Owned(
-        s.chars()
+        stripped
+            .chars()
             .filter_map(|c| match c {
                 '\t' | '\n' | '\r' => Some(' '),
                 c if hidden(c) => None,
@@ -83,12 +102,38 @@ mod tests {
     #[test]
     fn hidden_characters_are_dropped() {
         assert_eq!(printable("plain host"), "plain host");
-        assert_eq!(printable("a\u{1b}[31mb\u{7}"), "a[31mb");
+        assert_eq!(printable("a\u{1b}[31mb\u{7}"), "ab");
         assert_eq!(printable("x\ty\nz"), "x y z");
         assert_eq!(printable("\u{202E}gnp.exe\u{9b}"), "gnp.exe");
+        assert_eq!(printable("Zen 4 (EPYC 9654)"), "Zen 4 (EPYC 9654)");
+        // ESC o is a whole sequence (LS3): the o goes with it, as on a
+        // terminal.
         let mut v = serde_json::json!({"h\u{1b}ost": ["\u{1b}]0;pwned\u{7}", 1, {"k": "v\u{0}"}]});
         clean_json(&mut v);
-        assert_eq!(v, serde_json::json!({"host": ["]0;pwned", 1, {"k": "v"}]}));
+        assert_eq!(v, serde_json::json!({"hst": ["", 1, {"k": "v"}]}));
+    }
+
+    #[test]
+    fn whole_escape_sequences_go_not_just_their_esc() {
+        for (raw, want) in [
+            // CSI: erase the screen, colours, cursor moves.
+            ("entry.\u{1b}[2Jnull", "entry.null"),
+            ("entry.\u{1b}[1;31mnull\u{1b}[0m", "entry.null"),
+            ("a\u{1b}[?25lb\u{1b}[10;20Hc", "abc"),
+            // OSC ended by BEL or by ST (ESC \): a title, a hyperlink.
+            ("box\u{1b}]0;pwned\u{7}1", "box1"),
+            ("\u{1b}]8;;http://x/\u{1b}\\link\u{1b}]8;;\u{1b}\\", "link"),
+            // The 8-bit forms: CSI (U+009B), OSC (U+009D) ended by ST (U+009C).
+            ("entry.\u{9b}2Jnull", "entry.null"),
+            ("h\u{9d}0;t\u{9c}ost", "host"),
+            // DCS and other two-byte escapes.
+            ("a\u{1b}Pq#0;2;0;0;0\u{1b}\\b", "ab"),
+            ("a\u{1b}7b\u{1b}cc", "abc"),
+            // Unicode text around them stays.
+            ("Zürich \u{1b}[31m°C", "Zürich °C"),
+        ] {
+            assert_eq!(printable(raw), want, "{raw:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! What a result file must satisfy beyond its JSON shape before any figure
 //! of it is printed: a shared file with a median of 1e308 cycles, a
 //! negative median, n = 0 beside 2000 counted samples, counts that
-//! overflow, min above the median or two experiments with one id would
-//! otherwise be reported as measured.
+//! overflow, min above the median, a median outside its own 95% CI or two
+//! experiments with one id would otherwise be reported as measured.
 //!
 //! The rules cover the fields named here; a field added to the schema
 //! later passes until a rule is written for it. Timings are cycles with
@@ -11,7 +11,7 @@
 //! that cost; differences (deltas, their CIs and block medians of
 //! differential experiments) may be negative.
 
-use crate::schema::{Blocks, Experiment, Histogram, IpiStats, ResultFile, Summary, TimerInfo};
+use crate::schema::{Blocks, Experiment, Histogram, IpiStats, ResultFile, Summary};
 use std::collections::BTreeSet;
 
 /// The largest magnitude a cycle count may have: about four days at
@@ -101,7 +101,21 @@ pub fn summary(what: &str, s: &Summary, floor: f64) -> Result<(), String> {
             s.mean, s.min, s.max
         ));
     }
-    interval(&format!("{what} median CI"), s.median_ci95)
+    interval(&format!("{what} median CI"), s.median_ci95)?;
+    inside(&format!("{what} median"), s.median, s.median_ci95)
+}
+
+/// `x` within its own 95% CI, with `le`'s rounding allowance: a CI that
+/// leaves out the figure it is the CI of was not computed from it.
+fn inside(what: &str, x: f64, ci: [f64; 2]) -> Result<(), String> {
+    if le(ci[0], x) && le(x, ci[1]) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {x} is outside its own 95% CI [{}, {}]",
+            ci[0], ci[1]
+        ))
+    }
 }
 
 /// The histogram's structure, values not below `floor`, and its sample
@@ -148,14 +162,21 @@ fn blocks(b: &Blocks) -> Result<(), String> {
     fraction("outlier fraction", b.outlier_fraction)
 }
 
-fn experiment(e: &Experiment, floor: f64) -> Result<(), String> {
+fn experiment(e: &Experiment, floor: f64, core_floor: f64) -> Result<(), String> {
     summary("summary", &e.summary, floor)?;
+    if let Some(c) = &e.core_cycles {
+        summary("core-cycle summary", &c.summary, core_floor)?;
+        if let Some(d) = c.delta_median {
+            finite("core-cycle delta median", d)?;
+        }
+    }
     histogram("samples", &e.samples, e.summary.n, floor)?;
     if let Some(b) = &e.baseline {
         summary("baseline summary", &b.summary, floor)?;
         histogram("baseline samples", &b.samples, b.summary.n, floor)?;
         finite("delta median", b.delta_median)?;
         interval("delta CI", b.delta_ci95)?;
+        inside("delta median", b.delta_median, b.delta_ci95)?;
     }
     if let Some(i) = &e.ipi {
         ipi(i, floor)?;
@@ -168,8 +189,8 @@ fn experiment(e: &Experiment, floor: f64) -> Result<(), String> {
 
 /// The lowest a timing may be: minus the timer cost that was subtracted
 /// (rounded as it was), less one cycle.
-fn floor(t: &TimerInfo) -> f64 {
-    -(t.overhead_cycles.round() + 1.0)
+fn floor(overhead_cycles: f64) -> f64 {
+    -(overhead_cycles.round() + 1.0)
 }
 
 /// Every rule above over one file; Err says which experiment and figure.
@@ -191,7 +212,55 @@ pub fn result_file(f: &ResultFile) -> Result<(), String> {
         if !ids.insert(e.id.as_str()) {
             return Err(format!("experiment {} appears twice", e.id));
         }
-        experiment(e, floor(t)).map_err(|m| format!("experiment {}: {m}", e.id))?;
+        let core = t.core_overhead_cycles.unwrap_or(t.overhead_cycles);
+        experiment(e, floor(t.overhead_cycles), floor(core))
+            .map_err(|m| format!("experiment {}: {m}", e.id))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixtures pass; a median or delta moved outside its own CI is
+    /// refused, naming it; a CI that holds it up to f64 rounding is not.
+    #[test]
+    fn a_median_outside_its_own_ci_is_refused() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/results/synthetic-skylake-pti.json"
+        );
+        // read_result validates: the fixture passes.
+        let f = &crate::load::read_result(std::path::Path::new(path)).unwrap();
+        let i = f
+            .experiments
+            .iter()
+            .position(|e| e.baseline.is_some())
+            .unwrap();
+
+        let mut bad = f.clone();
+        let s = &mut bad.experiments[i].summary;
+        s.median_ci95 = [s.median + 1.0, s.median + 2.0];
+        let e = result_file(&bad).unwrap_err();
+        assert!(
+            e.contains("summary median") && e.contains("outside its own 95% CI"),
+            "{e}"
+        );
+
+        let mut bad = f.clone();
+        let b = bad.experiments[i].baseline.as_mut().unwrap();
+        b.delta_ci95 = [b.delta_median - 3.0, b.delta_median - 1.0];
+        let e = result_file(&bad).unwrap_err();
+        assert!(
+            e.contains("delta median") && e.contains("outside its own 95% CI"),
+            "{e}"
+        );
+
+        // Rounding of figures computed in f64 is allowed, as for order.
+        let mut close = f.clone();
+        let s = &mut close.experiments[i].summary;
+        s.median_ci95 = [s.median * (1.0 + 1e-12), s.median * (1.0 + 2e-12)];
+        result_file(&close).unwrap();
+    }
 }

@@ -31,6 +31,7 @@ fn rdpmc_run() -> ResultFile {
         ] {
             *v *= 1.5;
         }
+        s.median_ci95 = s.median_ci95.map(|c| c * 1.5);
         e.core_cycles = Some(CoreCycles {
             summary: s,
             delta_median: e.baseline.as_ref().map(|b| b.delta_median * 1.5),
@@ -144,4 +145,124 @@ fn an_older_rdpmc_file_has_no_ns_for_its_core_cycles() {
         "{:?}",
         costs.ingredients.flush
     );
+}
+
+/// The CSV row of `id`, as column name -> cell.
+fn csv_row(f: &ResultFile, id: &str) -> std::collections::BTreeMap<String, String> {
+    let csv = report::render_csv(std::slice::from_ref(f));
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header, report::report_tables::CSV_COLUMNS);
+    let row = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|cells| cells[4] == id)
+        .unwrap_or_else(|| panic!("no {id} row:\n{csv}"));
+    header
+        .iter()
+        .zip(row)
+        .map(|(h, c)| (h.to_string(), c.to_string()))
+        .collect()
+}
+
+#[test]
+fn csv_keeps_tsc_and_core_cycles_in_their_own_columns() {
+    // Schema 3 with rdpmc: TSC in the *_cycles columns, core cycles beside.
+    let f = rdpmc_run();
+    let getpid = f
+        .experiments
+        .iter()
+        .find(|e| e.id == "entry.getpid")
+        .unwrap();
+    let r = csv_row(&f, "entry.getpid");
+    assert_eq!(r["clock"], "tsc");
+    assert_eq!(r["median_cycles"], format!("{}", getpid.summary.median));
+    assert_eq!(
+        r["core_median_cycles"],
+        format!("{}", getpid.summary.median * 1.5)
+    );
+    assert_eq!(
+        r["core_headline_cycles"],
+        format!("{}", getpid.summary.median * 1.5)
+    );
+    let ns: f64 = r["headline_ns"].parse().unwrap();
+    assert!((ns - ns_of(&f, getpid.summary.median)).abs() < 1e-9);
+    // ipi.* has no core cycles: those cells are empty.
+    let r = csv_row(&f, "ipi.kmod.kernel_range");
+    assert_eq!(
+        (r["clock"].as_str(), r["core_median_cycles"].as_str()),
+        ("tsc", "")
+    );
+
+    // An older rdpmc file: entry.* samples are core cycles; they go to
+    // the core columns only, and the TSC and ns cells stay empty.
+    let mut old = load("synthetic-skylake-pti.json");
+    old.schema_version = 2;
+    old.timer.kind = TimerKind::Rdpmc;
+    old.upgrade();
+    let median = getpid.summary.median;
+    let r = csv_row(&old, "entry.getpid");
+    assert_eq!(r["clock"], "core");
+    for col in [
+        "median_cycles",
+        "p99_cycles",
+        "headline_cycles",
+        "headline_ns",
+        "mean_cycles",
+    ] {
+        assert_eq!(r[col], "", "{col}: {r:?}");
+    }
+    assert_eq!(r["core_median_cycles"], format!("{median}"));
+    assert_eq!(r["core_headline_cycles"], format!("{median}"));
+    let r = csv_row(&old, "ipi.kmod.kernel_range");
+    assert_eq!(r["clock"], "tsc");
+    assert!(!r["median_cycles"].is_empty() && !r["headline_ns"].is_empty());
+}
+
+/// `compare` of two older rdpmc files: the core-cycle rows (entry.*,
+/// refill.*, entry.flush.*) stay cycles, marked; the TSC rows of the same
+/// files (ipi.*, flush.kernel.*) keep ns.
+#[test]
+fn compare_loses_ns_only_on_core_cycle_rows() {
+    let old = || {
+        let mut f = load("synthetic-skylake-pti.json");
+        f.schema_version = 2;
+        f.timer.kind = TimerKind::Rdpmc;
+        f.upgrade();
+        f
+    };
+    let (a, mut b) = (old(), old());
+    b.created = "2026-12-01T00:00:00Z".into();
+    let c = report::compare::compare(&a, &b);
+    assert!(!c.in_ns);
+    let row = |id: &str| c.rows.iter().find(|r| r.id == id).unwrap();
+    let ipi = row("ipi.kmod.kernel_range");
+    assert!(ipi.in_ns(), "{ipi:?}");
+    let e = a
+        .experiments
+        .iter()
+        .find(|e| e.id == "ipi.kmod.kernel_range")
+        .unwrap();
+    assert!((ipi.a_ns.unwrap() - ns_of(&a, e.summary.median)).abs() < 1e-9);
+    for id in ["entry.getpid", "refill.w64", "entry.flush.invpcid2"] {
+        assert!(!row(id).in_ns(), "{id}");
+    }
+    let text = report::compare::render_text(&c);
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id}:\n{text}"))
+            .to_string()
+    };
+    assert!(line("entry.getpid").contains(" cyc "), "{text}");
+    assert!(line("entry.flush.cr4_pge.w64").contains(" cyc "), "{text}");
+    assert!(!line("ipi.kmod.kernel_range").contains("cyc"), "{text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("ns; rows marked cyc: core cycles"), "{text}");
+    assert!(flat.contains("Rows marked cyc are core cycles"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
+    // Both files all TSC: every row in ns, nothing marked.
+    let s = load("synthetic-skylake-pti.json");
+    let c = report::compare::compare(&s, &s);
+    assert!(c.in_ns && c.rows.iter().all(|r| r.in_ns()));
+    assert!(!report::compare::render_text(&c).contains(" cyc "));
 }

@@ -120,7 +120,7 @@ fn size_dump_uses_closest_model() {
     cpu.stepping = 7;
     cpu.features.rdcl_no = None;
     // What harness::verdict decides for a Cascade Lake dump without an MSR
-    // value (tested there): every Cascade Lake reports RDCL_NO, so no PTI.
+    // value (tested there): Cascade Lake parts report RDCL_NO, so no PTI.
     let verdict = report::schema::Verdict {
         entry_flush_variants: vec!["cr3_flush".into(), "invpcid2".into(), "cr4_pge".into()],
         pti_needed: Some(false),

@@ -71,13 +71,27 @@ fn all_plots_parse_and_are_labelled() {
                 assert!(has(&t, "above a line: IPIs cost more"));
                 // Each line says where its figures come from.
                 assert!(has(&t, "IPI") && has(&t, "flush") && has(&t, "meas"));
+                // PTI off (Cascade Lake, the Zen 4 guest): the flush runs
+                // only with pti=on, and its line adds PTI's own cost.
+                let cl = t.iter().find(|x| x.starts_with("Cascade Lake")).unwrap();
+                assert!(
+                    cl.contains("+ PTI") && cl.contains("would need pti=on"),
+                    "{cl}"
+                );
+                let sk = t.iter().find(|x| x.starts_with("Skylake")).unwrap();
+                assert!(!sk.contains("dashed") && !sk.contains("+ PTI"), "{sk}");
+                // A guest is marked as one.
+                let zen = t.iter().find(|x| x.starts_with("Zen 4")).unwrap();
+                assert!(zen.contains("KVM guest"), "{zen}");
+                assert!(has(&t, "dashed: PTI is off there"));
             }
             n if n.starts_with("overhead-vs-rate") => {
                 assert!(has(&t, "Break-even"));
                 assert!(has(&t, "% of one CPU"));
                 assert!(has(&t, "per second"));
                 assert!(has(&t, "IPI (status quo)"));
-                assert!(has(&t, "series v6/v7"));
+                // "series v6/v7", or with PTI off "pti=on + v6/v7" only.
+                assert!(has(&t, "v6/v7"));
                 assert!(has(&t, "proposal (Luto)"));
             }
             other => panic!("unexpected plot {other}"),
@@ -90,6 +104,10 @@ fn all_plots_parse_and_are_labelled() {
         .find(|p| p.1.contains("Cascade Lake"))
         .unwrap();
     assert!(has(&texts(&cl.1), "would not run here"));
+    // With PTI off, v6/v7 is drawn only as pti=on + v6/v7 (with PTI's own
+    // cost), never as if it ran without it.
+    assert!(has(&texts(&cl.1), "pti=on + v6/v7"));
+    assert!(!has(&texts(&cl.1), "series v6/v7"));
     // Only the Zen 4 has INVLPGB.
     let zen = plots
         .iter()
@@ -97,6 +115,8 @@ fn all_plots_parse_and_are_labelled() {
         .find(|p| p.1.contains("Zen 4"))
         .unwrap();
     assert!(has(&texts(&zen.1), "INVLPGB"));
+    assert!(has(&texts(&zen.1), "(KVM guest)"), "a guest says so");
+    assert!(!has(&texts(&cl.1), "guest"));
     assert!(!has(&texts(&cl.1), "INVLPGB"));
 }
 

@@ -39,6 +39,53 @@ enum Block {
 /// How long a quoted line may be in an error message.
 const QUOTE_MAX: usize = 60;
 
+/// A leaf at or below its range's maximum that a complete dump may lack.
+struct Omitted {
+    vendors: &'static [&'static str],
+    leaf: u32,
+    /// The CPU is one on which the leaf has nothing to print.
+    absent_when: fn(&DumpCpuid) -> bool,
+}
+
+const AMD: &[&str] = &["AuthenticAMD", "HygonGenuine"];
+
+/// The one list of leaves a complete dump may lack. The InstLatx64 tool
+/// (and AIDA64) print every leaf up to each maximum, all-zero ones too
+/// (leaves 3, 8, 9, 0xC and 0xE in the Intel dumps here), except leaves
+/// they walk sub-leaf by sub-leaf until one whose type field reads zero:
+/// where sub-leaf 0 already reads zero, no line is printed. Found by
+/// checking every dump in testdata/cpuid-dumps, cpuid-masked and cpuid-r;
+/// any other missing leaf means the dump was cut.
+const OMITTED: &[Omitted] = &[
+    // Leaf 4, deterministic cache parameters: an Intel leaf AMD reserves
+    // (AMD describes its caches in 0x8000001D), so sub-leaf 0 reads zero.
+    // Every AMD dump here and the Hygon one lack it.
+    Omitted {
+        vendors: AMD,
+        leaf: 4,
+        absent_when: |_| true,
+    },
+    // Leaf 0xB, extended topology: reserved on AMD before Zen 2 and on
+    // Hygon (a Zen 1 design): the Interlagos, Zen 1 and Hygon dumps lack
+    // it; Rome (Zen 2) and later print it.
+    Omitted {
+        vendors: AMD,
+        leaf: 0xB,
+        absent_when: |d| {
+            let (family, model) = d.family_model();
+            family < 0x17 || (family == 0x17 && model < 0x30) || d.vendor() == "HygonGenuine"
+        },
+    },
+    // Leaf 0x1B, PCONFIG information: walked until an invalid sub-leaf,
+    // and all zero without PCONFIG (CPUID.7.0:EDX[18] clear), as on the
+    // Meteor Lake dump; parts with PCONFIG (Ice Lake-SP on) print it.
+    Omitted {
+        vendors: &["GenuineIntel"],
+        leaf: 0x1B,
+        absent_when: |d| d.cpuid(7, 0).is_none_or(|r| r[3] & (1 << 18) == 0),
+    },
+];
+
 impl DumpCpuid {
     /// Parses either layout; see the module comment.
     pub fn parse(text: &str) -> Result<DumpCpuid> {
@@ -130,35 +177,54 @@ impl DumpCpuid {
     }
 
     /// Err naming the first leaf a complete dump would hold and this one
-    /// lacks: the maximum of each range (leaf 0's EAX, leaf 0x80000000's
-    /// EAX), and at or below it every leaf the flush verdict reads. A dump
-    /// cut off before them would otherwise decode to "no INVPCID, no
-    /// RDTSCP". Other leaves may be absent: the dump tools leave out
-    /// leaves that read as zeros (leaves 4 and 0xB on older AMD, 0x1B on
-    /// Meteor Lake), so their absence proves nothing.
+    /// lacks: every leaf from 0 to the basic maximum (leaf 0's EAX) and
+    /// from 0x80000000 to the extended maximum (leaf 0x80000000's EAX),
+    /// except the few in `OMITTED`, which the dump tools print no line for
+    /// when the CPU has nothing there. A dump cut off part-way would
+    /// otherwise decode to wrong facts ("no INVPCID, no RDTSCP").
     pub fn check_complete(&self) -> Result<()> {
         const EXT: u32 = 0x8000_0000;
-        let missing = |leaf: u32, range_max: u32| -> Result<()> {
-            if self.leaves.contains_key(&(leaf, 0)) {
-                return Ok(());
+        let range = |first: u32, max: u32| -> Result<()> {
+            // A maximum below the range's first leaf names no leaf in it.
+            for leaf in first..=max.max(first) {
+                if !self.leaves.contains_key(&(leaf, 0)) && !self.may_lack(leaf) {
+                    bail!(
+                        "leaf {leaf:#010x} is missing, though the dump says leaves up to {max:#010x} exist: a truncated dump?"
+                    )
+                }
             }
-            bail!(
-                "leaf {leaf:#010x} is missing, though the dump says leaves up to {range_max:#010x} exist: a truncated dump?"
-            )
+            Ok(())
         };
-        let max = self.leaves.get(&(0, 0)).map_or(0, |r| r[0]);
-        for leaf in [1, 7, max].into_iter().filter(|&l| l <= max) {
-            missing(leaf, max)?;
-        }
+        range(0, self.leaves.get(&(0, 0)).map_or(0, |r| r[0]))?;
         let Some(ext) = self.leaves.get(&(EXT, 0)).map(|r| r[0]) else {
             bail!("leaf 0x80000000 (the extended leaves' maximum) is missing: a truncated dump?");
         };
-        for leaf in [EXT + 1, EXT + 2, EXT + 3, EXT + 4, EXT + 7, EXT + 8, ext] {
-            if leaf <= ext {
-                missing(leaf, ext)?;
-            }
-        }
-        Ok(())
+        range(EXT, ext)
+    }
+
+    /// `leaf` is one a complete dump of this CPU may lack (`OMITTED`).
+    fn may_lack(&self, leaf: u32) -> bool {
+        let vendor = self.vendor();
+        OMITTED.iter().any(|o| {
+            o.leaf == leaf && o.vendors.contains(&vendor.as_str()) && (o.absent_when)(self)
+        })
+    }
+
+    /// The vendor string of leaf 0 (EBX, EDX, ECX).
+    fn vendor(&self) -> String {
+        let r = self.leaves.get(&(0, 0)).copied().unwrap_or_default();
+        [r[1], r[3], r[2]]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .map(char::from)
+            .collect()
+    }
+
+    /// Display family and model from leaf 1 (0 when absent).
+    fn family_model(&self) -> (u32, u32) {
+        let eax = self.leaves.get(&(1, 0)).map_or(0, |r| r[0]);
+        let (family, model, _) = super::display_family_model(&self.vendor(), eax);
+        (family, model)
     }
 
     /// An MSR value recorded in the dump for the first CPU.
@@ -187,6 +253,7 @@ impl CpuidSource for DumpCpuid {
 }
 
 /// Reads a dump file and decodes it; `CpuFacts::source` is the file name.
+/// Every error names the file once (callers add no context of their own).
 pub fn read_dump(path: impl AsRef<std::path::Path>) -> Result<crate::schema::CpuFacts> {
     let path = path.as_ref();
     let bytes = report::files::read_regular(path, report::files::DUMP_CAP)?;
@@ -195,7 +262,7 @@ pub fn read_dump(path: impl AsRef<std::path::Path>) -> Result<crate::schema::Cpu
     let text = String::from_utf8_lossy(&bytes);
     let dump = DumpCpuid::parse(&text)
         .and_then(|d| d.check_complete().map(|()| d))
-        .with_context(|| format!("{}", path.display()))?;
+        .with_context(|| format!("cannot decode CPUID dump {}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -408,192 +475,4 @@ fn quote(line: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const AIDA: &str = "------[ Versions ]------\r\n\
-        CPUID Manufacturer: GenuineIntel\r\n\
-        ------[ CPUID Registers / Logical CPU #0 ]------\r\n\
-        CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69 [GenuineIntel]\r\n\
-        CPUID 00000001\t000206D6-00200800-1FBEE3BF-BFEBFBFF\r\n\
-        CPUID 00000004: 3C004121-01C0003F-0000003F-00000000\r\n\
-        CPUID 00000004: 3C004122-01C0003F-0000003F-00000000\r\n\
-        CPUID 0000000D: 00000007-00000340-00000340-00000000 [SL 00] [x87]\r\n\
-        CPUID 0000000D: 00000100-00000240-00000000-00000000 [SL 02] [AVX]\r\n\
-        ------[ CPUID Registers / Logical CPU #1 ]------\r\n\
-        CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\r\n\
-        CPUID 00000001: 000206D6-01200800-1FBEE3BF-BFEBFBFF\r\n\
-        ------[ MSR Registers / Logical CPU #0 ]------\r\n\
-        MSR 0000010A: 0000-0000-0000-0001\r\n\
-        MSR 00000049: < FAILED >\r\n\
-        ------[ MSR Registers / Logical CPU #1 ]------\r\n\
-        MSR 0000010A: 0000-0000-0000-0000\r\n\
-        MSR 000000CF: 00000000-00000002\r\n";
-
-    #[test]
-    fn aida_layout_first_cpu_sub_leaves_and_msrs() {
-        let d = DumpCpuid::parse(AIDA).unwrap();
-        assert_eq!(
-            d.cpuid(1, 0),
-            Some([0x206D6, 0x200800, 0x1FBEE3BF, 0xBFEBFBFF])
-        );
-        // Untagged repeats are successive sub-leaves; tags are honoured.
-        assert_eq!(d.cpuid(4, 1).map(|r| r[0]), Some(0x3C004122));
-        assert_eq!(d.cpuid(0xD, 2).map(|r| r[0]), Some(0x100));
-        assert_eq!(d.cpuid(0xD, 1), None);
-        assert_eq!(d.msr(0x10A), Some(1), "CPU #0's MSR, not CPU #1's");
-        assert_eq!(d.msr(0x49), None, "FAILED reads carry no value");
-        assert_eq!(d.msr(0xCF), None, "CPU #1's MSRs are not ours");
-        assert_eq!(d.len(), 6);
-    }
-
-    #[test]
-    fn msr_value_forms() {
-        let head = "CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\n\
-                    CPUID 00000001: 000206D6-00200800-1FBEE3BF-BFEBFBFF\n";
-        for (line, want) in [
-            ("MSR 0000010A: 00000000-0000006B", Some(0x6B)),
-            (
-                "MSR 0000010A: 0000-0000-0C28-FDEB [comment]",
-                Some(0x0C28_FDEB),
-            ),
-            ("MSR 0000010A\t0001-0000-0000-0000", Some(1 << 48)),
-            ("MSR 0000010A: < FAILED >", None),
-        ] {
-            let d = DumpCpuid::parse(&format!("{head}{line}\n")).unwrap();
-            assert_eq!(d.msr(0x10A), want, "{line}");
-        }
-        // The first value of an MSR wins (AIDA repeats some).
-        let d = DumpCpuid::parse(&format!(
-            "{head}MSR 000000E7: 0000-0000-0000-0001\nMSR 000000E7: 0000-0000-0000-0002\n"
-        ))
-        .unwrap();
-        assert_eq!(d.msr(0xE7), Some(1));
-    }
-
-    #[test]
-    fn headerless_blocks_split_at_repeated_leaf0() {
-        let text = "CPUID 00000000: 0000001B-756E6547-6C65746E-49656E69\n\
-            CPUID 00000001: 000606A6-00400800-7FFEFBFF-BFEBFBFF\n\n\
-            CPUID 00000000: 0000001B-756E6547-6C65746E-49656E69\n\
-            CPUID 00000001: 000606A6-02400800-7FFEFBFF-BFEBFBFF\n";
-        let d = DumpCpuid::parse(text).unwrap();
-        assert_eq!(d.cpuid(1, 0).map(|r| r[1]), Some(0x00400800));
-        assert_eq!(d.cpuid(1, 1), None, "second CPU is not a sub-leaf");
-    }
-
-    #[test]
-    fn instlatx64_cpu_hash_blocks() {
-        let text = "CPU#000 AffMask: 0x0000000000000001 \n\
-            CPUID 00000000: 00000016-756E6547-6C65746E-49656E69 [GenuineIntel]\n\
-            CPUID 00000001: 00050654-00400800-7FFEFBFF-BFEBFBFF \n\
-            CPU#001 AffMask: 0x0000000000000002 \n\
-            CPUID 00000000: 00000016-756E6547-6C65746E-49656E69 [GenuineIntel]\n\
-            CPUID 00000001: 00050654-01400800-7FFEFBFF-BFEBFBFF \n";
-        let d = DumpCpuid::parse(text).unwrap();
-        assert_eq!(d.cpuid(1, 0).map(|r| r[1]), Some(0x00400800));
-    }
-
-    #[test]
-    fn cpuid_tool_layout() {
-        let text = "CPU 0:\n   0x00000000 0x00: eax=0x00000016 ebx=0x756e6547 ecx=0x6c65746e edx=0x49656e69\n   \
-            0x00000001 0x00: eax=0x00050656 ebx=0x00200800 ecx=0x7ffefbff edx=0xbfebfbff\n   \
-            0x00000007 0x01: eax=0x00000001 ebx=0x00000000 ecx=0x00000000 edx=0x00000000\n\
-            CPU 1:\n   0x00000000 0x00: eax=0x00000017 ebx=0x756e6547 ecx=0x6c65746e edx=0x49656e69\n";
-        let d = DumpCpuid::parse(text).unwrap();
-        assert_eq!(d.cpuid(0, 0).map(|r| r[0]), Some(0x16));
-        assert_eq!(d.cpuid(7, 1), Some([1, 0, 0, 0]));
-        assert_eq!(d.cpuid(1, 0).map(|r| r[3]), Some(0xbfebfbff));
-    }
-
-    #[test]
-    fn errors_name_the_line() {
-        let text = "CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\nhello\nCPUID 00000001: 000206D6-0020\n";
-        let e = DumpCpuid::parse(text).unwrap_err().to_string();
-        assert!(e.starts_with("line 3: expected 4 hex registers"), "{e}");
-        assert!(e.contains("CPUID 00000001: 000206D6-0020"), "{e}");
-
-        let tool = "CPU 0:\n   0x00000000 0x00: eax=0x00000016 ebx=0x756e\n";
-        let e = DumpCpuid::parse(tool).unwrap_err().to_string();
-        assert!(e.starts_with("line 2: "), "{e}");
-
-        let msr = "CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\nMSR 0000010A: 0000-00\n";
-        let e = DumpCpuid::parse(msr).unwrap_err().to_string();
-        assert!(
-            e.starts_with("line 2: expected a 64-bit hex MSR value"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn empty_or_incomplete_dumps_are_errors() {
-        for (text, want) in [
-            ("", "no CPUID register lines"),
-            (
-                "CPUID Manufacturer: GenuineIntel\n",
-                "no CPUID register lines",
-            ),
-            (
-                "CPUID 00000001: 000206D6-00200800-1FBEE3BF-BFEBFBFF\n",
-                "no CPUID leaf 0",
-            ),
-            (
-                "CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\n",
-                "no CPUID leaf 1",
-            ),
-        ] {
-            let e = DumpCpuid::parse(text).unwrap_err().to_string();
-            assert!(e.contains(want), "{text:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn complete_dumps_hold_every_leaf_the_verdict_reads() {
-        let leaf =
-            |l: u32, eax: u32| format!("CPUID {l:08X}: {eax:08X}-00000000-00000000-00000000\n");
-        let whole: String = [(0, 7), (1, 0x206D6), (7, 0)]
-            .into_iter()
-            .chain(
-                (0x8000_0000..=0x8000_0008)
-                    .map(|l| (l, if l == 0x8000_0000 { 0x8000_0008 } else { 0 })),
-            )
-            .map(|(l, eax)| leaf(l, eax))
-            .collect();
-        // Leaves 2 to 6 are absent: the tools leave out leaves that read
-        // as zeros, so only those the verdict reads are required.
-        DumpCpuid::parse(&whole).unwrap().check_complete().unwrap();
-        for (drop, want) in [
-            ("CPUID 00000007", "leaf 0x00000007 is missing"),
-            ("CPUID 80000000", "leaf 0x80000000 (the extended"),
-            ("CPUID 80000008", "leaf 0x80000008 is missing"),
-            ("CPUID 80000002", "leaf 0x80000002 is missing"),
-        ] {
-            let cut: String = whole
-                .lines()
-                .filter(|l| !l.starts_with(drop))
-                .map(|l| format!("{l}\n"))
-                .collect();
-            let e = DumpCpuid::parse(&cut)
-                .unwrap()
-                .check_complete()
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains(want), "{drop}: {e}");
-        }
-    }
-
-    #[test]
-    fn summary_lines_are_not_headers_or_registers() {
-        assert_eq!(
-            parse_line("CPU   0: APICID    0 / Package 0"),
-            Ok(Line::Other)
-        );
-        assert_eq!(parse_line("CPU Type          : HexaCore"), Ok(Line::Other));
-        assert_eq!(parse_line("CPUID Revision    : 000206D6h"), Ok(Line::Other));
-        assert_eq!(parse_line("CPU 3:"), Ok(Line::Header(Some(3))));
-        assert_eq!(
-            parse_line("------[ All CPUs ]------"),
-            Ok(Line::Header(None))
-        );
-    }
-}
+mod tests;

@@ -128,7 +128,7 @@ fn baseline(label: &str, sorted_base: &[i64], delta: f64, ci: [f64; 2]) -> Basel
 /// Attaches the experiment's blocks: the median's CI becomes the block
 /// bootstrap CI, and blocks that disagree add the unstable-host warning.
 pub fn with_blocks(mut e: schema::Experiment, blocks: Blocks) -> schema::Experiment {
-    e.summary.median_ci95 = [finite(blocks.ci95[0]), finite(blocks.ci95[1])];
+    e.summary.median_ci95 = holding(blocks.ci95, e.summary.median);
     attach_blocks(&mut e, blocks);
     e
 }
@@ -153,7 +153,7 @@ pub fn with_block_delta(
     let mut e = e;
     base.sort_unstable();
     let delta = stats::median_f64(&blocks.medians);
-    e.baseline = Some(baseline(label, base, delta, blocks.ci95));
+    e.baseline = Some(baseline(label, base, delta, holding(blocks.ci95, delta)));
     attach_blocks(&mut e, blocks);
     e
 }
@@ -177,6 +177,17 @@ pub fn with_drift(mut e: schema::Experiment, drift: BlockDrift) -> schema::Exper
         }
     }
     e
+}
+
+/// A block-bootstrap CI widened, where needed, to hold the figure printed
+/// beside it. The CI is of the median of block medians; the summary's
+/// median is of all samples, and with quantized samples the two can
+/// differ by half a step (blocks all at 190.5, the pooled median 190). A
+/// CI that leaves out its own figure is refused on load
+/// (`report::validate`), so it only ever widens.
+fn holding(ci: [f64; 2], x: f64) -> [f64; 2] {
+    let x = finite(x);
+    [finite(ci[0]).min(x), finite(ci[1]).max(x)]
 }
 
 /// JSON has no NaN (serde_json writes null, which does not read back as a
@@ -254,6 +265,26 @@ mod tests {
             stats::blocks(50, vec![24.0, 74.0]),
         );
         assert_eq!(e.summary.median_ci95, e.blocks.as_ref().unwrap().ci95);
+    }
+
+    #[test]
+    fn a_block_ci_always_holds_the_median_beside_it() {
+        // Every block's median is 190.5 (even blocks of 190 and 191), the
+        // pooled median 190: the CI widens to hold it.
+        let mut s: Vec<i64> = [190; 51].into_iter().chain([191; 49]).collect();
+        let e = with_blocks(
+            measured("entry.null", "user", BTreeMap::new(), &mut s),
+            stats::blocks(25, vec![190.5; 4]),
+        );
+        assert_eq!(e.summary.median, 190.0);
+        assert_eq!(e.summary.median_ci95, [190.0, 190.5]);
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/results/synthetic-tcg-partial.json"
+        );
+        let mut file = report::load::read_result(std::path::Path::new(path)).unwrap();
+        file.experiments = vec![e];
+        report::validate::result_file(&file).unwrap();
     }
 
     #[test]

@@ -4,6 +4,20 @@
 //! linux-arch and tip-commits archives, torvalds/linux); a lore link for a
 //! Message-ID is https://lore.kernel.org/all/<Message-ID>/.
 
+// The RFC v8 parts the rules quote, each with its own URL. Macros so the
+// clauses below can embed them with concat! (a const cannot be
+// concatenated), while each URL is written once.
+macro_rules! v8_08 {
+    () => {
+        "RFC v8 08/10, https://lkml.iu.edu/2603.3/00651.html"
+    };
+}
+macro_rules! v8_09 {
+    () => {
+        "RFC v8 09/10, https://lkml.iu.edu/2603.3/00653.html"
+    };
+}
+
 /// Where each fact was read.
 pub mod src {
     /// [PATCH v5 00/25], 29 Apr 2025.
@@ -20,10 +34,14 @@ pub mod src {
     pub const V7_TLB_DEFER: &str = "v7 30/31, 20251114151428.1064524-10-vschneid@redhat.com";
     /// v7 31/31: the COALESCE_TLBI Kconfig entry.
     pub const V7_KCONFIG: &str = "v7 31/31, 20251114151428.1064524-11-vschneid@redhat.com";
-    /// [RFC PATCH v8 00/10], 24 Mar 2026 (Message-ID not seen), and its
-    /// 08/10 and 09/10 (lkml.iu.edu 2603.3/00651, /00653).
-    pub const V8_COVER: &str =
-        "RFC v8 cover and 08-09/10, https://lkml.rescloud.iu.edu/2603.3/00632.html";
+    /// [RFC PATCH v8 00/10], 24 Mar 2026 (Message-ID not seen): the
+    /// catch-up sequence at entry.
+    pub const V8_COVER: &str = "RFC v8 cover, https://lkml.rescloud.iu.edu/2603.3/00632.html";
+    /// RFC v8 08/10 "x86/mm/pti: Introduce a kernel/user CR3 software
+    /// signal": the TRACK_CR3 Kconfig entry (depends on PTI).
+    pub const V8_08: &str = v8_08!();
+    /// RFC v8 09/10: sync_core() IPIs deferred through the kPTI CR3 RMW.
+    pub const V8_09: &str = v8_09!();
     /// [PATCH v9 08/10], 5 May 2026, as quoted in Juri Lelli's reply of
     /// 1 Jun 2026; no other part of v9 was found to re-read.
     pub const V9: &str =
@@ -88,7 +106,13 @@ pub const V7_NEEDS_PTI: &str = "COALESCE_TLBI depends on MITIGATION_PAGE_TABLE_I
 // Which flush instruction the sequence uses was not found (the cover's
 // sentence "a CR4 may not be warranted for a kernel TLB flus[h]" is cut
 // off in every copy found).
-pub const V8_WHAT: &str = "runs a catch-up sequence unconditionally at kernel entry instead of per-IPI callbacks, tied to the kPTI CR3 switch (its TRACK_CR3 option depends on MITIGATION_PAGE_TABLE_ISOLATION); what the sequence costs could not be re-read, so entrybench does not price it";
+pub const V8_WHAT: &str = concat!(
+    "runs a catch-up sequence unconditionally at kernel entry instead of per-IPI callbacks, tied to the kPTI CR3 switch (",
+    v8_09!(),
+    "; its TRACK_CR3 option depends on MITIGATION_PAGE_TABLE_ISOLATION: ",
+    v8_08!(),
+    "); what the sequence costs could not be re-read, so entrybench does not price it"
+);
 
 // v9 08/10 "x86/mm/pti: Introduce a kernel/user CR3 software signal", 5
 // May 2026, as Juri Lelli quotes it (2606.0/00925, 1 Jun 2026):
@@ -99,7 +123,13 @@ pub const V9_WHAT: &str = "posted 5 May 2026; its 08/10 writes the kernel-CR3 si
 
 // The two lines above: RFC v8's TRACK_CR3 depends on PTI at build time,
 // and v9's signal (same 08/10 text) runs only with X86_FEATURE_PTI.
-pub const V8_V9_NEED_PTI: &str = "its deferral rides on the kPTI CR3 switch (RFC v8 09/10), built only with MITIGATION_PAGE_TABLE_ISOLATION (RFC v8 08/10) and run only behind the X86_FEATURE_PTI alternative (v9 08/10)";
+pub const V8_V9_NEED_PTI: &str = concat!(
+    "its deferral rides on the kPTI CR3 switch (",
+    v8_09!(),
+    "), built only with MITIGATION_PAGE_TABLE_ISOLATION (",
+    v8_08!(),
+    ") and run only behind the X86_FEATURE_PTI alternative (v9 08/10)"
+);
 
 // Lutomirski (beb46a02-...): "I think that x86 can do this all with a
 // single atomic (in the common case) per usermode round trip." ...

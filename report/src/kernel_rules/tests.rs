@@ -102,6 +102,22 @@ fn series_per_posting_and_pti() {
         assert!(r.reason().text.contains("defers nothing here"), "{r:?}");
     }
     assert!(v8.what.contains("catch-up sequence unconditionally"));
+    // The claims read in RFC v8 08/10 and 09/10 cite those parts, each by
+    // its own URL, wherever they are printed; the cover cites the rest.
+    for k in [&on, &off] {
+        let line = sentence("Series RFC v8", &series(&v8, k));
+        for part in [src::V8_08, src::V8_09] {
+            assert!(line.contains(part), "{part}: {line}");
+        }
+        assert!(line.contains(src::V8_COVER), "{line}");
+    }
+    let line = sentence("Series v9", &series(&v9, &off));
+    assert!(
+        line.contains(src::V8_08) && line.contains(src::V8_09),
+        "{line}"
+    );
+    assert!(src::V8_08.ends_with("2603.3/00651.html"));
+    assert!(src::V8_09.ends_with("2603.3/00653.html"));
     assert!(v9.versions.contains(&Series::V9));
     // Nothing of the series runs today.
     for p in POSTINGS {
@@ -179,4 +195,38 @@ fn kernel_versions() {
     assert!(kernel_at_least("6.18.44-fc-v657", (6, 15)));
     assert!(!kernel_at_least("6.9.1", (6, 15)));
     assert!(!kernel_at_least("garbage", (6, 15)));
+}
+
+/// Each RDCL_NO_CORES entry cites an MSR 0x10A value with RDCL_NO (bit 0)
+/// set, or says what it is derived from; a cited testdata dump holds that
+/// very value.
+#[test]
+fn rdcl_no_cores_are_sourced() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/cpuid-dumps");
+    for (core, source) in RDCL_NO_CORES {
+        if let Some(rest) = source.strip_prefix("derived from ") {
+            let from = rest.split([' ', ',']).collect::<Vec<_>>()[..2].join(" ");
+            assert!(
+                RDCL_NO_CORES
+                    .iter()
+                    .any(|(c, s)| *c == from && !s.starts_with("derived")),
+                "{core}: derived from {from}, which must be sourced itself"
+            );
+            continue;
+        }
+        let (dump, value) = source.rsplit_once(": 0x").expect(source);
+        let v = u64::from_str_radix(value, 16).expect(source);
+        assert_eq!(v & 1, 1, "{core}: {source} lacks RDCL_NO");
+        if let Some(name) = dump.strip_prefix("testdata ") {
+            let text = std::fs::read_to_string(format!("{dir}/{name}_CPUID.txt")).unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("MSR 0000010A"))
+                .expect(name);
+            let hex: String = line[14..].chars().filter(char::is_ascii_hexdigit).collect();
+            assert_eq!(u64::from_str_radix(&hex, 16).unwrap(), v, "{core}: {line}");
+        } else {
+            assert!(dump.starts_with("InstLatx64 GenuineIntel"), "{source}");
+        }
+    }
 }

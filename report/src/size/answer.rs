@@ -27,6 +27,7 @@ pub fn phrase(c: &Cost, budget_us: f64) -> String {
             }
         ),
         Outcome::Missing(_) => format!("{}: not priced", c.strategy.label()),
+        Outcome::PricedAs(other) => format!("{}: see {}", c.strategy.label(), other.label()),
     }
 }
 
@@ -188,6 +189,11 @@ pub fn ingredients(costs: &Costs) -> Vec<String> {
                 f.left_out.join("; ")
             )),
             Outcome::Missing(why) => out.push(format!("{}: {why}.", c.strategy.label())),
+            Outcome::PricedAs(other) => out.push(format!(
+                "{}: runs here only as {}, which is priced with PTI's own cost; no figures of its own.",
+                c.strategy.label(),
+                other.label()
+            )),
             _ => {}
         }
     }

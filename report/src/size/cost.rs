@@ -226,6 +226,9 @@ pub enum Outcome {
     Figures(Figures),
     /// Nothing to price it with: what is missing and how to measure it.
     Missing(String),
+    /// It runs here only as another row, which carries the price: v6/v7
+    /// with PTI off runs only with pti=on, whose own cost that row adds.
+    PricedAs(Strategy),
 }
 
 /// One strategy on one CPU.
@@ -240,7 +243,7 @@ impl Cost {
     pub fn figures(&self) -> Option<&Figures> {
         match &self.outcome {
             Outcome::Figures(f) => Some(f),
-            Outcome::Missing(_) => None,
+            Outcome::Missing(_) | Outcome::PricedAs(_) => None,
         }
     }
 
@@ -299,11 +302,22 @@ pub fn model(input: &Input) -> Costs {
         }),
         outcome: price_ipi(p, &ing),
     }];
+    let pti_on = kernel_rules::pti_on_option(k);
     for posting in POSTINGS {
+        let runs = kernel_rules::series(&posting, k);
+        // With PTI off, v6/v7 runs only with pti=on: that row prices it
+        // with PTI's own cost; a price here without it would be the cost
+        // of something that cannot run.
+        let only_with_pti =
+            matches!(runs, Runs::IfPtiOn(_)) && posting == flushing && pti_on.is_some();
         costs.push(Cost {
             strategy: Strategy::Series(posting),
-            runs: kernel_rules::series(&posting, k),
-            outcome: price_entry(p, &ing, posting.work, None),
+            runs,
+            outcome: if only_with_pti {
+                Outcome::PricedAs(Strategy::PtiOnSeries(flushing))
+            } else {
+                price_entry(p, &ing, posting.work, None)
+            },
         });
     }
     costs.push(Cost {
@@ -311,7 +325,7 @@ pub fn model(input: &Input) -> Costs {
         runs: kernel_rules::proposal(k),
         outcome: price_entry(p, &ing, EntryWork::FlushWhenPending, None),
     });
-    if let Some(runs) = kernel_rules::pti_on_option(k) {
+    if let Some(runs) = pti_on {
         costs.push(Cost {
             strategy: Strategy::PtiOnSeries(flushing),
             runs,

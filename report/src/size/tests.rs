@@ -66,6 +66,49 @@ fn same_model_results_are_used_as_measured() {
     assert!(!m.bare_metal_measurement());
 }
 
+/// A Gold 5218 dump against a Gold 6248 measured on bare metal (same
+/// family, model and core): the figures are the 6248's, so the block says
+/// "measured (like model: ... Gold 6248)", and neither it nor the
+/// recommendation names the 5218 for them.
+#[test]
+fn another_part_of_the_same_model_is_named_as_the_like_model() {
+    let files = [fixture("cascadelake")];
+    let mut cpu = files[0].environment.cpu.clone();
+    cpu.brand = "Intel(R) Xeon(R) Gold 5218 CPU @ 2.30GHz".into();
+    let env = fixture("cascadelake").environment;
+    let dump = DumpTarget {
+        file_name: "dump.txt".into(),
+        cpu: &cpu,
+        verdict: &env.verdict,
+    };
+    let s = size(&profile(), &files, Some(dump));
+    let d = &s.blocks[0];
+    assert_eq!(
+        d.basis,
+        Basis::LikeModel("Cascade Lake (Xeon Gold 6248)".into())
+    );
+    let text = render_text(&s, false);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Figures: measured (like model: Cascade Lake (Xeon Gold 6248))"),
+        "{text}"
+    );
+    assert!(
+        s.recommendation
+            .starts_with("Cascade Lake (Xeon Gold 6248),"),
+        "{}",
+        s.recommendation
+    );
+    assert!(!s.recommendation.contains("5218"), "{}", s.recommendation);
+    let i = d.costs.ingredients.ipi.as_ref().unwrap();
+    assert!(
+        i.source
+            .label()
+            .starts_with("measured (like model: Cascade Lake (Xeon Gold 6248))"),
+        "{i:?}"
+    );
+}
+
 #[test]
 fn a_guest_is_never_a_hardware_pick() {
     let s = size(&profile(), &[fixture("genoa")], None);
@@ -137,4 +180,72 @@ fn the_table_answer_check_catches_a_contradiction() {
     ] {
         assert!(check_table_against_answer(&block(bad)).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn with_pti_off_only_the_pti_on_row_prices_v6_v7() {
+    let header = [
+        "strategy", "ns/event", "%CPU", "worst us", "budget", "runs", "from",
+    ];
+    let ipi = [
+        "IPI (status quo)",
+        "3216",
+        "3.2e-4%",
+        "3.25",
+        "ok",
+        "yes",
+        "meas",
+    ];
+    let pti = [
+        "pti=on + v6/v7",
+        "2085",
+        "4.2%",
+        ">=2.09",
+        "?",
+        "pti=on",
+        "mix",
+    ];
+    let answer = "Today: IPI (status quo): 3.2e-4% of a CPU, worst 3.25 us, within budget.";
+    let render = |v7: Option<[&str; 7]>| {
+        let mut t = Table::new("", &header);
+        t.push(ipi.map(String::from).to_vec());
+        match v7 {
+            Some(row) => t.push(row.map(String::from).to_vec()),
+            None => t.push_spanning(
+                [
+                    "series v6/v7",
+                    "see pti=on + v6/v7",
+                    "",
+                    "",
+                    "",
+                    "pti=on",
+                    "-",
+                ]
+                .map(String::from)
+                .to_vec(),
+                1,
+                4,
+            ),
+        }
+        t.push(pti.map(String::from).to_vec());
+        format!("x\n\n== CPU\n{answer}\n{}", t.render_text())
+    };
+    let honest = render(None);
+    assert!(
+        honest.contains("series v6/v7      see pti=on + v6/v7"),
+        "{honest}"
+    );
+    assert_eq!(check_table_against_answer(&honest), Ok(1));
+    // The row as it was: a price for v6/v7 without PTI's own cost.
+    let priced = render(Some([
+        "series v6/v7",
+        "1944",
+        "3.9%",
+        "1.95",
+        "ok",
+        "pti=on",
+        "meas",
+    ]));
+    let e = check_table_against_answer(&priced).unwrap_err();
+    assert!(e.contains("runs here only as pti=on + v6/v7"), "{e}");
 }

@@ -86,8 +86,27 @@ fn nothing_runs_where_its_rule_says_it_does_not() {
         .costs
         .iter()
         .any(|x| matches!(x.strategy, Strategy::PtiOnSeries(_))));
-    // PTI on (Skylake): no pti=on row, the series would run once applied.
+    // Only the pti=on row carries v6/v7's price there: without PTI's own
+    // cost it would price something that cannot run.
+    let flushing = crate::kernel_rules::flushing_posting();
+    let v7 = c.get(&Strategy::Series(flushing)).unwrap();
+    assert_eq!(
+        v7.outcome,
+        Outcome::PricedAs(Strategy::PtiOnSeries(flushing))
+    );
+    assert!(v7.figures().is_none() && v7.budget_cell(5.0) == "-");
+    assert!(figures(&c, "pti=on + v6/v7")
+        .parts
+        .iter()
+        .any(|f| f.symbol == "P"));
+    // PTI on (Skylake): no pti=on row, the series would run once applied
+    // and is priced as such.
     let c = costs_of(&p, &fixture("skylake-pti.json"));
+    assert!(c
+        .get(&Strategy::Series(flushing))
+        .unwrap()
+        .figures()
+        .is_some());
     assert!(!c
         .costs
         .iter()
@@ -161,6 +180,8 @@ fn missing_refill_is_said_and_makes_the_worst_a_bound() {
                 }
             }
             Outcome::Missing(why) => assert!(!why.is_empty()),
+            // The row it points at is in the table.
+            Outcome::PricedAs(other) => assert!(c.get(other).is_some(), "{cost:?}"),
         }
     }
 }
