@@ -321,6 +321,11 @@ fn run_list(
                 // Run-wide caveats (timer, memory locking) go with every
                 // experiment: readers often look at one id alone.
                 e.notes.extend(run_notes.iter().cloned());
+                // Every row says which PTI state it was measured in (the
+                // series' flush runs only with PTI on).
+                if let Some(p) = &file.environment.platform {
+                    e.params.entry("pti".into()).or_insert(p.pti.into());
+                }
                 file.experiments.push(e);
                 report::load::write_result(out, file)?;
             }
@@ -331,6 +336,12 @@ fn run_list(
                 }
                 Some(Stop::Skipped(why)) => {
                     bar.suspend(|| eprintln!("entrybench: {id} skipped: {why}"))
+                }
+                // A signal also stops a long kernel-module ioctl (EINTR):
+                // that is the interruption, not a failure of the experiment.
+                None if ctx.cancelled() => {
+                    tally.interrupted = true;
+                    break;
                 }
                 None => {
                     tally.failed += 1;
