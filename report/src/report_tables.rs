@@ -56,9 +56,14 @@ fn machine_report(m: &Machine) -> MachineReport {
     };
     let mut entry = cost_table("Kernel entry cost", "experiment");
     let mut kernel = cost_table("Flush primitive, in-kernel loop", "variant");
+    let on_entry_columns = ["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"];
     let mut on_entry = Table::new(
         "Flush on entry: delta vs nop ioctl (pages = working set walked after)",
-        &["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"],
+        &on_entry_columns,
+    );
+    let mut next_entry = Table::new(
+        "Flush before the next entry: flush ioctl + getppid (+ walk), delta vs the same after the nop ioctl",
+        &on_entry_columns,
     );
     let mut refill = Table::new(
         "TLB refill after a full flush vs working set",
@@ -100,9 +105,17 @@ fn machine_report(m: &Machine) -> MachineReport {
                 ns(s.p99, hz),
                 count(s.n),
             ]),
-            Kind::EntryFlush { variant, pages } => {
+            Kind::EntryFlush {
+                variant,
+                pages,
+                timing,
+            } => {
                 let (d, ci) = delta_and_ci(e);
-                on_entry.push(vec![
+                let table = match timing {
+                    ids::EntryTiming::Dispatch => &mut on_entry,
+                    ids::EntryTiming::NextEntry => &mut next_entry,
+                };
+                table.push(vec![
                     variant.clone(),
                     pages.to_string(),
                     num(d),
@@ -142,7 +155,7 @@ fn machine_report(m: &Machine) -> MachineReport {
             Kind::Other => {}
         }
     }
-    let tables = [entry, kernel, on_entry, refill, ipi]
+    let tables = [entry, kernel, on_entry, next_entry, refill, ipi]
         .into_iter()
         .filter(|t| !t.is_empty())
         .collect();
@@ -161,7 +174,7 @@ fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
         Kind::Entry(n) => (1, ids::entry_rank(n), 0, n.clone()),
         Kind::Vdso(n) => (2, 0, 0, n.clone()),
         Kind::FlushKernel(v) => (3, ids::variant_rank(v), 0, v.clone()),
-        Kind::EntryFlush { variant, pages } => {
+        Kind::EntryFlush { variant, pages, .. } => {
             (4, ids::variant_rank(variant), *pages, variant.clone())
         }
         Kind::Refill(p) => (5, 0, *p, String::new()),
@@ -250,7 +263,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
             Some(false) => "no-run".to_string(),
             _ => ["series", "invpcid2", "cr4_pge"]
                 .iter()
-                .find_map(|v| m.get(&ids::entry_flush_id(v, 0)))
+                .find_map(|v| m.entry_flush_cost(v))
                 .and_then(|e| crate::units::cycles_to_ns(e.headline_cycles(), hz))
                 .map(|n| format!("+{}", num(n)))
                 .unwrap_or_else(|| "-".into()),

@@ -13,7 +13,7 @@
 //! at W, I = victim interruption per IPI, E_v = entry.flush.<v> delta,
 //! C = deferred_check_cycles: see `EQUATIONS`.
 
-use crate::ids::{self, Kind};
+use crate::ids;
 use crate::kernel_rules;
 use crate::machine::{self, Machine};
 use crate::profile::Profile;
@@ -569,13 +569,10 @@ fn size_machine(
     }
 }
 
-/// (delta median, delta p99) of entry.flush.<v> without a walk.
+/// (delta median, delta p99) of entry.flush.<v> without a walk (the
+/// next-entry timing where measured: `Machine::entry_flush_cost`).
 fn entry_flush(m: &Machine, v: &str) -> Option<(f64, f64)> {
-    let e: &Experiment = m.get(&ids::entry_flush_id(v, 0)).or_else(|| {
-        m.experiments.values().copied().find(
-            |e| matches!(ids::kind(e), Kind::EntryFlush { ref variant, pages: 0 } if variant == v),
-        )
-    })?;
+    let e: &Experiment = m.entry_flush_cost(v)?;
     let b = e.baseline.as_ref()?;
     let d = b.delta_median;
     let p99 = (e.summary.p99 - b.summary.median).max(d);
