@@ -9,9 +9,14 @@
  * sync_core) once or at a set rate to chosen CPUs.
  *
  * Safety rules this file follows:
+ *  - every ioctl checks CAP_SYS_ADMIN and CAP_SYS_RAWIO of its caller, not
+ *    only open(): an fd handed to another process carries no right;
  *  - every ioctl argument is validated before use; a primitive the CPU
  *    (or its current CR4) lacks fails with -EOPNOTSUPP instead of faulting;
- *  - timed loops run with IRQs off only in chunks of at most ~1 ms;
+ *  - timed loops run with IRQs off only in chunks of at most ~1 ms, and
+ *    stop with -EINTR on any pending signal between chunks;
+ *  - no CPU receives more than ENTRYBENCH_MAX_TARGET_RATE_HZ flush IPIs a
+ *    second from this module, whoever sends them (eb_budget_wait());
  *  - CR3 is rewritten with the value just read, IRQs off, so the current
  *    mm and PCID (ASID bits) are kept;
  *  - CR4.PGE is cleared and set again with IRQs off, ending on the exact
@@ -20,16 +25,18 @@
  *    Restrict KVM-induced symbol exports", cr4_update_irqsoff() and
  *    __flush_tlb_all() are such): CR and INVPCID accesses are inline asm;
  *  - generators are kthreads stopped on close() of their fd (unless
- *    detached) and always on module unload.
+ *    detached, which needs a duration) and always on module unload.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
-#include <linux/delay.h>
+#include <linux/freezer.h>
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
+#include <linux/ktime.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
@@ -38,6 +45,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <asm/cpufeature.h>
@@ -85,13 +93,30 @@ struct eb_gen {
 	u32 id;
 	u32 method;
 	u32 pages;
+	int cpu;		/* the initiator the thread is bound to */
 	u64 period_ns;
 	u64 duration_ns;
+	/* Set by the thread when its duration has passed (reaping). */
+	bool finished;
 	/* Written by the thread only; read after kthread_stop(). */
 	u64 issued;
 	u64 total_cycles;
 	u64 max_cycles;
+	u64 alloc_failures;
+	u64 throttled;
+	u64 off_initiator;
 };
+
+/*
+ * The per-target budget: for each CPU, the earliest time (ns, monotonic)
+ * its next flush IPI from this module may be sent.  A sender reserves a
+ * slot on every CPU it targets under the lock, then waits for it, so the
+ * total rate any CPU receives stays at ENTRYBENCH_MAX_TARGET_RATE_HZ
+ * however many generators and GLOBAL_FLUSH callers there are.
+ */
+#define EB_TARGET_GAP_NS	(NSEC_PER_SEC / ENTRYBENCH_MAX_TARGET_RATE_HZ)
+static DEFINE_PER_CPU(u64, eb_budget_next);
+static DEFINE_SPINLOCK(eb_budget_lock);
 
 /* Cycles per millisecond: the IRQ-off budget of one chunk. */
 static u64 eb_chunk_budget(void)
@@ -228,9 +253,10 @@ static u32 eb_variants_mask(unsigned long cr4)
 
 /*
  * One flush of variant @v.  Caller has IRQs off and has checked
- * eb_variant_supported() against the CR4 of this CPU.
+ * eb_variant_supported() against the CR4 of this CPU.  Returns 1 when the
+ * deferred variant found its pending bit and flushed, else 0.
  */
-static __always_inline void eb_flush_one(u32 v, unsigned long cr4)
+static __always_inline int eb_flush_one(u32 v, unsigned long cr4)
 {
 	unsigned long cr3, pcid;
 
@@ -277,10 +303,13 @@ static __always_inline void eb_flush_one(u32 v, unsigned long cr4)
 		/* One locked RMW on every entry; the flush only when asked. */
 		if (atomic_fetch_andnot(EB_DEFER_PENDING,
 					this_cpu_ptr(&eb_defer_state)) &
-		    EB_DEFER_PENDING)
+		    EB_DEFER_PENDING) {
 			eb_series_flush(cr4);
+			return 1;
+		}
 		break;
 	}
+	return 0;
 }
 
 /* Puts the target's translation in the TLB before a flush that drops it. */
@@ -409,7 +438,8 @@ static long eb_ioctl_flush_timed(void __user *uarg)
 			break;
 		}
 		done += i;
-		if (fatal_signal_pending(current)) {
+		/* Ctrl-C must not wait for a million flushes. */
+		if (signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
@@ -427,18 +457,21 @@ static long eb_ioctl_flush_timed(void __user *uarg)
 	return 0;
 }
 
-/* The emulated flush-on-entry: one flush, then straight back out. */
+/*
+ * The emulated flush-on-entry: one flush, then straight back out.  Returns
+ * 1 when the deferred variant flushed (the pending bit was set), else 0.
+ */
 static long eb_ioctl_entry_flush(unsigned long variant)
 {
 	unsigned long flags, cr4;
-	long ret = 0;
+	long ret;
 
 	if (variant >= ENTRYBENCH_V_COUNT)
 		return -EINVAL;
 	local_irq_save(flags);
 	cr4 = eb_read_cr4();
 	if (eb_variant_supported(variant, cr4))
-		eb_flush_one(variant, cr4);
+		ret = eb_flush_one(variant, cr4);
 	else
 		ret = -EOPNOTSUPP;
 	local_irq_restore(flags);
@@ -499,55 +532,141 @@ static void eb_ipi_sync_core(void *unused)
 }
 
 /*
- * One kernel-side global flush; returns the initiator's cycles, or a
- * negative errno.  May sleep (kernel_range).
+ * Whoever runs an eb_budget_wait() must stop waiting: kthread_stop() for
+ * a generator, any signal for a caller in user context.
  */
-static s64 eb_global_once(u32 method, const struct cpumask *mask, u32 pages)
+static bool eb_should_stop(void)
+{
+	if (current->flags & PF_KTHREAD)
+		return kthread_should_stop();
+	return signal_pending(current);
+}
+
+/*
+ * Reserves one flush IPI to every CPU of @mask in the per-target budget
+ * and sleeps until it may be sent.  Sets *@throttled if it had to wait.
+ * Returns -EINTR if told to stop while waiting (eb_should_stop()).
+ */
+static int eb_budget_wait(const struct cpumask *mask, bool *throttled)
+{
+	u64 now = ktime_get_ns(), at = now;
+	unsigned int cpu;
+	ktime_t kt;
+
+	spin_lock(&eb_budget_lock);
+	for_each_cpu(cpu, mask)
+		at = max(at, per_cpu(eb_budget_next, cpu));
+	for_each_cpu(cpu, mask)
+		per_cpu(eb_budget_next, cpu) = at + EB_TARGET_GAP_NS;
+	spin_unlock(&eb_budget_lock);
+
+	*throttled = at > now;
+	if (!*throttled)
+		return 0;
+	kt = ns_to_ktime(at);
+	/* Set the state before the check: a stop or signal then wakes us. */
+	set_current_state(TASK_INTERRUPTIBLE);
+	if (!eb_should_stop())
+		schedule_hrtimeout_range(&kt, EB_TARGET_GAP_NS / 2,
+					 HRTIMER_MODE_ABS);
+	__set_current_state(TASK_RUNNING);
+	return eb_should_stop() ? -EINTR : 0;
+}
+
+/* The CPUs a flush of @method interrupts; NULL when it sends no IPI. */
+static const struct cpumask *eb_ipi_targets(u32 method,
+					    const struct cpumask *mask)
+{
+	switch (method) {
+	case ENTRYBENCH_M_FLUSH_ALL:
+	case ENTRYBENCH_M_SYNC_CORE:
+		return mask;
+	case ENTRYBENCH_M_KERNEL_RANGE:
+		/* flush_tlb_kernel_range() interrupts every online CPU. */
+		return cpu_online_mask;
+	default:
+		return NULL;
+	}
+}
+
+/* What one kernel-side global flush did. */
+struct eb_flush_result {
+	u64 cycles;		/* the initiator's, TSC */
+	bool throttled;		/* waited for the per-target budget */
+};
+
+/* The vmalloc, vfree and vm_unmap_aliases of the kernel_range method. */
+static int eb_kernel_range_once(u32 pages, u64 *cycles)
 {
 	u64 t0, t1;
 	void *p;
 
-	switch (method) {
-	case ENTRYBENCH_M_FLUSH_ALL:
-		t0 = rdtsc_ordered();
-		on_each_cpu_mask(mask, eb_ipi_flush_all, NULL, true);
-		t1 = rdtsc_ordered();
-		break;
-	case ENTRYBENCH_M_SYNC_CORE:
-		t0 = rdtsc_ordered();
-		on_each_cpu_mask(mask, eb_ipi_sync_core, NULL, true);
-		t1 = rdtsc_ordered();
-		break;
-	case ENTRYBENCH_M_DEFER_MARK:
-		t0 = rdtsc_ordered();
-		eb_defer_mark(mask);
-		t1 = rdtsc_ordered();
-		break;
-	case ENTRYBENCH_M_KERNEL_RANGE:
-		/*
-		 * Drain lazily freed areas first so the flush below covers
-		 * only our range.  The flush reaches every online CPU: the
-		 * mask cannot narrow it (that is the point of measuring it).
-		 */
-		vm_unmap_aliases();
-		p = __vmalloc((unsigned long)pages * PAGE_SIZE, GFP_KERNEL);
-		if (!p)
-			return -ENOMEM;
-		memset(p, 0, (size_t)pages * PAGE_SIZE);
-		t0 = rdtsc_ordered();
-		vfree(p);
-		vm_unmap_aliases();
-		t1 = rdtsc_ordered();
-		break;
-	default:
-		return -EINVAL;
+	/*
+	 * Drain lazily freed areas first so the flush below covers only
+	 * our range.  The flush reaches every online CPU: the mask cannot
+	 * narrow it (that is the point of measuring it).
+	 */
+	vm_unmap_aliases();
+	/* Failure is an outcome the caller counts, not a kernel warning. */
+	p = __vmalloc((unsigned long)pages * PAGE_SIZE,
+		      GFP_KERNEL | __GFP_NOWARN);
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, (size_t)pages * PAGE_SIZE);
+	/*
+	 * vm_unmap_aliases() takes a mutex, so this region stays
+	 * preemptible: it is the time a kernel caller waits, scheduling
+	 * included.  Generators are bound to their CPU; a user caller
+	 * that migrates between two unsynchronised TSCs reads 0.
+	 */
+	t0 = rdtsc_ordered();
+	vfree(p);
+	vm_unmap_aliases();
+	t1 = rdtsc_ordered();
+	*cycles = t1 > t0 ? t1 - t0 : 0;
+	return 0;
+}
+
+/*
+ * One kernel-side global flush, after waiting for the targets' budget.
+ * May sleep.  Returns 0, -ENOMEM (kernel_range could not allocate) or
+ * -EINTR (stopped while waiting).
+ */
+static int eb_global_once(u32 method, const struct cpumask *mask, u32 pages,
+			  struct eb_flush_result *res)
+{
+	const struct cpumask *targets = eb_ipi_targets(method, mask);
+	u64 t0, t1;
+	int ret;
+
+	res->throttled = false;
+	if (targets) {
+		ret = eb_budget_wait(targets, &res->throttled);
+		if (ret)
+			return ret;
 	}
-	return (s64)(t1 - t0);
+	if (method == ENTRYBENCH_M_KERNEL_RANGE)
+		return eb_kernel_range_once(pages, &res->cycles);
+
+	/* Both TSC reads on one CPU, nothing scheduled in between. */
+	preempt_disable();
+	t0 = rdtsc_ordered();
+	if (method == ENTRYBENCH_M_FLUSH_ALL)
+		on_each_cpu_mask(mask, eb_ipi_flush_all, NULL, true);
+	else if (method == ENTRYBENCH_M_SYNC_CORE)
+		on_each_cpu_mask(mask, eb_ipi_sync_core, NULL, true);
+	else
+		eb_defer_mark(mask);
+	t1 = rdtsc_ordered();
+	preempt_enable();
+	res->cycles = t1 - t0;
+	return 0;
 }
 
 static long eb_ioctl_global_flush(void __user *uarg)
 {
 	struct entrybench_global_flush *a;
+	struct eb_flush_result r;
 	cpumask_var_t mask;
 	u64 __user *out;
 	long ret = 0;
@@ -570,6 +689,10 @@ static long eb_ioctl_global_flush(void __user *uarg)
 		ret = -EINVAL;
 		goto out;
 	}
+	/*
+	 * A CPU that goes offline after this check is simply not
+	 * interrupted: on_each_cpu_mask() skips offline CPUs.
+	 */
 	ret = eb_mask_from_user(a->cpumask, mask);
 	if (ret)
 		goto out;
@@ -581,20 +704,21 @@ static long eb_ioctl_global_flush(void __user *uarg)
 
 	a->total_cycles = 0;
 	a->max_cycles = 0;
+	a->throttled = 0;
 	for (i = 0; i < a->count; i++) {
-		s64 c = eb_global_once(a->method, mask, a->pages ? a->pages : 1);
-
-		if (c < 0) {
-			ret = c;
+		ret = eb_global_once(a->method, mask, a->pages ? a->pages : 1,
+				     &r);
+		if (ret)
 			goto out;
-		}
-		a->total_cycles += c;
-		a->max_cycles = max_t(u64, a->max_cycles, c);
-		if (out && put_user((u64)c, out + i)) {
+		a->total_cycles += r.cycles;
+		a->max_cycles = max(a->max_cycles, r.cycles);
+		a->throttled += r.throttled;
+		if (out && put_user(r.cycles, out + i)) {
 			ret = -EFAULT;
 			goto out;
 		}
-		if (fatal_signal_pending(current)) {
+		/* A kernel_range call at its limits takes minutes. */
+		if (signal_pending(current)) {
 			ret = -EINTR;
 			goto out;
 		}
@@ -608,42 +732,64 @@ out:
 	return ret;
 }
 
+/* Sleeps until the generator's next period (or kthread_stop()). */
+static void eb_gen_sleep_until(ktime_t next)
+{
+	set_current_state(TASK_INTERRUPTIBLE);
+	if (!kthread_should_stop() && !freezing(current))
+		schedule_hrtimeout_range(&next, 0, HRTIMER_MODE_ABS);
+	__set_current_state(TASK_RUNNING);
+}
+
+/* One flush of generator @g, counted. */
+static void eb_gen_once(struct eb_gen *g)
+{
+	struct eb_flush_result r;
+	int ret;
+
+	/* The initiator went offline: the scheduler moved the thread. */
+	if (raw_smp_processor_id() != g->cpu)
+		g->off_initiator++;
+	ret = eb_global_once(g->method, g->mask, g->pages, &r);
+	if (ret == -ENOMEM)
+		g->alloc_failures++;
+	if (ret)
+		return;
+	g->issued++;
+	g->throttled += r.throttled;
+	g->total_cycles += r.cycles;
+	g->max_cycles = max(g->max_cycles, r.cycles);
+}
+
 static int eb_gen_thread(void *data)
 {
 	struct eb_gen *g = data;
 	ktime_t next = ktime_get();
 	ktime_t end = ktime_add_ns(next, g->duration_ns);
 
+	/* Suspend freezes the generator instead of letting it flush on. */
+	set_freezable();
 	while (!kthread_should_stop()) {
 		ktime_t now = ktime_get();
-		s64 c;
 
+		try_to_freeze();
 		if (g->duration_ns && ktime_after(now, end)) {
-			/* Done: idle until kthread_stop(). */
+			/* Done: a detached one is reaped by the next START. */
+			WRITE_ONCE(g->finished, true);
 			set_current_state(TASK_INTERRUPTIBLE);
-			if (!kthread_should_stop())
+			if (!kthread_should_stop() && !freezing(current))
 				schedule();
 			__set_current_state(TASK_RUNNING);
 			continue;
 		}
 
-		c = eb_global_once(g->method, g->mask, g->pages);
-		if (c >= 0) {
-			g->issued++;
-			g->total_cycles += c;
-			g->max_cycles = max_t(u64, g->max_cycles, c);
-		}
+		eb_gen_once(g);
 
 		next = ktime_add_ns(next, g->period_ns);
 		now = ktime_get();
 		if (ktime_before(next, now))
 			next = now;	/* fell behind: do not burst to catch up */
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (kthread_should_stop()) {
-			__set_current_state(TASK_RUNNING);
-			break;
-		}
-		schedule_hrtimeout_range(&next, 0, HRTIMER_MODE_ABS);
+		eb_gen_sleep_until(next);
 		/* An expired timeout may not schedule at all: stay fair. */
 		cond_resched();
 	}
@@ -664,8 +810,47 @@ static void eb_gen_stop(struct eb_gen *g, struct entrybench_generator *res)
 		res->issued = g->issued;
 		res->total_cycles = g->total_cycles;
 		res->max_cycles = g->max_cycles;
+		res->alloc_failures = g->alloc_failures;
+		res->throttled = g->throttled;
+		res->off_initiator = g->off_initiator;
 	}
 	eb_gen_free(g);
+}
+
+/* Stops and frees every generator of @victims (off the list already). */
+static void eb_gen_stop_list(struct list_head *victims)
+{
+	struct eb_gen *g, *tmp;
+
+	list_for_each_entry_safe(g, tmp, victims, node) {
+		list_del(&g->node);
+		eb_gen_stop(g, NULL);
+	}
+}
+
+/*
+ * Stops the generators owned by @file, all of them if @file is NULL, or
+ * (@finished_detached) only detached ones whose duration has passed.
+ */
+static void eb_gen_stop_matching(struct file *file, bool finished_detached)
+{
+	struct eb_gen *g, *tmp;
+	LIST_HEAD(victims);
+	bool stop;
+
+	mutex_lock(&eb_gen_lock);
+	list_for_each_entry_safe(g, tmp, &eb_gens, node) {
+		if (finished_detached)
+			stop = !g->owner && READ_ONCE(g->finished);
+		else
+			stop = !file || g->owner == file;
+		if (stop) {
+			list_move_tail(&g->node, &victims);
+			eb_gen_count--;
+		}
+	}
+	mutex_unlock(&eb_gen_lock);
+	eb_gen_stop_list(&victims);
 }
 
 /*
@@ -689,11 +874,81 @@ static struct eb_gen *eb_gen_take(struct file *file, u32 id)
 	return found;
 }
 
+/* The arguments of GENERATOR_START a generator can be built from. */
+static bool eb_gen_args_valid(const struct entrybench_generator *a)
+{
+	if (a->method >= ENTRYBENCH_M_COUNT || a->rate_hz == 0 ||
+	    a->rate_hz > ENTRYBENCH_MAX_RATE_HZ ||
+	    a->duration_ms > ENTRYBENCH_MAX_DURATION_MS ||
+	    a->pages > ENTRYBENCH_MAX_PAGES ||
+	    (a->flags & ~ENTRYBENCH_GEN_DETACH) || a->__pad)
+		return false;
+	/* Nobody could list it: a detached generator must end by itself. */
+	if ((a->flags & ENTRYBENCH_GEN_DETACH) && !a->duration_ms)
+		return false;
+	/* Only -1 means "pick one". */
+	return a->initiator_cpu >= -1;
+}
+
+/*
+ * The initiator: @want, or with -1 the first online CPU not in @mask; it
+ * must be online and not a target.  -1 if there is none.  Caller holds
+ * cpus_read_lock().
+ */
+static int eb_gen_initiator(int want, const struct cpumask *mask)
+{
+	int cpu;
+
+	if (want >= 0) {
+		if (want >= nr_cpu_ids || !cpu_online(want) ||
+		    cpumask_test_cpu(want, mask))
+			return -1;
+		return want;
+	}
+	for_each_online_cpu(cpu)
+		if (!cpumask_test_cpu(cpu, mask))
+			return cpu;
+	return -1;
+}
+
+/*
+ * Creates, binds and starts @g's thread on @cpu and lists it; its id in
+ * *@id.  Caller holds cpus_read_lock(), so @cpu stays online until the
+ * thread is bound and woken.  Once listed, @g may be stopped and freed by
+ * anyone at any time: the caller must not touch it after success.
+ */
+static int eb_gen_launch(struct eb_gen *g, int cpu, u32 *id)
+{
+	struct task_struct *task;
+
+	mutex_lock(&eb_gen_lock);
+	if (eb_gen_count >= ENTRYBENCH_MAX_GENERATORS) {
+		mutex_unlock(&eb_gen_lock);
+		return -EBUSY;
+	}
+	g->id = eb_next_gen_id++;
+	if (!eb_next_gen_id)
+		eb_next_gen_id = 1;
+	task = kthread_create(eb_gen_thread, g, "entrybench-gen%u", g->id);
+	if (IS_ERR(task)) {
+		mutex_unlock(&eb_gen_lock);
+		return PTR_ERR(task);
+	}
+	kthread_bind(task, cpu);
+	g->task = task;
+	g->cpu = cpu;
+	list_add_tail(&g->node, &eb_gens);
+	eb_gen_count++;
+	*id = g->id;
+	wake_up_process(task);
+	mutex_unlock(&eb_gen_lock);
+	return 0;
+}
+
 static long eb_ioctl_gen_start(struct file *file, void __user *uarg)
 {
 	struct entrybench_generator *a;
 	struct eb_gen *g = NULL;
-	struct task_struct *task;
 	int cpu;
 	long ret;
 
@@ -704,80 +959,44 @@ static long eb_ioctl_gen_start(struct file *file, void __user *uarg)
 		ret = -EFAULT;
 		goto out;
 	}
-	if (a->method >= ENTRYBENCH_M_COUNT || a->rate_hz == 0 ||
-	    a->rate_hz > ENTRYBENCH_MAX_RATE_HZ ||
-	    a->duration_ms > ENTRYBENCH_MAX_DURATION_MS ||
-	    a->pages > ENTRYBENCH_MAX_PAGES ||
-	    (a->flags & ~ENTRYBENCH_GEN_DETACH) || a->__pad) {
+	if (!eb_gen_args_valid(a)) {
 		ret = -EINVAL;
 		goto out;
 	}
+	/* Finished detached generators no longer count toward the limit. */
+	eb_gen_stop_matching(NULL, true);
 
 	g = kzalloc(sizeof(*g), GFP_KERNEL);
 	if (!g || !zalloc_cpumask_var(&g->mask, GFP_KERNEL)) {
 		kfree(g);
-		g = NULL;
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = eb_mask_from_user(a->cpumask, g->mask);
-	if (ret)
-		goto out_free;
-
-	/* The initiator is a housekeeping CPU: online, not a target. */
-	if (a->initiator_cpu < 0) {
-		cpu = -1;
-		for_each_online_cpu(cpu)
-			if (!cpumask_test_cpu(cpu, g->mask))
-				break;
-		if (cpu >= nr_cpu_ids)
-			cpu = -1;
-	} else {
-		cpu = a->initiator_cpu;
-		if (cpu >= nr_cpu_ids || !cpu_online(cpu) ||
-		    cpumask_test_cpu(cpu, g->mask))
-			cpu = -1;
-	}
-	if (cpu < 0) {
-		ret = -EINVAL;
-		goto out_free;
-	}
-
 	g->method = a->method;
 	g->pages = a->pages ? a->pages : 1;
 	g->period_ns = div_u64(NSEC_PER_SEC, a->rate_hz);
 	g->duration_ns = (u64)a->duration_ms * NSEC_PER_MSEC;
 	g->owner = (a->flags & ENTRYBENCH_GEN_DETACH) ? NULL : file;
 
-	mutex_lock(&eb_gen_lock);
-	if (eb_gen_count >= ENTRYBENCH_MAX_GENERATORS) {
-		mutex_unlock(&eb_gen_lock);
-		ret = -EBUSY;
-		goto out_free;
+	/* No CPU comes or goes from the checks until the thread runs. */
+	cpus_read_lock();
+	ret = eb_mask_from_user(a->cpumask, g->mask);
+	cpu = ret ? -1 : eb_gen_initiator(a->initiator_cpu, g->mask);
+	if (cpu < 0)
+		ret = -EINVAL;
+	else
+		ret = eb_gen_launch(g, cpu, &a->id);
+	cpus_read_unlock();
+	if (ret) {
+		eb_gen_free(g);
+		goto out;
 	}
-	g->id = eb_next_gen_id++;
-	if (!eb_next_gen_id)
-		eb_next_gen_id = 1;
-	task = kthread_create(eb_gen_thread, g, "entrybench-gen%u", g->id);
-	if (IS_ERR(task)) {
-		mutex_unlock(&eb_gen_lock);
-		ret = PTR_ERR(task);
-		goto out_free;
-	}
-	kthread_bind(task, cpu);
-	g->task = task;
-	list_add_tail(&g->node, &eb_gens);
-	eb_gen_count++;
-	wake_up_process(task);
-	mutex_unlock(&eb_gen_lock);
-
-	a->id = g->id;
 	a->initiator_cpu = cpu;
-	ret = 0;
+
 	if (copy_to_user(uarg, a, sizeof(*a))) {
 		/*
 		 * The caller never learns the id: a detached generator would
-		 * run until unload.  Stop it; another thread may have stopped
+		 * run on unseen.  Stop it; another thread may have stopped
 		 * it already (ids are guessable), so look it up again.
 		 */
 		g = eb_gen_take(file, a->id);
@@ -785,10 +1004,6 @@ static long eb_ioctl_gen_start(struct file *file, void __user *uarg)
 			eb_gen_stop(g, NULL);
 		ret = -EFAULT;
 	}
-	goto out;
-
-out_free:
-	eb_gen_free(g);
 out:
 	kfree(a);
 	return ret;
@@ -814,30 +1029,19 @@ static long eb_ioctl_gen_stop(struct file *file, void __user *uarg)
 	return 0;
 }
 
-/* Stops every generator owned by @file, or all of them if @file is NULL. */
-static void eb_gen_stop_all(struct file *file)
+/* Raw CR and TLB access: both rights, of whoever calls now. */
+static bool eb_caller_allowed(void)
 {
-	struct eb_gen *g, *tmp;
-	LIST_HEAD(victims);
-
-	mutex_lock(&eb_gen_lock);
-	list_for_each_entry_safe(g, tmp, &eb_gens, node) {
-		if (!file || g->owner == file) {
-			list_move_tail(&g->node, &victims);
-			eb_gen_count--;
-		}
-	}
-	mutex_unlock(&eb_gen_lock);
-
-	list_for_each_entry_safe(g, tmp, &victims, node) {
-		list_del(&g->node);
-		eb_gen_stop(g, NULL);
-	}
+	return capable(CAP_SYS_ADMIN) && capable(CAP_SYS_RAWIO);
 }
 
 static long eb_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
+
+	/* The fd may have been passed to a process without the rights. */
+	if (!eb_caller_allowed())
+		return -EPERM;
 
 	switch (cmd) {
 	case ENTRYBENCH_IOC_INFO:
@@ -860,14 +1064,14 @@ static long eb_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 static int eb_open(struct inode *inode, struct file *file)
 {
 	/* Mode 0600 already limits this to root; CR writes want more. */
-	if (!capable(CAP_SYS_ADMIN))
+	if (!eb_caller_allowed())
 		return -EPERM;
 	return 0;
 }
 
 static int eb_release(struct inode *inode, struct file *file)
 {
-	eb_gen_stop_all(file);
+	eb_gen_stop_matching(file, false);
 	return 0;
 }
 
@@ -902,7 +1106,7 @@ static void __exit entrybench_exit(void)
 {
 	/* No fd is open (each holds a module reference): no new generators. */
 	misc_deregister(&eb_misc);
-	eb_gen_stop_all(NULL);
+	eb_gen_stop_matching(NULL, false);
 	pr_info("unloaded\n");
 }
 

@@ -15,7 +15,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define ENTRYBENCH_ABI_VERSION		1
+#define ENTRYBENCH_ABI_VERSION		2
 #define ENTRYBENCH_DEVICE_NAME		"entrybench"
 
 /* Flush primitives (FLUSH_TIMED, ENTRY_FLUSH). */
@@ -37,7 +37,8 @@ enum entrybench_variant {
 	/*
 	 * The deferred strategy: one atomic read-modify-write of this CPU's
 	 * state word; the SERIES flush only if a remote CPU set the
-	 * flush-pending bit (ENTRYBENCH_M_DEFER_MARK).
+	 * flush-pending bit (ENTRYBENCH_M_DEFER_MARK).  ENTRY_FLUSH returns 1
+	 * when it flushed, 0 when the bit was clear.
 	 */
 	ENTRYBENCH_V_DEFERRED		= 10,
 	ENTRYBENCH_V_COUNT		= 11,
@@ -70,6 +71,11 @@ enum entrybench_method {
 #define ENTRYBENCH_MAX_RATE_HZ		100000U
 #define ENTRYBENCH_MAX_DURATION_MS	3600000U
 #define ENTRYBENCH_MAX_GENERATORS	8U
+/*
+ * Flush IPIs per second any one CPU receives from the module, generators
+ * and GLOBAL_FLUSH callers together: a sender past the budget waits.
+ */
+#define ENTRYBENCH_MAX_TARGET_RATE_HZ	100000U
 #define ENTRYBENCH_MASK_WORDS		16	/* CPUs 0..1023 */
 
 struct entrybench_info {
@@ -100,16 +106,21 @@ struct entrybench_global_flush {
 	__u64 cycles_ptr;		/* in: user __u64[count], or 0 */
 	__u64 total_cycles;		/* out */
 	__u64 max_cycles;		/* out */
+	__u64 throttled;		/* out: flushes that waited for the target budget */
 	__u64 cpumask[ENTRYBENCH_MASK_WORDS];	/* in: target CPUs, online */
 };
 
-/* entrybench_generator.flags */
-#define ENTRYBENCH_GEN_DETACH		(1U << 0)	/* outlive close(); unload stops it */
+/*
+ * entrybench_generator.flags.  A detached generator outlives close() of
+ * its fd and needs a duration: it stops by itself (and is then reaped by
+ * the next GENERATOR_START), or on STOP of its id, or on unload.
+ */
+#define ENTRYBENCH_GEN_DETACH		(1U << 0)
 
 struct entrybench_generator {
 	__u32 method;			/* in */
 	__u32 rate_hz;			/* in: 1..ENTRYBENCH_MAX_RATE_HZ */
-	__u32 duration_ms;		/* in: 0 = until stopped */
+	__u32 duration_ms;		/* in: 0 = until stopped (not with DETACH) */
 	__u32 pages;			/* in: kernel_range size; 0 means 1 */
 	__s32 initiator_cpu;		/* in: -1 = first online CPU not targeted */
 	__u32 flags;			/* in: ENTRYBENCH_GEN_* */
@@ -118,16 +129,28 @@ struct entrybench_generator {
 	__u64 issued;			/* out (STOP): flushes issued */
 	__u64 total_cycles;		/* out (STOP): initiator cycles */
 	__u64 max_cycles;		/* out (STOP) */
+	__u64 alloc_failures;		/* out (STOP): kernel_range areas not allocated */
+	__u64 throttled;		/* out (STOP): flushes that waited for the target budget */
+	__u64 off_initiator;		/* out (STOP): flushes issued from another CPU */
 	__u64 cpumask[ENTRYBENCH_MASK_WORDS];	/* in: target CPUs, online */
 };
 
+/*
+ * Every ioctl needs CAP_SYS_ADMIN and CAP_SYS_RAWIO in the caller, checked
+ * at open and again on each call (an fd passed on does not carry the
+ * right), else -EPERM.  The long ones (FLUSH_TIMED, GLOBAL_FLUSH) stop
+ * with -EINTR when a signal is pending.
+ */
 #define ENTRYBENCH_IOC_MAGIC		0xEB
 
 #define ENTRYBENCH_IOC_INFO \
 	_IOR(ENTRYBENCH_IOC_MAGIC, 0, struct entrybench_info)
 #define ENTRYBENCH_IOC_FLUSH_TIMED \
 	_IOWR(ENTRYBENCH_IOC_MAGIC, 1, struct entrybench_flush_timed)
-/* The argument is the variant itself (no copy_from_user on the path). */
+/*
+ * The argument is the variant itself (no copy_from_user on the path); the
+ * return value is 1 if the deferred variant flushed, else 0.
+ */
 #define ENTRYBENCH_IOC_ENTRY_FLUSH \
 	_IO(ENTRYBENCH_IOC_MAGIC, 2)
 #define ENTRYBENCH_IOC_GLOBAL_FLUSH \

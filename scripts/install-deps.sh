@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh test   what the tests need: QEMU and Bochs, the
 #                                  Debian 6.1 and 6.12 kernels with headers
 #                                  for the module test, an ISO maker, the
-#                                  kernel source (for checkpatch.pl),
+#                                  kernel source (for checkpatch.pl and the
+#                                  debug kernel) and what building it needs,
 #                                  python3-venv (ansible-core for the
 #                                  fleet test), ...
 set -euo pipefail
@@ -26,7 +27,8 @@ test)
 	pkgs=(gcc make cpio busybox-static file jq kmod qemu-system-x86
 		linux-image-amd64 linux-headers-amd64
 		bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools
-		linux-source-6.1 python3-venv)
+		linux-source-6.1 python3-venv
+		flex bison bc libelf-dev xz-utils)
 	# Debian 12 ships 6.1 (linux-image-amd64) and, in bookworm-security,
 	# 6.12 under versioned names only: the installed one, else the newest.
 	v612=$(printf '%s\n' /boot/vmlinuz-6.12.*+deb12-amd64 | sort -V | tail -n1)

@@ -23,8 +23,11 @@ run_into() {
 		{ cat "$out.err" >&2; exit 1; }
 }
 
-# What in a guest's dmesg fails a VM test (QEMU and Bochs alike).
-KERNEL_BAD='Oops|BUG:|kernel BUG|WARNING:|UBSAN:|KASAN:|soft lockup|hard LOCKUP|general protection|Call Trace|rcu.*stall|blocked for more than|invalid opcode'
+# What in a guest's dmesg fails a VM test (QEMU, Bochs and the debug
+# kernel alike): oopses, warnings, sanitizer reports, lockdep's splats
+# (most start with WARNING:, "turning off" ends every one), sleeping in
+# atomic context, lockups, stalls.
+KERNEL_BAD='Oops|BUG:|kernel BUG|WARNING:|UBSAN:|KASAN:|sleeping function|DEBUG_LOCKS_WARN_ON|possible (recursive|circular) locking|inconsistent lock state|turning off the locking correctness validator|soft lockup|hard LOCKUP|general protection|Call Trace|rcu.*stall|blocked for more than|invalid opcode'
 
 # copy_libs ROOT BINARY...: the shared libraries the binaries load, copied
 # under ROOT at their own paths (the guests' binaries link against glibc).

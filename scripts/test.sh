@@ -23,5 +23,7 @@ step "kernel module style (checkpatch.pl)"
 scripts/checkpatch.sh
 step "kernel module in booted Debian 6.1 and 6.12 kernels (QEMU TCG)"
 scripts/vm-test.sh
-step "kernel module's PCID/INVPCID paths under Bochs (about 2 minutes)"
+step "kernel module under a debug kernel: KASAN, lockdep, UBSAN (QEMU TCG; kernel built once and cached)"
+scripts/vm-test.sh --debug-kernel
+step "kernel module's PCID/INVPCID and 2-CPU paths under Bochs"
 scripts/vm-test.sh --bochs

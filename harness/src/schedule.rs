@@ -58,6 +58,11 @@ impl Sink<'_> {
                 .suspend(|| eprintln!("entrybench: warning: {id}: {w}"));
         }
         e.notes.extend(self.run_notes.iter().cloned());
+        // Every row says which PTI state it was measured in (the series'
+        // flush runs only with PTI on).
+        if let Some(p) = &self.file.environment.platform {
+            e.params.entry("pti".into()).or_insert(p.pti.into());
+        }
         self.file.experiments.push(e);
     }
 
@@ -67,10 +72,13 @@ impl Sink<'_> {
         report::load::write_result(self.out, self.file)
     }
 
-    /// Counts an experiment's error: cancel, skip or failure.
-    fn error(&mut self, id: &str, err: anyhow::Error) {
+    /// Counts an experiment's error: cancel, skip or failure. A signal
+    /// also stops a long kernel-module ioctl (EINTR): with `cancelled`
+    /// set, that is the interruption, not a failure of the experiment.
+    fn error(&mut self, id: &str, err: anyhow::Error, cancelled: bool) {
         match err.downcast_ref::<Stop>() {
             Some(Stop::Cancelled) => self.tally.interrupted = true,
+            None if cancelled => self.tally.interrupted = true,
             Some(Stop::Skipped(why)) => self
                 .bar
                 .suspend(|| eprintln!("entrybench: {id} skipped: {why}")),
@@ -103,7 +111,7 @@ pub fn run_list(
     let mut reference = match Reference::new(ctx) {
         Ok(r) => r,
         Err(e) if ctx.cancelled() => {
-            sink.error("reference", e);
+            sink.error("reference", e, ctx.cancelled());
             return Ok(sink.tally);
         }
         Err(e) => return Err(e.context("the drift reference loop failed")),
@@ -168,7 +176,7 @@ fn interleave(
     if !sink.tally.interrupted {
         // Closes the last experiment block's bracket.
         if let Err(e) = reference.block(ctx) {
-            sink.error("reference", e);
+            sink.error("reference", e, ctx.cancelled());
         }
     }
     let r = reference.record();
@@ -191,7 +199,7 @@ fn interleave(
                 let d = report::drift::block_drift(&r, s.times.clone());
                 sink.push(record::with_drift(e, d));
             }
-            Err(err) => sink.error(&s.id, err),
+            Err(err) => sink.error(&s.id, err, ctx.cancelled()),
         }
     }
     sink.save(reference)
@@ -224,7 +232,7 @@ fn prepare_all(
                 failed: false,
             }),
             Ok(_) => {}
-            Err(e) => sink.error(&id, e),
+            Err(e) => sink.error(&id, e, ctx.cancelled()),
         }
         sink.bar.inc(1);
         if sink.tally.interrupted {
@@ -259,7 +267,7 @@ fn rotate(
                 .set_message(format!("round {}/{}: {}", r + 1, rounds.len(), s.id));
             if let Err(e) = reference.block(ctx) {
                 if ctx.cancelled() {
-                    sink.error("reference", e);
+                    sink.error("reference", e, ctx.cancelled());
                     return Ok(());
                 }
                 return Err(e.context("the drift reference loop failed"));
@@ -274,7 +282,7 @@ fn rotate(
                     // A block cut short by Ctrl-C is dropped; the id keeps
                     // the blocks it took before.
                     s.failed = !matches!(e.downcast_ref::<Stop>(), Some(Stop::Cancelled));
-                    sink.error(&s.id, e);
+                    sink.error(&s.id, e, ctx.cancelled());
                     if sink.tally.interrupted {
                         return Ok(());
                     }
@@ -309,7 +317,7 @@ fn one_by_one(
                 sink.push(e);
                 sink.save(reference)?;
             }
-            Err(err) => sink.error(&id, err),
+            Err(err) => sink.error(&id, err, ctx.cancelled()),
         }
         if sink.tally.interrupted {
             return Ok(());
@@ -319,7 +327,7 @@ fn one_by_one(
     if !idx.is_empty() {
         match reference.block(ctx) {
             Ok(()) => sink.save(reference)?,
-            Err(e) => sink.error("reference", e),
+            Err(e) => sink.error("reference", e, ctx.cancelled()),
         }
     }
     Ok(())

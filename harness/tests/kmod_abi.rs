@@ -84,6 +84,7 @@ fn fields() -> Vec<Field> {
         field!("entrybench_global_flush", GlobalFlush, cycles_ptr),
         field!("entrybench_global_flush", GlobalFlush, total_cycles),
         field!("entrybench_global_flush", GlobalFlush, max_cycles),
+        field!("entrybench_global_flush", GlobalFlush, throttled),
         field!("entrybench_global_flush", GlobalFlush, cpumask),
         field!("entrybench_generator", Generator, method),
         field!("entrybench_generator", Generator, rate_hz),
@@ -96,6 +97,9 @@ fn fields() -> Vec<Field> {
         field!("entrybench_generator", Generator, issued),
         field!("entrybench_generator", Generator, total_cycles),
         field!("entrybench_generator", Generator, max_cycles),
+        field!("entrybench_generator", Generator, alloc_failures),
+        field!("entrybench_generator", Generator, throttled),
+        field!("entrybench_generator", Generator, off_initiator),
         field!("entrybench_generator", Generator, cpumask),
     ]
 }
@@ -136,6 +140,10 @@ fn rust_constants() -> BTreeMap<String, u64> {
         ("ENTRYBENCH_MAX_RATE_HZ", abi::MAX_RATE_HZ.into()),
         ("ENTRYBENCH_MAX_DURATION_MS", abi::MAX_DURATION_MS.into()),
         ("ENTRYBENCH_MAX_GENERATORS", abi::MAX_GENERATORS.into()),
+        (
+            "ENTRYBENCH_MAX_TARGET_RATE_HZ",
+            abi::MAX_TARGET_RATE_HZ.into(),
+        ),
         ("ENTRYBENCH_MASK_WORDS", abi::MASK_WORDS as u64),
         ("ENTRYBENCH_GEN_DETACH", abi::GEN_DETACH.into()),
         ("ENTRYBENCH_V_COUNT", abi::VARIANT_COUNT.into()),

@@ -84,7 +84,10 @@ fn status_with_module_reports_the_device() {
         .assert()
         .success()
         .stdout(predicate::str::contains("module           loaded"))
-        .stdout(predicate::str::contains("abi version      1"))
+        .stdout(predicate::str::contains(format!(
+            "abi version      {}",
+            harness::kmod::abi::ABI_VERSION
+        )))
         .stdout(predicate::str::contains("variants         nop"));
 }
 

@@ -398,8 +398,16 @@ fn order(e: &Experiment) -> (usize, String) {
     let key = match ids::kind(e) {
         Kind::Refill(p) => format!("{p:012}"),
         Kind::Entry(n) => format!("{}{n}", ids::entry_rank(&n)),
-        Kind::EntryFlush { variant, pages } => {
-            format!("{:02}{pages:012}", ids::variant_rank(&variant))
+        Kind::EntryFlush {
+            variant,
+            pages,
+            timing,
+        } => {
+            format!(
+                "{:02}{pages:012}{}",
+                ids::variant_rank(&variant),
+                timing.suffix()
+            )
         }
         Kind::FlushKernel(v) => format!("{:02}", ids::variant_rank(&v)),
         _ => e.id.clone(),

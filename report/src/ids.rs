@@ -6,6 +6,14 @@
 //! `entry.flush.<variant>.w<N>` (N pages walked after the flush), the id
 //! without the suffix is the bare flush. A file that only carries the
 //! walk in `params.pages` is read the same way, so both spellings work.
+//!
+//! Two timings of the emulated flush-on-entry (`EntryTiming`):
+//! `entry.flush.<variant>[.wN]` times the flushing ioctl itself (the flush
+//! at ioctl dispatch, on an entry path that ran warm);
+//! `entry.flush.<variant>.next_entry[.wN]` times the flushing ioctl, the
+//! next system call (getppid) and the walk together, so every refill the
+//! flush causes up to and through a real entry is counted. The series row
+//! and the sizing use the next-entry figure where a file has it.
 
 use crate::schema::Experiment;
 
@@ -23,10 +31,11 @@ pub enum Kind {
     Ipi(String, String),
     /// flush.kernel.<variant>
     FlushKernel(String),
-    /// entry.flush.<variant>[.wN]
+    /// entry.flush.<variant>[.next_entry][.wN]
     EntryFlush {
         variant: String,
         pages: u64,
+        timing: EntryTiming,
     },
     /// scenario.<trigger>: the trigger ("none", "user.mprotect",
     /// "kernel.text_poke", "kmod.flush_all", ...).
@@ -34,15 +43,43 @@ pub enum Kind {
     Other,
 }
 
+/// What an `entry.flush.*` row times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntryTiming {
+    /// The flushing ioctl alone (minus the nop ioctl): the flush runs at
+    /// ioctl dispatch, after the entry code ran on a warm TLB.
+    Dispatch,
+    /// The flushing ioctl, then the next system call (getppid) and the
+    /// walk, timed together (minus the same after the nop ioctl): the
+    /// flush and every refill it causes through the next real entry.
+    NextEntry,
+}
+
+impl EntryTiming {
+    /// The id suffix (`.next_entry`), empty for dispatch.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            EntryTiming::Dispatch => "",
+            EntryTiming::NextEntry => ".next_entry",
+        }
+    }
+}
+
 /// Reads the kind of an experiment from its id (and `params.pages` for
 /// entry.flush ids without a `.wN` suffix).
 pub fn kind(e: &Experiment) -> Kind {
     let k = kind_of_id(&e.id);
-    if let Kind::EntryFlush { variant, pages: 0 } = &k {
+    if let Kind::EntryFlush {
+        variant,
+        pages: 0,
+        timing,
+    } = &k
+    {
         if let Some(p) = e.params.get("pages").and_then(|v| v.as_u64()) {
             return Kind::EntryFlush {
                 variant: variant.clone(),
                 pages: p,
+                timing: *timing,
             };
         }
     }
@@ -56,12 +93,17 @@ pub fn kind_of_id(id: &str) -> Kind {
     }
     if let Some(rest) = id.strip_prefix("entry.flush.") {
         let (variant, pages) = split_pages(rest);
+        let (variant, timing) = match variant.strip_suffix(EntryTiming::NextEntry.suffix()) {
+            Some(v) => (v, EntryTiming::NextEntry),
+            None => (variant, EntryTiming::Dispatch),
+        };
         if variant.is_empty() {
             return Kind::Other;
         }
         return Kind::EntryFlush {
             variant: variant.to_string(),
             pages,
+            timing,
         };
     }
     if let Some(rest) = id.strip_prefix("entry.") {
@@ -120,13 +162,30 @@ fn split_pages(rest: &str) -> (&str, u64) {
     (rest, 0)
 }
 
-/// Id of a flush-on-entry experiment with an N-page walk (0 = none).
+/// Id of a flush-on-entry experiment with an N-page walk (0 = none),
+/// timed at dispatch.
 pub fn entry_flush_id(variant: &str, pages: u64) -> String {
+    entry_flush_timed_id(variant, pages, EntryTiming::Dispatch)
+}
+
+/// Id of a flush-on-entry experiment of either timing.
+pub fn entry_flush_timed_id(variant: &str, pages: u64, timing: EntryTiming) -> String {
+    let t = timing.suffix();
     if pages == 0 {
-        format!("entry.flush.{variant}")
+        format!("entry.flush.{variant}{t}")
     } else {
-        format!("entry.flush.{variant}.w{pages}")
+        format!("entry.flush.{variant}{t}.w{pages}")
     }
+}
+
+/// The ids whose delta stands for what flush-on-entry of `variant` costs
+/// per entry (no walk), best first: the next-entry timing, which counts
+/// the refills of a real entry, then the dispatch timing (older files).
+pub fn entry_flush_cost_ids(variant: &str) -> [String; 2] {
+    [
+        entry_flush_timed_id(variant, 0, EntryTiming::NextEntry),
+        entry_flush_id(variant, 0),
+    ]
 }
 
 /// Table order of the flush variants (docs/design.md order), unknown last.
@@ -225,6 +284,8 @@ pub fn describe(id: &str) -> Option<&'static str> {
         "entry.getpid.inline" => "the syscall instruction inline, getpid",
         "entry.getppid.inline" => "the syscall instruction inline, getppid",
         "entry.return_after_sysret" => "entry.getppid minus entry.getppid.inline, block by block: the call and the ret after sysret, which mispredicts under RSB filling / SRSO safe RET",
+        "entry.flush.series" => "the series' flush in an ioctl, timed alone, minus the nop ioctl: the flush at ioctl dispatch, its entry path already warm",
+        "entry.flush.series.next_entry" => "the series' flush in an ioctl, then getppid, timed together, minus the same after the nop ioctl: the flush and the refills of a real entry (the series row)",
         "vdso.clock_gettime" => "clock_gettime through the vDSO: the no-entry control",
         _ => return None,
     })
@@ -248,16 +309,35 @@ mod tests {
             kind_of_id("entry.flush.cr3_flush.w64"),
             Kind::EntryFlush {
                 variant: "cr3_flush".into(),
-                pages: 64
+                pages: 64,
+                timing: EntryTiming::Dispatch,
             }
         );
         assert_eq!(
             kind_of_id("entry.flush.invpcid2"),
             Kind::EntryFlush {
                 variant: "invpcid2".into(),
-                pages: 0
+                pages: 0,
+                timing: EntryTiming::Dispatch,
             }
         );
+        assert_eq!(
+            kind_of_id("entry.flush.series.next_entry.w64"),
+            Kind::EntryFlush {
+                variant: "series".into(),
+                pages: 64,
+                timing: EntryTiming::NextEntry,
+            }
+        );
+        assert_eq!(
+            kind_of_id("entry.flush.deferred_marked.next_entry"),
+            Kind::EntryFlush {
+                variant: "deferred_marked".into(),
+                pages: 0,
+                timing: EntryTiming::NextEntry,
+            }
+        );
+        assert_eq!(kind_of_id("entry.flush..next_entry"), Kind::Other);
         assert_eq!(
             kind_of_id("flush.kernel.cr4_pge"),
             Kind::FlushKernel("cr4_pge".into())
@@ -288,6 +368,24 @@ mod tests {
         assert_eq!(
             kind_of_id(&ipi_id("kernel", "text_poke")),
             Kind::Ipi("kernel".into(), "text_poke".into())
+        );
+        for timing in [EntryTiming::Dispatch, EntryTiming::NextEntry] {
+            for pages in [0, 64] {
+                let id = entry_flush_timed_id("invpcid2", pages, timing);
+                assert_eq!(
+                    kind_of_id(&id),
+                    Kind::EntryFlush {
+                        variant: "invpcid2".into(),
+                        pages,
+                        timing
+                    },
+                    "{id}"
+                );
+            }
+        }
+        assert_eq!(
+            entry_flush_cost_ids("series"),
+            ["entry.flush.series.next_entry", "entry.flush.series"]
         );
     }
 }

@@ -2,6 +2,7 @@
 //! kind of host. Tables, plots and sizing all work per machine, so several
 //! runs of the same box read as one block and different boxes never mix.
 
+use crate::ids::{self, EntryTiming, Kind};
 use crate::schema::{CpuFacts, Experiment, ResultFile};
 use std::collections::BTreeMap;
 
@@ -46,6 +47,27 @@ impl<'a> Machine<'a> {
 
     pub fn get(&self, id: &str) -> Option<&'a Experiment> {
         self.experiments.get(id).copied()
+    }
+
+    /// The row whose delta is what flush-on-entry of `variant` costs per
+    /// entry (no walk): the next-entry timing where measured, else the
+    /// dispatch timing (files from before it existed). The one place the
+    /// table, the sizing and the plots choose it.
+    pub fn entry_flush_cost(&self, variant: &str) -> Option<&'a Experiment> {
+        ids::entry_flush_cost_ids(variant)
+            .iter()
+            .find_map(|id| self.get(id))
+            .or_else(|| {
+                // Files that carry the walk only in params.pages.
+                [EntryTiming::NextEntry, EntryTiming::Dispatch]
+                    .into_iter()
+                    .find_map(|want| {
+                        self.experiments.values().copied().find(|e| {
+                            matches!(ids::kind(e), Kind::EntryFlush { variant: ref v, pages: 0, timing }
+                                if v == variant && timing == want)
+                        })
+                    })
+            })
     }
 
     /// PTI state: Some(on/off) from the platform, else None.

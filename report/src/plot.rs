@@ -208,7 +208,14 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
                 // Shortened so neighbouring labels do not run together.
                 Kind::Entry(n) => n.replace("return_after_sysret", "sysret ret"),
                 Kind::Vdso(n) => format!("vdso {}", n.replace("clock_", "")),
-                Kind::EntryFlush { variant, pages: 0 } => format!("+{variant}"),
+                Kind::EntryFlush {
+                    variant,
+                    pages: 0,
+                    timing,
+                } => match timing {
+                    ids::EntryTiming::Dispatch => format!("+{variant}"),
+                    ids::EntryTiming::NextEntry => format!("+{variant} next"),
+                },
                 _ => continue,
             };
             if !cats.iter().any(|c| c.1 == label) {
@@ -219,7 +226,9 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
     cats.sort_by_key(|(k, _)| match k {
         Kind::Entry(n) => (0, ids::entry_rank(n)),
         Kind::Vdso(_) => (1, 0),
-        Kind::EntryFlush { variant, .. } => (2, ids::variant_rank(variant)),
+        Kind::EntryFlush {
+            variant, timing, ..
+        } => (2, 2 * ids::variant_rank(variant) + *timing as usize),
         _ => (3, 0),
     });
     let ms: Vec<&Machine> = machines

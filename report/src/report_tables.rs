@@ -72,9 +72,14 @@ fn machine_report(m: &Machine) -> MachineReport {
     }
     let mut entry = Table::new(ENTRY_TITLE, &entry_cols);
     let mut kernel = cost_table("Flush primitive, in-kernel loop", "variant");
+    let on_entry_columns = ["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"];
     let mut on_entry = Table::new(
         "Flush on entry: delta vs nop ioctl (pages = working set walked after)",
-        &["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"],
+        &on_entry_columns,
+    );
+    let mut next_entry = Table::new(
+        "Flush before the next entry: flush ioctl + getppid (+ walk), delta vs the same after the nop ioctl",
+        &on_entry_columns,
     );
     let mut refill = Table::new(
         "TLB refill after a full flush vs working set",
@@ -112,9 +117,17 @@ fn machine_report(m: &Machine) -> MachineReport {
                 }
                 kernel.push(row)
             }
-            Kind::EntryFlush { variant, pages } => {
+            Kind::EntryFlush {
+                variant,
+                pages,
+                timing,
+            } => {
                 let (d, ci) = delta_and_ci(e);
-                on_entry.push(vec![
+                let table = match timing {
+                    ids::EntryTiming::Dispatch => &mut on_entry,
+                    ids::EntryTiming::NextEntry => &mut next_entry,
+                };
+                table.push(vec![
                     variant.clone(),
                     pages.to_string(),
                     num(d),
@@ -156,7 +169,7 @@ fn machine_report(m: &Machine) -> MachineReport {
             Kind::Scenario(_) | Kind::Other => {}
         }
     }
-    let mut tables: Vec<Table> = [entry, kernel, on_entry, refill, ipi]
+    let mut tables: Vec<Table> = [entry, kernel, on_entry, next_entry, refill, ipi]
         .into_iter()
         .filter(|t| !t.is_empty())
         .collect();
@@ -220,7 +233,7 @@ fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
         Kind::Entry(n) => (1, ids::entry_rank(n), 0, n.clone()),
         Kind::Vdso(n) => (2, 0, 0, n.clone()),
         Kind::FlushKernel(v) => (3, ids::variant_rank(v), 0, v.clone()),
-        Kind::EntryFlush { variant, pages } => {
+        Kind::EntryFlush { variant, pages, .. } => {
             (4, ids::variant_rank(variant), *pages, variant.clone())
         }
         Kind::Refill(p) => (5, 0, *p, String::new()),

@@ -80,9 +80,9 @@ fn all_plots_parse_and_are_labelled() {
                 );
                 let sk = t.iter().find(|x| x.starts_with("Skylake")).unwrap();
                 assert!(!sk.contains("dashed") && !sk.contains("+ PTI"), "{sk}");
-                // A guest is marked as one.
-                let zen = t.iter().find(|x| x.starts_with("Zen 4")).unwrap();
-                assert!(zen.contains("KVM guest"), "{zen}");
+                // The Zen 4 guest's flush rows were measured with PTI off,
+                // so they are not the series' cost: no line for it.
+                assert!(!t.iter().any(|x| x.starts_with("Zen 4")), "{t:?}");
                 assert!(has(&t, "dashed: PTI is off there"));
             }
             n if n.starts_with("overhead-vs-rate") => {
@@ -108,14 +108,13 @@ fn all_plots_parse_and_are_labelled() {
     // cost), never as if it ran without it.
     assert!(has(&texts(&cl.1), "pti=on + v6/v7"));
     assert!(!has(&texts(&cl.1), "series v6/v7"));
-    // Only the Zen 4 has INVLPGB.
-    let zen = plots
+    // The Zen 4 guest's flush rows were measured with PTI off: not the
+    // series' cost, and no published figure stands in for its core, so
+    // only the IPI is priced there and it has no overhead-vs-rate plot.
+    assert!(!plots
         .iter()
         .filter(|p| p.0.starts_with("overhead-vs-rate"))
-        .find(|p| p.1.contains("Zen 4"))
-        .unwrap();
-    assert!(has(&texts(&zen.1), "INVLPGB"));
-    assert!(has(&texts(&zen.1), "(KVM guest)"), "a guest says so");
+        .any(|p| p.1.contains("Zen 4")));
     assert!(!has(&texts(&cl.1), "guest"));
     assert!(!has(&texts(&cl.1), "INVLPGB"));
 }

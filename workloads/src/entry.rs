@@ -158,10 +158,52 @@ pub fn sample_with_batched<C: Clock, F: FnMut()>(
     }
 }
 
+/// Two operations timed back to back per slot, with one timer read
+/// between them: `whole` gets the raw cycles of `first` and `second`
+/// together, `second_only` those of `second` alone (same slot index).
+/// Used where an operation changes what the next one costs (a TLB flush,
+/// then the next kernel entry): both parts come from the same iteration.
+#[inline(always)]
+pub fn sample_pair_with<C: Clock, F: FnMut(), G: FnMut()>(
+    clock: &C,
+    warmup: usize,
+    whole: &mut [i64],
+    second_only: &mut [i64],
+    mut first: F,
+    mut second: G,
+) {
+    for _ in 0..warmup {
+        first();
+        second();
+    }
+    for (w, s) in whole.iter_mut().zip(second_only.iter_mut()) {
+        let t0 = clock.start();
+        first();
+        let t1 = clock.stop();
+        second();
+        let t2 = clock.stop();
+        *w = t2.wrapping_sub(t0) as i64;
+        *s = t2.wrapping_sub(t1) as i64;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::StepClock;
+
+    #[test]
+    fn pairs_time_both_parts_of_one_iteration() {
+        let clock = StepClock::new(10);
+        let (mut a, mut b) = (0, 0);
+        let mut whole = vec![0i64; 4];
+        let mut second = vec![0i64; 4];
+        sample_pair_with(&clock, 2, &mut whole, &mut second, || a += 1, || b += 1);
+        assert_eq!((a, b), (6, 6));
+        // Three consecutive reads of the step clock per slot.
+        assert!(whole.iter().all(|&v| v == 20), "{whole:?}");
+        assert!(second.iter().all(|&v| v == 10), "{second:?}");
+    }
 
     #[test]
     fn one_sample_per_slot_and_warmup_not_recorded() {

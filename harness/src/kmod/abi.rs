@@ -1,4 +1,4 @@
-//! Rust mirror of `kmod-helper/entrybench_uapi.h` (ABI version 1).
+//! Rust mirror of `kmod-helper/entrybench_uapi.h` (ABI version 2).
 //!
 //! Every struct is `#[repr(C)]` with the same fixed-width fields and explicit
 //! padding as the header; `harness/tests/kmod_abi.rs` compiles the header
@@ -6,7 +6,7 @@
 
 use std::mem::size_of;
 
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 pub const DEVICE_PATH: &str = "/dev/entrybench";
 
 pub const MAX_ITERATIONS: u32 = 1 << 20;
@@ -15,6 +15,9 @@ pub const MAX_PAGES: u32 = 1024;
 pub const MAX_RATE_HZ: u32 = 100_000;
 pub const MAX_DURATION_MS: u32 = 3_600_000;
 pub const MAX_GENERATORS: u32 = 8;
+/// Flush IPIs per second any one CPU receives from the module in all
+/// (generators and GLOBAL_FLUSH callers together); senders past it wait.
+pub const MAX_TARGET_RATE_HZ: u32 = 100_000;
 pub const MASK_WORDS: usize = 16;
 
 pub const F_PCID: u64 = 1 << 0;
@@ -27,6 +30,7 @@ pub const F_CR4_PCIDE: u64 = 1 << 6;
 pub const F_CR4_PGE: u64 = 1 << 7;
 pub const F_HYPERVISOR: u64 = 1 << 8;
 
+/// Outlive close() of the fd; needs a duration (the module stops it then).
 pub const GEN_DETACH: u32 = 1 << 0;
 
 /// `enum entrybench_variant`: the flush primitives.
@@ -180,6 +184,8 @@ pub struct GlobalFlush {
     pub cycles_ptr: u64,
     pub total_cycles: u64,
     pub max_cycles: u64,
+    /// Flushes that waited for the per-target budget.
+    pub throttled: u64,
     pub cpumask: [u64; MASK_WORDS],
 }
 
@@ -198,6 +204,12 @@ pub struct Generator {
     pub issued: u64,
     pub total_cycles: u64,
     pub max_cycles: u64,
+    /// kernel_range areas the module could not allocate.
+    pub alloc_failures: u64,
+    /// Flushes that waited for the per-target budget.
+    pub throttled: u64,
+    /// Flushes issued from another CPU than the initiator (it went offline).
+    pub off_initiator: u64,
     pub cpumask: [u64; MASK_WORDS],
 }
 

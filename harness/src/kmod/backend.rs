@@ -3,10 +3,11 @@
 //!
 //! - `flush.kernel.<variant>`: the module's in-kernel timed loop of one
 //!   flush primitive (rdtsc_ordered around each flush, IRQs off);
-//! - `entry.flush.<variant>` and `entry.flush.<variant>.w<N>`: the emulated
+//! - `entry.flush.<variant>[.next_entry][.w<N>]`: the emulated
 //!   flush-on-entry, an ENTRY_FLUSH ioctl of that variant timed from user
-//!   space (optionally followed by a walk of N pages), with the same ioctl
-//!   doing `nop` (and the same walk) as the baseline;
+//!   space at dispatch, or together with the next system call (getppid),
+//!   optionally followed by a walk of N pages, with the same ioctl doing
+//!   `nop` as the baseline (`entry_flush`);
 //! - `entry.flush.series`: the row the series itself stands for (INVPCID
 //!   type 2 with INVPCID, else CR4.PGE twice); the other variants are
 //!   named alternatives (`report::ids::flush_semantics`);
@@ -22,15 +23,16 @@
 
 use super::abi::{Method, Variant};
 use super::device::{self, Device};
+use super::entry_flush::EntryFlush;
 use crate::experiments::ipi::{Initiator, IpiExperiment, Row};
 use crate::experiments::record::{self, params};
 use crate::experiments::{Ctx, Experiment, Stop};
 use crate::schema;
 use anyhow::{Context, Result};
-use workloads::pages::Pages;
+use report::ids::EntryTiming;
 
 /// Samples per ioctl or chunk between cancel checks.
-const CHUNK: usize = 2_000;
+pub(super) const CHUNK: usize = 2_000;
 /// Rate of the remote "flush pending" marks of `entry.flush.deferred_marked`.
 pub const DEFER_MARK_HZ: u32 = 1000;
 
@@ -65,7 +67,11 @@ impl KmodConfig {
     }
 }
 
-/// All kmod experiments, whether or not the device is there.
+/// Both timings of every `entry.flush` row, dispatch first.
+const TIMINGS: [EntryTiming; 2] = [EntryTiming::Dispatch, EntryTiming::NextEntry];
+
+/// All kmod experiments, whether or not the device is there (`suite`
+/// checks).
 fn experiments(cfg: &KmodConfig) -> Vec<Box<dyn Experiment>> {
     let mut v: Vec<Box<dyn Experiment>> = Vec::new();
     for var in Variant::ALL {
@@ -74,29 +80,31 @@ fn experiments(cfg: &KmodConfig) -> Vec<Box<dyn Experiment>> {
             iterations: cfg.flush_iterations,
         }));
     }
+    let row = |variant, pages, mark_hz, timing| -> Box<dyn Experiment> {
+        Box::new(EntryFlush {
+            variant,
+            pages,
+            samples: cfg.entry_samples,
+            warmup: cfg.entry_warmup,
+            mark_hz,
+            timing,
+        })
+    };
     for var in Variant::ALL.into_iter().filter(|v| *v != Variant::Nop) {
         for &pages in &cfg.walk_pages {
-            v.push(Box::new(EntryFlush {
-                variant: var,
-                pages,
-                samples: cfg.entry_samples,
-                warmup: cfg.entry_warmup,
-                mark_hz: None,
-            }));
+            for timing in TIMINGS {
+                v.push(row(var, pages, None, timing));
+            }
         }
     }
-    v.push(Box::new(EntryFlush {
-        variant: Variant::Deferred,
-        pages: 0,
-        samples: cfg.entry_samples,
-        warmup: cfg.entry_warmup,
-        mark_hz: Some(DEFER_MARK_HZ),
-    }));
+    for timing in TIMINGS {
+        v.push(row(Variant::Deferred, 0, Some(DEFER_MARK_HZ), timing));
+    }
     v
 }
 
 /// What a variant does, for the result's params.
-pub fn describe(v: Variant) -> &'static str {
+pub(super) fn describe(v: Variant) -> &'static str {
     match v {
         Variant::Nop => "nothing (timer and loop overhead)",
         Variant::Cr3Noflush => "CR3 rewritten with bit 63 (NOFLUSH): same mm and PCID, no flush",
@@ -115,14 +123,19 @@ pub fn describe(v: Variant) -> &'static str {
     }
 }
 
-/// Params and notes that place a flush row relative to the series.
-fn series_context(info: &device::DeviceInfo, v: Variant, e: &mut schema::Experiment) {
+/// Params and notes that place a flush row relative to the series. The
+/// PTI state the row was measured in goes with it: a series row measured
+/// with PTI off is labelled `series_pti_off`, not `series` (the series'
+/// flush runs only on the PTI entry path).
+pub(super) fn series_context(info: &device::DeviceInfo, v: Variant, e: &mut schema::Experiment) {
     use super::abi::{F_INVPCID, F_PTI};
     let pti = info.has(F_PTI);
     let series = report::ids::series_variant(info.has(F_INVPCID));
     let role = match v {
-        Variant::Series | Variant::Deferred => "series",
-        _ if v.name() == series => "series",
+        Variant::Series | Variant::Deferred if pti => "series",
+        _ if v.name() == series && pti => "series",
+        Variant::Series | Variant::Deferred => "series_pti_off",
+        _ if v.name() == series => "series_pti_off",
         Variant::Nop | Variant::Cr3Noflush => "control",
         _ => "alternative",
     };
@@ -143,7 +156,7 @@ fn series_context(info: &device::DeviceInfo, v: Variant, e: &mut schema::Experim
 }
 
 /// Opens the device and refuses (skip) a variant the CPU lacks.
-fn open_for(v: Variant) -> Result<Device> {
+pub(super) fn open_for(v: Variant) -> Result<Device> {
     let dev = Device::open()?;
     let info = dev.info()?;
     if !info.supports(v) {
@@ -166,7 +179,7 @@ fn open_for(v: Variant) -> Result<Device> {
 }
 
 /// Notes every kmod result carries.
-fn common_notes(ctx: &Ctx, e: &mut schema::Experiment) {
+pub(super) fn common_notes(ctx: &Ctx, e: &mut schema::Experiment) {
     if let Some(h) = &ctx.env.cpu.hypervisor {
         if h.contains("TCG") {
             e.notes.push(
@@ -234,150 +247,6 @@ impl Experiment for FlushKernel {
             "back-to-back flushes: the TLB is nearly empty, no refill cost is included".into(),
         );
         series_context(&dev.info()?, self.variant, &mut e);
-        common_notes(ctx, &mut e);
-        Ok(e)
-    }
-}
-
-/// `entry.flush.<variant>[.w<N>]`
-pub struct EntryFlush {
-    pub variant: Variant,
-    pub pages: usize,
-    pub samples: usize,
-    pub warmup: usize,
-    /// Deferred only: a generator marks the victim this often meanwhile.
-    pub mark_hz: Option<u32>,
-}
-
-impl EntryFlush {
-    /// With `mark_hz`, starts the DEFER_MARK generator aimed at the victim
-    /// (this thread's CPU); it stops when the returned device is dropped.
-    fn start_marks(&self, ctx: &Ctx) -> Result<Option<(Device, device::GeneratorHandle)>> {
-        let Some(hz) = self.mark_hz else {
-            return Ok(None);
-        };
-        let Some(initiator) = ctx.placement.initiator_cpu else {
-            return Err(Stop::Skipped("one CPU: nobody to set the pending bit".into()).into());
-        };
-        let dev = Device::open()?;
-        let h = dev.generator_start(&device::GeneratorSpec {
-            method: Method::DeferMark,
-            rate_hz: hz,
-            duration_ms: 0,
-            pages: 1,
-            initiator_cpu: Some(initiator),
-            targets: vec![ctx.placement.victim_cpu],
-            detach: false,
-        })?;
-        Ok(Some((dev, h)))
-    }
-}
-
-impl Experiment for EntryFlush {
-    fn id(&self) -> String {
-        let name = match self.mark_hz {
-            Some(_) => "deferred_marked",
-            None => self.variant.name(),
-        };
-        report::ids::entry_flush_id(name, self.pages as u64)
-    }
-
-    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        if self.samples == 0 {
-            return Err(Stop::Skipped("no samples requested".into()).into());
-        }
-        let dev = open_for(self.variant)?;
-        dev.entry_flush(self.variant).context("first ENTRY_FLUSH")?;
-        dev.entry_flush(Variant::Nop)
-            .context("first ENTRY_FLUSH nop")?;
-        let ws = if self.pages > 0 {
-            Some(
-                Pages::new(self.pages)
-                    .with_context(|| format!("cannot map {} pages", self.pages))?,
-            )
-        } else {
-            None
-        };
-        let (base, pages) = (
-            ws.as_ref()
-                .map_or(std::ptr::null(), |p| p.as_ptr() as *const u8),
-            self.pages,
-        );
-        let mut flushed = vec![0i64; self.samples];
-        let mut plain = vec![0i64; self.samples];
-        let v = self.variant;
-        let marks = self.start_marks(ctx)?;
-        let (log_f, log_p) = (
-            ctx.timer.core_log(self.samples),
-            ctx.timer.core_log(self.samples),
-        );
-        let mut first = true;
-        // Flushing and nop chunks alternate so drift hits both alike.
-        for (f, p) in flushed.chunks_mut(CHUNK).zip(plain.chunks_mut(CHUNK)) {
-            ctx.check_cancel()?;
-            let w = if first { self.warmup } else { 0 };
-            first = false;
-            crate::with_clock!(ctx.timer, &log_f, c => workloads::entry::sample_with(c, w, f, || {
-                let _ = dev.entry_flush(v);
-                if pages > 0 {
-                    // SAFETY: `base` maps `pages` pages (`ws` lives past the loop).
-                    std::hint::black_box(unsafe { workloads::walk::walk(base, pages) });
-                }
-            }));
-            crate::with_clock!(ctx.timer, &log_p, c => workloads::entry::sample_with(c, w, p, || {
-                let _ = dev.entry_flush(Variant::Nop);
-                if pages > 0 {
-                    // SAFETY: `base` maps `pages` pages (`ws` lives past the loop).
-                    std::hint::black_box(unsafe { workloads::walk::walk(base, pages) });
-                }
-            }));
-        }
-        // The loop ignores errors to stay tight; make sure there were none.
-        dev.entry_flush(v)
-            .context("ENTRY_FLUSH after the timed loop")?;
-        let marked = match marks {
-            Some((gdev, h)) => Some(gdev.generator_stop(h)?.issued),
-            None => None,
-        };
-        ctx.timer.subtract_overhead(&mut flushed);
-        ctx.timer.subtract_overhead(&mut plain);
-        let p = params([
-            ("variant", v.name().into()),
-            ("operation", describe(v).into()),
-            ("pages", pages.into()),
-            ("stride_bytes", workloads::PAGE_SIZE.into()),
-            ("samples", self.samples.into()),
-            ("warmup", self.warmup.into()),
-            ("timer", ctx.timer.kind().name().into()),
-            (
-                "emulates",
-                "flush-on-entry: an ioctl that flushes once with IRQs off and returns, \
-                 minus the same ioctl doing nothing"
-                    .into(),
-            ),
-        ]);
-        let mut e = record::measured(&self.id(), "kmod", p, &mut flushed);
-        e = record::with_baseline(e, "nop ioctl", &mut plain);
-        let core_base = ctx
-            .timer
-            .core_samples(&log_p)
-            .map(record::CoreBase::Unpaired);
-        e = record::with_core_cycles(e, ctx.timer.core_samples(&log_f), core_base);
-        e.notes.push(
-            "emulated: the flush runs at ioctl dispatch, not right after the CR3 switch \
-             of the entry as in the series"
-                .into(),
-        );
-        if let (Some(hz), Some(n)) = (self.mark_hz, marked) {
-            e.params.insert("mark_rate_hz".into(), hz.into());
-            e.params.insert("marks_issued".into(), n.into());
-        }
-        series_context(&dev.info()?, v, &mut e);
-        if pages > 0 {
-            e.notes.push(format!(
-                "{pages} pages read (one byte each, 4 KiB stride) after each entry, both sides"
-            ));
-        }
         common_notes(ctx, &mut e);
         Ok(e)
     }
@@ -505,20 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn deferred_rows_have_their_ids_and_marks_send_no_ipi() {
-        let row = |variant, mark_hz| EntryFlush {
-            variant,
-            pages: 0,
-            samples: 1,
-            warmup: 0,
-            mark_hz,
-        };
-        assert_eq!(row(Variant::Series, None).id(), "entry.flush.series");
-        assert_eq!(row(Variant::Deferred, None).id(), "entry.flush.deferred");
-        assert_eq!(
-            row(Variant::Deferred, Some(DEFER_MARK_HZ)).id(),
-            "entry.flush.deferred_marked"
-        );
+    fn marks_send_no_ipi() {
         assert!(!Method::DeferMark.sends_ipi());
         assert_eq!(Method::ALL.iter().filter(|m| m.sends_ipi()).count(), 3);
     }

@@ -49,6 +49,12 @@ pub enum KmodAction {
         /// Leave a detached generator running (to test unload while it runs)
         #[arg(long)]
         leave_generator: bool,
+        /// Offline and online a CPU while a generator runs from it
+        #[arg(long)]
+        hotplug: bool,
+        /// Samples per side of the printed dispatch and next-entry figures
+        #[arg(long, default_value_t = 2000)]
+        entry_samples: usize,
     },
     /// Random ioctls with a checked outcome (used by the VM test)
     #[command(hide = true)]
@@ -61,6 +67,20 @@ pub enum KmodAction {
         #[arg(long)]
         shared: bool,
     },
+    /// What users do at once: threads on one fd, guessed ids, signals,
+    /// dup, fork, close during a call, every generator at the maximum rate
+    /// (used by the VM test)
+    #[command(hide = true)]
+    Race {
+        /// Fuzzed calls in all on the shared fd
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Threads fuzzing the shared fd (at least 2)
+        #[arg(long, default_value_t = 4)]
+        threads: usize,
+    },
 }
 
 pub fn cmd(args: KmodArgs) -> Result<i32> {
@@ -72,7 +92,16 @@ pub fn cmd(args: KmodArgs) -> Result<i32> {
         KmodAction::Selftest {
             expect_unsupported,
             leave_generator,
-        } => super::selftest::run(&expect_unsupported, leave_generator),
+            hotplug,
+            entry_samples,
+        } => super::selftest::run(
+            &expect_unsupported,
+            super::selftest::Extras {
+                leave_generator,
+                hotplug,
+                entry_samples,
+            },
+        ),
         KmodAction::Fuzz {
             count,
             seed,
@@ -82,6 +111,19 @@ pub fn cmd(args: KmodArgs) -> Result<i32> {
             let r = fuzz::run(&dev, count, seed, shared)?;
             println!(
                 "kmod fuzz: {} ioctls, outcomes {}",
+                r.calls,
+                r.outcomes_line()
+            );
+            Ok(0)
+        }
+        KmodAction::Race {
+            count,
+            seed,
+            threads,
+        } => {
+            let r = fuzz::race::run(count, seed, threads)?;
+            println!(
+                "kmod race: {} ioctls, outcomes {}",
                 r.calls,
                 r.outcomes_line()
             );

@@ -103,6 +103,8 @@ pub struct GlobalFlushResult {
     pub cycles: Vec<u64>,
     pub total_cycles: u64,
     pub max_cycles: u64,
+    /// Calls that waited for the module's per-target IPI budget.
+    pub throttled: u64,
 }
 
 /// What a running generator was asked to do.
@@ -110,13 +112,14 @@ pub struct GlobalFlushResult {
 pub struct GeneratorSpec {
     pub method: Method,
     pub rate_hz: u32,
-    /// 0 = until stopped.
+    /// 0 = until stopped (the module refuses that with `detach`).
     pub duration_ms: u32,
     pub pages: u32,
     /// `None`: the module picks the first online CPU not targeted.
     pub initiator_cpu: Option<u32>,
     pub targets: Vec<u32>,
-    /// Keep running after this fd is closed (until unload or STOP).
+    /// Keep running after this fd is closed (until the duration ends,
+    /// STOP or unload).
     pub detach: bool,
 }
 
@@ -133,6 +136,12 @@ pub struct GeneratorStats {
     pub issued: u64,
     pub total_cycles: u64,
     pub max_cycles: u64,
+    /// kernel_range areas the module could not allocate (not issued).
+    pub alloc_failures: u64,
+    /// Flushes that waited for the per-target IPI budget.
+    pub throttled: u64,
+    /// Flushes issued from another CPU (the initiator went offline).
+    pub off_initiator: u64,
 }
 
 /// True when the module's device node exists.
@@ -202,14 +211,16 @@ impl Device {
     }
 
     /// One kernel entry that flushes with `v` and returns: the emulated
-    /// flush-on-entry. Returns the raw errno so hot loops stay cheap.
+    /// flush-on-entry. Returns the raw errno so hot loops stay cheap; `Ok`
+    /// holds whether it flushed (`deferred`: the pending bit was set;
+    /// every other variant: false).
     #[inline]
-    pub fn entry_flush(&self, v: Variant) -> std::result::Result<(), Errno> {
+    pub fn entry_flush(&self, v: Variant) -> std::result::Result<bool, Errno> {
         self.entry_flush_arg(v as u32 as libc::c_ulong)
     }
 
     /// ENTRY_FLUSH with an arbitrary argument (negative tests, fuzzing).
-    pub fn entry_flush_raw(&self, arg: i32) -> std::result::Result<(), Errno> {
+    pub fn entry_flush_raw(&self, arg: i32) -> std::result::Result<bool, Errno> {
         // Sign-extended, as a C caller passing a long would.
         self.entry_flush_arg(arg as i64 as libc::c_ulong)
     }
@@ -217,13 +228,13 @@ impl Device {
     /// The argument goes as a full unsigned long: an int through varargs
     /// would leave the register's upper half undefined.
     #[inline]
-    fn entry_flush_arg(&self, arg: libc::c_ulong) -> std::result::Result<(), Errno> {
+    fn entry_flush_arg(&self, arg: libc::c_ulong) -> std::result::Result<bool, Errno> {
         // SAFETY: ENTRY_FLUSH takes its argument by value; no memory is passed.
         let rc = unsafe { libc::ioctl(self.raw_fd(), abi::nr::ENTRY_FLUSH as libc::c_ulong, arg) };
         if rc < 0 {
             Err(Errno::last())
         } else {
-            Ok(())
+            Ok(rc == 1)
         }
     }
 
@@ -255,6 +266,7 @@ impl Device {
             cycles,
             total_cycles: a.total_cycles,
             max_cycles: a.max_cycles,
+            throttled: a.throttled,
         })
     }
 
@@ -302,12 +314,21 @@ impl Device {
             issued: a.issued,
             total_cycles: a.total_cycles,
             max_cycles: a.max_cycles,
+            alloc_failures: a.alloc_failures,
+            throttled: a.throttled,
+            off_initiator: a.off_initiator,
         })
     }
 }
 
 /// An errno as an anyhow error that keeps the `Errno` findable by downcast.
+/// EINTR (a signal stopped a long ioctl) says so in words.
 fn errno_context(e: Errno, what: &str) -> anyhow::Error {
+    if e == Errno::EINTR {
+        return anyhow::Error::new(e).context(format!(
+            "{what}: interrupted by a signal; the module stopped the call"
+        ));
+    }
     anyhow::Error::new(e).context(format!("{what}: {}", e.desc()))
 }
 

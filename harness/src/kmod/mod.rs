@@ -1,10 +1,12 @@
 //! /dev/entrybench: the ABI mirror (`abi`), a safe wrapper (`device`), the
-//! kernel-module experiments (`backend`) and `entrybench kmod` (`cmd`).
+//! kernel-module experiments (`backend`, `entry_flush`) and `entrybench
+//! kmod` (`cmd`).
 
 pub mod abi;
 pub mod backend;
 pub mod cmd;
 pub mod device;
+pub mod entry_flush;
 pub mod fuzz;
 pub mod selftest;
 

@@ -338,8 +338,15 @@ mod tests {
         assert!(!l.dashed && !l.label.contains("dashed") && !l.label.contains("PTI "));
         assert!(!l.label.contains("guest"), "{}", l.label);
 
-        let l = line_of("genoa");
-        assert!(l.label.contains("KVM guest"), "{}", l.label);
-        assert!(l.dashed, "PTI off there too: {}", l.label);
+        // The Zen 4 guest's module rows were measured with PTI off: not
+        // the series' cost, and no published flush figure for its core,
+        // so it has no line.
+        let f = fixture("genoa");
+        let ms = machine::group(std::slice::from_ref(&f));
+        let p = Profile::parse(
+            "syscalls_per_sec = 1\nflush_events_per_sec = 1\nworking_set_pages = 64\nlatency_budget_us = 1\n",
+        )
+        .unwrap();
+        assert!(even_line(&ms[0], &p).is_none());
     }
 }

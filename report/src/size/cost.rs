@@ -32,8 +32,9 @@ Sizing equations (per isolated CPU; %CPU = ns/s / 1e9 x 100)
          the largest N with the last segment's slope (marked)
   E    = the series' flush per entry: entry.flush.series, else
          entry.flush.<invpcid2|cr4_pge> (the variant the series picks),
-         delta median vs the nop ioctl (emulated); E_p99 its p99 - the
-         nop median
+         the .next_entry timing first (flush ioctl + next getppid), delta
+         median vs the same with the nop ioctl (emulated; a row measured
+         with PTI off is not used); E_p99 its p99 - the nop median
   C    = the proposal's atomic exchange per entry:
          deferred.check.uncontended median (measured), else
          deferred_check_cycles TSC cycles (assumed)
@@ -557,10 +558,10 @@ pub fn measured_ipi(m: &Machine) -> Option<Figure> {
 /// the variant the series uses on this CPU. A figure timed at the next
 /// entry, where one exists, goes first in this list.
 pub fn flush_candidates(has_invpcid: bool) -> Vec<String> {
-    vec![
-        ids::entry_flush_id("series", 0),
-        ids::entry_flush_id(ids::series_variant(has_invpcid), 0),
-    ]
+    ["series", ids::series_variant(has_invpcid)]
+        .iter()
+        .flat_map(|v| ids::entry_flush_cost_ids(v))
+        .collect()
 }
 
 /// The first of `candidates` the machine measured in TSC time, as the
@@ -569,7 +570,7 @@ pub fn flush_candidates(has_invpcid: bool) -> Vec<String> {
 pub fn flush_on_entry_figure(m: &Machine, candidates: &[String]) -> Option<Figure> {
     let hz = m.tsc_hz();
     candidates.iter().find_map(|id| {
-        let e = m.get(id)?;
+        let e = m.get(id).filter(|e| !measured_with_pti_off(m, e))?;
         let b = e.baseline.as_ref()?;
         let d = b.delta_median;
         let p99 = (e.summary.p99 - b.summary.median).max(d);
@@ -579,9 +580,33 @@ pub fn flush_on_entry_figure(m: &Machine, candidates: &[String]) -> Option<Figur
             ns: ns(d)?,
             p99_ns: ns(p99),
             source: measured_source(e, true),
-            note: Some("an ioctl that flushes, minus one that does not".into()),
+            note: Some(flush_note(e).into()),
         })
     })
+}
+
+/// What a flush row times (`ids::EntryTiming`).
+fn flush_note(e: &crate::schema::Experiment) -> &'static str {
+    match ids::kind(e) {
+        ids::Kind::EntryFlush {
+            timing: ids::EntryTiming::NextEntry,
+            ..
+        } => "an ioctl that flushes, then the next getppid, minus the same after one that does not",
+        _ => "an ioctl that flushes, minus one that does not (timed at dispatch: reads low)",
+    }
+}
+
+/// A flush row measured with PTI off is not the series' cost: the series
+/// flushes on the PTI entry path only, and without PTI the kernel maps
+/// itself with global pages, so INVPCID type 2 and the CR4.PGE toggle
+/// drop (and the next entry refills) far more than under PTI, where few
+/// pages are global. The row says its PTI state (`params.pti`); older
+/// rows take the run's.
+fn measured_with_pti_off(m: &Machine, e: &crate::schema::Experiment) -> bool {
+    match e.params.get("pti").and_then(|v| v.as_bool()) {
+        Some(pti) => !pti,
+        None => m.pti() == Some(false),
+    }
 }
 
 /// E of a measured machine (`flush_on_entry_figure` on `flush_candidates`).

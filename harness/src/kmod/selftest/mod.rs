@@ -10,6 +10,9 @@ use anyhow::{bail, ensure, Context, Result};
 use nix::errno::Errno;
 use std::time::Duration;
 
+mod figures;
+mod guards;
+
 /// Counts what the self-test did, printed as one line the VM test greps.
 #[derive(Debug, Default)]
 struct Tally {
@@ -171,6 +174,19 @@ const GENERATOR_CASES: &[Case<Generator>] = &[
         mutate: |a, e| a.initiator_cpu = e.offline as i32,
         errno: Errno::EINVAL,
     },
+    Case {
+        name: "GENERATOR_START initiator -2 (only -1 means any)",
+        mutate: |a, _| a.initiator_cpu = -2,
+        errno: Errno::EINVAL,
+    },
+    Case {
+        name: "GENERATOR_START detached without a duration",
+        mutate: |a, _| {
+            a.flags = abi::GEN_DETACH;
+            a.duration_ms = 0
+        },
+        errno: Errno::EINVAL,
+    },
 ];
 
 /// Calls that are not a struct mutation: (name, call, errno).
@@ -189,17 +205,21 @@ const RAW_CASES: &[RawCase] = &[
     ),
     (
         "ENTRY_FLUSH variant count",
-        |d| Ok(d.entry_flush_raw(abi::VARIANT_COUNT as i32)?),
+        |d| {
+            d.entry_flush_raw(abi::VARIANT_COUNT as i32)
+                .map(drop)
+                .map_err(Into::into)
+        },
         Errno::EINVAL,
     ),
     (
         "ENTRY_FLUSH 1000",
-        |d| Ok(d.entry_flush_raw(1000)?),
+        |d| d.entry_flush_raw(1000).map(drop).map_err(Into::into),
         Errno::EINVAL,
     ),
     (
         "ENTRY_FLUSH -1",
-        |d| Ok(d.entry_flush_raw(-1)?),
+        |d| d.entry_flush_raw(-1).map(drop).map_err(Into::into),
         Errno::EINVAL,
     ),
     (
@@ -245,7 +265,7 @@ fn run_cases<T: Copy>(
 }
 
 /// Names of kthreads of running generators (comm `entrybench-gen<id>`).
-fn generator_threads() -> Vec<String> {
+pub(crate) fn generator_threads() -> Vec<String> {
     let mut v = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/proc") {
         for e in rd.flatten() {
@@ -265,7 +285,18 @@ fn median(v: &[u64]) -> u64 {
     s.get(s.len() / 2).copied().unwrap_or(0)
 }
 
-pub fn run(expect_unsupported: &[String], leave_generator: bool) -> Result<i32> {
+/// What the VM test asks of the self-test beyond the default checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    /// Leave a detached generator running (to test unload while it runs).
+    pub leave_generator: bool,
+    /// Offline and online a CPU while a generator runs from it.
+    pub hotplug: bool,
+    /// Samples per side of the printed dispatch / next-entry figures (0: none).
+    pub entry_samples: usize,
+}
+
+pub fn run(expect_unsupported: &[String], extras: Extras) -> Result<i32> {
     // Bad arguments fail before anything is printed (one-line error).
     let mut expect_off = Vec::new();
     for n in expect_unsupported.iter().filter(|n| !n.is_empty()) {
@@ -287,12 +318,20 @@ pub fn run(expect_unsupported: &[String], leave_generator: bool) -> Result<i32> 
         online,
     };
     variants(&mut t, &dev, &info, &expect_off)?;
+    figures::entry_timings(&mut t, &dev, &info, extras.entry_samples)?;
     flush_timed_cases(&mut t, &dev, &env)?;
     global_flushes(&mut t, &dev, &env)?;
+    guards::deferred_reports_its_flush(&mut t, &dev, env.online[0])?;
+    guards::rights_checked_per_call(&mut t, &dev)?;
+    guards::budget_bounds_the_rate(&mut t, &dev, env.online[0])?;
+    guards::signal_stops_a_long_call(&mut t, &env)?;
     if env.online.len() >= 2 {
         generators(&mut t, &dev, &env)?;
         start_copy_out_fault(&mut t, &dev, &env)?;
-        limits_and_close(&mut t, dev, &env, leave_generator)?;
+        if extras.hotplug {
+            guards::initiator_offline(&mut t, &dev, &env)?;
+        }
+        limits_and_close(&mut t, dev, &env, extras.leave_generator)?;
     } else {
         println!("selftest: one online CPU: generators skipped");
     }
@@ -389,13 +428,6 @@ fn global_flushes(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
             r.max_cycles
         );
     }
-    // defer_mark just set every CPU's pending bit: the next deferred entry
-    // on this CPU takes the flush branch (the series' flush), not only the check.
-    if dev.info()?.supports(Variant::Deferred) {
-        dev.entry_flush(Variant::Deferred)
-            .context("ENTRY_FLUSH deferred after a mark")?;
-        t.ioctls += 1;
-    }
     let base = GlobalFlush {
         method: Method::FlushAll as u32,
         count: 1,
@@ -421,6 +453,10 @@ fn generator_base(env: &Env) -> Result<Generator> {
 /// Each method from a housekeeping CPU to the victim, its IPIs counted in
 /// the victim's CAL row; then the negative cases.
 fn generators(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
+    // The victim runs a user loop meanwhile, as in a measurement: an idle
+    // CPU that polls (MWAIT idle, e.g. under Bochs) is woken without an
+    // IPI, and its CAL row would not count the calls.
+    let _busy = BusyCpu::start(env.victim)?;
     for m in Method::ALL {
         let spec = GeneratorSpec {
             method: m,
@@ -470,6 +506,45 @@ fn generators(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
     run_cases(t, dev, abi::nr::GENERATOR_START, base, env, GENERATOR_CASES)
 }
 
+/// A thread spinning in user space on one CPU until dropped.
+struct BusyCpu {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BusyCpu {
+    fn start(cpu: u32) -> Result<BusyCpu> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let pinned = crate::placement::pin_current_thread(cpu);
+            let ok = pinned.is_ok();
+            let _ = tx.send(pinned.map(drop).map_err(|e| format!("{e:#}")));
+            while ok && !flag.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        });
+        rx.recv()
+            .context("the spinning thread ended")?
+            .map_err(|e| anyhow::anyhow!("pinning a spinning thread to CPU {cpu}: {e}"))?;
+        Ok(BusyCpu {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for BusyCpu {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A GENERATOR_START whose result cannot be copied out (argument on a
 /// read-only page) fails with EFAULT and must not leave a generator
 /// running, detached or not.
@@ -478,6 +553,7 @@ fn start_copy_out_fault(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
     let arg = page.as_ptr().cast::<Generator>();
     let a = Generator {
         flags: abi::GEN_DETACH,
+        duration_ms: 60_000,
         ..generator_base(env)?
     };
     // SAFETY: the page is ours, writable, page-aligned and larger than `a`.
@@ -498,7 +574,8 @@ fn start_copy_out_fault(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
     })
 }
 
-/// The generator limit, close() stopping an fd's generators, and (for the
+/// The generator limit (a detached generator whose duration has passed
+/// no longer counts), close() stopping an fd's generators, and (for the
 /// unload test) a detached generator left running.
 fn limits_and_close(t: &mut Tally, dev: Device, env: &Env, leave_generator: bool) -> Result<()> {
     let ok = GeneratorSpec {
@@ -510,6 +587,17 @@ fn limits_and_close(t: &mut Tally, dev: Device, env: &Env, leave_generator: bool
         targets: vec![env.victim],
         detach: false,
     };
+    // Detached, 100 ms, its fd closed: finished long before the loop
+    // below, which must then reach the limit without EBUSY.
+    let other = Device::open()?;
+    other.generator_start(&GeneratorSpec {
+        detach: true,
+        duration_ms: 100,
+        ..ok.clone()
+    })?;
+    drop(other);
+    std::thread::sleep(Duration::from_millis(400));
+    t.ioctls += 1;
     for _ in 0..abi::MAX_GENERATORS {
         dev.generator_start(&ok)?;
         t.ioctls += 1;
@@ -519,6 +607,10 @@ fn limits_and_close(t: &mut Tally, dev: Device, env: &Env, leave_generator: bool
         Errno::EBUSY,
         "GENERATOR_START beyond the limit",
     )?;
+    let running = generator_threads().len();
+    t.check(running == abi::MAX_GENERATORS as usize, || {
+        format!("{running} generator threads at the limit (a finished detached one not reaped?)")
+    })?;
     drop(dev);
     std::thread::sleep(Duration::from_millis(100));
     let left = generator_threads();
@@ -528,9 +620,11 @@ fn limits_and_close(t: &mut Tally, dev: Device, env: &Env, leave_generator: bool
     t.generators += u64::from(abi::MAX_GENERATORS);
     if leave_generator {
         let dev = Device::open()?;
+        // Detached needs a duration: longer than the test runs.
         let spec = GeneratorSpec {
             rate_hz: 1000,
             detach: true,
+            duration_ms: 600_000,
             ..ok
         };
         dev.generator_start(&spec)?;
