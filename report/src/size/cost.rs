@@ -32,9 +32,10 @@ Sizing equations (per isolated CPU; %CPU = ns/s / 1e9 x 100)
          the largest N with the last segment's slope (marked)
   E    = the series' flush per entry: entry.flush.series, else
          entry.flush.<invpcid2|cr4_pge> (the variant the series picks),
-         the .next_entry timing first (flush ioctl + next getppid), delta
-         median vs the same with the nop ioctl (emulated; a row measured
-         with PTI off is not used); E_p99 its p99 - the nop median
+         .next_entry first (the flush ioctl and the next getppid),
+         delta median vs the same with the nop ioctl (emulated; rows
+         measured with PTI off are not used); E_p99 its p99 - the nop
+         median
   C    = the proposal's atomic exchange per entry:
          deferred.check.uncontended median (measured), else
          deferred_check_cycles TSC cycles (assumed)
