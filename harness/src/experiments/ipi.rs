@@ -541,7 +541,7 @@ fn ipi_params(
         (
             "match_tolerance_rule",
             "measured: call return minus gap end of each call's longest gap starting in its \
-             window, less the call's excess over the usual call (p90) when the gap ended \
+             window, less the call's excess over the usual call (the median) when the gap ended \
              early (the initiator held up after the acknowledgement); 2 x their p90 \
              before the return, 2 x -p10 after it, each at least 1 us, plus the skew; a \
              match may end that far from the return, before it also the call's excess"
