@@ -101,14 +101,25 @@ fn drop_and_panic_restore(before: &State) {
     );
     assert!(mounted(&root), "{} not mounted", root.display());
     let cal = cal_total();
-    for _ in 0..3 {
-        t.fire().unwrap();
-    }
+    // An idle CPU may get none of the sync_core IPIs (few of them reach
+    // an idle CPU): keep the others busy while toggling, as a victim is.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        });
+        for _ in 0..5 {
+            t.fire().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
     let tp = t.tracepoint().to_string();
     let enable = inst.join("events").join(&tp).join("enable");
     assert_eq!(std::fs::read_to_string(&enable).unwrap().trim(), "1");
     if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
-        assert!(cal_total() > cal, "three toggles of {tp} sent no CAL IPI");
+        assert!(cal_total() > cal, "five toggles of {tp} sent no CAL IPI");
     }
     drop(t);
     assert!(!inst.exists(), "{} left behind", inst.display());
