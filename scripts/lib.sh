@@ -39,3 +39,27 @@ copy_libs() {
 		cp -L "$lib" "$root$lib"
 	done
 }
+
+# The module's scenario ids every VM test runs (harness/src/kmod/scenario.rs).
+SCENARIO_KMOD_IDS="scenario.kmod.kernel_range scenario.kmod.flush_all scenario.kmod.on_entry.series scenario.kmod.on_entry.cr3_flush scenario.kmod.deferred"
+
+# check_scenarios LABEL RESULT TAG: every scenario.kmod.* id ran in the
+# result file, and the victim counted what /proc/interrupts counted
+# (scripts/vm/scenario-check.jq: about one CAL IPI per event for the IPI
+# strategies; none for on_entry and deferred, whose victim entries
+# flushed every time or once per mark). Appends failures, prefixed with
+# LABEL, to the caller's `fails` array; prints each result's counts,
+# labelled TAG (the figures are emulated), on stderr.
+check_scenarios() {
+	local label=$1 f=$2 tag=$3 id line
+	local dir
+	dir=$(dirname "${BASH_SOURCE[0]}")/vm
+	for id in $SCENARIO_KMOD_IDS; do
+		jq -e --arg id "$id" 'any(.experiments[]; .id == $id)' "$f" >/dev/null ||
+			fails+=("$label: $id missing")
+	done
+	while IFS= read -r line; do
+		[ -n "$line" ] && fails+=("$label: $line")
+	done < <(jq -r -f "$dir/scenario-check.jq" "$f" || echo "cannot read $f")
+	jq -r -f "$dir/scenario-show.jq" --arg tag "$tag" "$f" >&2 || true
+}

@@ -6,15 +6,18 @@
 # busybox, the module, the harness and the kmod_cli test binary, runs
 # scripts/vm/init in the guest (every ioctl, the device-needing CLI tests,
 # checked fuzz runs, the concurrency fuzz, unload racing open, the kmod
-# experiments, unload while a generator runs) and checks the guest's
-# report: step results, dmesg, result file.
+# experiments with every scenario.kmod.* id, unload while a generator
+# runs) and checks the guest's report: step results, dmesg, result file,
+# and that each scenario's victim counted what /proc/interrupts counted
+# (scripts/lib.sh check_scenarios).
 #
 #   scripts/vm-test.sh                 QEMU, every kernel series
 #   scripts/vm-test.sh --debug-kernel  QEMU, the debug kernel of
 #                                      scripts/debug-kernel.sh (KASAN,
 #                                      lockdep, DEBUG_ATOMIC_SLEEP, UBSAN,
 #                                      DEBUG_LIST; built once, cached):
-#                                      100k fuzzed calls, no measurement
+#                                      100k fuzzed calls and the
+#                                      scenario.kmod.* ids, no figures
 #   scripts/vm-test.sh --bochs         Bochs instead (scripts/vm/bochs.sh): the
 #                                      PCID/INVPCID paths QEMU TCG cannot run
 #
@@ -159,6 +162,7 @@ esac
 PTI=${VMTEST_PTI:-on}
 STEPS="load status selftest fuzz race fuzz_parallel unload_race_open busy_unload leave_generator rmmod_running_generator reload rmmod_again"
 [ "$MODE" = qemu ] && STEPS="$STEPS cli_tests"
+[ "$MODE" = debug ] && STEPS="$STEPS scenarios"
 
 # Boots guest $1 (kernel image $2, build tree $3) with the module and
 # checks its report; appends failures to the global `fails`.
@@ -195,7 +199,12 @@ guest() {
 	grep -q 'entrybench: ABI' "$w/dmesg.txt" || fails+=("$kver: module load message missing from dmesg")
 	grep -q 'page tables isolation: enabled' "$w/dmesg.txt" || [ "$PTI" != on ] ||
 		fails+=("$kver: PTI is not on in the guest")
-	[ "$MODE" = debug ] && check_debug_kernel "$kver" "$w"
+	if [ "$MODE" = debug ]; then
+		check_debug_kernel "$kver" "$w"
+		if extract_result "$kver" "$w"; then
+			check_scenarios "$kver" "$RESULT" "debug kernel, QEMU TCG, emulated"
+		fi
+	fi
 	for s in ${EXPECT//,/ }; do
 		grep -qE "flush_timed $s +EOPNOTSUPP" "$w/console.log" || fails+=("$kver: $s not refused with EOPNOTSUPP")
 	done
@@ -224,16 +233,26 @@ check_debug_kernel() {
 	grep -q '^online cpus      \[0, 1\]' "$w/console.log" || fails+=("$kver: the guest does not have 2 CPUs online")
 }
 
+# Writes the (first) result file of guest $1's report in $2 to
+# $2/results/ and sets RESULT to its path; a failure is added to `fails`
+# (so not to be called in a subshell).
+extract_result() {
+	local kver=$1 w=$2 name
+	RESULT=
+	name=$(grep -oE '^@@BEGIN result .*' "$w/report.txt" | head -1 | cut -d' ' -f3 || true)
+	[ -n "$name" ] || { fails+=("$kver: no result file from the guest"); return 1; }
+	mkdir -p "$w/results"
+	RESULT=$w/results/$name
+	awk -v b="@@BEGIN result $name" '$0==b{p=1;next} /^@@END/{p=0} p' "$w/report.txt" |
+		base64 -d >"$RESULT" || { fails+=("$kver: result file did not decode"); return 1; }
+}
+
 # The suite's result file from guest $2: parses, labelled TCG, has the kmod
 # experiments, the series rows of both timings and the deferred ids.
 check_result() {
-	local kver=$1 w=$2 name f id
-	name=$(grep -oE '^@@BEGIN result .*' "$w/report.txt" | head -1 | cut -d' ' -f3 || true)
-	[ -n "$name" ] || { fails+=("$kver: no result file from the guest"); return; }
-	mkdir -p "$w/results"
-	f=$w/results/$name
-	awk -v b="@@BEGIN result $name" '$0==b{p=1;next} /^@@END/{p=0} p' "$w/report.txt" |
-		base64 -d >"$f" || { fails+=("$kver: result file did not decode"); return; }
+	local kver=$1 w=$2 f id
+	extract_result "$kver" "$w" || return
+	f=$RESULT
 	jq -e '.environment.cpu.hypervisor // "" | test("TCG")' "$f" >/dev/null ||
 		fails+=("$kver: result not labelled TCG")
 	local kmod role
@@ -250,7 +269,8 @@ check_result() {
 	for id in deferred.check.uncontended deferred.check.contended entry.flush.deferred entry.flush.deferred.next_entry; do
 		jq -e --arg id "$id" 'any(.experiments[]; .id == $id)' "$f" >/dev/null || fails+=("$kver: $id missing")
 	done
-	say "$kver: result file $name: $(jq '.experiments | length' "$f") experiments ($kmod kmod), emulated"
+	check_scenarios "$kver" "$f" "QEMU TCG, emulated"
+	say "$kver: result file $(basename "$f"): $(jq '.experiments | length' "$f") experiments ($kmod kmod), emulated"
 	# Both timings of every variant side by side (delta medians over nop).
 	jq -r '[.experiments[] | select(.id | test("^entry\\.flush\\.[a-z0-9_]+(\\.next_entry)?$"))]
 		| group_by(.params.variant + (.params.mark_rate_hz // "" | tostring))[]

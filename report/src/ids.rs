@@ -152,6 +152,43 @@ pub fn scenario_id(trigger: &str) -> String {
     format!("{SCENARIO_PREFIX}{trigger}")
 }
 
+/// The backend of the module's scenario triggers.
+pub const SCENARIO_KMOD: &str = "kmod";
+const ON_ENTRY: &str = "on_entry";
+/// The method of `scenario.kmod.deferred`: the pending bit instead of an
+/// IPI, flushed at the victim's next entry (Lutomirski's proposal).
+pub const SCENARIO_DEFERRED: &str = "deferred";
+
+/// The method of `scenario.kmod.on_entry.<variant>`: "on_entry.series".
+pub fn scenario_on_entry_method(variant: &str) -> String {
+    format!("{ON_ENTRY}.{variant}")
+}
+
+/// The flush variant of an on-entry trigger ("kmod.on_entry.series" ->
+/// "series"); None for any other trigger.
+pub fn scenario_on_entry_variant(trigger: &str) -> Option<&str> {
+    trigger
+        .strip_prefix(SCENARIO_KMOD)?
+        .strip_prefix('.')?
+        .strip_prefix(ON_ENTRY)?
+        .strip_prefix('.')
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether a trigger is the deferred one ("kmod.deferred").
+pub fn scenario_is_deferred(trigger: &str) -> bool {
+    trigger == scenario_trigger(SCENARIO_KMOD, SCENARIO_DEFERRED)
+}
+
+/// The scenario trigger that fires what the IPI experiment `ipi_id` fires
+/// ("ipi.kmod.kernel_range" -> "kmod.kernel_range"); None for another id.
+pub fn scenario_trigger_of_ipi(ipi_id: &str) -> Option<String> {
+    match kind_of_id(ipi_id) {
+        Kind::Ipi(backend, method) => Some(scenario_trigger(&backend, &method)),
+        _ => None,
+    }
+}
+
 /// "cr3_flush.w64" -> ("cr3_flush", 64); "cr3_flush" -> ("cr3_flush", 0).
 fn split_pages(rest: &str) -> (&str, u64) {
     if let Some((v, w)) = rest.rsplit_once(".w") {
@@ -383,6 +420,22 @@ mod tests {
                 );
             }
         }
+        let on_entry = scenario_trigger(SCENARIO_KMOD, &scenario_on_entry_method("series"));
+        assert_eq!(scenario_id(&on_entry), "scenario.kmod.on_entry.series");
+        assert_eq!(scenario_on_entry_variant(&on_entry), Some("series"));
+        assert_eq!(scenario_on_entry_variant("kmod.on_entry."), None);
+        assert_eq!(scenario_on_entry_variant("user.on_entry.series"), None);
+        assert_eq!(scenario_on_entry_variant("kmod.deferred"), None);
+        assert!(scenario_is_deferred(&scenario_trigger(
+            SCENARIO_KMOD,
+            SCENARIO_DEFERRED
+        )));
+        assert!(!scenario_is_deferred("kmod.flush_all"));
+        assert_eq!(
+            scenario_trigger_of_ipi("ipi.kmod.kernel_range").as_deref(),
+            Some("kmod.kernel_range")
+        );
+        assert_eq!(scenario_trigger_of_ipi("entry.null"), None);
         assert_eq!(
             entry_flush_cost_ids("series"),
             ["entry.flush.series.next_entry", "entry.flush.series"]

@@ -36,10 +36,10 @@ impl Strategy {
         if t == ids::SCENARIO_NONE {
             return Strategy::Baseline;
         }
-        if let Some(v) = t.strip_prefix("kmod.on_entry.") {
+        if let Some(v) = ids::scenario_on_entry_variant(t) {
             return Strategy::OnEntry(v.to_string());
         }
-        if t == "kmod.deferred" {
+        if ids::scenario_is_deferred(t) {
             return Strategy::Deferred;
         }
         let (b, m) = t.split_once('.').unwrap_or(("", t));
@@ -173,6 +173,10 @@ pub fn tables(m: &Machine) -> Vec<Table> {
                 .and_then(|c| units::cycles_to_ns(c, hz))
                 .map_or("-".into(), |n| signed(n / 1000.0)),
         ]);
+        if s.events == 0 {
+            // Nothing fired (every entry flushes): no per-event figure.
+            continue;
+        }
         let ci = s.lost_per_event_ci95.map_or("-".into(), |c| {
             format!("{}..{}", us(e.tsc(c[0]), hz), us(e.tsc(c[1]), hz))
         });
@@ -204,17 +208,51 @@ fn signed_rate(v: f64) -> String {
 
 /// Notes under the scenario tables.
 pub fn notes(m: &Machine) -> Vec<String> {
-    if rows(m).is_empty() {
+    let rows = rows(m);
+    let Some((_, first)) = rows.first() else {
         return Vec::new();
+    };
+    let own: Vec<String> = rows
+        .iter()
+        .filter(|(_, s)| s.iteration != first.iteration)
+        .map(|(e, s)| {
+            let base = e
+                .params
+                .get("baseline_iteration")
+                .and_then(|v| v.as_str())
+                .map_or(String::new(), |b| format!("; baseline chunks: {b}"));
+            format!("{}: {}{base}", s.trigger, s.iteration)
+        })
+        .collect();
+    let mut out = Vec::new();
+    if !own.is_empty() {
+        out.push(format!(
+            "Scenario: these rows' victim iteration differs from the title's: {}.",
+            own.join("; ")
+        ));
     }
-    vec![
+    if rows.iter().any(|(_, s)| {
+        matches!(
+            Strategy::of_trigger(&s.trigger),
+            Strategy::OnEntry(_) | Strategy::Deferred
+        )
+    }) {
+        out.push(
+            "Scenario: kmod.on_entry.* and kmod.deferred are the module's emulation (an ioctl \
+             as the victim's entry, flushing at dispatch); what every entry pays is their p50 \
+             change against none, what a deferred flush costs their lost us per event."
+                .to_string(),
+        );
+    }
+    out.extend([
         "Scenario: lost us is, per flush event, the time of the iterations that overlapped \
          one minus as many at the baseline chunks' mean (preemptions over 1 ms left out of \
          both); CI95: bootstrap over the chunk pairs. On a loaded or non-isolated CPU the CI is wide and \
          can include 0. chunk_lost_per_event in the file counts whole chunks instead (later \
          effects too, more noise). max and the tail include preemptions of the victim."
             .to_string(),
-    ]
+    ]);
+    out
 }
 
 /// One strategy's measured cost, from one scenario result.
@@ -235,10 +273,19 @@ pub struct MeasuredCost {
     pub per_iteration_cycles: f64,
     /// p99 change against none, cycles.
     pub p99_delta_cycles: f64,
+    /// The p99 iteration minus the baseline's median, at least the median
+    /// change (cycles): a tail of what one iteration adds (the rule of
+    /// the flush-on-entry figure's p99).
+    pub tail_cycles: f64,
     /// Flush events per second that were fired.
     pub events_per_s: f64,
     /// The result's TSC rate, for ns.
     pub tsc_hz: f64,
+    /// By the module's ioctl standing in for the kernel's entry path
+    /// (on_entry, deferred), not the kernel's own path.
+    pub emulated: bool,
+    /// The PTI state the row was measured in (`params.pti`), where known.
+    pub pti: Option<bool>,
 }
 
 /// The measured cost of every strategy a result file ran a scenario for
@@ -249,23 +296,58 @@ pub struct MeasuredCost {
 pub fn measured_costs(f: &ResultFile) -> Vec<MeasuredCost> {
     f.experiments
         .iter()
-        .filter_map(|e| {
-            let s = e.scenario.as_ref()?;
-            let b = e.baseline.as_ref()?;
-            Some(MeasuredCost {
-                id: e.id.clone(),
-                strategy: Strategy::of_trigger(&s.trigger),
-                pages: s.pages,
-                iteration: s.iteration.clone(),
-                per_event_cycles: s.lost_per_event_cycles,
-                per_event_ci95: s.lost_per_event_ci95,
-                per_iteration_cycles: b.delta_median,
-                p99_delta_cycles: e.summary.p99 - b.summary.p99,
-                events_per_s: s.events as f64 / s.run.duration_s,
-                tsc_hz: f.timer.tsc_hz,
-            })
-        })
+        .filter_map(|e| measured_cost(e, f.timer.tsc_hz))
         .collect()
+}
+
+/// One scenario result's cost (None: not a triggered scenario, or core
+/// cycles only).
+pub fn measured_cost(e: &Experiment, tsc_hz: f64) -> Option<MeasuredCost> {
+    let s = e.scenario.as_ref()?;
+    let b = e.baseline.as_ref()?;
+    // Every figure below is TSC time; a row that is not has none.
+    e.tsc(0.0)?;
+    let strategy = Strategy::of_trigger(&s.trigger);
+    Some(MeasuredCost {
+        id: e.id.clone(),
+        emulated: matches!(strategy, Strategy::OnEntry(_) | Strategy::Deferred),
+        strategy,
+        pages: s.pages,
+        iteration: s.iteration.clone(),
+        per_event_cycles: s.lost_per_event_cycles,
+        per_event_ci95: s.lost_per_event_ci95,
+        per_iteration_cycles: b.delta_median,
+        p99_delta_cycles: e.summary.p99 - b.summary.p99,
+        tail_cycles: (e.summary.p99 - b.summary.median).max(b.delta_median),
+        events_per_s: s.events as f64 / s.run.duration_s,
+        tsc_hz,
+        pti: e.params.get("pti").and_then(|v| v.as_bool()),
+    })
+}
+
+/// What /proc/interrupts and the victim's own calls counted (the
+/// harness's `cal_excess` and `victim_calls` params), where recorded.
+fn count_lines(e: &Experiment, s: &ScenarioStats) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(x) = e.params.get("cal_excess").and_then(|v| v.as_i64()) {
+        let per = if s.events > 0 {
+            format!(" ({:.2} per event)", x as f64 / s.events as f64)
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "  victim CAL IPIs {x:+} vs the baseline chunks{per}"
+        ));
+    }
+    let t = e
+        .params
+        .get("victim_calls")
+        .and_then(|v| v.get("triggered"));
+    let n = |k: &str| t.and_then(|t| t.get(k)).and_then(|v| v.as_u64());
+    if let (Some(f), Some(c)) = (n("flushed"), n("calls")) {
+        out.push(format!("  victim entries that flushed: {f} of {c}"));
+    }
+    out
 }
 
 /// The A/B table of the scenarios both files ran.
@@ -330,6 +412,13 @@ pub fn summary_lines(e: &Experiment, tsc_hz: f64) -> Vec<String> {
             ns(e.tsc(e.summary.p999), tsc_hz),
             us(e.tsc(e.summary.max), tsc_hz)
         ));
+        if let Some(b) = &e.baseline {
+            let d = e
+                .tsc(b.delta_median)
+                .and_then(|c| units::cycles_to_ns(c, tsc_hz))
+                .map_or("-".into(), signed);
+            out.push(format!("  per iteration {d} ns vs none (median)"));
+        }
         if let Some(l) = s.lost_per_event_cycles {
             out.push(format!(
                 "  {} events, lost {} us per event",
@@ -337,6 +426,7 @@ pub fn summary_lines(e: &Experiment, tsc_hz: f64) -> Vec<String> {
                 us(e.tsc(l), tsc_hz)
             ));
         }
+        out.extend(count_lines(e, s));
     }
     if let Some(b) = e.ipi.as_ref().and_then(|i| i.burst.as_ref()) {
         out.push(format!(
@@ -386,59 +476,120 @@ pub(crate) mod tests {
             "../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
         ))
         .unwrap();
-        let samples = |x: i64| -> Vec<i64> {
-            (0..10_000)
-                .map(|i| 400 + i % 7 + if i % 100 == 0 { x } else { 0 })
-                .collect()
-        };
         for (t, x) in [
             ("none", 0),
             ("user.mprotect", extra),
             ("kernel.text_poke", 3 * extra),
         ] {
-            let mut v = samples(x);
-            let mut e = f.experiments[0].clone();
-            e.id = ids::scenario_id(t);
-            e.summary = crate::stats::summarize(&mut v);
-            e.samples = Histogram::from_samples(&v);
-            e.blocks = None;
-            let run = Throughput {
-                duration_s: 1.0,
-                iterations: 10_000,
-                iter_per_s: 10_000.0 - x as f64,
-                ..Default::default()
-            };
-            let triggered = t != "none";
-            if triggered {
-                let mut b = samples(0);
-                let bh = Histogram::from_samples(&b);
-                e.baseline = Some(crate::schema::Baseline {
-                    label: "no trigger".into(),
-                    summary: crate::stats::summarize(&mut b),
-                    samples: bh,
-                    delta_median: 0.0,
-                    delta_ci95: [0.0, 0.0],
-                });
-            }
-            e.scenario = Some(ScenarioStats {
-                trigger: t.into(),
-                iteration: "getppid + walk of 64 pages".into(),
-                pages: 64,
-                rate_hz: 1000.0,
-                events: if triggered { 100 } else { 0 },
-                overlapped: 0,
-                baseline: triggered.then(|| Throughput {
-                    iter_per_s: 10_000.0,
-                    ..run.clone()
-                }),
-                run,
-                lost_per_event_cycles: triggered.then_some(x as f64),
-                lost_per_event_ci95: triggered.then_some([x as f64 * 0.9, x as f64 * 1.1]),
-                chunk_lost_per_event_cycles: None,
-            });
-            f.experiments.push(e);
+            push_scenario(&mut f, t, x, 0, 64);
         }
         f
+    }
+
+    /// Adds `scenario.<t>` to `f`: 10 000 iterations of about 400 cycles
+    /// plus `shift` on each (0 for "none") and `x` more on every 100th
+    /// (100 events of `x` lost each; on_entry: no events), beside a
+    /// baseline of 400 cycles, the victim walking `pages` pages.
+    pub(crate) fn push_scenario(f: &mut ResultFile, t: &str, x: i64, shift: i64, pages: u64) {
+        let samples = |x: i64, shift: i64| -> Vec<i64> {
+            (0..10_000)
+                .map(|i| 400 + shift + i % 7 + if i % 100 == 0 { x } else { 0 })
+                .collect()
+        };
+        let mut v = samples(x, shift);
+        let mut e = f.experiments[0].clone();
+        e.id = ids::scenario_id(t);
+        e.params.clear();
+        e.summary = crate::stats::summarize(&mut v);
+        e.samples = Histogram::from_samples(&v);
+        e.blocks = None;
+        let run = Throughput {
+            duration_s: 1.0,
+            iterations: 10_000,
+            iter_per_s: 10_000.0 - x as f64,
+            ..Default::default()
+        };
+        let triggered = t != ids::SCENARIO_NONE;
+        let events = matches!(
+            Strategy::of_trigger(t),
+            Strategy::Ipi(..) | Strategy::Deferred
+        );
+        if triggered {
+            let mut b = samples(0, 0);
+            let bh = Histogram::from_samples(&b);
+            e.baseline = Some(crate::schema::Baseline {
+                label: "no trigger".into(),
+                summary: crate::stats::summarize(&mut b),
+                samples: bh,
+                delta_median: shift as f64,
+                delta_ci95: [shift as f64, shift as f64],
+            });
+        }
+        e.scenario = Some(ScenarioStats {
+            trigger: t.into(),
+            iteration: "getppid + walk of 64 pages".into(),
+            pages,
+            rate_hz: 1000.0,
+            events: if events { 100 } else { 0 },
+            overlapped: 0,
+            baseline: triggered.then(|| Throughput {
+                iter_per_s: 10_000.0,
+                ..run.clone()
+            }),
+            run,
+            lost_per_event_cycles: events.then_some(x as f64),
+            lost_per_event_ci95: events.then_some([x as f64 * 0.9, x as f64 * 1.1]),
+            chunk_lost_per_event_cycles: None,
+        });
+        f.experiments.push(e);
+    }
+
+    #[test]
+    fn entry_strategies_have_no_event_row_and_say_what_they_call() {
+        let mut f = with_scenarios(26_000);
+        let on_entry =
+            ids::scenario_trigger(ids::SCENARIO_KMOD, &ids::scenario_on_entry_method("series"));
+        push_scenario(&mut f, &on_entry, 0, 900, 64);
+        let e = f.experiments.last_mut().unwrap();
+        let s = e.scenario.as_mut().unwrap();
+        s.iteration = "ENTRY_FLUSH(series) ioctl + walk of 64 pages".into();
+        e.params.insert(
+            "baseline_iteration".into(),
+            "ENTRY_FLUSH(nop) ioctl + walk of 64 pages".into(),
+        );
+        let m = &crate::machine::group(std::slice::from_ref(&f))[0];
+        let t = tables(m);
+        let rows = |i: usize| -> Vec<String> { t[i].rows.iter().map(|r| r[0].clone()).collect() };
+        assert!(rows(0).contains(&on_entry) && rows(1).contains(&on_entry));
+        assert!(!rows(2).contains(&on_entry), "no events: no per-event row");
+        let n = notes(m).join("\n");
+        assert!(
+            n.contains("kmod.on_entry.series: ENTRY_FLUSH(series) ioctl"),
+            "{n}"
+        );
+        assert!(n.contains("baseline chunks: ENTRY_FLUSH(nop)"), "{n}");
+        assert!(n.contains("emulation"), "{n}");
+        let e = f.experiments.last().unwrap();
+        let c = measured_cost(e, f.timer.tsc_hz).unwrap();
+        assert_eq!(c.strategy, Strategy::OnEntry("series".into()));
+        assert!(c.emulated && c.per_event_cycles.is_none());
+        assert_eq!(c.per_iteration_cycles, 900.0);
+        assert!(c.tail_cycles >= 900.0);
+        let lines = summary_lines(e, f.timer.tsc_hz);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        // With the harness's counts: one line each.
+        let mut e = e.clone();
+        e.params.insert("cal_excess".into(), (-2).into());
+        e.params.insert(
+            "victim_calls".into(),
+            serde_json::json!({"triggered": {"calls": 10, "flushed": 10, "failed": 0}}),
+        );
+        let lines = summary_lines(&e, f.timer.tsc_hz);
+        assert_eq!(lines[2], "  victim CAL IPIs -2 vs the baseline chunks");
+        assert_eq!(lines[3], "  victim entries that flushed: 10 of 10");
+        e.scenario.as_mut().unwrap().events = 4;
+        let lines = summary_lines(&e, f.timer.tsc_hz);
+        assert!(lines[2].ends_with("(-0.50 per event)"), "{lines:?}");
     }
 
     #[test]
@@ -484,7 +635,8 @@ pub(crate) mod tests {
             .find(|e| e.id == "scenario.user.mprotect")
             .unwrap();
         let lines = summary_lines(e, a.timer.tsc_hz);
-        assert!(lines[1].contains("100 events"), "{lines:?}");
+        assert!(lines[1].contains("per iteration"), "{lines:?}");
+        assert!(lines[2].contains("100 events"), "{lines:?}");
     }
 
     #[test]

@@ -3,9 +3,11 @@
 # Bochs with a Haswell CPU model (PCID, INVPCID, PGE), 2 CPUs and pti=on,
 # so the module's CR3-noflush, INVPCID and PCID paths really execute (QEMU
 # TCG has neither PCID nor INVPCID), the generators and IPI paths
-# included. Prints per flush variant `flush_timed <variant> median <N>
-# cycles (emulated, Bochs)` and `entry_flush <variant> dispatch <D>
-# next_entry <N> cycles (emulated, Bochs)`, and PASS.
+# included, and the module's scenario ids (scripts/lib.sh
+# check_scenarios). Prints per flush variant `flush_timed <variant>
+# median <N> cycles (emulated, Bochs)`, `entry_flush <variant> dispatch
+# <D> next_entry <N> cycles (emulated, Bochs)`, each scenario's counts,
+# and PASS.
 #
 #   scripts/vm/bochs.sh KERNEL_VERSION MODULE.ko WORKDIR
 #
@@ -23,7 +25,7 @@ die() {
 	say "FAIL: $*"
 	exit 1
 }
-for c in bochs grub-mkrescue xorriso; do
+for c in bochs grub-mkrescue xorriso jq; do
 	command -v "$c" >/dev/null || die "$c missing: scripts/install-deps.sh test"
 done
 T0=$(date +%s)
@@ -117,6 +119,14 @@ done < <(sed -nE 's/^selftest: entry_flush ([a-z0-9_]+) +dispatch +(-?[0-9]+) ne
 gens=$(grep -cE '^selftest: generator ' "$W/console.log" || true)
 [ "$gens" -ge 4 ] || fails+=("only $gens generator methods ran (want 4: flush_all, kernel_range, sync_core, defer_mark)")
 grep -E '^selftest: (generator|global_flush|budget)' "$W/console.log" | sed 's/$/ (emulated, Bochs)/' || true
+grep -q '^@@SCENARIOS rc=0' "$W/console.log" || fails+=("the scenario.kmod.* run failed in the guest")
+awk '$0=="@@BEGIN result"{p=1;next} /^@@END/{p=0} p' "$W/console.log" | base64 -d 2>/dev/null |
+	gunzip >"$W/scenarios.json" 2>/dev/null || true
+if jq -e . "$W/scenarios.json" >/dev/null 2>&1; then
+	check_scenarios bochs "$W/scenarios.json" "Bochs, emulated"
+else
+	fails+=("no scenario result from the guest")
+fi
 TOTAL=$(($(date +%s) - T0))
 if [ ${#fails[@]} -gt 0 ]; then
 	for f in "${fails[@]}"; do say "  - $f"; done

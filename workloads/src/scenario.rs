@@ -15,7 +15,8 @@
 //! event sequence number ([`EventGate`], odd while an event is in
 //! progress); the victim reads it at each clock read, and an iteration
 //! overlapped an event when the number was odd at its start or changed
-//! during it. Reading a line the other CPU writes twice per event costs
+//! during it (or, with `Recorder::with_trail`, was one of the next few
+//! iterations after such a one). Reading a line the other CPU writes twice per event costs
 //! a cache miss per event, nothing in between.
 
 use crate::entry::{CallPath, EntryOp};
@@ -107,6 +108,9 @@ pub struct Recorder {
     /// Overlapped iterations longer than this (a preemption, not an
     /// event's cost) are left out of `Chunk::overlapped_short*`.
     long: u64,
+    /// Iterations after an event that still count as overlapping it
+    /// (`with_trail`).
+    trail: u64,
 }
 
 /// Outlier entries that a chunk of `cycles` can never overflow: each
@@ -125,6 +129,7 @@ impl Recorder {
             outliers: vec![Gap::default(); outlier_capacity.max(1)],
             dropped: 0,
             long,
+            trail: 0,
         };
         // Fault every page in now (a zeroed vec is untouched memory).
         for c in r.counts.iter_mut().step_by(512) {
@@ -137,6 +142,21 @@ impl Recorder {
         }
         r.outliers.clear();
         r
+    }
+
+    /// The same recorder counting `n` more iterations after each event as
+    /// overlapping it: for a trigger whose cost lands on the victim's
+    /// next entry after the event, not during it (a deferred flush runs
+    /// at the first entry after the mark, which may begin after the
+    /// event's window closed).
+    pub fn with_trail(mut self, n: u64) -> Recorder {
+        self.trail = n;
+        self
+    }
+
+    /// Iterations counted as overlapping after each event.
+    pub fn trail(&self) -> u64 {
+        self.trail
     }
 
     #[inline(always)]
@@ -226,7 +246,7 @@ pub unsafe fn run_chunk<C: Clock, F: FnMut()>(
     let start = clock.stop();
     let (mut prev, mut s_prev) = (start, seq_start);
     let (mut iterations, mut overlapped, mut acc) = (0u64, 0u64, 0u8);
-    let (mut short, mut short_cycles) = (0u64, 0u64);
+    let (mut short, mut short_cycles, mut left) = (0u64, 0u64, 0u64);
     loop {
         call();
         acc ^= walk(ws.base, ws.pages);
@@ -235,6 +255,11 @@ pub unsafe fn run_chunk<C: Clock, F: FnMut()>(
         let d = now.wrapping_sub(prev);
         rec.record(prev, d);
         if (s_prev & 1) | u64::from(s != s_prev) != 0 {
+            // This iteration and `trail` more.
+            left = rec.trail + 1;
+        }
+        if left > 0 {
+            left -= 1;
             overlapped += 1;
             if d <= rec.long {
                 short += 1;
@@ -430,6 +455,25 @@ mod tests {
         assert_eq!(c.overlapped, 3);
         // Each iteration took 10 cycles, under the cut-off of 15.
         assert_eq!((c.overlapped_short, c.overlapped_short_cycles), (3, 30));
+        assert_eq!(c.events(), 1);
+        // With a trail of one, the iteration after the event counts too
+        // (the one ending at read 6), and no other.
+        clock.reads.set(0);
+        let mut rec = Recorder::new(1, 15).with_trail(1);
+        assert_eq!(rec.trail(), 1);
+        // SAFETY: one live page.
+        let c = unsafe {
+            run_chunk(
+                &clock,
+                &gate,
+                ws,
+                80,
+                &AtomicBool::new(false),
+                &mut rec,
+                || {},
+            )
+        };
+        assert_eq!((c.iterations, c.overlapped, c.overlapped_short), (7, 4, 4));
         assert_eq!(c.events(), 1);
     }
 }

@@ -3,7 +3,8 @@
 //! W-page working set per iteration, every iteration timed
 //! (`workloads::scenario`), for a fixed time, while an initiator on a
 //! housekeeping CPU triggers flush events at the suite's rate. The victim
-//! code is the same for every trigger; only the initiator differs.
+//! code is the same for every trigger; only the initiator differs (and,
+//! for the module's entry strategies, the victim's call).
 //!
 //! A trigger is any [`Initiator`] (the `ipi.*` triggers are reused as
 //! they are): one `fire` is one flush event. `scenario.none` fires
@@ -12,13 +13,16 @@
 //! order, so both see the same host drift; its deltas against none come
 //! from those chunk pairs. The numbers are reduced in `scenario_figures`.
 //!
-//! # Adding a trigger (e.g. the kernel module's)
+//! # Adding a trigger (e.g. the kernel module's, `kmod::scenario`)
 //! - An IPI-sending or pending-bit-setting initiator: implement
 //!   [`Initiator`] and add a [`Trigger`] with a factory for it
 //!   (`Trigger::new("kmod", "flush_all", factory)`).
 //! - A victim whose system call is something else (the module's
 //!   flush-on-entry ioctl): give the experiment a [`VictimCall`] other
-//!   than the default (`ScenarioExperiment::with_call`).
+//!   than the default (`ScenarioExperiment::with_call`), and, when the
+//!   baseline chunks must make another call (the nop ioctl), that one
+//!   too (`with_baseline_call`). A strategy with nothing to fire (every
+//!   entry flushes) uses `Trigger::victim_only`.
 
 use super::ipi::{self, DoneOnDrop, Factory, Fired, Initiator};
 use super::scenario_figures::{self as figures, Plan, Side};
@@ -37,9 +41,11 @@ use workloads::scenario::{self as ws, EventGate, Recorder, WorkingSet};
 pub struct Trigger {
     /// "user", "kernel", "kmod".
     pub backend: String,
-    /// "mprotect", "text_poke", ...
+    /// "mprotect", "text_poke", "on_entry.series", ...
     pub method: String,
-    pub make: Factory,
+    /// The initiator; None when nothing fires (the triggered chunks then
+    /// differ from the baseline chunks by the victim's call alone).
+    pub make: Option<Factory>,
 }
 
 impl Trigger {
@@ -47,7 +53,17 @@ impl Trigger {
         Trigger {
             backend: backend.into(),
             method: method.into(),
-            make,
+            make: Some(make),
+        }
+    }
+
+    /// A strategy with no initiator: only the victim's call differs in
+    /// the triggered chunks (`ScenarioExperiment::with_baseline_call`).
+    pub fn victim_only(backend: &str, method: &str) -> Trigger {
+        Trigger {
+            backend: backend.into(),
+            method: method.into(),
+            make: None,
         }
     }
 
@@ -57,20 +73,48 @@ impl Trigger {
     }
 }
 
+/// What a victim's [`EntryCall`] did over one side's chunks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    pub calls: u64,
+    /// Calls that flushed (the module's ENTRY_FLUSH says so).
+    pub flushed: u64,
+    /// Calls that failed (counted, not returned: the loop stays tight).
+    pub failed: u64,
+}
+
+/// A victim entry other than the suite's system call: one of the
+/// module's ioctls. Built on the victim thread before the loop starts.
+pub trait EntryCall {
+    /// What one call does, for the result.
+    fn describe(&self) -> String;
+    /// One call, in the timed loop.
+    fn call(&mut self);
+    fn counts(&self) -> CallCounts;
+}
+
+/// Builds a fresh [`EntryCall`] for each side of each run.
+pub type CallFactory = Box<dyn FnMut() -> Result<Box<dyn EntryCall>>>;
+
 /// The system call of the victim's loop: the suite's (getppid by
-/// default), or a backend's own entry (a function the loop calls).
+/// default), or a backend's own entry.
 pub enum VictimCall {
     Suite,
-    Custom {
-        describe: String,
-        call: Box<dyn FnMut()>,
-    },
+    Custom(CallFactory),
 }
+
+/// Work on the finished result: a backend's params and notes.
+pub type Finish = Box<dyn FnMut(&Ctx, &mut schema::Experiment) -> Result<()>>;
 
 /// One `scenario.*` id.
 pub struct ScenarioExperiment {
     trigger: Option<Trigger>,
     call: VictimCall,
+    /// The baseline chunks' call when it is not `call`.
+    baseline_call: Option<VictimCall>,
+    /// Iterations after an event still counted as overlapping it.
+    trail: u64,
+    finish: Option<Finish>,
 }
 
 impl ScenarioExperiment {
@@ -78,13 +122,16 @@ impl ScenarioExperiment {
         ScenarioExperiment {
             trigger: None,
             call: VictimCall::Suite,
+            baseline_call: None,
+            trail: 0,
+            finish: None,
         }
     }
 
     pub fn triggered(t: Trigger) -> ScenarioExperiment {
         ScenarioExperiment {
             trigger: Some(t),
-            call: VictimCall::Suite,
+            ..ScenarioExperiment::none()
         }
     }
 
@@ -92,6 +139,26 @@ impl ScenarioExperiment {
     /// suite's system call.
     pub fn with_call(mut self, call: VictimCall) -> ScenarioExperiment {
         self.call = call;
+        self
+    }
+
+    /// The baseline chunks make `call` instead of the triggered chunks'
+    /// (the nop ioctl against the flushing one).
+    pub fn with_baseline_call(mut self, call: VictimCall) -> ScenarioExperiment {
+        self.baseline_call = Some(call);
+        self
+    }
+
+    /// `n` iterations after each event still count as overlapping it
+    /// (`workloads::scenario::Recorder::with_trail`).
+    pub fn with_trail(mut self, n: u64) -> ScenarioExperiment {
+        self.trail = n;
+        self
+    }
+
+    /// `f` runs on the result before it is returned.
+    pub fn with_finish(mut self, f: Finish) -> ScenarioExperiment {
+        self.finish = Some(f);
         self
     }
 }
@@ -120,6 +187,38 @@ pub fn userspace_all() -> Vec<ScenarioExperiment> {
     v
 }
 
+/// One side's call, built for a run.
+pub(super) enum Caller {
+    Op(EntryOp),
+    Entry(Box<dyn EntryCall>),
+}
+
+impl Caller {
+    fn new(c: &mut VictimCall, cfg: &super::SuiteConfig) -> Result<Caller> {
+        Ok(match c {
+            VictimCall::Suite => Caller::Op(EntryOp::Syscall(
+                cfg.scenario_call.call(),
+                cfg.syscall.call_path(),
+            )),
+            VictimCall::Custom(make) => Caller::Entry(make()?),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Caller::Op(op) => op.describe(),
+            Caller::Entry(c) => c.describe(),
+        }
+    }
+
+    fn counts(&self) -> Option<CallCounts> {
+        match self {
+            Caller::Op(_) => None,
+            Caller::Entry(c) => Some(c.counts()),
+        }
+    }
+}
+
 impl Experiment for ScenarioExperiment {
     fn id(&self) -> String {
         report::ids::scenario_id(
@@ -140,64 +239,89 @@ impl Experiment for ScenarioExperiment {
         };
         let plan = Plan::new(cfg.scenario_duration, ctx.timer.tsc_hz);
         let id = self.id();
-        let (describe_call, mut call): (String, ChunkFn<'_>) = match &mut self.call {
-            VictimCall::Suite => {
-                let op = EntryOp::Syscall(cfg.scenario_call.call(), cfg.syscall.call_path());
-                (
-                    op.describe(),
-                    Box::new(move |v: &mut Victim| v.chunk_op(op)),
-                )
-            }
-            VictimCall::Custom { describe, call } => (
-                describe.clone(),
-                Box::new(move |v: &mut Victim| v.chunk_with(&mut *call)),
-            ),
+        let walk = |c: &Caller| {
+            format!(
+                "{} + walk of {} pages (one byte per page)",
+                c.describe(),
+                set.pages
+            )
         };
-        let iteration = format!(
-            "{describe_call} + walk of {} pages (one byte per page)",
-            set.pages
-        );
         let gate = EventGate::default();
-        let mut victim = Victim::new(ctx, &gate, set, &plan);
-        match &mut self.trigger {
+        let mut victim = Victim::new(ctx, &gate, set, &plan, self.trail);
+        let mut e = match &mut self.trigger {
             None => {
-                let sides = run_none(ctx, &plan, &mut victim, &mut *call)?;
-                Ok(figures::none_experiment(ctx, &id, &iteration, &plan, sides))
+                let mut call = Caller::new(&mut self.call, cfg)?;
+                let side = run_none(ctx, &plan, &mut victim, &mut call)?;
+                figures::none_experiment(ctx, &id, &walk(&call), &plan, side)
             }
             Some(t) => {
-                let Some(icpu) = ctx.placement.initiator_cpu else {
-                    return Err(
-                        Stop::Skipped("no initiator CPU (only one CPU online)".into()).into(),
-                    );
+                let init = match &mut t.make {
+                    Some(make) => {
+                        let Some(icpu) = ctx.placement.initiator_cpu else {
+                            return Err(Stop::Skipped(
+                                "no initiator CPU (only one CPU online)".into(),
+                            )
+                            .into());
+                        };
+                        let i = make()
+                            .with_context(|| format!("cannot set up the {} trigger", t.name()))?;
+                        Some((i, icpu))
+                    }
+                    None => None,
                 };
-                let init = (t.make)()
-                    .with_context(|| format!("cannot set up the {} trigger", t.name()))?;
+                let mut trig = Caller::new(&mut self.call, cfg)?;
+                let mut base =
+                    Caller::new(self.baseline_call.as_mut().unwrap_or(&mut self.call), cfg)?;
                 let about = figures::TriggerInfo {
                     name: t.name(),
                     backend: t.backend.clone(),
                     method: t.method.clone(),
-                    describe: init.describe(),
-                    initiator_cpu: icpu,
+                    describe: init.as_ref().map_or(
+                        "nothing fires: the triggered chunks differ from the baseline chunks by \
+                         the victim's call alone"
+                            .to_string(),
+                        |(i, _)| i.describe(),
+                    ),
+                    initiator_cpu: init.as_ref().map(|(_, c)| *c),
+                    trail: self.trail,
+                    baseline_call: (self.baseline_call.is_some()).then(|| walk(&base)),
                 };
-                if let Some((addr, len)) = init.victim_touch() {
+                if let Some((addr, len)) = init.as_ref().and_then(|(i, _)| i.victim_touch()) {
                     // SAFETY: the trigger owns this mapping and keeps it
                     // mapped until it fires, which has not started yet.
                     unsafe {
                         workloads::walk::walk(addr as *const u8, len.div_ceil(workloads::PAGE_SIZE))
                     };
                 }
-                let (sides, fired) =
-                    run_triggered(ctx, &plan, &mut victim, &mut *call, init, icpu)?;
-                Ok(figures::triggered_experiment(
-                    ctx, &id, &iteration, &plan, &about, sides, &fired,
-                ))
+                let (mut sides, fired) =
+                    run_triggered(ctx, &plan, &mut victim, [&mut trig, &mut base], init)?;
+                sides[0].calls = trig.counts();
+                sides[1].calls = base.counts();
+                check_calls(&sides)?;
+                figures::triggered_experiment(ctx, &id, &walk(&trig), &plan, &about, sides, &fired)
             }
+        };
+        if let Some(f) = &mut self.finish {
+            f(ctx, &mut e)?;
         }
+        Ok(e)
     }
 }
 
-/// Runs one chunk of the victim's loop with its call.
-type ChunkFn<'c> = Box<dyn FnMut(&mut Victim) -> ws::Chunk + 'c>;
+/// The loop ignores the victim call's errors to stay tight: a run where
+/// any failed is not a result.
+fn check_calls(sides: &[Side; 2]) -> Result<()> {
+    for (s, name) in sides.iter().zip(["triggered", "baseline"]) {
+        if let Some(c) = s.calls.filter(|c| c.failed > 0) {
+            bail!(
+                "{} of {} victim calls of the {name} chunks failed",
+                c.failed,
+                c.calls
+            );
+        }
+    }
+    Ok(())
+}
 
 /// The victim's state across chunks: the working set, the gate, the
 /// chunk recorder, the clock deadline of the chunk being run.
@@ -211,61 +335,76 @@ pub(super) struct Victim<'a> {
 }
 
 impl<'a> Victim<'a> {
-    fn new(ctx: &Ctx<'a>, gate: &'a EventGate, set: WorkingSet, plan: &Plan) -> Victim<'a> {
+    fn new(
+        ctx: &Ctx<'a>,
+        gate: &'a EventGate,
+        set: WorkingSet,
+        plan: &Plan,
+        trail: u64,
+    ) -> Victim<'a> {
         Victim {
             set,
             gate,
-            rec: Recorder::new(plan.outlier_capacity(), plan.long_cycles),
+            rec: Recorder::new(plan.outlier_capacity(), plan.long_cycles).with_trail(trail),
             end: 0,
             cancel: ctx.cancel,
             vcpu: ctx.placement.victim_cpu,
         }
     }
 
-    fn chunk_op(&mut self, op: EntryOp) -> ws::Chunk {
+    /// One chunk of the loop with `call`.
+    fn chunk(&mut self, call: &mut Caller) -> ws::Chunk {
         // SAFETY: `set` points into the live `Pages` of `run`.
         unsafe {
-            ws::run_chunk_op(
-                &Tsc,
-                self.gate,
-                self.set,
-                self.end,
-                self.cancel,
-                &mut self.rec,
-                op,
-            )
+            match call {
+                Caller::Op(op) => ws::run_chunk_op(
+                    &Tsc,
+                    self.gate,
+                    self.set,
+                    self.end,
+                    self.cancel,
+                    &mut self.rec,
+                    *op,
+                ),
+                Caller::Entry(c) => ws::run_chunk(
+                    &Tsc,
+                    self.gate,
+                    self.set,
+                    self.end,
+                    self.cancel,
+                    &mut self.rec,
+                    || c.call(),
+                ),
+            }
         }
     }
 
-    fn chunk_with(&mut self, call: &mut dyn FnMut()) -> ws::Chunk {
-        // SAFETY: as in `chunk_op`.
-        unsafe {
-            ws::run_chunk(
-                &Tsc,
-                self.gate,
-                self.set,
-                self.end,
-                self.cancel,
-                &mut self.rec,
-                call,
-            )
-        }
-    }
-
-    /// Runs one chunk of `plan.chunk_cycles` and folds it into `side`.
+    /// Runs one chunk of `plan.chunk_cycles` and folds it into `side`;
+    /// with `armed` (the initiator's finished flag), the gate is armed
+    /// for exactly the chunk.
     fn run_into(
         &mut self,
         plan: &Plan,
         side: &mut Side,
-        call: &mut dyn FnMut(&mut Victim) -> ws::Chunk,
+        call: &mut Caller,
+        armed: Option<&AtomicBool>,
     ) {
         self.rec.clear();
         // The victim CPU's interrupt counts around the chunk (read
         // outside it): what /proc/interrupts saw, beside what the victim
-        // saw. A failed read leaves the side without counts.
+        // saw. A failed read leaves the side without counts. The gate
+        // opens after the first read and closes before the second, so
+        // an event the counts see is one the chunk saw begin (a read of
+        // /proc/interrupts is slow, under emulation most of all).
         let before = ipi::counts(self.vcpu).ok();
+        if armed.is_some() {
+            self.gate.arm();
+        }
         self.end = Tsc::start().wrapping_add(plan.chunk_cycles);
-        let c = call(self);
+        let c = self.chunk(call);
+        if let Some(finished) = armed {
+            self.gate.disarm(finished);
+        }
         let after = ipi::counts(self.vcpu).ok();
         side.fold(&self.rec, &c, plan.long_cycles);
         side.add_counts(before.zip(after));
@@ -273,35 +412,40 @@ impl<'a> Victim<'a> {
 }
 
 /// `scenario.none`: every chunk untriggered.
-fn run_none(
-    ctx: &Ctx,
-    plan: &Plan,
-    v: &mut Victim,
-    call: &mut dyn FnMut(&mut Victim) -> ws::Chunk,
-) -> Result<Side> {
+fn run_none(ctx: &Ctx, plan: &Plan, v: &mut Victim, call: &mut Caller) -> Result<Side> {
     let mut side = Side::new();
     for _ in 0..plan.pairs {
-        v.run_into(plan, &mut side, call);
+        v.run_into(plan, &mut side, call, None);
         ctx.check_cancel()?;
     }
     Ok(side)
 }
 
-/// The triggered and the baseline chunks, ABBA, with the initiator on
-/// `icpu` firing only while a triggered chunk runs.
+/// The triggered and the baseline chunks, ABBA, each side with its call,
+/// with the initiator (if any) on its CPU firing only while a triggered
+/// chunk runs.
 fn run_triggered(
     ctx: &Ctx,
     plan: &Plan,
     v: &mut Victim,
-    call: &mut dyn FnMut(&mut Victim) -> ws::Chunk,
-    init: Box<dyn Initiator>,
-    icpu: u32,
+    calls: [&mut Caller; 2],
+    init: Option<(Box<dyn Initiator>, u32)>,
 ) -> Result<([Side; 2], Fired)> {
     let stop = AtomicBool::new(false);
     let finished = AtomicBool::new(false);
     let rate = ctx.cfg.ipi_rate_hz;
     let cap = (rate * plan.total().as_secs_f64() * 1.1) as usize + 16;
     let mut sides = [Side::new(), Side::new()];
+    let Some((init, icpu)) = init else {
+        let t0 = Instant::now();
+        pairs(ctx, plan, v, calls, &mut sides, &finished)?;
+        let fired = Fired {
+            windows: Vec::new(),
+            elapsed: t0.elapsed(),
+            reset_ipis: 0,
+        };
+        return Ok((sides, fired));
+    };
     let (res, fired) = std::thread::scope(|s| {
         let (gate, stop_r, fin, cancel) = (v.gate, &stop, &finished, ctx.cancel);
         let h = s.spawn(move || {
@@ -309,28 +453,7 @@ fn run_triggered(
             let mut init = init;
             initiate_gated(init.as_mut(), icpu, rate, cap, gate, stop_r, cancel)
         });
-        let res = (|| -> Result<()> {
-            for k in 0..plan.pairs {
-                // ABBA: pair k runs baseline first when k is even.
-                let order = if k % 2 == 0 { [1, 0] } else { [0, 1] };
-                for i in order {
-                    if finished.load(Ordering::Acquire) {
-                        // A cancel ends the initiator too: say interrupted.
-                        ctx.check_cancel()?;
-                        bail!("the initiator stopped early");
-                    }
-                    if i == 0 {
-                        v.gate.arm();
-                    }
-                    v.run_into(plan, &mut sides[i], call);
-                    if i == 0 {
-                        v.gate.disarm(&finished);
-                    }
-                    ctx.check_cancel()?;
-                }
-            }
-            Ok(())
-        })();
+        let res = pairs(ctx, plan, v, calls, &mut sides, &finished);
         stop.store(true, Ordering::Release);
         v.gate.disarm(&finished);
         let fired = h.join().map_err(|_| anyhow!("initiator thread panicked"));
@@ -340,6 +463,36 @@ fn run_triggered(
     let fired = fired??;
     res?;
     Ok((sides, fired))
+}
+
+/// The chunk pairs: side 0 (triggered, gate armed) and side 1 (baseline),
+/// baseline first in even pairs. `finished`: the initiator has stopped.
+fn pairs(
+    ctx: &Ctx,
+    plan: &Plan,
+    v: &mut Victim,
+    calls: [&mut Caller; 2],
+    sides: &mut [Side; 2],
+    finished: &AtomicBool,
+) -> Result<()> {
+    let [trig, base] = calls;
+    for k in 0..plan.pairs {
+        let order = if k % 2 == 0 { [1, 0] } else { [0, 1] };
+        for i in order {
+            if finished.load(Ordering::Acquire) {
+                // A cancel ends the initiator too: say interrupted.
+                ctx.check_cancel()?;
+                bail!("the initiator stopped early");
+            }
+            if i == 0 {
+                v.run_into(plan, &mut sides[0], trig, Some(finished));
+            } else {
+                v.run_into(plan, &mut sides[1], base, None);
+            }
+            ctx.check_cancel()?;
+        }
+    }
+    Ok(())
 }
 
 /// Ends the event begun by `try_begin` however the fire ends (error,
@@ -424,6 +577,9 @@ fn initiate_gated(
         reset_ipis,
     })
 }
+
+#[cfg(test)]
+mod run_tests;
 
 #[cfg(test)]
 mod tests {

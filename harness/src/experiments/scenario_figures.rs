@@ -4,6 +4,7 @@
 
 use super::ipi::{Counts, Fired, PREEMPTION_S};
 use super::record::{self, finite, params};
+use super::scenario::CallCounts;
 use super::Ctx;
 use crate::schema::{self, Histogram, ScenarioStats, Throughput};
 use report::stats;
@@ -89,6 +90,8 @@ pub(super) struct Side {
     /// The victim CPU's (TLB, CAL) deltas over the side's chunks; None
     /// once a read of /proc/interrupts failed.
     pub interrupts: Option<(u64, u64)>,
+    /// What the victim's own entry call did (a backend's call only).
+    pub calls: Option<CallCounts>,
 }
 
 impl Side {
@@ -99,6 +102,7 @@ impl Side {
             dropped: 0,
             chunks: Vec::new(),
             interrupts: Some((0, 0)),
+            calls: None,
         }
     }
 
@@ -233,7 +237,12 @@ pub(super) struct TriggerInfo {
     pub backend: String,
     pub method: String,
     pub describe: String,
-    pub initiator_cpu: u32,
+    /// None: no initiator (the victim's call is the strategy).
+    pub initiator_cpu: Option<u32>,
+    /// Iterations after an event still counted as overlapping it.
+    pub trail: u64,
+    /// The baseline chunks' iteration, when it is not the triggered one.
+    pub baseline_call: Option<String>,
 }
 
 const OVERLAP_RULE: &str = "an iteration overlapped an event when the initiator's event \
@@ -387,6 +396,30 @@ fn trigger_params(
             finite(stats::summarize(&mut calls).median).into(),
         ),
         ("method", about.method.clone().into()),
+        ("overlap_trail_iterations", about.trail.into()),
+        ("baseline_iteration", about.baseline_call.clone().into()),
+        (
+            "victim_calls",
+            serde_json::json!({"triggered": call_counts(trig), "baseline": call_counts(base)}),
+        ),
+        (
+            "cal_excess",
+            cal_excess(trig, base).map_or(serde_json::Value::Null, Into::into),
+        ),
+        (
+            "cal_excess_per_event",
+            cal_excess(trig, base)
+                .filter(|_| sum(trig, |c| c.events) > 0)
+                .map_or(serde_json::Value::Null, |x| {
+                    finite(x as f64 / sum(trig, |c| c.events) as f64).into()
+                }),
+        ),
+        (
+            "cal_excess_rule",
+            "CAL IPIs on the victim CPU in the triggered chunks minus those in the baseline \
+             chunks (as long): the IPIs the trigger sent it, as /proc/interrupts counts them"
+                .into(),
+        ),
     ] {
         p.insert(k.to_string(), v);
     }
@@ -397,6 +430,21 @@ fn trigger_params(
             report::ipi_class::deferred_word(&c).into(),
         );
     }
+}
+
+/// CAL interrupts of the triggered side minus the baseline side's (the
+/// sides are equally long), None without counts.
+pub(super) fn cal_excess(trig: &Side, base: &Side) -> Option<i64> {
+    let (t, b) = (trig.interrupts?, base.interrupts?);
+    Some(t.1 as i64 - b.1 as i64)
+}
+
+/// A side's victim call counts, for params.
+fn call_counts(s: &Side) -> serde_json::Value {
+    s.calls.map_or(
+        serde_json::Value::Null,
+        |c| serde_json::json!({"calls": c.calls, "flushed": c.flushed, "failed": c.failed}),
+    )
 }
 
 /// A side's /proc/interrupts deltas on the victim CPU, for params.
@@ -410,6 +458,20 @@ fn interrupts(s: &Side) -> serde_json::Value {
 /// What a reader must know about a scenario figure.
 fn notes(ctx: &Ctx, side: &Side, about: Option<&TriggerInfo>) -> Vec<String> {
     let mut n = Vec::new();
+    if let Some(a) = about.filter(|a| a.initiator_cpu.is_none()) {
+        n.push(format!(
+            "no initiator: nothing fires; the triggered chunks differ from the baseline chunks \
+             by the victim's call ({})",
+            a.baseline_call.as_deref().unwrap_or("the same in both")
+        ));
+    }
+    if let Some(a) = about.filter(|a| a.trail > 0) {
+        n.push(format!(
+            "the {} iteration(s) after an event also count as overlapping it: the trigger's \
+             cost lands on the victim's next entry",
+            a.trail
+        ));
+    }
     if let Some(c) = about.and_then(|a| report::ipi_class::class(&a.backend, &a.method)) {
         n.push(format!(
             "trigger IPIs: {} ({}); the series defers them: {}",

@@ -16,7 +16,9 @@
 //!   entry, alone and with a housekeeping CPU setting the victim's
 //!   flush-pending bit at `DEFER_MARK_HZ`;
 //! - `ipi.kmod.<method>`: kernel-side flush IPIs to the victim CPU (see
-//!   `KmodInitiator`).
+//!   `KmodInitiator`);
+//! - `scenario.kmod.*`: the module's strategies in the head-to-head
+//!   (`super::scenario`).
 //!
 //! A variant the CPU lacks is skipped with a note (the module answers
 //! EOPNOTSUPP), never failed.
@@ -351,6 +353,7 @@ pub fn suite_when_loaded(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn E
             Box::new(move || Ok(Box::new(KmodInitiator::new(m)?) as Box<dyn Initiator>)),
         )));
     }
+    v.extend(super::scenario::all());
     v
 }
 

@@ -174,9 +174,21 @@ fn even_line(m: &Machine, profile: &Profile) -> Option<EvenLine> {
             _ => None,
         })
         .collect();
+    // The line's slope came from a scenario's whole-loop figures, not
+    // from the I and E the label names.
+    let scenario = ipi
+        .parts
+        .iter()
+        .chain(&f.parts)
+        .any(|p| matches!(p.source, size::cost::Source::Scenario { .. }));
+    let scenario = if scenario {
+        format!("; ratio {}", crate::scenario::LABEL)
+    } else {
+        String::new()
+    };
     Some(EvenLine {
         label: format!(
-            "{}{guest}: IPI {} ns {}, flush {} ns {}{pti}{why}",
+            "{}{guest}: IPI {} ns {}, flush {} ns {}{pti}{why}{scenario}",
             machine::short_cpu_label(m.cpu()),
             units::num(i.ns),
             i.source.short(),
@@ -337,6 +349,20 @@ mod tests {
         let l = line_of("skylake-pti.json");
         assert!(!l.dashed && !l.label.contains("dashed") && !l.label.contains("PTI "));
         assert!(!l.label.contains("guest"), "{}", l.label);
+        assert!(!l.label.contains("scenario"), "{}", l.label);
+
+        // A scenario of the profile's working set prices the IPI row: the
+        // label says where the ratio came from.
+        let mut f = fixture("skylake-pti.json");
+        let kr = crate::ids::scenario_trigger_of_ipi("ipi.kmod.kernel_range").unwrap();
+        crate::scenario::tests::push_scenario(&mut f, &kr, 26_000, 0, 64);
+        let ms = machine::group(std::slice::from_ref(&f));
+        let l = even_line(&ms[0], &p).unwrap();
+        assert!(
+            l.label.ends_with("; ratio measured (scenario)"),
+            "{}",
+            l.label
+        );
 
         // The Zen 4 guest's module rows were measured with PTI off: not
         // the series' cost, and no published flush figure for its core,

@@ -179,6 +179,7 @@ pub fn ingredients(costs: &Costs) -> Vec<String> {
     let mut out: Vec<String> = [&i.ipi, &i.refill, &i.flush, &i.check, &i.pti]
         .into_iter()
         .flatten()
+        .chain(i.scenario.all())
         .map(|f| f.describe())
         .collect();
     for c in &costs.costs {

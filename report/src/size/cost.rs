@@ -11,14 +11,19 @@
 //! Equations (S = syscalls/s, F = flush events/s, W = working set): see
 //! `EQUATIONS`.
 
-use crate::ids;
 use crate::kernel_rules::{self, EntryWork, KernelFacts, Posting, Runs, POSTINGS};
 use crate::machine::Machine;
-use crate::priors::{self, op, Prior};
 use crate::profile::Profile;
-use crate::refill::{Curve, Read};
-use crate::schema::{CpuFacts, Experiment};
-use crate::units::{self, TscCycles};
+use crate::schema::CpuFacts;
+use crate::units;
+
+mod ingredients;
+mod scenario;
+use ingredients::ingredients;
+pub use ingredients::{
+    flush_candidates, flush_on_entry_figure, measured_flush, measured_ipi, IPI_ORDER,
+};
+pub use scenario::{on_entry_triggers, ScenarioFigures};
 
 /// What `--explain` prints (and the README quotes).
 pub const EQUATIONS: &str = "\
@@ -51,6 +56,16 @@ proposal (an exchange on every entry, the flush after a deferral):
 pti=on + v6/v7:          ns/s = S x (P + E + R(W))
                          worst = P + E_p99 + R(W)
 INVLPGB (no IPI):        ns/s = F x R(W);  worst = R(W)
+measured (scenario): where a scenario.* result walked W pages, its
+  figures replace the sums they measured on one loop (the module's
+  entry rows are emulated; those measured with PTI off are not used):
+  IPI:      I + R(W) = lost per event of scenario.kmod.kernel_range,
+            else flush_all, user.mprotect/munmap/madvise
+  v6/v7:    E + R(W) = median change per iteration of
+            scenario.kmod.on_entry.series (else the series' variant)
+  proposal: C = median change per iteration of scenario.kmod.deferred,
+            E + R(W) = its lost per event
+  per-event worst case: the ingredients' p99 sum where known
 worst case: the p99 where measured; where only a median is known, the
   median, marked as a lower bound (>=); victim gaps longer than the IPI
   preemption cut-off (1 ms: a preempted vCPU) are not IPIs
@@ -62,6 +77,13 @@ pub enum Source {
     /// Measured on the machine sized, or on a like model (`like`, named);
     /// `emulated`: by the module's ioctl, not the kernel's own path.
     Measured {
+        id: String,
+        like: Option<String>,
+        emulated: bool,
+    },
+    /// Measured as a whole by a `scenario.*` experiment (a sum of
+    /// ingredients on one loop), as `Measured` otherwise.
+    Scenario {
         id: String,
         like: Option<String>,
         emulated: bool,
@@ -83,6 +105,13 @@ impl Source {
                     Some(m) => format!("measured (like model: {m}), {how}{id}"),
                 }
             }
+            Source::Scenario { id, like, emulated } => {
+                let how = if *emulated { "emulated, " } else { "" };
+                let like = like
+                    .as_ref()
+                    .map_or(String::new(), |m| format!("like model: {m}, "));
+                format!("{}, {like}{how}{id}", crate::scenario::LABEL)
+            }
             Source::Published { cite } => format!("published ({cite})"),
             Source::Assumed { what } => format!("assumed: {what}"),
         }
@@ -91,8 +120,10 @@ impl Source {
     /// The table's "from" cell.
     pub fn short(&self) -> &'static str {
         match self {
-            Source::Measured { like: None, .. } => "meas",
-            Source::Measured { like: Some(_), .. } => "like",
+            Source::Measured { like: None, .. } | Source::Scenario { like: None, .. } => "meas",
+            Source::Measured { like: Some(_), .. } | Source::Scenario { like: Some(_), .. } => {
+                "like"
+            }
             Source::Published { .. } => "pub",
             Source::Assumed { .. } => "asm",
         }
@@ -141,6 +172,9 @@ pub struct Ingredients {
     pub flush: Option<Figure>,
     pub check: Option<Figure>,
     pub pti: Option<Figure>,
+    /// Figures measured as a whole by `scenario.*` (with the profile's
+    /// working set), used before the ingredient sums they stand for.
+    pub scenario: ScenarioFigures,
 }
 
 /// A way of keeping the isolated CPU's TLB coherent.
@@ -359,21 +393,34 @@ pub fn model(input: &Input) -> Costs {
     }
 }
 
+/// Whether a cost adds the refill R(W) or a part already holds it.
+#[derive(Clone, Copy)]
+enum Refill<'a> {
+    /// R(W) with the flush; None: not known (left out, and said so).
+    Add(Option<&'a Figure>),
+    /// A `measured (scenario)` part that includes the refill.
+    Included,
+}
+
 /// The status quo: every flush event interrupts the CPU, then it refills.
 fn price_ipi(p: &Profile, ing: &Ingredients) -> Outcome {
+    let f = p.flush_events_per_sec;
+    if let Some(x) = &ing.scenario.ipi_event {
+        return figures(f, &[x], &[], 0.0, Refill::Included);
+    }
     let Some(i) = &ing.ipi else {
         return Outcome::Missing(
             "no ipi.* result and no published IPI figure for this core (measure it: `entrybench run`)"
                 .into(),
         );
     };
-    figures(p.flush_events_per_sec, &[i], &[], 0.0, ing)
+    figures(f, &[i], &[], 0.0, Refill::Add(ing.refill.as_ref()))
 }
 
 /// A broadcast flush: no interruption, the refill remains.
 fn price_invlpgb(p: &Profile, ing: &Ingredients) -> Outcome {
     match &ing.refill {
-        Some(_) => figures(p.flush_events_per_sec, &[], &[], 0.0, ing),
+        Some(r) => figures(p.flush_events_per_sec, &[], &[], 0.0, Refill::Add(Some(r))),
         None => Outcome::Missing(
             "no refill.wN result: the broadcast still empties the TLB, and its refill is the cost"
                 .into(),
@@ -395,6 +442,8 @@ fn price_entry(p: &Profile, ing: &Ingredients, work: EntryWork, pti: Option<&Fig
         })
     };
     let mut always: Vec<&Figure> = pti.into_iter().collect();
+    let sc = &ing.scenario;
+    let refill = Refill::Add(ing.refill.as_ref());
     match work {
         // TLB-flush IPIs stay: priced as the status quo.
         EntryWork::TlbIpisStay => price_ipi(p, ing),
@@ -402,14 +451,29 @@ fn price_entry(p: &Profile, ing: &Ingredients, work: EntryWork, pti: Option<&Fig
             "what its catch-up at entry costs could not be re-read: not priced".into(),
         ),
         EntryWork::FlushEveryEntry => {
+            if let Some(x) = &sc.on_entry {
+                always.push(x);
+                return figures(s, &always, &[], 0.0, Refill::Included);
+            }
             let e = match flush() {
                 Ok(e) => e,
                 Err(o) => return o,
             };
             always.push(e);
-            figures(s, &always, &[], 0.0, ing)
+            figures(s, &always, &[], 0.0, refill)
         }
         EntryWork::FlushWhenPending => {
+            // The flush (and refill) only on entries that follow a
+            // deferred flush: at most one per flush event.
+            let share = if s > 0.0 {
+                p.flush_events_per_sec.min(s) / s
+            } else {
+                0.0
+            };
+            if let (Some(c), Some(x)) = (&sc.deferred_check, &sc.deferred_event) {
+                always.push(c);
+                return figures(s, &always, &[x], share, Refill::Included);
+            }
             let e = match flush() {
                 Ok(e) => e,
                 Err(o) => return o,
@@ -420,14 +484,7 @@ fn price_entry(p: &Profile, ing: &Ingredients, work: EntryWork, pti: Option<&Fig
                 );
             };
             always.push(c);
-            // The flush (and refill) only on entries that follow a
-            // deferred flush: at most one per flush event.
-            let share = if s > 0.0 {
-                p.flush_events_per_sec.min(s) / s
-            } else {
-                0.0
-            };
-            figures(s, &always, &[e], share, ing)
+            figures(s, &always, &[e], share, refill)
         }
     }
 }
@@ -442,15 +499,16 @@ fn figures(
     always: &[&Figure],
     pending: &[&Figure],
     share: f64,
-    ing: &Ingredients,
+    refill: Refill,
 ) -> Outcome {
     let mut parts: Vec<Figure> = always.iter().map(|f| (*f).clone()).collect();
     let mut later: Vec<Figure> = pending.iter().map(|f| (*f).clone()).collect();
     let mut left_out = Vec::new();
-    match &ing.refill {
-        Some(r) if pending.is_empty() => parts.push(r.clone()),
-        Some(r) => later.push(r.clone()),
-        None => left_out.push("R(W): no refill.wN result".to_string()),
+    match refill {
+        Refill::Included => {}
+        Refill::Add(Some(r)) if pending.is_empty() => parts.push(r.clone()),
+        Refill::Add(Some(r)) => later.push(r.clone()),
+        Refill::Add(None) => left_out.push("R(W): no refill.wN result".to_string()),
     }
     let sum = |v: &[Figure]| v.iter().map(|f| f.ns).sum::<f64>();
     let per_event = sum(&parts) + share * sum(&later);
@@ -471,238 +529,6 @@ fn figures(
 /// % of one CPU for `per_sec` events of `ns` each.
 pub fn pct(per_sec: f64, ns: f64) -> f64 {
     per_sec * ns / 1e7
-}
-
-/// The ingredients: measured where the machine (or its like model) has
-/// them, else published for the CPU's core, else assumed (the check).
-fn ingredients(input: &Input) -> Ingredients {
-    let core = kernel_rules::core_name(&input.cpu.uarch);
-    let pub_rows = priors::for_core(core);
-    let published = |operation: &str, symbol: &str| -> Option<Figure> {
-        let r = pub_rows.iter().find(|r| r.operation == operation)?;
-        prior_figure(r, symbol)
-    };
-    let m = input.measured.as_ref();
-    let like = m.and_then(|m| m.like.clone());
-    let measured = |f: Option<Figure>| {
-        f.map(|mut f| {
-            if let Source::Measured { like: l, .. } = &mut f.source {
-                *l = like.clone();
-            }
-            f
-        })
-    };
-    let has_invpcid = input.cpu.features.invpcid;
-    let flush = measured(m.and_then(|m| measured_flush(m.machine, has_invpcid)))
-        .or_else(|| published(op::FLUSH_ON_ENTRY, "E"))
-        .or_else(|| {
-            let v = ids::series_variant(has_invpcid);
-            published(&format!("flush.{v}"), "E")
-        });
-    Ingredients {
-        ipi: measured(m.and_then(|m| measured_ipi(m.machine)))
-            .or_else(|| published(op::IPI_VICTIM, "I")),
-        refill: measured(m.and_then(|m| measured_refill(m.machine, input.profile))),
-        flush,
-        check: measured(m.and_then(|m| measured_check(m.machine)))
-            .or_else(|| assumed_check(input.profile, m.map(|m| m.machine.tsc_hz()), input.cpu)),
-        pti: priors::all()
-            .iter()
-            .find(|r| r.operation == op::PTI_PER_ENTRY)
-            .and_then(|r| prior_figure(r, "P")),
-    }
-}
-
-fn prior_figure(r: &Prior, symbol: &str) -> Option<Figure> {
-    Some(Figure {
-        symbol: symbol.into(),
-        ns: r.ns()?,
-        p99_ns: None,
-        source: Source::Published {
-            cite: r.cite.clone(),
-        },
-        note: Some(format!("{}: {}", r.cpu, r.conditions)),
-    })
-}
-
-/// Victim IPI experiment used for the status quo, in preference order:
-/// the kernel-range flushes the series defers, then user shootdowns.
-pub const IPI_ORDER: [&str; 5] = [
-    "ipi.kmod.kernel_range",
-    "ipi.kmod.flush_all",
-    "ipi.user.mprotect",
-    "ipi.user.munmap",
-    "ipi.user.madvise",
-];
-
-/// The measured IPI victim cost (median, p99), TSC time.
-pub fn measured_ipi(m: &Machine) -> Option<Figure> {
-    let e = IPI_ORDER.iter().find_map(|id| m.get(id))?;
-    let hz = m.tsc_hz();
-    let ns = |c: f64| e.tsc(c).and_then(|c| units::cycles_to_ns(c, hz));
-    let note = e
-        .params
-        .get("preemption_rule")
-        .and_then(|v| v.as_str())
-        .map(|r| format!("preemption cut-off: {r}"));
-    Some(Figure {
-        symbol: "I".into(),
-        ns: ns(e.summary.median)?,
-        p99_ns: ns(e.summary.p99),
-        source: measured_source(e, false),
-        note,
-    })
-}
-
-/// The ids the series' flush-on-entry figure is read from, first found
-/// wins: the `series` row (the module picks what the series picks), then
-/// the variant the series uses on this CPU. A figure timed at the next
-/// entry, where one exists, goes first in this list.
-pub fn flush_candidates(has_invpcid: bool) -> Vec<String> {
-    ["series", ids::series_variant(has_invpcid)]
-        .iter()
-        .flat_map(|v| ids::entry_flush_cost_ids(v))
-        .collect()
-}
-
-/// The first of `candidates` the machine measured in TSC time, as the
-/// flush figure E (delta median vs the nop ioctl; p99 minus the nop
-/// median): the one place that picks the flush-on-entry figure.
-pub fn flush_on_entry_figure(m: &Machine, candidates: &[String]) -> Option<Figure> {
-    let hz = m.tsc_hz();
-    candidates.iter().find_map(|id| {
-        let e = m.get(id).filter(|e| !measured_with_pti_off(m, e))?;
-        let b = e.baseline.as_ref()?;
-        let d = b.delta_median;
-        let p99 = (e.summary.p99 - b.summary.median).max(d);
-        let ns = |c: f64| e.tsc(c).and_then(|c| units::cycles_to_ns(c, hz));
-        Some(Figure {
-            symbol: "E".into(),
-            ns: ns(d)?,
-            p99_ns: ns(p99),
-            source: measured_source(e, true),
-            note: Some(flush_note(e).into()),
-        })
-    })
-}
-
-/// What a flush row times (`ids::EntryTiming`).
-fn flush_note(e: &crate::schema::Experiment) -> &'static str {
-    match ids::kind(e) {
-        ids::Kind::EntryFlush {
-            timing: ids::EntryTiming::NextEntry,
-            ..
-        } => "an ioctl that flushes, then the next getppid, minus the same after one that does not",
-        _ => "an ioctl that flushes, minus one that does not (timed at dispatch: reads low)",
-    }
-}
-
-/// A flush row measured with PTI off is not the series' cost: the series
-/// flushes on the PTI entry path only, and without PTI the kernel maps
-/// itself with global pages, so INVPCID type 2 and the CR4.PGE toggle
-/// drop (and the next entry refills) far more than under PTI, where few
-/// pages are global. The row says its PTI state (`params.pti`); older
-/// rows take the run's.
-fn measured_with_pti_off(m: &Machine, e: &crate::schema::Experiment) -> bool {
-    match e.params.get("pti").and_then(|v| v.as_bool()) {
-        Some(pti) => !pti,
-        None => m.pti() == Some(false),
-    }
-}
-
-/// E of a measured machine (`flush_on_entry_figure` on `flush_candidates`).
-pub fn measured_flush(m: &Machine, has_invpcid: bool) -> Option<Figure> {
-    flush_on_entry_figure(m, &flush_candidates(has_invpcid))
-}
-
-/// R(W): the refill curve read at the working set, TSC time.
-fn measured_refill(m: &Machine, p: &Profile) -> Option<Figure> {
-    let w = p.working_set_pages;
-    let (c, read) = Curve::of(m).at_tsc(w)?;
-    let ns = units::cycles_to_ns(c, m.tsc_hz())?;
-    let how = match read {
-        Read::Measured => "measured at this size",
-        Read::Interpolated => "interpolated on the refill.wN curve",
-        Read::Extrapolated => "extrapolated past the largest refill.wN",
-    };
-    Some(Figure {
-        symbol: format!("R({w})"),
-        ns,
-        p99_ns: Some(ns),
-        source: Source::Measured {
-            id: "refill.wN".into(),
-            like: None,
-            emulated: false,
-        },
-        note: Some(how.into()),
-    })
-}
-
-/// C measured: the proposal's atomic per entry.
-fn measured_check(m: &Machine) -> Option<Figure> {
-    let e = m.get(ids::DEFERRED_CHECK_UNCONTENDED)?;
-    let hz = m.tsc_hz();
-    let ns = |c: f64| e.tsc(c).and_then(|c| units::cycles_to_ns(c, hz));
-    Some(Figure {
-        symbol: "C".into(),
-        ns: ns(e.summary.median)?,
-        p99_ns: ns(e.summary.p99),
-        source: measured_source(e, false),
-        note: Some(
-            "an atomic read-modify-write of the CPU's own state word: the proposal's exchange"
-                .into(),
-        ),
-    })
-}
-
-/// C assumed: the profile's TSC cycles at the machine's TSC rate, else
-/// the dump's CPUID TSC rate, else the brand's nominal clock.
-fn assumed_check(p: &Profile, hz: Option<f64>, cpu: &CpuFacts) -> Option<Figure> {
-    let (hz, how) = match hz.filter(|h| units::rate_known(*h)) {
-        Some(h) => (h, "the machine's TSC rate".to_string()),
-        None => dump_clock_hz(cpu)?,
-    };
-    let ns = units::cycles_to_ns(TscCycles(p.deferred_check_cycles), hz)?;
-    Some(Figure {
-        symbol: "C".into(),
-        ns,
-        p99_ns: Some(ns),
-        source: Source::Assumed {
-            what: format!(
-                "deferred_check_cycles = {} TSC cycles{} at {how}",
-                units::num(p.deferred_check_cycles),
-                if p.deferred_check_assumed {
-                    " (profile default)"
-                } else {
-                    ""
-                }
-            ),
-        },
-        note: None,
-    })
-}
-
-/// The TSC rate a dump states, else the nominal clock in the brand string
-/// ("@ 2.40GHz"): invariant TSCs tick at about the nominal clock.
-fn dump_clock_hz(cpu: &CpuFacts) -> Option<(f64, String)> {
-    if cpu.tsc_hz > 0 {
-        return Some((cpu.tsc_hz as f64, "the CPUID TSC rate".into()));
-    }
-    let at = cpu.brand.find("@ ")?;
-    let ghz: f64 = cpu.brand[at + 2..]
-        .trim()
-        .trim_end_matches("GHz")
-        .parse()
-        .ok()?;
-    (ghz > 0.0).then(|| (ghz * 1e9, format!("the brand's nominal {ghz} GHz")))
-}
-
-fn measured_source(e: &Experiment, emulated: bool) -> Source {
-    Source::Measured {
-        id: e.id.clone(),
-        like: None,
-        emulated,
-    }
 }
 
 #[cfg(test)]

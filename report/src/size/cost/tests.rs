@@ -1,4 +1,5 @@
 use super::*;
+use crate::ids;
 use crate::schema::ResultFile;
 
 fn profile(s: f64, f: f64, w: u64) -> Profile {
@@ -189,4 +190,78 @@ fn missing_refill_is_said_and_makes_the_worst_a_bound() {
             Outcome::PricedAs(other) => assert!(c.get(other).is_some(), "{cost:?}"),
         }
     }
+}
+
+#[test]
+fn scenario_figures_replace_the_sums_they_measured() {
+    use crate::scenario::tests::push_scenario;
+    let mut f = fixture("skylake-pti.json");
+    let hz = f.timer.tsc_hz;
+    let ns = |cyc: f64| cyc * 1e9 / hz;
+    let close = |a: f64, b: f64| (a - b).abs() <= b.abs() * 1e-9 + 1e-12;
+    let get = |f: &ResultFile, id: &str| f.experiments.iter().find(|e| e.id == id).cloned();
+    let r = ns(get(&f, "refill.w64").unwrap().headline_cycles());
+    let ipi99 = ns(get(&f, "ipi.kmod.kernel_range").unwrap().summary.p99);
+    let kr = ids::scenario_trigger_of_ipi("ipi.kmod.kernel_range").unwrap();
+    let on_entry = on_entry_triggers(true)[0].clone();
+    let deferred = ids::scenario_trigger(ids::SCENARIO_KMOD, ids::SCENARIO_DEFERRED);
+    push_scenario(&mut f, &kr, 26_000, 0, 64);
+    for (t, x, shift) in [(&on_entry, 0, 900), (&deferred, 5_000, 30)] {
+        push_scenario(&mut f, t, x, shift, 64);
+        let e = f.experiments.last_mut().unwrap();
+        e.params.insert("pti".into(), true.into());
+    }
+    let p = profile(20000.0, 2.0, 64);
+    let c = costs_of(&p, &f);
+    let scen = |f: &Figures| {
+        f.parts
+            .iter()
+            .all(|x| matches!(x.source, Source::Scenario { .. }))
+    };
+    // IPI: the lost time per event stands for I + R(W); the worst case
+    // stays the ingredients' I_p99 + R(W).
+    let i = figures(&c, "IPI (status quo)");
+    assert!(scen(i) && i.parts.len() == 1, "{i:?}");
+    assert!(close(i.per_event_ns, ns(26_000.0)), "{i:?}");
+    assert!(close(i.worst_us, (ipi99 + r) / 1e3), "{i:?}");
+    let label = i.parts[0].source.label();
+    assert_eq!(
+        label,
+        format!("{}, scenario.kmod.kernel_range", crate::scenario::LABEL)
+    );
+    assert_eq!(i.from(), "meas");
+    // v6/v7: the per-iteration change of every entry flushing, E + R(W).
+    let v7 = figures(&c, "series v6/v7");
+    assert!(scen(v7) && close(v7.per_event_ns, ns(900.0)), "{v7:?}");
+    assert!(v7.parts[0].source.label().contains("emulated"));
+    // Proposal: S x C + min(F, S) x (E + R(W)), both from the deferred
+    // scenario.
+    let pr = figures(&c, "proposal (Luto)");
+    assert!(scen(pr) && pr.parts.len() == 2, "{pr:?}");
+    let want = 20000.0 * ns(30.0) + 2.0 * ns(5_000.0);
+    assert!(close(pr.pct_cpu, want / 1e7), "{} vs {want}", pr.pct_cpu);
+    assert!(crate::size::answer::ingredients(&c)
+        .iter()
+        .any(|l| l.starts_with("E+R(64) = ") && l.contains("measured (scenario)")));
+
+    // Another working set than the scenarios walked: the ingredients.
+    let c = costs_of(&profile(20000.0, 2.0, 128), &f);
+    for s in ["IPI (status quo)", "series v6/v7", "proposal (Luto)"] {
+        let x = figures(&c, s);
+        assert!(x
+            .parts
+            .iter()
+            .all(|p| !matches!(p.source, Source::Scenario { .. })));
+    }
+    // An entry row measured with PTI off is not the series' cost.
+    for e in f
+        .experiments
+        .iter_mut()
+        .filter(|e| e.id.contains("kmod.on_entry"))
+    {
+        e.params.insert("pti".into(), false.into());
+    }
+    let c = costs_of(&p, &f);
+    assert!(!scen(figures(&c, "series v6/v7")));
+    assert!(scen(figures(&c, "IPI (status quo)")));
 }

@@ -1,0 +1,198 @@
+//! The scenario runner end to end without the module: a victim call of
+//! its own on each side, no initiator, an initiator that sends nothing,
+//! the trail, and a failing call. Functional checks only (no timing
+//! target): what each path records.
+
+use super::*;
+use crate::experiments::SuiteConfig;
+use crate::schema::{CpuFacts, CpuFeatures, Environment, Placement, Verdict};
+use crate::timer::{ClockChoice, Timer};
+
+fn env() -> Environment {
+    Environment {
+        cpu: CpuFacts {
+            source: "test".into(),
+            vendor: "GenuineIntel".into(),
+            family: 6,
+            model: 85,
+            stepping: 7,
+            brand: "test".into(),
+            uarch: "unknown".into(),
+            hypervisor: None,
+            features: CpuFeatures::default(),
+            tsc_hz: 0,
+            tlb: vec![],
+        },
+        platform: None,
+        verdict: Verdict {
+            entry_flush_variants: vec![],
+            pti_needed: None,
+            flush_on_entry_runs: None,
+            broadcast: vec![],
+            text: String::new(),
+        },
+    }
+}
+
+fn timer() -> Timer {
+    Timer {
+        clock: ClockChoice::Tsc,
+        overhead_cycles: 0.0,
+        tsc_overhead_cycles: 0.0,
+        core_overhead_cycles: None,
+        bench_overhead_cycles: 0.0,
+        resolution_cycles: 1,
+        tsc_hz: 1e9,
+        tsc_hz_source: "test".into(),
+        notes: vec![],
+    }
+}
+
+/// Runs `e` briefly with the initiator (if any) pinned to CPU 0, which
+/// every machine has; the victim thread is not pinned.
+fn run(e: &mut ScenarioExperiment) -> Result<schema::Experiment> {
+    let (env, timer) = (env(), timer());
+    let placement = Placement {
+        victim_cpu: 0,
+        initiator_cpu: Some(0),
+        victim_isolated: false,
+        note: String::new(),
+    };
+    let mut cfg = SuiteConfig::quick();
+    cfg.scenario_duration = Duration::from_millis(40);
+    cfg.scenario_pages = 2;
+    let cancel = AtomicBool::new(false);
+    let mut ctx = Ctx {
+        env: &env,
+        timer: &timer,
+        placement: &placement,
+        cfg: &cfg,
+        cancel: &cancel,
+    };
+    e.run(&mut ctx)
+}
+
+/// A call that "flushes" every `every`-th time, or fails.
+struct Fake {
+    name: &'static str,
+    every: u64,
+    fail: bool,
+    counts: CallCounts,
+}
+
+impl EntryCall for Fake {
+    fn describe(&self) -> String {
+        self.name.into()
+    }
+    fn call(&mut self) {
+        self.counts.calls += 1;
+        if self.fail {
+            self.counts.failed += 1;
+        } else if self.counts.calls.is_multiple_of(self.every) {
+            self.counts.flushed += 1;
+        }
+    }
+    fn counts(&self) -> CallCounts {
+        self.counts
+    }
+}
+
+fn fake(name: &'static str, every: u64, fail: bool) -> VictimCall {
+    VictimCall::Custom(Box::new(move || {
+        Ok(Box::new(Fake {
+            name,
+            every,
+            fail,
+            counts: CallCounts::default(),
+        }) as Box<dyn EntryCall>)
+    }))
+}
+
+/// An initiator that sends nothing.
+struct Quiet;
+
+impl Initiator for Quiet {
+    fn method(&self) -> String {
+        "quiet".into()
+    }
+    fn row(&self) -> ipi::Row {
+        ipi::Row::Cal
+    }
+    fn describe(&self) -> String {
+        "nothing".into()
+    }
+    fn fire(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_victim_only_strategy_runs_each_side_with_its_own_call() {
+    let mut e = ScenarioExperiment::triggered(Trigger::victim_only("test", "on_entry.fake"))
+        .with_call(fake("flushing call", 1, false))
+        .with_baseline_call(fake("plain call", u64::MAX, false))
+        .with_finish(Box::new(|_, e| {
+            e.notes.push("finished".into());
+            Ok(())
+        }));
+    assert_eq!(e.id(), "scenario.test.on_entry.fake");
+    let r = run(&mut e).unwrap();
+    let s = r.scenario.as_ref().unwrap();
+    assert!(s.iteration.starts_with("flushing call + walk of 2 pages"));
+    assert_eq!((s.events, s.lost_per_event_cycles), (0, None));
+    let b = s.baseline.as_ref().unwrap();
+    assert!(s.run.iterations > 0 && b.iterations > 0);
+    let calls = &r.params["victim_calls"];
+    // Every triggered call flushed, no baseline call did; one call per
+    // iteration.
+    assert_eq!(calls["triggered"]["calls"], s.run.iterations);
+    assert_eq!(calls["triggered"]["flushed"], s.run.iterations);
+    assert_eq!(calls["baseline"]["flushed"], 0);
+    assert_eq!(calls["baseline"]["calls"], b.iterations);
+    assert!(r.params["initiator_cpu"].is_null());
+    assert!(r.params["baseline_iteration"]
+        .as_str()
+        .unwrap()
+        .starts_with("plain call"));
+    assert!(r.notes.iter().any(|n| n.starts_with("no initiator")));
+    assert_eq!(r.notes.last().map(String::as_str), Some("finished"));
+    assert!(r.baseline.is_some());
+}
+
+#[test]
+fn an_initiator_with_a_trail_counts_the_next_iterations() {
+    let quiet = |trail| {
+        let make: Factory = Box::new(|| Ok(Box::new(Quiet) as Box<dyn Initiator>));
+        ScenarioExperiment::triggered(Trigger::new("test", "quiet", make))
+            .with_call(fake("checking call", 2, false))
+            .with_trail(trail)
+    };
+    let r = run(&mut quiet(1)).unwrap();
+    let s = r.scenario.as_ref().unwrap();
+    assert!(s.events > 0 && s.overlapped >= s.events, "{s:?}");
+    assert_eq!(r.params["overlap_trail_iterations"], 1);
+    assert!(r.params["baseline_iteration"].is_null());
+    assert!(r.notes.iter().any(|n| n.contains("also count")));
+    // Without counts (a host without /proc/interrupts) the excess is null.
+    let ex = &r.params["cal_excess_per_event"];
+    assert!(ex.is_null() || ex.is_number(), "{ex}");
+    // The trail reaches the victim's recorder (its exact rule is
+    // workloads::scenario's test): a trail longer than any chunk counts
+    // every iteration after a chunk's first event, and the initiator
+    // fires as soon as a chunk is armed.
+    let r = run(&mut quiet(1 << 40)).unwrap();
+    let s = r.scenario.as_ref().unwrap();
+    assert!(s.overlapped >= s.run.iterations / 4, "{s:?}");
+}
+
+#[test]
+fn failed_victim_calls_fail_the_run() {
+    let mut e = ScenarioExperiment::triggered(Trigger::victim_only("test", "broken"))
+        .with_call(fake("failing call", 1, true))
+        .with_baseline_call(fake("plain call", 1, false));
+    let err = run(&mut e).unwrap_err().to_string();
+    assert!(
+        err.contains("victim calls of the triggered chunks failed"),
+        "{err}"
+    );
+}
