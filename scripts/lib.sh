@@ -47,9 +47,9 @@ SCENARIO_KMOD_IDS="scenario.kmod.kernel_range scenario.kmod.flush_all scenario.k
 # result file, and the victim counted what /proc/interrupts counted
 # (scripts/vm/scenario-check.jq: about one CAL IPI per event for the IPI
 # strategies; none for on_entry and deferred, whose victim entries
-# flushed every time or once per mark). Appends failures, prefixed with
-# LABEL, to the caller's `fails` array; prints each result's counts,
-# labelled TAG (the figures are emulated), on stderr.
+# flushed every time or at most once per mark). Appends failures,
+# prefixed with LABEL, to the caller's `fails` array; prints each
+# result's counts, labelled TAG (the figures are emulated), on stderr.
 check_scenarios() {
 	local label=$1 f=$2 tag=$3 id line
 	local dir
