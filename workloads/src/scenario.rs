@@ -209,6 +209,12 @@ pub struct Chunk {
     /// The event sequence number at the start and the end.
     pub seq_start: u64,
     pub seq_end: u64,
+    /// Iterations at whose end at least one event had begun since the
+    /// previous iteration's end: the events the victim could tell apart.
+    /// A deferred mark that lands while the last one is still pending
+    /// adds nothing, so the victim's deferred flushes follow these
+    /// groups, not the events.
+    pub event_groups: u64,
 }
 
 impl Chunk {
@@ -246,7 +252,7 @@ pub unsafe fn run_chunk<C: Clock, F: FnMut()>(
     let start = clock.stop();
     let (mut prev, mut s_prev) = (start, seq_start);
     let (mut iterations, mut overlapped, mut acc) = (0u64, 0u64, 0u8);
-    let (mut short, mut short_cycles, mut left) = (0u64, 0u64, 0u64);
+    let (mut short, mut short_cycles, mut left, mut groups) = (0u64, 0u64, 0u64, 0u64);
     loop {
         call();
         acc ^= walk(ws.base, ws.pages);
@@ -257,6 +263,7 @@ pub unsafe fn run_chunk<C: Clock, F: FnMut()>(
         if (s_prev & 1) | u64::from(s != s_prev) != 0 {
             // This iteration and `trail` more.
             left = rec.trail + 1;
+            groups += u64::from(events_between(s_prev, s) != 0);
         }
         if left > 0 {
             left -= 1;
@@ -282,6 +289,7 @@ pub unsafe fn run_chunk<C: Clock, F: FnMut()>(
         overlapped_short_cycles: short_cycles,
         seq_start,
         seq_end: s_prev,
+        event_groups: groups,
     }
 }
 
@@ -406,73 +414,90 @@ mod tests {
         assert!(!g.armed());
     }
 
-    #[test]
-    fn overlap_counts_iterations_that_saw_an_event() {
-        // The clock raises the sequence number between reads 3 and 5:
-        // iterations ending at reads 3 (begin seen), 4 (odd at start) and
-        // 5 (end seen) overlapped.
-        struct EventClock<'a> {
-            reads: std::cell::Cell<u64>,
-            gate: &'a EventGate,
+    /// A clock read 10 cycles after the last that raises the gate's
+    /// sequence number by `n` at read `i` for each `(i, n)` of `bumps`.
+    struct EventClock<'a> {
+        reads: std::cell::Cell<u64>,
+        gate: &'a EventGate,
+        bumps: &'a [(u64, u64)],
+    }
+    impl Clock for EventClock<'_> {
+        fn start(&self) -> u64 {
+            self.stop()
         }
-        impl Clock for EventClock<'_> {
-            fn start(&self) -> u64 {
-                self.stop()
-            }
-            fn stop(&self) -> u64 {
-                let i = self.reads.get() + 1;
-                self.reads.set(i);
-                if i == 3 || i == 5 {
-                    self.gate.seq.fetch_add(1, Ordering::SeqCst);
+        fn stop(&self) -> u64 {
+            let i = self.reads.get() + 1;
+            self.reads.set(i);
+            for &(at, n) in self.bumps {
+                if at == i {
+                    self.gate.seq.fetch_add(n, Ordering::SeqCst);
                 }
-                i * 10
             }
+            i * 10
         }
-        let gate = EventGate::default();
-        let clock = EventClock {
-            reads: std::cell::Cell::new(0),
-            gate: &gate,
-        };
+    }
+
+    /// Iterations of a no-op call over one page until `clock` reads 80.
+    fn run_events(clock: &EventClock, rec: &mut Recorder) -> Chunk {
         let p = Pages::new(1).unwrap();
         let ws = WorkingSet {
             base: p.as_ptr(),
             pages: 1,
         };
-        let mut rec = Recorder::new(1, 15);
-        // SAFETY: one live page.
-        let c = unsafe {
+        // SAFETY: one live page, alive until the chunk returns.
+        unsafe {
             run_chunk(
-                &clock,
-                &gate,
+                clock,
+                clock.gate,
                 ws,
                 80,
                 &AtomicBool::new(false),
-                &mut rec,
+                rec,
                 || {},
             )
+        }
+    }
+
+    #[test]
+    fn event_groups_are_events_begun_between_iterations() {
+        // Two whole events before read 3 (one group), one begun by read 5
+        // and ended by read 6 (one more group: its end adds none).
+        let gate = EventGate::default();
+        let clock = EventClock {
+            reads: std::cell::Cell::new(0),
+            gate: &gate,
+            bumps: &[(3, 4), (5, 1), (6, 1)],
         };
+        let mut rec = Recorder::new(1, 15);
+        let c = run_events(&clock, &mut rec);
+        assert_eq!((c.events(), c.event_groups), (3, 2));
+    }
+
+    #[test]
+    fn overlap_counts_iterations_that_saw_an_event() {
+        // The clock raises the sequence number between reads 3 and 5:
+        // iterations ending at reads 3 (begin seen), 4 (odd at start) and
+        // 5 (end seen) overlapped.
+        let gate = EventGate::default();
+        let clock = EventClock {
+            reads: std::cell::Cell::new(0),
+            gate: &gate,
+            bumps: &[(3, 1), (5, 1)],
+        };
+        let mut rec = Recorder::new(1, 15);
+        let c = run_events(&clock, &mut rec);
         assert_eq!(c.iterations, 7);
         assert_eq!(c.overlapped, 3);
         // Each iteration took 10 cycles, under the cut-off of 15.
         assert_eq!((c.overlapped_short, c.overlapped_short_cycles), (3, 30));
         assert_eq!(c.events(), 1);
+        assert_eq!(c.event_groups, 1);
         // With a trail of one, the iteration after the event counts too
         // (the one ending at read 6), and no other.
         clock.reads.set(0);
         let mut rec = Recorder::new(1, 15).with_trail(1);
         assert_eq!(rec.trail(), 1);
-        // SAFETY: one live page.
-        let c = unsafe {
-            run_chunk(
-                &clock,
-                &gate,
-                ws,
-                80,
-                &AtomicBool::new(false),
-                &mut rec,
-                || {},
-            )
-        };
+        let c = run_events(&clock, &mut rec);
         assert_eq!((c.iterations, c.overlapped, c.overlapped_short), (7, 4, 4));
         assert_eq!(c.events(), 1);
     }

@@ -67,6 +67,8 @@ pub(super) struct ChunkFig {
     pub overlapped_short: u64,
     pub overlapped_short_cycles: u64,
     pub events: u64,
+    /// `workloads::scenario::Chunk::event_groups`.
+    pub event_groups: u64,
     /// Median iteration time, cycles.
     pub median: f64,
 }
@@ -150,6 +152,7 @@ impl Side {
             overlapped_short: c.overlapped_short,
             overlapped_short_cycles: c.overlapped_short_cycles,
             events: c.events(),
+            event_groups: c.event_groups,
             median: match (vlo, vhi) {
                 (Some(a), Some(b)) => (a + b) / 2.0,
                 _ => f64::NAN,
@@ -439,12 +442,14 @@ pub(super) fn cal_excess(trig: &Side, base: &Side) -> Option<i64> {
     Some(t.1 as i64 - b.1 as i64)
 }
 
-/// A side's victim call counts, for params.
+/// A side's victim call counts, for params, with the event groups its
+/// chunks saw (what a deferred flush count follows).
 fn call_counts(s: &Side) -> serde_json::Value {
-    s.calls.map_or(
-        serde_json::Value::Null,
-        |c| serde_json::json!({"calls": c.calls, "flushed": c.flushed, "failed": c.failed}),
-    )
+    let groups: u64 = s.chunks.iter().map(|c| c.event_groups).sum();
+    s.calls.map_or(serde_json::Value::Null, |c| {
+        serde_json::json!({"calls": c.calls, "flushed": c.flushed, "failed": c.failed,
+            "event_groups": groups})
+    })
 }
 
 /// A side's /proc/interrupts deltas on the victim CPU, for params.
