@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use report::model::schema::ResultFile;
+use report::output::export::Format;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -108,14 +109,14 @@ pub fn report_cmd(a: ReportArgs) -> Result<i32> {
         published: a.published,
         machines_only: a.machines_only,
     };
-    let text = if a.csv {
-        report::render_csv(&files)
+    let format = if a.csv {
+        Format::Csv
     } else if a.markdown {
-        report::render_markdown_with(&files, &opts)
+        Format::Markdown
     } else {
-        report::render_text_with(&files, &opts)
+        Format::Text
     };
-    print!("{text}");
+    print!("{}", format.exporter().report(&files, &opts));
     if let Some(dir) = &a.plots {
         let opts = report::output::plot::PlotOptions {
             flush_rate_hz: a.flush_rate,

@@ -9,8 +9,8 @@
 //! tables, plots, compare, sizing). `output` reads `model`; `model` never
 //! reads `output`.
 //!
-//! Entry points for other crates: `render_text` / `render_markdown` /
-//! `render_csv` (the report), `output::plot::write_all` (SVGs),
+//! Entry points for other crates: `output::export::Format` (the report in
+//! text, Markdown or CSV; `render_text` and friends for the defaults), `output::plot::write_all` (SVGs),
 //! `output::compare::compare` with `output::compare::render_text`, and
 //! `model::profile::Profile` with `output::size::size` and
 //! `output::size::render_text`. `model::kernel_rules` holds the kernel's
@@ -22,6 +22,4 @@ pub mod input;
 pub mod model;
 pub mod output;
 
-pub use output::report_formats::{
-    render_csv, render_markdown, render_markdown_with, render_text, render_text_with, RenderOptions,
-};
+pub use output::export::{render_csv, render_markdown, render_text, RenderOptions};

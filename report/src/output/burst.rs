@@ -90,6 +90,7 @@ pub fn burst_table(m: &Machine) -> Option<Table> {
 mod tests {
     use super::*;
     use crate::model::schema::BurstStats;
+    use crate::output::export::{Exporter, Text};
 
     #[test]
     fn burst_row_and_classes() {
@@ -125,7 +126,7 @@ mod tests {
             (t.rows[0][1].as_str(), t.rows[0][3].as_str()),
             ("40", "39.0")
         );
-        assert!(t.render_text().lines().all(|l| l.chars().count() <= 72));
+        assert!(Text.table(&t).lines().all(|l| l.chars().count() <= 72));
         let c = class_table(m).unwrap();
         assert_eq!(c.rows[0][0], "user.madvise");
         let deferred = |meth: &str| {

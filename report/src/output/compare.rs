@@ -9,6 +9,7 @@ use crate::model::machine;
 use crate::model::schema::{ClockKind, Experiment, ResultFile};
 use crate::model::stats::{mann_whitney, mann_whitney_blocks, median_f64};
 use crate::model::units::{self, num};
+use crate::output::export::{Exporter, Text};
 use crate::output::text_table::{wrap, Table, WIDTH};
 
 /// Significance level of the plain rows.
@@ -436,10 +437,10 @@ pub fn render_text(c: &Comparison) -> String {
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&table(c).render_text());
+    out.push_str(&Text.table(&table(c)));
     if let Some(s) = &c.scenario {
         out.push('\n');
-        out.push_str(&s.render_text());
+        out.push_str(&Text.table(&s));
     }
     out.push('\n');
     for n in notes(c) {

@@ -449,6 +449,7 @@ pub fn summary_lines(e: &Experiment, tsc_hz: f64) -> Vec<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::output::export::{Exporter, Text};
 
     #[test]
     fn strategies_from_triggers() {
@@ -599,12 +600,12 @@ pub(crate) mod tests {
         let t = tables(m);
         assert_eq!(t.len(), 3);
         for table in &t {
-            let text = table.render_text();
+            let text = Text.table(&table);
             for l in text.lines() {
                 assert!(l.chars().count() <= 72, "{l:?}");
             }
         }
-        let first = t[0].render_text();
+        let first = Text.table(&t[0]);
         let none = first.find("\nnone").unwrap();
         assert!(none < first.find("user.mprotect").unwrap());
         assert!(first.find("user.mprotect").unwrap() < first.find("kernel.text_poke").unwrap());
@@ -626,7 +627,7 @@ pub(crate) mod tests {
         assert_eq!(mp.events_per_s, 100.0);
         let t = compare_table(&a, &b).unwrap();
         assert_eq!(t.rows.len(), 3);
-        assert!(t.render_text().lines().all(|l| l.chars().count() <= 72));
+        assert!(Text.table(&t).lines().all(|l| l.chars().count() <= 72));
         let text = crate::output::compare::render_text(&crate::output::compare::compare(&a, &b));
         assert!(text.contains("Scenario, A -> B"), "{text}");
         let e = a

@@ -13,6 +13,7 @@ use crate::model::machine::{self, Machine};
 use crate::model::profile::Profile;
 use crate::model::schema::{CpuFacts, ResultFile, Verdict};
 use crate::model::units;
+use crate::output::export::{Exporter, Text};
 use crate::output::text_table::{wrap, Table, WIDTH};
 
 mod answer;
@@ -334,7 +335,7 @@ pub fn render_text(s: &Sizing, explain: bool) -> String {
         for l in &b.answer {
             para(&mut out, l, "  ");
         }
-        out.push_str(&strategy_table(b, p.latency_budget_us).render_text());
+        out.push_str(&Text.table(&strategy_table(b, p.latency_budget_us)));
         if explain {
             for n in &b.detail {
                 para(&mut out, &format!("- {n}"), "  ");

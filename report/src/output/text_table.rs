@@ -1,6 +1,7 @@
-//! A plain table and its renderings: fixed-width text for mail (never
-//! wider than `WIDTH`), Markdown and CSV. Knows nothing about experiments:
-//! the report, compare and size modules build `Table`s, this prints them.
+//! A plain table, and the layout rules every plain-text output shares
+//! (`WIDTH`, `wrap`, `fit`: the report, compare, size, detect and run's
+//! summary). Knows nothing about experiments: the report, compare and size
+//! modules build `Table`s, `export` prints them (text, Markdown, CSV).
 
 /// Plain-text mail convention: quoted replies must still fit 80 columns.
 pub const WIDTH: usize = 72;
@@ -57,102 +58,6 @@ impl Table {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
-
-    /// Fixed-width text. Columns are two spaces apart; when the table would
-    /// pass `WIDTH`, the first (label) column is shortened with "~" so the
-    /// figures are never cut.
-    pub fn render_text(&self) -> String {
-        let ncol = self.headers.len();
-        let cell = |r: &Vec<String>, i: usize| r.get(i).cloned().unwrap_or_default();
-        let spanned = |ri: usize, i: usize| matches!(self.spans.get(ri), Some(Some((a, b))) if (*a..=*b).contains(&i));
-        let mut widths: Vec<usize> = (0..ncol)
-            .map(|i| {
-                self.rows
-                    .iter()
-                    .enumerate()
-                    .filter(|(ri, _)| !spanned(*ri, i))
-                    .map(|(_, r)| cell(r, i).chars().count())
-                    .chain([self.headers[i].chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
-        if total(&widths) > WIDTH && ncol > 0 {
-            let excess = total(&widths) - WIDTH;
-            widths[0] = widths[0].saturating_sub(excess).max(4);
-        }
-        let mut out = String::new();
-        if !self.title.is_empty() {
-            for l in wrap(&self.title, WIDTH, "") {
-                out.push_str(&l);
-                out.push('\n');
-            }
-        }
-        let line = |cells: Vec<String>, span: Option<(usize, usize)>| -> String {
-            let mut parts = Vec::with_capacity(ncol);
-            for (i, c) in cells.into_iter().enumerate().take(ncol) {
-                match span {
-                    Some((a, b)) if i == a => {
-                        let w = widths[a..=b].iter().sum::<usize>() + 2 * (b - a);
-                        parts.push(format!("{:<w$}", fit(&c, w)));
-                        continue;
-                    }
-                    Some((a, b)) if (a..=b).contains(&i) => continue,
-                    _ => {}
-                }
-                let c = fit(&c, widths[i]);
-                parts.push(match self.align.get(i).copied().unwrap_or(Align::Right) {
-                    Align::Left => format!("{c:<w$}", w = widths[i]),
-                    Align::Right => format!("{c:>w$}", w = widths[i]),
-                });
-            }
-            let s = parts.join("  ");
-            // A cell wider than the page (one huge label) is cut, never
-            // allowed to break the width promise.
-            fit(s.trim_end(), WIDTH)
-        };
-        out.push_str(&line(self.headers.clone(), None));
-        out.push('\n');
-        out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect(), None));
-        out.push('\n');
-        for (ri, r) in self.rows.iter().enumerate() {
-            let span = self.spans.get(ri).copied().flatten();
-            out.push_str(&line((0..ncol).map(|i| cell(r, i)).collect(), span));
-            out.push('\n');
-        }
-        out
-    }
-
-    /// GitHub-flavoured Markdown: a bold title line and a pipe table.
-    pub fn render_markdown(&self) -> String {
-        let esc = |s: &str| crate::model::untrusted::markdown(s).replace('|', "\\|");
-        let mut out = String::new();
-        if !self.title.is_empty() {
-            out.push_str(&format!("**{}**\n\n", esc(&self.title)));
-        }
-        out.push_str(&format!(
-            "| {} |\n",
-            self.headers
-                .iter()
-                .map(|h| esc(h))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        ));
-        let seps: Vec<&str> = self
-            .align
-            .iter()
-            .map(|a| if *a == Align::Left { ":---" } else { "---:" })
-            .collect();
-        out.push_str(&format!("| {} |\n", seps.join(" | ")));
-        for r in &self.rows {
-            out.push_str(&format!(
-                "| {} |\n",
-                r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
-            ));
-        }
-        out
-    }
 }
 
 /// Cuts `s` to `w` characters, marking the cut with "~".
@@ -207,42 +112,9 @@ pub fn wrap_with(text: &str, width: usize, first: &str, indent: &str) -> Vec<Str
     lines
 }
 
-/// One CSV field, quoted when it holds a separator, quote or newline,
-/// and never a formula (`untrusted::csv_cell`).
-pub fn csv_field(s: &str) -> String {
-    let s = crate::model::untrusted::csv_cell(s);
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// One CSV line from fields.
-pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> String {
-    let mut s = fields
-        .iter()
-        .map(|f| csv_field(f.as_ref()))
-        .collect::<Vec<_>>()
-        .join(",");
-    s.push('\n');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_fits_and_aligns() {
-        let mut t = Table::new("Title", &["name", "value"]);
-        t.push(vec!["a".into(), "1".into()]);
-        t.push(vec!["x".repeat(100), "12345".into()]);
-        let s = t.render_text();
-        assert!(s.lines().all(|l| l.chars().count() <= WIDTH), "{s}");
-        assert!(s.contains("~  12345"), "{s}");
-        assert!(s.lines().nth(3).unwrap().ends_with("    1"), "{s}");
-    }
 
     #[test]
     fn wrap_width() {
@@ -259,42 +131,5 @@ mod tests {
         // Indented from the first line on, with the same rule.
         let w = wrap_with(&format!("see it {url}"), 11, "  ", "  ");
         assert_eq!(w, ["  see it", url.as_str()]);
-    }
-
-    #[test]
-    fn a_spanning_cell_keeps_the_columns() {
-        let mut t = Table::new("", &["name", "a", "b", "c"]);
-        t.push(vec!["x".into(), "1".into(), "22".into(), "3".into()]);
-        t.push_spanning(
-            vec!["y".into(), "see row x".into(), "".into(), "9".into()],
-            1,
-            2,
-        );
-        let s = t.render_text();
-        let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines[0], "name  a   b  c");
-        assert_eq!(lines[2], "x     1  22  3");
-        // Spans "a  b" (1 + 2 + 2 columns), cut with ~ when longer.
-        assert_eq!(lines[3], "y     see ~  9");
-        assert_eq!(
-            t.render_markdown().lines().last(),
-            Some("| y | see row x |  | 9 |")
-        );
-    }
-
-    #[test]
-    fn csv_quotes() {
-        assert_eq!(csv_line(&["a", "b,c", "d\"e"]), "a,\"b,c\",\"d\"\"e\"\n");
-    }
-
-    #[test]
-    fn markdown_escapes() {
-        let mut t = Table::new("", &["a|b", "c"]);
-        t.push(vec!["x".into(), "1".into()]);
-        let m = t.render_markdown();
-        assert!(
-            m.starts_with("| a\\|b | c |\n| :--- | ---: |\n| x | 1 |"),
-            "{m}"
-        );
     }
 }

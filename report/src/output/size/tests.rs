@@ -166,7 +166,7 @@ fn the_table_answer_check_catches_a_contradiction() {
         .map(String::from)
         .to_vec(),
     );
-    let table = t.render_text();
+    let table = Text.table(&t);
     let block = |answer: &str| format!("x\n\n== CPU\n{answer}\n{table}");
     let good = "Today: IPI (status quo): 4.4e-4% of a CPU, worst 6.45 us, over budget.";
     assert_eq!(check_table_against_answer(&block(good)), Ok(1));
@@ -228,7 +228,7 @@ fn with_pti_off_only_the_pti_on_row_prices_v6_v7() {
             ),
         }
         t.push(pti.map(String::from).to_vec());
-        format!("x\n\n== CPU\n{answer}\n{}", t.render_text())
+        format!("x\n\n== CPU\n{answer}\n{}", Text.table(&t))
     };
     let honest = render(None);
     assert!(
