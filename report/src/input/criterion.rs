@@ -26,7 +26,8 @@ use crate::model::schema::{
 };
 use crate::model::stats;
 use crate::model::{files, untrusted};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -72,21 +73,21 @@ pub const RULES: &[Rule] = &[
         id: "entry.null",
         role: Role::Measured,
         param: None,
-        what: "raw syscall(-1) back to back, one timed region per criterion sample",
+        what: "glibc syscall(-1) back to back, one timed region per criterion sample",
     },
     Rule {
         bench: "entry/getpid",
         id: "entry.getpid",
         role: Role::Measured,
         param: None,
-        what: "raw getpid back to back, one timed region per criterion sample",
+        what: "glibc syscall(SYS_getpid) back to back, one timed region per criterion sample",
     },
     Rule {
         bench: "entry/getppid",
         id: "entry.getppid",
         role: Role::Measured,
         param: None,
-        what: "raw getppid back to back, one timed region per criterion sample",
+        what: "glibc syscall(SYS_getppid) back to back, one timed region per criterion sample",
     },
     Rule {
         bench: "entry/vdso_clock_gettime",
@@ -198,7 +199,13 @@ pub fn read_session(dir: &Path) -> Result<Option<Session>> {
     if !path.exists() {
         return Ok(None);
     }
-    let s = serde_json::from_value(read_json(&path)?)
+    let text = files::read_text(&path, files::RESULT_CAP)?;
+    let mut v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    // The session is ours but may come from another machine: every
+    // string in it (host, CPU brand, notes) made printable.
+    untrusted::clean_json(&mut v);
+    let s = serde_json::from_value(v)
         .with_context(|| format!("{} is not an entrybench bench session", path.display()))?;
     Ok(Some(s))
 }
@@ -251,16 +258,48 @@ fn benchmark_dirs(root: &Path) -> Vec<(PathBuf, String)> {
     out
 }
 
+/// The fields of criterion's `new/benchmark.json` the import reads
+/// (criterion writes more: group, function, value, throughput, title).
+#[derive(Debug, Deserialize)]
+struct BenchmarkJson {
+    /// "entry/null", "refill/flushed/16"
+    full_id: Option<String>,
+    /// Where criterion put it below its directory; `full_id` when absent.
+    directory_name: Option<String>,
+}
+
+/// criterion's `new/sample.json`: per sample, its iteration count and the
+/// total measured over them.
+#[derive(Debug, Deserialize)]
+struct SampleJson {
+    /// "Linear" or "Flat" (criterion's `SamplingMode`).
+    sampling_mode: Option<String>,
+    iters: Vec<f64>,
+    times: Vec<f64>,
+}
+
+/// Text from criterion's files as the report may show it (their ids are
+/// names other people chose: `untrusted::printable`).
+fn printable(s: &str) -> String {
+    untrusted::printable(s).into_owned()
+}
+
 /// The criterion id of the benchmark in `new_dir`, found at `rel` below
 /// the directory given: Some when its `directory_name` (or, without one,
-/// its `full_id`) is `rel`, None when it is not where criterion puts it.
+/// its `full_id`) is `rel`, None when it is not where criterion puts it,
+/// or its benchmark.json is JSON of another shape (someone else's file).
 fn bench_id(new_dir: &Path, rel: &str) -> Result<Option<String>> {
-    let b = read_json(&new_dir.join("benchmark.json"))?;
-    let field = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
-    let Some(full_id) = field("full_id") else {
+    let b: BenchmarkJson = match read_json(&new_dir.join("benchmark.json"))? {
+        Ok(b) => b,
+        Err(_) => return Ok(None),
+    };
+    let Some(full_id) = b.full_id.as_deref().map(printable) else {
         return Ok(None);
     };
-    let dir_name = field("directory_name").unwrap_or_else(|| full_id.clone());
+    let dir_name = b
+        .directory_name
+        .as_deref()
+        .map_or(full_id.clone(), printable);
     Ok((dir_name == rel).then_some(full_id))
 }
 
@@ -289,44 +328,47 @@ impl Saved {
 /// names the file and what is wrong with it.
 pub fn read_saved(new_dir: &Path) -> Result<Saved> {
     let bpath = new_dir.join("benchmark.json");
-    let b: Value = read_json(&bpath)?;
-    let Some(full_id) = b.get("full_id").and_then(Value::as_str) else {
+    let Some(full_id) = read_json::<BenchmarkJson>(&bpath)?
+        .map_err(|e| anyhow!("{}: not a criterion benchmark.json: {e}", bpath.display()))?
+        .full_id
+        .as_deref()
+        .map(printable)
+    else {
         bail!(
             "{}: no full_id: not a criterion benchmark.json",
             bpath.display()
         );
     };
     let spath = new_dir.join("sample.json");
-    parse_sample(full_id, &read_json(&spath)?)
+    read_json::<SampleJson>(&spath)?
+        .map_err(anyhow::Error::from)
+        .and_then(|s| check_sample(&full_id, s))
         .with_context(|| format!("{} ({full_id}) is not usable", spath.display()))
 }
 
-/// A criterion JSON file (a regular file under `files::RESULT_CAP`), its
-/// strings made printable.
-fn read_json(path: &Path) -> Result<Value> {
+/// A criterion JSON file (a regular file under `files::RESULT_CAP`): Err
+/// when it cannot be read or is not JSON at all, Ok(Err) when it is JSON
+/// of another shape than `T` (the caller decides whether that is someone
+/// else's file or a broken one of ours). serde_json refuses a number
+/// beyond f64's range, so every figure read is finite.
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Result<T, serde_json::Error>> {
     let text = files::read_text(path, files::RESULT_CAP)?;
-    let mut v: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", path.display()))?;
-    untrusted::clean_json(&mut v);
-    Ok(v)
+    match serde_json::from_str(&text) {
+        Err(e) if !e.is_data() => {
+            Err(e).with_context(|| format!("{} is not valid JSON", path.display()))
+        }
+        r => Ok(r),
+    }
 }
 
-/// Checks criterion's sample.json content: equal-length, non-empty,
-/// finite arrays, iterations > 0 and times >= 0.
-pub fn parse_sample(full_id: &str, v: &Value) -> Result<Saved> {
-    let nums = |key: &str| -> Result<Vec<f64>> {
-        let Some(a) = v.get(key).and_then(Value::as_array) else {
-            bail!("no {key:?} array");
-        };
-        a.iter()
-            .map(|x| {
-                x.as_f64()
-                    .filter(|f| f.is_finite())
-                    .with_context(|| format!("{key:?} holds {x}, not a finite number"))
-            })
-            .collect()
-    };
-    let (iters, times) = (nums("iters")?, nums("times")?);
+/// Checks criterion's sample.json content: equal-length, non-empty
+/// arrays, iterations > 0 and times >= 0.
+fn check_sample(full_id: &str, s: SampleJson) -> Result<Saved> {
+    let SampleJson {
+        sampling_mode,
+        iters,
+        times,
+    } = s;
     if iters.len() != times.len() {
         bail!("{} iteration counts but {} times", iters.len(), times.len());
     }
@@ -341,11 +383,7 @@ pub fn parse_sample(full_id: &str, v: &Value) -> Result<Saved> {
     }
     Ok(Saved {
         full_id: full_id.to_string(),
-        sampling_mode: v
-            .get("sampling_mode")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string(),
+        sampling_mode: sampling_mode.as_deref().map_or("unknown".into(), printable),
         iters,
         times,
     })
