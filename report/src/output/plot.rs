@@ -442,10 +442,6 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
     }
     let ms: Vec<&Machine> = curves.iter().map(|d| d.0).collect();
     let (ns, unit) = ns_unit(&ms);
-    let data: Vec<(&Machine, Vec<(f64, f64)>)> = curves
-        .iter()
-        .map(|(m, c)| (*m, c.points.iter().map(|&(x, y)| (x as f64, y)).collect()))
-        .collect();
     // ns_unit checked every machine's clock: ns means TSC curves.
     let pts: Vec<Vec<(f64, f64)>> = curves
         .iter()
@@ -467,11 +463,7 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
         .collect();
     // A delta <= 0 has no place on a log axis; say which were left out
     // rather than let a reader think they were never measured.
-    let mut dropped: Vec<String> = data
-        .iter()
-        .flat_map(|(_, p)| p.iter().filter(|q| q.1 <= 0.0).map(|q| format!("{}", q.0)))
-        .collect();
-    dropped.dedup();
+    let dropped = not_drawn(&ms);
     let x_desc = if dropped.is_empty() {
         "working set, 4 KiB pages walked (log scale)".to_string()
     } else {
@@ -495,7 +487,7 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
         log_axis!(ylo, yhi * 8.0),
         |chart| {
             log_log_mesh(chart, &x_desc, &format!("refill cost, {unit} (log scale)"))?;
-            for (i, ((m, _), p)) in data.iter().zip(pts).enumerate() {
+            for (i, (m, p)) in ms.iter().zip(pts).enumerate() {
                 let style = series_style(i, true);
                 chart
                     .draw_series(p.iter().map(|&xy| Circle::new(xy, 4, style)))
@@ -517,6 +509,32 @@ pub fn refill(machines: &[Machine]) -> Result<Option<String>> {
 // declared after `log_axis!`, which they use.
 mod strategies;
 pub use strategies::{break_even, overhead_vs_rate};
+
+/// The working-set sizes whose refill delta is <= 0 on some machine
+/// (`refill::excluded`: the curve leaves them out), each once, in the
+/// order first met (per machine ascending, machine after machine):
+/// several machines may leave out the same size.
+fn not_drawn(machines: &[&Machine]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in machines {
+        let mut pages: Vec<u64> = m
+            .experiments
+            .values()
+            .filter(|e| crate::model::refill::excluded(e) == Some("not positive"))
+            .filter_map(|e| match ids::kind(e) {
+                Kind::Refill(p) if p > 0 => Some(p),
+                _ => None,
+            })
+            .collect();
+        pages.sort_unstable();
+        for p in pages.iter().map(u64::to_string) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
 
 /// A log-log chart's coordinates (both axes `log_axis!`).
 type LogLog = Cartesian2d<WithKeyPoints<LogCoord<f64>>, WithKeyPoints<LogCoord<f64>>>;

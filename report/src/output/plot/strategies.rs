@@ -6,14 +6,13 @@ use super::*;
 use crate::model::kernel_rules::{self, Runs};
 use crate::output::size::{Cost, Strategy};
 
-/// One break-even line: strategy label, whether it would run, points.
-type Line = (String, bool, Vec<(f64, f64)>);
-
 /// Overhead (% of one CPU) vs syscall rate for every strategy of one
 /// machine, at a fixed flush rate and working set: where the lines cross
-/// is where one strategy starts to beat another. Each point is the cost
+/// is where one strategy starts to beat another. One line per strategy
+/// (its label, whether it would run, its points); each point is the cost
 /// model (`size::cost`) at that rate; dashed lines do not run here.
 pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String>> {
+    type Line = (String, bool, Vec<(f64, f64)>);
     const RATES: (f64, f64) = (1.0, 1e6);
     let xs: Vec<f64> = (0..=60)
         .map(|i| RATES.0 * (RATES.1 / RATES.0).powf(i as f64 / 60.0))
