@@ -227,7 +227,7 @@ pub fn entry_flush_cost_ids(variant: &str) -> [String; 2] {
 
 /// Table order of the flush variants (docs/design.md order), unknown last.
 pub fn variant_rank(v: &str) -> usize {
-    const ORDER: [&str; 13] = [
+    const ORDER: [&str; 12] = [
         "series",
         "deferred",
         "deferred_marked",
@@ -240,7 +240,6 @@ pub fn variant_rank(v: &str) -> usize {
         "invpcid3",
         "cr4_pge",
         "invlpg",
-        "invlpgb",
     ];
     ORDER.iter().position(|o| *o == v).unwrap_or(ORDER.len())
 }
