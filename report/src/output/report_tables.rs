@@ -1,6 +1,6 @@
 //! What the report says about each machine, as `Table`s: entry cost,
 //! in-kernel flush primitives, flush-on-entry deltas, refill, IPIs. The
-//! numbers are chosen here; `render` decides text, Markdown or CSV.
+//! numbers are chosen here; `export` decides text, Markdown or CSV.
 
 use crate::model::ids::{self, Kind};
 use crate::model::machine::{self, Machine};
@@ -26,8 +26,25 @@ pub fn build(files: &[ResultFile]) -> Vec<MachineReport> {
 }
 
 fn machine_report(m: &Machine) -> MachineReport {
+    let mut tables = CostTables::new(m).fill(m);
+    tables.extend(crate::output::burst::burst_table(m));
+    tables.extend(crate::output::burst::class_table(m));
+    tables.extend(crate::output::scenario::tables(m));
+    let mut caveats = caveats::for_machine(m);
+    caveats.extend(crate::output::burst::class_note(m));
+    caveats.extend(crate::output::scenario::notes(m));
+    MachineReport {
+        title: m.title(),
+        facts: facts(m),
+        tables,
+        caveats,
+    }
+}
+
+/// The lines under a machine's title: PTI, the victim CPU, the files, the
+/// latest run and its drift reference.
+fn facts(m: &Machine) -> Vec<String> {
     let latest = m.latest();
-    let hz = m.tsc_hz();
     let pti = match m.pti() {
         Some(true) => "PTI on",
         Some(false) => "PTI off",
@@ -51,57 +68,96 @@ fn machine_report(m: &Machine) -> MachineReport {
         format!("run {} on {}", latest.created, latest.host),
     ];
     facts.extend(crate::model::drift::run_text(latest));
+    facts
+}
 
-    // Both cost tables: what was measured, then its median and spread.
-    // "cycles" are TSC cycles (ns come from them); where the run read
-    // core cycles too (rdpmc), they get a column of their own.
-    let core = m
-        .experiments
-        .values()
-        .any(|e| e.headline_core_cycles().is_some());
-    let cost_table = |title: &str, first: &str| {
-        let mut cols = vec![first, "cycles", "ns", "CI95 ns", "p99 ns", "n"];
-        if core {
-            cols.insert(2, "core cyc");
+/// The machine's cost tables, filled experiment by experiment: what was
+/// measured, then its median and spread. "cycles" are TSC cycles (ns come
+/// from them); where the run read core cycles too (rdpmc), they get a
+/// column of their own (`core`).
+struct CostTables {
+    hz: f64,
+    core: bool,
+    entry: Table,
+    kernel: Table,
+    on_entry: Table,
+    next_entry: Table,
+    refill: Table,
+    ipi: Table,
+}
+
+impl CostTables {
+    fn new(m: &Machine) -> CostTables {
+        let core = m
+            .experiments
+            .values()
+            .any(|e| e.headline_core_cycles().is_some());
+        let with_core = |mut cols: Vec<&'static str>| {
+            if core {
+                cols.insert(2, "core cyc");
+            }
+            cols
+        };
+        let entry_cols = ["experiment", "cycles", "ns", "CI95 ns", "mean", "p99", "n"];
+        let kernel_cols = ["variant", "cycles", "ns", "CI95 ns", "p99 ns", "n"];
+        let on_entry_columns = ["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"];
+        CostTables {
+            hz: m.tsc_hz(),
+            core,
+            entry: Table::new(ENTRY_TITLE, &with_core(entry_cols.to_vec())),
+            kernel: Table::new(
+                "Flush primitive, in-kernel loop",
+                &with_core(kernel_cols.to_vec()),
+            ),
+            on_entry: Table::new(
+                "Flush on entry: delta vs nop ioctl (pages = working set walked after)",
+                &on_entry_columns,
+            ),
+            next_entry: Table::new(
+                "Flush before the next entry: flush ioctl + getppid (+ walk), delta vs the same after the nop ioctl",
+                &on_entry_columns,
+            ),
+            refill: Table::new(
+                "TLB refill after a full flush vs working set",
+                &["pages", "cycles", "ns", "CI95 ns", "cyc/page", "n"],
+            ),
+            ipi: Table::new(
+                "IPI: victim interruption and initiator cost per IPI",
+                &[
+                    "method", "med cyc", "med ns", "p99 ns", "max ns", "init ns", "n",
+                ],
+            ),
         }
-        Table::new(title, &cols)
-    };
-    let mut entry_cols = vec!["experiment", "cycles", "ns", "CI95 ns", "mean", "p99", "n"];
-    if core {
-        entry_cols.insert(2, "core cyc");
     }
-    let mut entry = Table::new(ENTRY_TITLE, &entry_cols);
-    let mut kernel = cost_table("Flush primitive, in-kernel loop", "variant");
-    let on_entry_columns = ["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"];
-    let mut on_entry = Table::new(
-        "Flush on entry: delta vs nop ioctl (pages = working set walked after)",
-        &on_entry_columns,
-    );
-    let mut next_entry = Table::new(
-        "Flush before the next entry: flush ioctl + getppid (+ walk), delta vs the same after the nop ioctl",
-        &on_entry_columns,
-    );
-    let mut refill = Table::new(
-        "TLB refill after a full flush vs working set",
-        &["pages", "cycles", "ns", "CI95 ns", "cyc/page", "n"],
-    );
-    let mut ipi = Table::new(
-        "IPI: victim interruption and initiator cost per IPI",
-        &[
-            "method", "med cyc", "med ns", "p99 ns", "max ns", "init ns", "n",
-        ],
-    );
-    let core_cell = |e: &Experiment| e.headline_core_cycles().map_or("-".into(), num);
 
-    let mut rows: Vec<(Kind, &Experiment)> =
-        m.experiments.values().map(|e| (ids::kind(e), *e)).collect();
-    rows.sort_by_key(|r| sort_key(&r.0));
-    for (k, e) in rows {
-        let s = &e.summary;
+    /// Every experiment of `m` in table order, then the tables that got
+    /// rows.
+    fn fill(mut self, m: &Machine) -> Vec<Table> {
+        let mut rows: Vec<(Kind, &Experiment)> =
+            m.experiments.values().map(|e| (ids::kind(e), *e)).collect();
+        rows.sort_by_key(|r| sort_key(&r.0));
+        for (k, e) in rows {
+            self.push(&k, e);
+        }
+        [
+            self.entry,
+            self.kernel,
+            self.on_entry,
+            self.next_entry,
+            self.refill,
+            self.ipi,
+        ]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect()
+    }
+
+    fn push(&mut self, k: &Kind, e: &Experiment) {
+        let (s, hz) = (&e.summary, self.hz);
         let t = |c: f64| e.tsc(c);
-        match &k {
+        match k {
             Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => {
-                entry.push(entry_row(e, hz, core))
+                self.entry.push(entry_row(e, hz, self.core))
             }
             Kind::FlushKernel(v) => {
                 let mut row = vec![
@@ -112,10 +168,10 @@ fn machine_report(m: &Machine) -> MachineReport {
                     ns(t(s.p99), hz),
                     count(s.n),
                 ];
-                if core {
-                    row.insert(2, core_cell(e));
+                if self.core {
+                    row.insert(2, e.headline_core_cycles().map_or("-".into(), num));
                 }
-                kernel.push(row)
+                self.kernel.push(row)
             }
             Kind::EntryFlush {
                 variant,
@@ -124,8 +180,8 @@ fn machine_report(m: &Machine) -> MachineReport {
             } => {
                 let (d, ci) = delta_and_ci(e);
                 let table = match timing {
-                    ids::EntryTiming::Dispatch => &mut on_entry,
-                    ids::EntryTiming::NextEntry => &mut next_entry,
+                    ids::EntryTiming::Dispatch => &mut self.on_entry,
+                    ids::EntryTiming::NextEntry => &mut self.next_entry,
                 };
                 table.push(vec![
                     variant.clone(),
@@ -139,7 +195,7 @@ fn machine_report(m: &Machine) -> MachineReport {
             Kind::Refill(p) => {
                 let (d, ci) = delta_and_ci(e);
                 let per = if *p > 0 { d / *p as f64 } else { f64::NAN };
-                refill.push(vec![
+                self.refill.push(vec![
                     p.to_string(),
                     num(d),
                     ns(t(d), hz),
@@ -156,7 +212,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                     .as_ref()
                     .map(|i| i.initiator.median)
                     .unwrap_or(f64::NAN);
-                ipi.push(vec![
+                self.ipi.push(vec![
                     format!("{backend}.{method}"),
                     tsc_num(e, s.median),
                     ns(t(s.median), hz),
@@ -168,22 +224,6 @@ fn machine_report(m: &Machine) -> MachineReport {
             }
             Kind::Scenario(_) | Kind::Other => {}
         }
-    }
-    let mut tables: Vec<Table> = [entry, kernel, on_entry, next_entry, refill, ipi]
-        .into_iter()
-        .filter(|t| !t.is_empty())
-        .collect();
-    tables.extend(crate::output::burst::burst_table(m));
-    tables.extend(crate::output::burst::class_table(m));
-    tables.extend(crate::output::scenario::tables(m));
-    let mut caveats = caveats::for_machine(m);
-    caveats.extend(crate::output::burst::class_note(m));
-    caveats.extend(crate::output::scenario::notes(m));
-    MachineReport {
-        title: m.title(),
-        facts,
-        tables,
-        caveats,
     }
 }
 
