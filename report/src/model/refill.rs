@@ -168,26 +168,16 @@ mod exclusion_tests {
         if let Some(p) = past {
             params.insert("past_tlb_reach".to_string(), p.into());
         }
-        Experiment {
-            id: format!("refill.w{pages}"),
-            backend: "user".into(),
-            params,
+        let id = format!("refill.w{pages}");
+        let mut e = Experiment::plain(&id, "user", params, Default::default(), Default::default());
+        e.baseline = Some(Baseline {
+            label: "plain".into(),
             summary: Default::default(),
             samples: Default::default(),
-            baseline: Some(Baseline {
-                label: "plain".into(),
-                summary: Default::default(),
-                samples: Default::default(),
-                delta_median: delta,
-                delta_ci95: [delta, delta],
-            }),
-            ipi: None,
-            notes: vec![],
-            blocks: None,
-            clock: Default::default(),
-            core_cycles: None,
-            scenario: None,
-        }
+            delta_median: delta,
+            delta_ci95: [delta, delta],
+        });
+        e
     }
 
     #[test]

@@ -82,31 +82,24 @@ fn specs() -> Vec<Spec> {
             seed: 1,
         },
         Spec {
+            // Cascade Lake is family 6 model 0x55 like the Skylake server,
+            // a later stepping: the same kind of bare-metal Intel box.
             file: "synthetic-cascadelake-baremetal-pti-off.json",
             created: "2026-11-20T11:00:00Z",
-            vendor: "GenuineIntel",
-            family: 6,
-            model: 0x55,
             stepping: 7,
             brand: "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz",
             uarch: "Cascade Lake",
-            hypervisor: None,
             tsc_hz: 2.5e9,
-            tsc_hz_source: "cpuid",
             kernel: "5.14.0-synthetic",
             pti: false,
-            isolated: true,
-            partial: false,
-            invpcid: true,
-            invlpgb: false,
             rdcl_no: Some(true),
-            kmod: true,
             entry: [610.0, 660.0, 675.0, 48.0],
             flush: [260.0, 380.0, 520.0],
             refill_per_page: [22.0, 48.0],
             ipi_victim: 3100.0,
             ipi_initiator: 1900.0,
             seed: 2,
+            ..skylake_pti()
         },
         skylake_pti(),
         Spec {
@@ -201,20 +194,8 @@ fn samples(rng: &mut SmallRng, median: f64, n: usize) -> Vec<i64> {
 
 fn plain(id: &str, backend: &str, mut s: Vec<i64>) -> Experiment {
     let samples = Histogram::from_samples(&s);
-    Experiment {
-        id: id.into(),
-        backend: backend.into(),
-        params: BTreeMap::from([("iterations".into(), serde_json::json!(s.len()))]),
-        summary: summarize(&mut s),
-        samples,
-        baseline: None,
-        ipi: None,
-        notes: vec![],
-        blocks: None,
-        clock: Default::default(),
-        core_cycles: None,
-        scenario: None,
-    }
+    let params = BTreeMap::from([("iterations".into(), serde_json::json!(s.len()))]);
+    Experiment::plain(id, backend, params, summarize(&mut s), samples)
 }
 
 fn differential(

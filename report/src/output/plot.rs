@@ -9,8 +9,9 @@ use crate::model::schema::{ClockKind, Experiment, ResultFile};
 use crate::model::units;
 use crate::output::size;
 use anyhow::{anyhow, Context, Result};
+use plotters::chart::MeshStyle;
 use plotters::coord::combinators::{LogCoord, WithKeyPoints};
-use plotters::coord::ranged1d::AsRangedCoord;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -332,6 +333,27 @@ where
         .map_err(perr)
 }
 
+/// One solid line per named CDF, coloured in order, and the legend where
+/// a CDF leaves room (lower right). Both CDF plots draw their curves so.
+fn cdf_lines<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    curves: impl Iterator<Item = (String, Vec<(f64, f64)>)>,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (i, (name, pts)) in curves.enumerate() {
+        let style = series_style(i, false);
+        chart
+            .draw_series(LineSeries::new(pts, style))
+            .map_err(perr)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    legend(chart, SeriesLabelPosition::LowerRight)
+}
+
 /// Victim interruption CDF per IPI method (and machine).
 pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
     let mut series: Vec<(String, &Machine, &crate::model::schema::Experiment)> = Vec::new();
@@ -385,27 +407,15 @@ pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
     };
     let caption = format!("Victim interruption per IPI: CDF by method{note}");
     let svg = svg_chart(&caption, 22, 70, log_axis!(lo, hi), 0f64..1.0, |chart| {
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|v| tick(*v))
+        let mut mesh = chart.configure_mesh();
+        mesh.x_label_formatter(&|v| tick(*v))
             .x_desc(format!(
                 "interruption seen by the isolated CPU, {unit} (log scale)"
             ))
-            .y_desc("fraction of interruptions <= x")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .draw()
-            .map_err(perr)?;
-        for (i, ((name, _, _), pts)) in series.iter().zip(curves).enumerate() {
-            let style = series_style(i, false);
-            chart
-                .draw_series(LineSeries::new(pts, style))
-                .map_err(perr)?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        legend(chart, SeriesLabelPosition::LowerRight)?;
-        Ok(())
+            .y_desc("fraction of interruptions <= x");
+        draw_mesh(&mut mesh)?;
+        let names = series.iter().map(|(name, _, _)| name.clone());
+        cdf_lines(chart, names.zip(curves))
     })?;
     Ok(Some(svg))
 }
@@ -545,13 +555,21 @@ fn log_log_mesh<'a>(
     x_desc: &str,
     y_desc: &str,
 ) -> Result<()> {
-    chart
-        .configure_mesh()
-        .x_label_formatter(&|v| tick(*v))
+    let mut mesh = chart.configure_mesh();
+    mesh.x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| tick(*v))
         .x_desc(x_desc)
-        .y_desc(y_desc)
-        .label_style((FONT, 15))
+        .y_desc(y_desc);
+    draw_mesh(&mut mesh)
+}
+
+/// Draws a configured mesh in the fonts every plot shares.
+fn draw_mesh<X, Y>(mesh: &mut MeshStyle<'_, '_, X, Y, SVGBackend<'_>>) -> Result<()>
+where
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
+{
+    mesh.label_style((FONT, 15))
         .axis_desc_style((FONT, 16))
         .draw()
         .map_err(perr)

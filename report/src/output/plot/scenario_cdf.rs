@@ -3,8 +3,8 @@
 //! (90%, 99%, 99.9% equally spaced, -log10 of the fraction above x), so
 //! the tail the strategies differ in is as visible as the body.
 
-use super::{legend, log_keys, ns_unit, perr, series_style, svg_chart, tick, to_unit};
-use super::{FONT, MAX_SERIES};
+use super::MAX_SERIES;
+use super::{cdf_lines, draw_mesh, log_keys, ns_unit, svg_chart, tick, to_unit};
 use crate::model::ids::{self, Kind};
 use crate::model::machine::Machine;
 use crate::model::schema::Experiment;
@@ -89,27 +89,15 @@ pub fn scenario_cdf(machines: &[Machine]) -> Result<Option<String>> {
         .ceil();
     let caption = "Scenario: time per iteration (system call + working-set walk), CDF by strategy";
     let svg = svg_chart(caption, 20, 70, log_axis!(lo, hi), 0f64..top, |chart| {
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|v| tick(*v))
+        let mut mesh = chart.configure_mesh();
+        mesh.x_label_formatter(&|v| tick(*v))
             .y_labels(top as usize + 1)
             .y_label_formatter(&|v| percent(*v))
             .x_desc(format!("time of one iteration, {unit} (log scale)"))
-            .y_desc("% of iterations <= x (nines scale)")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .draw()
-            .map_err(perr)?;
-        for (i, ((name, _, _), pts)) in series.iter().zip(curves).enumerate() {
-            let style = series_style(i, false);
-            chart
-                .draw_series(LineSeries::new(pts, style))
-                .map_err(perr)?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        legend(chart, SeriesLabelPosition::LowerRight)?;
-        Ok(())
+            .y_desc("% of iterations <= x (nines scale)");
+        draw_mesh(&mut mesh)?;
+        let names = series.iter().map(|(name, _, _)| name.clone());
+        cdf_lines(chart, names.zip(curves))
     })?;
     Ok(Some(svg))
 }
