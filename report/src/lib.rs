@@ -9,14 +9,14 @@
 //! tables, plots, compare, sizing). `output` reads `model`; `model` never
 //! reads `output`.
 //!
-//! Entry points for other crates: `output::export::Format` (the report in
-//! text, Markdown or CSV; `render_text` and friends for the defaults), `output::plot::write_all` (SVGs),
-//! `output::compare::compare` with `output::compare::render_text`, and
-//! `model::profile::Profile` with `output::size::size` and
-//! `output::size::render_text`. `model::kernel_rules` holds the kernel's
-//! decisions (Meltdown/PTI, when the series' flush runs, INVLPGB, RAR) that
-//! detect and size share; `model::priors` the published figures
-//! (report/data).
+//! Entry points for other crates: `output::export::Format` (the report
+//! as text, Markdown or CSV; `render_text` and friends for the defaults),
+//! `output::plot::write_all` (SVGs), `output::compare::compare` with
+//! `output::compare::render_text`, and `model::profile::Profile` with
+//! `output::size::size` and `output::size::render_text`.
+//! `model::kernel_rules` holds the kernel's decisions (Meltdown/PTI, when
+//! the series' flush runs, INVLPGB, RAR) that detect and size share;
+//! `model::priors` the published figures (report/data).
 
 pub mod input;
 pub mod model;

@@ -1,6 +1,7 @@
-//! Everything a user reads: the report's tables (`report_tables`, `burst`,
-//! `scenario`, `caveats`), the `Table` they fill and its text, Markdown and
-//! CSV renderings (`text_table`, `export`: one file per format), the SVG plots (`plot`), the A/B
+//! Everything a user reads: the report's tables (`report_tables`,
+//! `burst`, `scenario`, `caveats`), the `Table` they fill and the
+//! 72-column layout (`text_table`), its text, Markdown and CSV renderings
+//! (`export`: one file per format), the SVG plots (`plot`), the A/B
 //! comparison (`compare`) and the hardware sizing (`size`). Built on
 //! `crate::model`.
 
