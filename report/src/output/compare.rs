@@ -440,7 +440,7 @@ pub fn render_text(c: &Comparison) -> String {
     out.push_str(&Text.table(&table(c)));
     if let Some(s) = &c.scenario {
         out.push('\n');
-        out.push_str(&Text.table(&s));
+        out.push_str(&Text.table(s));
     }
     out.push('\n');
     for n in notes(c) {

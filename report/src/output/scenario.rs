@@ -600,7 +600,7 @@ pub(crate) mod tests {
         let t = tables(m);
         assert_eq!(t.len(), 3);
         for table in &t {
-            let text = Text.table(&table);
+            let text = Text.table(table);
             for l in text.lines() {
                 assert!(l.chars().count() <= 72, "{l:?}");
             }
