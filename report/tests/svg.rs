@@ -21,7 +21,9 @@ fn has(texts: &[String], want: &str) -> bool {
 #[test]
 fn all_plots_parse_and_are_labelled() {
     let files = three_machines();
-    let plots = report::plot::render_all(&files, &report::plot::PlotOptions::default()).unwrap();
+    let plots =
+        report::output::plot::render_all(&files, &report::output::plot::PlotOptions::default())
+            .unwrap();
     let names: Vec<&str> = plots.iter().map(|p| p.0.as_str()).collect();
     for want in [
         "entry-cost.svg",
@@ -119,12 +121,43 @@ fn all_plots_parse_and_are_labelled() {
     assert!(!has(&texts(&cl.1), "INVLPGB"));
 }
 
+/// Sizes two machines leave out of the refill plot (delta <= 0) are
+/// named once each, in the order first met.
+#[test]
+fn refill_names_each_size_left_out_once() {
+    let mut files = three_machines();
+    let set = |f: &mut report::model::schema::ResultFile, id: &str| {
+        let e = f.experiments.iter_mut().find(|e| e.id == id).unwrap();
+        e.baseline.as_mut().unwrap().delta_median = -5.0;
+    };
+    set(&mut files[0], "refill.w256");
+    set(&mut files[0], "refill.w8");
+    set(&mut files[1], "refill.w8");
+    set(&mut files[1], "refill.w64");
+    let plots =
+        report::output::plot::render_all(&files, &report::output::plot::PlotOptions::default())
+            .unwrap();
+    let svg = &plots.iter().find(|p| p.0 == "refill.svg").unwrap().1;
+    let t = texts(svg);
+    let desc = t
+        .iter()
+        .find(|x| x.contains("not drawn"))
+        .unwrap_or_else(|| panic!("no sizes left out named: {t:?}"));
+    let (_, list) = desc.rsplit_once(": ").unwrap();
+    let mut sizes: Vec<&str> = list.split(", ").collect();
+    let first_seen = sizes.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    assert_eq!(first_seen.len(), 3, "{desc}");
+    assert_eq!(sizes, ["256", "64", "8"], "{desc}");
+}
+
 #[test]
 fn write_all_writes_files() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("plots");
     let files = vec![load("synthetic-tcg-partial.json")];
-    let written = report::plot::write_all(&files, &dir, &Default::default()).unwrap();
+    let written = report::output::plot::write_all(&files, &dir, &Default::default()).unwrap();
     // The partial TCG run has entry costs only: one plot, no empty ones.
     let names: Vec<String> = written
         .iter()
