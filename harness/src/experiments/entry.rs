@@ -239,9 +239,6 @@ impl Experiment for EntryExperiment {
 
 impl Blocked for EntryExperiment {
     fn prepare(&mut self, ctx: &mut Ctx) -> Result<usize> {
-        if ctx.cfg.entry_samples == 0 {
-            return Err(Stop::Skipped("no samples requested".into()).into());
-        }
         let op = op(self.spec, ctx.cfg.syscall);
         let (batch, rule) = choose_batch(ctx, op)?;
         let n = regions_for(ctx.cfg.entry_samples);

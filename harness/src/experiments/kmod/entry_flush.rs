@@ -14,7 +14,7 @@
 //!   the row the series and the sizing use.
 
 use super::{common_notes, describe, open_for, series_context, CHUNK};
-use crate::experiments::record::{self, params};
+use crate::experiments::record::{self, median, params};
 use crate::experiments::{Ctx, Experiment, Stop};
 use crate::kmod::abi::{Method, Variant};
 use crate::kmod::device::{self, Device};
@@ -201,13 +201,6 @@ impl EntryFlush {
     }
 }
 
-/// Median of `v` (a copy is sorted).
-fn median(v: &[i64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_unstable();
-    report::stats::median_sorted(&s)
-}
-
 impl Experiment for EntryFlush {
     fn id(&self) -> String {
         report::ids::entry_flush_timed_id(self.name(), self.pages as u64, self.timing)
@@ -232,7 +225,8 @@ impl Experiment for EntryFlush {
             Some((gdev, h)) => Some(gdev.generator_stop(h)?.issued),
             None => None,
         };
-        let after_delta = median(&flushed.after) - median(&plain.after);
+        let after_delta =
+            median(flushed.after.iter().copied()) - median(plain.after.iter().copied());
         ctx.timer.subtract_overhead(&mut flushed.whole);
         ctx.timer.subtract_overhead(&mut plain.whole);
         let mut e = record::measured(&self.id(), "kmod", self.params(ctx), &mut flushed.whole);
