@@ -15,6 +15,8 @@ pub mod commands;
 pub mod cpu;
 pub mod detect;
 pub mod experiments;
+#[cfg(test)]
+mod fixtures;
 pub mod kmod;
 pub mod perf;
 pub mod placement;

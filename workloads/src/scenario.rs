@@ -438,19 +438,13 @@ mod tests {
             base: p.as_ptr(),
             pages: 1,
         };
-        let mut rec = Recorder::new(1, 15);
-        // SAFETY: one live page.
-        let c = unsafe {
-            run_chunk(
-                &clock,
-                &gate,
-                ws,
-                80,
-                &AtomicBool::new(false),
-                &mut rec,
-                || {},
-            )
+        // One chunk, the clock starting again from read 0.
+        let chunk = |rec: &mut Recorder| {
+            clock.reads.set(0);
+            // SAFETY: one live page.
+            unsafe { run_chunk(&clock, &gate, ws, 80, &AtomicBool::new(false), rec, || {}) }
         };
+        let c = chunk(&mut Recorder::new(1, 15));
         assert_eq!(c.iterations, 7);
         assert_eq!(c.overlapped, 3);
         // Each iteration took 10 cycles, under the cut-off of 15.
@@ -458,21 +452,9 @@ mod tests {
         assert_eq!(c.events(), 1);
         // With a trail of one, the iteration after the event counts too
         // (the one ending at read 6), and no other.
-        clock.reads.set(0);
         let mut rec = Recorder::new(1, 15).with_trail(1);
         assert_eq!(rec.trail(), 1);
-        // SAFETY: one live page.
-        let c = unsafe {
-            run_chunk(
-                &clock,
-                &gate,
-                ws,
-                80,
-                &AtomicBool::new(false),
-                &mut rec,
-                || {},
-            )
-        };
+        let c = chunk(&mut rec);
         assert_eq!((c.iterations, c.overlapped, c.overlapped_short), (7, 4, 4));
         assert_eq!(c.events(), 1);
     }

@@ -228,13 +228,7 @@ impl Experiment for EntryExperiment {
         self.id.to_string()
     }
 
-    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        super::run_blocks(self, ctx)
-    }
-
-    fn blocked(&mut self) -> Option<&mut dyn Blocked> {
-        Some(self)
-    }
+    super::run_as_blocks!();
 }
 
 impl Blocked for EntryExperiment {

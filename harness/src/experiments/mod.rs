@@ -97,6 +97,25 @@ pub fn run_blocks(b: &mut dyn Blocked, ctx: &mut Ctx) -> anyhow::Result<schema::
     b.finish(ctx)
 }
 
+/// `Experiment::run` and `Experiment::blocked` of a type that is
+/// [`Blocked`]: alone its blocks run back to back, in a suite the run
+/// interleaves them. Written inside `impl Experiment for T`.
+macro_rules! run_as_blocks {
+    () => {
+        fn run(
+            &mut self,
+            ctx: &mut $crate::experiments::Ctx,
+        ) -> anyhow::Result<$crate::schema::Experiment> {
+            $crate::experiments::run_blocks(self, ctx)
+        }
+
+        fn blocked(&mut self) -> Option<&mut dyn $crate::experiments::Blocked> {
+            Some(self)
+        }
+    };
+}
+pub(crate) use run_as_blocks;
+
 /// What an experiment gets to run with.
 pub struct Ctx<'a> {
     pub env: &'a Environment,

@@ -43,13 +43,7 @@ impl Experiment for RefillExperiment {
         format!("refill.w{}", self.pages)
     }
 
-    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        super::run_blocks(self, ctx)
-    }
-
-    fn blocked(&mut self) -> Option<&mut dyn Blocked> {
-        Some(self)
-    }
+    super::run_as_blocks!();
 }
 
 impl Blocked for RefillExperiment {
