@@ -8,7 +8,9 @@
 //! whose type changes size or signedness, or an enum value the Rust side
 //! lacks makes the key sets or the values differ.
 
-use harness::kmod::abi::{self, FlushTimed, Generator, GlobalFlush, Info, Method, Variant};
+use harness::kmod::abi::{
+    self, FlushTimed, Generator, GeneratorStats, GlobalFlush, Info, Method, Variant,
+};
 use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
 use std::path::{Path, PathBuf};
@@ -87,9 +89,20 @@ fn fields() -> Vec<Field> {
         fields!(
             "entrybench_generator", Generator:
             method, rate_hz, duration_ms, pages, initiator_cpu, flags, id,
-            pad => "__pad", issued, total_cycles, max_cycles, alloc_failures,
-            throttled, off_initiator, cpumask,
+            pad => "__pad", cpumask,
         ),
+        // STOP's out fields: flat in C, `Generator::stats` in Rust.
+        fields!(
+            "entrybench_generator", GeneratorStats:
+            issued, total_cycles, max_cycles, alloc_failures, throttled,
+            off_initiator,
+        )
+        .into_iter()
+        .map(|f| Field {
+            offset: offset_of!(Generator, stats) + f.offset,
+            ..f
+        })
+        .collect(),
     ]
     .into_iter()
     .flatten()

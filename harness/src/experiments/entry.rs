@@ -15,7 +15,7 @@
 
 use super::record::{self, params};
 use super::suite::SyscallPath;
-use super::{Blocked, Ctx, Experiment, Stop};
+use super::{Blocked, Ctx, Experiment};
 use crate::schema;
 use anyhow::{Context, Result};
 use report::stats;
@@ -276,10 +276,7 @@ impl Blocked for EntryExperiment {
     }
 
     fn finish(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        let s = self.state.take().context("finish before prepare")?;
-        if s.done == 0 {
-            return Err(Stop::Cancelled.into());
-        }
+        let s = super::taken(&mut self.state, |s| s.done)?;
         if self.spec == Spec::ReturnAfterSysret {
             return self.finish_return(ctx, s);
         }

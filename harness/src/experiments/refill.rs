@@ -99,10 +99,7 @@ impl Blocked for RefillExperiment {
     }
 
     fn finish(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        let s = self.state.take().context("finish before prepare")?;
-        if s.done == 0 {
-            return Err(Stop::Cancelled.into());
-        }
+        let s = super::taken(&mut self.state, |s| s.done)?;
         let blocks = BLOCKS.min(s.flushed.len());
         let end = stats::block_bounds(s.flushed.len(), blocks, s.done - 1).end;
         let (mut flushed, mut plain) = (s.flushed[..end].to_vec(), s.plain[..end].to_vec());
