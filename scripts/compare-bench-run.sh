@@ -43,8 +43,7 @@ fi
 . scripts/lib.sh
 build_release
 cargo bench --quiet --no-run --bench cycles 2>/dev/null
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir
 
 # "id headline_cycles" per compared row, read from the JSON with jq: the
 # run's result file (the headline is the median, or the delta median of

@@ -11,6 +11,9 @@ fail() { echo "$(basename "$0"): check failed: $*" >&2; exit 1; }
 # Exits 2 with what to install when command $1 is missing.
 need() { command -v "$1" >/dev/null || { echo "$1 is needed: scripts/install-deps.sh run" >&2; exit 2; }; }
 
+# Sets $tmp to a new scratch directory, removed when the script exits.
+scratch_dir() { tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; }
+
 # The release binary the scripts run.
 build_release() { cargo build --release --quiet --bin entrybench; }
 
@@ -40,7 +43,7 @@ copy_libs() {
 	done
 }
 
-# The module's scenario ids every VM test runs (harness/src/kmod/scenario.rs).
+# The module's scenario ids every VM test runs (harness/src/experiments/kmod/scenario.rs).
 SCENARIO_KMOD_IDS="scenario.kmod.kernel_range scenario.kmod.flush_all scenario.kmod.on_entry.series scenario.kmod.on_entry.cr3_flush scenario.kmod.deferred"
 
 # check_scenarios LABEL RESULT TAG: every scenario.kmod.* id ran in the

@@ -24,8 +24,7 @@ shift || true
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 need jq
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir
 
 r=${from:-$tmp/r.json}
 if [ -z "$from" ]; then

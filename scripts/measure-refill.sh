@@ -16,8 +16,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 need jq
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir
 
 if [ "${1:-}" = --from ]; then
 	r=${2:?--from needs a result file}

@@ -48,6 +48,14 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
+    /// The progress bar for the next stage of the run: its line
+    /// (`template`, a literal) and `len` steps, from zero.
+    fn stage(&self, template: &str, len: u64) {
+        self.bar.set_style(style(template));
+        self.bar.set_position(0);
+        self.bar.set_length(len);
+    }
+
     /// Adds a finished experiment: says at once when its blocks disagree
     /// (as hyperfine warns about outliers), adds the run-wide caveats
     /// (readers often look at one id alone).
@@ -217,9 +225,10 @@ fn prepare_all(
     ctx: &mut Ctx,
     sink: &mut Sink,
 ) -> Vec<Slot> {
-    sink.bar
-        .set_style(style("{bar:30} {pos}/{len} preparing {msg} ({elapsed})"));
-    sink.bar.set_length(idx.len() as u64);
+    sink.stage(
+        "{bar:30} {pos}/{len} preparing {msg} ({elapsed})",
+        idx.len() as u64,
+    );
     let mut slots = Vec::new();
     for &i in idx {
         let id = list[i].id();
@@ -256,11 +265,10 @@ fn rotate(
     reference: &mut Reference,
     sink: &mut Sink,
 ) -> Result<()> {
-    sink.bar
-        .set_style(style("{bar:30} {pos}/{len} blocks, {msg} ({elapsed})"));
-    sink.bar.set_position(0);
-    sink.bar
-        .set_length(slots.iter().map(|s| s.blocks as u64).sum());
+    sink.stage(
+        "{bar:30} {pos}/{len} blocks, {msg} ({elapsed})",
+        slots.iter().map(|s| s.blocks as u64).sum(),
+    );
     for (r, round) in rounds.iter().enumerate() {
         for &k in round {
             let s = &mut slots[k];
@@ -307,10 +315,7 @@ fn one_by_one(
     reference: &mut Reference,
     sink: &mut Sink,
 ) -> Result<()> {
-    sink.bar
-        .set_style(style("{bar:30} {pos}/{len} {msg} ({elapsed})"));
-    sink.bar.set_position(0);
-    sink.bar.set_length(idx.len() as u64);
+    sink.stage("{bar:30} {pos}/{len} {msg} ({elapsed})", idx.len() as u64);
     for &i in idx {
         let exp = &mut list[i];
         let id = exp.id();

@@ -8,7 +8,9 @@
 //! whose type changes size or signedness, or an enum value the Rust side
 //! lacks makes the key sets or the values differ.
 
-use harness::kmod::abi::{self, FlushTimed, Generator, GlobalFlush, Info, Method, Variant};
+use harness::kmod::abi::{
+    self, FlushTimed, Generator, GeneratorStats, GlobalFlush, Info, Method, Variant,
+};
 use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
 use std::path::{Path, PathBuf};
@@ -61,47 +63,50 @@ macro_rules! field {
     }};
 }
 
+/// The fields of one struct: `name` or `name => "c_name"`.
+macro_rules! fields {
+    ($cs:literal, $rs:ty: $($f:ident $(=> $cf:literal)?),+ $(,)?) => {
+        vec![$(field!($cs, $rs, $f $(, $cf)?)),+]
+    };
+}
+
 fn fields() -> Vec<Field> {
-    vec![
-        field!("entrybench_info", Info, abi_version),
-        field!("entrybench_info", Info, nr_cpu_ids),
-        field!("entrybench_info", Info, flags),
-        field!("entrybench_info", Info, cr4),
-        field!("entrybench_info", Info, tsc_khz),
-        field!("entrybench_info", Info, variants_supported),
-        field!("entrybench_info", Info, methods_supported),
-        field!("entrybench_info", Info, online_mask),
-        field!("entrybench_flush_timed", FlushTimed, variant),
-        field!("entrybench_flush_timed", FlushTimed, iterations),
-        field!("entrybench_flush_timed", FlushTimed, cycles_ptr),
-        field!("entrybench_flush_timed", FlushTimed, cpu),
-        field!("entrybench_flush_timed", FlushTimed, chunks),
-        field!("entrybench_flush_timed", FlushTimed, overhead),
-        field!("entrybench_global_flush", GlobalFlush, method),
-        field!("entrybench_global_flush", GlobalFlush, count),
-        field!("entrybench_global_flush", GlobalFlush, pages),
-        field!("entrybench_global_flush", GlobalFlush, pad, "__pad"),
-        field!("entrybench_global_flush", GlobalFlush, cycles_ptr),
-        field!("entrybench_global_flush", GlobalFlush, total_cycles),
-        field!("entrybench_global_flush", GlobalFlush, max_cycles),
-        field!("entrybench_global_flush", GlobalFlush, throttled),
-        field!("entrybench_global_flush", GlobalFlush, cpumask),
-        field!("entrybench_generator", Generator, method),
-        field!("entrybench_generator", Generator, rate_hz),
-        field!("entrybench_generator", Generator, duration_ms),
-        field!("entrybench_generator", Generator, pages),
-        field!("entrybench_generator", Generator, initiator_cpu),
-        field!("entrybench_generator", Generator, flags),
-        field!("entrybench_generator", Generator, id),
-        field!("entrybench_generator", Generator, pad, "__pad"),
-        field!("entrybench_generator", Generator, issued),
-        field!("entrybench_generator", Generator, total_cycles),
-        field!("entrybench_generator", Generator, max_cycles),
-        field!("entrybench_generator", Generator, alloc_failures),
-        field!("entrybench_generator", Generator, throttled),
-        field!("entrybench_generator", Generator, off_initiator),
-        field!("entrybench_generator", Generator, cpumask),
+    [
+        fields!(
+            "entrybench_info", Info:
+            abi_version, nr_cpu_ids, flags, cr4, tsc_khz, variants_supported,
+            methods_supported, online_mask,
+        ),
+        fields!(
+            "entrybench_flush_timed", FlushTimed:
+            variant, iterations, cycles_ptr, cpu, chunks, overhead,
+        ),
+        fields!(
+            "entrybench_global_flush", GlobalFlush:
+            method, count, pages, pad => "__pad", cycles_ptr, total_cycles, max_cycles,
+            throttled, cpumask,
+        ),
+        fields!(
+            "entrybench_generator", Generator:
+            method, rate_hz, duration_ms, pages, initiator_cpu, flags, id,
+            pad => "__pad", cpumask,
+        ),
+        // STOP's out fields: flat in C, `Generator::stats` in Rust.
+        fields!(
+            "entrybench_generator", GeneratorStats:
+            issued, total_cycles, max_cycles, alloc_failures, throttled,
+            off_initiator,
+        )
+        .into_iter()
+        .map(|f| Field {
+            offset: offset_of!(Generator, stats) + f.offset,
+            ..f
+        })
+        .collect(),
     ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn struct_sizes() -> [(&'static str, usize); 4] {

@@ -57,6 +57,16 @@ fn run_refused(dir: &Path, out: &Path, name: &str) -> String {
     line
 }
 
+/// A short run that may replace its result file (the file follows).
+const OVERWRITE_RUN: &[&str] = &[
+    "run",
+    "--quick",
+    "--only",
+    "timer.overhead",
+    "--overwrite",
+    "--out",
+];
+
 #[test]
 fn run_refuses_outputs_it_must_not_replace() {
     let d = tempfile::tempdir().unwrap();
@@ -129,15 +139,7 @@ fn run_refuses_an_existing_result_or_report_unless_overwrite() {
     assert!(!dir.join("t.json").exists());
     // With --overwrite the run replaces both (its own writes of the same
     // run always do).
-    let text = stdout_of(&[
-        "run",
-        "--quick",
-        "--only",
-        "timer.overhead",
-        "--overwrite",
-        "--out",
-        &s(&out),
-    ]);
+    let text = stdout_of(&[OVERWRITE_RUN, &[&s(&out)]].concat());
     assert!(text.contains("wrote"), "{text}");
     let file = report::model::load::read_result(&out).unwrap();
     assert_eq!(file.experiments.len(), 1);
@@ -154,15 +156,7 @@ fn a_failed_write_names_the_file_and_leaves_no_temporary() {
     std::fs::write(&out, "the earlier result").unwrap();
     let before = snapshot(d.path());
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"));
-    cmd.args([
-        "run",
-        "--quick",
-        "--only",
-        "timer.overhead",
-        "--overwrite",
-        "--out",
-    ])
-    .arg(&out);
+    cmd.args(OVERWRITE_RUN).arg(&out);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{entrybench, fails_with_one_line};
+use common::{entrybench, fails_with_one_line, interrupt, spawn, stderr_of};
 use report::model::load::{parse_result, read_result};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,25 +13,31 @@ fn online_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-#[test]
-fn quick_result_round_trips_and_broken_files_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.json");
+/// `run --quick --only ONLY --samples N --out OUT`, which must succeed;
+/// its stdout.
+fn quick_run(only: &str, samples: &str, out: &Path) -> String {
     let run = entrybench()
         .args([
             "run",
             "--quick",
             "--only",
-            "entry.null",
+            only,
             "--samples",
-            "20000",
+            samples,
             "--out",
         ])
-        .arg(&out)
+        .arg(out)
         .output()
         .unwrap();
     assert!(run.status.success(), "{run:?}");
-    let stdout = String::from_utf8(run.stdout).unwrap();
+    String::from_utf8(run.stdout).unwrap()
+}
+
+#[test]
+fn quick_result_round_trips_and_broken_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let stdout = quick_run("entry.null", "20000", &out);
     assert!(
         stdout.contains("entry.null") && stdout.contains("wrote"),
         "{stdout}"
@@ -97,21 +103,7 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
 fn interleaved_blocks_sample_the_whole_run_beside_a_drift_reference() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
-    let run = entrybench()
-        .args([
-            "run",
-            "--quick",
-            "--only",
-            "entry.null,entry.getpid",
-            "--samples",
-            "3200",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{run:?}");
-    let stdout = String::from_utf8(run.stdout).unwrap();
+    let stdout = quick_run("entry.null,entry.getpid", "3200", &out);
     assert!(stdout.contains("Drift reference"), "{stdout}");
     let file = read_result(&out).unwrap();
     assert!(file.options["interleave"].contains("2 ids, 32 rounds"));
@@ -198,8 +190,6 @@ fn wait_for(path: &Path, limit: Duration) -> bool {
 
 #[test]
 fn interrupted_run_leaves_a_valid_partial_file() {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
     if online_cpus() < 2 {
         eprintln!("one CPU: ipi.* experiments cannot run, so nothing long to interrupt; skipped");
         return;
@@ -208,8 +198,8 @@ fn interrupted_run_leaves_a_valid_partial_file() {
     let out = dir.path().join("partial.json");
     // timer.overhead finishes at once and writes the file; each ipi.*
     // experiment then fires for 60 s, far longer than this test waits.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"))
-        .args([
+    let mut child = spawn(
+        &[
             "run",
             "--quick",
             "--only",
@@ -217,32 +207,17 @@ fn interrupted_run_leaves_a_valid_partial_file() {
             "--duration",
             "60",
             "--out",
-        ])
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &out,
+    );
     let appeared = wait_for(&out, Duration::from_secs(60));
     if !appeared {
         let _ = child.kill();
         panic!("no result file after 60 s");
     }
     std::thread::sleep(Duration::from_millis(300));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("run did not stop within 30 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let status = interrupt(&mut child, "run");
+    let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(130), "stderr: {stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let file = read_result(&out).unwrap();
@@ -267,32 +242,25 @@ fn interrupted_run_leaves_a_valid_partial_file() {
 
 #[test]
 fn interrupted_rotation_keeps_the_blocks_taken() {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("partial.json");
     // 64 blocks of 62,500 regions of 16 calls, about 0.1 s each in a
     // release build and 0.3 s in a debug one: the signal lands inside the
     // rotation after a few rounds either way.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"))
-        .args([
+    let mut child = spawn(
+        &[
             "run",
             "--only",
             "entry.null,entry.getpid",
             "--samples",
             "2000000",
             "--out",
-        ])
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &out,
+    );
     std::thread::sleep(Duration::from_millis(3500));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let status = interrupt(&mut child, "rotation");
+    let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(130), "stderr: {stderr}");
     let file = read_result(&out).unwrap();
     assert!(file.partial);

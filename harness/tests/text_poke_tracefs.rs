@@ -9,6 +9,8 @@
 //! One test function: the steps must not run concurrently with each
 //! other (they would see each other's instance).
 
+mod common;
+
 use harness::experiments::ipi::Initiator;
 use harness::experiments::text_poke::TextPoke;
 use harness::tracefs::Tracefs;
@@ -153,16 +155,11 @@ fn child_instances(pid: u32) -> Vec<String> {
 /// `entrybench run --only <id>` interrupted while toggling: exit 130 and
 /// tracefs as before.
 fn sigint_restores(id: &str, before: &State) {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"))
-        .args(["run", "--quick", "--only", id, "--duration", "60", "--out"])
-        .arg(dir.path().join("r.json"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn(
+        &["run", "--quick", "--only", id, "--duration", "60", "--out"],
+        &dir.path().join("r.json"),
+    );
     let t = Instant::now();
     while child_instances(child.id()).is_empty() {
         if t.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
@@ -176,18 +173,7 @@ fn sigint_restores(id: &str, before: &State) {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("{id}: did not stop within 30 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::interrupt(&mut child, id);
     assert_eq!(status.code(), Some(130), "{id}");
     assert!(
         child_instances(child.id()).is_empty(),

@@ -437,8 +437,10 @@ mod tests {
         }
     }
 
-    /// Iterations of a no-op call over one page until `clock` reads 80.
+    /// Iterations of a no-op call over one page until `clock`, started
+    /// again from read 0, reads 80.
     fn run_events(clock: &EventClock, rec: &mut Recorder) -> Chunk {
+        clock.reads.set(0);
         let p = Pages::new(1).unwrap();
         let ws = WorkingSet {
             base: p.as_ptr(),
@@ -494,7 +496,6 @@ mod tests {
         assert_eq!(c.event_groups, 1);
         // With a trail of one, the iteration after the event counts too
         // (the one ending at read 6), and no other.
-        clock.reads.set(0);
         let mut rec = Recorder::new(1, 15).with_trail(1);
         assert_eq!(rec.trail(), 1);
         let c = run_events(&clock, &mut rec);

@@ -295,42 +295,20 @@ mod tests {
     fn tsc_from_crystal_leaf16_or_hypervisor() {
         let l1 = "00050654-00400800-7FFEFBFF-BFEBFBFF";
         let kvm_l1 = "00050654-00400800-FFFEFBFF-BFEBFBFF";
-        // (why, extra leaves, leaf 1, max leaf, TSC Hz)
-        let cases = [
-            (
-                "0xD8/2 * 24 MHz crystal",
-                "CPUID 00000015: 00000002-000000D8-016E3600-00000000\n",
-                l1,
-                "00000016",
-                2_592_000_000,
-            ),
-            (
-                "no crystal: leaf 0x16 base MHz",
-                "CPUID 00000015: 00000002-000000F0-00000000-00000000\n\
-                 CPUID 00000016: 00000BB8-00000E74-00000064-00000000\n",
-                l1,
-                "00000016",
-                3_000_000_000,
-            ),
-            (
-                "leaf 0x15 beyond the maximum leaf is ignored",
-                "CPUID 00000015: 00000002-000000D8-016E3600-00000000\n",
-                l1,
-                "00000014",
-                0,
-            ),
-            (
-                "hypervisor leaf in kHz",
-                "CPUID 40000000: 40000010-4B4D564B-564B4D56-0000004D\n\
-                 CPUID 40000010: 0027AC40-000F4240-00000000-00000000\n",
-                kvm_l1,
-                "00000016",
-                2_600_000_000,
-            ),
-        ];
-        for (why, extra, leaf1, max, hz) in cases {
-            assert_eq!(facts(extra, leaf1, max).tsc_hz, hz, "{why}");
-        }
+        let tsc = |extra: &str, leaf1, max| facts(extra, leaf1, max).tsc_hz;
+        let crystal = "CPUID 00000015: 00000002-000000D8-016E3600-00000000\n";
+        // 0xD8/2 * 24 MHz crystal.
+        assert_eq!(tsc(crystal, l1, "00000016"), 2_592_000_000);
+        // No crystal: leaf 0x16's base MHz.
+        let leaf16 = "CPUID 00000015: 00000002-000000F0-00000000-00000000\n\
+                      CPUID 00000016: 00000BB8-00000E74-00000064-00000000\n";
+        assert_eq!(tsc(leaf16, l1, "00000016"), 3_000_000_000);
+        // Leaf 0x15 beyond the maximum leaf is ignored.
+        assert_eq!(tsc(crystal, l1, "00000014"), 0);
+        // The hypervisor leaf, in kHz.
+        let kvm = "CPUID 40000000: 40000010-4B4D564B-564B4D56-0000004D\n\
+                   CPUID 40000010: 0027AC40-000F4240-00000000-00000000\n";
+        assert_eq!(tsc(kvm, kvm_l1, "00000016"), 2_600_000_000);
     }
 
     #[test]

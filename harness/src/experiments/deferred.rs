@@ -153,13 +153,7 @@ impl Experiment for DeferredCheck {
         }
     }
 
-    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        super::run_blocks(self, ctx)
-    }
-
-    fn blocked(&mut self) -> Option<&mut dyn Blocked> {
-        Some(self)
-    }
+    super::run_as_blocks!();
 }
 
 impl Blocked for DeferredCheck {

@@ -15,7 +15,7 @@
 
 use super::record::{self, params};
 use super::suite::SyscallPath;
-use super::{Blocked, Ctx, Experiment, Stop};
+use super::{Blocked, Ctx, Experiment};
 use crate::schema;
 use anyhow::{Context, Result};
 use report::model::stats;
@@ -228,20 +228,11 @@ impl Experiment for EntryExperiment {
         self.id.to_string()
     }
 
-    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        super::run_blocks(self, ctx)
-    }
-
-    fn blocked(&mut self) -> Option<&mut dyn Blocked> {
-        Some(self)
-    }
+    super::run_as_blocks!();
 }
 
 impl Blocked for EntryExperiment {
     fn prepare(&mut self, ctx: &mut Ctx) -> Result<usize> {
-        if ctx.cfg.entry_samples == 0 {
-            return Err(Stop::Skipped("no samples requested".into()).into());
-        }
         let op = op(self.spec, ctx.cfg.syscall);
         let (batch, rule) = choose_batch(ctx, op)?;
         let n = regions_for(ctx.cfg.entry_samples);
@@ -285,10 +276,7 @@ impl Blocked for EntryExperiment {
     }
 
     fn finish(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        let s = self.state.take().context("finish before prepare")?;
-        if s.done == 0 {
-            return Err(Stop::Cancelled.into());
-        }
+        let s = super::taken(&mut self.state, |s| s.done)?;
         if self.spec == Spec::ReturnAfterSysret {
             return self.finish_return(ctx, s);
         }

@@ -40,6 +40,7 @@ pub mod deferred;
 pub mod entry;
 pub mod ipi;
 pub mod ipi_match;
+pub mod kmod;
 pub mod record;
 pub mod reference;
 pub mod refill;
@@ -95,6 +96,36 @@ pub fn run_blocks(b: &mut dyn Blocked, ctx: &mut Ctx) -> anyhow::Result<schema::
     }
     b.finish(ctx)
 }
+
+/// For `Blocked::finish`: the state `prepare` made (an error if there is
+/// none), or `Err(Stop::Cancelled)` when `done` says no block was taken.
+pub(crate) fn taken<S>(state: &mut Option<S>, done: impl Fn(&S) -> usize) -> anyhow::Result<S> {
+    use anyhow::Context as _;
+    let s = state.take().context("finish before prepare")?;
+    if done(&s) == 0 {
+        return Err(Stop::Cancelled.into());
+    }
+    Ok(s)
+}
+
+/// `Experiment::run` and `Experiment::blocked` of a type that is
+/// [`Blocked`]: alone its blocks run back to back, in a suite the run
+/// interleaves them. Written inside `impl Experiment for T`.
+macro_rules! run_as_blocks {
+    () => {
+        fn run(
+            &mut self,
+            ctx: &mut $crate::experiments::Ctx,
+        ) -> anyhow::Result<$crate::schema::Experiment> {
+            $crate::experiments::run_blocks(self, ctx)
+        }
+
+        fn blocked(&mut self) -> Option<&mut dyn $crate::experiments::Blocked> {
+            Some(self)
+        }
+    };
+}
+pub(crate) use run_as_blocks;
 
 /// What an experiment gets to run with.
 pub struct Ctx<'a> {

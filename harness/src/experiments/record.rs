@@ -10,6 +10,14 @@ pub fn params<const N: usize>(pairs: [(&str, Value); N]) -> BTreeMap<String, Val
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
+/// Median of samples in any order (sorts a copy): for figures that are
+/// printed or compared, not stored as a distribution.
+pub fn median(samples: impl IntoIterator<Item = i64>) -> f64 {
+    let mut s: Vec<i64> = samples.into_iter().collect();
+    s.sort_unstable();
+    stats::median_sorted(&s)
+}
+
 /// An experiment from its samples (cycles, overhead already removed).
 /// Sorts `samples`.
 pub fn measured(

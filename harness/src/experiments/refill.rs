@@ -43,13 +43,7 @@ impl Experiment for RefillExperiment {
         format!("refill.w{}", self.pages)
     }
 
-    fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        super::run_blocks(self, ctx)
-    }
-
-    fn blocked(&mut self) -> Option<&mut dyn Blocked> {
-        Some(self)
-    }
+    super::run_as_blocks!();
 }
 
 impl Blocked for RefillExperiment {
@@ -105,10 +99,7 @@ impl Blocked for RefillExperiment {
     }
 
     fn finish(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
-        let s = self.state.take().context("finish before prepare")?;
-        if s.done == 0 {
-            return Err(Stop::Cancelled.into());
-        }
+        let s = super::taken(&mut self.state, |s| s.done)?;
         let blocks = BLOCKS.min(s.flushed.len());
         let end = stats::block_bounds(s.flushed.len(), blocks, s.done - 1).end;
         let (mut flushed, mut plain) = (s.flushed[..end].to_vec(), s.plain[..end].to_vec());

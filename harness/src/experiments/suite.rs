@@ -124,7 +124,7 @@ impl SuiteConfig {
 pub type Backend = fn(&SuiteConfig) -> Vec<Box<dyn Experiment>>;
 
 /// Every backend, in run order. A new backend appends its function here.
-pub const BACKENDS: &[Backend] = &[userspace, crate::kmod::backend::suite];
+pub const BACKENDS: &[Backend] = &[userspace, super::kmod::suite];
 
 /// The userspace backend: always available.
 pub fn userspace(cfg: &SuiteConfig) -> Vec<Box<dyn Experiment>> {
@@ -165,7 +165,7 @@ fn parts(pattern: &str) -> impl Iterator<Item = &str> {
 
 fn matches(part: &str, id: &str) -> bool {
     if part.contains(['*', '?']) {
-        glob(part.as_bytes(), id.as_bytes())
+        glob(part, id)
     } else {
         id.contains(part)
     }
@@ -193,27 +193,24 @@ pub fn filter(list: Vec<Box<dyn Experiment>>, pattern: &str) -> Vec<Box<dyn Expe
         .collect()
 }
 
-/// Glob match of the whole id: `*` any run, `?` one character.
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    // Iterative with one backtrack point: linear in practice.
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
+/// Glob match of the whole id: `*` any run, `?` one character; every
+/// other character, `[` and `]` too, stands for itself (ids have no
+/// character classes, and a bracket in `--only` is not one).
+fn glob(pattern: &str, id: &str) -> bool {
+    let mut p = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        match c {
+            '[' => p.push_str("[[]"),
+            ']' => p.push_str("[]]"),
+            // A run of stars is one star (the glob crate reads `**` as a
+            // path component of its own and refuses it elsewhere).
+            '*' if p.ends_with('*') => {}
+            _ => p.push(c),
         }
     }
-    p[pi..].iter().all(|&c| c == b'*')
+    // With the brackets escaped and the stars single, every pattern
+    // compiles; a refusal would select nothing rather than panic.
+    glob::Pattern::new(&p).is_ok_and(|p| p.matches(id))
 }
 
 /// Ids of a list, for messages.
@@ -238,6 +235,12 @@ mod tests {
         assert!(!selected("", "entry.null"));
         // A glob must match the whole id.
         assert!(!selected("entry", "vdso.x") && !selected("entry.n*x", "entry.null"));
+        // Runs of stars are one star; brackets are plain characters.
+        assert!(selected("entry.**", "entry.null") && selected("**", "x"));
+        assert!(selected("a[b*", "a[bc") && selected("a]?", "a]b"));
+        assert!(!selected("entry.[n]*", "entry.null"));
+        assert!(selected("*.*.mprotect", "ipi.user.mprotect"));
+        assert!(!selected("?", "") && selected("*", ""));
     }
 
     #[test]

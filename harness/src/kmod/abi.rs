@@ -201,16 +201,26 @@ pub struct Generator {
     pub flags: u32,
     pub id: u32,
     pub pad: u32,
+    /// Out (STOP). Six u64s after eight u32s: the same offsets as the C
+    /// struct's flat fields (tests/kmod_abi.rs checks each).
+    pub stats: GeneratorStats,
+    pub cpumask: [u64; MASK_WORDS],
+}
+
+/// What a generator did: the out fields of `struct entrybench_generator`
+/// that GENERATOR_STOP fills.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct GeneratorStats {
     pub issued: u64,
     pub total_cycles: u64,
     pub max_cycles: u64,
-    /// kernel_range areas the module could not allocate.
+    /// kernel_range areas the module could not allocate (not issued).
     pub alloc_failures: u64,
-    /// Flushes that waited for the per-target budget.
+    /// Flushes that waited for the per-target IPI budget.
     pub throttled: u64,
-    /// Flushes issued from another CPU than the initiator (it went offline).
+    /// Flushes issued from another CPU (the initiator went offline).
     pub off_initiator: u64,
-    pub cpumask: [u64; MASK_WORDS],
 }
 
 pub const IOC_MAGIC: u8 = 0xEB;

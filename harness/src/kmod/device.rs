@@ -131,18 +131,7 @@ pub struct GeneratorHandle {
 }
 
 /// What a generator did, returned by STOP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GeneratorStats {
-    pub issued: u64,
-    pub total_cycles: u64,
-    pub max_cycles: u64,
-    /// kernel_range areas the module could not allocate (not issued).
-    pub alloc_failures: u64,
-    /// Flushes that waited for the per-target IPI budget.
-    pub throttled: u64,
-    /// Flushes issued from another CPU (the initiator went offline).
-    pub off_initiator: u64,
-}
+pub use abi::GeneratorStats;
 
 /// True when the module's device node exists.
 pub fn available() -> bool {
@@ -310,14 +299,7 @@ impl Device {
         // SAFETY: `a` is a valid, writable `Generator`.
         unsafe { abi::ioc_generator_stop(self.raw_fd(), &mut a) }
             .map_err(|e| errno_context(e, &format!("GENERATOR_STOP id {}", h.id)))?;
-        Ok(GeneratorStats {
-            issued: a.issued,
-            total_cycles: a.total_cycles,
-            max_cycles: a.max_cycles,
-            alloc_failures: a.alloc_failures,
-            throttled: a.throttled,
-            off_initiator: a.off_initiator,
-        })
+        Ok(a.stats)
     }
 }
 

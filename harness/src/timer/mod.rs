@@ -283,36 +283,14 @@ impl Timer {
 mod tests {
     use super::calibrate::TSC_MEASURE;
     use super::*;
-    use crate::schema::{CpuFacts, CpuFeatures, Verdict};
+    use crate::schema::CpuFeatures;
 
     fn env(invariant: bool, rdtscp: bool) -> Environment {
-        Environment {
-            cpu: CpuFacts {
-                source: "test".into(),
-                vendor: "GenuineIntel".into(),
-                family: 6,
-                model: 85,
-                stepping: 7,
-                brand: "test".into(),
-                uarch: "unknown".into(),
-                hypervisor: None,
-                features: CpuFeatures {
-                    invariant_tsc: invariant,
-                    rdtscp,
-                    ..Default::default()
-                },
-                tsc_hz: 0,
-                tlb: vec![],
-            },
-            platform: None,
-            verdict: Verdict {
-                entry_flush_variants: vec![],
-                pti_needed: None,
-                flush_on_entry_runs: None,
-                broadcast: vec![],
-                text: String::new(),
-            },
-        }
+        crate::fixtures::environment(CpuFeatures {
+            invariant_tsc: invariant,
+            rdtscp,
+            ..Default::default()
+        })
     }
 
     #[test]

@@ -6,11 +6,50 @@
 #![allow(dead_code)]
 
 use assert_cmd::Command;
-use std::path::PathBuf;
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn entrybench() -> Command {
     Command::cargo_bin("entrybench").expect("entrybench binary built")
+}
+
+/// `entrybench ARGS OUT` in the background: stdout dropped, stderr piped
+/// (`stderr_of` reads it once the child has exited).
+pub fn spawn(args: &[&str], out: &Path) -> Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("entrybench"))
+        .args(args)
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("entrybench starts")
+}
+
+/// Sends SIGINT to `child` and waits for it to exit; after 30 s it is
+/// killed and the test fails, naming `what`.
+pub fn interrupt(child: &mut Child, what: &str) -> ExitStatus {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let t = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("{what}: did not stop within 30 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What an exited `spawn`ed child wrote to stderr.
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("piped"), &mut s).unwrap();
+    s
 }
 
 /// The repository root (testdata/ lives there).

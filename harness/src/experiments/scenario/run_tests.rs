@@ -5,33 +5,11 @@
 
 use super::*;
 use crate::experiments::SuiteConfig;
-use crate::schema::{CpuFacts, CpuFeatures, Environment, Placement, Verdict};
+use crate::schema::{CpuFeatures, Environment, Placement};
 use crate::timer::{ClockChoice, Timer};
 
 fn env() -> Environment {
-    Environment {
-        cpu: CpuFacts {
-            source: "test".into(),
-            vendor: "GenuineIntel".into(),
-            family: 6,
-            model: 85,
-            stepping: 7,
-            brand: "test".into(),
-            uarch: "unknown".into(),
-            hypervisor: None,
-            features: CpuFeatures::default(),
-            tsc_hz: 0,
-            tlb: vec![],
-        },
-        platform: None,
-        verdict: Verdict {
-            entry_flush_variants: vec![],
-            pti_needed: None,
-            flush_on_entry_runs: None,
-            broadcast: vec![],
-            text: String::new(),
-        },
-    }
+    crate::fixtures::environment(CpuFeatures::default())
 }
 
 fn timer() -> Timer {

@@ -11,6 +11,7 @@
 use super::rng::Rng;
 use crate::kmod::abi::{self, FlushTimed, GlobalFlush, Info, MASK_WORDS};
 use crate::kmod::device::Device;
+use crate::kmod::KERNEL_ADDR;
 use nix::errno::Errno;
 
 /// What else may use the device while this caller fuzzes it; each widens
@@ -37,7 +38,6 @@ enum Ptr {
     Kernel,
 }
 
-const KERNEL_ADDR: u64 = 0xffff_8880_0000_0000;
 /// Largest count we let the kernel write into our small buffer.
 const BUF_WORDS: u32 = 64;
 /// The large buffer: more than two of the module's 4096-sample chunks.

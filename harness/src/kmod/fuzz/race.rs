@@ -208,13 +208,7 @@ fn dup_shares_the_file() -> Result<u64> {
     // SAFETY: duplicates an fd we own; the copy is closed below.
     let dup = unsafe { libc::dup(dev.raw_fd()) };
     ensure!(dup >= 0, "dup: {}", Errno::last());
-    let mut a = abi::Generator {
-        method: Method::FlushAll as u32,
-        rate_hz: 100,
-        initiator_cpu: -1,
-        cpumask: abi::cpumask(&[v])?,
-        ..Default::default()
-    };
+    let mut a = slow_generator(Method::FlushAll, v)?;
     let r = raw_on(dup, abi::nr::GENERATOR_START, &mut a);
     // SAFETY: closes the duplicate made above, nothing else uses it.
     unsafe { libc::close(dup) };
@@ -232,6 +226,18 @@ fn dup_shares_the_file() -> Result<u64> {
     .context("STOP through the original fd")?;
     println!("kmod race: dup: a generator started through a dup outlived the dup's close");
     Ok(3)
+}
+
+/// A GENERATOR_START argument: `method` at 100 Hz to CPU `v`, from any
+/// housekeeping CPU, until stopped.
+fn slow_generator(method: Method, v: u32) -> Result<abi::Generator> {
+    Ok(abi::Generator {
+        method: method as u32,
+        rate_hz: 100,
+        initiator_cpu: -1,
+        cpumask: abi::cpumask(&[v])?,
+        ..Default::default()
+    })
 }
 
 /// A raw ioctl on a raw fd (the scenarios that close fds behind a Device's back).
@@ -253,13 +259,7 @@ fn fork_inherits_the_fd() -> Result<u64> {
     let Some(v) = victim(&dev)? else {
         return Ok(0);
     };
-    let mut a = abi::Generator {
-        method: Method::SyncCore as u32,
-        rate_hz: 100,
-        initiator_cpu: -1,
-        cpumask: abi::cpumask(&[v])?,
-        ..Default::default()
-    };
+    let mut a = slow_generator(Method::SyncCore, v)?;
     let mut fds = [0i32; 2];
     // SAFETY: a pipe for the child's answer; both ends closed below.
     ensure!(
@@ -325,13 +325,7 @@ fn close_during_a_long_call() -> Result<u64> {
     let online = abi::cpus_of(&info.online_mask);
     let mut gen_id = None;
     if let (Some(&v), true) = (online.last(), online.len() >= 2) {
-        let mut a = abi::Generator {
-            method: Method::FlushAll as u32,
-            rate_hz: 100,
-            initiator_cpu: -1,
-            cpumask: abi::cpumask(&[v])?,
-            ..Default::default()
-        };
+        let mut a = slow_generator(Method::FlushAll, v)?;
         raw_on(fd, abi::nr::GENERATOR_START, &mut a).context("GENERATOR_START")?;
         gen_id = Some(a.id);
     }

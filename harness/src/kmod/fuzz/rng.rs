@@ -1,23 +1,24 @@
-//! xorshift64*: deterministic per seed, no dependency (a fuzz run must be
-//! replayable from the seed it prints, whatever crate versions change).
+//! The fuzzers' random choices, on `rand`'s `SmallRng` seeded from the
+//! `--seed` the run prints, so a seed replays a fuzz run. `SmallRng`'s
+//! algorithm may change with a rand release: a seed replays a run of the
+//! same build (Cargo.lock pins rand), not necessarily of another version.
 
-pub(crate) struct Rng(u64);
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng};
+
+pub(crate) struct Rng(SmallRng);
 
 impl Rng {
     /// A generator for `seed` (any value; 0 is fine).
     pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+        Rng(SmallRng::seed_from_u64(seed))
     }
     pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.random()
     }
+    /// Uniform in `0..n` (0 when `n` is 0).
     pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.random_range(0..n.max(1))
     }
     pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -29,7 +30,7 @@ impl Rng {
             1 => max.saturating_add(1),
             2 => u32::MAX,
             3 => self.next() as u32,
-            _ => lo + self.below((hi - lo + 1) as u64) as u32,
+            _ => self.0.random_range(lo..=hi),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! control, no blocks, few samples.
 
 use super::Tally;
+use crate::experiments::record::median;
 use crate::kmod::abi::Variant;
 use crate::kmod::device::{Device, DeviceInfo};
 use crate::timer::Tsc;
@@ -16,13 +17,8 @@ use workloads::sys::NoArgCall;
 
 const NEXT: EntryOp = EntryOp::Syscall(NoArgCall::Getppid, CallPath::Libc);
 
-fn median(v: &mut [i64]) -> i64 {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
 /// (dispatch, next entry, next entry alone) medians of `v`, raw TSC cycles.
-fn timed(dev: &Device, v: Variant, n: usize) -> (i64, i64, i64) {
+fn timed(dev: &Device, v: Variant, n: usize) -> (f64, f64, f64) {
     let (mut d, mut w, mut a) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
     sample_with(&Tsc, n / 10, &mut d, || {
         let _ = dev.entry_flush(v);
@@ -37,7 +33,7 @@ fn timed(dev: &Device, v: Variant, n: usize) -> (i64, i64, i64) {
         },
         || NEXT.once(),
     );
-    (median(&mut d), median(&mut w), median(&mut a))
+    (median(d), median(w), median(a))
 }
 
 /// Prints `selftest: entry_flush <variant> dispatch <D> next_entry <N>
@@ -60,7 +56,7 @@ pub(super) fn entry_timings(
         let (d, w, a) = timed(dev, v, n);
         t.ioctls += 2 * n as u64 * 11 / 10;
         println!(
-            "selftest: entry_flush {:<12} dispatch {:>7} next_entry {:>7} cycles (of which after the ioctl {:>7}; medians of {n} minus nop)",
+            "selftest: entry_flush {:<12} dispatch {:>7.0} next_entry {:>7.0} cycles (of which after the ioctl {:>7.0}; medians of {n} minus nop)",
             v.name(),
             d - nop.0,
             w - nop.1,

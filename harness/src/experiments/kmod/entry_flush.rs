@@ -13,11 +13,11 @@
 //!   row also records what the entry after the flush paid alone. This is
 //!   the row the series and the sizing use.
 
-use super::abi::{Method, Variant};
-use super::backend::{common_notes, describe, open_for, series_context, CHUNK};
-use super::device::{self, Device};
-use crate::experiments::record::{self, params};
+use super::{common_notes, describe, open_for, series_context, CHUNK};
+use crate::experiments::record::{self, median, params};
 use crate::experiments::{Ctx, Experiment, Stop};
+use crate::kmod::abi::{Method, Variant};
+use crate::kmod::device::{self, Device};
 use crate::schema;
 use anyhow::{Context, Result};
 use report::model::ids::EntryTiming;
@@ -201,13 +201,6 @@ impl EntryFlush {
     }
 }
 
-/// Median of `v` (a copy is sorted).
-fn median(v: &[i64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_unstable();
-    report::model::stats::median_sorted(&s)
-}
-
 impl Experiment for EntryFlush {
     fn id(&self) -> String {
         report::model::ids::entry_flush_timed_id(self.name(), self.pages as u64, self.timing)
@@ -232,7 +225,8 @@ impl Experiment for EntryFlush {
             Some((gdev, h)) => Some(gdev.generator_stop(h)?.issued),
             None => None,
         };
-        let after_delta = median(&flushed.after) - median(&plain.after);
+        let after_delta =
+            median(flushed.after.iter().copied()) - median(plain.after.iter().copied());
         ctx.timer.subtract_overhead(&mut flushed.whole);
         ctx.timer.subtract_overhead(&mut plain.whole);
         let mut e = record::measured(&self.id(), "kmod", self.params(ctx), &mut flushed.whole);
