@@ -437,41 +437,29 @@ mod tests {
         }
     }
 
-    /// Iterations of a no-op call over one page until `clock`, started
-    /// again from read 0, reads 80.
-    fn run_events(clock: &EventClock, rec: &mut Recorder) -> Chunk {
-        clock.reads.set(0);
+    /// Iterations of a no-op call over one page until an `EventClock`
+    /// with `bumps` reads 80.
+    fn run_events(bumps: &[(u64, u64)], rec: &mut Recorder) -> Chunk {
+        let gate = EventGate::default();
+        let clock = EventClock {
+            reads: std::cell::Cell::new(0),
+            gate: &gate,
+            bumps,
+        };
         let p = Pages::new(1).unwrap();
         let ws = WorkingSet {
             base: p.as_ptr(),
             pages: 1,
         };
         // SAFETY: one live page, alive until the chunk returns.
-        unsafe {
-            run_chunk(
-                clock,
-                clock.gate,
-                ws,
-                80,
-                &AtomicBool::new(false),
-                rec,
-                || {},
-            )
-        }
+        unsafe { run_chunk(&clock, &gate, ws, 80, &AtomicBool::new(false), rec, || {}) }
     }
 
     #[test]
     fn event_groups_are_events_begun_between_iterations() {
         // Two whole events before read 3 (one group), one begun by read 5
         // and ended by read 6 (one more group: its end adds none).
-        let gate = EventGate::default();
-        let clock = EventClock {
-            reads: std::cell::Cell::new(0),
-            gate: &gate,
-            bumps: &[(3, 4), (5, 1), (6, 1)],
-        };
-        let mut rec = Recorder::new(1, 15);
-        let c = run_events(&clock, &mut rec);
+        let c = run_events(&[(3, 4), (5, 1), (6, 1)], &mut Recorder::new(1, 15));
         assert_eq!((c.events(), c.event_groups), (3, 2));
     }
 
@@ -480,14 +468,8 @@ mod tests {
         // The clock raises the sequence number between reads 3 and 5:
         // iterations ending at reads 3 (begin seen), 4 (odd at start) and
         // 5 (end seen) overlapped.
-        let gate = EventGate::default();
-        let clock = EventClock {
-            reads: std::cell::Cell::new(0),
-            gate: &gate,
-            bumps: &[(3, 1), (5, 1)],
-        };
-        let mut rec = Recorder::new(1, 15);
-        let c = run_events(&clock, &mut rec);
+        let bumps = [(3, 1), (5, 1)];
+        let c = run_events(&bumps, &mut Recorder::new(1, 15));
         assert_eq!(c.iterations, 7);
         assert_eq!(c.overlapped, 3);
         // Each iteration took 10 cycles, under the cut-off of 15.
@@ -498,7 +480,7 @@ mod tests {
         // (the one ending at read 6), and no other.
         let mut rec = Recorder::new(1, 15).with_trail(1);
         assert_eq!(rec.trail(), 1);
-        let c = run_events(&clock, &mut rec);
+        let c = run_events(&bumps, &mut rec);
         assert_eq!((c.iterations, c.overlapped, c.overlapped_short), (7, 4, 4));
         assert_eq!(c.events(), 1);
     }
