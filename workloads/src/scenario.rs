@@ -231,23 +231,38 @@ pub struct WorkingSet {
     pub pages: usize,
 }
 
-/// Runs iterations of `call` plus a walk over `ws` until the clock passes
-/// `end` or `stop` is set (checked every iteration: a Relaxed load of a
-/// line nobody writes until then), recording each iteration's time into
-/// `rec`.
+/// What a chunk runs against: its clock, the initiator's event gate,
+/// the working set it walks, the clock reading it ends at and the flag
+/// that stops it early.
+pub struct ChunkEnv<'a, C> {
+    pub clock: &'a C,
+    pub gate: &'a EventGate,
+    pub ws: WorkingSet,
+    pub end: u64,
+    pub stop: &'a AtomicBool,
+}
+
+/// Runs iterations of `call` plus a walk over `env.ws` until the clock
+/// passes `env.end` or `env.stop` is set (checked every iteration: a
+/// Relaxed load of a line nobody writes until then), recording each
+/// iteration's time into `rec`.
 ///
 /// # Safety
-/// `ws.base` must point to readable memory of at least `ws.pages` pages.
+/// `env.ws.base` must point to readable memory of at least
+/// `env.ws.pages` pages.
 #[inline(never)]
 pub unsafe fn run_chunk<C: Clock, F: FnMut()>(
-    clock: &C,
-    gate: &EventGate,
-    ws: WorkingSet,
-    end: u64,
-    stop: &AtomicBool,
+    env: &ChunkEnv<C>,
     rec: &mut Recorder,
     mut call: F,
 ) -> Chunk {
+    let ChunkEnv {
+        clock,
+        gate,
+        ws,
+        end,
+        stop,
+    } = *env;
     let seq_start = gate.seq();
     let start = clock.stop();
     let (mut prev, mut s_prev) = (start, seq_start);
@@ -298,26 +313,18 @@ pub unsafe fn run_chunk<C: Clock, F: FnMut()>(
 ///
 /// # Safety
 /// As `run_chunk`.
-pub unsafe fn run_chunk_op<C: Clock>(
-    clock: &C,
-    gate: &EventGate,
-    ws: WorkingSet,
-    end: u64,
-    stop: &AtomicBool,
-    rec: &mut Recorder,
-    op: EntryOp,
-) -> Chunk {
+pub unsafe fn run_chunk_op<C: Clock>(env: &ChunkEnv<C>, rec: &mut Recorder, op: EntryOp) -> Chunk {
     match op {
-        EntryOp::Syscall(c, CallPath::Inline) => run_chunk(clock, gate, ws, end, stop, rec, || {
+        EntryOp::Syscall(c, CallPath::Inline) => run_chunk(env, rec, || {
             sys::syscall0(c);
         }),
-        EntryOp::Syscall(c, CallPath::Call) => run_chunk(clock, gate, ws, end, stop, rec, || {
+        EntryOp::Syscall(c, CallPath::Call) => run_chunk(env, rec, || {
             sys::syscall0_call(c);
         }),
-        EntryOp::Syscall(c, CallPath::Libc) => run_chunk(clock, gate, ws, end, stop, rec, || {
+        EntryOp::Syscall(c, CallPath::Libc) => run_chunk(env, rec, || {
             sys::syscall0_libc(c);
         }),
-        other => run_chunk(clock, gate, ws, end, stop, rec, || other.once()),
+        other => run_chunk(env, rec, || other.once()),
     }
 }
 
@@ -336,20 +343,18 @@ mod tests {
         };
         let clock = StepClock::new(7);
         let gate = EventGate::default();
+        let (go, halt) = (AtomicBool::new(false), AtomicBool::new(true));
+        let mut env = ChunkEnv {
+            clock: &clock,
+            gate: &gate,
+            ws,
+            end: 70,
+            stop: &go,
+        };
         let mut rec = Recorder::new(4, u64::MAX);
         let mut calls = 0;
         // SAFETY: ws is 3 live pages.
-        let c = unsafe {
-            run_chunk(
-                &clock,
-                &gate,
-                ws,
-                70,
-                &AtomicBool::new(false),
-                &mut rec,
-                || calls += 1,
-            )
-        };
+        let c = unsafe { run_chunk(&env, &mut rec, || calls += 1) };
         // Reads at 7, 14, ..., 70: nine iterations of 7 cycles each.
         assert_eq!((c.iterations, calls), (9, 9));
         assert_eq!((c.start, c.end), (7, 70));
@@ -357,17 +362,9 @@ mod tests {
         assert_eq!((c.overlapped, c.events()), (0, 0));
         // A stop flag ends the chunk after one iteration.
         rec.clear();
-        let c = unsafe {
-            run_chunk(
-                &clock,
-                &gate,
-                ws,
-                u64::MAX,
-                &AtomicBool::new(true),
-                &mut rec,
-                || {},
-            )
-        };
+        (env.end, env.stop) = (u64::MAX, &halt);
+        // SAFETY: as above.
+        let c = unsafe { run_chunk(&env, &mut rec, || {}) };
         assert_eq!(c.iterations, 1);
         assert_eq!(rec.counts().iter().sum::<u64>(), 1);
     }
@@ -451,8 +448,15 @@ mod tests {
             base: p.as_ptr(),
             pages: 1,
         };
+        let env = ChunkEnv {
+            clock: &clock,
+            gate: &gate,
+            ws,
+            end: 80,
+            stop: &AtomicBool::new(false),
+        };
         // SAFETY: one live page, alive until the chunk returns.
-        unsafe { run_chunk(&clock, &gate, ws, 80, &AtomicBool::new(false), rec, || {}) }
+        unsafe { run_chunk(&env, rec, || {}) }
     }
 
     #[test]

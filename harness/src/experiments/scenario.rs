@@ -354,27 +354,18 @@ impl<'a> Victim<'a> {
 
     /// One chunk of the loop with `call`.
     fn chunk(&mut self, call: &mut Caller) -> ws::Chunk {
+        let env = ws::ChunkEnv {
+            clock: &Tsc,
+            gate: self.gate,
+            ws: self.set,
+            end: self.end,
+            stop: self.cancel,
+        };
         // SAFETY: `set` points into the live `Pages` of `run`.
         unsafe {
             match call {
-                Caller::Op(op) => ws::run_chunk_op(
-                    &Tsc,
-                    self.gate,
-                    self.set,
-                    self.end,
-                    self.cancel,
-                    &mut self.rec,
-                    *op,
-                ),
-                Caller::Entry(c) => ws::run_chunk(
-                    &Tsc,
-                    self.gate,
-                    self.set,
-                    self.end,
-                    self.cancel,
-                    &mut self.rec,
-                    || c.call(),
-                ),
+                Caller::Op(op) => ws::run_chunk_op(&env, &mut self.rec, *op),
+                Caller::Entry(c) => ws::run_chunk(&env, &mut self.rec, || c.call()),
             }
         }
     }

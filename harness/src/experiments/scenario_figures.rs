@@ -568,7 +568,7 @@ mod tests {
     /// not possible without a clock, so via a scripted chunk).
     fn rec_push(rec: &mut Recorder, times: &[u64]) {
         use std::sync::atomic::AtomicBool;
-        use workloads::scenario::{run_chunk, EventGate, WorkingSet};
+        use workloads::scenario::{run_chunk, ChunkEnv, EventGate, WorkingSet};
         struct Script<'a>(std::cell::Cell<usize>, &'a [u64], std::cell::Cell<u64>);
         impl workloads::Clock for Script<'_> {
             fn start(&self) -> u64 {
@@ -593,11 +593,13 @@ mod tests {
         // SAFETY: one live page.
         let c = unsafe {
             run_chunk(
-                &clock,
-                &EventGate::default(),
-                ws,
-                end,
-                &AtomicBool::new(false),
+                &ChunkEnv {
+                    clock: &clock,
+                    gate: &EventGate::default(),
+                    ws,
+                    end,
+                    stop: &AtomicBool::new(false),
+                },
                 rec,
                 || {},
             )
