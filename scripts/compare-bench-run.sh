@@ -49,7 +49,7 @@ trap 'rm -rf "$tmp"' EXIT
 # "id headline_cycles" per compared row, read from the JSON with jq: the
 # run's result file (the headline is the median, or the delta median of
 # refill), and criterion's sample.json files (per-iteration cycles =
-# times / iters, as report::criterion_import reads them; refill.wN is the
+# times / iters, as report::input::criterion reads them; refill.wN is the
 # flushed median minus the plain median).
 run_medians() {
 	jq -r --arg ids "^($ids)$" '.experiments[] | select(.id | test($ids))

@@ -3,7 +3,7 @@
 //! (`harness::bench_measurement::Cycles`; `ENTRYBENCH_CLOCK=rdpmc` for
 //! core cycles where the PMU allows).
 //!
-//! Groups (criterion ids; `report::criterion_import::RULES` maps them to
+//! Groups (criterion ids; `report::input::criterion::RULES` maps them to
 //! entrybench ids):
 //! - `entry/{null,getpid,getppid,vdso_clock_gettime}`: the operation back
 //!   to back, one timed region per criterion sample (the same loop as
@@ -28,7 +28,7 @@ use harness::kmod::abi::Variant;
 use harness::placement::{self, CpuLists, PinGuard, Request};
 use harness::schema::{Environment, Placement};
 use harness::timer::Tsc;
-use report::criterion_import::{self, Session};
+use report::input::criterion::{self as criterion_import, Session};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -108,8 +108,8 @@ fn main() {
     if real {
         let s = Session {
             tool: format!("entrybench {} (cargo bench)", env!("CARGO_PKG_VERSION")),
-            created: report::host::rfc3339(std::time::SystemTime::now()),
-            host: report::host::hostname(),
+            created: report::model::host::rfc3339(std::time::SystemTime::now()),
+            host: report::model::host::hostname(),
             environment: env,
             placement: bench.placement.clone(),
             timer: bench.cycles.timer().bench_info(),

@@ -158,7 +158,10 @@ impl ValueFormatter for CyclesFormatter {
     /// terminal shows both units; plots and CSV use `scale_*`.
     fn format_value(&self, cycles: f64) -> String {
         match self.tsc_hz {
-            Some(hz) => match report::units::cycles_to_ns(report::units::TscCycles(cycles), hz) {
+            Some(hz) => match report::model::units::cycles_to_ns(
+                report::model::units::TscCycles(cycles),
+                hz,
+            ) {
                 Some(ns) => format!("{:.1} cyc ({})", cycles, ns_text(ns)),
                 None => format!("{cycles:.1} cyc"),
             },
@@ -235,7 +238,7 @@ pub fn criterion_dir() -> std::path::PathBuf {
 /// file; they are only gathered then (detection and timer set-up take a
 /// few hundred ms).
 pub fn import_criterion(dir: &Path) -> Result<ResultFile> {
-    use report::criterion_import as ci;
+    use report::input::criterion as ci;
     let (env, timer) = match ci::read_session(dir)? {
         Some(s) => (s.environment, s.timer),
         None => {
@@ -253,7 +256,7 @@ pub fn import_criterion(dir: &Path) -> Result<ResultFile> {
     };
     let mut f = ci::read_dir(dir, env, timer)?;
     if f.created.is_empty() {
-        f.created = report::host::rfc3339(std::time::SystemTime::now());
+        f.created = report::model::host::rfc3339(std::time::SystemTime::now());
     }
     Ok(f)
 }

@@ -66,7 +66,7 @@ pub fn dump_environment(path: &std::path::Path) -> Result<Environment> {
 /// Total width of the text output: the project's one text width, so a
 /// verdict pasted into a mail next to a report or size table fits the
 /// same 72 columns.
-use report::text_table::WIDTH;
+use report::output::text_table::WIDTH;
 /// Column where values start.
 const VALUE_COL: usize = 19;
 
@@ -80,7 +80,7 @@ pub fn render_text(env: &Environment) -> String {
     out.heading("Verdict");
     // Indented by two; a citation's URL too long for that gets a line of
     // its own without the indent rather than lose characters.
-    for line in report::text_table::wrap_with(&env.verdict.text, WIDTH, "  ", "  ") {
+    for line in report::output::text_table::wrap_with(&env.verdict.text, WIDTH, "  ", "  ") {
         out.line(&line);
     }
     out.0
@@ -234,7 +234,7 @@ impl Text {
 /// Word wrap without continuation indent (the one wrap lives with the
 /// text tables).
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    report::text_table::wrap(text, width, "")
+    report::output::text_table::wrap(text, width, "")
 }
 
 fn truncate(s: &str, width: usize) -> String {

@@ -23,4 +23,4 @@ pub mod timer;
 pub mod tracefs;
 pub mod verdict;
 
-pub use report::schema;
+pub use report::model::schema;

@@ -3,7 +3,7 @@
 //! computed here.
 
 use anyhow::{bail, Context, Result};
-use report::schema::ResultFile;
+use report::model::schema::ResultFile;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -84,7 +84,7 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultFile>> {
 /// refused, not searched: what it holds somewhere below is not what the
 /// user named.
 fn read_one(p: &Path) -> Result<ResultFile> {
-    if report::criterion_import::is_criterion_dir(p) {
+    if report::input::criterion::is_criterion_dir(p) {
         return crate::bench_measurement::import_criterion(p);
     }
     if p.is_dir() {
@@ -93,7 +93,7 @@ fn read_one(p: &Path) -> Result<ResultFile> {
             p.display()
         );
     }
-    report::load::read_result(p)
+    report::model::load::read_result(p)
 }
 
 pub fn report_cmd(a: ReportArgs) -> Result<i32> {
@@ -117,11 +117,11 @@ pub fn report_cmd(a: ReportArgs) -> Result<i32> {
     };
     print!("{text}");
     if let Some(dir) = &a.plots {
-        let opts = report::plot::PlotOptions {
+        let opts = report::output::plot::PlotOptions {
             flush_rate_hz: a.flush_rate,
             working_set_pages: a.working_set,
         };
-        let written = report::plot::write_all(&files, dir, &opts)
+        let written = report::output::plot::write_all(&files, dir, &opts)
             .with_context(|| format!("cannot write plots into {}", dir.display()))?;
         for p in written {
             eprintln!("entrybench: wrote {}", p.display());
@@ -133,18 +133,18 @@ pub fn report_cmd(a: ReportArgs) -> Result<i32> {
 pub fn compare_cmd(a: CompareArgs) -> Result<i32> {
     let fa = read_one(&a.a)?;
     let fb = read_one(&a.b)?;
-    let o = report::compare::Options {
+    let o = report::output::compare::Options {
         net_of_reference: !a.raw,
     };
     print!(
         "{}",
-        report::compare::render_text(&report::compare::compare_with(&fa, &fb, o))
+        report::output::compare::render_text(&report::output::compare::compare_with(&fa, &fb, o))
     );
     Ok(0)
 }
 
 pub fn size_cmd(a: SizeArgs) -> Result<i32> {
-    let profile = report::profile::Profile::read(&a.profile)?;
+    let profile = report::model::profile::Profile::read(&a.profile)?;
     let files = read_all(&a.results)?;
     let dump = match &a.cpuid_dump {
         // read_dump's errors name the file already.
@@ -152,16 +152,15 @@ pub fn size_cmd(a: SizeArgs) -> Result<i32> {
         None => None,
     };
     let verdict = dump.as_ref().map(|cpu| crate::verdict::verdict(cpu, None));
-    let target =
-        dump.as_ref()
-            .zip(verdict.as_ref())
-            .map(|(cpu, verdict)| report::size::DumpTarget {
-                file_name: file_name(a.cpuid_dump.as_deref()),
-                cpu,
-                verdict,
-            });
-    let sizing = report::size::size(&profile, &files, target);
-    print!("{}", report::size::render_text(&sizing, a.explain));
+    let target = dump.as_ref().zip(verdict.as_ref()).map(|(cpu, verdict)| {
+        report::output::size::DumpTarget {
+            file_name: file_name(a.cpuid_dump.as_deref()),
+            cpu,
+            verdict,
+        }
+    });
+    let sizing = report::output::size::size(&profile, &files, target);
+    print!("{}", report::output::size::render_text(&sizing, a.explain));
     Ok(0)
 }
 

@@ -8,7 +8,7 @@ use crate::placement::{self, CpuLists, Request};
 use crate::schema::{Environment, Experiment, ResultFile, SCHEMA_VERSION};
 use crate::timer::{Timer, TimerOptions};
 use anyhow::{bail, Context, Result};
-use report::host::{compact_utc, hostname, rfc3339};
+use report::model::host::{compact_utc, hostname, rfc3339};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -265,11 +265,11 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
     placement::unlock_memory();
     let tally = tally?;
     file.partial = tally.interrupted;
-    report::load::write_result(&out, &file)?;
+    report::model::load::write_result(&out, &file)?;
     // The email-ready tables beside the JSON, so one run leaves both the
     // data and what a reader pastes (`entrybench report` redraws it later).
     let text = report::render_text(std::slice::from_ref(&file));
-    report::files::write_atomic(&report_path, text.as_bytes())?;
+    report::model::files::write_atomic(&report_path, text.as_bytes())?;
 
     print!("{}", summary_text(&file, timer.tsc_hz));
     println!("wrote {}", out.display());
@@ -310,7 +310,7 @@ fn no_match(pat: &str, cfg: &SuiteConfig) -> Result<()> {
 }
 
 /// Refuses, before anything is measured, a result or report path the run
-/// could not write or must not replace (`report::files::check_output`),
+/// could not write or must not replace (`report::model::files::check_output`),
 /// a result path its own text report would overwrite (`--out r.txt`), and
 /// an existing file (the user's, not this run's) unless `overwrite`. Once
 /// checked, the paths are the run's: its partial writes replace them.
@@ -328,8 +328,8 @@ fn check_outputs(out: &Path, report_path: &Path, default: bool, overwrite: bool)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
     }
-    report::files::check_output(out)?;
-    report::files::check_output(report_path)?;
+    report::model::files::check_output(out)?;
+    report::model::files::check_output(report_path)?;
     if !overwrite {
         for p in [out, report_path] {
             // check_output let only a regular file (or nothing) through.
@@ -354,7 +354,7 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     // ns from TSC cycles only (`Experiment::tsc`).
     let ns = |e: &Experiment, c: f64| {
         e.tsc(c)
-            .and_then(|c| report::units::cycles_to_ns(c, tsc_hz))
+            .and_then(|c| report::model::units::cycles_to_ns(c, tsc_hz))
             .unwrap_or(f64::NAN)
     };
     let mut s = format!(
@@ -364,10 +364,10 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     let mut past = false;
     for e in &file.experiments {
         s += &summary_line(e, &ns);
-        for l in report::scenario::summary_lines(e, tsc_hz) {
+        for l in report::output::scenario::summary_lines(e, tsc_hz) {
             s += &format!("{l}\n");
         }
-        past |= report::refill::past_reach(e);
+        past |= report::model::refill::past_reach(e);
     }
     if file.experiments.iter().any(|e| e.baseline.is_some()) {
         s += "delta: a difference of two measurements (its median)\n";
@@ -375,8 +375,8 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     if past {
         s += "past: a refill size past the TLB's reach (not used for sizing)\n";
     }
-    if let Some(d) = report::drift::run_text(file) {
-        for l in report::text_table::wrap(&d, report::text_table::WIDTH, "  ") {
+    if let Some(d) = report::model::drift::run_text(file) {
+        for l in report::output::text_table::wrap(&d, report::output::text_table::WIDTH, "  ") {
             s += &l;
             s.push('\n');
         }
@@ -399,7 +399,7 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
     line += &match &e.baseline {
         Some(b) => {
             let d = b.delta_median;
-            let mark = if report::refill::past_reach(e) {
+            let mark = if report::model::refill::past_reach(e) {
                 "past"
             } else {
                 "delta"

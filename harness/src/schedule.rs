@@ -10,7 +10,7 @@
 //! median samples the whole stretch. Between any two experiment blocks
 //! runs a block of the drift reference (`experiments::reference`), whose
 //! medians say how far the host moved; each experiment block is placed
-//! against it in time (`report::drift`).
+//! against it in time (`report::model::drift`).
 //!
 //! Long experiments (ipi.*, the kernel module's) follow in one stretch
 //! each, in suite order, with a reference block before each and one at
@@ -52,7 +52,11 @@ impl Sink<'_> {
     /// (as hyperfine warns about outliers), adds the run-wide caveats
     /// (readers often look at one id alone).
     fn push(&mut self, mut e: crate::schema::Experiment) {
-        if let Some(w) = e.blocks.as_ref().and_then(report::stats::unstable_warning) {
+        if let Some(w) = e
+            .blocks
+            .as_ref()
+            .and_then(report::model::stats::unstable_warning)
+        {
             let id = e.id.clone();
             self.bar
                 .suspend(|| eprintln!("entrybench: warning: {id}: {w}"));
@@ -69,7 +73,7 @@ impl Sink<'_> {
     /// Writes the file as it stands, with the reference so far.
     fn save(&mut self, reference: &Reference) -> Result<()> {
         self.file.drift_reference = Some(reference.record());
-        report::load::write_result(self.out, self.file)
+        report::model::load::write_result(self.out, self.file)
     }
 
     /// Counts an experiment's error: cancel, skip or failure. A signal
@@ -196,7 +200,7 @@ fn interleave(
                         s.blocks
                     ));
                 }
-                let d = report::drift::block_drift(&r, s.times.clone());
+                let d = report::model::drift::block_drift(&r, s.times.clone());
                 sink.push(record::with_drift(e, d));
             }
             Err(err) => sink.error(&s.id, err, ctx.cancelled()),

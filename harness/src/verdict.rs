@@ -3,10 +3,10 @@
 //! what each posting of the IPI-deferral series would do here, and
 //! whether broadcast invalidation (INVLPGB, RAR) could make the IPIs go
 //! away. Every sentence about the kernel is built from a
-//! `report::kernel_rules` predicate, which carries its source.
+//! `report::model::kernel_rules` predicate, which carries its source.
 
 use crate::schema::{CpuFacts, Platform, Verdict};
-use report::kernel_rules::{self, KernelFacts, Meltdown};
+use report::model::kernel_rules::{self, KernelFacts, Meltdown};
 
 pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
     let f = &cpu.features;

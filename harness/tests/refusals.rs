@@ -139,7 +139,7 @@ fn run_refuses_an_existing_result_or_report_unless_overwrite() {
         &s(&out),
     ]);
     assert!(text.contains("wrote"), "{text}");
-    let file = report::load::read_result(&out).unwrap();
+    let file = report::model::load::read_result(&out).unwrap();
     assert_eq!(file.experiments.len(), 1);
     assert!(dir.join("r.txt").exists());
 }

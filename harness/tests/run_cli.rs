@@ -5,7 +5,7 @@
 mod common;
 
 use common::{entrybench, fails_with_one_line};
-use report::load::{parse_result, read_result};
+use report::model::load::{parse_result, read_result};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -56,8 +56,8 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
     assert!(file
         .experiments
         .iter()
-        .all(|e| e.clock == report::schema::ClockKind::Tsc));
-    assert_eq!(file.schema_version, report::schema::SCHEMA_VERSION);
+        .all(|e| e.clock == report::model::schema::ClockKind::Tsc));
+    assert_eq!(file.schema_version, report::model::schema::SCHEMA_VERSION);
     assert_eq!(
         file.options.get("only").map(String::as_str),
         Some("entry.null")

@@ -140,10 +140,10 @@ fn every_dump_and_profile_table_equals_answer() {
         .map(|e| e.unwrap().path())
         .collect();
     profiles.sort();
-    let load = |paths: Vec<std::path::PathBuf>| -> Vec<report::schema::ResultFile> {
+    let load = |paths: Vec<std::path::PathBuf>| -> Vec<report::model::schema::ResultFile> {
         paths
             .iter()
-            .map(|p| report::load::read_result(p).unwrap())
+            .map(|p| report::model::load::read_result(p).unwrap())
             .collect()
     };
     let mut fixtures: Vec<_> = std::fs::read_dir(root.join("testdata/results"))
@@ -161,18 +161,19 @@ fn every_dump_and_profile_table_equals_answer() {
         let cpu = harness::cpu::read_dump(dump).unwrap();
         let verdict = harness::verdict::verdict(&cpu, None);
         for profile in &profiles {
-            let p = report::profile::Profile::read(profile).unwrap();
+            let p = report::model::profile::Profile::read(profile).unwrap();
             for files in &result_sets {
-                let target = report::size::DumpTarget {
+                let target = report::output::size::DumpTarget {
                     file_name: dump.file_name().unwrap().to_string_lossy().into_owned(),
                     cpu: &cpu,
                     verdict: &verdict,
                 };
-                let s = report::size::size(&p, files, Some(target));
-                let text = report::size::render_text(&s, false);
-                checked += report::size::check_table_against_answer(&text).unwrap_or_else(|e| {
-                    panic!("{} with {}: {e}\n{text}", dump.display(), profile.display())
-                });
+                let s = report::output::size::size(&p, files, Some(target));
+                let text = report::output::size::render_text(&s, false);
+                checked +=
+                    report::output::size::check_table_against_answer(&text).unwrap_or_else(|e| {
+                        panic!("{} with {}: {e}\n{text}", dump.display(), profile.display())
+                    });
             }
         }
     }

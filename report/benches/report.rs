@@ -1,7 +1,7 @@
 //! `entrybench report` over 1,000 result files must stay under 5 s: this
 //! times the whole path the command takes (read + validate every file,
 //! group, render the text tables) and, separately, the SVG plots.
-//! The files are synthetic (`report::synth::many`), written to a temporary
+//! The files are synthetic (`report::model::synth::many`), written to a temporary
 //! directory once.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -13,12 +13,12 @@ const FILES: usize = 1000;
 fn setup() -> (tempfile::TempDir, Vec<PathBuf>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let paths = report::synth::many(FILES)
+    let paths = report::model::synth::many(FILES)
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let p = dir.join(format!("r{i:04}.json"));
-            report::load::write_result(&p, f).unwrap();
+            report::model::load::write_result(&p, f).unwrap();
             p
         })
         .collect();
@@ -34,18 +34,20 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let files: Vec<_> = paths
                 .iter()
-                .map(|p| report::load::read_result(p).unwrap())
+                .map(|p| report::model::load::read_result(p).unwrap())
                 .collect();
             std::hint::black_box(report::render_text(&files))
         })
     });
     let files: Vec<_> = paths
         .iter()
-        .map(|p| report::load::read_result(p).unwrap())
+        .map(|p| report::model::load::read_result(p).unwrap())
         .collect();
     g.bench_function("plots", |b| {
         b.iter(|| {
-            std::hint::black_box(report::plot::render_all(&files, &Default::default()).unwrap())
+            std::hint::black_box(
+                report::output::plot::render_all(&files, &Default::default()).unwrap(),
+            )
         })
     });
     g.finish();

@@ -6,7 +6,7 @@
 mod common;
 
 use common::load;
-use report::schema::{ClockKind, CoreCycles, ResultFile, TimerKind};
+use report::model::schema::{ClockKind, CoreCycles, ResultFile, TimerKind};
 
 /// The Skylake fixture as a schema-3 rdpmc run: every experiment timed
 /// with the run's clock gets core cycles at 1.5x its TSC cycles beside
@@ -49,7 +49,7 @@ fn ns_come_from_the_tsc_and_core_cycles_stay_cycles() {
     let f = rdpmc_run();
     // The file round-trips through the loader with its clocks.
     let text = serde_json::to_string(&f).unwrap();
-    let back = report::load::parse_result(&text).unwrap();
+    let back = report::model::load::parse_result(&text).unwrap();
     assert_eq!(back, f);
     let getpid = f
         .experiments
@@ -57,9 +57,9 @@ fn ns_come_from_the_tsc_and_core_cycles_stay_cycles() {
         .find(|e| e.id == "entry.getpid")
         .unwrap();
     assert_eq!(getpid.clock, ClockKind::Tsc);
-    let tsc_ns = report::units::num(ns_of(&f, getpid.summary.median));
-    let core_ns = report::units::num(ns_of(&f, getpid.summary.median * 1.5));
-    let core_cycles = report::units::num(getpid.summary.median * 1.5);
+    let tsc_ns = report::model::units::num(ns_of(&f, getpid.summary.median));
+    let core_ns = report::model::units::num(ns_of(&f, getpid.summary.median * 1.5));
+    let core_cycles = report::model::units::num(getpid.summary.median * 1.5);
 
     let report = report::render_text(std::slice::from_ref(&f));
     let row = report
@@ -68,7 +68,11 @@ fn ns_come_from_the_tsc_and_core_cycles_stay_cycles() {
         .expect("an entry.getpid row");
     let cells: Vec<&str> = row.split_whitespace().collect();
     // experiment, cycles, core cyc, ns, CI95 ns, p99 ns, n
-    assert_eq!(cells[1], report::units::num(getpid.summary.median), "{row}");
+    assert_eq!(
+        cells[1],
+        report::model::units::num(getpid.summary.median),
+        "{row}"
+    );
     assert_eq!(cells[2], core_cycles, "core cycles shown as cycles: {row}");
     assert_eq!(cells[3], tsc_ns, "ns from the TSC figure: {row}");
     assert_ne!(tsc_ns, core_ns);
@@ -76,8 +80,8 @@ fn ns_come_from_the_tsc_and_core_cycles_stay_cycles() {
     assert!(report.contains("never converted to ns"), "{report}");
 
     // The cost model prices the series' flush from the TSC delta.
-    let machines = report::machine::group(std::slice::from_ref(&f));
-    let e = report::size::cost::measured_flush(&machines[0], true).unwrap();
+    let machines = report::model::machine::group(std::slice::from_ref(&f));
+    let e = report::output::size::cost::measured_flush(&machines[0], true).unwrap();
     let flush = f
         .experiments
         .iter()
@@ -101,7 +105,7 @@ fn an_older_rdpmc_file_has_no_ns_for_its_core_cycles() {
         .unwrap()
         .replace(",\"clock\":\"tsc\"", "");
     assert!(!text.contains("\"clock\""));
-    let f = report::load::parse_result(&text).unwrap();
+    let f = report::model::load::parse_result(&text).unwrap();
     let clock = |id: &str| f.experiments.iter().find(|e| e.id == id).unwrap().clock;
     assert_eq!(clock("entry.getpid"), ClockKind::CoreCycles);
     assert_eq!(clock("refill.w64"), ClockKind::CoreCycles);
@@ -124,24 +128,23 @@ fn an_older_rdpmc_file_has_no_ns_for_its_core_cycles() {
         .unwrap()
         .summary
         .median;
-    assert_eq!(cells[2], report::units::num(median), "{row}");
+    assert_eq!(cells[2], report::model::units::num(median), "{row}");
     assert_eq!(cells[3], "-", "{row}");
     // Sizing: the flush and refill have no time, so nothing is priced
     // from them; the IPI (TSC) still is.
-    let machines = report::machine::group(std::slice::from_ref(&f));
-    let p = report::profile::Profile::parse(
+    let machines = report::model::machine::group(std::slice::from_ref(&f));
+    let p = report::model::profile::Profile::parse(
         "syscalls_per_sec = 1000\nflush_events_per_sec = 1\nworking_set_pages = 64\nlatency_budget_us = 5\n",
     )
     .unwrap();
-    let costs = report::size::machine_costs(&p, &machines[0]);
+    let costs = report::output::size::machine_costs(&p, &machines[0]);
     assert!(costs.ingredients.ipi.is_some());
     assert!(costs.ingredients.refill.is_none());
     assert!(
-        costs
-            .ingredients
-            .flush
-            .as_ref()
-            .is_none_or(|e| matches!(e.source, report::size::cost::Source::Published { .. })),
+        costs.ingredients.flush.as_ref().is_none_or(|e| matches!(
+            e.source,
+            report::output::size::cost::Source::Published { .. }
+        )),
         "{:?}",
         costs.ingredients.flush
     );
@@ -152,7 +155,7 @@ fn csv_row(f: &ResultFile, id: &str) -> std::collections::BTreeMap<String, Strin
     let csv = report::render_csv(std::slice::from_ref(f));
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header, report::report_tables::CSV_COLUMNS);
+    assert_eq!(header, report::output::report_tables::CSV_COLUMNS);
     let row = lines
         .map(|l| l.split(',').collect::<Vec<_>>())
         .find(|cells| cells[4] == id)
@@ -232,7 +235,7 @@ fn compare_loses_ns_only_on_core_cycle_rows() {
     };
     let (a, mut b) = (old(), old());
     b.created = "2026-12-01T00:00:00Z".into();
-    let c = report::compare::compare(&a, &b);
+    let c = report::output::compare::compare(&a, &b);
     assert!(!c.in_ns);
     let row = |id: &str| c.rows.iter().find(|r| r.id == id).unwrap();
     let ipi = row("ipi.kmod.kernel_range");
@@ -246,7 +249,7 @@ fn compare_loses_ns_only_on_core_cycle_rows() {
     for id in ["entry.getpid", "refill.w64", "entry.flush.invpcid2"] {
         assert!(!row(id).in_ns(), "{id}");
     }
-    let text = report::compare::render_text(&c);
+    let text = report::output::compare::render_text(&c);
     let line = |id: &str| {
         text.lines()
             .find(|l| l.starts_with(&format!("{id} ")))
@@ -262,7 +265,7 @@ fn compare_loses_ns_only_on_core_cycle_rows() {
     assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
     // Both files all TSC: every row in ns, nothing marked.
     let s = load("synthetic-skylake-pti.json");
-    let c = report::compare::compare(&s, &s);
+    let c = report::output::compare::compare(&s, &s);
     assert!(c.in_ns && c.rows.iter().all(|r| r.in_ns()));
-    assert!(!report::compare::render_text(&c).contains(" cyc "));
+    assert!(!report::output::compare::render_text(&c).contains(" cyc "));
 }

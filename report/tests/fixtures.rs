@@ -1,11 +1,11 @@
-//! The synthetic fixtures in testdata/results are what `report::synth`
+//! The synthetic fixtures in testdata/results are what `report::model::synth`
 //! generates; this keeps them in step (UPDATE_GOLDEN=1 rewrites them).
 
 mod common;
 
 #[test]
 fn fixtures_match_generator() {
-    for (name, file) in report::synth::fixtures() {
+    for (name, file) in report::model::synth::fixtures() {
         assert!(
             name.starts_with("synthetic-"),
             "fixtures must be labelled synthetic: {name}"
@@ -20,6 +20,6 @@ fn fixtures_match_generator() {
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(on_disk, text, "{name} is stale: rerun with UPDATE_GOLDEN=1");
         // And the loader accepts it and reads back the same value.
-        assert_eq!(report::load::parse_result(&on_disk).unwrap(), file);
+        assert_eq!(report::model::load::parse_result(&on_disk).unwrap(), file);
     }
 }

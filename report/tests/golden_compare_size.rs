@@ -3,14 +3,14 @@
 mod common;
 
 use common::*;
-use report::profile::Profile;
+use report::model::profile::Profile;
 
 #[test]
 fn compare_before_after_patch() {
     let a = load("synthetic-skylake-pti.json");
     let b = load("synthetic-skylake-pti-coalesce.json");
-    let c = report::compare::compare(&a, &b);
-    let text = report::compare::render_text(&c);
+    let c = report::output::compare::compare(&a, &b);
+    let text = report::output::compare::render_text(&c);
     assert_width("compare", &text);
     golden("compare-skylake.txt", &text);
     // The thread's row: getpid 770 -> 1340 ns, significant.
@@ -36,7 +36,7 @@ fn compare_before_after_patch() {
 fn compare_different_machines_warns() {
     let a = load("synthetic-cascadelake-baremetal-pti-off.json");
     let b = load("synthetic-genoa-kvm.json");
-    let text = report::compare::render_text(&report::compare::compare(&a, &b));
+    let text = report::output::compare::render_text(&report::output::compare::compare(&a, &b));
     assert_width("compare", &text);
     assert!(text.contains("different machines"), "{text}");
     assert!(text.contains("KVM guest"), "{text}");
@@ -49,11 +49,11 @@ fn profile(name: &str) -> Profile {
 #[test]
 fn size_feed_handler() {
     let files = three_machines();
-    let s = report::size::size(&profile("feed-handler.toml"), &files, None);
-    let text = report::size::render_text(&s, true);
+    let s = report::output::size::size(&profile("feed-handler.toml"), &files, None);
+    let text = report::output::size::render_text(&s, true);
     assert_width("size", &text);
     golden("size-feed-handler.txt", &text);
-    let short = report::size::render_text(&s, false);
+    let short = report::output::size::render_text(&s, false);
     assert_width("size", &short);
     golden("size-feed-handler-short.txt", &short);
     // Cascade Lake: PTI off, so v6/v7 defer nothing without pti=on.
@@ -70,11 +70,11 @@ fn size_feed_handler() {
         cl.answer
     );
     // Broadcast only where the CPU has it.
-    let has_bcast = |m: &report::size::Block| {
+    let has_bcast = |m: &report::output::size::Block| {
         m.costs
             .costs
             .iter()
-            .any(|c| matches!(c.strategy, report::size::Strategy::Invlpgb))
+            .any(|c| matches!(c.strategy, report::output::size::Strategy::Invlpgb))
     };
     assert!(s
         .blocks
@@ -96,14 +96,15 @@ fn size_feed_handler() {
 
 /// "label: pct" pairs the answer quotes must equal the table's %CPU.
 fn check_table_equals_answer(text: &str) {
-    report::size::check_table_against_answer(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    report::output::size::check_table_against_answer(text)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
 }
 
 #[test]
 fn size_table_and_answer_agree_on_the_fixtures() {
     for name in ["feed-handler.toml", "rare-syscalls.toml"] {
-        let s = report::size::size(&profile(name), &three_machines(), None);
-        check_table_equals_answer(&report::size::render_text(&s, false));
+        let s = report::output::size::size(&profile(name), &three_machines(), None);
+        check_table_equals_answer(&report::output::size::render_text(&s, false));
     }
 }
 
@@ -121,26 +122,26 @@ fn size_dump_uses_closest_model() {
     cpu.features.rdcl_no = None;
     // What harness::verdict decides for a Cascade Lake dump without an MSR
     // value (tested there): Cascade Lake parts report RDCL_NO, so no PTI.
-    let verdict = report::schema::Verdict {
+    let verdict = report::model::schema::Verdict {
         entry_flush_variants: vec!["cr3_flush".into(), "invpcid2".into(), "cr4_pge".into()],
         pti_needed: Some(false),
         flush_on_entry_runs: Some(false),
         broadcast: vec![],
         text: String::new(),
     };
-    let target = report::size::DumpTarget {
+    let target = report::output::size::DumpTarget {
         file_name: "cl.txt".into(),
         cpu: &cpu,
         verdict: &verdict,
     };
-    let s = report::size::size(&profile("feed-handler.toml"), &files, Some(target));
-    let text = report::size::render_text(&s, false);
+    let s = report::output::size::size(&profile("feed-handler.toml"), &files, Some(target));
+    let text = report::output::size::render_text(&s, false);
     assert_width("size", &text);
     let d = &s.blocks[0];
     assert!(d.title.contains("CPUID dump cl.txt"), "{}", d.title);
     // Same model number, another core (Skylake-SP vs Cascade Lake): not
     // a like model, so the published Cascade Lake figures answer.
-    assert_eq!(d.basis, report::size::Basis::Published);
+    assert_eq!(d.basis, report::output::size::Basis::Published);
     let e = d.costs.ingredients.flush.as_ref().unwrap();
     assert!(e.source.label().contains("published (v7 cover"), "{e:?}");
     // PTI inferred off for Cascade Lake: the series defers nothing.
@@ -155,23 +156,22 @@ fn size_dump_uses_closest_model() {
     let mut zen5 = files[1].environment.cpu.clone();
     zen5.family = 0x1a;
     zen5.uarch = "Zen 5".into();
-    let s = report::size::size(
+    let s = report::output::size::size(
         &profile("feed-handler.toml"),
         &files,
-        Some(report::size::DumpTarget {
+        Some(report::output::size::DumpTarget {
             file_name: "z5.txt".into(),
             cpu: &zen5,
             verdict: &files[1].environment.verdict,
         }),
     );
     let d = &s.blocks[0];
-    assert_eq!(d.basis, report::size::Basis::Published);
+    assert_eq!(d.basis, report::output::size::Basis::Published);
     assert!(d.costs.costs.iter().all(|c| c.figures().is_none()
-        || c.figures()
-            .unwrap()
-            .parts
-            .iter()
-            .all(|p| !matches!(p.source, report::size::cost::Source::Measured { .. }))));
+        || c.figures().unwrap().parts.iter().all(|p| !matches!(
+            p.source,
+            report::output::size::cost::Source::Measured { .. }
+        ))));
     assert!(
         d.detail
             .iter()
@@ -184,8 +184,8 @@ fn size_dump_uses_closest_model() {
 #[test]
 fn size_missing_measurements_say_not_priced() {
     let f = load("synthetic-tcg-partial.json");
-    let s = report::size::size(&profile("feed-handler.toml"), &[f], None);
-    let text = report::size::render_text(&s, false);
+    let s = report::output::size::size(&profile("feed-handler.toml"), &[f], None);
+    let text = report::output::size::render_text(&s, false);
     assert!(text.contains("not priced"), "{text}");
     assert!(text.contains("Recommendation: no hardware pick"), "{text}");
 }

@@ -12,7 +12,7 @@ const ALL: [&str; 5] = [
     "synthetic-tcg-partial.json",
 ];
 
-fn all() -> Vec<report::schema::ResultFile> {
+fn all() -> Vec<report::model::schema::ResultFile> {
     ALL.iter().map(|n| load(n)).collect()
 }
 

@@ -21,7 +21,9 @@ fn has(texts: &[String], want: &str) -> bool {
 #[test]
 fn all_plots_parse_and_are_labelled() {
     let files = three_machines();
-    let plots = report::plot::render_all(&files, &report::plot::PlotOptions::default()).unwrap();
+    let plots =
+        report::output::plot::render_all(&files, &report::output::plot::PlotOptions::default())
+            .unwrap();
     let names: Vec<&str> = plots.iter().map(|p| p.0.as_str()).collect();
     for want in [
         "entry-cost.svg",
@@ -124,7 +126,7 @@ fn write_all_writes_files() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("plots");
     let files = vec![load("synthetic-tcg-partial.json")];
-    let written = report::plot::write_all(&files, &dir, &Default::default()).unwrap();
+    let written = report::output::plot::write_all(&files, &dir, &Default::default()).unwrap();
     // The partial TCG run has entry costs only: one plot, no empty ones.
     let names: Vec<String> = written
         .iter()

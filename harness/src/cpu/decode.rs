@@ -156,7 +156,7 @@ impl CpuidSource for Guarded<'_> {
 fn ascii(regs: &[u32]) -> String {
     let bytes: Vec<u8> = regs.iter().flat_map(|r| r.to_le_bytes()).collect();
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    report::untrusted::printable(&String::from_utf8_lossy(&bytes[..end])).into_owned()
+    report::model::untrusted::printable(&String::from_utf8_lossy(&bytes[..end])).into_owned()
 }
 
 fn brand(src: &Guarded) -> String {

@@ -256,7 +256,7 @@ impl CpuidSource for DumpCpuid {
 /// Every error names the file once (callers add no context of their own).
 pub fn read_dump(path: impl AsRef<std::path::Path>) -> Result<crate::schema::CpuFacts> {
     let path = path.as_ref();
-    let bytes = report::files::read_regular(path, report::files::DUMP_CAP)?;
+    let bytes = report::model::files::read_regular(path, report::model::files::DUMP_CAP)?;
     // Dumps come from Windows tools: tolerate stray non-UTF-8 bytes in
     // headers instead of refusing the whole file.
     let text = String::from_utf8_lossy(&bytes);

@@ -13,7 +13,7 @@ use super::{Blocked, Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
 use crate::schema;
 use anyhow::{Context, Result};
-use report::stats;
+use report::model::stats;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -147,9 +147,9 @@ impl Drop for Marker {
 impl Experiment for DeferredCheck {
     fn id(&self) -> String {
         if self.contended {
-            report::ids::DEFERRED_CHECK_CONTENDED.to_string()
+            report::model::ids::DEFERRED_CHECK_CONTENDED.to_string()
         } else {
-            report::ids::DEFERRED_CHECK_UNCONTENDED.to_string()
+            report::model::ids::DEFERRED_CHECK_UNCONTENDED.to_string()
         }
     }
 

@@ -18,7 +18,7 @@ use super::suite::SyscallPath;
 use super::{Blocked, Ctx, Experiment, Stop};
 use crate::schema;
 use anyhow::{Context, Result};
-use report::stats;
+use report::model::stats;
 use serde_json::Value;
 use workloads::entry::{CallPath, EntryOp};
 use workloads::sys::NoArgCall;
@@ -300,7 +300,7 @@ impl Blocked for EntryExperiment {
         drop(s.regions);
         let (size, medians) = stats::block_medians(&samples, s.done, 1.0);
         let mut p = common_params(ctx, s.op, s.batch, s.rule, samples.len());
-        if let Some(d) = report::ids::describe(self.id) {
+        if let Some(d) = report::model::ids::describe(self.id) {
             p.insert("measures".into(), d.into());
         }
         if s.op == EntryOp::VdsoClockGettime {

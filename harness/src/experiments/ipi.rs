@@ -178,7 +178,7 @@ impl IpiExperiment {
     /// `ipi.user.<method>`.
     pub fn user(method: UserMethod) -> IpiExperiment {
         IpiExperiment::new(
-            report::ids::ipi_id("user", method.name()),
+            report::model::ids::ipi_id("user", method.name()),
             "user",
             Box::new(move || Ok(Box::new(UserTrigger::new(method)?) as Box<dyn Initiator>)),
         )
@@ -446,7 +446,7 @@ impl Experiment for IpiExperiment {
         }
         let phase = run_phase(ctx, init, icpu, ctx.cfg.ipi_rate_hz, ctx.cfg.ipi_duration)?;
         let m = matched(ctx, &phase);
-        let quiet_median = report::stats::median_sorted(&phase.quiet);
+        let quiet_median = report::model::stats::median_sorted(&phase.quiet);
         let mut victim: Vec<i64> = m
             .hit
             .iter()
@@ -460,7 +460,7 @@ impl Experiment for IpiExperiment {
             .map(|&(a, b)| b.wrapping_sub(a) as i64 - o)
             .collect();
         let lengths = calls.iter().map(|&c| c.max(1) as u64).collect();
-        let initiator = report::stats::summarize(&mut calls);
+        let initiator = report::model::stats::summarize(&mut calls);
         let (false_rate, control_calls) = control(ctx, icpu, lengths, m.tol)?;
 
         let d = |a: u64, b: u64| b.saturating_sub(a);
@@ -564,11 +564,11 @@ fn ipi_params(
         ("res_delta", d(before.res, after.res).into()),
         (
             "quiet_median_cycles",
-            report::stats::median_sorted(&phase.quiet).into(),
+            report::model::stats::median_sorted(&phase.quiet).into(),
         ),
         (
             "quiet_p999_cycles",
-            report::stats::percentile_sorted(&phase.quiet, 99.9).into(),
+            report::model::stats::percentile_sorted(&phase.quiet, 99.9).into(),
         ),
         (
             "threshold_rule",
@@ -585,7 +585,7 @@ fn ipi_params(
 
 /// Quantiles of the loose candidates' offsets (sorted), for the record.
 fn offset_quantiles(sorted: &[i64]) -> serde_json::Value {
-    let q = |p: f64| report::stats::percentile_sorted(sorted, p);
+    let q = |p: f64| report::model::stats::percentile_sorted(sorted, p);
     serde_json::json!({
         "n": sorted.len(),
         "p1": finite(q(1.0)),

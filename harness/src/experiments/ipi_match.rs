@@ -85,7 +85,7 @@ pub fn candidates(gaps: &[Gap], windows: &[(u64, u64)], skew: u64) -> Vec<((u64,
 fn usual(v: impl Iterator<Item = u64>) -> u64 {
     let mut v: Vec<i64> = v.map(|x| x.min(i64::MAX as u64) as i64).collect();
     v.sort_unstable();
-    let p = report::stats::percentile_sorted(&v, USUAL);
+    let p = report::model::stats::percentile_sorted(&v, USUAL);
     if p.is_finite() {
         p as u64
     } else {
@@ -114,7 +114,7 @@ impl Tolerance {
         let mut offsets: Vec<i64> = cands.iter().map(|&(w, g)| t.offset(w, g)).collect();
         offsets.sort_unstable();
         let (lo, hi) = PILE_QUANTILES;
-        let q = |p: f64| report::stats::percentile_sorted(&offsets, p);
+        let q = |p: f64| report::model::stats::percentile_sorted(&offsets, p);
         let side = |v: f64| {
             if v.is_finite() && v > 0.0 {
                 ((v * SPREAD) as u64).max(floor) + skew

@@ -1,7 +1,7 @@
 //! Turning sample buffers into `schema::Experiment` values.
 
 use crate::schema::{self, Baseline, BlockDrift, Blocks, CoreCycles, Histogram};
-use report::stats;
+use report::model::stats;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -184,7 +184,7 @@ pub fn with_drift(mut e: schema::Experiment, drift: BlockDrift) -> schema::Exper
 /// median is of all samples, and with quantized samples the two can
 /// differ by half a step (blocks all at 190.5, the pooled median 190). A
 /// CI that leaves out its own figure is refused on load
-/// (`report::validate`), so it only ever widens.
+/// (`report::model::validate`), so it only ever widens.
 fn holding(ci: [f64; 2], x: f64) -> [f64; 2] {
     let x = finite(x);
     [finite(ci[0]).min(x), finite(ci[1]).max(x)]
@@ -282,9 +282,9 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../testdata/results/synthetic-tcg-partial.json"
         );
-        let mut file = report::load::read_result(std::path::Path::new(path)).unwrap();
+        let mut file = report::model::load::read_result(std::path::Path::new(path)).unwrap();
         file.experiments = vec![e];
-        report::validate::result_file(&file).unwrap();
+        report::model::validate::result_file(&file).unwrap();
     }
 
     #[test]
@@ -327,7 +327,7 @@ mod tests {
             ..Default::default()
         };
         let times: Vec<f64> = (0..20).map(|i| i as f64).collect();
-        let d = report::drift::block_drift(&reference, times);
+        let d = report::model::drift::block_drift(&reference, times);
         let e = with_drift(e, d);
         let drift = e.blocks.as_ref().unwrap().drift.as_ref().unwrap();
         assert_eq!(drift.off[..6], [false, false, true, true, true, false]);
@@ -340,7 +340,7 @@ mod tests {
         // A count that does not match the blocks is not attached.
         let mut plain = e;
         plain.blocks.as_mut().unwrap().drift = None;
-        let short = report::drift::block_drift(&reference, vec![1.0]);
+        let short = report::model::drift::block_drift(&reference, vec![1.0]);
         assert!(with_drift(plain, short).blocks.unwrap().drift.is_none());
     }
 

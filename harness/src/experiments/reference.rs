@@ -2,13 +2,13 @@
 //! `syscall(SYS_getppid)` (as `perf bench syscall basic` and
 //! scripts/c/syscall-loop.c call it), timed between the experiments'
 //! blocks all through the run. Its block medians, with when each was
-//! taken, become `schema::DriftReference`; `report::drift` reads them.
+//! taken, become `schema::DriftReference`; `report::model::drift` reads them.
 
 use super::entry::{per_op, pilot_batch, time_regions};
 use super::Ctx;
 use crate::schema::DriftReference;
 use anyhow::Result;
-use report::stats;
+use report::model::stats;
 use std::time::Instant;
 use workloads::entry::{CallPath, EntryOp};
 use workloads::sys::NoArgCall;
@@ -75,7 +75,7 @@ impl Reference {
             regions_per_block: REGIONS as u64,
             medians: self.medians.clone(),
             times_s: self.times.clone(),
-            off_threshold: report::drift::OFF_THRESHOLD,
+            off_threshold: report::model::drift::OFF_THRESHOLD,
         }
     }
 }

@@ -7,7 +7,7 @@ use super::record::{self, params};
 use super::{Blocked, Ctx, Experiment, Stop};
 use crate::schema;
 use anyhow::{Context, Result};
-use report::stats;
+use report::model::stats;
 use workloads::pages::Pages;
 use workloads::walk::{FlushRange, FLUSH_PAGES};
 
@@ -162,7 +162,7 @@ impl Blocked for RefillExperiment {
 }
 
 /// Blocks of pairs per refill experiment.
-const BLOCKS: usize = report::stats::MIN_BLOCKS;
+const BLOCKS: usize = report::model::stats::MIN_BLOCKS;
 /// Smallest walk judged by its own per-page costs: below it the fixed
 /// cost of the loop and the fences dominates both walks.
 const REACH_MIN_PAGES: usize = 64;

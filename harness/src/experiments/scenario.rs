@@ -69,7 +69,7 @@ impl Trigger {
 
     /// "user.mprotect"
     pub fn name(&self) -> String {
-        report::ids::scenario_trigger(&self.backend, &self.method)
+        report::model::ids::scenario_trigger(&self.backend, &self.method)
     }
 }
 
@@ -221,11 +221,11 @@ impl Caller {
 
 impl Experiment for ScenarioExperiment {
     fn id(&self) -> String {
-        report::ids::scenario_id(
+        report::model::ids::scenario_id(
             &self
                 .trigger
                 .as_ref()
-                .map_or(report::ids::SCENARIO_NONE.to_string(), Trigger::name),
+                .map_or(report::model::ids::SCENARIO_NONE.to_string(), Trigger::name),
         )
     }
 

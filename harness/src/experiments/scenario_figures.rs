@@ -7,7 +7,7 @@ use super::record::{self, finite, params};
 use super::scenario::CallCounts;
 use super::Ctx;
 use crate::schema::{self, Histogram, ScenarioStats, Throughput};
-use report::stats;
+use report::model::stats;
 use std::time::Duration;
 use workloads::scenario::{outlier_bound, Chunk, Recorder, BINS};
 
@@ -265,7 +265,7 @@ pub(super) fn none_experiment(
     let e = record::measured_histogram(id, "user", p, side.histogram());
     let mut e = record::with_blocks(e, blocks);
     e.scenario = Some(ScenarioStats {
-        trigger: report::ids::SCENARIO_NONE.into(),
+        trigger: report::model::ids::SCENARIO_NONE.into(),
         iteration: iteration.into(),
         pages: ctx.cfg.scenario_pages as u64,
         rate_hz: 0.0,
@@ -423,11 +423,11 @@ fn trigger_params(
     ] {
         p.insert(k.to_string(), v);
     }
-    if let Some(c) = report::ipi_class::class(&about.backend, &about.method) {
+    if let Some(c) = report::model::ipi_class::class(&about.backend, &about.method) {
         p.insert("ipi_class".into(), c.name.into());
         p.insert(
             "series_defers".into(),
-            report::ipi_class::deferred_word(&c).into(),
+            report::model::ipi_class::deferred_word(&c).into(),
         );
     }
 }
@@ -472,12 +472,12 @@ fn notes(ctx: &Ctx, side: &Side, about: Option<&TriggerInfo>) -> Vec<String> {
             a.trail
         ));
     }
-    if let Some(c) = about.and_then(|a| report::ipi_class::class(&a.backend, &a.method)) {
+    if let Some(c) = about.and_then(|a| report::model::ipi_class::class(&a.backend, &a.method)) {
         n.push(format!(
             "trigger IPIs: {} ({}); the series defers them: {}",
             c.name,
             c.path,
-            report::ipi_class::deferred_word(&c)
+            report::model::ipi_class::deferred_word(&c)
         ));
     }
     let pre: u64 = side.chunks.iter().map(|c| c.preempted).sum();

@@ -5,7 +5,7 @@
 //! with `on_each_cpu(do_sync_core)` up to three times per batch
 //! (arch/x86/kernel/alternative.c): IPIs to isolated CPUs too, even in
 //! user space. These are the IPIs the series defers (v7 25/31,
-//! `report::ipi_class`). The initiator toggles a tracepoint's enable file
+//! `report::model::ipi_class`). The initiator toggles a tracepoint's enable file
 //! in a tracing instance of its own (`crate::tracefs`); the victim, the
 //! /proc/interrupts check and the control are the shared ones of
 //! `ipi.rs`.
@@ -292,7 +292,7 @@ pub struct TextPokeExperiment;
 
 impl Experiment for TextPokeExperiment {
     fn id(&self) -> String {
-        report::ids::ipi_id("kernel", "text_poke")
+        report::model::ids::ipi_id("kernel", "text_poke")
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
@@ -327,7 +327,7 @@ impl Experiment for TextPokeExperiment {
             tlb_delta: m.counts.0,
             cal_delta: m.counts.1,
             seen_ratio: finite(m.t.gaps as f64 / m.counts.1 as f64),
-            initiator: report::stats::summarize(&mut m.call_cycles(ctx)),
+            initiator: report::model::stats::summarize(&mut m.call_cycles(ctx)),
             false_match_rate: Some(finite(c.t.matched as f64 / c.t.on() as f64)),
             burst: Some(burst.clone()),
         });
@@ -348,7 +348,7 @@ struct Measured<'a> {
 impl<'a> Measured<'a> {
     fn of(ctx: &Ctx, phase: &'a Phase) -> Measured<'a> {
         let hz = ctx.timer.tsc_hz;
-        let quiet = report::stats::median_sorted(&phase.quiet).max(0.0) as u64;
+        let quiet = report::model::stats::median_sorted(&phase.quiet).max(0.0) as u64;
         let events = bursts(
             &phase.gaps,
             &phase.fired.windows,
@@ -448,7 +448,7 @@ fn burst_params(
         ),
         ("loc_delta", p.after.loc.saturating_sub(p.before.loc).into()),
         ("res_delta", p.after.res.saturating_sub(p.before.res).into()),
-        ("quiet_median_cycles", report::stats::median_sorted(&p.quiet).into()),
+        ("quiet_median_cycles", report::model::stats::median_sorted(&p.quiet).into()),
         ("match_skew_cycles", ((ipi::SKEW_S * ctx.timer.tsc_hz) as u64).into()),
         ("control_calls", c.phase.fired.windows.len().into()),
         ("control_cal_delta", c.counts.1.into()),
@@ -479,12 +479,12 @@ fn burst_notes(
          so gaps per event ({:.1}) undercounts the IPIs taken",
         b.cal_per_event, b.gaps_per_event
     )];
-    if let Some(c) = report::ipi_class::class("kernel", "text_poke") {
+    if let Some(c) = report::model::ipi_class::class("kernel", "text_poke") {
         notes.push(format!(
             "IPI class: {} ({}); the series defers it: {} ({})",
             c.name,
             c.path,
-            report::ipi_class::deferred_word(&c),
+            report::model::ipi_class::deferred_word(&c),
             c.cite.join(", ")
         ));
     }

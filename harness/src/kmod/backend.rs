@@ -10,7 +10,7 @@
 //!   `nop` as the baseline (`entry_flush`);
 //! - `entry.flush.series`: the row the series itself stands for (INVPCID
 //!   type 2 with INVPCID, else CR4.PGE twice); the other variants are
-//!   named alternatives (`report::ids::flush_semantics`);
+//!   named alternatives (`report::model::ids::flush_semantics`);
 //! - `entry.flush.deferred` / `entry.flush.deferred_marked`: the atomic
 //!   check of Lutomirski's proposal (review text, not posted code) on every
 //!   entry, alone and with a housekeeping CPU setting the victim's
@@ -31,7 +31,7 @@ use crate::experiments::record::{self, params};
 use crate::experiments::{Ctx, Experiment, Stop};
 use crate::schema;
 use anyhow::{Context, Result};
-use report::ids::EntryTiming;
+use report::model::ids::EntryTiming;
 
 /// Samples per ioctl or chunk between cancel checks.
 pub(super) const CHUNK: usize = 2_000;
@@ -132,7 +132,7 @@ pub(super) fn describe(v: Variant) -> &'static str {
 pub(super) fn series_context(info: &device::DeviceInfo, v: Variant, e: &mut schema::Experiment) {
     use super::abi::{F_INVPCID, F_PTI};
     let pti = info.has(F_PTI);
-    let series = report::ids::series_variant(info.has(F_INVPCID));
+    let series = report::model::ids::series_variant(info.has(F_INVPCID));
     let role = match v {
         Variant::Series | Variant::Deferred if pti => "series",
         _ if v.name() == series && pti => "series",
@@ -146,7 +146,7 @@ pub(super) fn series_context(info: &device::DeviceInfo, v: Variant, e: &mut sche
     e.params.insert("pti".into(), pti.into());
     e.params.insert(
         "semantics".into(),
-        report::ids::flush_semantics(v.name()).into(),
+        report::model::ids::flush_semantics(v.name()).into(),
     );
     if !pti {
         e.notes.push(
@@ -365,15 +365,19 @@ mod tests {
     fn every_variant_has_semantics_and_a_table_rank() {
         for v in Variant::ALL {
             assert_ne!(
-                report::ids::flush_semantics(v.name()),
+                report::model::ids::flush_semantics(v.name()),
                 "unknown variant",
                 "{}",
                 v.name()
             );
-            assert!(report::ids::variant_rank(v.name()) < 13, "{}", v.name());
+            assert!(
+                report::model::ids::variant_rank(v.name()) < 13,
+                "{}",
+                v.name()
+            );
         }
-        assert_eq!(report::ids::series_variant(true), "invpcid2");
-        assert_eq!(report::ids::series_variant(false), "cr4_pge");
+        assert_eq!(report::model::ids::series_variant(true), "invpcid2");
+        assert_eq!(report::model::ids::series_variant(false), "cr4_pge");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `entry.flush.<variant>[.next_entry][.w<N>]`: the emulated
 //! flush-on-entry, timed from user space against the same ioctl doing
-//! `nop` (`report::ids::EntryTiming` says what each timing holds):
+//! `nop` (`report::model::ids::EntryTiming` says what each timing holds):
 //!
 //! - dispatch (`entry.flush.<variant>[.wN]`): the flushing ioctl alone,
 //!   then the N-page walk. The flush runs at ioctl dispatch, after the
@@ -20,7 +20,7 @@ use crate::experiments::record::{self, params};
 use crate::experiments::{Ctx, Experiment, Stop};
 use crate::schema;
 use anyhow::{Context, Result};
-use report::ids::EntryTiming;
+use report::model::ids::EntryTiming;
 use workloads::entry::{CallPath, EntryOp};
 use workloads::pages::Pages;
 use workloads::sys::NoArgCall;
@@ -205,12 +205,12 @@ impl EntryFlush {
 fn median(v: &[i64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_unstable();
-    report::stats::median_sorted(&s)
+    report::model::stats::median_sorted(&s)
 }
 
 impl Experiment for EntryFlush {
     fn id(&self) -> String {
-        report::ids::entry_flush_timed_id(self.name(), self.pages as u64, self.timing)
+        report::model::ids::entry_flush_timed_id(self.name(), self.pages as u64, self.timing)
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {

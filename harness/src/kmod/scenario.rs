@@ -27,7 +27,7 @@ use crate::experiments::scenario::{
 };
 use crate::experiments::Experiment;
 use anyhow::Context;
-use report::ids;
+use report::model::ids;
 
 /// The flush variants of `scenario.kmod.on_entry.*`: the series' own
 /// flush (INVPCID type 2, else CR4.PGE twice), and a CR3 reload, which
@@ -117,7 +117,7 @@ fn entry_note(v: Variant) -> String {
         format!(
             "Lutomirski's proposal ({}), review text, not posted code: the initiator sets the \
              victim's flush-pending bit (no IPI) and the victim's next entry flushes; {how}",
-            report::kernel_rules::src::LUTO_PROPOSAL
+            report::model::kernel_rules::src::LUTO_PROPOSAL
         )
     } else {
         format!("every entry flushes ({}); {how}", v.name())
@@ -177,13 +177,13 @@ mod tests {
         );
         for id in &ids {
             let t = id.strip_prefix("scenario.").unwrap();
-            let s = report::scenario::Strategy::of_trigger(t);
+            let s = report::output::scenario::Strategy::of_trigger(t);
             match t {
-                "kmod.deferred" => assert_eq!(s, report::scenario::Strategy::Deferred),
+                "kmod.deferred" => assert_eq!(s, report::output::scenario::Strategy::Deferred),
                 _ if t.contains("on_entry") => {
-                    assert!(matches!(s, report::scenario::Strategy::OnEntry(_)))
+                    assert!(matches!(s, report::output::scenario::Strategy::OnEntry(_)))
                 }
-                _ => assert!(matches!(s, report::scenario::Strategy::Ipi(..))),
+                _ => assert!(matches!(s, report::output::scenario::Strategy::Ipi(..))),
             }
         }
     }

@@ -56,7 +56,7 @@ pub fn measure_overhead<C: Clock>(clock: &C) -> (f64, u64) {
     v.sort_unstable();
     let mut reads = vec![0u64; STEP_READS];
     back_to_back(clock, &mut reads);
-    (report::stats::median_sorted(&v), step(&reads))
+    (report::model::stats::median_sorted(&v), step(&reads))
 }
 
 /// Fills `out` with back-to-back readings of `clock`.

@@ -179,7 +179,7 @@ impl Timer {
                 let (tsc, _) = measure_overhead(&workloads::Paired::new(&Tsc, p, &log));
                 let mut core = log.take();
                 core.sort_unstable();
-                let core = report::stats::median_sorted(&core);
+                let core = report::model::stats::median_sorted(&core);
                 (tsc, Some(core), measure_overhead(p).0)
             }
         };
@@ -274,7 +274,7 @@ impl Timer {
 
     /// TSC cycles to nanoseconds (NaN when the frequency is unknown).
     pub fn tsc_ns(&self, cycles: f64) -> f64 {
-        report::units::cycles_to_ns(report::units::TscCycles(cycles), self.tsc_hz)
+        report::model::units::cycles_to_ns(report::model::units::TscCycles(cycles), self.tsc_hz)
             .unwrap_or(f64::NAN)
     }
 }

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use report::schema::ResultFile;
+use report::model::schema::ResultFile;
 use std::path::PathBuf;
 
 pub fn root() -> PathBuf {
@@ -15,7 +15,8 @@ pub fn fixture_path(name: &str) -> PathBuf {
 }
 
 pub fn load(name: &str) -> ResultFile {
-    report::load::read_result(&fixture_path(name)).unwrap_or_else(|e| panic!("{name}: {e:#}"))
+    report::model::load::read_result(&fixture_path(name))
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"))
 }
 
 /// The three-machine fleet most golden tests use: a KVM Genoa, a

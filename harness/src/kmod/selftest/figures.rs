@@ -1,5 +1,5 @@
 //! The self-test's quick look at the two timings of the emulated
-//! flush-on-entry (`report::ids::EntryTiming`), per supported variant:
+//! flush-on-entry (`report::model::ids::EntryTiming`), per supported variant:
 //! the flushing ioctl alone (dispatch), and the ioctl with the next system
 //! call (getppid), each minus the same with the nop ioctl. Printed so the
 //! emulator runs (QEMU TCG, Bochs) show both paths ran and what they read;

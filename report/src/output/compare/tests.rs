@@ -1,0 +1,137 @@
+//! The comparison's rows, tests and the drift reference's netting.
+
+use super::*;
+
+#[test]
+fn identical_files_show_no_change() {
+    let f = crate::model::load::parse_result(include_str!(
+        "../../../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+    ))
+    .unwrap();
+    let c = compare(&f, &f);
+    assert_eq!(c.rows.len(), f.experiments.len());
+    assert!(c.only_a.is_empty() && c.only_b.is_empty() && c.warnings.is_empty());
+    for r in &c.rows {
+        assert_eq!(r.delta(), 0.0, "{}", r.id);
+        assert_ne!(r.test.significant(), Some(true), "{} {:?}", r.id, r.test);
+    }
+}
+
+fn with_blocks(f: &ResultFile, id: &str, medians: Vec<f64>) -> ResultFile {
+    let mut f = f.clone();
+    f.timer.resolution_cycles = 24;
+    let e = f.experiments.iter_mut().find(|e| e.id == id).unwrap();
+    e.params.insert("ops_per_sample".into(), 16.into());
+    let m = crate::model::stats::median_f64(&medians);
+    e.summary.median = m;
+    e.baseline = None;
+    e.blocks = Some(crate::model::stats::blocks(1000, medians));
+    f
+}
+
+#[test]
+fn blocks_flag_real_shifts_not_drift_or_steps() {
+    let f = crate::model::load::parse_result(include_str!(
+        "../../../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+    ))
+    .unwrap();
+    let base: Vec<f64> = (0..20).map(|i| 390.0 + (i % 5) as f64 * 0.5).collect();
+    let a = with_blocks(&f, "entry.getpid", base.clone());
+    let row = |b: &ResultFile| {
+        compare(&a, b)
+            .rows
+            .into_iter()
+            .find(|r| r.id == "entry.getpid")
+            .unwrap()
+    };
+    // A/A with a 1-cycle drift: every block moved, but by 0.3%.
+    let drift = with_blocks(&f, "entry.getpid", base.iter().map(|x| x + 1.0).collect());
+    let r = row(&drift);
+    assert!(
+        matches!(r.test, Test::Blocks { p, .. } if p < ALPHA),
+        "{r:?}"
+    );
+    assert_eq!(r.test.significant(), Some(false));
+    // A 10% slowdown is found.
+    let slow = with_blocks(&f, "entry.getpid", base.iter().map(|x| x * 1.1).collect());
+    assert_eq!(row(&slow).test.significant(), Some(true));
+    let text = render_text(&compare(&a, &slow));
+    assert!(text.contains("independent blocks"), "{text}");
+}
+
+/// `with_blocks` interleaved with a drift reference at `level`.
+fn interleaved(f: &ResultFile, medians: Vec<f64>, level: f64) -> ResultFile {
+    let mut f = with_blocks(f, "entry.getpid", medians);
+    let r = crate::model::schema::DriftReference {
+        operation: "glibc syscall(), getppid".into(),
+        medians: vec![200.0 * level; 21],
+        times_s: (0..21).map(f64::from).collect(),
+        off_threshold: drift::OFF_THRESHOLD,
+        ..Default::default()
+    };
+    let e = f
+        .experiments
+        .iter_mut()
+        .find(|e| e.id == "entry.getpid")
+        .unwrap();
+    let b = e.blocks.as_mut().unwrap();
+    b.drift = Some(drift::block_drift(&r, (0..20).map(f64::from).collect()));
+    f.drift_reference = Some(r);
+    f
+}
+
+#[test]
+fn a_host_that_moved_as_a_whole_is_netted_out() {
+    let f = crate::model::load::parse_result(include_str!(
+        "../../../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+    ))
+    .unwrap();
+    let base: Vec<f64> = (0..20).map(|i| 390.0 + (i % 5) as f64 * 0.5).collect();
+    let a = interleaved(&f, base.clone(), 1.0);
+    // B's host ran everything 8% slower, the reference too.
+    let b = interleaved(&f, base.iter().map(|x| x * 1.08).collect(), 1.08);
+    let row = |c: &Comparison| c.rows.iter().find(|r| r.id == "entry.getpid").cloned();
+    let c = compare(&a, &b);
+    let r = row(&c).unwrap();
+    assert!(matches!(c.reference, drift::Change::Net { .. }));
+    assert_eq!(r.test.significant(), Some(false), "{r:?}");
+    assert!(r.net_change_pct().unwrap().abs() < 1e-9);
+    // Rows not interleaved in both runs are judged raw.
+    assert!(c
+        .rows
+        .iter()
+        .filter(|r| r.id != "entry.getpid")
+        .all(|r| r.net.is_none()));
+    let text = render_text(&c);
+    assert!(
+        text.contains("judged net of it") && text.contains("+8.0%"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+    // A real 8% slowdown with a steady reference is found.
+    let slow = interleaved(&f, base.iter().map(|x| x * 1.08).collect(), 1.0);
+    assert_eq!(
+        row(&compare(&a, &slow)).unwrap().test.significant(),
+        Some(true)
+    );
+    // --raw, or another kernel: the reference is not the host's drift.
+    let raw = compare_with(
+        &a,
+        &b,
+        Options {
+            net_of_reference: false,
+        },
+    );
+    assert_eq!(row(&raw).unwrap().test.significant(), Some(true));
+    assert!(render_text(&raw).contains("not netted (--raw"));
+    let mut other = b.clone();
+    if let Some(p) = other.environment.platform.as_mut() {
+        p.kernel_release.push_str("-patched");
+    }
+    let c = compare(&a, &other);
+    assert!(matches!(c.reference, drift::Change::NotNetted { .. }));
+    assert_eq!(row(&c).unwrap().test.significant(), Some(true));
+    assert!(render_text(&c)
+        .replace("\n  ", " ")
+        .contains("the kernels differ"));
+}
