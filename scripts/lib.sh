@@ -40,7 +40,7 @@ copy_libs() {
 	done
 }
 
-# The module's scenario ids every VM test runs (harness/src/kmod/scenario.rs).
+# The module's scenario ids every VM test runs (harness/src/experiments/kmod/scenario.rs).
 SCENARIO_KMOD_IDS="scenario.kmod.kernel_range scenario.kmod.flush_all scenario.kmod.on_entry.series scenario.kmod.on_entry.cr3_flush scenario.kmod.deferred"
 
 # check_scenarios LABEL RESULT TAG: every scenario.kmod.* id ran in the

@@ -17,17 +17,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Describe this CPU and kernel (or a CPUID dump): flush features, PTI, isolation, verdict
-    Detect(crate::detect::DetectArgs),
+    Detect(crate::commands::detect::DetectArgs),
     /// Run the measurement suite and write a result file and a report
-    Run(crate::run::RunArgs),
+    Run(crate::commands::run::RunArgs),
     /// Text tables (and SVG plots) from result files
-    Report(crate::results_cmds::ReportArgs),
+    Report(crate::commands::report::ReportArgs),
     /// Before/after comparison of two result files
-    Compare(crate::results_cmds::CompareArgs),
+    Compare(crate::commands::compare::CompareArgs),
     /// Which CPU and which strategy for a workload profile
-    Size(crate::results_cmds::SizeArgs),
+    Size(crate::commands::size::SizeArgs),
     /// Build, load, unload or inspect the entrybench kernel module
-    Kmod(crate::kmod::cmd::KmodArgs),
+    Kmod(crate::commands::kmod::KmodArgs),
 }
 
 /// Exit status for bad input or a failed command (clap uses 2 for usage
@@ -54,12 +54,12 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Detect(a) => crate::detect::cmd(a),
-        Command::Run(a) => crate::run::cmd(a),
-        Command::Report(a) => crate::results_cmds::report_cmd(a),
-        Command::Compare(a) => crate::results_cmds::compare_cmd(a),
-        Command::Size(a) => crate::results_cmds::size_cmd(a),
-        Command::Kmod(a) => crate::kmod::cmd::cmd(a),
+        Command::Detect(a) => crate::commands::detect::cmd(a),
+        Command::Run(a) => crate::commands::run::cmd(a),
+        Command::Report(a) => crate::commands::report::cmd(a),
+        Command::Compare(a) => crate::commands::compare::cmd(a),
+        Command::Size(a) => crate::commands::size::cmd(a),
+        Command::Kmod(a) => crate::commands::kmod::cmd(a),
     };
     match result {
         Ok(code) => code,

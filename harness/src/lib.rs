@@ -3,12 +3,15 @@
 //!
 //! Layout: `cpu` decodes CPUID (live or from a dump), `platform` reads the
 //! running kernel's view, `detect` joins them into an `Environment`;
-//! `timer`, `placement` and `experiments` measure; `run` drives a suite and
-//! writes a result file; `kmod` talks to /dev/entrybench; `results_cmds`
-//! is the glue from the CLI into the `report` crate.
+//! `timer`, `placement` and `experiments` (every experiment id, the
+//! kernel module's too) measure; `schedule` drives a suite and writes a
+//! result file, `run` prints its summary; `kmod` talks to /dev/entrybench;
+//! `commands` holds the subcommand handlers, one file each (`report`,
+//! `compare` and `size` are glue into the `report` crate).
 
 pub mod bench_measurement;
 pub mod cli;
+pub mod commands;
 pub mod cpu;
 pub mod detect;
 pub mod experiments;
@@ -16,7 +19,6 @@ pub mod kmod;
 pub mod perf;
 pub mod placement;
 pub mod platform;
-pub mod results_cmds;
 pub mod run;
 pub mod schedule;
 pub mod timer;

@@ -40,6 +40,7 @@ pub mod deferred;
 pub mod entry;
 pub mod ipi;
 pub mod ipi_match;
+pub mod kmod;
 pub mod record;
 pub mod reference;
 pub mod refill;

@@ -1,6 +1,6 @@
 //! The `run` options of the scenario.* experiments (flattened into
-//! `run::RunArgs`; `--rate` and `--duration` apply to them too: the
-//! duration is the triggered time of each scenario).
+//! `commands::run::RunArgs`; `--rate` and `--duration` apply to them
+//! too: the duration is the triggered time of each scenario).
 
 use super::suite::{ScenarioCall, SuiteConfig};
 use anyhow::{bail, Result};

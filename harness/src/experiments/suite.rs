@@ -124,7 +124,7 @@ impl SuiteConfig {
 pub type Backend = fn(&SuiteConfig) -> Vec<Box<dyn Experiment>>;
 
 /// Every backend, in run order. A new backend appends its function here.
-pub const BACKENDS: &[Backend] = &[userspace, crate::kmod::backend::suite];
+pub const BACKENDS: &[Backend] = &[userspace, super::kmod::suite];
 
 /// The userspace backend: always available.
 pub fn userspace(cfg: &SuiteConfig) -> Vec<Box<dyn Experiment>> {

@@ -18,19 +18,22 @@
 //! - `ipi.kmod.<method>`: kernel-side flush IPIs to the victim CPU (see
 //!   `KmodInitiator`);
 //! - `scenario.kmod.*`: the module's strategies in the head-to-head
-//!   (`super::scenario`).
+//!   (`scenario`).
 //!
 //! A variant the CPU lacks is skipped with a note (the module answers
 //! EOPNOTSUPP), never failed.
 
-use super::abi::{Method, Variant};
-use super::device::{self, Device};
-use super::entry_flush::EntryFlush;
+pub mod entry_flush;
+pub mod scenario;
+
 use crate::experiments::ipi::{Initiator, IpiExperiment, Row};
 use crate::experiments::record::{self, params};
 use crate::experiments::{Ctx, Experiment, Stop};
+use crate::kmod::abi::{self, Method, Variant};
+use crate::kmod::device::{self, Device};
 use crate::schema;
 use anyhow::{Context, Result};
+use entry_flush::EntryFlush;
 use report::model::ids::EntryTiming;
 
 /// Samples per ioctl or chunk between cancel checks.
@@ -130,7 +133,7 @@ pub(super) fn describe(v: Variant) -> &'static str {
 /// with PTI off is labelled `series_pti_off`, not `series` (the series'
 /// flush runs only on the PTI entry path).
 pub(super) fn series_context(info: &device::DeviceInfo, v: Variant, e: &mut schema::Experiment) {
-    use super::abi::{F_INVPCID, F_PTI};
+    use abi::{F_INVPCID, F_PTI};
     let pti = info.has(F_PTI);
     let series = report::model::ids::series_variant(info.has(F_INVPCID));
     let role = match v {
@@ -271,7 +274,7 @@ pub fn interrupt_row(method: Method) -> &'static str {
 pub struct KmodInitiator {
     dev: Device,
     method: Method,
-    arg: super::abi::GlobalFlush,
+    arg: abi::GlobalFlush,
 }
 
 impl KmodInitiator {
@@ -281,11 +284,11 @@ impl KmodInitiator {
         let cpu = unsafe { libc::sched_getcpu() };
         let victim = u32::try_from(cpu).context("sched_getcpu failed")?;
         let dev = Device::open()?;
-        let arg = super::abi::GlobalFlush {
+        let arg = abi::GlobalFlush {
             method: method as u32,
             count: 1,
             pages: 1,
-            cpumask: super::abi::cpumask(&[victim])?,
+            cpumask: abi::cpumask(&[victim])?,
             ..Default::default()
         };
         Ok(KmodInitiator { dev, method, arg })
@@ -322,7 +325,7 @@ impl Initiator for KmodInitiator {
     fn fire(&mut self) -> Result<()> {
         let mut a = self.arg;
         // SAFETY: `a` is a valid GlobalFlush with no cycles buffer.
-        unsafe { super::abi::ioc_global_flush(self.dev.raw_fd(), &mut a) }
+        unsafe { abi::ioc_global_flush(self.dev.raw_fd(), &mut a) }
             .with_context(|| format!("GLOBAL_FLUSH {}", self.method.name()))?;
         Ok(())
     }
@@ -353,7 +356,7 @@ pub fn suite_when_loaded(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn E
             Box::new(move || Ok(Box::new(KmodInitiator::new(m)?) as Box<dyn Initiator>)),
         )));
     }
-    v.extend(super::scenario::all());
+    v.extend(scenario::all());
     v
 }
 

@@ -13,11 +13,11 @@
 //!   row also records what the entry after the flush paid alone. This is
 //!   the row the series and the sizing use.
 
-use super::abi::{Method, Variant};
-use super::backend::{common_notes, describe, open_for, series_context, CHUNK};
-use super::device::{self, Device};
+use super::{common_notes, describe, open_for, series_context, CHUNK};
 use crate::experiments::record::{self, params};
 use crate::experiments::{Ctx, Experiment, Stop};
+use crate::kmod::abi::{Method, Variant};
+use crate::kmod::device::{self, Device};
 use crate::schema;
 use anyhow::{Context, Result};
 use report::model::ids::EntryTiming;

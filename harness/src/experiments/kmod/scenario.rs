@@ -18,14 +18,14 @@
 //!   the mark, which may begin after the event's window: one more
 //!   iteration counts as overlapping each event.
 
-use super::abi::{Method, Variant};
-use super::backend::{common_notes, open_for, series_context, KmodInitiator};
-use super::device::Device;
+use super::{common_notes, open_for, series_context, KmodInitiator};
 use crate::experiments::ipi::{Factory, Initiator};
 use crate::experiments::scenario::{
     CallCounts, CallFactory, EntryCall, Finish, ScenarioExperiment, Trigger, VictimCall,
 };
 use crate::experiments::Experiment;
+use crate::kmod::abi::{Method, Variant};
+use crate::kmod::device::Device;
 use anyhow::Context;
 use report::model::ids;
 

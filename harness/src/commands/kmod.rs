@@ -1,9 +1,9 @@
 //! `entrybench kmod build|load|unload|status` (+ hidden `selftest` and
 //! `fuzz`, in their own modules, used by scripts/vm-test.sh in the guest).
 
-use super::abi;
-use super::device::{self, Device};
-use super::fuzz;
+use crate::kmod::abi;
+use crate::kmod::device::{self, Device};
+use crate::kmod::fuzz;
 use anyhow::{bail, ensure, Context, Result};
 use nix::errno::Errno;
 use std::ffi::CString;
@@ -94,9 +94,9 @@ pub fn cmd(args: KmodArgs) -> Result<i32> {
             leave_generator,
             hotplug,
             entry_samples,
-        } => super::selftest::run(
+        } => crate::kmod::selftest::run(
             &expect_unsupported,
-            super::selftest::Extras {
+            crate::kmod::selftest::Extras {
                 leave_generator,
                 hotplug,
                 entry_samples,
