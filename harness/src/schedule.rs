@@ -222,7 +222,7 @@ fn prepare_all(
     sink.bar.set_length(idx.len() as u64);
     let mut slots = Vec::new();
     for &i in idx {
-        let id = list[i].id();
+        let id = list[i].id().to_string();
         sink.bar.set_message(id.clone());
         let Some(b) = list[i].blocked() else {
             continue;
@@ -313,7 +313,7 @@ fn one_by_one(
     sink.bar.set_length(idx.len() as u64);
     for &i in idx {
         let exp = &mut list[i];
-        let id = exp.id();
+        let id = exp.id().to_string();
         sink.bar.set_message(id.clone());
         let r = reference.block(ctx).and_then(|()| exp.run(ctx));
         match r {

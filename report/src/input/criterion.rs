@@ -22,7 +22,8 @@
 //! and the placement is marked unknown.
 
 use crate::model::schema::{
-    Baseline, Environment, Experiment, Histogram, Placement, ResultFile, TimerInfo, SCHEMA_VERSION,
+    Baseline, Environment, Experiment, ExperimentId, Histogram, Placement, ResultFile, TimerInfo,
+    SCHEMA_VERSION,
 };
 use crate::model::stats;
 use crate::model::{files, untrusted};
@@ -493,7 +494,7 @@ fn build(saved: &[Saved]) -> (Vec<Experiment>, Vec<String>) {
             .to_string();
         let delta = map_id(&bench).is_some_and(|(r, _, _)| r.role == Role::Delta);
         if delta && e.baseline.is_none() {
-            e.id = format!("criterion.{}", bench.replace('/', "."));
+            e.id = ExperimentId::criterion(&bench);
             e.notes.push(format!(
                 "its baseline bench was not found: this is the raw figure, not the {id} delta"
             ));
@@ -527,7 +528,8 @@ fn experiment(s: &Saved, rule: &Rule, id: &str, cap: Option<&str>) -> Experiment
         params.insert(name.into(), v);
     }
     let samples = Histogram::from_samples(&samples);
-    Experiment::plain(id, BACKEND, params, summary, samples)
+    // The rule's id, its `*` filled in: read typed once, here.
+    Experiment::plain(id.into(), BACKEND, params, summary, samples)
 }
 
 fn attach(e: &mut Experiment, base: &Saved, label: &str) {

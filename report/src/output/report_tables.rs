@@ -2,7 +2,7 @@
 //! in-kernel flush primitives, flush-on-entry deltas, refill, IPIs. The
 //! numbers are chosen here; `render` decides text, Markdown or CSV.
 
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, EntryCall, ExperimentId};
 use crate::model::machine::{self, Machine};
 use crate::model::schema::{ClockKind, Experiment, ResultFile};
 use crate::model::units::{ci_ns, count, ns, num};
@@ -93,19 +93,19 @@ fn machine_report(m: &Machine) -> MachineReport {
     );
     let core_cell = |e: &Experiment| e.headline_core_cycles().map_or("-".into(), num);
 
-    let mut rows: Vec<(Kind, &Experiment)> =
+    let mut rows: Vec<(ExperimentId, &Experiment)> =
         m.experiments.values().map(|e| (ids::kind(e), *e)).collect();
     rows.sort_by_key(|r| sort_key(&r.0));
     for (k, e) in rows {
         let s = &e.summary;
         let t = |c: f64| e.tsc(c);
         match &k {
-            Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => {
+            ExperimentId::TimerOverhead | ExperimentId::Entry(_) | ExperimentId::Vdso(_) => {
                 entry.push(entry_row(e, hz, core))
             }
-            Kind::FlushKernel(v) => {
+            ExperimentId::FlushKernel(v) => {
                 let mut row = vec![
-                    v.clone(),
+                    v.to_string(),
                     tsc_num(e, s.median),
                     ns(t(s.median), hz),
                     ci_ns(e.tsc_ci(s.median_ci95), hz),
@@ -117,7 +117,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                 }
                 kernel.push(row)
             }
-            Kind::EntryFlush {
+            ExperimentId::EntryFlush {
                 variant,
                 pages,
                 timing,
@@ -128,7 +128,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                     ids::EntryTiming::NextEntry => &mut next_entry,
                 };
                 table.push(vec![
-                    variant.clone(),
+                    variant.to_string(),
                     pages.to_string(),
                     num(d),
                     ns(t(d), hz),
@@ -136,7 +136,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                     count(s.n),
                 ]);
             }
-            Kind::Refill(p) => {
+            ExperimentId::Refill(p) => {
                 let (d, ci) = delta_and_ci(e);
                 let per = if *p > 0 { d / *p as f64 } else { f64::NAN };
                 refill.push(vec![
@@ -149,15 +149,15 @@ fn machine_report(m: &Machine) -> MachineReport {
                 ]);
             }
             // Burst experiments have their own per-event table.
-            Kind::Ipi(..) if e.ipi.as_ref().is_some_and(|i| i.burst.is_some()) => {}
-            Kind::Ipi(backend, method) => {
+            ExperimentId::Ipi(..) if e.ipi.as_ref().is_some_and(|i| i.burst.is_some()) => {}
+            ExperimentId::Ipi(i) => {
                 let init = e
                     .ipi
                     .as_ref()
                     .map(|i| i.initiator.median)
                     .unwrap_or(f64::NAN);
                 ipi.push(vec![
-                    format!("{backend}.{method}"),
+                    i.to_string(),
                     tsc_num(e, s.median),
                     ns(t(s.median), hz),
                     ns(t(s.p99), hz),
@@ -166,7 +166,7 @@ fn machine_report(m: &Machine) -> MachineReport {
                     count(s.n),
                 ]);
             }
-            Kind::Scenario(_) | Kind::Other => {}
+            _ => {}
         }
     }
     let mut tables: Vec<Table> = [entry, kernel, on_entry, next_entry, refill, ipi]
@@ -206,7 +206,7 @@ fn entry_row(e: &Experiment, hz: f64, core: bool) -> Vec<String> {
     };
     let t = |c: f64| e.tsc(c);
     let mut row = vec![
-        e.id.clone(),
+        e.id.to_string(),
         tsc_num(e, h),
         ns(t(h), hz),
         ci_ns(e.tsc_ci(ci), hz),
@@ -227,19 +227,19 @@ fn tsc_num(e: &Experiment, cycles: f64) -> String {
 }
 
 /// Row order inside each table: docs/design.md order, not alphabetical.
-fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
+fn sort_key(k: &ExperimentId) -> (usize, usize, u64, String) {
     match k {
-        Kind::TimerOverhead => (0, 0, 0, String::new()),
-        Kind::Entry(n) => (1, ids::entry_rank(n), 0, n.clone()),
-        Kind::Vdso(n) => (2, 0, 0, n.clone()),
-        Kind::FlushKernel(v) => (3, ids::variant_rank(v), 0, v.clone()),
-        Kind::EntryFlush { variant, pages, .. } => {
-            (4, ids::variant_rank(variant), *pages, variant.clone())
+        ExperimentId::TimerOverhead => (0, 0, 0, String::new()),
+        ExperimentId::Entry(n) => (1, n.rank(), 0, n.to_string()),
+        ExperimentId::Vdso(n) => (2, 0, 0, n.to_string()),
+        ExperimentId::FlushKernel(v) => (3, v.rank(), 0, v.to_string()),
+        ExperimentId::EntryFlush { variant, pages, .. } => {
+            (4, variant.rank(), *pages, variant.to_string())
         }
-        Kind::Refill(p) => (5, 0, *p, String::new()),
-        Kind::Ipi(b, m) => (6, usize::from(b != "user"), 0, m.clone()),
-        Kind::Scenario(t) => (7, 0, 0, t.clone()),
-        Kind::Other => (8, 0, 0, String::new()),
+        ExperimentId::Refill(p) => (5, 0, *p, String::new()),
+        ExperimentId::Ipi(i) => (6, usize::from(i.backend() != "user"), 0, i.method().into()),
+        ExperimentId::Scenario(t) => (7, 0, 0, t.to_string()),
+        _ => (8, 0, 0, String::new()),
     }
 }
 
@@ -317,7 +317,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
     for m in machine::group(files) {
         let hz = m.tsc_hz();
         let getpid = m
-            .get("entry.getpid")
+            .get(&ExperimentId::Entry(EntryCall::Getpid))
             .map(|e| ns(e.tsc(e.summary.median), hz))
             .unwrap_or_else(|| "-".into());
         // The cost model's own picks: the series' flush E and the IPI I.
@@ -463,7 +463,9 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
             .unwrap_or_else(|| "unknown".into());
         for e in m.experiments.values() {
             let pages = match ids::kind(e) {
-                Kind::Refill(p) | Kind::EntryFlush { pages: p, .. } => p.to_string(),
+                ExperimentId::Refill(p) | ExperimentId::EntryFlush { pages: p, .. } => {
+                    p.to_string()
+                }
                 _ => String::new(),
             };
             let h = e.headline_cycles();
@@ -485,7 +487,7 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
                 m.kernel.clone(),
                 m.host.clone(),
                 pti.clone(),
-                e.id.clone(),
+                e.id.to_string(),
                 pages,
                 match e.clock {
                     ClockKind::Tsc => "tsc",
