@@ -234,3 +234,33 @@ fn the_walk_comes_from_params_where_the_id_has_none() {
     e.id = id("entry.flush.cr4_pge.w8");
     assert_eq!(kind(&e), id("entry.flush.cr4_pge.w8"));
 }
+
+#[test]
+fn a_trigger_names_its_backend_and_method() {
+    let t = |s: &str| Trigger::from_name(s).unwrap();
+    for (name, backend, method) in [
+        ("none", "user", "none"),
+        ("user.mprotect", "user", "mprotect"),
+        ("kernel.text_poke", "kernel", "text_poke"),
+        ("kmod.kernel_range", "kmod", "kernel_range"),
+        ("kmod.on_entry.series", "kmod", "on_entry.series"),
+        ("kmod.deferred", "kmod", "deferred"),
+    ] {
+        assert_eq!(t(name).to_string(), name);
+        assert_eq!(
+            (t(name).backend(), t(name).method().as_str()),
+            (backend, method)
+        );
+        assert_eq!(
+            format!("{}.{}", t(name).backend(), t(name).method()),
+            if name == "none" { "user.none" } else { name }
+        );
+    }
+    assert_eq!(
+        t("kmod.kernel_range").ipi(),
+        Some(Ipi::Kmod(KmodIpi::KernelRange))
+    );
+    assert_eq!(t("kmod.deferred").ipi(), None);
+    assert_eq!(Trigger::from_name("user.on_entry.series"), None);
+    assert_eq!(Trigger::from_name("kmod.defer_mark"), None);
+}
