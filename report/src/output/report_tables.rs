@@ -237,7 +237,10 @@ fn sort_key(k: &ExperimentId) -> (usize, usize, u64, String) {
             (4, variant.rank(), *pages, variant.to_string())
         }
         ExperimentId::Refill(p) => (5, 0, *p, String::new()),
-        ExperimentId::Ipi(i) => (6, usize::from(i.backend() != "user"), 0, i.method().into()),
+        ExperimentId::Ipi(i) => {
+            let kernel_side = !matches!(i, ids::Ipi::User(_));
+            (6, usize::from(kernel_side), 0, i.method().into())
+        }
         ExperimentId::Scenario(t) => (7, 0, 0, t.to_string()),
         _ => (8, 0, 0, String::new()),
     }

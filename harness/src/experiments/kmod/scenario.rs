@@ -173,15 +173,15 @@ mod tests {
                 "scenario.kmod.deferred",
             ]
         );
-        for id in &ids {
-            let t = id.strip_prefix("scenario.").unwrap();
-            let s = report::output::scenario::Strategy::of_trigger(t);
+        use report::output::scenario::Strategy;
+        for e in all() {
+            let id = e.id();
+            let t = id.trigger().unwrap();
+            let s = Strategy::of_trigger(&t.to_string());
             match t {
-                "kmod.deferred" => assert_eq!(s, report::output::scenario::Strategy::Deferred),
-                _ if t.contains("on_entry") => {
-                    assert!(matches!(s, report::output::scenario::Strategy::OnEntry(_)))
-                }
-                _ => assert!(matches!(s, report::output::scenario::Strategy::Ipi(..))),
+                ids::Trigger::Deferred => assert_eq!(s, Strategy::Deferred),
+                ids::Trigger::OnEntry(_) => assert!(matches!(s, Strategy::OnEntry(_))),
+                _ => assert!(matches!(s, Strategy::Ipi(..))),
             }
         }
     }

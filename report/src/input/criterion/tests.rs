@@ -48,7 +48,9 @@ impl Scratch {
 
 #[test]
 fn mapping_table() {
-    let m = |id: &str| map_id(id).map(|(r, e, _)| (e, r.role));
+    // The id as written ("" for a shared baseline, which has none).
+    let m =
+        |id: &str| map_id(id).map(|(r, e, _)| (e.map_or(String::new(), |e| e.to_string()), r.role));
     assert_eq!(m("entry/null"), Some(("entry.null".into(), Role::Measured)));
     assert_eq!(
         m("entry/vdso_clock_gettime").unwrap().0,
@@ -74,6 +76,9 @@ fn mapping_table() {
         "refill/flushed",
         "refill/flushed/",
         "entry/null/x",
+        "refill/flushed/x64",
+        "refill/flushed/064",
+        "ipi_initiator/fork",
         "report_1000_files/plots",
         "",
     ] {
