@@ -86,3 +86,14 @@ fn the_row_is_its_proc_interrupts_label() {
     }
     assert!(serde_json::from_value::<IrqRow>("LOC".into()).is_err());
 }
+
+#[test]
+fn a_clock_in_params_is_its_serde_name() {
+    use report::model::schema::ClockKind;
+    for c in [ClockKind::Tsc, ClockKind::CoreCycles] {
+        let v = Value::from(c);
+        assert_eq!(v, serde_json::to_value(c).unwrap());
+        assert_eq!(serde_json::from_value::<ClockKind>(v).unwrap(), c);
+    }
+    assert_eq!(Value::from(ClockKind::Tsc), "tsc");
+}

@@ -25,7 +25,7 @@ use super::record::{self, finite, params};
 use super::{Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
 pub use crate::schema::IrqRow;
-use crate::schema::{self, ExperimentId, IpiStats};
+use crate::schema::{self, ClockKind, ExperimentId, IpiStats};
 use crate::timer::Tsc;
 use anyhow::{bail, Context, Result};
 use report::model::ids::{Ipi, UserIpi};
@@ -576,7 +576,7 @@ fn ipi_params(
             "victim_cost",
             "matched gap minus one quiet loop iteration (median)".into(),
         ),
-        ("clock", "tsc".into()),
+        ("clock", ClockKind::Tsc.into()),
     ])
 }
 

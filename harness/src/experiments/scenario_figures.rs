@@ -6,7 +6,7 @@ use super::ipi::{Counts, Fired, PREEMPTION_S};
 use super::record::{self, finite, params};
 use super::scenario::CallCounts;
 use super::Ctx;
-use crate::schema::{self, ExperimentId, Histogram, IrqRow, ScenarioStats, Throughput};
+use crate::schema::{self, ClockKind, ExperimentId, Histogram, IrqRow, ScenarioStats, Throughput};
 use report::model::stats;
 use std::time::Duration;
 use workloads::scenario::{outlier_bound, Chunk, Recorder, BINS};
@@ -356,7 +356,7 @@ fn common_params(
             .into(),
         ),
         ("outliers_dropped", side.dropped.into()),
-        ("clock", "tsc".into()),
+        ("clock", ClockKind::Tsc.into()),
     ])
 }
 

@@ -20,7 +20,7 @@
 use super::ipi::{self, Initiator, IrqRow, Phase};
 use super::record::{self, finite, params};
 use super::{Ctx, Experiment, Stop};
-use crate::schema::{self, BurstStats, IpiStats};
+use crate::schema::{self, BurstStats, ClockKind, IpiStats};
 use crate::timer::Tsc;
 use crate::tracefs::{Instance, Tracefs, Unavailable};
 use anyhow::{Context, Result};
@@ -464,7 +464,7 @@ fn burst_params(
             "victim_cost",
             "per event: the gaps in its window, each minus one quiet loop iteration (median)".into(),
         ),
-        ("clock", "tsc".into()),
+        ("clock", ClockKind::Tsc.into()),
     ])
 }
 

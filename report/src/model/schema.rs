@@ -231,6 +231,14 @@ impl ClockKind {
     }
 }
 
+/// A clock in `params` (`params.clock` of the figures that are TSC time
+/// by construction): its serde name.
+impl From<ClockKind> for serde_json::Value {
+    fn from(c: ClockKind) -> serde_json::Value {
+        serde_json::to_value(c).expect("a unit variant serializes")
+    }
+}
+
 /// Which counters a run read around its timed regions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TimerKind {

@@ -10,7 +10,7 @@
 //!   `nop` as the baseline (`entry_flush`);
 //! - `entry.flush.series`: the row the series itself stands for (INVPCID
 //!   type 2 with INVPCID, else CR4.PGE twice); the other variants are
-//!   named alternatives (`report::model::ids::flush_semantics`);
+//!   named alternatives (`report::model::ids::FlushVariant::semantics`);
 //! - `entry.flush.deferred` / `entry.flush.deferred_marked`: the atomic
 //!   check of Lutomirski's proposal (review text, not posted code) on every
 //!   entry, alone and with a housekeeping CPU setting the victim's
