@@ -9,11 +9,11 @@ fn id(s: &str) -> ExperimentId {
 const EVERY_FAMILY: &[&str] = &[
     "timer.overhead",
     "entry.null",
-    "entry.getpid",
     "entry.getppid",
+    "entry.getpid",
     "entry.null.inline",
-    "entry.getpid.inline",
     "entry.getppid.inline",
+    "entry.getpid.inline",
     "entry.return_after_sysret",
     "vdso.clock_gettime",
     "refill.w1",
@@ -90,10 +90,13 @@ fn every_id_round_trips() {
     }
     for s in [
         "bogus",
+        "refill.wx",
         "refill.w064",
         "entry.flush..next_entry",
         "ipi.user.fork",
         "scenario.",
+        "scenario.kmod.on_entry.",
+        "entry.future",
     ] {
         assert_eq!(id(s), ExperimentId::Unknown(s.to_string()));
     }
@@ -101,73 +104,83 @@ fn every_id_round_trips() {
 
 #[test]
 fn the_parts_read_as_typed() {
+    use EntryTiming::{Dispatch, NextEntry};
     use ExperimentId as Id;
-    assert_eq!(id("timer.overhead"), Id::TimerOverhead);
-    assert_eq!(id("entry.getpid"), Id::Entry(EntryCall::Getpid));
-    assert_eq!(
-        id("entry.getppid.inline"),
-        Id::Entry(EntryCall::GetppidInline)
-    );
-    assert_eq!(id("refill.w512"), Id::Refill(512));
-    assert_eq!(
-        id("ipi.kmod.kernel_range"),
-        Id::Ipi(Ipi::Kmod(KmodIpi::KernelRange))
-    );
-    assert_eq!(
-        id("entry.flush.cr3_flush.w64"),
-        Id::entry_flush(FlushVariant::Cr3Flush, 64, EntryTiming::Dispatch)
-    );
-    assert_eq!(
-        id("entry.flush.invpcid2"),
-        Id::entry_flush(FlushVariant::Invpcid2, 0, EntryTiming::Dispatch)
-    );
-    assert_eq!(
-        id("entry.flush.series.next_entry.w64"),
-        Id::entry_flush(FlushVariant::Series, 64, EntryTiming::NextEntry)
-    );
-    assert_eq!(
-        id("entry.flush.deferred_marked.next_entry"),
-        Id::entry_flush(FlushVariant::DeferredMarked, 0, EntryTiming::NextEntry)
-    );
-    assert_eq!(
-        id("entry.flush.future.next_entry.w8"),
-        Id::entry_flush(
-            FlushVariant::Other("future".into()),
-            8,
-            EntryTiming::NextEntry
-        )
-    );
-    assert_eq!(
-        id("flush.kernel.cr4_pge"),
-        Id::FlushKernel(FlushVariant::Cr4Pge)
-    );
-    assert_eq!(id("vdso.clock_gettime"), Id::Vdso(VdsoCall::ClockGettime));
-    assert_eq!(id("scenario.none"), Id::Scenario(Trigger::None));
-    assert_eq!(
-        id("scenario.kernel.text_poke"),
-        Id::Scenario(Trigger::Ipi(Ipi::Kernel(KernelIpi::TextPoke)))
-    );
-    assert_eq!(
-        id("scenario.kmod.on_entry.series"),
-        Id::Scenario(Trigger::OnEntry(FlushVariant::Series))
-    );
-    assert_eq!(
-        id("scenario.kmod.deferred"),
-        Id::Scenario(Trigger::Deferred)
-    );
-    assert_eq!(
-        id("deferred.check.contended"),
-        Id::DeferredCheck(Contention::Contended)
-    );
-    assert_eq!(id("initiator.user.munmap"), Id::Initiator(UserIpi::Munmap));
-    assert_eq!(
-        ExperimentId::criterion("refill/flushed/256"),
-        id("criterion.refill.flushed.256")
-    );
+    let flush = Id::entry_flush;
+    let typed: Vec<(&str, ExperimentId)> = vec![
+        ("timer.overhead", Id::TimerOverhead),
+        ("entry.getpid", Id::Entry(EntryCall::Getpid)),
+        ("entry.getppid.inline", Id::Entry(EntryCall::GetppidInline)),
+        ("refill.w512", Id::Refill(512)),
+        (
+            "ipi.kmod.kernel_range",
+            Id::Ipi(Ipi::Kmod(KmodIpi::KernelRange)),
+        ),
+        (
+            "entry.flush.cr3_flush.w64",
+            flush(FlushVariant::Cr3Flush, 64, Dispatch),
+        ),
+        (
+            "entry.flush.invpcid2",
+            flush(FlushVariant::Invpcid2, 0, Dispatch),
+        ),
+        (
+            "entry.flush.series.next_entry.w64",
+            flush(FlushVariant::Series, 64, NextEntry),
+        ),
+        (
+            "entry.flush.deferred_marked.next_entry",
+            flush(FlushVariant::DeferredMarked, 0, NextEntry),
+        ),
+        (
+            "entry.flush.future.next_entry.w8",
+            flush(FlushVariant::Other("future".into()), 8, NextEntry),
+        ),
+        (
+            "entry.flush.cr4_pge.w8",
+            flush(FlushVariant::Cr4Pge, 8, Dispatch),
+        ),
+        (
+            "flush.kernel.cr4_pge",
+            Id::FlushKernel(FlushVariant::Cr4Pge),
+        ),
+        ("vdso.clock_gettime", Id::Vdso(VdsoCall::ClockGettime)),
+        ("scenario.none", Id::Scenario(Trigger::None)),
+        (
+            "scenario.kernel.text_poke",
+            Id::Scenario(Trigger::Ipi(Ipi::Kernel(KernelIpi::TextPoke))),
+        ),
+        (
+            "scenario.kmod.on_entry.series",
+            Id::Scenario(Trigger::OnEntry(FlushVariant::Series)),
+        ),
+        ("scenario.kmod.deferred", Id::Scenario(Trigger::Deferred)),
+        (
+            "deferred.check.contended",
+            Id::DeferredCheck(Contention::Contended),
+        ),
+        ("initiator.user.munmap", Id::Initiator(UserIpi::Munmap)),
+        (
+            "criterion.refill.flushed.256",
+            Id::criterion("refill/flushed/256"),
+        ),
+    ];
+    for (s, want) in typed {
+        assert_eq!(id(s), want, "{s} read");
+        assert_eq!(want.to_string(), s, "{s} written");
+    }
     assert_eq!(
         ExperimentId::entry_flush_cost(&FlushVariant::Series).map(|i| i.to_string()),
         ["entry.flush.series.next_entry", "entry.flush.series"]
     );
+    // Only an IPI id has an IPI; only a scenario has a trigger.
+    assert_eq!(id("entry.null").ipi(), None);
+    assert_eq!(id("scenario.user.mprotect").ipi(), None);
+    assert_eq!(
+        id("scenario.user.mprotect").trigger(),
+        Some(&Trigger::Ipi(Ipi::User(UserIpi::Mprotect)))
+    );
+    assert_eq!(id("ipi.user.mprotect").trigger(), None);
 }
 
 #[test]
