@@ -122,7 +122,7 @@ impl Drop for TextPoke {
 
 impl Initiator for TextPoke {
     fn method(&self) -> String {
-        "text_poke".into()
+        TEXT_POKE.method().into()
     }
     fn row(&self) -> IrqRow {
         IrqRow::Cal
@@ -322,7 +322,7 @@ impl Experiment for TextPokeExperiment {
         let burst = burst_stats(&m, &c);
         e.params = burst_params(ctx, icpu, &describe, &tracepoint, &m, &c);
         e.ipi = Some(IpiStats {
-            method: "text_poke".into(),
+            method: TEXT_POKE.method().into(),
             rate_hz: rate,
             duration_s: phase.fired.elapsed.as_secs_f64(),
             threshold_cycles: phase.threshold,
