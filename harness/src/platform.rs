@@ -195,9 +195,9 @@ pub fn read_interrupts_table() -> Result<Interrupts> {
     parse_interrupts(&text)
 }
 
-/// One counter now, e.g. ("TLB", victim CPU) before and after a run.
-pub fn interrupt_count(row: &str, cpu: u32) -> Result<u64> {
-    read_interrupts_table()?.count(row, cpu)
+/// One IPI row's counter now, e.g. (TLB, victim CPU) before and after a run.
+pub fn interrupt_count(row: crate::schema::IrqRow, cpu: u32) -> Result<u64> {
+    read_interrupts_table()?.count(row.name(), cpu)
 }
 
 /// Reads an MSR through the msr driver (root and `modprobe msr` needed).

@@ -2,7 +2,7 @@
 //! prints, and the default result path (`entrybench run` itself is
 //! `commands::run`; the order experiments run in is `schedule`).
 
-use crate::schema::{Environment, Experiment, ResultFile};
+use crate::schema::{Environment, Experiment, IrqRow, ResultFile};
 use report::model::host::{compact_utc, hostname};
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -52,11 +52,12 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
 /// second row for ipi.* ids.
 fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String {
     let mut line = String::new();
-    let id = if e.id.chars().count() > ID_WIDTH {
-        line += &format!("{}\n", e.id);
+    let full = e.id.to_string();
+    let id = if full.chars().count() > ID_WIDTH {
+        line += &format!("{full}\n");
         ""
     } else {
-        e.id.as_str()
+        full.as_str()
     };
     let (n, p99) = (e.summary.n, e.summary.p99);
     line += &match &e.baseline {
@@ -81,16 +82,9 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
         }
     };
     if let Some(ipi) = &e.ipi {
-        let row = e
-            .params
-            .get("row")
-            .and_then(|r| r.as_str())
-            .unwrap_or("TLB");
-        let delta = if row == "CAL" {
-            ipi.cal_delta
-        } else {
-            ipi.tlb_delta
-        };
+        // Files without the row (none the harness writes) read as TLB.
+        let row = e.irq_row().unwrap_or(IrqRow::Tlb);
+        let delta = ipi.row_delta(row);
         line += &format!(
             "  seen {}/{} {} = {:.1}%, initiator median {:.0} cyc\n",
             ipi.interruptions_seen,
@@ -161,7 +155,7 @@ mod tests {
         use crate::schema::{IpiStats, Summary};
         let mut s: Vec<i64> = (0..1000).map(|i| 9_999_000 + i).collect();
         let mut e = record::measured(
-            "ipi.user.membarrier.long.id",
+            "ipi.user.membarrier.long.id".into(),
             "user",
             BTreeMap::new(),
             &mut s,

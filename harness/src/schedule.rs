@@ -231,7 +231,7 @@ fn prepare_all(
     );
     let mut slots = Vec::new();
     for &i in idx {
-        let id = list[i].id();
+        let id = list[i].id().to_string();
         sink.bar.set_message(id.clone());
         let Some(b) = list[i].blocked() else {
             continue;
@@ -318,7 +318,7 @@ fn one_by_one(
     sink.stage("{bar:30} {pos}/{len} {msg} ({elapsed})", idx.len() as u64);
     for &i in idx {
         let exp = &mut list[i];
-        let id = exp.id();
+        let id = exp.id().to_string();
         sink.bar.set_message(id.clone());
         let r = reference.block(ctx).and_then(|()| exp.run(ctx));
         match r {

@@ -6,17 +6,19 @@
 //! `report::model::kernel_rules` predicate, which carries its source.
 
 use crate::schema::{CpuFacts, Platform, Verdict};
+use report::model::ids::FlushVariant;
 use report::model::kernel_rules::{self, KernelFacts, Meltdown};
 
 pub fn verdict(cpu: &CpuFacts, platform: Option<&Platform>) -> Verdict {
     let f = &cpu.features;
-    let mut variants = vec!["cr3_flush".to_string()];
+    let mut variants = vec![FlushVariant::Cr3Flush];
     if f.invpcid {
-        variants.push("invpcid2".into());
+        variants.push(FlushVariant::Invpcid2);
     }
     if f.pge {
-        variants.push("cr4_pge".into());
+        variants.push(FlushVariant::Cr4Pge);
     }
+    let variants = variants.iter().map(|v| v.name().to_string()).collect();
 
     let rule = kernel_rules::meltdown(cpu);
     let from_sysfs = platform.and_then(|p| kernel_rules::meltdown_from_sysfs(&p.meltdown));

@@ -47,7 +47,10 @@ fn quick_result_round_trips_and_broken_files_are_refused() {
     assert!(!file.partial);
     assert_eq!(file.experiments.len(), 1);
     let e = &file.experiments[0];
-    assert_eq!((e.id.as_str(), e.backend.as_str()), ("entry.null", "user"));
+    assert_eq!(
+        (e.id.to_string().as_str(), e.backend.as_str()),
+        ("entry.null", "user")
+    );
     assert_eq!(e.summary.n, 20_000);
     // Block statistics and the batch the run chose are recorded.
     let blocks = e.blocks.as_ref().expect("version-2 blocks");
@@ -108,7 +111,11 @@ fn interleaved_blocks_sample_the_whole_run_beside_a_drift_reference() {
     let file = read_result(&out).unwrap();
     assert!(file.options["interleave"].contains("2 ids, 32 rounds"));
     let times = |id: &str| {
-        let e = file.experiments.iter().find(|e| e.id == id).unwrap();
+        let e = file
+            .experiments
+            .iter()
+            .find(|e| e.id.to_string() == id)
+            .unwrap();
         let b = e.blocks.as_ref().unwrap();
         let d = b.drift.as_ref().expect("interleaved blocks carry drift");
         assert_eq!(d.times_s.len(), b.medians.len());
@@ -223,11 +230,13 @@ fn interrupted_run_leaves_a_valid_partial_file() {
     let file = read_result(&out).unwrap();
     assert!(file.partial);
     assert!(!file.experiments.is_empty());
-    assert_eq!(file.experiments[0].id, "timer.overhead");
-    assert!(file
-        .experiments
-        .iter()
-        .all(|e| e.id == "timer.overhead" || e.id.starts_with("ipi.user.")));
+    assert_eq!(file.experiments[0].id.to_string(), "timer.overhead");
+    assert!(
+        file.experiments
+            .iter()
+            .all(|e| e.id.to_string() == "timer.overhead"
+                || e.id.to_string().starts_with("ipi.user."))
+    );
     // Only the result and its text report, which says the run is partial;
     // no temporary file is left beside them.
     let mut names: Vec<_> = std::fs::read_dir(dir.path())

@@ -6,7 +6,7 @@
 mod common;
 
 use common::load;
-use report::model::schema::{ClockKind, CoreCycles, ResultFile, TimerKind};
+use report::model::schema::{ClockKind, CoreCycles, ExperimentId, ResultFile, TimerKind};
 
 /// The Skylake fixture as a schema-3 rdpmc run: every experiment timed
 /// with the run's clock gets core cycles at 1.5x its TSC cycles beside
@@ -16,7 +16,7 @@ fn rdpmc_run() -> ResultFile {
     f.timer.kind = TimerKind::TscAndRdpmc;
     f.timer.core_overhead_cycles = Some(36.0);
     for e in &mut f.experiments {
-        if e.id.starts_with("ipi.") || e.id.starts_with("flush.kernel.") {
+        if matches!(e.id, ExperimentId::Ipi(_) | ExperimentId::FlushKernel(_)) {
             continue;
         }
         let mut s = e.summary.clone();
@@ -54,7 +54,7 @@ fn ns_come_from_the_tsc_and_core_cycles_stay_cycles() {
     let getpid = f
         .experiments
         .iter()
-        .find(|e| e.id == "entry.getpid")
+        .find(|e| e.id.to_string() == "entry.getpid")
         .unwrap();
     assert_eq!(getpid.clock, ClockKind::Tsc);
     let tsc_ns = report::model::units::num(ns_of(&f, getpid.summary.median));
@@ -85,7 +85,7 @@ fn ns_come_from_the_tsc_and_core_cycles_stay_cycles() {
     let flush = f
         .experiments
         .iter()
-        .find(|e| e.id == "entry.flush.invpcid2")
+        .find(|e| e.id.to_string() == "entry.flush.invpcid2")
         .unwrap();
     let want = ns_of(&f, flush.baseline.as_ref().unwrap().delta_median);
     assert!((e.ns - want).abs() < 1e-9, "{} vs {want}", e.ns);
@@ -106,7 +106,13 @@ fn an_older_rdpmc_file_has_no_ns_for_its_core_cycles() {
         .replace(",\"clock\":\"tsc\"", "");
     assert!(!text.contains("\"clock\""));
     let f = report::model::load::parse_result(&text).unwrap();
-    let clock = |id: &str| f.experiments.iter().find(|e| e.id == id).unwrap().clock;
+    let clock = |id: &str| {
+        f.experiments
+            .iter()
+            .find(|e| e.id.to_string() == id)
+            .unwrap()
+            .clock
+    };
     assert_eq!(clock("entry.getpid"), ClockKind::CoreCycles);
     assert_eq!(clock("refill.w64"), ClockKind::CoreCycles);
     assert_eq!(clock("entry.flush.invpcid2"), ClockKind::CoreCycles);
@@ -124,7 +130,7 @@ fn an_older_rdpmc_file_has_no_ns_for_its_core_cycles() {
     let median = load("synthetic-skylake-pti.json")
         .experiments
         .iter()
-        .find(|e| e.id == "entry.getpid")
+        .find(|e| e.id.to_string() == "entry.getpid")
         .unwrap()
         .summary
         .median;
@@ -174,7 +180,7 @@ fn csv_keeps_tsc_and_core_cycles_in_their_own_columns() {
     let getpid = f
         .experiments
         .iter()
-        .find(|e| e.id == "entry.getpid")
+        .find(|e| e.id.to_string() == "entry.getpid")
         .unwrap();
     let r = csv_row(&f, "entry.getpid");
     assert_eq!(r["clock"], "tsc");
@@ -243,7 +249,7 @@ fn compare_loses_ns_only_on_core_cycle_rows() {
     let e = a
         .experiments
         .iter()
-        .find(|e| e.id == "ipi.kmod.kernel_range")
+        .find(|e| e.id.to_string() == "ipi.kmod.kernel_range")
         .unwrap();
     assert!((ipi.a_ns.unwrap() - ns_of(&a, e.summary.median)).abs() < 1e-9);
     for id in ["entry.getpid", "refill.w64", "entry.flush.invpcid2"] {

@@ -83,7 +83,7 @@ fn same_machine_files_are_merged() {
     let a = load("synthetic-genoa-kvm.json");
     let mut b = a.clone();
     b.created = "2026-12-01T00:00:00Z".into();
-    b.experiments.retain(|e| e.id == "entry.getpid");
+    b.experiments.retain(|e| e.id.to_string() == "entry.getpid");
     b.experiments[0].summary.median = 99999.0;
     let text = report::render_text(&[a, b]);
     assert_eq!(text.matches("\n== ").count(), 1);

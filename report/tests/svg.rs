@@ -126,14 +126,15 @@ fn all_plots_parse_and_are_labelled() {
 #[test]
 fn refill_names_each_size_left_out_once() {
     let mut files = three_machines();
-    let set = |f: &mut report::model::schema::ResultFile, id: &str| {
+    let set = |f: &mut report::model::schema::ResultFile, pages: u64| {
+        let id = report::model::ids::ExperimentId::Refill(pages);
         let e = f.experiments.iter_mut().find(|e| e.id == id).unwrap();
         e.baseline.as_mut().unwrap().delta_median = -5.0;
     };
-    set(&mut files[0], "refill.w256");
-    set(&mut files[0], "refill.w8");
-    set(&mut files[1], "refill.w8");
-    set(&mut files[1], "refill.w64");
+    set(&mut files[0], 256);
+    set(&mut files[0], 8);
+    set(&mut files[1], 8);
+    set(&mut files[1], 64);
     let plots =
         report::output::plot::render_all(&files, &report::output::plot::PlotOptions::default())
             .unwrap();

@@ -125,16 +125,6 @@ impl UserMethod {
         }
     }
 
-    /// The /proc/interrupts row its IPIs are counted in on the victim.
-    /// (A TLB shootdown arrives as a function-call IPI, so it also bumps
-    /// CAL; membarrier bumps CAL only.)
-    pub fn row(self) -> &'static str {
-        match self {
-            UserMethod::Membarrier => "CAL",
-            _ => "TLB",
-        }
-    }
-
     /// The system call as the result file describes it.
     pub fn describe(self) -> &'static str {
         match self {
@@ -460,7 +450,6 @@ mod tests {
                 Err(e) => panic!("{m:?}: {e}"),
             };
             assert!(!m.describe().is_empty());
-            assert!(m.row() == "TLB" || m.row() == "CAL");
             for _ in 0..3 {
                 assert_eq!(
                     sys::check(t.fire()).map_err(|e| format!("{m:?}: {e}")),

@@ -13,6 +13,7 @@ use super::{Blocked, Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
 use crate::schema;
 use anyhow::{Context, Result};
+use report::model::ids::{Contention, ExperimentId};
 use report::model::stats;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -145,12 +146,12 @@ impl Drop for Marker {
 }
 
 impl Experiment for DeferredCheck {
-    fn id(&self) -> String {
-        if self.contended {
-            report::model::ids::DEFERRED_CHECK_CONTENDED.to_string()
+    fn id(&self) -> ExperimentId {
+        ExperimentId::DeferredCheck(if self.contended {
+            Contention::Contended
         } else {
-            report::model::ids::DEFERRED_CHECK_UNCONTENDED.to_string()
-        }
+            Contention::Uncontended
+        })
     }
 
     super::run_as_blocks!();
@@ -224,7 +225,7 @@ impl Blocked for DeferredCheck {
         samples.iter_mut().for_each(|v| *v /= BATCH as i64);
         let (size, medians) = stats::block_medians(&samples, s.done, 1.0);
         let p = self.params(ctx, samples.len(), s.seen, marks);
-        let e = record::measured(&self.id(), "userspace", p, &mut samples);
+        let e = record::measured(self.id(), "userspace", p, &mut samples);
         let mut e = record::with_blocks(e, stats::blocks(size, medians));
         let core = s.core.map(|mut c| {
             c.iter_mut().for_each(|v| *v /= BATCH as i64);
@@ -279,7 +280,7 @@ mod tests {
 
     #[test]
     fn ids_are_the_ones_size_reads() {
-        let ids: Vec<String> = all().iter().map(|e| e.id()).collect();
+        let ids: Vec<String> = all().iter().map(|e| e.id().to_string()).collect();
         assert_eq!(
             ids,
             ["deferred.check.uncontended", "deferred.check.contended"]

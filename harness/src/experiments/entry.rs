@@ -18,6 +18,7 @@ use super::suite::SyscallPath;
 use super::{Blocked, Ctx, Experiment};
 use crate::schema;
 use anyhow::{Context, Result};
+use report::model::ids::{EntryCall, ExperimentId, VdsoCall};
 use report::model::stats;
 use serde_json::Value;
 use workloads::entry::{CallPath, EntryOp};
@@ -58,7 +59,7 @@ enum Spec {
 
 /// One entry-family experiment.
 pub struct EntryExperiment {
-    id: &'static str,
+    id: ExperimentId,
     spec: Spec,
     /// Set up by `prepare`, filled by the blocks, taken by `finish`.
     state: Option<Prepared>,
@@ -93,16 +94,17 @@ pub fn all() -> Vec<EntryExperiment> {
         spec,
         state: None,
     };
+    let entry = ExperimentId::Entry;
     vec![
-        e("timer.overhead", Spec::Empty),
-        e("entry.null", Spec::Headline(Invalid)),
-        e("entry.getpid", Spec::Headline(Getpid)),
-        e("entry.getppid", Spec::Headline(Getppid)),
-        e("entry.null.inline", Spec::Inline(Invalid)),
-        e("entry.getpid.inline", Spec::Inline(Getpid)),
-        e("entry.getppid.inline", Spec::Inline(Getppid)),
-        e("entry.return_after_sysret", Spec::ReturnAfterSysret),
-        e("vdso.clock_gettime", Spec::Vdso),
+        e(ExperimentId::TimerOverhead, Spec::Empty),
+        e(entry(EntryCall::Null), Spec::Headline(Invalid)),
+        e(entry(EntryCall::Getpid), Spec::Headline(Getpid)),
+        e(entry(EntryCall::Getppid), Spec::Headline(Getppid)),
+        e(entry(EntryCall::NullInline), Spec::Inline(Invalid)),
+        e(entry(EntryCall::GetpidInline), Spec::Inline(Getpid)),
+        e(entry(EntryCall::GetppidInline), Spec::Inline(Getppid)),
+        e(entry(EntryCall::ReturnAfterSysret), Spec::ReturnAfterSysret),
+        e(ExperimentId::Vdso(VdsoCall::ClockGettime), Spec::Vdso),
     ]
 }
 
@@ -224,8 +226,8 @@ pub(crate) fn per_op(regions: &[i64], batch: usize) -> Vec<i64> {
 }
 
 impl Experiment for EntryExperiment {
-    fn id(&self) -> String {
-        self.id.to_string()
+    fn id(&self) -> ExperimentId {
+        self.id.clone()
     }
 
     super::run_as_blocks!();
@@ -288,13 +290,11 @@ impl Blocked for EntryExperiment {
         drop(s.regions);
         let (size, medians) = stats::block_medians(&samples, s.done, 1.0);
         let mut p = common_params(ctx, s.op, s.batch, s.rule, samples.len());
-        if let Some(d) = report::model::ids::describe(self.id) {
-            p.insert("measures".into(), d.into());
-        }
+        p.insert("measures".into(), self.id.describe().into());
         if s.op == EntryOp::VdsoClockGettime {
             p.insert("clocksource".into(), clocksource().into());
         }
-        let mut e = record::measured(self.id, "user", p, &mut samples);
+        let mut e = record::measured(self.id(), "user", p, &mut samples);
         e = record::with_blocks(e, stats::blocks(size, medians));
         let core = s.core.map(|c| per_op(&c, s.batch));
         e = record::with_core_cycles(e, core, None);
@@ -319,7 +319,7 @@ impl EntryExperiment {
             "mitigations".into(),
             Value::Object(mitigations(ctx).into_iter().collect()),
         );
-        let e = record::measured(self.id, "user", p, &mut all_a);
+        let e = record::measured(self.id(), "user", p, &mut all_a);
         let blocks = stats::blocks_relative_to(per_block as u64, s.diffs, e.summary.median);
         let mut e =
             record::with_block_delta(e, "the same call inline (no call/ret)", &mut all_b, blocks);
@@ -459,13 +459,13 @@ mod tests {
 
     #[test]
     fn ids_are_headline_inline_and_the_difference() {
-        let ids: Vec<&str> = all().iter().map(|e| e.id).collect();
+        let ids: Vec<String> = all().iter().map(|e| e.id.to_string()).collect();
         for id in [
             "entry.getppid",
             "entry.getppid.inline",
             "entry.return_after_sysret",
         ] {
-            assert!(ids.contains(&id), "{id}");
+            assert!(ids.iter().any(|i| i == id), "{id}");
         }
         assert_eq!(
             op(Spec::Headline(NoArgCall::Getppid), SyscallPath::Libc),

@@ -24,9 +24,11 @@ use super::ipi_match::{self, Tolerance};
 use super::record::{self, finite, params};
 use super::{Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
-use crate::schema::{self, IpiStats};
+pub use crate::schema::IrqRow;
+use crate::schema::{self, ClockKind, ExperimentId, IpiStats};
 use crate::timer::Tsc;
 use anyhow::{bail, Context, Result};
+use report::model::ids::{Ipi, UserIpi};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use workloads::ipi::{self as wipi, Gap, UserMethod, UserTrigger};
@@ -46,22 +48,6 @@ pub(crate) const SKEW_S: f64 = 2e-6;
 /// skips the preempted vCPU), so counting the gap would inflate the ratio.
 pub(crate) const PREEMPTION_S: f64 = 1e-3;
 
-/// The /proc/interrupts row an initiator's IPIs are counted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Row {
-    Tlb,
-    Cal,
-}
-
-impl Row {
-    pub fn name(self) -> &'static str {
-        match self {
-            Row::Tlb => "TLB",
-            Row::Cal => "CAL",
-        }
-    }
-}
-
 /// Something that makes the kernel interrupt the victim CPU, once per
 /// `fire`. Runs on the initiator thread (pinned to the initiator CPU);
 /// built on the victim thread, then moved.
@@ -69,7 +55,7 @@ pub trait Initiator: Send {
     /// "mprotect", "flush_all", ...: the last part of the id.
     fn method(&self) -> String;
     /// The row of the victim's /proc/interrupts the IPIs count in.
-    fn row(&self) -> Row;
+    fn row(&self) -> IrqRow;
     /// What one fire does, for the result file.
     fn describe(&self) -> String;
     /// Memory the victim should read once before firing starts (so its
@@ -98,11 +84,8 @@ impl Initiator for UserTrigger {
     fn method(&self) -> String {
         self.method().name().to_string()
     }
-    fn row(&self) -> Row {
-        match self.method().row() {
-            "CAL" => Row::Cal,
-            _ => Row::Tlb,
-        }
+    fn row(&self) -> IrqRow {
+        user_row(self.method())
     }
     fn describe(&self) -> String {
         self.method().describe().to_string()
@@ -138,8 +121,8 @@ impl Initiator for Control {
     fn method(&self) -> String {
         "control".into()
     }
-    fn row(&self) -> Row {
-        Row::Tlb
+    fn row(&self) -> IrqRow {
+        IrqRow::Tlb
     }
     fn describe(&self) -> String {
         "TSC spins as long as the real calls, in turn; no system call".into()
@@ -158,28 +141,42 @@ impl Initiator for Control {
 /// Builds a fresh initiator for each run of the experiment.
 pub type Factory = Box<dyn FnMut() -> Result<Box<dyn Initiator>>>;
 
+/// The /proc/interrupts row a user method's IPIs are counted in on the
+/// victim. (A TLB shootdown arrives as a function-call IPI, so it also
+/// bumps CAL; membarrier bumps CAL only.)
+pub fn user_row(m: UserMethod) -> IrqRow {
+    match m {
+        UserMethod::Membarrier => IrqRow::Cal,
+        UserMethod::Mprotect | UserMethod::Munmap | UserMethod::Madvise => IrqRow::Tlb,
+    }
+}
+
+/// The IPI a user method sends, as its id names it.
+pub fn user_ipi(m: UserMethod) -> UserIpi {
+    match m {
+        UserMethod::Mprotect => UserIpi::Mprotect,
+        UserMethod::Munmap => UserIpi::Munmap,
+        UserMethod::Madvise => UserIpi::Madvise,
+        UserMethod::Membarrier => UserIpi::Membarrier,
+    }
+}
+
 /// The shared victim/initiator experiment.
 pub struct IpiExperiment {
-    id: String,
-    backend: String,
+    ipi: Ipi,
     make: Factory,
 }
 
 impl IpiExperiment {
-    /// `id` is the full id ("ipi.kmod.flush_all"); `backend` "user"/"kmod".
-    pub fn new(id: impl Into<String>, backend: impl Into<String>, make: Factory) -> IpiExperiment {
-        IpiExperiment {
-            id: id.into(),
-            backend: backend.into(),
-            make,
-        }
+    /// `ipi.<backend>.<method>` of `ipi`, its initiator made by `make`.
+    pub fn new(ipi: Ipi, make: Factory) -> IpiExperiment {
+        IpiExperiment { ipi, make }
     }
 
     /// `ipi.user.<method>`.
     pub fn user(method: UserMethod) -> IpiExperiment {
         IpiExperiment::new(
-            report::model::ids::ipi_id("user", method.name()),
-            "user",
+            Ipi::User(user_ipi(method)),
             Box::new(move || Ok(Box::new(UserTrigger::new(method)?) as Box<dyn Initiator>)),
         )
     }
@@ -207,8 +204,8 @@ pub(crate) struct Counts {
 pub(crate) fn counts(cpu: u32) -> Result<Counts> {
     let t = crate::platform::read_interrupts_table()?;
     Ok(Counts {
-        tlb: t.count("TLB", cpu)?,
-        cal: t.count("CAL", cpu)?,
+        tlb: t.count(IrqRow::Tlb.name(), cpu)?,
+        cal: t.count(IrqRow::Cal.name(), cpu)?,
         loc: t.count("LOC", cpu).unwrap_or(0),
         res: t.count("RES", cpu).unwrap_or(0),
     })
@@ -426,8 +423,8 @@ fn control(ctx: &Ctx, icpu: u32, lengths: Vec<u64>, tol: Tolerance) -> Result<(f
 }
 
 impl Experiment for IpiExperiment {
-    fn id(&self) -> String {
-        self.id.clone()
+    fn id(&self) -> ExperimentId {
+        ExperimentId::Ipi(self.ipi)
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
@@ -435,7 +432,7 @@ impl Experiment for IpiExperiment {
             return Err(Stop::Skipped("no initiator CPU (only one CPU online)".into()).into());
         };
         let init =
-            (self.make)().with_context(|| format!("cannot set up the {} initiator", self.id))?;
+            (self.make)().with_context(|| format!("cannot set up the {} initiator", self.id()))?;
         let (method, row, describe) = (init.method(), init.row(), init.describe());
         // The victim reads the initiator's memory once: its CPU has then
         // used these translations, as a real isolated task would.
@@ -467,8 +464,8 @@ impl Experiment for IpiExperiment {
         let (before, after) = (phase.before, phase.after);
         let (tlb, cal) = (d(before.tlb, after.tlb), d(before.cal, after.cal));
         let row_delta = match row {
-            Row::Tlb => tlb,
-            Row::Cal => cal,
+            IrqRow::Tlb => tlb,
+            IrqRow::Cal => cal,
         };
         // Pool resets send at most one IPI each to the victim: they are
         // counted and taken out of the row delta the fires are compared with.
@@ -484,7 +481,7 @@ impl Experiment for IpiExperiment {
              the real calls took, in turn, sending no IPI"
                 .into(),
         );
-        let mut e = record::measured(&self.id, &self.backend, p, &mut victim);
+        let mut e = record::measured(self.id(), self.ipi.backend(), p, &mut victim);
         e.ipi = Some(IpiStats {
             method,
             rate_hz: ctx.cfg.ipi_rate_hz,
@@ -512,7 +509,7 @@ fn ipi_params(
     ctx: &Ctx,
     icpu: u32,
     describe: &str,
-    row: Row,
+    row: IrqRow,
     phase: &Phase,
     m: &Matched,
 ) -> std::collections::BTreeMap<String, serde_json::Value> {
@@ -521,7 +518,7 @@ fn ipi_params(
     let n = phase.fired.windows.len();
     params([
         ("method", describe.into()),
-        ("row", row.name().into()),
+        ("row", row.into()),
         ("victim_cpu", ctx.placement.victim_cpu.into()),
         ("initiator_cpu", icpu.into()),
         ("calls", n.into()),
@@ -579,7 +576,7 @@ fn ipi_params(
             "victim_cost",
             "matched gap minus one quiet loop iteration (median)".into(),
         ),
-        ("clock", "tsc".into()),
+        ("clock", ClockKind::Tsc.into()),
     ])
 }
 
@@ -599,7 +596,7 @@ fn offset_quantiles(sorted: &[i64]) -> serde_json::Value {
 /// What a reader must know about an ipi.* figure.
 fn ipi_notes(
     ctx: &Ctx,
-    row: Row,
+    row: IrqRow,
     row_delta: u64,
     phase: &Phase,
     m: &Matched,
@@ -612,7 +609,7 @@ fn ipi_notes(
             row.name()
         ));
     }
-    if row == Row::Tlb {
+    if row == IrqRow::Tlb {
         notes.push("a TLB shootdown is a function-call IPI: it also counts in CAL".into());
     }
     if phase.fired.reset_ipis > 0 {
@@ -659,7 +656,7 @@ mod tests {
 
     #[test]
     fn user_ids_and_rows() {
-        let ids: Vec<String> = user_all().iter().map(|e| e.id()).collect();
+        let ids: Vec<String> = user_all().iter().map(|e| e.id().to_string()).collect();
         assert_eq!(
             ids,
             [
@@ -670,7 +667,18 @@ mod tests {
             ]
         );
         let t = UserTrigger::new(UserMethod::Mprotect).unwrap();
-        assert_eq!(Initiator::row(&t), Row::Tlb);
+        assert_eq!(Initiator::row(&t), IrqRow::Tlb);
         assert_eq!(Initiator::method(&t), "mprotect");
+        // Every method counts in one of the two rows; membarrier's IPIs
+        // are function calls only.
+        for m in wipi::ALL_USER_METHODS {
+            let want = if m == UserMethod::Membarrier {
+                IrqRow::Cal
+            } else {
+                IrqRow::Tlb
+            };
+            assert_eq!(user_row(m), want, "{m:?}");
+            assert_eq!(user_ipi(m).name(), m.name());
+        }
     }
 }

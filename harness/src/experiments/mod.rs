@@ -50,7 +50,7 @@ mod scenario_figures;
 pub mod suite;
 pub mod text_poke;
 
-use crate::schema::{self, Environment, Placement};
+use crate::schema::{self, Environment, ExperimentId, Placement};
 use crate::timer::Timer;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -59,7 +59,7 @@ pub use suite::SuiteConfig;
 /// One experiment id and how to measure it.
 pub trait Experiment {
     /// Stable id (docs/design.md), e.g. "entry.null".
-    fn id(&self) -> String;
+    fn id(&self) -> ExperimentId;
     /// Measures on the pinned victim thread. Errors: [`Stop`] for skip and
     /// cancel, anything else is a failure of this experiment.
     fn run(&mut self, ctx: &mut Ctx) -> anyhow::Result<schema::Experiment>;

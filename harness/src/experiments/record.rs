@@ -1,6 +1,6 @@
 //! Turning sample buffers into `schema::Experiment` values.
 
-use crate::schema::{self, Baseline, BlockDrift, Blocks, CoreCycles, Histogram};
+use crate::schema::{self, Baseline, BlockDrift, Blocks, CoreCycles, ExperimentId, Histogram};
 use report::model::stats;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ pub fn median(samples: impl IntoIterator<Item = i64>) -> f64 {
 /// An experiment from its samples (cycles, overhead already removed).
 /// Sorts `samples`.
 pub fn measured(
-    id: &str,
+    id: ExperimentId,
     backend: &str,
     params: BTreeMap<String, Value>,
     samples: &mut [i64],
@@ -78,7 +78,7 @@ pub fn with_core_cycles(
 /// An experiment from a histogram of its samples (cycles): for runs too
 /// long to keep as a flat list (`scenario.*`).
 pub fn measured_histogram(
-    id: &str,
+    id: ExperimentId,
     backend: &str,
     params: BTreeMap<String, Value>,
     samples: Histogram,
@@ -216,7 +216,7 @@ mod tests {
     fn measured_keeps_every_sample() {
         let mut s = vec![5, 3, 3, 9];
         let e = measured(
-            "entry.null",
+            "entry.null".into(),
             "user",
             params([("samples", 4.into())]),
             &mut s,
@@ -232,7 +232,7 @@ mod tests {
         let mut a: Vec<i64> = (0..101).map(|i| 200 + i % 7).collect();
         let mut b: Vec<i64> = (0..101).map(|i| 150 + i % 7).collect();
         let e = with_baseline(
-            measured("refill.w1", "user", BTreeMap::new(), &mut a),
+            measured("refill.w1".into(), "user", BTreeMap::new(), &mut a),
             "plain",
             &mut b,
         );
@@ -248,7 +248,12 @@ mod tests {
         let mut b: Vec<i64> = vec![380; 40];
         let blocks = stats::blocks(2, vec![118.0, 120.0, 122.0, 500.0, 119.0]);
         let e = with_block_delta(
-            measured("entry.return_after_sysret", "user", BTreeMap::new(), &mut a),
+            measured(
+                "entry.return_after_sysret".into(),
+                "user",
+                BTreeMap::new(),
+                &mut a,
+            ),
             "inline",
             &mut b,
             blocks,
@@ -269,7 +274,7 @@ mod tests {
     fn blocks_replace_the_sample_ci() {
         let mut s: Vec<i64> = (0..100).collect();
         let e = with_blocks(
-            measured("entry.null", "user", BTreeMap::new(), &mut s),
+            measured("entry.null".into(), "user", BTreeMap::new(), &mut s),
             stats::blocks(50, vec![24.0, 74.0]),
         );
         assert_eq!(e.summary.median_ci95, e.blocks.as_ref().unwrap().ci95);
@@ -281,7 +286,7 @@ mod tests {
         // pooled median 190: the CI widens to hold it.
         let mut s: Vec<i64> = [190; 51].into_iter().chain([191; 49]).collect();
         let e = with_blocks(
-            measured("entry.null", "user", BTreeMap::new(), &mut s),
+            measured("entry.null".into(), "user", BTreeMap::new(), &mut s),
             stats::blocks(25, vec![190.5; 4]),
         );
         assert_eq!(e.summary.median, 190.0);
@@ -300,7 +305,7 @@ mod tests {
         // Core clock at 1.5x the TSC: the TSC samples stay the headline,
         // the core figure sits beside them, unconverted.
         let mut tsc = vec![200i64; 9];
-        let e = measured("entry.null", "user", BTreeMap::new(), &mut tsc);
+        let e = measured("entry.null".into(), "user", BTreeMap::new(), &mut tsc);
         let e = with_core_cycles(e, Some(vec![300; 9]), None);
         assert_eq!(e.summary.median, 200.0);
         assert_eq!(e.core_cycles.as_ref().unwrap().summary.median, 300.0);
@@ -312,7 +317,7 @@ mod tests {
         );
         assert_eq!(paired.core_cycles.unwrap().delta_median, Some(210.0));
         assert!(with_core_cycles(e, None, None).core_cycles.is_some());
-        let plain = measured("x", "user", BTreeMap::new(), &mut [1]);
+        let plain = measured("x".into(), "user", BTreeMap::new(), &mut [1]);
         assert!(with_core_cycles(plain, None, None).core_cycles.is_none());
     }
 
@@ -324,7 +329,7 @@ mod tests {
         m[3] = 600.0;
         m[4] = 600.0;
         let e = with_blocks(
-            measured("entry.null", "user", BTreeMap::new(), &mut s),
+            measured("entry.null".into(), "user", BTreeMap::new(), &mut s),
             stats::blocks(5, m),
         );
         assert!(e.notes.iter().any(|n| n.contains("unstable host")));
@@ -356,8 +361,8 @@ mod tests {
     fn histogram_experiments_match_sample_ones() {
         let mut s: Vec<i64> = (0..500).map(|i| 100 + i % 13).collect();
         let h = Histogram::from_samples(&s);
-        let a = measured_histogram("scenario.none", "user", BTreeMap::new(), h.clone());
-        let b = measured("scenario.none", "user", BTreeMap::new(), &mut s);
+        let a = measured_histogram("scenario.none".into(), "user", BTreeMap::new(), h.clone());
+        let b = measured("scenario.none".into(), "user", BTreeMap::new(), &mut s);
         assert_eq!(a, b);
         let base = Histogram::from_samples(&[90, 91, 92]);
         let d = with_block_delta_histogram(a, "none", base, stats::blocks(25, vec![10.0; 20]));
@@ -370,7 +375,7 @@ mod tests {
     #[test]
     fn empty_baseline_has_no_nan() {
         let e = with_baseline(
-            measured("x", "user", BTreeMap::new(), &mut []),
+            measured("x".into(), "user", BTreeMap::new(), &mut []),
             "b",
             &mut [],
         );

@@ -5,7 +5,7 @@
 
 use super::record::{self, params};
 use super::{Blocked, Ctx, Experiment, Stop};
-use crate::schema;
+use crate::schema::{self, ExperimentId};
 use anyhow::{Context, Result};
 use report::model::stats;
 use workloads::pages::Pages;
@@ -39,8 +39,8 @@ struct Prepared {
 }
 
 impl Experiment for RefillExperiment {
-    fn id(&self) -> String {
-        format!("refill.w{}", self.pages)
+    fn id(&self) -> ExperimentId {
+        ExperimentId::Refill(self.pages as u64)
     }
 
     super::run_as_blocks!();
@@ -120,7 +120,7 @@ impl Blocked for RefillExperiment {
         let (size, medians) = stats::block_medians(&diffs, taken, 1.0);
         // The walks' medians come from their summaries (one sort each);
         // the parameters that depend on them are set once both are known.
-        let e = record::measured(&self.id(), "user", Default::default(), &mut flushed);
+        let e = record::measured(self.id(), "user", Default::default(), &mut flushed);
         let flushed_median = e.summary.median;
         let mut e = record::with_block_delta(
             e,

@@ -16,7 +16,7 @@
 //! # Adding a trigger (e.g. the kernel module's, `kmod::scenario`)
 //! - An IPI-sending or pending-bit-setting initiator: implement
 //!   [`Initiator`] and add a [`Trigger`] with a factory for it
-//!   (`Trigger::new("kmod", "flush_all", factory)`).
+//!   (`Trigger::new(ids::Trigger::Ipi(..), factory)`).
 //! - A victim whose system call is something else (the module's
 //!   flush-on-entry ioctl): give the experiment a [`VictimCall`] other
 //!   than the default (`ScenarioExperiment::with_call`), and, when the
@@ -28,9 +28,10 @@ use super::ipi::{self, DoneOnDrop, Factory, Fired, Initiator};
 use super::scenario_figures::{self as figures, Plan, Side};
 use super::{Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
-use crate::schema;
+use crate::schema::{self, ExperimentId};
 use crate::timer::Tsc;
 use anyhow::{anyhow, bail, Context, Result};
+use report::model::ids;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use workloads::entry::EntryOp;
@@ -39,37 +40,28 @@ use workloads::scenario::{self as ws, EventGate, Recorder, WorkingSet};
 
 /// What makes the flush events of one scenario.
 pub struct Trigger {
-    /// "user", "kernel", "kmod".
-    pub backend: String,
-    /// "mprotect", "text_poke", "on_entry.series", ...
-    pub method: String,
+    /// Its name in the id (`scenario.<trigger>`).
+    pub trigger: ids::Trigger,
     /// The initiator; None when nothing fires (the triggered chunks then
     /// differ from the baseline chunks by the victim's call alone).
     pub make: Option<Factory>,
 }
 
 impl Trigger {
-    pub fn new(backend: &str, method: &str, make: Factory) -> Trigger {
+    pub fn new(trigger: ids::Trigger, make: Factory) -> Trigger {
         Trigger {
-            backend: backend.into(),
-            method: method.into(),
+            trigger,
             make: Some(make),
         }
     }
 
     /// A strategy with no initiator: only the victim's call differs in
     /// the triggered chunks (`ScenarioExperiment::with_baseline_call`).
-    pub fn victim_only(backend: &str, method: &str) -> Trigger {
+    pub fn victim_only(trigger: ids::Trigger) -> Trigger {
         Trigger {
-            backend: backend.into(),
-            method: method.into(),
+            trigger,
             make: None,
         }
-    }
-
-    /// "user.mprotect"
-    pub fn name(&self) -> String {
-        report::model::ids::scenario_trigger(&self.backend, &self.method)
     }
 }
 
@@ -171,17 +163,17 @@ pub fn userspace_all() -> Vec<ScenarioExperiment> {
         let make: Factory = Box::new(move || {
             Ok(Box::new(workloads::ipi::UserTrigger::new(m)?) as Box<dyn Initiator>)
         });
+        let ipi = ids::Ipi::User(ipi::user_ipi(m));
         v.push(ScenarioExperiment::triggered(Trigger::new(
-            "user",
-            m.name(),
+            ids::Trigger::Ipi(ipi),
             make,
         )));
     }
     let make: Factory =
         Box::new(|| Ok(Box::new(super::text_poke::TextPoke::new(false)?) as Box<dyn Initiator>));
+    let text_poke = ids::Ipi::Kernel(ids::KernelIpi::TextPoke);
     v.push(ScenarioExperiment::triggered(Trigger::new(
-        "kernel",
-        "text_poke",
+        ids::Trigger::Ipi(text_poke),
         make,
     )));
     v
@@ -220,12 +212,11 @@ impl Caller {
 }
 
 impl Experiment for ScenarioExperiment {
-    fn id(&self) -> String {
-        report::model::ids::scenario_id(
-            &self
-                .trigger
+    fn id(&self) -> ExperimentId {
+        ExperimentId::Scenario(
+            self.trigger
                 .as_ref()
-                .map_or(report::model::ids::SCENARIO_NONE.to_string(), Trigger::name),
+                .map_or(ids::Trigger::None, |t| t.trigger.clone()),
         )
     }
 
@@ -252,7 +243,7 @@ impl Experiment for ScenarioExperiment {
             None => {
                 let mut call = Caller::new(&mut self.call, cfg)?;
                 let side = run_none(ctx, &plan, &mut victim, &mut call)?;
-                figures::none_experiment(ctx, &id, &walk(&call), &plan, side)
+                figures::none_experiment(ctx, id, &walk(&call), &plan, side)
             }
             Some(t) => {
                 let init = match &mut t.make {
@@ -264,7 +255,7 @@ impl Experiment for ScenarioExperiment {
                             .into());
                         };
                         let i = make()
-                            .with_context(|| format!("cannot set up the {} trigger", t.name()))?;
+                            .with_context(|| format!("cannot set up the {} trigger", t.trigger))?;
                         Some((i, icpu))
                     }
                     None => None,
@@ -273,9 +264,7 @@ impl Experiment for ScenarioExperiment {
                 let mut base =
                     Caller::new(self.baseline_call.as_mut().unwrap_or(&mut self.call), cfg)?;
                 let about = figures::TriggerInfo {
-                    name: t.name(),
-                    backend: t.backend.clone(),
-                    method: t.method.clone(),
+                    trigger: t.trigger.clone(),
                     describe: init.as_ref().map_or(
                         "nothing fires: the triggered chunks differ from the baseline chunks by \
                          the victim's call alone"
@@ -298,7 +287,7 @@ impl Experiment for ScenarioExperiment {
                 sides[0].calls = trig.counts();
                 sides[1].calls = base.counts();
                 check_calls(&sides)?;
-                figures::triggered_experiment(ctx, &id, &walk(&trig), &plan, &about, sides, &fired)
+                figures::triggered_experiment(ctx, id, &walk(&trig), &plan, &about, sides, &fired)
             }
         };
         if let Some(f) = &mut self.finish {
@@ -588,7 +577,7 @@ mod tests {
 
     #[test]
     fn ids_in_suite_order() {
-        let ids: Vec<String> = userspace_all().iter().map(|e| e.id()).collect();
+        let ids: Vec<String> = userspace_all().iter().map(|e| e.id().to_string()).collect();
         assert_eq!(
             ids,
             [

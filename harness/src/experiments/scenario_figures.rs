@@ -6,7 +6,7 @@ use super::ipi::{Counts, Fired, PREEMPTION_S};
 use super::record::{self, finite, params};
 use super::scenario::CallCounts;
 use super::Ctx;
-use crate::schema::{self, Histogram, ScenarioStats, Throughput};
+use crate::schema::{self, ClockKind, ExperimentId, Histogram, IrqRow, ScenarioStats, Throughput};
 use report::model::stats;
 use std::time::Duration;
 use workloads::scenario::{outlier_bound, Chunk, Recorder, BINS};
@@ -236,9 +236,7 @@ pub(super) fn lost_per_event(trig: &Side, base: &Side, from: LostFrom) -> (f64, 
 
 /// What fired the events, for the result.
 pub(super) struct TriggerInfo {
-    pub name: String,
-    pub backend: String,
-    pub method: String,
+    pub trigger: report::model::ids::Trigger,
     pub describe: String,
     /// None: no initiator (the victim's call is the strategy).
     pub initiator_cpu: Option<u32>,
@@ -256,7 +254,7 @@ const ORDER: &str = "chunk pairs in ABBA order (baseline first in even pairs), t
 /// `scenario.none`.
 pub(super) fn none_experiment(
     ctx: &Ctx,
-    id: &str,
+    id: ExperimentId,
     iteration: &str,
     plan: &Plan,
     side: Side,
@@ -268,7 +266,7 @@ pub(super) fn none_experiment(
     let e = record::measured_histogram(id, "user", p, side.histogram());
     let mut e = record::with_blocks(e, blocks);
     e.scenario = Some(ScenarioStats {
-        trigger: report::model::ids::SCENARIO_NONE.into(),
+        trigger: report::model::ids::Trigger::None.to_string(),
         iteration: iteration.into(),
         pages: ctx.cfg.scenario_pages as u64,
         rate_hz: 0.0,
@@ -284,7 +282,7 @@ pub(super) fn none_experiment(
 /// A triggered scenario with its interleaved baseline.
 pub(super) fn triggered_experiment(
     ctx: &Ctx,
-    id: &str,
+    id: ExperimentId,
     iteration: &str,
     plan: &Plan,
     about: &TriggerInfo,
@@ -305,7 +303,7 @@ pub(super) fn triggered_experiment(
     let (chunk_lost, _) = lost_per_event(&trig, &base, LostFrom::Chunk);
     let mut p = common_params(ctx, iteration, plan, &trig);
     trigger_params(&mut p, plan, about, &trig, &base, fired);
-    let e = record::measured_histogram(id, &about.backend, p, hist);
+    let e = record::measured_histogram(id, about.trigger.backend(), p, hist);
     let mut e = record::with_block_delta_histogram(
         e,
         "no trigger: the interleaved baseline chunks",
@@ -314,7 +312,7 @@ pub(super) fn triggered_experiment(
     );
     let events: u64 = trig.chunks.iter().map(|c| c.events).sum();
     e.scenario = Some(ScenarioStats {
-        trigger: about.name.clone(),
+        trigger: about.trigger.to_string(),
         iteration: iteration.into(),
         pages: ctx.cfg.scenario_pages as u64,
         rate_hz: ctx.cfg.ipi_rate_hz,
@@ -361,7 +359,7 @@ fn common_params(
             .into(),
         ),
         ("outliers_dropped", side.dropped.into()),
-        ("clock", "tsc".into()),
+        ("clock", ClockKind::Tsc.into()),
     ])
 }
 
@@ -398,7 +396,7 @@ fn trigger_params(
             "initiator_median_cycles",
             finite(stats::summarize(&mut calls).median).into(),
         ),
-        ("method", about.method.clone().into()),
+        ("method", about.trigger.method().into()),
         ("overlap_trail_iterations", about.trail.into()),
         ("baseline_iteration", about.baseline_call.clone().into()),
         (
@@ -426,7 +424,7 @@ fn trigger_params(
     ] {
         p.insert(k.to_string(), v);
     }
-    if let Some(c) = report::model::ipi_class::class(&about.backend, &about.method) {
+    if let Some(c) = about.trigger.ipi().map(report::model::ipi_class::class) {
         p.insert("ipi_class".into(), c.name.into());
         p.insert(
             "series_defers".into(),
@@ -456,7 +454,7 @@ fn call_counts(s: &Side) -> serde_json::Value {
 fn interrupts(s: &Side) -> serde_json::Value {
     s.interrupts.map_or(
         serde_json::Value::Null,
-        |(tlb, cal)| serde_json::json!({"TLB": tlb, "CAL": cal}),
+        |(tlb, cal)| serde_json::json!({IrqRow::Tlb.name(): tlb, IrqRow::Cal.name(): cal}),
     )
 }
 
@@ -477,7 +475,10 @@ fn notes(ctx: &Ctx, side: &Side, about: Option<&TriggerInfo>) -> Vec<String> {
             a.trail
         ));
     }
-    if let Some(c) = about.and_then(|a| report::model::ipi_class::class(&a.backend, &a.method)) {
+    if let Some(c) = about
+        .and_then(|a| a.trigger.ipi())
+        .map(report::model::ipi_class::class)
+    {
         n.push(format!(
             "trigger IPIs: {} ({}); the series defers them: {}",
             c.name,

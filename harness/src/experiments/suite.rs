@@ -181,7 +181,8 @@ pub fn filter(list: Vec<Box<dyn Experiment>>, pattern: &str) -> Vec<Box<dyn Expe
         .collect();
     list.into_iter()
         .filter(|e| {
-            let id = e.id();
+            // The user's pattern is text: it matches the id as written.
+            let id = e.id().to_string();
             parts(pattern).any(|p| {
                 if exact.contains(&p) {
                     id == p
@@ -215,7 +216,7 @@ fn glob(pattern: &str, id: &str) -> bool {
 
 /// Ids of a list, for messages.
 pub fn ids(list: &[Box<dyn Experiment>]) -> Vec<String> {
-    list.iter().map(|e| e.id()).collect()
+    list.iter().map(|e| e.id().to_string()).collect()
 }
 
 #[cfg(test)]

@@ -17,13 +17,14 @@
 //! lengths and spacing without toggling: the background (ticks, other
 //! load) that falls into windows that long.
 
-use super::ipi::{self, Initiator, Phase, Row};
+use super::ipi::{self, Initiator, IrqRow, Phase};
 use super::record::{self, finite, params};
 use super::{Ctx, Experiment, Stop};
-use crate::schema::{self, BurstStats, IpiStats};
+use crate::schema::{self, BurstStats, ClockKind, IpiStats};
 use crate::timer::Tsc;
 use crate::tracefs::{Instance, Tracefs, Unavailable};
 use anyhow::{Context, Result};
+use report::model::ids::{ExperimentId, Ipi, KernelIpi};
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 use workloads::ipi::Gap;
@@ -121,10 +122,10 @@ impl Drop for TextPoke {
 
 impl Initiator for TextPoke {
     fn method(&self) -> String {
-        "text_poke".into()
+        TEXT_POKE.method().into()
     }
-    fn row(&self) -> Row {
-        Row::Cal
+    fn row(&self) -> IrqRow {
+        IrqRow::Cal
     }
     fn describe(&self) -> String {
         format!(
@@ -182,8 +183,8 @@ impl Initiator for Replay {
     fn method(&self) -> String {
         "control".into()
     }
-    fn row(&self) -> Row {
-        Row::Cal
+    fn row(&self) -> IrqRow {
+        IrqRow::Cal
     }
     fn describe(&self) -> String {
         "TSC spins replaying the real calls' lengths and spacing, no toggle".into()
@@ -290,9 +291,11 @@ impl Totals {
 /// `ipi.kernel.text_poke`.
 pub struct TextPokeExperiment;
 
+const TEXT_POKE: Ipi = Ipi::Kernel(KernelIpi::TextPoke);
+
 impl Experiment for TextPokeExperiment {
-    fn id(&self) -> String {
-        report::model::ids::ipi_id("kernel", "text_poke")
+    fn id(&self) -> ExperimentId {
+        ExperimentId::Ipi(TEXT_POKE)
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
@@ -311,15 +314,15 @@ impl Experiment for TextPokeExperiment {
         let m = Measured::of(ctx, &phase);
         let c = Measured::of(ctx, &control);
         let mut e = record::measured(
-            &self.id(),
-            "kernel",
+            self.id(),
+            TEXT_POKE.backend(),
             Default::default(),
             &mut m.lost_samples(),
         );
         let burst = burst_stats(&m, &c);
         e.params = burst_params(ctx, icpu, &describe, &tracepoint, &m, &c);
         e.ipi = Some(IpiStats {
-            method: "text_poke".into(),
+            method: TEXT_POKE.method().into(),
             rate_hz: rate,
             duration_s: phase.fired.elapsed.as_secs_f64(),
             threshold_cycles: phase.threshold,
@@ -423,7 +426,7 @@ fn burst_params(
     params([
         ("method", describe.into()),
         ("tracepoint", tracepoint.into()),
-        ("row", "CAL".into()),
+        ("row", IrqRow::Cal.into()),
         ("victim_cpu", ctx.placement.victim_cpu.into()),
         ("initiator_cpu", icpu.into()),
         ("calls", p.fired.windows.len().into()),
@@ -461,7 +464,7 @@ fn burst_params(
             "victim_cost",
             "per event: the gaps in its window, each minus one quiet loop iteration (median)".into(),
         ),
-        ("clock", "tsc".into()),
+        ("clock", ClockKind::Tsc.into()),
     ])
 }
 
@@ -479,15 +482,14 @@ fn burst_notes(
          so gaps per event ({:.1}) undercounts the IPIs taken",
         b.cal_per_event, b.gaps_per_event
     )];
-    if let Some(c) = report::model::ipi_class::class("kernel", "text_poke") {
-        notes.push(format!(
-            "IPI class: {} ({}); the series defers it: {} ({})",
-            c.name,
-            c.path,
-            report::model::ipi_class::deferred_word(&c),
-            c.cite.join(", ")
-        ));
-    }
+    let c = report::model::ipi_class::class(TEXT_POKE);
+    notes.push(format!(
+        "IPI class: {} ({}); the series defers it: {} ({})",
+        c.name,
+        c.path,
+        report::model::ipi_class::deferred_word(&c),
+        c.cite.join(", ")
+    ));
     if b.events_victim_off > 0 {
         notes.push(format!(
             "{} of {} events overlapped a victim preemption (gap over {} ms): the victim was not \

@@ -21,8 +21,10 @@
 //! been rdpmc core cycles). Without it, the caller's live facts are used
 //! and the placement is marked unknown.
 
+use crate::model::ids::{EntryCall, EntryTiming, FlushVariant, UserIpi, VdsoCall};
 use crate::model::schema::{
-    Baseline, Environment, Experiment, Histogram, Placement, ResultFile, TimerInfo, SCHEMA_VERSION,
+    Baseline, Environment, Experiment, ExperimentId, Histogram, Placement, ResultFile, TimerInfo,
+    SCHEMA_VERSION,
 };
 use crate::model::stats;
 use crate::model::{files, untrusted};
@@ -53,12 +55,59 @@ pub enum Role {
     SharedBaseline(&'static str),
 }
 
-/// One row of the mapping. In `bench` and `id`, `*` stands for one path
-/// segment of the criterion id and is copied into the entrybench id.
-#[derive(Debug, Clone, Copy)]
+/// The entrybench id a rule gives: a fixed one, or the family whose id
+/// the bench's `*` segment completes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Id(ExperimentId),
+    /// `refill.w<pages>`
+    Refill,
+    /// `entry.flush.<variant>` (dispatch timing, no walk)
+    EntryFlush,
+    /// Every `entry.flush.*` id: a shared baseline.
+    EveryEntryFlush,
+    /// `initiator.user.<method>`
+    Initiator,
+}
+
+impl Target {
+    /// The id for the bench's `*` segment `cap`; None when the segment
+    /// names no id of the family (and for a shared baseline, which has
+    /// none of its own).
+    pub fn id(&self, cap: Option<&str>) -> Option<ExperimentId> {
+        let family = |f: fn(&str) -> Option<ExperimentId>| cap.and_then(f);
+        match self {
+            Target::Id(id) => Some(id.clone()),
+            // Written as the id writes it ("64", not "064").
+            Target::Refill => family(|c| {
+                let n: u64 = c.parse().ok()?;
+                (n.to_string() == c).then_some(ExperimentId::Refill(n))
+            }),
+            Target::EntryFlush => family(|c| {
+                let v = FlushVariant::from_name(c)?;
+                Some(ExperimentId::entry_flush(v, 0, EntryTiming::Dispatch))
+            }),
+            Target::Initiator => family(|c| UserIpi::from_name(c).map(ExperimentId::Initiator)),
+            Target::EveryEntryFlush => None,
+        }
+    }
+
+    /// Whether a baseline of this target (its segment `cap`) is the
+    /// reference of the measured experiment `id`.
+    pub fn covers(&self, cap: Option<&str>, id: &ExperimentId) -> bool {
+        match self {
+            Target::EveryEntryFlush => matches!(id, ExperimentId::EntryFlush { .. }),
+            t => t.id(cap).as_ref() == Some(id),
+        }
+    }
+}
+
+/// One row of the mapping. In `bench`, `*` stands for one path segment
+/// of the criterion id, which completes the `target` id.
+#[derive(Debug, Clone)]
 pub struct Rule {
     pub bench: &'static str,
-    pub id: &'static str,
+    pub target: Target,
     pub role: Role,
     /// Name of the parameter `*` is (recorded in `params`), if any.
     pub param: Option<&'static str>,
@@ -70,35 +119,35 @@ pub struct Rule {
 pub const RULES: &[Rule] = &[
     Rule {
         bench: "entry/null",
-        id: "entry.null",
+        target: Target::Id(ExperimentId::Entry(EntryCall::Null)),
         role: Role::Measured,
         param: None,
         what: "glibc syscall(-1) back to back, one timed region per criterion sample",
     },
     Rule {
         bench: "entry/getpid",
-        id: "entry.getpid",
+        target: Target::Id(ExperimentId::Entry(EntryCall::Getpid)),
         role: Role::Measured,
         param: None,
         what: "glibc syscall(SYS_getpid) back to back, one timed region per criterion sample",
     },
     Rule {
         bench: "entry/getppid",
-        id: "entry.getppid",
+        target: Target::Id(ExperimentId::Entry(EntryCall::Getppid)),
         role: Role::Measured,
         param: None,
         what: "glibc syscall(SYS_getppid) back to back, one timed region per criterion sample",
     },
     Rule {
         bench: "entry/vdso_clock_gettime",
-        id: "vdso.clock_gettime",
+        target: Target::Id(ExperimentId::Vdso(VdsoCall::ClockGettime)),
         role: Role::Measured,
         param: None,
         what: "clock_gettime(CLOCK_MONOTONIC) back to back, one timed region per criterion sample",
     },
     Rule {
         bench: "refill/flushed/*",
-        id: "refill.w*",
+        target: Target::Refill,
         role: Role::Delta,
         param: Some("pages"),
         what: "walk of N pages right after a flushing mprotect, one timed region per walk \
@@ -106,21 +155,21 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         bench: "refill/plain/*",
-        id: "refill.w*",
+        target: Target::Refill,
         role: Role::Baseline("walk after a kernel entry without flush"),
         param: Some("pages"),
         what: "walk of N pages right after a non-flushing mprotect, one timed region per walk",
     },
     Rule {
         bench: "entry_flush/nop",
-        id: "entry.flush.",
+        target: Target::EveryEntryFlush,
         role: Role::SharedBaseline("the same ENTRY_FLUSH ioctl doing nop"),
         param: None,
         what: "ENTRY_FLUSH ioctl with nop back to back, one timed region per criterion sample",
     },
     Rule {
         bench: "entry_flush/*",
-        id: "entry.flush.*",
+        target: Target::EntryFlush,
         role: Role::Delta,
         param: Some("variant"),
         what:
@@ -130,7 +179,7 @@ pub const RULES: &[Rule] = &[
         bench: "ipi_initiator/*",
         // Not ipi.user.*: those ids' figure is the victim's interruption,
         // which criterion does not see; this is the initiator's call.
-        id: "initiator.user.*",
+        target: Target::Initiator,
         role: Role::Measured,
         param: Some("method"),
         what:
@@ -139,15 +188,16 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
-/// The rule for a criterion id, the entrybench id it gives (for a shared
-/// baseline: the id prefix it applies to) and the `*` segment, if any.
-pub fn map_id(bench_id: &str) -> Option<(&'static Rule, String, Option<String>)> {
+/// The rule for a criterion id, the entrybench id it gives (None for a
+/// shared baseline, which applies to a family) and the `*` segment, if
+/// any. A segment that names no id of the rule's family is no match.
+pub fn map_id(bench_id: &str) -> Option<(&'static Rule, Option<ExperimentId>, Option<String>)> {
     RULES.iter().find_map(|r| {
         let cap = capture(r.bench, bench_id)?;
-        let id = match &cap {
-            Some(c) => r.id.replacen('*', c, 1),
-            None => r.id.to_string(),
-        };
+        let id = r.target.id(cap.as_deref());
+        if id.is_none() && r.target != Target::EveryEntryFlush {
+            return None;
+        }
         Some((r, id, cap))
     })
 }
@@ -483,27 +533,29 @@ pub fn read_dir(dir: &Path, env: Environment, timer: TimerInfo) -> Result<Result
 /// Experiments from saved benches (all mapped), sorted by id; also the
 /// baselines that had nothing to attach to.
 fn build(saved: &[Saved]) -> (Vec<Experiment>, Vec<String>) {
-    let mut measured: BTreeMap<String, Experiment> = BTreeMap::new();
-    let mut baselines: Vec<(&Saved, &Rule, String)> = Vec::new();
+    let mut measured: BTreeMap<ExperimentId, Experiment> = BTreeMap::new();
+    let mut baselines: Vec<(&Saved, &Rule, Option<String>)> = Vec::new();
     for s in saved {
         let Some((rule, id, cap)) = map_id(&s.full_id) else {
             continue;
         };
-        match rule.role {
-            Role::Measured | Role::Delta => {
-                let e = experiment(s, rule, &id, cap.as_deref());
+        match (rule.role, id) {
+            (Role::Measured | Role::Delta, Some(id)) => {
+                let e = experiment(s, rule, id.clone(), cap.as_deref());
                 measured.insert(id, e);
             }
-            Role::Baseline(_) | Role::SharedBaseline(_) => baselines.push((s, rule, id)),
+            (Role::Measured | Role::Delta, None) => {}
+            (Role::Baseline(_) | Role::SharedBaseline(_), _) => baselines.push((s, rule, cap)),
         }
     }
     let mut unused = Vec::new();
-    for (s, rule, id) in &baselines {
+    for (s, rule, cap) in &baselines {
         let mut used = false;
         for (mid, e) in measured.iter_mut() {
             let applies = match rule.role {
-                Role::Baseline(_) => mid == id,
-                Role::SharedBaseline(_) => mid.starts_with(id.as_str()),
+                Role::Baseline(_) | Role::SharedBaseline(_) => {
+                    rule.target.covers(cap.as_deref(), mid)
+                }
                 Role::Measured | Role::Delta => false,
             };
             let label = match rule.role {
@@ -531,7 +583,7 @@ fn build(saved: &[Saved]) -> (Vec<Experiment>, Vec<String>) {
             .to_string();
         let delta = map_id(&bench).is_some_and(|(r, _, _)| r.role == Role::Delta);
         if delta && e.baseline.is_none() {
-            e.id = format!("criterion.{}", bench.replace('/', "."));
+            e.id = ExperimentId::criterion(&bench);
             e.notes.push(format!(
                 "its baseline bench was not found: this is the raw figure, not the {id} delta"
             ));
@@ -542,7 +594,7 @@ fn build(saved: &[Saved]) -> (Vec<Experiment>, Vec<String>) {
     (out, unused)
 }
 
-fn experiment(s: &Saved, rule: &Rule, id: &str, cap: Option<&str>) -> Experiment {
+fn experiment(s: &Saved, rule: &Rule, id: ExperimentId, cap: Option<&str>) -> Experiment {
     let mut samples = s.per_iteration();
     let summary = stats::summarize(&mut samples);
     let mut params: BTreeMap<String, Value> = BTreeMap::new();

@@ -296,7 +296,7 @@ pub fn nettable(e: &Experiment) -> bool {
         && e.baseline.is_none()
         && !matches!(
             crate::model::ids::kind(e),
-            crate::model::ids::Kind::Refill(_)
+            crate::model::ids::ExperimentId::Refill(_)
         )
 }
 
@@ -339,7 +339,7 @@ mod tests {
     fn interleaved(medians: Vec<f64>, levels: Vec<f64>) -> Experiment {
         let times = (0..medians.len()).map(|i| i as f64).collect();
         let mut e = Experiment::plain(
-            "entry.getppid",
+            "entry.getppid".into(),
             "user",
             Default::default(),
             Default::default(),

@@ -3,6 +3,8 @@
 //! (lore Message-IDs; `https://lore.kernel.org/all/<Message-ID>/`), so the
 //! report, the docs and any headline say the same.
 
+use crate::model::ids::{Ipi, KernelIpi, KmodIpi, UserIpi};
+
 /// v7 25/31 "context_tracking,x86: Defer kernel text patching IPIs".
 pub const V7_TEXT_PATCHING: &str = "20251114151428.1064524-5-vschneid@redhat.com";
 /// v7 30/31 "x86/mm, mm/vmalloc: Defer kernel TLB flush IPIs under
@@ -37,26 +39,25 @@ const USER_SHOOTDOWN: IpiClass = IpiClass {
 };
 
 /// The class of the IPIs an `ipi.<backend>.<method>` (or the scenario
-/// with the same trigger) sends; None for a method this table does not
-/// know.
-pub fn class(backend: &str, method: &str) -> Option<IpiClass> {
-    Some(match (backend, method) {
-        ("user", "mprotect" | "munmap" | "madvise") => USER_SHOOTDOWN,
-        ("user", "membarrier") => IpiClass {
+/// with the same trigger) sends.
+pub fn class(ipi: Ipi) -> IpiClass {
+    match ipi {
+        Ipi::User(UserIpi::Mprotect | UserIpi::Munmap | UserIpi::Madvise) => USER_SHOOTDOWN,
+        Ipi::User(UserIpi::Membarrier) => IpiClass {
             name: "membarrier",
             path: "membarrier(PRIVATE_EXPEDITED) -> smp_call_function_many (CAL)",
             deferred: false,
             why: "no series message (v5-v7) mentions membarrier",
             cite: &[],
         },
-        ("kernel", "text_poke") => IpiClass {
+        Ipi::Kernel(KernelIpi::TextPoke) => IpiClass {
             name: "text patching",
             path: "static key flip -> smp_text_poke_batch_finish -> on_each_cpu(do_sync_core) (CAL)",
             deferred: true,
             why: "deferred since v5 (v7 25/31), except when a patched site is in .noinstr",
             cite: &[V5_COVER, V7_TEXT_PATCHING],
         },
-        ("kmod", "kernel_range") => IpiClass {
+        Ipi::Kmod(KmodIpi::KernelRange) => IpiClass {
             name: "kernel-range flush",
             path: "vfree + vm_unmap_aliases -> flush_tlb_kernel_range (CAL)",
             deferred: true,
@@ -64,7 +65,7 @@ pub fn class(backend: &str, method: &str) -> Option<IpiClass> {
                   __purge_vmap_area_lazy) under CONFIG_COALESCE_TLBI",
             cite: &[V7_KERNEL_RANGE],
         },
-        ("kmod", "flush_all") => IpiClass {
+        Ipi::Kmod(KmodIpi::FlushAll) => IpiClass {
             name: "full TLB flush",
             path: "on_each_cpu_mask, a flush_tlb_all-like handler (CAL)",
             deferred: false,
@@ -72,15 +73,14 @@ pub fn class(backend: &str, method: &str) -> Option<IpiClass> {
                   v7 does not change flush_tlb_all",
             cite: &[V5_COVER, V7_KERNEL_RANGE],
         },
-        ("kmod", "sync_core") => IpiClass {
+        Ipi::Kmod(KmodIpi::SyncCore) => IpiClass {
             name: "sync_core (module)",
             path: "on_each_cpu_mask(sync_core) from the module (CAL)",
             deferred: false,
             why: "the series defers the text-patching callers of the sync, not other on_each_cpu users",
             cite: &[V7_TEXT_PATCHING],
         },
-        _ => return None,
-    })
+    }
 }
 
 /// "yes" / "no" for tables.
@@ -98,34 +98,29 @@ mod tests {
 
     #[test]
     fn deferred_classes_are_text_patching_and_kernel_range() {
-        let yes: Vec<(&str, &str)> = [
-            ("user", "mprotect"),
-            ("user", "munmap"),
-            ("user", "madvise"),
-            ("user", "membarrier"),
-            ("kernel", "text_poke"),
-            ("kmod", "kernel_range"),
-            ("kmod", "flush_all"),
-            ("kmod", "sync_core"),
+        let i = |s: &str| Ipi::from_name(s).unwrap();
+        let yes: Vec<String> = [
+            "user.mprotect",
+            "user.munmap",
+            "user.madvise",
+            "user.membarrier",
+            "kernel.text_poke",
+            "kmod.kernel_range",
+            "kmod.flush_all",
+            "kmod.sync_core",
         ]
         .into_iter()
-        .filter(|(b, m)| class(b, m).unwrap().deferred)
+        .filter(|s| class(i(s)).deferred)
+        .map(String::from)
         .collect();
-        assert_eq!(yes, [("kernel", "text_poke"), ("kmod", "kernel_range")]);
-        assert!(class("user", "nothing").is_none());
+        assert_eq!(yes, ["kernel.text_poke", "kmod.kernel_range"]);
+        // A method this version does not know has no IPI (and no class).
+        assert!(Ipi::from_name("user.nothing").is_none());
         // Every class but membarrier cites the series' text.
-        for (b, m) in [
-            ("user", "mprotect"),
-            ("kernel", "text_poke"),
-            ("kmod", "flush_all"),
-        ] {
-            assert!(class(b, m)
-                .unwrap()
-                .cite
-                .iter()
-                .all(|c| c.ends_with("@redhat.com")));
-            assert!(!class(b, m).unwrap().cite.is_empty());
+        for s in ["user.mprotect", "kernel.text_poke", "kmod.flush_all"] {
+            assert!(class(i(s)).cite.iter().all(|c| c.ends_with("@redhat.com")));
+            assert!(!class(i(s)).cite.is_empty());
         }
-        assert!(class("user", "membarrier").unwrap().cite.is_empty());
+        assert!(class(i("user.membarrier")).cite.is_empty());
     }
 }

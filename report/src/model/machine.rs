@@ -2,7 +2,7 @@
 //! kind of host. Tables, plots and sizing all work per machine, so several
 //! runs of the same box read as one block and different boxes never mix.
 
-use crate::model::ids::{self, EntryTiming, Kind};
+use crate::model::ids::{self, EntryTiming, ExperimentId, FlushVariant};
 use crate::model::schema::{CpuFacts, Experiment, ResultFile};
 use std::collections::BTreeMap;
 
@@ -45,16 +45,16 @@ impl<'a> Machine<'a> {
         format!("{} | {} | {}", self.cpu_label, self.kernel, self.host)
     }
 
-    pub fn get(&self, id: &str) -> Option<&'a Experiment> {
-        self.experiments.get(id).copied()
+    pub fn get(&self, id: &ExperimentId) -> Option<&'a Experiment> {
+        self.experiments.get(&id.to_string()).copied()
     }
 
     /// The row whose delta is what flush-on-entry of `variant` costs per
     /// entry (no walk): the next-entry timing where measured, else the
     /// dispatch timing (files from before it existed). The one place the
     /// table, the sizing and the plots choose it.
-    pub fn entry_flush_cost(&self, variant: &str) -> Option<&'a Experiment> {
-        ids::entry_flush_cost_ids(variant)
+    pub fn entry_flush_cost(&self, variant: &FlushVariant) -> Option<&'a Experiment> {
+        ExperimentId::entry_flush_cost(variant)
             .iter()
             .find_map(|id| self.get(id))
             .or_else(|| {
@@ -63,7 +63,7 @@ impl<'a> Machine<'a> {
                     .into_iter()
                     .find_map(|want| {
                         self.experiments.values().copied().find(|e| {
-                            matches!(ids::kind(e), Kind::EntryFlush { variant: ref v, pages: 0, timing }
+                            matches!(ids::kind(e), ExperimentId::EntryFlush { variant: ref v, pages: 0, timing }
                                 if v == variant && timing == want)
                         })
                     })
@@ -98,7 +98,7 @@ pub fn group(files: &[ResultFile]) -> Vec<Machine<'_>> {
             let mut experiments = BTreeMap::new();
             for f in &fs {
                 for e in &f.experiments {
-                    experiments.insert(e.id.clone(), e);
+                    experiments.insert(e.id.to_string(), e);
                 }
             }
             Machine {

@@ -1,7 +1,7 @@
 //! The measured refill curve (refill.wN: cycles to walk N pages after a
 //! full flush, minus without) and reading it at any working-set size.
 
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, ExperimentId};
 use crate::model::machine::Machine;
 use crate::model::schema::{ClockKind, Experiment};
 use crate::model::units::TscCycles;
@@ -57,7 +57,9 @@ impl Curve {
             .experiments
             .values()
             .copied()
-            .filter(|e| matches!(ids::kind(e), Kind::Refill(p) if p > 0) && excluded(e).is_none())
+            .filter(|e| {
+                matches!(ids::kind(e), ExperimentId::Refill(p) if p > 0) && excluded(e).is_none()
+            })
             .collect();
         let clock = if refills.iter().any(|e| e.clock == ClockKind::Tsc) || refills.is_empty() {
             ClockKind::Tsc
@@ -68,7 +70,7 @@ impl Curve {
             .iter()
             .filter(|e| e.clock == clock)
             .filter_map(|e| match ids::kind(e) {
-                Kind::Refill(p) => Some((p, e.headline_cycles())),
+                ExperimentId::Refill(p) => Some((p, e.headline_cycles())),
                 _ => None,
             })
             .collect();
@@ -168,8 +170,8 @@ mod exclusion_tests {
         if let Some(p) = past {
             params.insert("past_tlb_reach".to_string(), p.into());
         }
-        let id = format!("refill.w{pages}");
-        let mut e = Experiment::plain(&id, "user", params, Default::default(), Default::default());
+        let id = ExperimentId::Refill(pages);
+        let mut e = Experiment::plain(id, "user", params, Default::default(), Default::default());
         e.baseline = Some(Baseline {
             label: "plain".into(),
             summary: Default::default(),

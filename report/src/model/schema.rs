@@ -13,6 +13,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use crate::model::ids::ExperimentId;
+
 mod scenario;
 pub use scenario::{BurstStats, ScenarioStats, Throughput};
 
@@ -229,6 +231,14 @@ impl ClockKind {
     }
 }
 
+/// A clock in `params` (`params.clock` of the figures that are TSC time
+/// by construction): its serde name.
+impl From<ClockKind> for serde_json::Value {
+    fn from(c: ClockKind) -> serde_json::Value {
+        serde_json::to_value(c).expect("a unit variant serializes")
+    }
+}
+
 /// Which counters a run read around its timed regions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TimerKind {
@@ -282,7 +292,8 @@ pub struct TimerInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Experiment {
     /// Stable id: "entry.null", "refill.w64", "ipi.user.mprotect", ...
-    pub id: String,
+    /// (in the file, the id's string).
+    pub id: ExperimentId,
     /// "user", "kmod" or "criterion".
     pub backend: String,
     /// Experiment parameters (pages, rate_hz, iterations, variant, ...).
@@ -402,6 +413,52 @@ pub struct IpiStats {
     pub burst: Option<BurstStats>,
 }
 
+/// The row of the victim CPU's /proc/interrupts an IPI is counted in.
+/// Recorded as `params.row` ("TLB" / "CAL", the row's own label), which
+/// `Experiment::irq_row` reads typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IrqRow {
+    /// TLB shootdowns.
+    #[serde(rename = "TLB")]
+    Tlb,
+    /// Function-call interrupts (smp_call_function and friends).
+    #[serde(rename = "CAL")]
+    Cal,
+}
+
+impl IrqRow {
+    /// The row's label in /proc/interrupts.
+    pub fn name(self) -> &'static str {
+        match self {
+            IrqRow::Tlb => "TLB",
+            IrqRow::Cal => "CAL",
+        }
+    }
+}
+
+impl std::fmt::Display for IrqRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `params.row`: the row as its serde name.
+impl From<IrqRow> for serde_json::Value {
+    fn from(row: IrqRow) -> serde_json::Value {
+        serde_json::to_value(row).expect("a unit variant serializes")
+    }
+}
+
+impl IpiStats {
+    /// The victim's /proc/interrupts delta of `row` over the run.
+    pub fn row_delta(&self, row: IrqRow) -> u64 {
+        match row {
+            IrqRow::Tlb => self.tlb_delta,
+            IrqRow::Cal => self.cal_delta,
+        }
+    }
+}
+
 /// Order statistics of a sample set. All values in cycles.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -441,7 +498,7 @@ impl ResultFile {
         }
         let old = self.schema_version < 3;
         for e in &mut self.experiments {
-            let tsc = old && (e.id.starts_with("ipi.") || e.id.starts_with("flush.kernel."));
+            let tsc = old && matches!(e.id, ExperimentId::Ipi(_) | ExperimentId::FlushKernel(_));
             e.clock = if tsc {
                 ClockKind::Tsc
             } else {
@@ -465,14 +522,14 @@ impl Experiment {
     /// An experiment of plain samples (no baseline, IPI figures, notes or
     /// blocks) in TSC cycles.
     pub fn plain(
-        id: &str,
+        id: ExperimentId,
         backend: &str,
         params: BTreeMap<String, serde_json::Value>,
         summary: Summary,
         samples: Histogram,
     ) -> Experiment {
         Experiment {
-            id: id.to_string(),
+            id,
             backend: backend.to_string(),
             params,
             summary,
@@ -485,6 +542,12 @@ impl Experiment {
             core_cycles: None,
             scenario: None,
         }
+    }
+
+    /// The /proc/interrupts row its IPIs count in (`params.row`); None
+    /// where the file has none or one this version does not know.
+    pub fn irq_row(&self) -> Option<IrqRow> {
+        serde_json::from_value(self.params.get("row")?.clone()).ok()
     }
 
     /// The figure a table shows for this experiment: the delta median for

@@ -6,6 +6,7 @@
 //! costs several times bare metal), never measurements. Everything they
 //! say is labelled synthetic in `host` and `tool`.
 
+use crate::model::ids::{EntryCall, EntryTiming, FlushVariant, Ipi, KmodIpi, UserIpi, VdsoCall};
 use crate::model::schema::*;
 use crate::model::stats::{delta_median_ci95, summarize};
 use rand::rngs::SmallRng;
@@ -47,7 +48,11 @@ struct Spec {
     seed: u64,
 }
 
-const VARIANTS: [&str; 3] = ["cr3_flush", "invpcid2", "cr4_pge"];
+const VARIANTS: [FlushVariant; 3] = [
+    FlushVariant::Cr3Flush,
+    FlushVariant::Invpcid2,
+    FlushVariant::Cr4Pge,
+];
 const REFILL_PAGES: [u64; 6] = [1, 8, 64, 256, 1024, 4096];
 const ENTRY_FLUSH_PAGES: u64 = 64;
 const SAMPLES: usize = 2000;
@@ -192,14 +197,14 @@ fn samples(rng: &mut SmallRng, median: f64, n: usize) -> Vec<i64> {
         .collect()
 }
 
-fn plain(id: &str, backend: &str, mut s: Vec<i64>) -> Experiment {
+fn plain(id: ExperimentId, backend: &str, mut s: Vec<i64>) -> Experiment {
     let samples = Histogram::from_samples(&s);
     let params = BTreeMap::from([("iterations".into(), serde_json::json!(s.len()))]);
     Experiment::plain(id, backend, params, summarize(&mut s), samples)
 }
 
 fn differential(
-    id: &str,
+    id: ExperimentId,
     backend: &str,
     label: &str,
     mut s: Vec<i64>,
@@ -225,18 +230,11 @@ fn refill_cost(sp: &Spec, pages: u64) -> f64 {
     sp.refill_per_page[0] * p.min(64.0) + sp.refill_per_page[1] * (p - 64.0).max(0.0)
 }
 
-fn ipi(
-    rng: &mut SmallRng,
-    sp: &Spec,
-    backend: &str,
-    method: &str,
-    scale: f64,
-    cal: bool,
-) -> Experiment {
+fn ipi(rng: &mut SmallRng, sp: &Spec, ipi: Ipi, scale: f64, cal: bool) -> Experiment {
     let n = 1000;
     let mut e = plain(
-        &format!("ipi.{backend}.{method}"),
-        backend,
+        ExperimentId::Ipi(ipi),
+        ipi.backend(),
         samples(rng, sp.ipi_victim * scale, n),
     );
     let mut init = samples(rng, sp.ipi_initiator * scale, n);
@@ -249,7 +247,7 @@ fn ipi(
     let rows = (n as f64 / seen).round() as u64;
     e.params.insert("rate_hz".into(), serde_json::json!(200.0));
     e.ipi = Some(IpiStats {
-        method: method.into(),
+        method: ipi.method().into(),
         rate_hz: 200.0,
         duration_s: 5.0,
         threshold_cycles: 200,
@@ -267,19 +265,22 @@ fn ipi(
 fn build(sp: &Spec) -> ResultFile {
     let mut rng = SmallRng::seed_from_u64(sp.seed);
     let mut ex = vec![plain(
-        "timer.overhead",
+        ExperimentId::TimerOverhead,
         "user",
         samples(&mut rng, 0.0, SAMPLES),
     )];
-    for (name, c) in ["null", "getppid", "getpid"].iter().zip(sp.entry) {
+    for (call, c) in [EntryCall::Null, EntryCall::Getppid, EntryCall::Getpid]
+        .into_iter()
+        .zip(sp.entry)
+    {
         ex.push(plain(
-            &format!("entry.{name}"),
+            ExperimentId::Entry(call),
             "user",
             samples(&mut rng, c, SAMPLES),
         ));
     }
     ex.push(plain(
-        "vdso.clock_gettime",
+        ExperimentId::Vdso(VdsoCall::ClockGettime),
         "user",
         samples(&mut rng, sp.entry[3], SAMPLES),
     ));
@@ -292,27 +293,31 @@ fn build(sp: &Spec) -> ResultFile {
         let base = walk * pages as f64;
         let flushed = base + refill_cost(sp, pages);
         ex.push(differential(
-            &format!("refill.w{pages}"),
+            ExperimentId::Refill(pages),
             "user",
             "walk after an entry without flush",
             samples(&mut rng, flushed, SAMPLES),
             samples(&mut rng, base, SAMPLES),
         ));
     }
-    for (m, scale) in [("mprotect", 1.0), ("munmap", 1.1), ("madvise", 1.05)] {
-        ex.push(ipi(&mut rng, sp, "user", m, scale, false));
+    for (m, scale) in [
+        (UserIpi::Mprotect, 1.0),
+        (UserIpi::Munmap, 1.1),
+        (UserIpi::Madvise, 1.05),
+    ] {
+        ex.push(ipi(&mut rng, sp, Ipi::User(m), scale, false));
     }
-    ex.push(ipi(&mut rng, sp, "user", "membarrier", 0.7, true));
+    ex.push(ipi(&mut rng, sp, Ipi::User(UserIpi::Membarrier), 0.7, true));
     if sp.kmod {
         let nop = 700.0;
         ex.push(plain(
-            "flush.kernel.nop",
+            ExperimentId::FlushKernel(FlushVariant::Nop),
             "kmod",
             samples(&mut rng, 2.0, SAMPLES),
         ));
         for (v, c) in VARIANTS.iter().zip(sp.flush) {
             ex.push(plain(
-                &format!("flush.kernel.{v}"),
+                ExperimentId::FlushKernel(v.clone()),
                 "kmod",
                 samples(&mut rng, c * 0.8, SAMPLES),
             ));
@@ -321,23 +326,24 @@ fn build(sp: &Spec) -> ResultFile {
             for pages in [0, ENTRY_FLUSH_PAGES] {
                 let walk_c = walk * pages as f64;
                 let mut e = differential(
-                    &crate::model::ids::entry_flush_id(v, pages),
+                    ExperimentId::entry_flush(v.clone(), pages, EntryTiming::Dispatch),
                     "kmod",
                     "nop ioctl",
                     samples(&mut rng, nop + walk_c + c + refill_cost(sp, pages), SAMPLES),
                     samples(&mut rng, nop + walk_c, SAMPLES),
                 );
                 e.params.insert("pages".into(), serde_json::json!(pages));
-                e.params.insert("variant".into(), serde_json::json!(v));
+                e.params
+                    .insert("variant".into(), serde_json::json!(v.name()));
                 ex.push(e);
             }
         }
         for (m, scale) in [
-            ("flush_all", 1.0),
-            ("kernel_range", 1.15),
-            ("sync_core", 0.8),
+            (KmodIpi::FlushAll, 1.0),
+            (KmodIpi::KernelRange, 1.15),
+            (KmodIpi::SyncCore, 0.8),
         ] {
-            ex.push(ipi(&mut rng, sp, "kmod", m, scale, true));
+            ex.push(ipi(&mut rng, sp, Ipi::Kmod(m), scale, true));
         }
     }
     file(sp, ex)
@@ -346,8 +352,8 @@ fn build(sp: &Spec) -> ResultFile {
 fn file(sp: &Spec, experiments: Vec<Experiment>) -> ResultFile {
     let variants: Vec<String> = VARIANTS
         .iter()
-        .filter(|v| **v != "invpcid2" || sp.invpcid)
-        .map(|v| v.to_string())
+        .filter(|v| **v != FlushVariant::Invpcid2 || sp.invpcid)
+        .map(|v| v.name().to_string())
         .collect();
     let pti_needed = if sp.vendor == "GenuineIntel" {
         sp.rdcl_no.map(|r| !r)

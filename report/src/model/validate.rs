@@ -206,10 +206,10 @@ pub fn result_file(f: &ResultFile) -> Result<(), String> {
     non_negative("timer resolution (ns)", t.resolution_ns)?;
     let mut ids = BTreeSet::new();
     for e in &f.experiments {
-        if e.id.is_empty() {
+        if e.id.to_string().is_empty() {
             return Err("an experiment has an empty id".into());
         }
-        if !ids.insert(e.id.as_str()) {
+        if !ids.insert(&e.id) {
             return Err(format!("experiment {} appears twice", e.id));
         }
         let core = t.core_overhead_cycles.unwrap_or(t.overhead_cycles);

@@ -2,7 +2,7 @@
 //! and whether the series defers it (`ipi_class`), and the per-event
 //! figures of `ipi.kernel.text_poke`, whose one call sends a burst.
 
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, ExperimentId, Ipi};
 use crate::model::ipi_class;
 use crate::model::machine::Machine;
 use crate::model::units::{self, num};
@@ -15,27 +15,26 @@ pub fn class_table(m: &Machine) -> Option<Table> {
         &["method", "IPI", "deferred"],
     );
     t.align[1] = Align::Left;
-    let mut rows: Vec<(String, String)> = m
+    let mut rows: Vec<Ipi> = m
         .experiments
         .values()
-        .filter_map(|e| match ids::kind(e) {
-            Kind::Ipi(b, meth) => Some((b, meth)),
-            _ => None,
-        })
+        .filter_map(|e| ids::kind(e).ipi())
         .collect();
     // The report's backend order: user, kernel, kmod.
-    rows.sort_by_key(|(b, meth)| {
+    rows.sort_by_key(|i| {
         (
-            ["user", "kernel", "kmod"].iter().position(|x| x == b),
-            meth.clone(),
+            ["user", "kernel", "kmod"]
+                .iter()
+                .position(|x| *x == i.backend()),
+            i.method(),
         )
     });
-    for (b, meth) in rows {
-        let c = ipi_class::class(&b, &meth);
+    for i in rows {
+        let c = ipi_class::class(i);
         t.push(vec![
-            format!("{b}.{meth}"),
-            c.map_or("unknown".into(), |c| c.name.to_string()),
-            c.map_or("-".into(), |c| ipi_class::deferred_word(&c).to_string()),
+            i.to_string(),
+            c.name.to_string(),
+            ipi_class::deferred_word(&c).to_string(),
         ]);
     }
     (!t.is_empty()).then_some(t)
@@ -67,12 +66,12 @@ pub fn burst_table(m: &Machine) -> Option<Table> {
         &["method", "events", "seen", "CAL/ev", "gaps/ev", "lost us", "us/IPI", "false"],
     );
     for e in m.experiments.values() {
-        let (Kind::Ipi(b, meth), Some(ipi)) = (ids::kind(e), e.ipi.as_ref()) else {
+        let (ExperimentId::Ipi(i), Some(ipi)) = (ids::kind(e), e.ipi.as_ref()) else {
             continue;
         };
         let Some(x) = &ipi.burst else { continue };
         t.push(vec![
-            format!("{b}.{meth}"),
+            i.to_string(),
             x.events.to_string(),
             units::pct(x.match_ratio * 100.0),
             num(x.cal_per_event),
@@ -101,10 +100,10 @@ mod tests {
         let mut e = f
             .experiments
             .iter()
-            .find(|e| e.id == "ipi.user.membarrier")
+            .find(|e| e.id.to_string() == "ipi.user.membarrier")
             .unwrap()
             .clone();
-        e.id = ids::ipi_id("kernel", "text_poke");
+        e.id = ExperimentId::Ipi(ids::Ipi::Kernel(ids::KernelIpi::TextPoke));
         let ipi = e.ipi.as_mut().unwrap();
         ipi.burst = Some(BurstStats {
             events: 40,

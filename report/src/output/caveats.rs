@@ -2,7 +2,7 @@
 //! guest vs bare metal, emulation, PTI, isolation, the timer, partial runs.
 //! Each is one sentence so it can be pasted under a table.
 
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, ExperimentId, Ipi};
 use crate::model::machine::Machine;
 use crate::model::schema::{Experiment, TimerInfo, TimerKind};
 use crate::model::units;
@@ -21,8 +21,8 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
     }
     let emulated = m
         .experiments
-        .keys()
-        .any(|id| id.starts_with("entry.flush."));
+        .values()
+        .any(|e| matches!(e.id, ExperimentId::EntryFlush { .. }));
     let facts = crate::output::size::machine_facts(m);
     let v7 =
         crate::model::kernel_rules::series(&crate::model::kernel_rules::flushing_posting(), &facts);
@@ -74,8 +74,13 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
             &crate::model::kernel_rules::invlpgb(&facts),
         ));
     }
-    let kmod = m.experiments.keys().any(|id| {
-        id.starts_with("flush.") || id.starts_with("entry.flush.") || id.starts_with("ipi.kmod.")
+    let kmod = m.experiments.values().any(|e| {
+        matches!(
+            e.id,
+            ExperimentId::FlushKernel(_)
+                | ExperimentId::EntryFlush { .. }
+                | ExperimentId::Ipi(Ipi::Kmod(_))
+        )
     });
     if !kmod {
         out.push(
@@ -83,7 +88,7 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
         );
     }
     for e in m.experiments.values() {
-        if let (Kind::Ipi(..), Some(ipi)) = (ids::kind(e), &e.ipi) {
+        if let (ExperimentId::Ipi(..), Some(ipi)) = (ids::kind(e), &e.ipi) {
             if ipi.seen_ratio.is_finite() && (ipi.seen_ratio < 0.9 || ipi.seen_ratio > 1.1) {
                 out.push(format!(
                     "{}: victim saw {:.0}% of the interrupts /proc/interrupts counted.",
@@ -138,13 +143,13 @@ fn timer_caveat(t: &TimerInfo) -> String {
 /// would otherwise repeat once per experiment.
 fn shared_notes<'a>(experiments: impl Iterator<Item = &'a Experiment>) -> Vec<String> {
     let mut total = 0;
-    let mut by_note: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut by_note: Vec<(&str, Vec<String>)> = Vec::new();
     for e in experiments {
         total += 1;
         for n in &e.notes {
             match by_note.iter_mut().find(|(text, _)| *text == n.as_str()) {
-                Some((_, ids)) => ids.push(&e.id),
-                None => by_note.push((n, vec![&e.id])),
+                Some((_, ids)) => ids.push(e.id.to_string()),
+                None => by_note.push((n, vec![e.id.to_string()])),
             }
         }
     }
@@ -166,7 +171,7 @@ mod tests {
 
     fn with_notes(id: &str, notes: &[&str]) -> Experiment {
         Experiment {
-            id: id.to_string(),
+            id: id.into(),
             backend: "user".into(),
             params: Default::default(),
             summary: Default::default(),

@@ -4,7 +4,7 @@
 //! ("getpid 770 -> 1340 ns") is what this reproduces.
 
 use crate::model::drift;
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, ExperimentId};
 use crate::model::machine;
 use crate::model::schema::{ClockKind, Experiment, ResultFile};
 use crate::model::stats::{mann_whitney, mann_whitney_blocks, median_f64};
@@ -185,7 +185,7 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             continue;
         };
         if ea.clock != eb.clock {
-            clock_mismatch.push(ea.id.clone());
+            clock_mismatch.push(ea.id.to_string());
             continue;
         }
         let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
@@ -209,7 +209,7 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             }
         };
         rows.push(Row {
-            id: ea.id.clone(),
+            id: ea.id.to_string(),
             a_cycles: ca,
             b_cycles: cb,
             a_ns: conv(ca, ha),
@@ -323,18 +323,18 @@ fn finish(
     in_ns: bool,
     rows: Vec<Row>,
 ) -> Comparison {
-    let has = |f: &ResultFile, id: &str| f.experiments.iter().any(|e| e.id == id);
+    let has = |f: &ResultFile, id: &ExperimentId| f.experiments.iter().any(|e| e.id == *id);
     let only_a = a
         .experiments
         .iter()
         .filter(|e| !has(b, &e.id))
-        .map(|e| e.id.clone())
+        .map(|e| e.id.to_string())
         .collect();
     let only_b = b
         .experiments
         .iter()
         .filter(|e| !has(a, &e.id))
-        .map(|e| e.id.clone())
+        .map(|e| e.id.to_string())
         .collect();
     let mut warnings = Vec::new();
     if ma.cpu_label != mb.cpu_label || ma.host != mb.host {
@@ -385,33 +385,32 @@ fn finish(
 fn order(e: &Experiment) -> (usize, String) {
     let k = ids::kind(e);
     let rank = match k {
-        Kind::TimerOverhead => 0,
-        Kind::Entry(_) => 1,
-        Kind::Vdso(_) => 2,
-        Kind::FlushKernel(_) => 3,
-        Kind::EntryFlush { .. } => 4,
-        Kind::Refill(_) => 5,
-        Kind::Ipi(..) => 6,
-        Kind::Scenario(_) => 7,
-        Kind::Other => 8,
+        ExperimentId::TimerOverhead => 0,
+        ExperimentId::Entry(_) => 1,
+        ExperimentId::Vdso(_) => 2,
+        ExperimentId::FlushKernel(_) => 3,
+        ExperimentId::EntryFlush { .. } => 4,
+        ExperimentId::Refill(_) => 5,
+        ExperimentId::Ipi(..) => 6,
+        ExperimentId::Scenario(_) => 7,
+        ExperimentId::DeferredCheck(_)
+        | ExperimentId::Initiator(_)
+        | ExperimentId::Criterion(_)
+        | ExperimentId::Unknown(_) => 8,
     };
     // Natural order inside a family (refill.w8 before refill.w64).
     let key = match ids::kind(e) {
-        Kind::Refill(p) => format!("{p:012}"),
-        Kind::Entry(n) => format!("{}{n}", ids::entry_rank(&n)),
-        Kind::EntryFlush {
+        ExperimentId::Refill(p) => format!("{p:012}"),
+        ExperimentId::Entry(n) => format!("{}{n}", n.rank()),
+        ExperimentId::EntryFlush {
             variant,
             pages,
             timing,
         } => {
-            format!(
-                "{:02}{pages:012}{}",
-                ids::variant_rank(&variant),
-                timing.suffix()
-            )
+            format!("{:02}{pages:012}{}", variant.rank(), timing.suffix())
         }
-        Kind::FlushKernel(v) => format!("{:02}", ids::variant_rank(&v)),
-        _ => e.id.clone(),
+        ExperimentId::FlushKernel(v) => format!("{:02}", v.rank()),
+        _ => e.id.to_string(),
     };
     (rank, key)
 }

@@ -2,7 +2,7 @@
 //! `<text>` the viewer lays out). Each plot is built as a string so tests
 //! can parse it; `write_all` puts them in a directory.
 
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, ExperimentId, Ipi, KmodIpi, UserIpi};
 use crate::model::machine::{self, Machine};
 use crate::model::profile::Profile;
 use crate::model::schema::{ClockKind, Experiment, ResultFile};
@@ -201,15 +201,15 @@ const ENTRY_X_DESC: &str =
 /// Entry cost per experiment (grouped bars, one colour per machine).
 pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
     // Categories: entry and vdso medians, then flush-on-entry deltas.
-    let mut cats: Vec<(Kind, String)> = Vec::new();
+    let mut cats: Vec<(ExperimentId, String)> = Vec::new();
     for m in machines {
         for e in m.experiments.values() {
             let k = ids::kind(e);
             let label = match &k {
                 // Shortened so neighbouring labels do not run together.
-                Kind::Entry(n) => n.replace("return_after_sysret", "sysret ret"),
-                Kind::Vdso(n) => format!("vdso {}", n.replace("clock_", "")),
-                Kind::EntryFlush {
+                ExperimentId::Entry(n) => n.name().replace("return_after_sysret", "sysret ret"),
+                ExperimentId::Vdso(n) => format!("vdso {}", n.name().replace("clock_", "")),
+                ExperimentId::EntryFlush {
                     variant,
                     pages: 0,
                     timing,
@@ -225,11 +225,11 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
         }
     }
     cats.sort_by_key(|(k, _)| match k {
-        Kind::Entry(n) => (0, ids::entry_rank(n)),
-        Kind::Vdso(_) => (1, 0),
-        Kind::EntryFlush {
+        ExperimentId::Entry(n) => (0, n.rank()),
+        ExperimentId::Vdso(_) => (1, 0),
+        ExperimentId::EntryFlush {
             variant, timing, ..
-        } => (2, 2 * ids::variant_rank(variant) + *timing as usize),
+        } => (2, 2 * variant.rank() + *timing as usize),
         _ => (3, 0),
     });
     let ms: Vec<&Machine> = machines
@@ -308,7 +308,7 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
     Ok(Some(svg))
 }
 
-fn value_of<'a>(m: &Machine<'a>, k: &Kind) -> Option<(f64, &'a Experiment)> {
+fn value_of<'a>(m: &Machine<'a>, k: &ExperimentId) -> Option<(f64, &'a Experiment)> {
     m.experiments
         .values()
         .find(|e| ids::kind(e) == *k)
@@ -359,15 +359,14 @@ pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
     let mut series: Vec<(String, &Machine, &crate::model::schema::Experiment)> = Vec::new();
     for m in machines {
         for e in m.experiments.values() {
-            if matches!(ids::kind(e), Kind::Ipi(..)) && !e.samples.is_empty() {
+            let Some(ipi) = ids::kind(e).ipi() else {
+                continue;
+            };
+            if !e.samples.is_empty() {
                 let name = if machines.len() > 1 {
-                    format!(
-                        "{} {}",
-                        m.cpu_label.split(" (").next().unwrap_or(""),
-                        e.id.trim_start_matches("ipi.")
-                    )
+                    format!("{} {ipi}", m.cpu_label.split(" (").next().unwrap_or(""))
                 } else {
-                    e.id.trim_start_matches("ipi.").to_string()
+                    ipi.to_string()
                 };
                 series.push((name, m, e));
             }
@@ -380,10 +379,11 @@ pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
             .iter()
             .filter_map(|m| {
                 [
-                    "ipi.kmod.kernel_range",
-                    "ipi.kmod.flush_all",
-                    "ipi.user.mprotect",
+                    Ipi::Kmod(KmodIpi::KernelRange),
+                    Ipi::Kmod(KmodIpi::FlushAll),
+                    Ipi::User(UserIpi::Mprotect),
                 ]
+                .map(ExperimentId::Ipi)
                 .iter()
                 .find_map(|id| m.get(id))
                 .map(|e| format!("{}{}", m.title(), e.id))
@@ -532,7 +532,7 @@ fn not_drawn(machines: &[&Machine]) -> Vec<String> {
             .values()
             .filter(|e| crate::model::refill::excluded(e) == Some("not positive"))
             .filter_map(|e| match ids::kind(e) {
-                Kind::Refill(p) if p > 0 => Some(p),
+                ExperimentId::Refill(p) if p > 0 => Some(p),
                 _ => None,
             })
             .collect();

@@ -2,7 +2,7 @@
 //! in-kernel flush primitives, flush-on-entry deltas, refill, IPIs. The
 //! numbers are chosen here; `export` decides text, Markdown or CSV.
 
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, EntryCall, ExperimentId};
 use crate::model::machine::{self, Machine};
 use crate::model::schema::{ClockKind, Experiment, ResultFile};
 use crate::model::units::{ci_ns, count, ns, num};
@@ -133,7 +133,7 @@ impl CostTables {
     /// Every experiment of `m` in table order, then the tables that got
     /// rows.
     fn fill(mut self, m: &Machine) -> Vec<Table> {
-        let mut rows: Vec<(Kind, &Experiment)> =
+        let mut rows: Vec<(ExperimentId, &Experiment)> =
             m.experiments.values().map(|e| (ids::kind(e), *e)).collect();
         rows.sort_by_key(|r| sort_key(&r.0));
         for (k, e) in rows {
@@ -152,16 +152,16 @@ impl CostTables {
         .collect()
     }
 
-    fn push(&mut self, k: &Kind, e: &Experiment) {
+    fn push(&mut self, k: &ExperimentId, e: &Experiment) {
         let (s, hz) = (&e.summary, self.hz);
         let t = |c: f64| e.tsc(c);
         match k {
-            Kind::TimerOverhead | Kind::Entry(_) | Kind::Vdso(_) => {
+            ExperimentId::TimerOverhead | ExperimentId::Entry(_) | ExperimentId::Vdso(_) => {
                 self.entry.push(entry_row(e, hz, self.core))
             }
-            Kind::FlushKernel(v) => {
+            ExperimentId::FlushKernel(v) => {
                 let mut row = vec![
-                    v.clone(),
+                    v.to_string(),
                     tsc_num(e, s.median),
                     ns(t(s.median), hz),
                     ci_ns(e.tsc_ci(s.median_ci95), hz),
@@ -173,7 +173,7 @@ impl CostTables {
                 }
                 self.kernel.push(row)
             }
-            Kind::EntryFlush {
+            ExperimentId::EntryFlush {
                 variant,
                 pages,
                 timing,
@@ -184,7 +184,7 @@ impl CostTables {
                     ids::EntryTiming::NextEntry => &mut self.next_entry,
                 };
                 table.push(vec![
-                    variant.clone(),
+                    variant.to_string(),
                     pages.to_string(),
                     num(d),
                     ns(t(d), hz),
@@ -192,7 +192,7 @@ impl CostTables {
                     count(s.n),
                 ]);
             }
-            Kind::Refill(p) => {
+            ExperimentId::Refill(p) => {
                 let (d, ci) = delta_and_ci(e);
                 let per = if *p > 0 { d / *p as f64 } else { f64::NAN };
                 self.refill.push(vec![
@@ -205,15 +205,15 @@ impl CostTables {
                 ]);
             }
             // Burst experiments have their own per-event table.
-            Kind::Ipi(..) if e.ipi.as_ref().is_some_and(|i| i.burst.is_some()) => {}
-            Kind::Ipi(backend, method) => {
+            ExperimentId::Ipi(..) if e.ipi.as_ref().is_some_and(|i| i.burst.is_some()) => {}
+            ExperimentId::Ipi(i) => {
                 let init = e
                     .ipi
                     .as_ref()
                     .map(|i| i.initiator.median)
                     .unwrap_or(f64::NAN);
                 self.ipi.push(vec![
-                    format!("{backend}.{method}"),
+                    i.to_string(),
                     tsc_num(e, s.median),
                     ns(t(s.median), hz),
                     ns(t(s.p99), hz),
@@ -222,7 +222,7 @@ impl CostTables {
                     count(s.n),
                 ]);
             }
-            Kind::Scenario(_) | Kind::Other => {}
+            _ => {}
         }
     }
 }
@@ -246,7 +246,7 @@ fn entry_row(e: &Experiment, hz: f64, core: bool) -> Vec<String> {
     };
     let t = |c: f64| e.tsc(c);
     let mut row = vec![
-        e.id.clone(),
+        e.id.to_string(),
         tsc_num(e, h),
         ns(t(h), hz),
         ci_ns(e.tsc_ci(ci), hz),
@@ -267,19 +267,22 @@ fn tsc_num(e: &Experiment, cycles: f64) -> String {
 }
 
 /// Row order inside each table: docs/design.md order, not alphabetical.
-fn sort_key(k: &Kind) -> (usize, usize, u64, String) {
+fn sort_key(k: &ExperimentId) -> (usize, usize, u64, String) {
     match k {
-        Kind::TimerOverhead => (0, 0, 0, String::new()),
-        Kind::Entry(n) => (1, ids::entry_rank(n), 0, n.clone()),
-        Kind::Vdso(n) => (2, 0, 0, n.clone()),
-        Kind::FlushKernel(v) => (3, ids::variant_rank(v), 0, v.clone()),
-        Kind::EntryFlush { variant, pages, .. } => {
-            (4, ids::variant_rank(variant), *pages, variant.clone())
+        ExperimentId::TimerOverhead => (0, 0, 0, String::new()),
+        ExperimentId::Entry(n) => (1, n.rank(), 0, n.to_string()),
+        ExperimentId::Vdso(n) => (2, 0, 0, n.to_string()),
+        ExperimentId::FlushKernel(v) => (3, v.rank(), 0, v.to_string()),
+        ExperimentId::EntryFlush { variant, pages, .. } => {
+            (4, variant.rank(), *pages, variant.to_string())
         }
-        Kind::Refill(p) => (5, 0, *p, String::new()),
-        Kind::Ipi(b, m) => (6, usize::from(b != "user"), 0, m.clone()),
-        Kind::Scenario(t) => (7, 0, 0, t.clone()),
-        Kind::Other => (8, 0, 0, String::new()),
+        ExperimentId::Refill(p) => (5, 0, *p, String::new()),
+        ExperimentId::Ipi(i) => {
+            let kernel_side = !matches!(i, ids::Ipi::User(_));
+            (6, usize::from(kernel_side), 0, i.method().into())
+        }
+        ExperimentId::Scenario(t) => (7, 0, 0, t.to_string()),
+        _ => (8, 0, 0, String::new()),
     }
 }
 
@@ -357,7 +360,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
     for m in machine::group(files) {
         let hz = m.tsc_hz();
         let getpid = m
-            .get("entry.getpid")
+            .get(&ExperimentId::Entry(EntryCall::Getpid))
             .map(|e| ns(e.tsc(e.summary.median), hz))
             .unwrap_or_else(|| "-".into());
         // The cost model's own picks: the series' flush E and the IPI I.
@@ -503,7 +506,9 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
             .unwrap_or_else(|| "unknown".into());
         for e in m.experiments.values() {
             let pages = match ids::kind(e) {
-                Kind::Refill(p) | Kind::EntryFlush { pages: p, .. } => p.to_string(),
+                ExperimentId::Refill(p) | ExperimentId::EntryFlush { pages: p, .. } => {
+                    p.to_string()
+                }
                 _ => String::new(),
             };
             let h = e.headline_cycles();
@@ -525,7 +530,7 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
                 m.kernel.clone(),
                 m.host.clone(),
                 pti.clone(),
-                e.id.clone(),
+                e.id.to_string(),
                 pages,
                 match e.clock {
                     ClockKind::Tsc => "tsc",

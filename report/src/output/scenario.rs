@@ -7,7 +7,7 @@
 //! (no trigger, interleaved with the triggered chunks), not against the
 //! separate `scenario.none` row, so host drift hits both alike.
 
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, ExperimentId, Trigger};
 use crate::model::machine::Machine;
 use crate::model::schema::{Experiment, ResultFile, ScenarioStats};
 use crate::model::units::{self, count, ns, num, signed};
@@ -33,17 +33,17 @@ pub enum Strategy {
 impl Strategy {
     /// From a trigger name ("user.mprotect", "kmod.on_entry.invpcid2").
     pub fn of_trigger(t: &str) -> Strategy {
-        if t == ids::SCENARIO_NONE {
-            return Strategy::Baseline;
+        match Trigger::from_name(t) {
+            Some(Trigger::None) => Strategy::Baseline,
+            Some(Trigger::OnEntry(v)) => Strategy::OnEntry(v.to_string()),
+            Some(Trigger::Deferred) => Strategy::Deferred,
+            Some(Trigger::Ipi(i)) => Strategy::Ipi(i.backend().into(), i.method().into()),
+            // A trigger this version does not know: an IPI of its name.
+            None => {
+                let (b, m) = t.split_once('.').unwrap_or(("", t));
+                Strategy::Ipi(b.to_string(), m.to_string())
+            }
         }
-        if let Some(v) = ids::scenario_on_entry_variant(t) {
-            return Strategy::OnEntry(v.to_string());
-        }
-        if ids::scenario_is_deferred(t) {
-            return Strategy::Deferred;
-        }
-        let (b, m) = t.split_once('.').unwrap_or(("", t));
-        Strategy::Ipi(b.to_string(), m.to_string())
     }
 }
 
@@ -53,10 +53,13 @@ fn rows<'a>(m: &Machine<'a>) -> Vec<(&'a Experiment, &'a ScenarioStats)> {
     let mut v: Vec<(&Experiment, &ScenarioStats)> = m
         .experiments
         .values()
-        .filter(|e| matches!(ids::kind(e), Kind::Scenario(_)))
+        .filter(|e| matches!(ids::kind(e), ExperimentId::Scenario(_)))
         .filter_map(|e| e.scenario.as_ref().map(|s| (*e, s)))
         .collect();
-    v.sort_by_key(|(_, s)| (s.trigger != ids::SCENARIO_NONE, rank(&s.trigger)));
+    v.sort_by_key(|(_, s)| {
+        let none = Trigger::from_name(&s.trigger) == Some(Trigger::None);
+        (!none, rank(&s.trigger))
+    });
     v
 }
 
@@ -258,7 +261,7 @@ pub fn notes(m: &Machine) -> Vec<String> {
 /// One strategy's measured cost, from one scenario result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeasuredCost {
-    pub id: String,
+    pub id: ExperimentId,
     pub strategy: Strategy,
     /// Working set the victim walked, pages.
     pub pages: u64,
@@ -499,7 +502,9 @@ pub(crate) mod tests {
         };
         let mut v = samples(x, shift);
         let mut e = f.experiments[0].clone();
-        e.id = ids::scenario_id(t);
+        let trigger = Trigger::from_name(t).expect("a trigger this version knows");
+        let triggered = trigger != Trigger::None;
+        e.id = ExperimentId::Scenario(trigger);
         e.params.clear();
         e.summary = crate::model::stats::summarize(&mut v);
         e.samples = Histogram::from_samples(&v);
@@ -510,7 +515,6 @@ pub(crate) mod tests {
             iter_per_s: 10_000.0 - x as f64,
             ..Default::default()
         };
-        let triggered = t != ids::SCENARIO_NONE;
         let events = matches!(
             Strategy::of_trigger(t),
             Strategy::Ipi(..) | Strategy::Deferred
@@ -548,8 +552,7 @@ pub(crate) mod tests {
     #[test]
     fn entry_strategies_have_no_event_row_and_say_what_they_call() {
         let mut f = with_scenarios(26_000);
-        let on_entry =
-            ids::scenario_trigger(ids::SCENARIO_KMOD, &ids::scenario_on_entry_method("series"));
+        let on_entry = Trigger::OnEntry(ids::FlushVariant::Series).to_string();
         push_scenario(&mut f, &on_entry, 0, 900, 64);
         let e = f.experiments.last_mut().unwrap();
         let s = e.scenario.as_mut().unwrap();
@@ -621,7 +624,10 @@ pub(crate) mod tests {
         let (a, b) = (with_scenarios(26_000), with_scenarios(13_000));
         let c = measured_costs(&a);
         assert_eq!(c.len(), 2, "scenario.none has no cost");
-        let mp = c.iter().find(|c| c.id == "scenario.user.mprotect").unwrap();
+        let mp = c
+            .iter()
+            .find(|c| c.id.to_string() == "scenario.user.mprotect")
+            .unwrap();
         assert_eq!(mp.strategy, Strategy::Ipi("user".into(), "mprotect".into()));
         assert_eq!((mp.per_event_cycles, mp.pages), (Some(26_000.0), 64));
         assert_eq!(mp.events_per_s, 100.0);
@@ -633,7 +639,7 @@ pub(crate) mod tests {
         let e = a
             .experiments
             .iter()
-            .find(|e| e.id == "scenario.user.mprotect")
+            .find(|e| e.id.to_string() == "scenario.user.mprotect")
             .unwrap();
         let lines = summary_lines(e, a.timer.tsc_hz);
         assert!(lines[1].contains("per iteration"), "{lines:?}");

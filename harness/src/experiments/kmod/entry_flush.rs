@@ -20,7 +20,7 @@ use crate::kmod::abi::{Method, Variant};
 use crate::kmod::device::{self, Device};
 use crate::schema;
 use anyhow::{Context, Result};
-use report::model::ids::EntryTiming;
+use report::model::ids::{EntryTiming, ExperimentId, FlushVariant};
 use workloads::entry::{CallPath, EntryOp};
 use workloads::pages::Pages;
 use workloads::sys::NoArgCall;
@@ -111,10 +111,12 @@ impl Walk {
 }
 
 impl EntryFlush {
-    fn name(&self) -> &'static str {
+    /// The variant as the id names it: the marked deferred row is a
+    /// variant of its own.
+    fn id_variant(&self) -> FlushVariant {
         match self.mark_hz {
-            Some(_) => "deferred_marked",
-            None => self.variant.name(),
+            Some(_) => FlushVariant::DeferredMarked,
+            None => super::flush_variant(self.variant),
         }
     }
 
@@ -202,8 +204,8 @@ impl EntryFlush {
 }
 
 impl Experiment for EntryFlush {
-    fn id(&self) -> String {
-        report::model::ids::entry_flush_timed_id(self.name(), self.pages as u64, self.timing)
+    fn id(&self) -> ExperimentId {
+        ExperimentId::entry_flush(self.id_variant(), self.pages as u64, self.timing)
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
@@ -229,7 +231,7 @@ impl Experiment for EntryFlush {
             median(flushed.after.iter().copied()) - median(plain.after.iter().copied());
         ctx.timer.subtract_overhead(&mut flushed.whole);
         ctx.timer.subtract_overhead(&mut plain.whole);
-        let mut e = record::measured(&self.id(), "kmod", self.params(ctx), &mut flushed.whole);
+        let mut e = record::measured(self.id(), "kmod", self.params(ctx), &mut flushed.whole);
         e = record::with_baseline(e, self.baseline_label(), &mut plain.whole);
         let core_base = plain
             .core_whole(ctx.timer, self.timing)
@@ -326,23 +328,33 @@ mod tests {
             timing,
         };
         assert_eq!(
-            row(Variant::Series, None, EntryTiming::Dispatch, 0).id(),
+            row(Variant::Series, None, EntryTiming::Dispatch, 0)
+                .id()
+                .to_string(),
             "entry.flush.series"
         );
         assert_eq!(
-            row(Variant::Series, None, EntryTiming::NextEntry, 0).id(),
+            row(Variant::Series, None, EntryTiming::NextEntry, 0)
+                .id()
+                .to_string(),
             "entry.flush.series.next_entry"
         );
         assert_eq!(
-            row(Variant::Invpcid2, None, EntryTiming::NextEntry, 64).id(),
+            row(Variant::Invpcid2, None, EntryTiming::NextEntry, 64)
+                .id()
+                .to_string(),
             "entry.flush.invpcid2.next_entry.w64"
         );
         assert_eq!(
-            row(Variant::Deferred, None, EntryTiming::Dispatch, 0).id(),
+            row(Variant::Deferred, None, EntryTiming::Dispatch, 0)
+                .id()
+                .to_string(),
             "entry.flush.deferred"
         );
         assert_eq!(
-            row(Variant::Deferred, Some(1000), EntryTiming::NextEntry, 0).id(),
+            row(Variant::Deferred, Some(1000), EntryTiming::NextEntry, 0)
+                .id()
+                .to_string(),
             "entry.flush.deferred_marked.next_entry"
         );
     }

@@ -10,7 +10,7 @@
 //!   `nop` as the baseline (`entry_flush`);
 //! - `entry.flush.series`: the row the series itself stands for (INVPCID
 //!   type 2 with INVPCID, else CR4.PGE twice); the other variants are
-//!   named alternatives (`report::model::ids::flush_semantics`);
+//!   named alternatives (`report::model::ids::FlushVariant::semantics`);
 //! - `entry.flush.deferred` / `entry.flush.deferred_marked`: the atomic
 //!   check of Lutomirski's proposal (review text, not posted code) on every
 //!   entry, alone and with a housekeeping CPU setting the victim's
@@ -26,7 +26,7 @@
 pub mod entry_flush;
 pub mod scenario;
 
-use crate::experiments::ipi::{Initiator, IpiExperiment, Row};
+use crate::experiments::ipi::{Initiator, IpiExperiment, IrqRow};
 use crate::experiments::record::{self, params};
 use crate::experiments::{Ctx, Experiment, Stop};
 use crate::kmod::abi::{self, Method, Variant};
@@ -34,7 +34,7 @@ use crate::kmod::device::{self, Device};
 use crate::schema;
 use anyhow::{Context, Result};
 use entry_flush::EntryFlush;
-use report::model::ids::EntryTiming;
+use report::model::ids::{EntryTiming, ExperimentId, FlushVariant, Ipi, KmodIpi};
 
 /// Samples per ioctl or chunk between cancel checks.
 pub(super) const CHUNK: usize = 2_000;
@@ -108,6 +108,34 @@ fn experiments(cfg: &KmodConfig) -> Vec<Box<dyn Experiment>> {
     v
 }
 
+/// The variant as ids name it.
+pub fn flush_variant(v: Variant) -> FlushVariant {
+    match v {
+        Variant::Nop => FlushVariant::Nop,
+        Variant::Cr3Noflush => FlushVariant::Cr3Noflush,
+        Variant::Cr3Flush => FlushVariant::Cr3Flush,
+        Variant::Invpcid0 => FlushVariant::Invpcid0,
+        Variant::Invpcid1 => FlushVariant::Invpcid1,
+        Variant::Invpcid2 => FlushVariant::Invpcid2,
+        Variant::Invpcid3 => FlushVariant::Invpcid3,
+        Variant::Cr4Pge => FlushVariant::Cr4Pge,
+        Variant::Invlpg => FlushVariant::Invlpg,
+        Variant::Series => FlushVariant::Series,
+        Variant::Deferred => FlushVariant::Deferred,
+    }
+}
+
+/// The IPI a method sends, as `ipi.kmod.*` names it; None for DEFER_MARK,
+/// which sends none.
+pub fn kmod_ipi(m: Method) -> Option<KmodIpi> {
+    match m {
+        Method::FlushAll => Some(KmodIpi::FlushAll),
+        Method::KernelRange => Some(KmodIpi::KernelRange),
+        Method::SyncCore => Some(KmodIpi::SyncCore),
+        Method::DeferMark => None,
+    }
+}
+
 /// What a variant does, for the result's params.
 pub(super) fn describe(v: Variant) -> &'static str {
     match v {
@@ -135,22 +163,21 @@ pub(super) fn describe(v: Variant) -> &'static str {
 pub(super) fn series_context(info: &device::DeviceInfo, v: Variant, e: &mut schema::Experiment) {
     use abi::{F_INVPCID, F_PTI};
     let pti = info.has(F_PTI);
-    let series = report::model::ids::series_variant(info.has(F_INVPCID));
+    let series = FlushVariant::of_series(info.has(F_INVPCID));
+    let is_series = flush_variant(v) == series;
     let role = match v {
         Variant::Series | Variant::Deferred if pti => "series",
-        _ if v.name() == series && pti => "series",
+        _ if is_series && pti => "series",
         Variant::Series | Variant::Deferred => "series_pti_off",
-        _ if v.name() == series => "series_pti_off",
+        _ if is_series => "series_pti_off",
         Variant::Nop | Variant::Cr3Noflush => "control",
         _ => "alternative",
     };
     e.params.insert("role".into(), role.into());
-    e.params.insert("series_flush".into(), series.into());
+    e.params.insert("series_flush".into(), series.name().into());
     e.params.insert("pti".into(), pti.into());
-    e.params.insert(
-        "semantics".into(),
-        report::model::ids::flush_semantics(v.name()).into(),
-    );
+    e.params
+        .insert("semantics".into(), flush_variant(v).semantics().into());
     if !pti {
         e.notes.push(
             "PTI is off: the series' flush would not run on this machine (it runs only \
@@ -208,8 +235,8 @@ pub struct FlushKernel {
 }
 
 impl Experiment for FlushKernel {
-    fn id(&self) -> String {
-        format!("flush.kernel.{}", self.variant.name())
+    fn id(&self) -> ExperimentId {
+        ExperimentId::FlushKernel(flush_variant(self.variant))
     }
 
     fn run(&mut self, ctx: &mut Ctx) -> Result<schema::Experiment> {
@@ -247,7 +274,7 @@ impl Experiment for FlushKernel {
                     .into(),
             ),
         ]);
-        let mut e = record::measured(&self.id(), "kmod", p, &mut samples);
+        let mut e = record::measured(self.id(), "kmod", p, &mut samples);
         e.notes.push(
             "back-to-back flushes: the TLB is nearly empty, no refill cost is included".into(),
         );
@@ -258,13 +285,13 @@ impl Experiment for FlushKernel {
 }
 
 /// The /proc/interrupts row a method's IPI counts in.
-pub fn interrupt_row(method: Method) -> &'static str {
+pub fn interrupt_row(method: Method) -> IrqRow {
     match method {
-        // All three go through smp_call_function: "CAL" (flush_all and the
+        // All three go through smp_call_function: CAL (flush_all and the
         // kernel-range flush do not use the TLB-shootdown vector).
-        Method::FlushAll | Method::KernelRange | Method::SyncCore => "CAL",
+        Method::FlushAll | Method::KernelRange | Method::SyncCore => IrqRow::Cal,
         // No interrupt at all; the row is never read (not an ipi.kmod id).
-        Method::DeferMark => "CAL",
+        Method::DeferMark => IrqRow::Cal,
     }
 }
 
@@ -299,11 +326,8 @@ impl Initiator for KmodInitiator {
     fn method(&self) -> String {
         self.method.name().to_string()
     }
-    fn row(&self) -> Row {
-        match interrupt_row(self.method) {
-            "TLB" => Row::Tlb,
-            _ => Row::Cal,
-        }
+    fn row(&self) -> IrqRow {
+        interrupt_row(self.method)
     }
     fn describe(&self) -> String {
         match self.method {
@@ -349,10 +373,10 @@ pub fn suite_when_loaded(cfg: &crate::experiments::SuiteConfig) -> Vec<Box<dyn E
         KmodConfig::full()
     };
     let mut v = experiments(&kc);
-    for m in Method::ALL.into_iter().filter(|m| m.sends_ipi()) {
+    for m in Method::ALL {
+        let Some(ipi) = kmod_ipi(m) else { continue };
         v.push(Box::new(IpiExperiment::new(
-            format!("ipi.kmod.{}", m.name()),
-            "kmod",
+            Ipi::Kmod(ipi),
             Box::new(move || Ok(Box::new(KmodInitiator::new(m)?) as Box<dyn Initiator>)),
         )));
     }
@@ -367,26 +391,23 @@ mod tests {
     #[test]
     fn every_variant_has_semantics_and_a_table_rank() {
         for v in Variant::ALL {
-            assert_ne!(
-                report::model::ids::flush_semantics(v.name()),
-                "unknown variant",
-                "{}",
-                v.name()
-            );
-            assert!(
-                report::model::ids::variant_rank(v.name())
-                    < report::model::ids::variant_rank("no such variant"),
-                "{}",
-                v.name()
-            );
+            let f = flush_variant(v);
+            assert_ne!(f.semantics(), "unknown variant", "{}", v.name());
+            assert!(f.rank() < FlushVariant::KNOWN.len(), "{}", v.name());
+            // The module's name for it is the id's.
+            assert_eq!(f.name(), v.name());
         }
-        assert_eq!(report::model::ids::series_variant(true), "invpcid2");
-        assert_eq!(report::model::ids::series_variant(false), "cr4_pge");
+        assert_eq!(FlushVariant::of_series(true).name(), "invpcid2");
+        assert_eq!(FlushVariant::of_series(false).name(), "cr4_pge");
     }
 
     #[test]
     fn marks_send_no_ipi() {
         assert!(!Method::DeferMark.sends_ipi());
         assert_eq!(Method::ALL.iter().filter(|m| m.sends_ipi()).count(), 3);
+        for m in Method::ALL {
+            assert_eq!(kmod_ipi(m).is_some(), m.sends_ipi(), "{}", m.name());
+            assert!(kmod_ipi(m).is_none_or(|i| i.name() == m.name()));
+        }
     }
 }

@@ -128,14 +128,16 @@ fn entry_note(v: Variant) -> String {
 pub fn all() -> Vec<Box<dyn Experiment>> {
     let mut v: Vec<Box<dyn Experiment>> = Vec::new();
     for m in IPI_METHODS {
-        let t = Trigger::new(ids::SCENARIO_KMOD, m.name(), initiator(m));
+        let Some(ipi) = super::kmod_ipi(m) else {
+            continue;
+        };
+        let t = Trigger::new(ids::Trigger::Ipi(ids::Ipi::Kmod(ipi)), initiator(m));
         v.push(Box::new(
             ScenarioExperiment::triggered(t).with_finish(finish(None)),
         ));
     }
     for var in ON_ENTRY_VARIANTS {
-        let method = ids::scenario_on_entry_method(var.name());
-        let t = Trigger::victim_only(ids::SCENARIO_KMOD, &method);
+        let t = Trigger::victim_only(ids::Trigger::OnEntry(super::flush_variant(var)));
         v.push(Box::new(
             ScenarioExperiment::triggered(t)
                 .with_call(entry_call(var))
@@ -143,11 +145,7 @@ pub fn all() -> Vec<Box<dyn Experiment>> {
                 .with_finish(finish(Some(var))),
         ));
     }
-    let t = Trigger::new(
-        ids::SCENARIO_KMOD,
-        ids::SCENARIO_DEFERRED,
-        initiator(Method::DeferMark),
-    );
+    let t = Trigger::new(ids::Trigger::Deferred, initiator(Method::DeferMark));
     v.push(Box::new(
         ScenarioExperiment::triggered(t)
             .with_call(entry_call(Variant::Deferred))
@@ -164,7 +162,7 @@ mod tests {
 
     #[test]
     fn ids_in_suite_order() {
-        let ids: Vec<String> = all().iter().map(|e| e.id()).collect();
+        let ids: Vec<String> = all().iter().map(|e| e.id().to_string()).collect();
         assert_eq!(
             ids,
             [
@@ -175,15 +173,15 @@ mod tests {
                 "scenario.kmod.deferred",
             ]
         );
-        for id in &ids {
-            let t = id.strip_prefix("scenario.").unwrap();
-            let s = report::output::scenario::Strategy::of_trigger(t);
+        use report::output::scenario::Strategy;
+        for e in all() {
+            let id = e.id();
+            let t = id.trigger().unwrap();
+            let s = Strategy::of_trigger(&t.to_string());
             match t {
-                "kmod.deferred" => assert_eq!(s, report::output::scenario::Strategy::Deferred),
-                _ if t.contains("on_entry") => {
-                    assert!(matches!(s, report::output::scenario::Strategy::OnEntry(_)))
-                }
-                _ => assert!(matches!(s, report::output::scenario::Strategy::Ipi(..))),
+                ids::Trigger::Deferred => assert_eq!(s, Strategy::Deferred),
+                ids::Trigger::OnEntry(_) => assert!(matches!(s, Strategy::OnEntry(_))),
+                _ => assert!(matches!(s, Strategy::Ipi(..))),
             }
         }
     }

@@ -86,6 +86,12 @@ fn fake(name: &'static str, every: u64, fail: bool) -> VictimCall {
     }))
 }
 
+/// A trigger no suite runs (a flush variant of no module): no IPI class,
+/// no note about one.
+fn test_trigger(name: &str) -> ids::Trigger {
+    ids::Trigger::OnEntry(ids::FlushVariant::Other(name.into()))
+}
+
 /// An initiator that sends nothing.
 struct Quiet;
 
@@ -93,8 +99,8 @@ impl Initiator for Quiet {
     fn method(&self) -> String {
         "quiet".into()
     }
-    fn row(&self) -> ipi::Row {
-        ipi::Row::Cal
+    fn row(&self) -> ipi::IrqRow {
+        ipi::IrqRow::Cal
     }
     fn describe(&self) -> String {
         "nothing".into()
@@ -106,14 +112,14 @@ impl Initiator for Quiet {
 
 #[test]
 fn a_victim_only_strategy_runs_each_side_with_its_own_call() {
-    let mut e = ScenarioExperiment::triggered(Trigger::victim_only("test", "on_entry.fake"))
+    let mut e = ScenarioExperiment::triggered(Trigger::victim_only(test_trigger("fake")))
         .with_call(fake("flushing call", 1, false))
         .with_baseline_call(fake("plain call", u64::MAX, false))
         .with_finish(Box::new(|_, e| {
             e.notes.push("finished".into());
             Ok(())
         }));
-    assert_eq!(e.id(), "scenario.test.on_entry.fake");
+    assert_eq!(e.id().to_string(), "scenario.kmod.on_entry.fake");
     let r = run(&mut e).unwrap();
     let s = r.scenario.as_ref().unwrap();
     assert!(s.iteration.starts_with("flushing call + walk of 2 pages"));
@@ -141,7 +147,7 @@ fn a_victim_only_strategy_runs_each_side_with_its_own_call() {
 fn an_initiator_with_a_trail_counts_the_next_iterations() {
     let quiet = |trail| {
         let make: Factory = Box::new(|| Ok(Box::new(Quiet) as Box<dyn Initiator>));
-        ScenarioExperiment::triggered(Trigger::new("test", "quiet", make))
+        ScenarioExperiment::triggered(Trigger::new(test_trigger("quiet"), make))
             .with_call(fake("checking call", 2, false))
             .with_trail(trail)
     };
@@ -165,7 +171,7 @@ fn an_initiator_with_a_trail_counts_the_next_iterations() {
 
 #[test]
 fn failed_victim_calls_fail_the_run() {
-    let mut e = ScenarioExperiment::triggered(Trigger::victim_only("test", "broken"))
+    let mut e = ScenarioExperiment::triggered(Trigger::victim_only(test_trigger("broken")))
         .with_call(fake("failing call", 1, true))
         .with_baseline_call(fake("plain call", 1, false));
     let err = run(&mut e).unwrap_err().to_string();

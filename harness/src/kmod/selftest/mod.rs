@@ -8,6 +8,7 @@ use super::abi::{self, FlushTimed, Generator, GlobalFlush, Method, Variant};
 use super::device::{self, Device, DeviceInfo, GeneratorSpec};
 use super::KERNEL_ADDR;
 use crate::experiments::record::median;
+use crate::schema::IrqRow;
 use anyhow::{bail, ensure, Context, Result};
 use nix::errno::Errno;
 use std::time::Duration;
@@ -452,7 +453,7 @@ fn generators(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
             targets: vec![env.victim],
             detach: false,
         };
-        let cal0 = crate::platform::interrupt_count("CAL", env.victim)?;
+        let cal0 = crate::platform::interrupt_count(IrqRow::Cal, env.victim)?;
         let h = dev.generator_start(&spec)?;
         t.ioctls += 1;
         t.check(h.initiator_cpu != env.victim, || {
@@ -460,7 +461,7 @@ fn generators(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
         })?;
         std::thread::sleep(Duration::from_millis(300));
         let st = dev.generator_stop(h)?;
-        let cal = crate::platform::interrupt_count("CAL", env.victim)?.saturating_sub(cal0);
+        let cal = crate::platform::interrupt_count(IrqRow::Cal, env.victim)?.saturating_sub(cal0);
         t.ioctls += 1;
         t.generators += 1;
         t.check(st.issued > 0, || {

@@ -17,12 +17,12 @@ fn live() -> (Environment, TimerInfo) {
 fn find<'a>(f: &'a ResultFile, id: &str) -> &'a Experiment {
     f.experiments
         .iter()
-        .find(|e| e.id == id)
+        .find(|e| e.id.to_string() == id)
         .unwrap_or_else(|| panic!("{id} missing from {:?}", ids(f)))
 }
 
-fn ids(f: &ResultFile) -> Vec<&str> {
-    f.experiments.iter().map(|e| e.id.as_str()).collect()
+fn ids(f: &ResultFile) -> Vec<String> {
+    f.experiments.iter().map(|e| e.id.to_string()).collect()
 }
 
 /// A scratch directory with a unique name (tests of one process run
@@ -48,7 +48,9 @@ impl Scratch {
 
 #[test]
 fn mapping_table() {
-    let m = |id: &str| map_id(id).map(|(r, e, _)| (e, r.role));
+    // The id as written ("" for a shared baseline, which has none).
+    let m =
+        |id: &str| map_id(id).map(|(r, e, _)| (e.map_or(String::new(), |e| e.to_string()), r.role));
     assert_eq!(m("entry/null"), Some(("entry.null".into(), Role::Measured)));
     assert_eq!(
         m("entry/vdso_clock_gettime").unwrap().0,
@@ -74,19 +76,29 @@ fn mapping_table() {
         "refill/flushed",
         "refill/flushed/",
         "entry/null/x",
+        "refill/flushed/x64",
+        "refill/flushed/064",
+        "ipi_initiator/fork",
         "report_1000_files/plots",
         "",
     ] {
         assert!(m(other).is_none(), "{other}");
     }
     // Imported ids mean what the report thinks they mean.
-    use crate::model::ids::{kind_of_id, Kind};
-    assert_eq!(kind_of_id("refill.w64"), Kind::Refill(64));
-    assert!(matches!(kind_of_id("initiator.user.munmap"), Kind::Other));
-    assert!(matches!(
-        kind_of_id("criterion.refill.flushed.256"),
-        Kind::Other
-    ));
+    use crate::model::ids::{ExperimentId, UserIpi};
+    let id = |s: &str| s.parse::<ExperimentId>().unwrap();
+    assert_eq!(id("refill.w64"), ExperimentId::Refill(64));
+    // The initiator's call is not an IPI figure, a bench no rule maps is
+    // no family the tables read.
+    assert_eq!(
+        id("initiator.user.munmap"),
+        ExperimentId::Initiator(UserIpi::Munmap)
+    );
+    assert_eq!(id("initiator.user.munmap").ipi(), None);
+    assert_eq!(
+        id("criterion.refill.flushed.256"),
+        ExperimentId::Criterion("refill.flushed.256".into())
+    );
 }
 
 #[test]

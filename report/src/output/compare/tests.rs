@@ -20,7 +20,11 @@ fn identical_files_show_no_change() {
 fn with_blocks(f: &ResultFile, id: &str, medians: Vec<f64>) -> ResultFile {
     let mut f = f.clone();
     f.timer.resolution_cycles = 24;
-    let e = f.experiments.iter_mut().find(|e| e.id == id).unwrap();
+    let e = f
+        .experiments
+        .iter_mut()
+        .find(|e| e.id.to_string() == id)
+        .unwrap();
     e.params.insert("ops_per_sample".into(), 16.into());
     let m = crate::model::stats::median_f64(&medians);
     e.summary.median = m;
@@ -72,7 +76,7 @@ fn interleaved(f: &ResultFile, medians: Vec<f64>, level: f64) -> ResultFile {
     let e = f
         .experiments
         .iter_mut()
-        .find(|e| e.id == "entry.getpid")
+        .find(|e| e.id.to_string() == "entry.getpid")
         .unwrap();
     let b = e.blocks.as_mut().unwrap();
     b.drift = Some(drift::block_drift(&r, (0..20).map(f64::from).collect()));

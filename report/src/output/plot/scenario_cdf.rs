@@ -5,7 +5,7 @@
 
 use super::MAX_SERIES;
 use super::{cdf_lines, draw_mesh, log_keys, ns_unit, svg_chart, tick, to_unit};
-use crate::model::ids::{self, Kind};
+use crate::model::ids::{self, ExperimentId};
 use crate::model::machine::Machine;
 use crate::model::schema::Experiment;
 use anyhow::Result;
@@ -57,7 +57,7 @@ pub fn scenario_cdf(machines: &[Machine]) -> Result<Option<String>> {
     let mut series: Vec<(String, &Machine, &Experiment)> = Vec::new();
     for m in machines {
         for e in m.experiments.values() {
-            let Kind::Scenario(t) = ids::kind(e) else {
+            let ExperimentId::Scenario(t) = ids::kind(e) else {
                 continue;
             };
             if e.samples.is_empty() {
@@ -66,7 +66,7 @@ pub fn scenario_cdf(machines: &[Machine]) -> Result<Option<String>> {
             let name = if machines.len() > 1 {
                 format!("{} {t}", m.cpu_label.split(" (").next().unwrap_or(""))
             } else {
-                t
+                t.to_string()
             };
             series.push((name, m, e));
         }
@@ -134,7 +134,7 @@ mod tests {
         let e = f
             .experiments
             .iter()
-            .find(|e| e.id == "scenario.kernel.text_poke")
+            .find(|e| e.id.to_string() == "scenario.kernel.text_poke")
             .unwrap();
         let p = points(e, &ms[0], false);
         assert_eq!(p.last().unwrap().0, 78_406.0);

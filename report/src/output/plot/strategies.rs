@@ -353,7 +353,8 @@ mod tests {
         // A scenario of the profile's working set prices the IPI row: the
         // label says where the ratio came from.
         let mut f = fixture("skylake-pti.json");
-        let kr = crate::model::ids::scenario_trigger_of_ipi("ipi.kmod.kernel_range").unwrap();
+        use crate::model::ids::{Ipi, KmodIpi, Trigger};
+        let kr = Trigger::Ipi(Ipi::Kmod(KmodIpi::KernelRange)).to_string();
         crate::output::scenario::tests::push_scenario(&mut f, &kr, 26_000, 0, 64);
         let ms = machine::group(std::slice::from_ref(&f));
         let l = even_line(&ms[0], &p).unwrap();

@@ -5,7 +5,7 @@
 
 use super::scenario;
 use super::{Figure, Ingredients, Input, ScenarioFigures, Source};
-use crate::model::ids;
+use crate::model::ids::{self, Contention, ExperimentId, FlushVariant, Ipi, KmodIpi, UserIpi};
 use crate::model::kernel_rules;
 use crate::model::machine::Machine;
 use crate::model::priors::{self, op, Prior};
@@ -39,8 +39,11 @@ pub(super) fn ingredients(input: &Input) -> Ingredients {
     let flush = measured(m.and_then(|m| measured_flush(m.machine, has_invpcid)))
         .or_else(|| published(op::FLUSH_ON_ENTRY, "E"))
         .or_else(|| {
-            let v = ids::series_variant(has_invpcid);
-            published(&format!("flush.{v}"), "E")
+            let prior = match FlushVariant::of_series(has_invpcid) {
+                FlushVariant::Invpcid2 => op::FLUSH_INVPCID2,
+                _ => op::FLUSH_CR4_PGE,
+            };
+            published(prior, "E")
         });
     let mut ing = Ingredients {
         ipi: measured(m.and_then(|m| measured_ipi(m.machine)))
@@ -85,17 +88,19 @@ fn prior_figure(r: &Prior, symbol: &str) -> Option<Figure> {
 
 /// Victim IPI experiment used for the status quo, in preference order:
 /// the kernel-range flushes the series defers, then user shootdowns.
-pub const IPI_ORDER: [&str; 5] = [
-    "ipi.kmod.kernel_range",
-    "ipi.kmod.flush_all",
-    "ipi.user.mprotect",
-    "ipi.user.munmap",
-    "ipi.user.madvise",
+pub const IPI_ORDER: [Ipi; 5] = [
+    Ipi::Kmod(KmodIpi::KernelRange),
+    Ipi::Kmod(KmodIpi::FlushAll),
+    Ipi::User(UserIpi::Mprotect),
+    Ipi::User(UserIpi::Munmap),
+    Ipi::User(UserIpi::Madvise),
 ];
 
 /// The measured IPI victim cost (median, p99), TSC time.
 pub fn measured_ipi(m: &Machine) -> Option<Figure> {
-    let e = IPI_ORDER.iter().find_map(|id| m.get(id))?;
+    let e = IPI_ORDER
+        .iter()
+        .find_map(|i| m.get(&ExperimentId::Ipi(*i)))?;
     let hz = m.tsc_hz();
     let ns = |c: f64| e.tsc(c).and_then(|c| units::cycles_to_ns(c, hz));
     let note = e
@@ -116,17 +121,17 @@ pub fn measured_ipi(m: &Machine) -> Option<Figure> {
 /// wins: the `series` row (the module picks what the series picks), then
 /// the variant the series uses on this CPU. A figure timed at the next
 /// entry, where one exists, goes first in this list.
-pub fn flush_candidates(has_invpcid: bool) -> Vec<String> {
-    ["series", ids::series_variant(has_invpcid)]
+pub fn flush_candidates(has_invpcid: bool) -> Vec<ExperimentId> {
+    [FlushVariant::Series, FlushVariant::of_series(has_invpcid)]
         .iter()
-        .flat_map(|v| ids::entry_flush_cost_ids(v))
+        .flat_map(ExperimentId::entry_flush_cost)
         .collect()
 }
 
 /// The first of `candidates` the machine measured in TSC time, as the
 /// flush figure E (delta median vs the nop ioctl; p99 minus the nop
 /// median): the one place that picks the flush-on-entry figure.
-pub fn flush_on_entry_figure(m: &Machine, candidates: &[String]) -> Option<Figure> {
+pub fn flush_on_entry_figure(m: &Machine, candidates: &[ExperimentId]) -> Option<Figure> {
     let hz = m.tsc_hz();
     candidates.iter().find_map(|id| {
         let e = m.get(id).filter(|e| !measured_with_pti_off(m, e))?;
@@ -147,7 +152,7 @@ pub fn flush_on_entry_figure(m: &Machine, candidates: &[String]) -> Option<Figur
 /// What a flush row times (`ids::EntryTiming`).
 fn flush_note(e: &crate::model::schema::Experiment) -> &'static str {
     match ids::kind(e) {
-        ids::Kind::EntryFlush {
+        ExperimentId::EntryFlush {
             timing: ids::EntryTiming::NextEntry,
             ..
         } => "an ioctl that flushes, then the next getppid, minus the same after one that does not",
@@ -198,7 +203,7 @@ fn measured_refill(m: &Machine, p: &Profile) -> Option<Figure> {
 
 /// C measured: the proposal's atomic per entry.
 fn measured_check(m: &Machine) -> Option<Figure> {
-    let e = m.get(ids::DEFERRED_CHECK_UNCONTENDED)?;
+    let e = m.get(&ExperimentId::DeferredCheck(Contention::Uncontended))?;
     let hz = m.tsc_hz();
     let ns = |c: f64| e.tsc(c).and_then(|c| units::cycles_to_ns(c, hz));
     Some(Figure {
@@ -257,7 +262,7 @@ fn dump_clock_hz(cpu: &CpuFacts) -> Option<(f64, String)> {
 
 fn measured_source(e: &Experiment, emulated: bool) -> Source {
     Source::Measured {
-        id: e.id.clone(),
+        id: e.id.to_string(),
         like: None,
         emulated,
     }

@@ -13,7 +13,7 @@
 
 use super::ingredients::{measured_with_pti_off, IPI_ORDER};
 use super::{Figure, Ingredients, Source};
-use crate::model::ids;
+use crate::model::ids::{ExperimentId, FlushVariant, Trigger};
 use crate::model::machine::Machine;
 use crate::model::units::{self, TscCycles};
 use crate::output::scenario::{measured_cost, MeasuredCost};
@@ -48,9 +48,8 @@ impl ScenarioFigures {
 /// The scenario triggers of the series' flush on every entry, best first:
 /// the `series` variant (the module picks what the series picks), then
 /// the variant the series uses on this CPU.
-pub fn on_entry_triggers(has_invpcid: bool) -> [String; 2] {
-    ["series", ids::series_variant(has_invpcid)]
-        .map(|v| ids::scenario_trigger(ids::SCENARIO_KMOD, &ids::scenario_on_entry_method(v)))
+pub fn on_entry_triggers(has_invpcid: bool) -> [Trigger; 2] {
+    [FlushVariant::Series, FlushVariant::of_series(has_invpcid)].map(Trigger::OnEntry)
 }
 
 /// The scenario figures of `m` for a working set of `w` pages; the
@@ -60,8 +59,8 @@ pub fn pick(m: &Machine, w: u64, has_invpcid: bool, ing: &Ingredients) -> Scenar
     // A row of this working set, of a clock that converts to time; rows
     // of the entry strategies measured with PTI off are not the series'
     // cost (`measured_with_pti_off`).
-    let cost = |trigger: &str| -> Option<MeasuredCost> {
-        let e = m.get(&ids::scenario_id(trigger))?;
+    let cost = |trigger: Trigger| -> Option<MeasuredCost> {
+        let e = m.get(&ExperimentId::Scenario(trigger))?;
         let c = measured_cost(e, hz)?;
         (c.pages == w && !(c.emulated && measured_with_pti_off(m, e))).then_some(c)
     };
@@ -76,8 +75,7 @@ pub fn pick(m: &Machine, w: u64, has_invpcid: bool, ing: &Ingredients) -> Scenar
     let mut out = ScenarioFigures::default();
     let ipi = IPI_ORDER
         .iter()
-        .filter_map(|id| ids::scenario_trigger_of_ipi(id))
-        .find_map(|t| cost(&t).filter(|c| c.per_event_cycles.is_some()));
+        .find_map(|i| cost(Trigger::Ipi(*i)).filter(|c| c.per_event_cycles.is_some()));
     if let Some(c) = ipi {
         let (p99, how) = tail(ing.ipi.as_ref().and_then(|i| i.p99_ns), "I_p99 + R(W)");
         out.ipi_event = figure(
@@ -88,7 +86,7 @@ pub fn pick(m: &Machine, w: u64, has_invpcid: bool, ing: &Ingredients) -> Scenar
             &format!("victim time lost per flush event, walking {w} pages; {how}"),
         );
     }
-    if let Some(c) = on_entry_triggers(has_invpcid).iter().find_map(|t| cost(t)) {
+    if let Some(c) = on_entry_triggers(has_invpcid).into_iter().find_map(cost) {
         out.on_entry = figure(
             &format!("E+R({w})"),
             ns(c.per_iteration_cycles),
@@ -100,8 +98,7 @@ pub fn pick(m: &Machine, w: u64, has_invpcid: bool, ing: &Ingredients) -> Scenar
             ),
         );
     }
-    let deferred = ids::scenario_trigger(ids::SCENARIO_KMOD, ids::SCENARIO_DEFERRED);
-    if let Some(c) = cost(&deferred).filter(|c| c.per_event_cycles.is_some()) {
+    if let Some(c) = cost(Trigger::Deferred).filter(|c| c.per_event_cycles.is_some()) {
         out.deferred_check = figure(
             "C",
             ns(c.per_iteration_cycles),
@@ -133,7 +130,7 @@ fn figure(
         ns: ns?,
         p99_ns,
         source: Source::Scenario {
-            id: c.id.clone(),
+            id: c.id.to_string(),
             like: None,
             emulated: c.emulated,
         },

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::ids;
+use crate::model::ids::{Ipi, KmodIpi, Trigger};
 use crate::model::schema::ResultFile;
 
 fn profile(s: f64, f: f64, w: u64) -> Profile {
@@ -41,7 +41,12 @@ fn arithmetic_follows_the_equations() {
     let c = costs_of(&p, &f);
     let hz = f.timer.tsc_hz;
     let ns = |cyc: f64| cyc * 1e9 / hz;
-    let get = |id: &str| f.experiments.iter().find(|e| e.id == id).unwrap();
+    let get = |id: &str| {
+        f.experiments
+            .iter()
+            .find(|e| e.id.to_string() == id)
+            .unwrap()
+    };
     let r = ns(get("refill.w64").headline_cycles());
     let ipi = &get("ipi.kmod.kernel_range").summary;
     let close = |a: f64, b: f64| (a - b).abs() <= b.abs() * 1e-9 + 1e-12;
@@ -154,7 +159,10 @@ fn the_flush_figure_comes_from_the_first_candidate() {
     );
     assert!(flush_on_entry_figure(m, &["entry.flush.nope".into()]).is_none());
     assert_eq!(
-        flush_candidates(true),
+        flush_candidates(true)
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>(),
         [
             "entry.flush.series.next_entry",
             "entry.flush.series",
@@ -162,7 +170,10 @@ fn the_flush_figure_comes_from_the_first_candidate() {
             "entry.flush.invpcid2"
         ]
     );
-    assert_eq!(flush_candidates(false)[3], "entry.flush.cr4_pge");
+    assert_eq!(
+        flush_candidates(false)[3].to_string(),
+        "entry.flush.cr4_pge"
+    );
     assert!(measured_flush(m, true)
         .unwrap()
         .source
@@ -199,12 +210,17 @@ fn scenario_figures_replace_the_sums_they_measured() {
     let hz = f.timer.tsc_hz;
     let ns = |cyc: f64| cyc * 1e9 / hz;
     let close = |a: f64, b: f64| (a - b).abs() <= b.abs() * 1e-9 + 1e-12;
-    let get = |f: &ResultFile, id: &str| f.experiments.iter().find(|e| e.id == id).cloned();
+    let get = |f: &ResultFile, id: &str| {
+        f.experiments
+            .iter()
+            .find(|e| e.id.to_string() == id)
+            .cloned()
+    };
     let r = ns(get(&f, "refill.w64").unwrap().headline_cycles());
     let ipi99 = ns(get(&f, "ipi.kmod.kernel_range").unwrap().summary.p99);
-    let kr = ids::scenario_trigger_of_ipi("ipi.kmod.kernel_range").unwrap();
-    let on_entry = on_entry_triggers(true)[0].clone();
-    let deferred = ids::scenario_trigger(ids::SCENARIO_KMOD, ids::SCENARIO_DEFERRED);
+    let kr = Trigger::Ipi(Ipi::Kmod(KmodIpi::KernelRange)).to_string();
+    let on_entry = on_entry_triggers(true)[0].to_string();
+    let deferred = Trigger::Deferred.to_string();
     push_scenario(&mut f, &kr, 26_000, 0, 64);
     for (t, x, shift) in [(&on_entry, 0, 900), (&deferred, 5_000, 30)] {
         push_scenario(&mut f, t, x, shift, 64);
@@ -260,7 +276,7 @@ fn scenario_figures_replace_the_sums_they_measured() {
     for e in f
         .experiments
         .iter_mut()
-        .filter(|e| e.id.contains("kmod.on_entry"))
+        .filter(|e| matches!(e.id.trigger(), Some(Trigger::OnEntry(_))))
     {
         e.params.insert("pti".into(), false.into());
     }

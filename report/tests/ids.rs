@@ -1,0 +1,99 @@
+//! Experiment ids are typed (`ExperimentId`) but stay the strings they
+//! were in the files: every shipped result file, of every schema, loads
+//! with the ids it holds and writes them back unchanged. The schema 1 and
+//! 2 files are the committed runs of results/ (by name: a file a user
+//! adds there plays no part).
+
+mod common;
+
+use report::model::schema::{ExperimentId, IrqRow, ResultFile};
+use serde_json::Value;
+
+const FILES: &[&str] = &[
+    "results/vm-amd-epyc-20261124T211556Z.json",
+    "results/vm-intel-xeon-processor-20261124T233638Z.json",
+    "results/vm-intel-xeon-processor-20261124T233733Z.json",
+    "testdata/results/synthetic-cascadelake-baremetal-pti-off.json",
+    "testdata/results/synthetic-genoa-kvm.json",
+    "testdata/results/synthetic-skylake-pti-coalesce.json",
+    "testdata/results/synthetic-skylake-pti.json",
+    "testdata/results/synthetic-tcg-partial.json",
+];
+
+fn raw_ids(v: &Value) -> Vec<String> {
+    v["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_shipped_file_keeps_its_ids() {
+    let mut schemas = Vec::new();
+    for name in FILES {
+        let path = common::root().join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let raw: Value = serde_json::from_str(&text).unwrap();
+        schemas.push(raw["schema_version"].as_u64().unwrap());
+        let want = raw_ids(&raw);
+        assert!(!want.is_empty(), "{name}");
+        let f: ResultFile =
+            report::model::load::parse_result(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let got: Vec<String> = f.experiments.iter().map(|e| e.id.to_string()).collect();
+        assert_eq!(got, want, "{name}: loaded");
+        // Every id the tool wrote is one this version reads typed.
+        for e in &f.experiments {
+            assert!(e.id.is_known(), "{name}: {} read as unknown", e.id);
+        }
+        let again: Value = serde_json::to_value(&f).unwrap();
+        assert_eq!(raw_ids(&again), want, "{name}: written back");
+        // The IPI rows read typed where the file has them.
+        for e in f.experiments.iter().filter(|e| e.ipi.is_some()) {
+            let row = e.params.get("row").and_then(Value::as_str);
+            assert_eq!(e.irq_row().map(IrqRow::name), row, "{name}: {}", e.id);
+        }
+    }
+    schemas.sort();
+    schemas.dedup();
+    assert_eq!(schemas, [1, 2, 3], "a file of every schema");
+}
+
+#[test]
+fn an_unknown_id_loads_as_written_and_is_not_tabled() {
+    let path = common::fixture_path("synthetic-skylake-pti.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let odd = "ipi.future.method\u{e9}";
+    v["experiments"][1]["id"] = odd.into();
+    let f = report::model::load::parse_result(&v.to_string()).unwrap();
+    assert_eq!(f.experiments[1].id, ExperimentId::Unknown(odd.into()));
+    assert_eq!(f.experiments[1].id.to_string(), odd);
+    let again = serde_json::to_value(&f).unwrap();
+    assert_eq!(again["experiments"][1]["id"], odd);
+    // The report runs and leaves it out of every typed table.
+    let text = report::render_text(std::slice::from_ref(&f));
+    assert!(!text.contains("future"), "{text}");
+}
+
+#[test]
+fn the_row_is_its_proc_interrupts_label() {
+    for (row, name) in [(IrqRow::Tlb, "TLB"), (IrqRow::Cal, "CAL")] {
+        assert_eq!(row.name(), name);
+        assert_eq!(serde_json::to_value(row).unwrap(), name);
+        assert_eq!(Value::from(row), name);
+        assert_eq!(serde_json::from_value::<IrqRow>(name.into()).unwrap(), row);
+    }
+    assert!(serde_json::from_value::<IrqRow>("LOC".into()).is_err());
+}
+
+#[test]
+fn a_clock_in_params_is_its_serde_name() {
+    use report::model::schema::ClockKind;
+    for c in [ClockKind::Tsc, ClockKind::CoreCycles] {
+        let v = Value::from(c);
+        assert_eq!(v, serde_json::to_value(c).unwrap());
+        assert_eq!(serde_json::from_value::<ClockKind>(v).unwrap(), c);
+    }
+    assert_eq!(Value::from(ClockKind::Tsc), "tsc");
+}
