@@ -96,12 +96,20 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
                     ipi.seen_ratio * 100.0
                 ));
             }
-            if let Some(f) = ipi.false_match_rate {
-                out.push(format!(
+            match (ipi.false_match_rate, &ipi.burst) {
+                (Some(f), Some(b)) => out.push(format!(
+                    "{}: false_match_rate {:.1}%: that share of the control's windows (the same lengths, no toggle) held a victim gap; per window the control saw {:.1} gaps against {:.1} per toggle, so a toggle's figures are its burst, not background (ctl us in the table).",
+                    e.id,
+                    f * 100.0,
+                    b.control_gaps_per_event,
+                    b.gaps_per_event
+                )),
+                (Some(f), None) => out.push(format!(
                     "{}: false_match_rate {:.1}%: the attribution control (no-IPI calls of the same length) matched that share of calls with a victim gap.",
                     e.id,
                     f * 100.0
-                ));
+                )),
+                _ => {}
             }
         }
     }
