@@ -57,6 +57,19 @@ fn all_plots_parse_and_are_labelled() {
                 assert!(has(&t, "interruption seen by the isolated CPU, ns"));
                 assert!(has(&t, "fraction of interruptions"));
                 assert!(has(&t, "kmod.kernel_range"));
+                // A guest's series says so; a bare-metal one does not.
+                let legend = |cpu: &str| -> Vec<&String> {
+                    t.iter().filter(|x| x.starts_with(cpu)).collect()
+                };
+                let zen4 = legend("Zen 4");
+                assert!(
+                    !zen4.is_empty() && zen4.iter().all(|x| x.ends_with("guest)")),
+                    "{t:?}"
+                );
+                assert!(
+                    legend("Skylake").iter().all(|x| !x.contains("guest")),
+                    "{t:?}"
+                );
             }
             "refill.svg" => {
                 assert!(has(&t, "TLB refill"));

@@ -13,7 +13,7 @@
 //! order, so both see the same host drift; its deltas against none come
 //! from those chunk pairs. The numbers are reduced in `scenario_figures`.
 //!
-//! # Adding a trigger (e.g. the kernel module's, `kmod::scenario`)
+//! # Adding a trigger (e.g. the kernel module's, `experiments::kmod::scenario`)
 //! - An IPI-sending or pending-bit-setting initiator: implement
 //!   [`Initiator`] and add a [`Trigger`] with a factory for it
 //!   (`Trigger::new(ids::Trigger::Ipi(..), factory)`).

@@ -45,6 +45,12 @@ impl<'a> Machine<'a> {
         format!("{} | {} | {}", self.cpu_label, self.kernel, self.host)
     }
 
+    /// Whether the figures come from a guest (any host but bare metal):
+    /// every plot and table that shows them says so.
+    pub fn is_guest(&self) -> bool {
+        self.host != "bare metal"
+    }
+
     pub fn get(&self, id: &ExperimentId) -> Option<&'a Experiment> {
         self.experiments.get(&id.to_string()).copied()
     }

@@ -67,8 +67,8 @@ pub fn burst_table(m: &Machine) -> Option<Table> {
             .map_or("-".into(), |n| num(n / 1000.0))
     };
     let mut t = Table::new(
-        "Text patching: per patch event (a toggle sends a burst of IPIs; a burst's IPIs can merge into one gap; ctl us: lost per window of the same length without a toggle)",
-        &["method", "events", "seen", "CAL/ev", "gaps/ev", "lost us", "us/IPI", "ctl us"],
+        "Text patching: per patch event (a toggle sends a burst of IPIs; a burst's IPIs can merge into one gap; hit: toggles whose window held a victim gap; ctl us: lost per window of the same length without a toggle)",
+        &["method", "events", "hit", "CAL/ev", "gaps/ev", "lost us", "us/IPI", "ctl us"],
     );
     for e in m.experiments.values() {
         let (ExperimentId::Ipi(i), Some(ipi)) = (ids::kind(e), e.ipi.as_ref()) else {

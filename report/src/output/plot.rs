@@ -354,6 +354,23 @@ where
     legend(chart, SeriesLabelPosition::LowerRight)
 }
 
+/// A CDF series' legend: what it shows, after the machine's short name
+/// when several machines share the plot, and with the host kind when
+/// the figures come from a guest (a guest figure is never shown bare).
+pub(super) fn cdf_series_name(
+    machines: &[Machine],
+    m: &Machine,
+    what: &dyn std::fmt::Display,
+) -> String {
+    let cpu = m.cpu_label.split(" (").next().unwrap_or("");
+    match (machines.len() > 1, m.is_guest()) {
+        (true, true) => format!("{cpu} {what} ({})", m.host),
+        (true, false) => format!("{cpu} {what}"),
+        (false, true) => format!("{what} ({})", m.host),
+        (false, false) => what.to_string(),
+    }
+}
+
 /// Victim interruption CDF per IPI method (and machine).
 pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
     let mut series: Vec<(String, &Machine, &crate::model::schema::Experiment)> = Vec::new();
@@ -363,12 +380,7 @@ pub fn ipi_cdf(machines: &[Machine]) -> Result<Option<String>> {
                 continue;
             };
             if !e.samples.is_empty() {
-                let name = if machines.len() > 1 {
-                    format!("{} {ipi}", m.cpu_label.split(" (").next().unwrap_or(""))
-                } else {
-                    ipi.to_string()
-                };
-                series.push((name, m, e));
+                series.push((cdf_series_name(machines, m, &ipi), m, e));
             }
         }
     }

@@ -3,7 +3,7 @@
 //! strategy per flush event (what `size` uses where it exists, labelled
 //! [`LABEL`]), and the lines `run` prints.
 //!
-//! "vs none" is always against the baseline chunks of the same experiment
+//! "vs base" is always against the baseline chunks of the same experiment
 //! (no trigger, interleaved with the triggered chunks), not against the
 //! separate `scenario.none` row, so host drift hits both alike.
 
@@ -56,20 +56,15 @@ fn rows<'a>(m: &Machine<'a>) -> Vec<(&'a Experiment, &'a ScenarioStats)> {
         .filter(|e| matches!(ids::kind(e), ExperimentId::Scenario(_)))
         .filter_map(|e| e.scenario.as_ref().map(|s| (*e, s)))
         .collect();
-    v.sort_by_key(|(_, s)| {
-        let none = Trigger::from_name(&s.trigger) == Some(Trigger::None);
-        (!none, rank(&s.trigger))
-    });
+    v.sort_by_key(|(_, s)| rank(&s.trigger));
     v
 }
 
+/// Table order: the trigger's kind (`Trigger::rank`; a trigger this
+/// version does not know last), then its name.
 fn rank(trigger: &str) -> (usize, String) {
-    let backend = trigger.split('.').next().unwrap_or("");
-    let b = ["none", "user", "kernel", "kmod"]
-        .iter()
-        .position(|x| *x == backend)
-        .unwrap_or(4);
-    (b, trigger.to_string())
+    let kind = Trigger::from_name(trigger).map_or(4, |t| t.rank());
+    (kind, trigger.to_string())
 }
 
 /// Iterations per second as a short figure ("3.41M").
@@ -118,15 +113,16 @@ pub fn tables(m: &Machine) -> Vec<Table> {
     let iteration = rows[0].1.iteration.clone();
     let mut t = Table::new(
         &format!(
-            "Scenario: per iteration ({iteration}) while flush events fire; vs none: iter/s \
-             against the no-trigger chunks of the same run"
+            "Scenario: per iteration ({iteration}) while flush events fire; vs base: iter/s \
+             against the row's own no-trigger chunks, interleaved with its triggered ones (the \
+             none row is a separate run of the same loop, not the base)"
         ),
         &[
-            "strategy", "iter/s", "p50 ns", "p99 ns", "p99.9 ns", "max us", "vs none",
+            "strategy", "iter/s", "p50 ns", "p99 ns", "p99.9 ns", "max us", "vs base",
         ],
     );
     let mut d = Table::new(
-        "Scenario: change against none (the no-trigger chunks of the same run)",
+        "Scenario: change against each row's base (its own no-trigger chunks)",
         &[
             "strategy", "iter/s", "p50 ns", "p99 ns", "p99.9 ns", "max us",
         ],
@@ -243,7 +239,7 @@ pub fn notes(m: &Machine) -> Vec<String> {
         out.push(
             "Scenario: kmod.on_entry.* and kmod.deferred are the module's emulation (an ioctl \
              as the victim's entry, flushing at dispatch); what every entry pays is their p50 \
-             change against none, what a deferred flush costs their lost us per event."
+             change against their base, what a deferred flush costs their lost us per event."
                 .to_string(),
         );
     }
@@ -407,7 +403,7 @@ pub fn summary_lines(e: &Experiment, tsc_hz: f64) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(s) = &e.scenario {
         let vs = s.baseline.as_ref().map_or(String::new(), |b| {
-            format!(" ({} vs none)", change(s.run.iter_per_s, b.iter_per_s))
+            format!(" ({} vs base)", change(s.run.iter_per_s, b.iter_per_s))
         });
         out.push(format!(
             "  {} iter/s{vs}, p99.9 {} ns, max {} us",

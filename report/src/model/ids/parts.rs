@@ -339,6 +339,17 @@ impl Trigger {
         }
     }
 
+    /// Table order of the kinds: nothing firing, then as the suite runs
+    /// them: user space's, the kernel's, the module's.
+    pub fn rank(&self) -> usize {
+        match self {
+            Trigger::None => 0,
+            Trigger::Ipi(Ipi::User(_)) => 1,
+            Trigger::Ipi(Ipi::Kernel(_)) => 2,
+            Trigger::Ipi(Ipi::Kmod(_)) | Trigger::OnEntry(_) | Trigger::Deferred => 3,
+        }
+    }
+
     /// The IPI it sends (None: nothing fires, or no IPI).
     pub fn ipi(&self) -> Option<Ipi> {
         match self {

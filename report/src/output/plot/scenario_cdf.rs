@@ -63,12 +63,7 @@ pub fn scenario_cdf(machines: &[Machine]) -> Result<Option<String>> {
             if e.samples.is_empty() {
                 continue;
             }
-            let name = if machines.len() > 1 {
-                format!("{} {t}", m.cpu_label.split(" (").next().unwrap_or(""))
-            } else {
-                t.to_string()
-            };
-            series.push((name, m, e));
+            series.push((super::cdf_series_name(machines, m, &t), m, e));
         }
     }
     series.truncate(MAX_SERIES);

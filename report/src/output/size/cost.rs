@@ -120,7 +120,8 @@ impl Source {
     /// The table's "from" cell.
     pub fn short(&self) -> &'static str {
         match self {
-            Source::Measured { like: None, .. } | Source::Scenario { like: None, .. } => "meas",
+            Source::Measured { like: None, .. } => "meas",
+            Source::Scenario { like: None, .. } => "scen",
             Source::Measured { like: Some(_), .. } | Source::Scenario { like: Some(_), .. } => {
                 "like"
             }

@@ -248,7 +248,7 @@ fn scenario_figures_replace_the_sums_they_measured() {
             crate::output::scenario::LABEL
         )
     );
-    assert_eq!(i.from(), "meas");
+    assert_eq!(i.from(), "scen");
     // v6/v7: the per-iteration change of every entry flushing, E + R(W).
     let v7 = figures(&c, "series v6/v7");
     assert!(scen(v7) && close(v7.per_event_ns, ns(900.0)), "{v7:?}");
