@@ -468,9 +468,14 @@ fn generators(t: &mut Tally, dev: &Device, env: &Env) -> Result<()> {
             format!("generator {} issued nothing", m.name())
         })?;
         // Every flush of an IPI method is a function-call IPI to the
-        // victim: its CAL row must have grown at least that much.
+        // victim: its CAL row must have grown about that much. Not
+        // exactly: a call queued while the victim's queue still holds
+        // another sender's (a TLB shootdown's, say) rides on the IPI
+        // already sent (kernel/smp.c sends one only to an empty queue),
+        // which an emulated victim on a busy host makes likelier (QEMU
+        // TCG, 6.12: CAL +85 for 89 flushes once).
         if m.sends_ipi() {
-            t.check(cal >= st.issued, || {
+            t.check(cal * 10 >= st.issued * 9, || {
                 format!(
                     "generator {}: {} flushes but victim CAL grew by {cal}",
                     m.name(),
