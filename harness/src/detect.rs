@@ -4,7 +4,7 @@
 
 use crate::cpu;
 use crate::platform;
-use crate::schema::{CpuFacts, Environment, Platform};
+use crate::schema::{CpuFacts, Environment, IrqRow, Platform};
 use crate::verdict::verdict;
 use anyhow::Result;
 
@@ -150,7 +150,9 @@ fn render_platform(out: &mut Text, p: &Platform) {
         if p.kmod_device { "present" } else { "absent" },
     );
     let mut first = true;
-    for row in ["TLB", "CAL", "LOC", "RES"] {
+    // TLB and CAL are the rows the experiments read (`IrqRow`); LOC
+    // (ticks) and RES (reschedules) are shown for the reader only.
+    for row in [IrqRow::Tlb.name(), IrqRow::Cal.name(), "LOC", "RES"] {
         let Some(counts) = p.interrupts.get(row) else {
             continue;
         };

@@ -173,6 +173,17 @@ mod tests {
                 "scenario.kmod.deferred",
             ]
         );
+        // The VM tests run and check exactly these (scripts/lib.sh), and
+        // without the module `run --list` cannot tell them.
+        let lib = include_str!("../../../../scripts/lib.sh");
+        let listed: Vec<&str> = lib
+            .lines()
+            .find_map(|l| l.strip_prefix("SCENARIO_KMOD_IDS=\""))
+            .expect("SCENARIO_KMOD_IDS in scripts/lib.sh")
+            .trim_end_matches('"')
+            .split_whitespace()
+            .collect();
+        assert_eq!(listed, ids);
         use report::output::scenario::Strategy;
         for e in all() {
             let id = e.id();
