@@ -17,8 +17,12 @@
 # the getppid mean, perf bench, the C loop's median and mean, and the
 # run's drift reference (max/min of its blocks); then the bars:
 #
-#  1. entry.getppid median (median over rounds) / C loop median: +-5%;
-#  2. entry.getppid mean (median over rounds) / perf bench: +-5%;
+#  1. entry.getppid median / C loop median: +-5%;
+#  2. entry.getppid mean / perf bench: +-5%;
+#     each as the median over rounds of the round's own ratio (paired:
+#     the two figures of a round are taken in adjacent windows, so a host
+#     phase that spans a round moves both; the ratio of the two medians
+#     over rounds, unpaired, is printed beside it);
 #  3. spread (max - min) / median over rounds of the entry.null/getpid/
 #     getppid medians <= max(2%, 1.0 x perf bench's spread);
 #  4. `entrybench compare` of rounds 1 and 2 flags no entry.*, timer.* or
@@ -116,13 +120,19 @@ getppid_mean=$(col 8 | median)
 perf_med=$(col 4 | median)
 c_med=$(col 5 | median)
 perf_spread=$(col 4 | spread)
+# Per-round ratio of column $1 to column $2, one a line.
+ratios() { awk -v a="$1" -v b="$2" '{print $a / $b}' "$tmp/rows" | sort -g; }
 echo
-echo "Like with like (medians over the $rounds rounds):"
-rc=$(awk -v e="$getppid" -v c="$c_med" 'BEGIN {print e / c}')
-printf '  median: entry.getppid %.2f ns = %.3fx the C loop median %.2f ns %s\n' "$getppid" "$rc" "$c_med" "$(within "$rc")"
+echo "Like with like (the median over the $rounds rounds of each round's ratio; unpaired: ratio of the medians):"
+rc=$(ratios 3 5 | median)
+rcu=$(awk -v e="$getppid" -v c="$c_med" 'BEGIN {print e / c}')
+printf '  median: entry.getppid / C loop median %.3fx %s (unpaired %.2f / %.2f ns = %.3fx; the rounds, sorted: %s)\n' \
+	"$rc" "$(within "$rc")" "$getppid" "$c_med" "$rcu" "$(ratios 3 5 | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1}')"
 ok_ratio "$rc" || missed="$missed median-vs-C-loop"
-rp=$(awk -v e="$getppid_mean" -v p="$perf_med" 'BEGIN {print e / p}')
-printf '  mean:   entry.getppid %.2f ns = %.3fx perf bench %.2f ns %s\n' "$getppid_mean" "$rp" "$perf_med" "$(within "$rp")"
+rp=$(ratios 8 4 | median)
+rpu=$(awk -v e="$getppid_mean" -v p="$perf_med" 'BEGIN {print e / p}')
+printf '  mean:   entry.getppid / perf bench      %.3fx %s (unpaired %.2f / %.2f ns = %.3fx; the rounds, sorted: %s)\n' \
+	"$rp" "$(within "$rp")" "$getppid_mean" "$perf_med" "$rpu" "$(ratios 8 4 | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1}')"
 ok_ratio "$rp" || missed="$missed mean-vs-perf-bench"
 awk -v e="$getppid" -v p="$perf_med" 'BEGIN {
 	printf "  (for reference, not a bar: the median against perf bench, a mean, is %.3fx)\n", e / p }'

@@ -2,8 +2,8 @@
 # ipi.user.mprotect (or the id given): interruptions the victim saw
 # against the victim CPU's TLB (or CAL) IPI count delta, and the per-IPI
 # victim cost and initiator cost distributions, and the attribution
-# control: the fraction of no-IPI calls as long as the real ones that matched a
-# victim gap, with the same matching rule (a gap starting in the call and
+# control: the fraction of no-IPI windows as long as the real calls
+# (interleaved with them) that matched a victim gap, with the same matching rule (a gap starting in the call and
 # ending within the measured tolerance of its return). Bars: seen >= 99%
 # of the TLB delta (less pool-reset IPIs), false_match_rate <= 0.02.
 #
@@ -47,7 +47,7 @@ jq -r --arg id "$id" '
 	    ($p.return_minus_gap_end_cycles) as $o
 	    | "  matching: a gap starting in a call and ending \($p.match_tolerance_before_cycles | ns) ns before to \($p.match_tolerance_after_cycles | ns) ns after its return (measured: return minus gap end over \($o.n) calls p10 \($o.p10 | ns), p50 \($o.p50 | ns), p90 \($o.p90 | ns) ns; the control uses the same rule)"
 	  else "  matching: recorded before the end-of-call rule" end),
-	  "  other gaps \($p.gaps_unmatched), LOC delta \($p.loc_delta), RES delta \($p.res_delta), TLB \($i.tlb_delta), CAL \($i.cal_delta)",
+	  "  other gaps \($p.gaps_unmatched)\(if $p.unmatched_gaps_per_s then " (\($p.unmatched_gaps_per_s | floor)/s, \($p.unmatched_time_share * 1000 | floor / 10)% of the victim'"'"'s time: the chance of a match)" else "" end), LOC delta \($p.loc_delta), RES delta \($p.res_delta), TLB \($i.tlb_delta), CAL \($i.cal_delta)",
 	  "  victim cost per IPI ns: min \(.summary.min | ns) median \(.summary.median | ns) p90 \(.summary.p90 | ns) p99 \(.summary.p99 | ns) max \(.summary.max | ns)",
 	  "  initiator cost per call ns: median \($i.initiator.median | ns) p99 \($i.initiator.p99 | ns)",
 	  (.notes[] | "  note: \(.)")

@@ -26,6 +26,7 @@ use super::{Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
 pub use crate::schema::IrqRow;
 use crate::schema::{self, ClockKind, ExperimentId, IpiStats};
+use crate::timer::skew::{self, Skew};
 use crate::timer::Tsc;
 use anyhow::{bail, Context, Result};
 use report::model::ids::{Ipi, UserIpi};
@@ -39,8 +40,6 @@ const QUIET_SAMPLES: usize = 200_000;
 /// Threshold = max(quiet p99.9 x FACTOR, FLOOR cycles).
 const THRESHOLD_FACTOR: u64 = 4;
 const THRESHOLD_FLOOR: u64 = 500;
-/// Allowed TSC skew between the two CPUs when matching, seconds.
-pub(crate) const SKEW_S: f64 = 2e-6;
 /// A matched gap longer than this is taken for a preemption of the victim
 /// (host or guest scheduler) that happened to match a call, not an IPI:
 /// an IPI costs microseconds, and while the victim is preempted it gets
@@ -104,37 +103,6 @@ impl Initiator for UserTrigger {
     }
     fn reset_sends_ipi(&self) -> bool {
         UserTrigger::reset_flushes(self)
-    }
-}
-
-/// The attribution control: calls as long as the real ones, in turn
-/// (their lengths replayed, the slow ones included, since the matching
-/// widens its tolerance for slow calls), that send no IPI (a TSC spin on
-/// the initiator CPU). Whatever the matching claims for them is
-/// coincidence.
-struct Control {
-    lengths: Vec<u64>,
-    next: usize,
-}
-
-impl Initiator for Control {
-    fn method(&self) -> String {
-        "control".into()
-    }
-    fn row(&self) -> IrqRow {
-        IrqRow::Tlb
-    }
-    fn describe(&self) -> String {
-        "TSC spins as long as the real calls, in turn; no system call".into()
-    }
-    fn fire(&mut self) -> Result<()> {
-        let cycles = self.lengths[self.next % self.lengths.len()];
-        self.next += 1;
-        let end = Tsc::start().wrapping_add(cycles);
-        while Tsc::start() < end {
-            std::hint::spin_loop();
-        }
-        Ok(())
     }
 }
 
@@ -215,6 +183,10 @@ pub(crate) fn counts(cpu: u32) -> Result<Counts> {
 pub(crate) struct Fired {
     /// TSC at start and end of each fire, in time order.
     pub windows: Vec<(u64, u64)>,
+    /// With `Control::Interleaved`: TSC at start and end of each control
+    /// spin (as long as the fire before it, halfway to the next fire, no
+    /// IPI), in time order.
+    pub controls: Vec<(u64, u64)>,
     pub elapsed: Duration,
     /// Resets that sent an IPI of their own (`Initiator::reset_sends_ipi`).
     pub reset_ipis: u64,
@@ -229,23 +201,74 @@ impl Drop for DoneOnDrop<'_> {
     }
 }
 
-/// The initiator thread's body: pin, wait for `go`, fire at `rate_hz`
-/// for `duration` (or until cancelled), recording call windows.
+/// Whether a phase interleaves the attribution control with its fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// Halfway between fires, the initiator spins as long as the fire
+    /// before took, sending no IPI: the control's windows then see the
+    /// same host phases as the real ones (a noisy host's gap rate moved
+    /// 2x between a phase and a control run after it).
+    Interleaved,
+    /// Fires only (the caller runs its own control).
+    None,
+}
+
+/// How the initiator paces its fires.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    pub rate_hz: f64,
+    pub duration: Duration,
+    pub control: Control,
+}
+
+/// Waits until `t`: sleeps most of a long wait, spins the rest, so the
+/// rate stays close without burning the housekeeping CPU at low rates.
+fn wait_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        let wait = t - now;
+        if wait > Duration::from_micros(300) {
+            std::thread::sleep(wait - Duration::from_micros(150));
+        }
+        while Instant::now() < t {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// Spins on the TSC for `cycles`; returns the TSC window it took.
+fn spin_window(cycles: u64) -> (u64, u64) {
+    let start = Tsc::start();
+    let end = start.wrapping_add(cycles);
+    while Tsc::start() < end {
+        std::hint::spin_loop();
+    }
+    (start, Tsc::stop())
+}
+
+/// The initiator thread's body: pin, wait for `go`, fire at the pace's
+/// rate for its duration (or until cancelled), recording call windows
+/// and, if interleaved, control windows.
 fn initiate(
     init: &mut dyn Initiator,
     cpu: u32,
-    rate_hz: f64,
-    duration: Duration,
+    pace: Pace,
     go: &AtomicBool,
     done: &AtomicBool,
     cancel: &AtomicBool,
 ) -> Result<Fired> {
     let _done = DoneOnDrop(done);
     let _pin = pin_current_thread(cpu)?;
+    let Pace {
+        rate_hz, duration, ..
+    } = pace;
     let max = (rate_hz * duration.as_secs_f64() * 1.1) as usize + 16;
     let mut windows = Vec::with_capacity(max);
+    let interleave = pace.control == Control::Interleaved;
+    let mut controls = Vec::with_capacity(if interleave { max } else { 0 });
     let mut reset_ipis = 0;
     crate::placement::prefault_capacity(&mut windows);
+    crate::placement::prefault_capacity(&mut controls);
     while !go.load(Ordering::Acquire) {
         if cancel.load(Ordering::Relaxed) {
             bail!("interrupted");
@@ -256,21 +279,10 @@ fn initiate(
     let start = Instant::now();
     let mut next = start;
     while windows.len() < max && !cancel.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        if now.duration_since(start) >= duration {
+        if Instant::now().duration_since(start) >= duration {
             break;
         }
-        if next > now {
-            let wait = next - now;
-            // Sleep most of a long wait, spin the rest: the rate stays
-            // close without burning the housekeeping CPU at low rates.
-            if wait > Duration::from_micros(300) {
-                std::thread::sleep(wait - Duration::from_micros(150));
-            }
-            while Instant::now() < next {
-                std::hint::spin_loop();
-            }
-        }
+        wait_until(next);
         let t0 = Tsc::start();
         let r = init.fire();
         let t1 = Tsc::stop();
@@ -278,11 +290,16 @@ fn initiate(
         windows.push((t0, t1));
         reset_ipis += u64::from(init.reset_sends_ipi());
         init.reset()?;
+        if interleave {
+            wait_until(next + period / 2);
+            controls.push(spin_window(t1.wrapping_sub(t0)));
+        }
         // No catch-up bursts after a late call.
         next = (next + period).max(Instant::now());
     }
     Ok(Fired {
         windows,
+        controls,
         elapsed: start.elapsed(),
         reset_ipis,
     })
@@ -292,6 +309,9 @@ fn initiate(
 /// phase, and the initiator's call windows.
 pub(crate) struct Phase {
     pub threshold: u64,
+    /// The two CPUs' TSC skew, measured before the phase
+    /// (`timer::skew`); matching allows for its `allowance()`.
+    pub skew: Skew,
     /// Quiet-loop gaps, sorted.
     pub quiet: Vec<i64>,
     pub before: Counts,
@@ -305,16 +325,19 @@ pub(crate) struct Phase {
 /// rate of 1% to show as ~10-20 matches at the default rate.
 pub(crate) const CONTROL_MAX: Duration = Duration::from_secs(2);
 
-/// Runs `init` on the initiator CPU at `rate_hz` for `duration` while the
-/// calling (victim) thread spins and records gaps.
+/// Runs `init` on the initiator CPU at the pace's rate for its duration
+/// while the calling (victim) thread spins and records gaps.
 pub(crate) fn run_phase(
     ctx: &Ctx,
     init: Box<dyn Initiator>,
     icpu: u32,
-    rate_hz: f64,
-    duration: Duration,
+    pace: Pace,
 ) -> Result<Phase> {
+    let Pace {
+        rate_hz, duration, ..
+    } = pace;
     let vcpu = ctx.placement.victim_cpu;
+    let skew = skew::measure(icpu).context("cannot measure the TSC skew between the CPUs")?;
     let go = AtomicBool::new(false);
     let done = AtomicBool::new(false);
     let expected = (rate_hz * duration.as_secs_f64()) as usize;
@@ -328,7 +351,7 @@ pub(crate) fn run_phase(
         let (go, done) = (&go, &done);
         let handle = s.spawn(move || {
             let mut init = init;
-            initiate(init.as_mut(), icpu, rate_hz, duration, go, done, cancel)
+            initiate(init.as_mut(), icpu, pace, go, done, cancel)
         });
         // Calibrate after the thread exists: its creation (stack
         // mapping) has IPI'd us already, not during the quiet loop.
@@ -348,6 +371,7 @@ pub(crate) fn run_phase(
     ctx.check_cancel()?;
     Ok(Phase {
         threshold,
+        skew,
         quiet,
         before: before?,
         after: after?,
@@ -371,14 +395,9 @@ struct Matched {
     offsets: Vec<i64>,
 }
 
-/// The TSC skew allowed between the two CPUs, cycles.
-fn skew(ctx: &Ctx) -> u64 {
-    (SKEW_S * ctx.timer.tsc_hz) as u64
-}
-
 /// Matches a real phase, measuring the tolerance from its own calls.
 fn matched(ctx: &Ctx, p: &Phase) -> Matched {
-    let skew = skew(ctx);
+    let skew = p.skew.allowance();
     let cands = ipi_match::candidates(&p.gaps, &p.fired.windows, skew);
     let floor = (ipi_match::FLOOR_S * ctx.timer.tsc_hz) as u64;
     let (tol, offsets) = Tolerance::measure(&p.fired.windows, &cands, skew, floor);
@@ -387,7 +406,7 @@ fn matched(ctx: &Ctx, p: &Phase) -> Matched {
 
 /// Matches a phase with a given tolerance.
 fn matched_with(ctx: &Ctx, p: &Phase, tol: Tolerance, offsets: Vec<i64>) -> Matched {
-    let skew = skew(ctx);
+    let skew = p.skew.allowance();
     let (m, miss) = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, tol);
     let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
     let (hit, preempted) = m.into_iter().partition(|g| g.cycles <= long);
@@ -401,25 +420,23 @@ fn matched_with(ctx: &Ctx, p: &Phase, tol: Tolerance, offsets: Vec<i64>) -> Matc
     }
 }
 
-/// The attribution control: the same victim and the same matching rule
-/// and tolerance while the initiator spins as long as the real calls
-/// took (`lengths`, cycles, in run order), sending no IPI. Returns the
-/// fraction of control calls matched, and the calls made.
-fn control(ctx: &Ctx, icpu: u32, lengths: Vec<u64>, tol: Tolerance) -> Result<(f64, usize)> {
-    let duration = ctx.cfg.ipi_duration.min(CONTROL_MAX);
-    let lengths = if lengths.is_empty() { vec![1] } else { lengths };
-    let init = Box::new(Control { lengths, next: 0 });
-    let p = run_phase(ctx, init, icpu, ctx.cfg.ipi_rate_hz, duration)?;
-    let m = matched_with(ctx, &p, tol, Vec::new());
-    let calls = p.fired.windows.len();
+/// The attribution control: the interleaved control windows (no IPI,
+/// each as long as the real call before it) matched by the same rule
+/// and tolerance against the victim gaps no real call claimed. Returns
+/// the fraction of control windows matched, and their number.
+fn control(ctx: &Ctx, p: &Phase, m: &Matched) -> (f64, usize) {
+    let calls = p.fired.controls.len();
+    let (hit, _) = ipi_match::attribute(&m.miss, &p.fired.controls, m.skew, m.tol);
+    // Only what would have counted as seen: matched preemptions are not
+    // counted as IPIs in the real windows either.
+    let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
+    let n = hit.iter().filter(|g| g.cycles <= long).count();
     let rate = if calls == 0 {
         0.0
     } else {
-        // Only what would have counted as seen: matched preemptions are
-        // not counted as IPIs in the real phase either.
-        m.hit.len() as f64 / calls as f64
+        n as f64 / calls as f64
     };
-    Ok((rate, calls))
+    (rate, calls)
 }
 
 impl Experiment for IpiExperiment {
@@ -441,7 +458,12 @@ impl Experiment for IpiExperiment {
             // until it starts firing, which has not happened yet.
             unsafe { workloads::walk::walk(addr as *const u8, len.div_ceil(workloads::PAGE_SIZE)) };
         }
-        let phase = run_phase(ctx, init, icpu, ctx.cfg.ipi_rate_hz, ctx.cfg.ipi_duration)?;
+        let pace = Pace {
+            rate_hz: ctx.cfg.ipi_rate_hz,
+            duration: ctx.cfg.ipi_duration,
+            control: Control::Interleaved,
+        };
+        let phase = run_phase(ctx, init, icpu, pace)?;
         let m = matched(ctx, &phase);
         let quiet_median = report::model::stats::median_sorted(&phase.quiet);
         let mut victim: Vec<i64> = m
@@ -456,9 +478,8 @@ impl Experiment for IpiExperiment {
             .iter()
             .map(|&(a, b)| b.wrapping_sub(a) as i64 - o)
             .collect();
-        let lengths = calls.iter().map(|&c| c.max(1) as u64).collect();
         let initiator = report::model::stats::summarize(&mut calls);
-        let (false_rate, control_calls) = control(ctx, icpu, lengths, m.tol)?;
+        let (false_rate, control_calls) = control(ctx, &phase, &m);
 
         let d = |a: u64, b: u64| b.saturating_sub(a);
         let (before, after) = (phase.before, phase.after);
@@ -477,8 +498,9 @@ impl Experiment for IpiExperiment {
         p.insert("control_calls".into(), control_calls.into());
         p.insert(
             "control".into(),
-            "the same victim, matching rule and tolerance while the initiator spins as long as \
-             the real calls took, in turn, sending no IPI"
+            "interleaved with the real calls: halfway to the next call the initiator spins as \
+             long as the call before took, sending no IPI; matched by the same rule and \
+             tolerance against the victim gaps no real call claimed"
                 .into(),
         );
         let mut e = record::measured(self.id(), self.ipi.backend(), p, &mut victim);
@@ -516,6 +538,7 @@ fn ipi_params(
     let (before, after) = (phase.before, phase.after);
     let d = |a: u64, b: u64| b.saturating_sub(a);
     let n = phase.fired.windows.len();
+    let noise = Noise::of(ctx, phase, m);
     params([
         ("method", describe.into()),
         ("row", row.into()),
@@ -540,13 +563,15 @@ fn ipi_params(
             "measured: call return minus gap end of each call's longest gap starting in its \
              window, less the call's excess over the usual call (the median) when the gap ended \
              early (the initiator held up after the acknowledgement); 2 x their p90 \
-             before the return, 2 x -p10 after it, each at least 1 us, plus the skew; a \
+             before the return, 2 x -p10 after it, each at least 1 us, plus the measured skew; a \
              match may end that far from the return, before it also the call's excess"
                 .into(),
         ),
         ("return_minus_gap_end_cycles", offset_quantiles(&m.offsets)),
         ("gaps_total", phase.gaps.len().into()),
         ("gaps_unmatched", m.miss.len().into()),
+        ("unmatched_gaps_per_s", finite(noise.per_s).into()),
+        ("unmatched_time_share", finite(noise.time_share).into()),
         ("matched_preemptions", m.preempted.len().into()),
         (
             "preemption_rule",
@@ -572,12 +597,39 @@ fn ipi_params(
             format!("max(quiet p99.9 x {THRESHOLD_FACTOR}, {THRESHOLD_FLOOR})").into(),
         ),
         ("match_skew_cycles", m.skew.into()),
+        ("tsc_offset_cycles", phase.skew.offset().into()),
+        (
+            "match_skew_rule",
+            "measured before the phase: 2000 TSC ping-pongs between the CPUs; the larger of \
+             the two minimum one-way differences (fastest transfer plus offset), which no \
+             offset can exceed"
+                .into(),
+        ),
         (
             "victim_cost",
             "matched gap minus one quiet loop iteration (median)".into(),
         ),
         ("clock", ClockKind::Tsc.into()),
     ])
+}
+
+/// The victim's gaps no real call claimed: how many a second, and the
+/// share of the phase's time they took. They set how often a window
+/// meets a gap by chance, which the control measures.
+struct Noise {
+    per_s: f64,
+    time_share: f64,
+}
+
+impl Noise {
+    fn of(ctx: &Ctx, phase: &Phase, m: &Matched) -> Noise {
+        let secs = phase.fired.elapsed.as_secs_f64();
+        let lost: u64 = m.miss.iter().map(|g| g.cycles).sum();
+        Noise {
+            per_s: m.miss.len() as f64 / secs,
+            time_share: lost as f64 / (secs * ctx.timer.tsc_hz),
+        }
+    }
 }
 
 /// Quantiles of the loose candidates' offsets (sorted), for the record.
@@ -619,9 +671,13 @@ fn ipi_notes(
             row.name()
         ));
     }
+    let noise = Noise::of(ctx, phase, m);
     notes.push(format!(
-        "attribution control: {:.1}% of no-IPI calls as long as the real ones matched a victim gap by the same rule (false_match_rate); a seen ratio is only meaningful well above it",
-        false_rate * 100.0
+        "attribution control, interleaved with the real calls: {:.1}% of no-IPI windows as long as the real ones matched a victim gap by the same rule (false_match_rate); a seen ratio is only meaningful well above it. \
+         The victim's unmatched gaps, {:.0}/s taking {:.1}% of its time, set that chance",
+        false_rate * 100.0,
+        noise.per_s,
+        noise.time_share * 100.0
     ));
     if let Some(hv) = &ctx.env.cpu.hypervisor {
         notes.push(format!(
@@ -653,6 +709,56 @@ fn ipi_notes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fires that take a set, varying number of TSC cycles.
+    struct Spinner(u64);
+    impl Initiator for Spinner {
+        fn method(&self) -> String {
+            "spin".into()
+        }
+        fn row(&self) -> IrqRow {
+            IrqRow::Tlb
+        }
+        fn describe(&self) -> String {
+            "spins".into()
+        }
+        fn fire(&mut self) -> Result<()> {
+            self.0 += 1;
+            spin_window(20_000 + (self.0 % 3) * 10_000);
+            Ok(())
+        }
+    }
+
+    fn fired(control: Control) -> Fired {
+        let (go, done, cancel) = (
+            AtomicBool::new(true),
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+        );
+        let pace = Pace {
+            rate_hz: 1000.0,
+            duration: Duration::from_millis(30),
+            control,
+        };
+        // Any CPU this test may run on.
+        let cpu = core_affinity::get_core_ids().unwrap()[0].id as u32;
+        initiate(&mut Spinner(0), cpu, pace, &go, &done, &cancel).unwrap()
+    }
+
+    #[test]
+    fn interleaved_control_sits_between_fires_as_long_as_the_one_before() {
+        let f = fired(Control::Interleaved);
+        assert!(f.windows.len() >= 5, "{} fires", f.windows.len());
+        assert_eq!(f.controls.len(), f.windows.len());
+        for (i, (&(ws, we), &(cs, ce))) in f.windows.iter().zip(&f.controls).enumerate() {
+            assert!(cs >= we, "control {i} starts before its fire ends");
+            assert!(ce - cs >= we - ws, "control {i} shorter than its fire");
+            if let Some(&(next, _)) = f.windows.get(i + 1) {
+                assert!(ce <= next, "control {i} runs into the next fire");
+            }
+        }
+        assert!(fired(Control::None).controls.is_empty());
+    }
 
     #[test]
     fn user_ids_and_rows() {

@@ -421,6 +421,7 @@ fn run_triggered(
         pairs(ctx, plan, v, calls, &mut sides, &finished)?;
         let fired = Fired {
             windows: Vec::new(),
+            controls: Vec::new(),
             elapsed: t0.elapsed(),
             reset_ipis: 0,
         };
@@ -553,6 +554,7 @@ fn initiate_gated(
     }
     Ok(Fired {
         windows,
+        controls: Vec::new(),
         elapsed: start.elapsed(),
         reset_ipis,
     })

@@ -307,10 +307,15 @@ impl Experiment for TextPokeExperiment {
         let setup = init.setup_notes().to_vec();
         // The initiator thread owns (and drops, restoring tracefs) it.
         let rate = ctx.cfg.ipi_rate_hz;
-        let phase = ipi::run_phase(ctx, Box::new(init), icpu, rate, ctx.cfg.ipi_duration)?;
+        let pace = |duration| ipi::Pace {
+            rate_hz: rate,
+            duration,
+            control: ipi::Control::None,
+        };
+        let phase = ipi::run_phase(ctx, Box::new(init), icpu, pace(ctx.cfg.ipi_duration))?;
         let replay = Replay::of(&phase.fired.windows, ctx.timer.tsc_hz);
         let cdur = ctx.cfg.ipi_duration.min(ipi::CONTROL_MAX);
-        let control = ipi::run_phase(ctx, Box::new(replay), icpu, rate, cdur)?;
+        let control = ipi::run_phase(ctx, Box::new(replay), icpu, pace(cdur))?;
         let m = Measured::of(ctx, &phase);
         let c = Measured::of(ctx, &control);
         let mut e = record::measured(
@@ -355,7 +360,7 @@ impl<'a> Measured<'a> {
         let events = bursts(
             &phase.gaps,
             &phase.fired.windows,
-            (ipi::SKEW_S * hz) as u64,
+            phase.skew.allowance(),
             (ipi::PREEMPTION_S * hz) as u64,
             quiet,
         );
@@ -452,7 +457,7 @@ fn burst_params(
         ("loc_delta", p.after.loc.saturating_sub(p.before.loc).into()),
         ("res_delta", p.after.res.saturating_sub(p.before.res).into()),
         ("quiet_median_cycles", report::model::stats::median_sorted(&p.quiet).into()),
-        ("match_skew_cycles", ((ipi::SKEW_S * ctx.timer.tsc_hz) as u64).into()),
+        ("match_skew_cycles", p.skew.allowance().into()),
         ("control_calls", c.phase.fired.windows.len().into()),
         ("control_cal_delta", c.counts.1.into()),
         (

@@ -25,6 +25,7 @@
 
 mod calibrate;
 mod pmc;
+pub mod skew;
 mod tsc;
 
 pub use calibrate::{measure_overhead, measure_tsc_hz, step, tsc_frequency, tsc_hz_live};
