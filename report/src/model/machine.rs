@@ -48,7 +48,7 @@ impl<'a> Machine<'a> {
     /// Whether the figures come from a guest (any host but bare metal):
     /// every plot and table that shows them says so.
     pub fn is_guest(&self) -> bool {
-        self.host != "bare metal"
+        self.host != BARE_METAL
     }
 
     pub fn get(&self, id: &ExperimentId) -> Option<&'a Experiment> {
@@ -125,11 +125,14 @@ fn kernel(f: &ResultFile) -> String {
     }
 }
 
-/// "bare metal" or "<hypervisor> guest".
+/// The host label of figures measured with no hypervisor.
+pub const BARE_METAL: &str = "bare metal";
+
+/// `BARE_METAL` or "<hypervisor> guest".
 pub fn host(cpu: &CpuFacts) -> String {
     match &cpu.hypervisor {
         Some(h) if !h.is_empty() => format!("{h} guest"),
-        _ => "bare metal".into(),
+        _ => BARE_METAL.into(),
     }
 }
 

@@ -380,7 +380,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
         };
         // Cut before marking, so no mark is ever the part cut.
         let old = old_method_row(&m);
-        let guest = m.host != "bare metal";
+        let guest = m.is_guest();
         let mut label = machine::short_cpu_label(m.cpu());
         if guest || old {
             let width = 29 - usize::from(guest) - usize::from(old);

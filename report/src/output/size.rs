@@ -64,7 +64,7 @@ impl Block {
     /// A figure measured on bare metal of this very CPU model: the only
     /// kind a hardware pick may rest on.
     pub fn bare_metal_measurement(&self) -> bool {
-        self.basis == Basis::Measured && self.host == "bare metal"
+        self.basis == Basis::Measured && self.host == crate::model::machine::BARE_METAL
     }
 }
 

@@ -64,7 +64,7 @@ pub fn overhead_vs_rate(m: &Machine, opts: &PlotOptions) -> Result<Option<String
         return Ok(None);
     };
     // A guest's figures price that guest only: the caption says which.
-    let guest = if m.host == "bare metal" {
+    let guest = if !m.is_guest() {
         String::new()
     } else {
         format!(" ({})", m.host)
@@ -151,7 +151,7 @@ fn even_line(m: &Machine, profile: &Profile) -> Option<EvenLine> {
         }
         _ => String::new(),
     };
-    let guest = if m.host == "bare metal" {
+    let guest = if !m.is_guest() {
         String::new()
     } else {
         format!(", {}", m.host)
@@ -241,7 +241,7 @@ pub fn break_even(machines: &[Machine], opts: &PlotOptions) -> Result<Option<Str
     if lines.iter().any(|l| l.dashed) {
         notes.push("dashed: PTI is off there, so the flush runs only with pti=on; its line adds PTI's own cost".into());
     }
-    if machines.iter().any(|m| m.host != "bare metal") {
+    if machines.iter().any(|m| m.is_guest()) {
         notes.push(
             "a guest's figures price that guest only (its IPIs go through the hypervisor)".into(),
         );

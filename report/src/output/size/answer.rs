@@ -99,7 +99,7 @@ pub fn lines(
         )),
     }
     out.push(decision(costs, b));
-    if !host.is_empty() && host != "bare metal" {
+    if !host.is_empty() && host != crate::model::machine::BARE_METAL {
         out.push(format!(
             "Measured in a {host}: guest costs (an IPI goes through the hypervisor), not a hardware pick."
         ));
