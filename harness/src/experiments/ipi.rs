@@ -406,24 +406,37 @@ struct Matched {
     miss: Vec<Gap>,
     skew: u64,
     tol: Tolerance,
-    /// Call return minus gap end (less the delays, see
-    /// `Tolerance::offset`) of the loose candidates the tolerance was
-    /// measured from, sorted.
-    offsets: Vec<i64>,
+    /// The fit the tolerance came from, with the calls' offsets (return
+    /// minus the end of the gap ending closest to it, less the delays).
+    fit: ipi_match::Fit,
 }
 
-/// Matches a real phase, measuring the tolerance from its own calls.
+/// Matches a real phase, fitting the tolerance to its own calls against
+/// half of its control windows.
 fn matched(ctx: &Ctx, p: &Phase) -> Matched {
     let skew = p.skew.allowance();
-    let cands = ipi_match::candidates(&p.gaps, &p.fired.windows, skew);
-    let floor = (ipi_match::FLOOR_S * ctx.timer.tsc_hz) as u64;
-    let (tol, offsets) = Tolerance::measure(&p.fired.windows, &cands, skew, floor);
-    matched_with(ctx, p, tol, offsets)
+    let hz = ctx.timer.tsc_hz;
+    let grid = (
+        skew + (ipi_match::GRID_MIN_S * hz) as u64,
+        (ipi_match::GRID_MAX_S * hz) as u64,
+    );
+    let [fit_half, _] = control_halves(&p.fired.controls);
+    let fit = Tolerance::fit(&p.gaps, &p.fired.windows, &fit_half, skew, grid);
+    matched_with(ctx, p, fit)
 }
 
-/// Matches a phase with a given tolerance.
-fn matched_with(ctx: &Ctx, p: &Phase, tol: Tolerance, offsets: Vec<i64>) -> Matched {
+/// The control windows split in two, alternately: the tolerance is
+/// fitted on the first, the false-match rate read on the second, so the
+/// rate is not the one the fit was chosen to keep low.
+fn control_halves(controls: &[(u64, u64)]) -> [Vec<(u64, u64)>; 2] {
+    let half = |k: usize| controls.iter().skip(k).step_by(2).copied().collect();
+    [half(1), half(0)]
+}
+
+/// Matches a phase with a fitted tolerance.
+fn matched_with(ctx: &Ctx, p: &Phase, fit: ipi_match::Fit) -> Matched {
     let skew = p.skew.allowance();
+    let tol = fit.tol;
     let (m, miss) = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, tol);
     let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
     let (hit, preempted) = m.into_iter().partition(|g| g.cycles <= long);
@@ -433,7 +446,7 @@ fn matched_with(ctx: &Ctx, p: &Phase, tol: Tolerance, offsets: Vec<i64>) -> Matc
         miss,
         skew,
         tol,
-        offsets,
+        fit,
     }
 }
 
@@ -442,8 +455,9 @@ fn matched_with(ctx: &Ctx, p: &Phase, tol: Tolerance, offsets: Vec<i64>) -> Matc
 /// and tolerance against the victim gaps no real call claimed. Returns
 /// the fraction of control windows matched, and their number.
 fn control(ctx: &Ctx, p: &Phase, m: &Matched) -> (f64, usize) {
-    let calls = p.fired.controls.len();
-    let (hit, _) = ipi_match::attribute(&m.miss, &p.fired.controls, m.skew, m.tol);
+    let [_, held_out] = control_halves(&p.fired.controls);
+    let calls = held_out.len();
+    let (hit, _) = ipi_match::attribute(&m.miss, &held_out, m.skew, m.tol);
     // Only what would have counted as seen: matched preemptions are not
     // counted as IPIs in the real windows either.
     let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
@@ -587,14 +601,28 @@ fn ipi_params(
         ("match_usual_call_cycles", m.tol.usual_call.into()),
         (
             "match_tolerance_rule",
-            "measured: call return minus gap end of each call's longest gap starting in its \
-             window, less the call's excess over the usual call (the median) when the gap ended \
-             early (the initiator held up after the acknowledgement); 2 x their p90 \
-             before the return, 2 x -p10 after it, each at least 1 us, plus the measured skew; a \
-             match may end that far from the return, before it also the call's excess"
-                .into(),
+            format!(
+                "fitted: per gap starting inside a window, return minus gap end, less the \
+                 call's excess over the usual call (the median) when the gap ended early (the \
+                 initiator held up after the acknowledgement); the (before, after) pair, on {} \
+                 geometric steps from the measured skew + {} us to {} us, that maximises the \
+                 share of calls with a gap within it less the share of the control's odd \
+                 windows with one; the even windows give the false_match_rate",
+                ipi_match::GRID_STEPS,
+                ipi_match::GRID_MIN_S * 1e6,
+                ipi_match::GRID_MAX_S * 1e6
+            )
+            .into(),
         ),
-        ("return_minus_gap_end_cycles", offset_quantiles(&m.offsets)),
+        ("match_fit_calls_within", finite(m.fit.calls_within).into()),
+        (
+            "match_fit_controls_within",
+            finite(m.fit.controls_within).into(),
+        ),
+        (
+            "return_minus_gap_end_cycles",
+            offset_quantiles(&m.fit.offsets),
+        ),
         ("gaps_total", phase.gaps.len().into()),
         ("gaps_unmatched", m.miss.len().into()),
         ("unmatched_gaps_per_s", finite(noise.per_s).into()),
