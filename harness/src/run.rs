@@ -82,20 +82,24 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
         }
     };
     if let Some(ipi) = &e.ipi {
-        // Files without the row (none the harness writes) read as TLB.
-        let row = e.irq_row().unwrap_or(IrqRow::Tlb);
-        let delta = ipi.row_delta(row);
+        // Files without the row (none the harness writes) are compared
+        // with TLB, and the line says so.
+        let row = e.irq_row();
+        let delta = ipi.row_delta(row.unwrap_or(IrqRow::Tlb));
         line += &format!(
             "  seen {}/{} {} = {:.1}%, initiator median {:.0} cyc\n",
             ipi.interruptions_seen,
             delta,
-            row,
+            row.unwrap_or(IrqRow::Tlb),
             ipi.seen_ratio * 100.0,
             ipi.initiator.median
         );
+        if row.is_none() {
+            line += "  (the file names no /proc/interrupts row: TLB assumed)\n";
+        }
         if let Some(f) = ipi.false_match_rate {
             line += &format!(
-                "  false_match_rate {:.1}% (no-IPI control calls matched)\n",
+                "  false_match_rate {:.1}% (no-IPI control windows matched)\n",
                 f * 100.0
             );
         }
@@ -198,6 +202,11 @@ mod tests {
             .unwrap()
             .ends_with(" past"));
         assert!(summary_line(&e, &ns).contains("seen 99999999/99999999 TLB"));
+        assert!(summary_line(&e, &ns).contains("TLB assumed"));
+        let mut cal = e.clone();
+        cal.params.insert("row".into(), "CAL".into());
+        let l = summary_line(&cal, &ns);
+        assert!(l.contains("99999999 CAL") && !l.contains("assumed"), "{l}");
         assert!(summary_line(&e, &ns).contains("false_match_rate 100.0%"));
     }
 
