@@ -5,9 +5,10 @@
 //!
 //! Attribution: the victim also sees timer ticks (LOC), reschedule IPIs
 //! and, in a VM, host preemption. A gap counts as one of *our* IPIs only if
-//! it starts inside the TSC window of an initiator call and ends within a
-//! measured tolerance of the call's return (the call waits for the
-//! victim's acknowledgement; see `ipi_match`). Counted that way,
+//! it overlaps the TSC window of an initiator call and ends within a
+//! tolerance of the call's return fitted against an interleaved no-IPI
+//! control (the call waits for the victim's acknowledgement; see
+//! `ipi_match`); one that began before the call is counted, not priced. Counted that way,
 //! `interruptions_seen` / delta of the row the method produces (TLB or
 //! CAL) on the victim CPU is the `seen_ratio`. All gaps, the unmatched
 //! ones and the LOC delta are kept in params so the raw figures stay
@@ -402,6 +403,9 @@ pub(crate) fn run_phase(
 /// unmatched ones.
 struct Matched {
     hit: Vec<Gap>,
+    /// IPIs handled at the end of a gap that began before the call:
+    /// seen, not priced.
+    merged: Vec<Gap>,
     preempted: Vec<Gap>,
     miss: Vec<Gap>,
     skew: u64,
@@ -437,13 +441,18 @@ fn control_halves(controls: &[(u64, u64)]) -> [Vec<(u64, u64)>; 2] {
 fn matched_with(ctx: &Ctx, p: &Phase, fit: ipi_match::Fit) -> Matched {
     let skew = p.skew.allowance();
     let tol = fit.tol;
-    let (m, miss) = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, tol);
+    let c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, tol);
     let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
-    let (hit, preempted) = m.into_iter().partition(|g| g.cycles <= long);
+    let (hit, mut preempted): (Vec<Gap>, Vec<Gap>) =
+        c.hit.into_iter().partition(|g| g.cycles <= long);
+    let (merged, long_merged): (Vec<Gap>, Vec<Gap>) =
+        c.merged.into_iter().partition(|g| g.cycles <= long);
+    preempted.extend(long_merged);
     Matched {
         hit,
+        merged,
         preempted,
-        miss,
+        miss: c.miss,
         skew,
         tol,
         fit,
@@ -457,11 +466,16 @@ fn matched_with(ctx: &Ctx, p: &Phase, fit: ipi_match::Fit) -> Matched {
 fn control(ctx: &Ctx, p: &Phase, m: &Matched) -> (f64, usize) {
     let [_, held_out] = control_halves(&p.fired.controls);
     let calls = held_out.len();
-    let (hit, _) = ipi_match::attribute(&m.miss, &held_out, m.skew, m.tol);
-    // Only what would have counted as seen: matched preemptions are not
-    // counted as IPIs in the real windows either.
+    let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.tol);
+    // Only what would have counted as seen (merged gaps too): matched
+    // preemptions are not counted as IPIs in the real windows either.
     let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
-    let n = hit.iter().filter(|g| g.cycles <= long).count();
+    let n = c
+        .hit
+        .iter()
+        .chain(&c.merged)
+        .filter(|g| g.cycles <= long)
+        .count();
     let rate = if calls == 0 {
         0.0
     } else {
@@ -522,7 +536,7 @@ impl Experiment for IpiExperiment {
         // Pool resets send at most one IPI each to the victim: they are
         // counted and taken out of the row delta the fires are compared with.
         let fire_ipis = row_delta.saturating_sub(phase.fired.reset_ipis);
-        let seen = m.hit.len() as u64;
+        let seen = (m.hit.len() + m.merged.len()) as u64;
         let secs = phase.fired.elapsed.as_secs_f64();
         let mut p = ipi_params(ctx, icpu, &describe, row, &phase, &m);
         p.insert("pool_reset_ipis".into(), phase.fired.reset_ipis.into());
@@ -628,6 +642,14 @@ fn ipi_params(
         ("unmatched_gaps_per_s", finite(noise.per_s).into()),
         ("unmatched_time_share", finite(noise.time_share).into()),
         ("matched_preemptions", m.preempted.len().into()),
+        ("matched_merged", m.merged.len().into()),
+        (
+            "merged_rule",
+            "a matched gap that began before its call (widened by the skew): the IPI arrived \
+             while the victim was off its loop and was handled at that gap's end; counted as \
+             seen, not in the victim cost"
+                .into(),
+        ),
         (
             "preemption_rule",
             format!(
@@ -744,6 +766,12 @@ fn ipi_notes(
         notes.push(
             "victim CPU not isolated: ticks and housekeeping interrupts add unmatched gaps".into(),
         );
+    }
+    if !m.merged.is_empty() {
+        notes.push(format!(
+            "{} IPIs were handled at the end of a gap that began before their call (the victim already off its loop): counted as seen, not priced",
+            m.merged.len()
+        ));
     }
     if !m.preempted.is_empty() {
         notes.push(format!(

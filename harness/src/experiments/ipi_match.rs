@@ -5,9 +5,11 @@
 //! the victim's gap ends just before the call returns (or just after:
 //! the victim's way out of the handler races the initiator's way out of
 //! the call), wherever in a long call the IPI was sent. A gap is the
-//! call's IPI when it starts inside the call's window and ends within a
+//! call's IPI when it overlaps the call's window and ends within a
 //! tolerance of the call's return; a 29 us mprotect then no longer claims
-//! an unrelated tick that happened to start inside it.
+//! an unrelated tick that happened to start inside it. (One that began
+//! before the call is an IPI handled at the end of another interruption:
+//! seen, not priced.)
 //!
 //! The initiator may be held up after the acknowledgement (preempted,
 //! interrupted) before its call returns: that moves the return away from
@@ -17,7 +19,7 @@
 //!
 //! The tolerance is fitted on the run's own data against the control
 //! (no-IPI windows of the same lengths, interleaved with the calls): each
-//! gap starting inside a window gives an offset, return minus gap end,
+//! gap overlapping a window gives an offset, return minus gap end,
 //! less the delay. True IPIs pile up near zero;
 //! a victim held up after its handler (a guest's exit path, a
 //! preemption) spreads them out after the return, and chance gaps spread
@@ -73,10 +75,11 @@ pub fn usual(v: impl Iterator<Item = u64>) -> u64 {
     }
 }
 
-/// The gaps starting inside each window (widened by `skew`), in order,
-/// as (window, index range into `gaps`). Gaps and windows are in time
-/// order.
-fn starting_inside<'a>(
+/// The gaps overlapping each window (widened by `skew`), in order, as
+/// (window, index range into `gaps`): those starting inside it and one
+/// already running when it began. Gaps come from one loop, so they are
+/// disjoint and their ends in order too; windows are in time order.
+fn overlapping<'a>(
     gaps: &'a [Gap],
     windows: &'a [(u64, u64)],
     skew: u64,
@@ -84,7 +87,7 @@ fn starting_inside<'a>(
     let mut first = 0;
     windows.iter().map(move |&(ws, we)| {
         let (lo, hi) = (ws.saturating_sub(skew), we.saturating_add(skew));
-        while first < gaps.len() && gaps[first].start < lo {
+        while first < gaps.len() && gaps[first].end() < lo {
             first += 1;
         }
         let end = first + gaps[first..].iter().take_while(|g| g.start <= hi).count();
@@ -93,7 +96,7 @@ fn starting_inside<'a>(
 }
 
 /// How far a window's tolerance must reach to take in one of the gaps
-/// starting inside it: its nearest offset at or after zero (`before`,
+/// overlapping it: its nearest offset at or after zero (`before`,
 /// gap ending before the return) and its nearest below zero (`after`, as
 /// a distance); `u64::MAX` where there is none. A tolerance
 /// `[-after, before]` takes in a gap of the window exactly when it
@@ -139,7 +142,7 @@ impl Reach {
     }
 }
 
-/// The reach of each window with a gap starting inside it
+/// The reach of each window with a gap overlapping it
 /// (`Tolerance::offset` with `usual_call`).
 pub fn reaches(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, usual_call: u64) -> Vec<Reach> {
     let t = Tolerance {
@@ -147,7 +150,7 @@ pub fn reaches(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, usual_call: u64)
         after: 0,
         usual_call,
     };
-    starting_inside(gaps, windows, skew)
+    overlapping(gaps, windows, skew)
         .filter(|(_, r)| !r.is_empty())
         .map(|(w, r)| {
             gaps[r]
@@ -251,44 +254,53 @@ impl Tolerance {
     }
 }
 
+/// The gaps a set of windows claimed, and the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// Gaps that began inside the window that claimed them: the IPI's
+    /// own interruption, priced.
+    pub hit: Vec<Gap>,
+    /// Gaps already running when the window began (widened by the skew)
+    /// that ended at its return: the IPI arrived while the victim was
+    /// off its loop (a host preemption, a tick) and was handled at the
+    /// end of that gap. Seen, not priced: the gap is mostly the other
+    /// interruption.
+    pub merged: Vec<Gap>,
+    pub miss: Vec<Gap>,
+}
+
 /// Splits gaps into ours and others: each call window claims the longest
-/// unclaimed gap that starts inside it (widened by `skew` for the TSC
-/// offset between the CPUs: an IPI cannot arrive before the call sends
-/// it, so a gap already running when the call began, such as a
-/// preemption, is not ours) and ends within `tol` of the call's return.
-/// One call, at most one gap, so a tick in the same window does not
-/// count twice. (Preferring the gap ending nearest the return instead
-/// took sub-microsecond gaps that followed the IPI's on a guest where no
-/// IPI costs under 7 us.) Gaps come from one loop, so they are disjoint
-/// and in time order; windows are in time order.
-pub fn attribute(
-    gaps: &[Gap],
-    windows: &[(u64, u64)],
-    skew: u64,
-    tol: Tolerance,
-) -> (Vec<Gap>, Vec<Gap>) {
-    let mut claimed = vec![false; gaps.len()];
-    for (w, range) in starting_inside(gaps, windows, skew) {
-        let best = range.filter(|&i| !claimed[i] && tol.near(w, gaps[i])).fold(
-            None,
-            |best: Option<usize>, i| match best {
+/// unclaimed gap overlapping it (widened by `skew` for the TSC offset
+/// between the CPUs) that ends within `tol` of the call's return. One
+/// call, at most one gap, so a tick in the same window does not count
+/// twice. A claimed gap that began before the window is `merged`: an IPI
+/// cannot arrive before the call sends it, so it landed in a gap already
+/// running. (Preferring the gap ending nearest the return instead of the
+/// longest took sub-microsecond gaps that followed the IPI's on a guest
+/// where no IPI costs under 7 us.) Gaps come from one loop, so they are
+/// disjoint and in time order; windows are in time order.
+pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, tol: Tolerance) -> Claimed {
+    let mut claimed = vec![None; gaps.len()];
+    for (w, range) in overlapping(gaps, windows, skew) {
+        let best = range
+            .filter(|&i| claimed[i].is_none() && tol.near(w, gaps[i]))
+            .fold(None, |best: Option<usize>, i| match best {
                 Some(b) if gaps[b].cycles >= gaps[i].cycles => Some(b),
                 _ => Some(i),
-            },
-        );
+            });
         if let Some(i) = best {
-            claimed[i] = true;
+            claimed[i] = Some(w.0.saturating_sub(skew));
         }
     }
-    let (mut hit, mut miss) = (Vec::new(), Vec::new());
+    let mut out = Claimed::default();
     for (g, c) in gaps.iter().zip(claimed) {
-        if c {
-            hit.push(*g);
-        } else {
-            miss.push(*g);
+        match c {
+            Some(from) if g.start >= from => out.hit.push(*g),
+            Some(_) => out.merged.push(*g),
+            None => out.miss.push(*g),
         }
     }
-    (hit, miss)
+    out
 }
 
 #[cfg(test)]
@@ -325,15 +337,15 @@ mod tests {
             g(3000, 100), // between calls
             g(5020, 35),  // IPI of call 2: ends at 5055, 5 after return
         ];
-        let (hit, miss) = attribute(&gaps, &windows, 0, tol(50, 10));
+        let Claimed { hit, miss, .. } = attribute(&gaps, &windows, 0, tol(50, 10));
         assert_eq!(hit, vec![g(900, 90), g(5020, 35)]);
         assert_eq!(miss, vec![g(150, 200), g(3000, 100)]);
-        // The loose rule (any gap starting inside) takes the longer tick.
-        let (hit, _) = attribute(&gaps, &windows, 0, WIDE);
+        // The loose rule (any gap in the window) takes the longer tick.
+        let Claimed { hit, .. } = attribute(&gaps, &windows, 0, WIDE);
         assert_eq!(hit, vec![g(150, 200), g(5020, 35)]);
         // Ending later than `after` past the return: not ours.
         assert_eq!(
-            attribute(&gaps, &windows, 0, tol(50, 4)).0,
+            attribute(&gaps, &windows, 0, tol(50, 4)).hit,
             vec![g(900, 90)]
         );
     }
@@ -349,33 +361,39 @@ mod tests {
             usual_call: 100,
         };
         assert_eq!(t.offset((0, 400), g(50, 40)), 10);
-        assert_eq!(attribute(&[g(50, 40)], &[(0, 400)], 0, t).0.len(), 1);
+        assert_eq!(attribute(&[g(50, 40)], &[(0, 400)], 0, t).hit.len(), 1);
         // A call of usual length with the same early gap: 310 before,
         // not ours.
-        assert_eq!(attribute(&[g(50, 40)], &[(300, 400)], 0, t).0.len(), 0);
+        assert_eq!(attribute(&[g(50, 40)], &[(300, 400)], 0, t).hit.len(), 0);
         // A long gap ending far after the return (the victim held up, or
         // a preemption that began in the call) is not widened for.
         assert_eq!(t.offset((0, 100), g(50, 240)), -190);
-        assert_eq!(attribute(&[g(50, 240)], &[(0, 100)], 0, t).0.len(), 0);
+        assert_eq!(attribute(&[g(50, 240)], &[(0, 100)], 0, t).hit.len(), 0);
     }
 
     #[test]
-    fn a_gap_running_before_the_call_is_not_ours() {
-        // Ends right at the return, but began before the call: a
-        // preemption, not the call's IPI.
-        let (hit, miss) = attribute(&[g(50, 145)], &[(100, 200)], 10, WIDE);
-        assert!(hit.is_empty());
-        assert_eq!(miss, vec![g(50, 145)]);
+    fn a_gap_running_before_the_call_is_merged_not_priced() {
+        // Ends right at the return, but began before the call: the IPI
+        // landed in a gap already running (a preemption) and was handled
+        // at its end. Seen, not priced.
+        let c = attribute(&[g(50, 145)], &[(100, 200)], 10, WIDE);
+        assert_eq!(
+            (c.hit, c.merged, c.miss),
+            (vec![], vec![g(50, 145)], vec![])
+        );
+        // Ending far from the return, it is not the call's.
+        let c = attribute(&[g(50, 60)], &[(100, 200)], 10, tol(20, 20));
+        assert_eq!((c.merged, c.miss), (vec![], vec![g(50, 60)]));
         // Within the skew it may be ours.
-        let (hit, _) = attribute(&[g(95, 100)], &[(100, 200)], 10, WIDE);
+        let Claimed { hit, .. } = attribute(&[g(95, 100)], &[(100, 200)], 10, WIDE);
         assert_eq!(hit, vec![g(95, 100)]);
     }
 
     #[test]
     fn one_gap_per_call_and_no_calls_no_matches() {
-        let (hit, miss) = attribute(&[g(10, 5), g(20, 8)], &[(0, 30)], 0, WIDE);
+        let Claimed { hit, miss, .. } = attribute(&[g(10, 5), g(20, 8)], &[(0, 30)], 0, WIDE);
         assert_eq!((hit, miss), (vec![g(20, 8)], vec![g(10, 5)]));
-        let (hit, miss) = attribute(&[g(1, 2)], &[], 100, WIDE);
+        let Claimed { hit, miss, .. } = attribute(&[g(1, 2)], &[], 100, WIDE);
         assert!(hit.is_empty() && miss.len() == 1);
     }
 
@@ -415,7 +433,7 @@ mod tests {
         assert!(f.tol.after >= 300 && f.tol.after < 3000, "{:?}", f.tol);
         assert!(f.tol.before >= 56 && f.tol.before < 3000, "{:?}", f.tol);
         assert_eq!((f.calls_within, f.controls_within), (0.9, 0.0));
-        let (hit, _) = attribute(&gaps, &windows, 0, f.tol);
+        let Claimed { hit, .. } = attribute(&gaps, &windows, 0, f.tol);
         assert_eq!(hit.len(), 90);
         // Without a control, the narrowest.
         let f = Tolerance::fit(&gaps, &windows, &[], 0, (10, 20_000));
