@@ -105,7 +105,7 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
                     b.gaps_per_event
                 )),
                 (Some(f), None) => out.push(format!(
-                    "{}: false_match_rate {:.1}%: the attribution control (no-IPI calls of the same length) matched that share of calls with a victim gap.",
+                    "{}: false_match_rate {:.1}%: the attribution control (no-IPI windows as long as the calls) matched that share of its windows with a victim gap.",
                     e.id,
                     f * 100.0
                 )),
