@@ -247,7 +247,7 @@ fn wait_until(t: Instant) {
 }
 
 /// Spins on the TSC for `cycles`; returns the TSC window it took.
-fn spin_window(cycles: u64) -> (u64, u64) {
+pub(crate) fn spin_window(cycles: u64) -> (u64, u64) {
     let start = Tsc::start();
     let end = start.wrapping_add(cycles);
     while Tsc::start() < end {

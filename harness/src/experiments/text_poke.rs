@@ -21,7 +21,6 @@ use super::ipi::{self, Initiator, IrqRow, Phase};
 use super::record::{self, finite, params};
 use super::{Ctx, Experiment, Stop};
 use crate::schema::{self, BurstStats, ClockKind, IpiStats};
-use crate::timer::Tsc;
 use crate::tracefs::{Instance, Tracefs, Unavailable};
 use anyhow::{Context, Result};
 use report::model::ids::{ExperimentId, Ipi, KernelIpi};
@@ -190,11 +189,7 @@ impl Initiator for Replay {
         "TSC spins replaying the real calls' lengths and spacing, no toggle".into()
     }
     fn fire(&mut self) -> Result<()> {
-        let len = self.calls.get(self.next).map_or(0, |c| c.0);
-        let end = Tsc::start().wrapping_add(len);
-        while Tsc::start() < end {
-            std::hint::spin_loop();
-        }
+        ipi::spin_window(self.calls.get(self.next).map_or(0, |c| c.0));
         Ok(())
     }
     fn reset(&mut self) -> Result<()> {
