@@ -4,7 +4,7 @@
 # victim cost and initiator cost distributions, and the attribution
 # control: the fraction of no-IPI windows as long as the real calls
 # (interleaved with them) that matched a victim gap, with the same
-# matching rule (a gap starting in the call and ending within the
+# matching rule (a gap overlapping the call and ending within the
 # tolerance of its return, fitted against half of the control's
 # windows; the other half gives the rate). Bars: seen >= 99%
 # of the TLB delta (less pool-reset IPIs), false_match_rate <= 0.02.
@@ -47,7 +47,7 @@ jq -r --arg id "$id" '
 	  "  false_match_rate \($i.false_match_rate // "not recorded") over \($p.control_calls // 0) control calls \(if ($i.false_match_rate // 1) <= 0.02 then "(<= 0.02)" else "(ABOVE 0.02)" end); pool-reset IPIs \($p.pool_reset_ipis // 0)",
 	  (if $p.match_tolerance_before_cycles then
 	    ($p.return_minus_gap_end_cycles) as $o
-	    | "  matching: a gap starting in a call and ending \($p.match_tolerance_before_cycles | ns) ns before to \($p.match_tolerance_after_cycles | ns) ns after its return (\(if $p.match_fit_calls_within then "fitted against half the control windows: \($p.match_fit_calls_within * 1000 | floor / 10)% of calls and \($p.match_fit_controls_within * 1000 | floor / 10)% of those windows had a gap within it; " else "" end)return minus gap end over \($o.n) calls p10 \($o.p10 | ns), p50 \($o.p50 | ns), p90 \($o.p90 | ns) ns; the other half of the control gives the false_match_rate)"
+	    | "  matching: a gap overlapping a call and ending \($p.match_tolerance_before_cycles | ns) ns before to \($p.match_tolerance_after_cycles | ns) ns after its return (\(if $p.match_fit_calls_within then "fitted against half the control windows: \($p.match_fit_calls_within * 1000 | floor / 10)% of calls and \($p.match_fit_controls_within * 1000 | floor / 10)% of those windows had a gap within it; " else "" end)return minus gap end over \($o.n) calls p10 \($o.p10 | ns), p50 \($o.p50 | ns), p90 \($o.p90 | ns) ns; the other half of the control gives the false_match_rate)"
 	  else "  matching: recorded before the end-of-call rule" end),
 	  "  other gaps \($p.gaps_unmatched)\(if $p.unmatched_gaps_per_s then " (\($p.unmatched_gaps_per_s | floor)/s, \($p.unmatched_time_share * 1000 | floor / 10)% of the victim'"'"'s time: the chance of a match)" else "" end), LOC delta \($p.loc_delta), RES delta \($p.res_delta), TLB \($i.tlb_delta), CAL \($i.cal_delta)",
 	  "  victim cost per IPI ns: min \(.summary.min | ns) median \(.summary.median | ns) p90 \(.summary.p90 | ns) p99 \(.summary.p99 | ns) max \(.summary.max | ns)",

@@ -193,8 +193,8 @@ impl Tolerance {
     /// windows `fit_controls` (same lengths, no IPI), over the gaps:
     /// the (before, after) pair on a geometric grid from `lo` to `hi`
     /// cycles that maximises calls within less control windows within,
-    /// as shares; on a tie the narrower. With no control windows, the
-    /// narrowest.
+    /// as shares; on a tie the one with the smaller before + after. With
+    /// no control windows, the narrowest.
     pub fn fit(
         gaps: &[Gap],
         windows: &[(u64, u64)],
@@ -213,7 +213,10 @@ impl Tolerance {
                 for &after in &steps {
                     let r = share(within(&calls, before, after), windows.len());
                     let c = share(within(&control, before, after), fit_controls.len());
-                    if r - c > best.0 + 1e-12 {
+                    // On a tie (within rounding) the narrower pair.
+                    let better = r - c > best.0 + 1e-12
+                        || (r - c > best.0 - 1e-12 && before + after < best.1 + best.2);
+                    if better {
                         best = (r - c, before, after, r, c);
                     }
                 }
@@ -433,8 +436,21 @@ mod tests {
         assert!(f.tol.after >= 300 && f.tol.after < 3000, "{:?}", f.tol);
         assert!(f.tol.before >= 56 && f.tol.before < 3000, "{:?}", f.tol);
         assert_eq!((f.calls_within, f.controls_within), (0.9, 0.0));
+        // Of the pairs that cover the pile, all tied, the narrowest.
+        let steps = grid(10, 20_000, 40);
+        let first_at_least = |v: u64| *steps.iter().find(|&&s| s >= v).unwrap();
+        assert_eq!(
+            (f.tol.before, f.tol.after),
+            (first_at_least(56), first_at_least(300))
+        );
         let Claimed { hit, .. } = attribute(&gaps, &windows, 0, f.tol);
         assert_eq!(hit.len(), 90);
+        // A call reached either by a gap ending 56 before its return or
+        // by one ending 5000 after it: the tie goes to the narrow pair.
+        let (w, far) = ([(1000, 2000)], g(1950, 5050));
+        let f = Tolerance::fit(&[g(1100, 844), far], &w, &[(9000, 9100)], 0, (10, 20_000));
+        assert_eq!(f.calls_within, 1.0);
+        assert!(f.tol.before < 100 && f.tol.after < 100, "{:?}", f.tol);
         // Without a control, the narrowest.
         let f = Tolerance::fit(&gaps, &windows, &[], 0, (10, 20_000));
         assert_eq!((f.tol.before, f.tol.after), (10, 10));

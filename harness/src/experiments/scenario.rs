@@ -422,6 +422,7 @@ fn run_triggered(
         let fired = Fired {
             windows: Vec::new(),
             controls: Vec::new(),
+            skipped_controls: 0,
             elapsed: t0.elapsed(),
             reset_ipis: 0,
         };
@@ -555,6 +556,7 @@ fn initiate_gated(
     Ok(Fired {
         windows,
         controls: Vec::new(),
+        skipped_controls: 0,
         elapsed: start.elapsed(),
         reset_ipis,
     })

@@ -16,12 +16,16 @@
 
 use super::Tsc;
 use crate::placement::pin_current_thread;
-use anyhow::{anyhow, Result};
-use std::sync::atomic::{AtomicU64, Ordering};
+use anyhow::{anyhow, bail, Result};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Round trips per measurement: a few milliseconds, enough for the
 /// minimum to reach the fastest transfer on a noisy host.
 const ROUNDS: usize = 2000;
+/// A side that has seen nothing from the other for this long gives up:
+/// the other thread failed, or is not running.
+const PATIENCE: Duration = Duration::from_secs(1);
 
 /// The result of a ping-pong between the calling thread's CPU (A) and
 /// another (B), TSC cycles.
@@ -52,43 +56,75 @@ fn send(slot: &AtomicU64) {
 }
 
 /// Waits for `slot` to hold a new reading; returns receipt TSC minus it.
-fn receive(slot: &AtomicU64, last: &mut u64) -> i64 {
+/// Fails when `gone` is set (the other side ended) or after `PATIENCE`.
+fn receive(slot: &AtomicU64, last: &mut u64, gone: &AtomicBool) -> Result<i64> {
+    let since = Instant::now();
     let sent = loop {
         let v = slot.load(Ordering::Acquire);
         if v != *last {
             break v;
         }
+        if gone.load(Ordering::Acquire) {
+            bail!("the other side of the TSC ping-pong stopped");
+        }
+        if since.elapsed() > PATIENCE {
+            bail!("no reply in the TSC ping-pong for {PATIENCE:?}");
+        }
         std::hint::spin_loop();
     };
     *last = sent;
-    Tsc::stop().wrapping_sub(sent) as i64
+    Ok(Tsc::stop().wrapping_sub(sent) as i64)
+}
+
+/// Sets its flag when dropped: the other side stops waiting however
+/// this one ends.
+struct Gone<'a>(&'a AtomicBool);
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// One side: `ROUNDS` times, send first (`leads`) or reply, keeping the
+/// smallest one-way difference received.
+fn side(leads: bool, out: &AtomicU64, inbox: &AtomicU64, gone: &AtomicBool) -> Result<i64> {
+    let (mut last, mut best) = (0, i64::MAX);
+    for _ in 0..ROUNDS {
+        if leads {
+            send(out);
+        }
+        best = best.min(receive(inbox, &mut last, gone)?);
+        if !leads {
+            send(out);
+        }
+    }
+    Ok(best)
 }
 
 /// Ping-pong between the calling thread (already pinned to its CPU) and
-/// a thread pinned to `other`.
+/// a thread pinned to `other`, which must be another CPU.
 pub fn measure(other: u32) -> Result<Skew> {
+    // SAFETY: sched_getcpu has no preconditions.
+    let here = unsafe { libc::sched_getcpu() };
+    if u32::try_from(here).ok() == Some(other) {
+        bail!("TSC skew: CPU {other} against itself");
+    }
     let (ping, pong) = (AtomicU64::new(0), AtomicU64::new(0));
+    let (a_gone, b_gone) = (AtomicBool::new(false), AtomicBool::new(false));
     std::thread::scope(|s| {
         let b = s.spawn(|| -> Result<i64> {
+            let _gone = Gone(&b_gone);
             let _pin = pin_current_thread(other)?;
-            let (mut last, mut best) = (0, i64::MAX);
-            for _ in 0..ROUNDS {
-                best = best.min(receive(&ping, &mut last));
-                send(&pong);
-            }
-            Ok(best)
+            side(false, &pong, &ping, &a_gone)
         });
-        let (mut last, mut best) = (0, i64::MAX);
-        for _ in 0..ROUNDS {
-            send(&ping);
-            best = best.min(receive(&pong, &mut last));
-        }
-        let a_to_b = b
-            .join()
-            .map_err(|_| anyhow!("TSC skew thread panicked"))??;
+        let b_to_a = {
+            let _gone = Gone(&a_gone);
+            side(true, &ping, &pong, &b_gone)
+        };
+        let a_to_b = b.join().map_err(|_| anyhow!("TSC skew thread panicked"))?;
         Ok(Skew {
-            a_to_b,
-            b_to_a: best,
+            a_to_b: a_to_b?,
+            b_to_a: b_to_a?,
         })
     })
 }
@@ -111,6 +147,15 @@ mod tests {
             b_to_a: -60,
         };
         assert_eq!(s.allowance(), 0);
+    }
+
+    #[test]
+    fn a_silent_or_gone_other_side_ends_the_wait() {
+        let (slot, gone) = (AtomicU64::new(0), AtomicBool::new(true));
+        assert!(receive(&slot, &mut 0, &gone).is_err());
+        // No CPU has this number: the other side fails to pin, and this
+        // side returns instead of waiting for it.
+        assert!(measure(u32::MAX - 1).is_err());
     }
 
     #[test]
