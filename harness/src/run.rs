@@ -38,7 +38,7 @@ pub fn summary_text(file: &ResultFile, tsc_hz: f64) -> String {
     if past {
         s += "past: a refill size past the TLB's reach (not used for sizing)\n";
     }
-    if let Some(d) = report::model::drift::run_text(file) {
+    if let Some(d) = report::output::drift_text::run_text(file) {
         for l in report::output::text_table::wrap(&d, report::output::text_table::WIDTH, "  ") {
             s += &l;
             s.push('\n');

@@ -63,7 +63,7 @@ impl Sink<'_> {
         if let Some(w) = e
             .blocks
             .as_ref()
-            .and_then(report::model::stats::unstable_warning)
+            .and_then(report::output::drift_text::unstable_warning)
         {
             let id = e.id.clone();
             self.bar

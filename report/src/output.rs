@@ -8,6 +8,7 @@
 pub mod burst;
 pub mod caveats;
 pub mod compare;
+pub mod drift_text;
 pub mod export;
 pub mod plot;
 pub mod report_tables;

@@ -2,6 +2,7 @@
 
 use crate::schema::{self, Baseline, BlockDrift, Blocks, CoreCycles, ExperimentId, Histogram};
 use report::model::stats;
+use report::output::drift_text;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -143,7 +144,7 @@ pub fn with_blocks(mut e: schema::Experiment, blocks: Blocks) -> schema::Experim
 
 /// Stores the blocks, with the unstable-host warning when they disagree.
 fn attach_blocks(e: &mut schema::Experiment, blocks: Blocks) {
-    if let Some(w) = stats::unstable_warning(&blocks) {
+    if let Some(w) = drift_text::unstable_warning(&blocks) {
         e.notes.push(w);
     }
     e.blocks = Some(blocks);
@@ -177,9 +178,9 @@ pub fn with_drift(mut e: schema::Experiment, drift: BlockDrift) -> schema::Exper
     if b.medians.len() != drift.times_s.len() {
         return e;
     }
-    let old = stats::unstable_warning(b);
+    let old = drift_text::unstable_warning(b);
     b.drift = Some(drift);
-    if let (Some(old), Some(new)) = (old, stats::unstable_warning(b)) {
+    if let (Some(old), Some(new)) = (old, drift_text::unstable_warning(b)) {
         for n in e.notes.iter_mut().filter(|n| **n == old) {
             *n = new.clone();
         }

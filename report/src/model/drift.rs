@@ -8,7 +8,6 @@
 
 use crate::model::schema::{BlockDrift, DriftReference, Experiment, ResultFile};
 use crate::model::stats::median_f64;
-use crate::model::units::{self, num};
 
 /// A block is marked as taken off the reference when the reference
 /// around it is further than this from its median over the run: as far
@@ -81,22 +80,6 @@ pub fn block_drift(r: &DriftReference, times: Vec<f64>) -> BlockDrift {
     }
 }
 
-/// For the unstable-host warning: how far the reference moved while an
-/// experiment's blocks were taken, and how many were taken off it.
-pub fn moved_text(d: &BlockDrift) -> String {
-    let marked = d.off.iter().filter(|&&o| o).count();
-    match max_over_min(&d.reference) {
-        Some(r) => format!(
-            "; while they were taken the drift reference (glibc getppid) moved {:.1}% \
-             (max/min {r:.3}), and {marked} of {} were taken while it was more than {:.0}% off",
-            (r - 1.0) * 100.0,
-            d.off.len(),
-            OFF_THRESHOLD * 100.0
-        ),
-        None => String::new(),
-    }
-}
-
 /// Experiment blocks of a file taken while the reference was off, and
 /// all its blocks that were checked against the reference.
 pub fn marked_blocks(f: &ResultFile) -> (usize, usize) {
@@ -106,37 +89,6 @@ pub fn marked_blocks(f: &ResultFile) -> (usize, usize) {
         .fold((0, 0), |(m, n), d| {
             (m + d.off.iter().filter(|&&o| o).count(), n + d.off.len())
         })
-}
-
-/// The run's drift in one sentence, for the run summary and the report;
-/// None when the file has no reference.
-pub fn run_text(f: &ResultFile) -> Option<String> {
-    let r = f.drift_reference.as_ref()?;
-    let m = median(r);
-    // The reference is timed with the TSC whatever the run's clock.
-    let ns = units::cycles_to_ns(units::TscCycles(m), f.timer.tsc_hz)
-        .map(|v| format!(" ({} ns)", num(v)))
-        .unwrap_or_default();
-    let mut s = format!(
-        "Drift reference ({}, {} blocks between the experiments' blocks): median {} cycles{ns}",
-        r.operation,
-        r.medians.len(),
-        num(m)
-    );
-    if let Some(x) = max_over_min(&r.medians) {
-        s += &format!(
-            "; max/min {x:.3}: the host moved {:.1}% during the run",
-            (x - 1.0) * 100.0
-        );
-    }
-    let (marked, n) = marked_blocks(f);
-    if n > 0 {
-        s += &format!(
-            "; {marked} of {n} experiment blocks were taken while it was more than {:.0}% off",
-            r.off_threshold * 100.0
-        );
-    }
-    Some(s + ".")
 }
 
 /// How the reference moved from run A to run B, and whether it stands for
@@ -300,20 +252,23 @@ pub fn nettable(e: &Experiment) -> bool {
         )
 }
 
+/// A reference of these block medians at these times, for tests.
+#[cfg(test)]
+pub(crate) fn test_reference(medians: &[f64], times: &[f64]) -> DriftReference {
+    DriftReference {
+        operation: "glibc syscall(), getppid".into(),
+        ops_per_sample: 16,
+        regions_per_block: 256,
+        medians: medians.to_vec(),
+        times_s: times.to_vec(),
+        off_threshold: OFF_THRESHOLD,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_reference as reference;
     use super::*;
-
-    fn reference(medians: &[f64], times: &[f64]) -> DriftReference {
-        DriftReference {
-            operation: "glibc syscall(), getppid".into(),
-            ops_per_sample: 16,
-            regions_per_block: 256,
-            medians: medians.to_vec(),
-            times_s: times.to_vec(),
-            off_threshold: OFF_THRESHOLD,
-        }
-    }
 
     #[test]
     fn levels_interpolate_between_the_blocks_around() {
@@ -329,11 +284,6 @@ mod tests {
         let d = block_drift(&r, vec![0.5, 1.4, 1.6, 2.5]);
         assert_eq!(d.off, [false, true, true, true]);
         assert!((d.reference[1] - 1.08).abs() < 1e-12);
-        let text = moved_text(&d);
-        assert!(
-            text.contains("moved 12.0%") && text.contains("3 of 4"),
-            "{text}"
-        );
     }
 
     fn interleaved(medians: Vec<f64>, levels: Vec<f64>) -> Experiment {
@@ -395,32 +345,6 @@ mod tests {
         let mut plain = a.clone();
         plain.blocks.as_mut().unwrap().drift = None;
         assert!(net_blocks(&plain, 200.0, &b, 220.0).is_none());
-    }
-
-    #[test]
-    fn the_run_states_its_drift_and_the_marked_blocks() {
-        let mut f = crate::model::load::parse_result(include_str!(
-            "../../../testdata/results/synthetic-genoa-kvm.json"
-        ))
-        .unwrap();
-        // Files without a reference (older ones, imports) say nothing.
-        assert_eq!(run_text(&f), None);
-        let r = reference(&[240.0, 240.0, 264.0], &[0.0, 1.0, 2.0]);
-        let d = block_drift(&r, vec![0.5, 1.75, 2.0]);
-        f.experiments[0].blocks = Some(crate::model::schema::Blocks {
-            medians: vec![1.0; 3],
-            drift: Some(d),
-            ..Default::default()
-        });
-        f.drift_reference = Some(r);
-        assert_eq!(marked_blocks(&f), (2, 3));
-        let text = run_text(&f).unwrap();
-        assert!(text.contains("median 240 cycles"), "{text}");
-        assert!(
-            text.contains("max/min 1.100: the host moved 10.0%"),
-            "{text}"
-        );
-        assert!(text.contains("2 of 3 experiment blocks"), "{text}");
     }
 
     #[test]

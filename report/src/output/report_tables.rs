@@ -67,7 +67,7 @@ fn facts(m: &Machine) -> Vec<String> {
         format!("{pti}; {victim}; {files}"),
         format!("run {} on {}", latest.created, latest.host),
     ];
-    facts.extend(crate::model::drift::run_text(latest));
+    facts.extend(crate::output::drift_text::run_text(latest));
     facts
 }
 

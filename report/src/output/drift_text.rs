@@ -1,0 +1,136 @@
+//! The drift reference and block stability in words: the run's drift
+//! for the run summary and the report, and the unstable-host warning.
+//! (The figures come from `model::drift` and `model::stats`.)
+
+use crate::model::drift::{marked_blocks, max_over_min, median, OFF_THRESHOLD};
+use crate::model::schema::{BlockDrift, Blocks, ResultFile};
+use crate::model::stats::UNSTABLE_DEVIATION;
+use crate::model::units::{self, num};
+
+/// The hyperfine-style warning for blocks that disagree, if they do; for
+/// interleaved blocks it says how far the host moved in the drift
+/// reference's terms while they were taken.
+pub fn unstable_warning(b: &Blocks) -> Option<String> {
+    b.unstable.then(|| {
+        let mut w = format!(
+            "unstable host: {:.0}% of {} blocks have a median more than {:.0}% away from the \
+             others",
+            b.outlier_fraction * 100.0,
+            b.medians.len(),
+            UNSTABLE_DEVIATION * 100.0
+        );
+        if let Some(d) = &b.drift {
+            w += &moved_text(d);
+        }
+        w + "; another load or frequency changes disturbed the run, rerun on a quiet machine"
+    })
+}
+
+/// For the unstable-host warning: how far the reference moved while an
+/// experiment's blocks were taken, and how many were taken off it.
+pub fn moved_text(d: &BlockDrift) -> String {
+    let marked = d.off.iter().filter(|&&o| o).count();
+    match max_over_min(&d.reference) {
+        Some(r) => format!(
+            "; while they were taken the drift reference (glibc getppid) moved {:.1}% \
+             (max/min {r:.3}), and {marked} of {} were taken while it was more than {:.0}% off",
+            (r - 1.0) * 100.0,
+            d.off.len(),
+            OFF_THRESHOLD * 100.0
+        ),
+        None => String::new(),
+    }
+}
+
+/// The run's drift in one sentence, for the run summary and the report;
+/// None when the file has no reference.
+pub fn run_text(f: &ResultFile) -> Option<String> {
+    let r = f.drift_reference.as_ref()?;
+    let m = median(r);
+    // The reference is timed with the TSC whatever the run's clock.
+    let ns = units::cycles_to_ns(units::TscCycles(m), f.timer.tsc_hz)
+        .map(|v| format!(" ({} ns)", num(v)))
+        .unwrap_or_default();
+    let mut s = format!(
+        "Drift reference ({}, {} blocks between the experiments' blocks): median {} cycles{ns}",
+        r.operation,
+        r.medians.len(),
+        num(m)
+    );
+    if let Some(x) = max_over_min(&r.medians) {
+        s += &format!(
+            "; max/min {x:.3}: the host moved {:.1}% during the run",
+            (x - 1.0) * 100.0
+        );
+    }
+    let (marked, n) = marked_blocks(f);
+    if n > 0 {
+        s += &format!(
+            "; {marked} of {n} experiment blocks were taken while it was more than {:.0}% off",
+            r.off_threshold * 100.0
+        );
+    }
+    Some(s + ".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::drift::block_drift;
+    use crate::model::drift::test_reference as reference;
+
+    #[test]
+    fn the_run_states_its_drift_and_the_marked_blocks() {
+        let mut f = crate::model::load::parse_result(include_str!(
+            "../../../testdata/results/synthetic-genoa-kvm.json"
+        ))
+        .unwrap();
+        // Files without a reference (older ones, imports) say nothing.
+        assert_eq!(run_text(&f), None);
+        let r = reference(&[240.0, 240.0, 264.0], &[0.0, 1.0, 2.0]);
+        let d = block_drift(&r, vec![0.5, 1.75, 2.0]);
+        f.experiments[0].blocks = Some(crate::model::schema::Blocks {
+            medians: vec![1.0; 3],
+            drift: Some(d),
+            ..Default::default()
+        });
+        f.drift_reference = Some(r);
+        assert_eq!(marked_blocks(&f), (2, 3));
+        let text = run_text(&f).unwrap();
+        assert!(text.contains("median 240 cycles"), "{text}");
+        assert!(
+            text.contains("max/min 1.100: the host moved 10.0%"),
+            "{text}"
+        );
+        assert!(text.contains("2 of 3 experiment blocks"), "{text}");
+    }
+
+    #[test]
+    fn the_moved_text_says_how_far_and_how_many() {
+        let r = reference(&[100.0, 100.0, 120.0, 100.0], &[0.0, 1.0, 2.0, 3.0]);
+        let d = block_drift(&r, vec![0.5, 1.4, 1.6, 2.5]);
+        let text = moved_text(&d);
+        assert!(
+            text.contains("moved 12.0%") && text.contains("3 of 4"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_warning_names_the_share_and_the_drift() {
+        let b = Blocks {
+            medians: vec![100.0; 10],
+            outlier_fraction: 0.3,
+            unstable: true,
+            ..Default::default()
+        };
+        let w = unstable_warning(&b).unwrap();
+        assert!(w.starts_with("unstable host: 30% of 10 blocks"), "{w}");
+        assert!(!w.contains("drift reference"), "{w}");
+        let stable = Blocks {
+            unstable: false,
+            ..b
+        };
+        assert_eq!(unstable_warning(&stable), None);
+    }
+}
