@@ -85,12 +85,12 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
         // Files without the row (none the harness writes) are compared
         // with TLB, and the line says so.
         let row = e.irq_row();
-        let delta = ipi.row_delta(row.unwrap_or(IrqRow::Tlb));
+        let shown = row.unwrap_or(IrqRow::Tlb);
         line += &format!(
             "  seen {}/{} {} = {:.1}%, initiator median {:.0} cyc\n",
             ipi.interruptions_seen,
-            delta,
-            row.unwrap_or(IrqRow::Tlb),
+            ipi.row_delta(shown),
+            shown,
             ipi.seen_ratio * 100.0,
             ipi.initiator.median
         );

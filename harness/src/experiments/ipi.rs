@@ -222,7 +222,8 @@ fn interval(period: Duration, u: f64) -> Duration {
 
 /// How far a control window stays from the fires either side of it: the
 /// matching's widest tolerance, twice (`ipi_match::GRID_MAX_S`).
-const CONTROL_CLEARANCE: Duration = Duration::from_micros(40);
+const CONTROL_CLEARANCE: Duration =
+    Duration::from_nanos((2.0 * ipi_match::GRID_MAX_S * 1e9) as u64);
 
 /// When a control window as long as the last fire (`took`) starts, for
 /// `u` uniform in [0, 1): anywhere from `CONTROL_CLEARANCE` after `now`
@@ -439,10 +440,44 @@ struct Matched {
     preempted: Vec<Gap>,
     miss: Vec<Gap>,
     skew: u64,
-    tol: Tolerance,
-    /// The fit the tolerance came from, with the calls' offsets (return
-    /// minus the end of the gap ending closest to it, less the delays).
+    /// The fit the tolerance (`fit.tol`) came from, with the calls'
+    /// offsets (return minus the end of the gap ending closest to it,
+    /// less the delays).
     fit: ipi_match::Fit,
+    noise: Noise,
+}
+
+/// A matched gap longer than `PREEMPTION_S`, in TSC cycles.
+pub(crate) fn preemption_cycles(tsc_hz: f64) -> u64 {
+    (PREEMPTION_S * tsc_hz) as u64
+}
+
+/// Claimed gaps a matching counts as IPIs seen: priced (`hit`), merged,
+/// and the preemptions (matched, over `PREEMPTION_S`) that are neither.
+/// The real windows and the control are counted by this one rule.
+struct Seen {
+    hit: Vec<Gap>,
+    merged: Vec<Gap>,
+    preempted: Vec<Gap>,
+}
+
+impl Seen {
+    fn of(c: ipi_match::Claimed, long: u64) -> Seen {
+        let (hit, mut preempted): (Vec<Gap>, Vec<Gap>) =
+            c.hit.into_iter().partition(|g| g.cycles <= long);
+        let (merged, long_merged): (Vec<Gap>, Vec<Gap>) =
+            c.merged.into_iter().partition(|g| g.cycles <= long);
+        preempted.extend(long_merged);
+        Seen {
+            hit,
+            merged,
+            preempted,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.hit.len() + self.merged.len()
+    }
 }
 
 /// Matches a real phase, fitting the tolerance to its own calls against
@@ -456,7 +491,19 @@ fn matched(ctx: &Ctx, p: &Phase) -> Matched {
     );
     let [fit_half, _] = control_halves(&p.fired.controls);
     let fit = Tolerance::fit(&p.gaps, &p.fired.windows, &fit_half, skew, grid);
-    matched_with(ctx, p, fit)
+    let mut c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, fit.tol);
+    let miss = std::mem::take(&mut c.miss);
+    let seen = Seen::of(c, preemption_cycles(hz));
+    let noise = Noise::of(hz, p.fired.elapsed, &miss);
+    Matched {
+        hit: seen.hit,
+        merged: seen.merged,
+        preempted: seen.preempted,
+        miss,
+        skew,
+        fit,
+        noise,
+    }
 }
 
 /// The control windows split in two, alternately: the tolerance is
@@ -467,28 +514,6 @@ fn control_halves(controls: &[(u64, u64)]) -> [Vec<(u64, u64)>; 2] {
     [half(1), half(0)]
 }
 
-/// Matches a phase with a fitted tolerance.
-fn matched_with(ctx: &Ctx, p: &Phase, fit: ipi_match::Fit) -> Matched {
-    let skew = p.skew.allowance();
-    let tol = fit.tol;
-    let c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, tol);
-    let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
-    let (hit, mut preempted): (Vec<Gap>, Vec<Gap>) =
-        c.hit.into_iter().partition(|g| g.cycles <= long);
-    let (merged, long_merged): (Vec<Gap>, Vec<Gap>) =
-        c.merged.into_iter().partition(|g| g.cycles <= long);
-    preempted.extend(long_merged);
-    Matched {
-        hit,
-        merged,
-        preempted,
-        miss: c.miss,
-        skew,
-        tol,
-        fit,
-    }
-}
-
 /// The attribution control: the interleaved control windows (no IPI,
 /// each as long as the real call before it) matched by the same rule
 /// and tolerance against the victim gaps no real call claimed. Returns
@@ -496,16 +521,9 @@ fn matched_with(ctx: &Ctx, p: &Phase, fit: ipi_match::Fit) -> Matched {
 fn control(ctx: &Ctx, p: &Phase, m: &Matched) -> (f64, usize) {
     let [_, held_out] = control_halves(&p.fired.controls);
     let calls = held_out.len();
-    let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.tol);
-    // Only what would have counted as seen (merged gaps too): matched
-    // preemptions are not counted as IPIs in the real windows either.
-    let long = (PREEMPTION_S * ctx.timer.tsc_hz) as u64;
-    let n = c
-        .hit
-        .iter()
-        .chain(&c.merged)
-        .filter(|g| g.cycles <= long)
-        .count();
+    let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
+    // What would have counted as seen in the real windows, by the same rule.
+    let n = Seen::of(c, preemption_cycles(ctx.timer.tsc_hz)).count();
     let rate = if calls == 0 {
         0.0
     } else {
@@ -577,11 +595,14 @@ impl Experiment for IpiExperiment {
         );
         p.insert(
             "control".into(),
-            "interleaved with the real calls: at a random moment between two calls, at least \
-             40 us from each, the initiator spins as long as the call before took, sending no \
-             IPI (none where there is no room: control_skipped); matched by the same rule and \
-             tolerance against the victim gaps no real call claimed"
-                .into(),
+            format!(
+                "interleaved with the real calls: at a random moment between two calls, at \
+                 least {} us from each, the initiator spins as long as the call before took, \
+                 sending no IPI (none where there is no room: control_skipped); matched by the \
+                 same rule and tolerance against the victim gaps no real call claimed",
+                CONTROL_CLEARANCE.as_micros()
+            )
+            .into(),
         );
         let mut e = record::measured(self.id(), self.ipi.backend(), p, &mut victim);
         e.ipi = Some(IpiStats {
@@ -618,7 +639,7 @@ fn ipi_params(
     let (before, after) = (phase.before, phase.after);
     let d = |a: u64, b: u64| b.saturating_sub(a);
     let n = phase.fired.windows.len();
-    let noise = Noise::of(ctx, phase, m);
+    let noise = &m.noise;
     params([
         ("method", describe.into()),
         ("row", row.into()),
@@ -646,9 +667,9 @@ fn ipi_params(
              merged, seen, not priced)"
                 .into(),
         ),
-        ("match_tolerance_before_cycles", m.tol.before.into()),
-        ("match_tolerance_after_cycles", m.tol.after.into()),
-        ("match_usual_call_cycles", m.tol.usual_call.into()),
+        ("match_tolerance_before_cycles", m.fit.tol.before.into()),
+        ("match_tolerance_after_cycles", m.fit.tol.after.into()),
+        ("match_usual_call_cycles", m.fit.tol.usual_call.into()),
         (
             "match_tolerance_rule",
             format!(
@@ -737,12 +758,12 @@ struct Noise {
 }
 
 impl Noise {
-    fn of(ctx: &Ctx, phase: &Phase, m: &Matched) -> Noise {
-        let secs = phase.fired.elapsed.as_secs_f64();
-        let lost: u64 = m.miss.iter().map(|g| g.cycles).sum();
+    fn of(tsc_hz: f64, elapsed: Duration, miss: &[Gap]) -> Noise {
+        let secs = elapsed.as_secs_f64();
+        let lost: u64 = miss.iter().map(|g| g.cycles).sum();
         Noise {
-            per_s: m.miss.len() as f64 / secs,
-            time_share: lost as f64 / (secs * ctx.timer.tsc_hz),
+            per_s: miss.len() as f64 / secs,
+            time_share: lost as f64 / (secs * tsc_hz),
         }
     }
 }
@@ -786,7 +807,7 @@ fn ipi_notes(
             row.name()
         ));
     }
-    let noise = Noise::of(ctx, phase, m);
+    let noise = &m.noise;
     notes.push(format!(
         "attribution control, interleaved with the real calls: {:.1}% of no-IPI windows as long as the real ones matched a victim gap by the same rule (false_match_rate); a seen ratio is only meaningful well above it. \
          The victim's unmatched gaps, {:.0}/s taking {:.1}% of its time, set that chance",

@@ -64,7 +64,7 @@ pub struct Tolerance {
 const USUAL: f64 = 50.0;
 
 /// `USUAL` percentile of values (0 for none).
-pub fn usual(v: impl Iterator<Item = u64>) -> u64 {
+fn usual(v: impl Iterator<Item = u64>) -> u64 {
     let mut v: Vec<i64> = v.map(|x| x.min(i64::MAX as u64) as i64).collect();
     v.sort_unstable();
     let p = report::model::stats::percentile_sorted(&v, USUAL);

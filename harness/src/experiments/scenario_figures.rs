@@ -2,7 +2,7 @@
 //! chunk figures, and the result (`schema::ScenarioStats` plus the
 //! experiment's summary, baseline and blocks).
 
-use super::ipi::{Counts, Fired, PREEMPTION_S};
+use super::ipi::{preemption_cycles, Counts, Fired, PREEMPTION_S};
 use super::record::{self, finite, params};
 use super::scenario::CallCounts;
 use super::Ctx;
@@ -37,7 +37,7 @@ impl Plan {
             pairs,
             chunk,
             chunk_cycles: (chunk.as_secs_f64() * tsc_hz) as u64,
-            long_cycles: (PREEMPTION_S * tsc_hz) as u64,
+            long_cycles: preemption_cycles(tsc_hz),
             tsc_hz,
         }
     }

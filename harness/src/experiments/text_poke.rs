@@ -356,7 +356,7 @@ impl<'a> Measured<'a> {
             &phase.gaps,
             &phase.fired.windows,
             phase.skew.allowance(),
-            (ipi::PREEMPTION_S * hz) as u64,
+            ipi::preemption_cycles(hz),
             quiet,
         );
         let d = |a: u64, b: u64| b.saturating_sub(a);
