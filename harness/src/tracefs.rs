@@ -1,6 +1,7 @@
-//! tracefs for `ipi.kernel.text_poke`: find it (or mount it privately),
-//! make a tracing instance of our own, pick a tracepoint nobody uses, and
-//! put everything back.
+//! tracefs for `ipi.kernel.text_poke` and for labelling IPIs
+//! (`experiments::ipi_label`): find it (or mount it privately), make a
+//! tracing instance of our own, pick a tracepoint nobody uses, and put
+//! everything back.
 //!
 //! Why an instance: enabling an event in any instance registers a probe
 //! on the tracepoint, and the first probe flips its static key (kernel

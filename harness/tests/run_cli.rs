@@ -205,6 +205,7 @@ fn interrupted_run_leaves_a_valid_partial_file() {
     let out = dir.path().join("partial.json");
     // timer.overhead finishes at once and writes the file; each ipi.*
     // experiment then fires for 60 s, far longer than this test waits.
+    let instances = our_instances();
     let mut child = spawn(
         &[
             "run",
@@ -247,6 +248,8 @@ fn interrupted_run_leaves_a_valid_partial_file() {
     assert_eq!(names, ["partial.json", "partial.txt"]);
     let text = std::fs::read_to_string(dir.path().join("partial.txt")).unwrap();
     assert!(text.contains("Partial run"), "{text}");
+    // The IPI trace check's instance went with the interrupt.
+    assert_eq!(our_instances(), instances, "a tracing instance was left");
 }
 
 #[test]
@@ -345,4 +348,116 @@ fn a_user_without_ipc_lock_runs_unlocked() {
     assert!(err.contains("RLIMIT_MEMLOCK"), "{err}");
     assert!(!err.contains("memory allocation"), "{err}");
     read_result(&out).unwrap();
+}
+
+/// Whether this machine can trace the IPIs' functions: root, and a
+/// kernel with the csd:csd_function_entry tracepoint (6.3 on) in a
+/// mounted tracefs (entrybench mounts one itself where none is; the
+/// test only looks at the usual places).
+fn csd_traceable() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    root && ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .any(|t| Path::new(t).join("events/csd/csd_function_entry").exists())
+}
+
+/// Our tracing instances still in the mounted tracefs.
+fn our_instances() -> Vec<String> {
+    [
+        "/sys/kernel/tracing/instances",
+        "/sys/kernel/debug/tracing/instances",
+    ]
+    .iter()
+    .filter_map(|d| std::fs::read_dir(d).ok())
+    .flat_map(|rd| rd.flatten())
+    .map(|e| e.file_name().to_string_lossy().to_string())
+    .filter(|n| n.starts_with("entrybench-"))
+    .collect()
+}
+
+#[test]
+fn the_trace_check_labels_both_ipi_functions_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let traceable = csd_traceable();
+    let before = our_instances();
+    let run = entrybench()
+        .args([
+            "run",
+            "--quick",
+            "--only",
+            "ipi.user.mprotect,ipi.user.membarrier",
+            "--duration",
+            "0.3",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let exps = v["experiments"].as_array().unwrap();
+    assert_eq!(exps.len(), 2, "{v}");
+    for e in exps {
+        let (p, id) = (&e["params"], e["id"].as_str().unwrap());
+        let c = &p["trace_check"];
+        let f = e["ipi"]["false_match_rate"].as_f64().unwrap();
+        if traceable {
+            // Both functions' names are the kernel's: a wrong one labels
+            // nothing. Calls the victim was preempted for can go
+            // unlabelled, not half of them.
+            let (labelled, ipis) = (c["labelled"].as_u64().unwrap(), c["ipis"].as_u64().unwrap());
+            assert!(ipis > 50 && labelled * 2 > ipis, "{id}: {c}");
+            let (claimed, wrong) = (
+                c["timing_claimed"].as_u64().unwrap(),
+                c["timing_claimed_without_event"].as_u64().unwrap(),
+            );
+            assert!(claimed > 0, "{id}: {c}");
+            assert!(
+                (f - wrong as f64 / claimed as f64).abs() < 1e-12,
+                "{id}: {f} {c}"
+            );
+        } else {
+            assert!(c["skipped"].is_string(), "{id}: {c}");
+            assert_eq!(Some(f), p["control_match_rate"].as_f64(), "{id}");
+        }
+    }
+    let text = std::fs::read_to_string(dir.path().join("r.txt")).unwrap();
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        flat.contains("in a check phase traced by the kernel"),
+        traceable,
+        "{text}"
+    );
+    assert_eq!(our_instances(), before, "a tracing instance was left");
+
+    // Asked not to, it does not trace.
+    let out2 = dir.path().join("r2.json");
+    let run = entrybench()
+        .args([
+            "run",
+            "--quick",
+            "--only",
+            "ipi.user.mprotect",
+            "--duration",
+            "0.2",
+            "--no-trace-check",
+            "--out",
+        ])
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out2).unwrap()).unwrap();
+    let e = &v["experiments"][0];
+    let skipped = e["params"]["trace_check"]["skipped"].as_str().unwrap();
+    assert!(skipped.contains("--no-trace-check"), "{skipped}");
+    assert_eq!(
+        e["ipi"]["false_match_rate"].as_f64(),
+        e["params"]["control_match_rate"].as_f64()
+    );
+    assert_eq!(v["options"]["no_trace_check"], "true");
 }

@@ -55,6 +55,12 @@ pub struct RunArgs {
     /// again); long runs show the tails
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub duration: Option<f64>,
+    /// ipi.* skip the traced check phase that, where the kernel has the
+    /// csd:csd_function_entry tracepoint and we are root, counts the
+    /// timing rule's false matches against the kernel's own record; the
+    /// false_match_rate is then the control's estimate
+    #[arg(long)]
+    pub no_trace_check: bool,
     /// Samples (timed regions) per entry.*, vdso.* and timer.overhead
     /// experiment; at least 3200 are taken (100 per block)
     #[arg(long, value_name = "N")]
@@ -135,6 +141,7 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
         cfg.ipi_duration = Duration::from_secs_f64(d);
         cfg.scenario_duration = cfg.ipi_duration;
     }
+    cfg.no_trace_check = a.no_trace_check;
     if let Some(n) = a.samples {
         if !(100..=50_000_000).contains(&n) {
             bail!("--samples {n}: must be between 100 and 50000000");
@@ -170,6 +177,9 @@ fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> 
         cfg.ipi_duration.as_secs_f64().to_string(),
     );
     o.insert("entry_samples".into(), cfg.entry_samples.to_string());
+    if cfg.no_trace_check {
+        o.insert("no_trace_check".into(), "true".into());
+    }
     o.insert("refill_pairs".into(), cfg.refill_pairs.to_string());
     o.insert(
         "entry_batch".into(),
@@ -367,6 +377,7 @@ mod tests {
             rate: None,
             pages: None,
             duration: None,
+            no_trace_check: false,
             samples: None,
             batch: None,
             syscall: None,
@@ -388,6 +399,9 @@ mod tests {
             (250.0, vec![2, 8], 1000)
         );
         assert_eq!(c.ipi_duration, Duration::from_millis(500));
+        assert!(!c.no_trace_check);
+        a.no_trace_check = true;
+        assert!(suite_config(&a).unwrap().no_trace_check);
         for bad in [
             RunArgs {
                 rate: Some(0.0),

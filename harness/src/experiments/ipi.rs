@@ -10,7 +10,12 @@
 //! control (the call waits for the victim's acknowledgement; see
 //! `ipi_match`); one that began before the call is counted, not priced. Counted that way,
 //! `interruptions_seen` / delta of the row the method produces (TLB or
-//! CAL) on the victim CPU is the `seen_ratio`. All gaps, the unmatched
+//! CAL) on the victim CPU is the `seen_ratio`. Where the kernel has the
+//! `csd:csd_function_entry` tracepoint (6.3 on) and we are root, a check
+//! phase before the priced one labels the IPIs' gaps from the kernel's
+//! own trace and counts the timing rule's false matches against it
+//! (`ipi_label`): that count is the `false_match_rate`; without a
+//! trace, the control's share. All gaps, the unmatched
 //! ones and the LOC delta are kept in params so the raw figures stay
 //! visible. The TSC is used even when the run's timer is rdpmc: gaps on
 //! one CPU are matched with calls on another, which needs one clock for
@@ -21,6 +26,7 @@
 //! `ipi.kmod.*` with an initiator whose `fire` asks the module for one
 //! kernel-side flush IPI to the victim.
 
+use super::ipi_label;
 use super::ipi_match::{self, Tolerance};
 use super::record::{self, finite, params};
 use super::{Ctx, Experiment, Stop};
@@ -80,6 +86,13 @@ pub trait Initiator: Send {
     fn reset_sends_ipi(&self) -> bool {
         false
     }
+    /// The kernel function the victim runs for each IPI, as the
+    /// `csd:csd_function_entry` tracepoint names it: with it the victim's
+    /// gaps are labelled from the kernel's trace (`ipi_label`); without
+    /// it, matched by timing alone.
+    fn handler(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl Initiator for UserTrigger {
@@ -107,6 +120,9 @@ impl Initiator for UserTrigger {
     fn reset_sends_ipi(&self) -> bool {
         UserTrigger::reset_flushes(self)
     }
+    fn handler(&self) -> Option<&'static str> {
+        Some(user_handler(self.method()))
+    }
 }
 
 /// Builds a fresh initiator for each run of the experiment.
@@ -119,6 +135,15 @@ pub fn user_row(m: UserMethod) -> IrqRow {
     match m {
         UserMethod::Membarrier => IrqRow::Cal,
         UserMethod::Mprotect | UserMethod::Munmap | UserMethod::Madvise => IrqRow::Tlb,
+    }
+}
+
+/// The function a user method's IPI runs on the victim (arch/x86/mm/tlb.c,
+/// kernel/sched/membarrier.c).
+pub fn user_handler(m: UserMethod) -> &'static str {
+    match m {
+        UserMethod::Membarrier => "ipi_mb",
+        UserMethod::Mprotect | UserMethod::Munmap | UserMethod::Madvise => "flush_tlb_func",
     }
 }
 
@@ -368,6 +393,31 @@ pub(crate) struct Phase {
     pub spin: wipi::SpinStats,
     pub gaps: Vec<Gap>,
     pub fired: Fired,
+    pub attribution: Attribution,
+}
+
+/// What the kernel's trace said of a phase, or why there was none.
+pub(crate) enum Attribution {
+    Trace(ipi_label::Labels),
+    Untraced(String),
+}
+
+/// Starts the trace of the initiator's IPI function on the victim for a
+/// check phase (`ipi_label`), or says why not.
+fn start_trace(
+    ctx: &Ctx,
+    handler: Option<&'static str>,
+    expected: usize,
+) -> std::result::Result<(ipi_label::Recorder, &'static str), String> {
+    let Some(func) = handler else {
+        return Err("this initiator's IPI function is not known".into());
+    };
+    if ctx.cfg.no_trace_check {
+        return Err("skipped (--no-trace-check)".into());
+    }
+    ipi_label::Recorder::start(ctx.placement.victim_cpu, expected)
+        .map(|r| (r, func))
+        .map_err(|e| e.to_string())
 }
 
 /// How long the attribution control fires at most: enough calls for a
@@ -376,11 +426,15 @@ pub(crate) const CONTROL_MAX: Duration = Duration::from_secs(2);
 
 /// Runs `init` on the initiator CPU at the pace's rate for its duration
 /// while the calling (victim) thread spins and records gaps.
+/// With `trace`, the recorder is already on (started before the phase:
+/// enabling its event patches kernel text, which IPIs every CPU, and
+/// that must not count); it is read and removed after.
 pub(crate) fn run_phase(
     ctx: &Ctx,
     init: Box<dyn Initiator>,
     icpu: u32,
     pace: Pace,
+    trace: Option<(ipi_label::Recorder, &'static str)>,
 ) -> Result<Phase> {
     let Pace {
         rate_hz, duration, ..
@@ -418,6 +472,12 @@ pub(crate) fn run_phase(
     });
     let (threshold, before, after, spin, fired) = phase?;
     ctx.check_cancel()?;
+    let attribution = match trace {
+        Some((r, func)) => r
+            .finish(func)
+            .map_or_else(|e| Attribution::Untraced(e.to_string()), Attribution::Trace),
+        None => Attribution::Untraced("not traced".into()),
+    };
     Ok(Phase {
         threshold,
         skew,
@@ -427,6 +487,7 @@ pub(crate) fn run_phase(
         spin,
         gaps,
         fired: fired?,
+        attribution,
     })
 }
 
@@ -478,10 +539,17 @@ impl Seen {
     fn count(&self) -> usize {
         self.hit.len() + self.merged.len()
     }
+
+    /// The seen gaps, in time order.
+    fn all(&self) -> Vec<Gap> {
+        let mut v: Vec<Gap> = self.hit.iter().chain(&self.merged).copied().collect();
+        v.sort_unstable_by_key(|g| g.start);
+        v
+    }
 }
 
-/// Matches a real phase, fitting the tolerance to its own calls against
-/// half of its control windows.
+/// Matches a phase by timing, fitting the tolerance to its own calls
+/// against half of its control windows.
 fn matched(ctx: &Ctx, p: &Phase) -> Matched {
     let skew = p.skew.allowance();
     let hz = ctx.timer.tsc_hz;
@@ -524,13 +592,79 @@ fn control(ctx: &Ctx, p: &Phase, m: &Matched) -> (f64, usize) {
     let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
     // What would have counted as seen in the real windows, by the same rule.
     let n = Seen::of(c, preemption_cycles(ctx.timer.tsc_hz)).count();
-    let rate = if calls == 0 {
-        0.0
-    } else {
-        n as f64 / calls as f64
-    };
-    (rate, calls)
+    (share(n, calls), calls)
 }
+
+/// The traced check phase (`ipi_label`): the same calls, the timing rule
+/// fitted and applied as in the priced phase, and its picks compared
+/// with the gaps the kernel's trace labels as the IPI's.
+struct Check {
+    func: String,
+    calls: usize,
+    /// Calls whose window held a labelled gap (priced, merged or a
+    /// preemption: the kernel ran the function in it).
+    labelled: usize,
+    /// The check phase's row delta (less pool resets): what `labelled`
+    /// divides by.
+    ipis: u64,
+    /// Control windows holding a labelled gap.
+    control_labelled: usize,
+    controls: usize,
+    /// Calls whose window held an event in no gap.
+    without_gap: usize,
+    /// Functions other than ours the victim ran by IPI.
+    other: usize,
+    timing: ipi_label::TimingCheck,
+    /// Median victim cost of the labelled, priced gaps, cycles (each
+    /// with one trace event in it); None with none.
+    labelled_median: Option<f64>,
+}
+
+impl Check {
+    /// The timing rule's false matches: claimed gaps holding no event.
+    fn false_rate(&self) -> f64 {
+        share(self.timing.unlabelled, self.timing.claimed)
+    }
+}
+
+fn checked(ctx: &Ctx, p: &Phase, l: &ipi_label::Labels, row: IrqRow) -> Check {
+    let long = preemption_cycles(ctx.timer.tsc_hz);
+    let m = matched(ctx, p);
+    let skew = m.skew;
+    let lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
+    let without_gap = lab.without_gap;
+    let labelled = Seen::of(lab.claimed, long);
+    let by_timing = Seen {
+        hit: m.hit.clone(),
+        merged: m.merged.clone(),
+        preempted: Vec::new(),
+    };
+    let ctl = ipi_label::attribute(&p.gaps, &p.fired.controls, skew, &l.times);
+    let quiet = report::model::stats::median_sorted(&p.quiet);
+    let mut cost: Vec<i64> = labelled.hit.iter().map(|g| g.cycles as i64).collect();
+    cost.sort_unstable();
+    let (before, after) = (p.before, p.after);
+    let delta = match row {
+        IrqRow::Tlb => after.tlb.saturating_sub(before.tlb),
+        IrqRow::Cal => after.cal.saturating_sub(before.cal),
+    };
+    Check {
+        func: l.func.clone(),
+        calls: p.fired.windows.len(),
+        labelled: labelled.count() + labelled.preempted.len(),
+        ipis: delta.saturating_sub(p.fired.reset_ipis),
+        control_labelled: ctl.claimed.hit.len() + ctl.claimed.merged.len(),
+        controls: p.fired.controls.len(),
+        without_gap,
+        other: l.other,
+        timing: ipi_label::check_timing(&by_timing.all(), &labelled.all(), &l.times),
+        labelled_median: (!cost.is_empty())
+            .then(|| report::model::stats::median_sorted(&cost) - quiet),
+    }
+}
+
+/// How long the traced check phase fires at most.
+const CHECK_MAX: Duration = Duration::from_secs(3);
 
 impl Experiment for IpiExperiment {
     fn id(&self) -> ExperimentId {
@@ -541,22 +675,35 @@ impl Experiment for IpiExperiment {
         let Some(icpu) = ctx.placement.initiator_cpu else {
             return Err(Stop::Skipped("no initiator CPU (only one CPU online)".into()).into());
         };
-        let init =
-            (self.make)().with_context(|| format!("cannot set up the {} initiator", self.id()))?;
-        let (method, row, describe) = (init.method(), init.row(), init.describe());
-        // The victim reads the initiator's memory once: its CPU has then
-        // used these translations, as a real isolated task would.
-        if let Some((addr, len)) = init.victim_touch() {
-            // SAFETY: the initiator owns this mapping and keeps it mapped
-            // until it starts firing, which has not happened yet.
-            unsafe { workloads::walk::walk(addr as *const u8, len.div_ceil(workloads::PAGE_SIZE)) };
-        }
+        let rate_hz = ctx.cfg.ipi_rate_hz;
+        let check_pace = Pace {
+            rate_hz,
+            duration: ctx.cfg.ipi_duration.min(CHECK_MAX),
+            control: Control::Interleaved,
+        };
+        // The check first: its trace is set up (and torn down, both
+        // patching kernel text) outside either phase's counts.
+        let check_init = self.initiator()?;
+        let (row, handler) = (check_init.row(), check_init.handler());
+        let expected = (rate_hz * check_pace.duration.as_secs_f64()) as usize * 2 + 1024;
+        let check = match start_trace(ctx, handler, expected) {
+            Ok(trace) => {
+                let cp = run_phase(ctx, check_init, icpu, check_pace, Some(trace))?;
+                match &cp.attribution {
+                    Attribution::Trace(l) => Ok(checked(ctx, &cp, l, row)),
+                    Attribution::Untraced(why) => Err(why.clone()),
+                }
+            }
+            Err(why) => Err(why),
+        };
+        let init = self.initiator()?;
+        let (method, describe) = (init.method(), init.describe());
         let pace = Pace {
-            rate_hz: ctx.cfg.ipi_rate_hz,
+            rate_hz,
             duration: ctx.cfg.ipi_duration,
             control: Control::Interleaved,
         };
-        let phase = run_phase(ctx, init, icpu, pace)?;
+        let phase = run_phase(ctx, init, icpu, pace, None)?;
         let m = matched(ctx, &phase);
         let quiet_median = report::model::stats::median_sorted(&phase.quiet);
         let mut victim: Vec<i64> = m
@@ -572,7 +719,10 @@ impl Experiment for IpiExperiment {
             .map(|&(a, b)| b.wrapping_sub(a) as i64 - o)
             .collect();
         let initiator = report::model::stats::summarize(&mut calls);
-        let (false_rate, control_calls) = control(ctx, &phase, &m);
+        let (control_rate, control_calls) = control(ctx, &phase, &m);
+        // With a check, the timing rule's false matches as counted
+        // against the kernel's trace; without, the control's estimate.
+        let false_rate = check.as_ref().map_or(control_rate, Check::false_rate);
 
         let d = |a: u64, b: u64| b.saturating_sub(a);
         let (before, after) = (phase.before, phase.after);
@@ -589,6 +739,7 @@ impl Experiment for IpiExperiment {
         let mut p = ipi_params(ctx, icpu, &describe, row, &phase, &m);
         p.insert("pool_reset_ipis".into(), phase.fired.reset_ipis.into());
         p.insert("control_calls".into(), control_calls.into());
+        p.insert("control_match_rate".into(), finite(control_rate).into());
         p.insert(
             "control_skipped".into(),
             phase.fired.skipped_controls.into(),
@@ -599,15 +750,34 @@ impl Experiment for IpiExperiment {
                 "interleaved with the real calls: at a random moment between two calls, at \
                  least {} us from each, the initiator spins as long as the call before took, \
                  sending no IPI (none where there is no room: control_skipped); matched by the \
-                 same rule and tolerance against the victim gaps no real call claimed",
+                 same rule and tolerance against the victim gaps no real call claimed \
+                 (control_match_rate: the share of the held-out half matched)",
                 CONTROL_CLEARANCE.as_micros()
             )
+            .into(),
+        );
+        p.insert(
+            "trace_check".into(),
+            trace_check_params(&check, median_of(&victim)),
+        );
+        p.insert(
+            "false_match_rule".into(),
+            match &check {
+                Ok(_) => {
+                    "trace_check: of the victim gaps the timing rule claimed in the traced \
+                          check phase, the share that held no event of the IPI's function"
+                }
+                Err(_) => {
+                    "control_match_rate (no trace check): the share of no-IPI windows the \
+                           rule matched, an estimate for calls whose IPI never came"
+                }
+            }
             .into(),
         );
         let mut e = record::measured(self.id(), self.ipi.backend(), p, &mut victim);
         e.ipi = Some(IpiStats {
             method,
-            rate_hz: ctx.cfg.ipi_rate_hz,
+            rate_hz,
             duration_s: secs,
             threshold_cycles: phase.threshold,
             interruptions_seen: seen,
@@ -622,8 +792,72 @@ impl Experiment for IpiExperiment {
             false_match_rate: Some(finite(false_rate)),
             burst: None,
         });
-        e.notes = ipi_notes(ctx, row, row_delta, &phase, &m, false_rate);
+        e.notes = ipi_notes(ctx, row, row_delta, &phase, &m, control_rate, &check);
         Ok(e)
+    }
+}
+
+/// The median of values (`record::measured` sorts its own later).
+fn median_of(v: &[i64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    report::model::stats::median_sorted(&v)
+}
+
+impl IpiExperiment {
+    /// A fresh initiator, with the victim having read its memory once
+    /// (its CPU has then used these translations, as a real isolated
+    /// task would).
+    fn initiator(&mut self) -> Result<Box<dyn Initiator>> {
+        let init =
+            (self.make)().with_context(|| format!("cannot set up the {} initiator", self.id()))?;
+        if let Some((addr, len)) = init.victim_touch() {
+            // SAFETY: the initiator owns this mapping and keeps it mapped
+            // until it starts firing, which has not happened yet.
+            unsafe { workloads::walk::walk(addr as *const u8, len.div_ceil(workloads::PAGE_SIZE)) };
+        }
+        Ok(init)
+    }
+}
+
+/// The check phase's figures for the record.
+fn trace_check_params(
+    check: &std::result::Result<Check, String>,
+    priced_median: f64,
+) -> serde_json::Value {
+    match check {
+        Ok(c) => serde_json::json!({
+            "event": format!(
+                "{}:{} with func={} on the victim CPU only, in a tracing instance of our own, \
+                 trace clock {}",
+                ipi_label::EVENT.0, ipi_label::EVENT.1, c.func, ipi_label::CLOCK
+            ),
+            "phase": format!(
+                "the same calls and control, traced, for min(duration, {} s) before the priced \
+                 phase (which runs untraced); only these counts come from it",
+                CHECK_MAX.as_secs()
+            ),
+            "calls": c.calls,
+            "ipis": c.ipis,
+            "labelled": c.labelled,
+            "labelled_ratio": finite(share(c.labelled, c.ipis as usize)),
+            "controls": c.controls,
+            "controls_labelled": c.control_labelled,
+            "calls_with_event_in_no_gap": c.without_gap,
+            "other_functions": c.other,
+            "timing_claimed": c.timing.claimed,
+            "timing_claimed_without_event": c.timing.unlabelled,
+            "timing_missed_labelled": c.timing.missed,
+            "labelled_median_cycles": c.labelled_median.map(finite),
+            "trace_event_estimate_cycles": c
+                .labelled_median
+                .filter(|_| priced_median.is_finite())
+                .map(|l| finite(l - priced_median)),
+            "trace_event_estimate_rule": "labelled_median_cycles (each gap holding one trace \
+                event) less the priced phase's median victim cost: a difference of two phases' \
+                medians, as noisy as the host",
+        }),
+        Err(why) => serde_json::json!({ "skipped": why }),
     }
 }
 
@@ -768,6 +1002,15 @@ impl Noise {
     }
 }
 
+/// n of m as a share (0 for none).
+fn share(n: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        n as f64 / of as f64
+    }
+}
+
 /// Quantiles of the calls' offsets nearest zero (sorted), for the record.
 fn offset_quantiles(sorted: &[i64]) -> serde_json::Value {
     let q = |p: f64| report::model::stats::percentile_sorted(sorted, p);
@@ -788,7 +1031,8 @@ fn ipi_notes(
     row_delta: u64,
     phase: &Phase,
     m: &Matched,
-    false_rate: f64,
+    control_rate: f64,
+    check: &std::result::Result<Check, String>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     if row_delta == 0 {
@@ -809,12 +1053,34 @@ fn ipi_notes(
     }
     let noise = &m.noise;
     notes.push(format!(
-        "attribution control, interleaved with the real calls: {:.1}% of no-IPI windows as long as the real ones matched a victim gap by the same rule (false_match_rate); a seen ratio is only meaningful well above it. \
+        "attribution by timing. Control, interleaved with the real calls: {:.1}% of no-IPI windows as long as the real ones matched a victim gap by the same rule (control_match_rate): the chance a call whose IPI never came is matched. \
          The victim's unmatched gaps, {:.0}/s taking {:.1}% of its time, set that chance",
-        false_rate * 100.0,
+        control_rate * 100.0,
         noise.per_s,
         noise.time_share * 100.0
     ));
+    match check {
+        Ok(c) => notes.push(format!(
+            "checked against the kernel's trace ({}:{} of {} on the victim CPU) in a phase of {} calls before this one: the timing rule claimed {} gaps, of which {} ({:.2}%, the false_match_rate) held no event of {}, and left {} labelled ones; the trace labelled {} of the {} IPIs counted in {}, and {} of {} control windows",
+            ipi_label::EVENT.0,
+            ipi_label::EVENT.1,
+            c.func,
+            c.calls,
+            c.timing.claimed,
+            c.timing.unlabelled,
+            c.false_rate() * 100.0,
+            c.func,
+            c.timing.missed,
+            c.labelled,
+            c.ipis,
+            row.name(),
+            c.control_labelled,
+            c.controls
+        )),
+        Err(why) => notes.push(format!(
+            "no trace check ({why}): the false_match_rate is the control's estimate"
+        )),
+    }
     if let Some(hv) = &ctx.env.cpu.hypervisor {
         notes.push(format!(
             "{hv} guest: with paravirt TLB flush a preempted victim vCPU gets no IPI (the host flushes on re-entry), \

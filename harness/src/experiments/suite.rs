@@ -73,6 +73,9 @@ pub struct SuiteConfig {
     pub ipi_rate_hz: f64,
     /// Firing time per ipi.* experiment.
     pub ipi_duration: Duration,
+    /// ipi.* skip their traced check phase (`ipi_label`): the timing
+    /// rule's false matches are then estimated from the control alone.
+    pub no_trace_check: bool,
     /// Triggered time per scenario.* experiment (its interleaved baseline
     /// runs as long again; scenario.none runs it once).
     pub scenario_duration: Duration,
@@ -95,6 +98,7 @@ impl SuiteConfig {
             refill_pairs: 200,
             ipi_rate_hz: DEFAULT_RATE_HZ,
             ipi_duration: Duration::from_secs(1),
+            no_trace_check: false,
             scenario_duration: Duration::from_millis(500),
             scenario_pages: DEFAULT_SCENARIO_PAGES,
             scenario_call: ScenarioCall::Getppid,
@@ -113,6 +117,7 @@ impl SuiteConfig {
             refill_pairs: 2000,
             ipi_rate_hz: DEFAULT_RATE_HZ,
             ipi_duration: Duration::from_secs(10),
+            no_trace_check: false,
             scenario_duration: Duration::from_secs(3),
             scenario_pages: DEFAULT_SCENARIO_PAGES,
             scenario_call: ScenarioCall::Getppid,

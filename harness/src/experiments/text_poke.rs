@@ -307,10 +307,10 @@ impl Experiment for TextPokeExperiment {
             duration,
             control: ipi::Control::None,
         };
-        let phase = ipi::run_phase(ctx, Box::new(init), icpu, pace(ctx.cfg.ipi_duration))?;
+        let phase = ipi::run_phase(ctx, Box::new(init), icpu, pace(ctx.cfg.ipi_duration), None)?;
         let replay = Replay::of(&phase.fired.windows, ctx.timer.tsc_hz);
         let cdur = ctx.cfg.ipi_duration.min(ipi::CONTROL_MAX);
-        let control = ipi::run_phase(ctx, Box::new(replay), icpu, pace(cdur))?;
+        let control = ipi::run_phase(ctx, Box::new(replay), icpu, pace(cdur), None)?;
         let m = Measured::of(ctx, &phase);
         let c = Measured::of(ctx, &control);
         let mut e = record::measured(

@@ -550,6 +550,16 @@ impl Experiment {
         serde_json::from_value(self.params.get("row")?.clone()).ok()
     }
 
+    /// Whether an ipi.* false_match_rate was counted against the
+    /// kernel's trace in a check phase (`params.trace_check` recorded
+    /// and not skipped), rather than estimated from the control.
+    pub fn false_matches_traced(&self) -> bool {
+        self.params
+            .get("trace_check")
+            .and_then(|v| v.as_object())
+            .is_some_and(|o| o.contains_key("timing_claimed"))
+    }
+
     /// The figure a table shows for this experiment: the delta median for
     /// differential experiments, the plain median otherwise, in the
     /// experiment's own clock (`clock`).

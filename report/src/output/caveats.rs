@@ -104,6 +104,11 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
                     b.control_gaps_per_event,
                     b.gaps_per_event
                 )),
+                (Some(f), None) if e.false_matches_traced() => out.push(format!(
+                    "{}: false_match_rate {:.2}%: in a check phase traced by the kernel, that share of the gaps the timing rule claimed held no event of the IPI's function.",
+                    e.id,
+                    f * 100.0
+                )),
                 (Some(f), None) => out.push(format!(
                     "{}: false_match_rate {:.1}%: the attribution control (no-IPI windows as long as the calls) matched that share of its windows with a victim gap.",
                     e.id,
