@@ -505,6 +505,8 @@ struct Matched {
     /// offsets (return minus the end of the gap ending closest to it,
     /// less the delays).
     fit: ipi_match::Fit,
+    /// Whether the tolerance came from the trace check's labels.
+    fit_to_trace: bool,
     noise: Noise,
 }
 
@@ -548,17 +550,27 @@ impl Seen {
     }
 }
 
-/// Matches a phase by timing, fitting the tolerance to its own calls
-/// against half of its control windows.
-fn matched(ctx: &Ctx, p: &Phase) -> Matched {
-    let skew = p.skew.allowance();
+/// The tolerance grid's ends, cycles: the skew plus `GRID_MIN_S`, and
+/// `GRID_MAX_S`.
+fn grid(ctx: &Ctx, skew: u64) -> (u64, u64) {
     let hz = ctx.timer.tsc_hz;
-    let grid = (
+    (
         skew + (ipi_match::GRID_MIN_S * hz) as u64,
         (ipi_match::GRID_MAX_S * hz) as u64,
-    );
+    )
+}
+
+/// Matches a phase by timing: with the (before, after) tolerance the
+/// trace check fitted to its labels (`given`), or else one fitted to the
+/// phase's own calls against half of its control windows.
+fn matched(ctx: &Ctx, p: &Phase, given: Option<(u64, u64)>) -> Matched {
+    let skew = p.skew.allowance();
+    let hz = ctx.timer.tsc_hz;
     let [fit_half, _] = control_halves(&p.fired.controls);
-    let fit = Tolerance::fit(&p.gaps, &p.fired.windows, &fit_half, skew, grid);
+    let fit = match given {
+        Some(pair) => Tolerance::given(&p.gaps, &p.fired.windows, &fit_half, skew, pair),
+        None => Tolerance::fit(&p.gaps, &p.fired.windows, &fit_half, skew, grid(ctx, skew)),
+    };
     let mut c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, fit.tol);
     let miss = std::mem::take(&mut c.miss);
     let seen = Seen::of(c, preemption_cycles(hz));
@@ -570,6 +582,7 @@ fn matched(ctx: &Ctx, p: &Phase) -> Matched {
         miss,
         skew,
         fit,
+        fit_to_trace: given.is_some(),
         noise,
     }
 }
@@ -601,6 +614,11 @@ fn control(ctx: &Ctx, p: &Phase, m: &Matched) -> (f64, usize) {
 struct Check {
     func: String,
     calls: usize,
+    /// The calls the timing rule's picks were counted on (`timing`).
+    held_out: usize,
+    /// The timing rule's (before, after) tolerance, cycles, fitted to
+    /// the labels: the priced phase uses it.
+    tolerance: (u64, u64),
     /// Calls whose window held a labelled gap (priced, merged or a
     /// preemption: the kernel ran the function in it).
     labelled: usize,
@@ -627,18 +645,25 @@ impl Check {
     }
 }
 
+/// The check phase's calls split in two, alternately: the timing rule's
+/// tolerance is fitted to the labels on the first, its picks counted on
+/// the second, so the counts are not the ones the fit was chosen for.
+fn call_halves(windows: &[(u64, u64)]) -> [Vec<(u64, u64)>; 2] {
+    control_halves(windows)
+}
+
 fn checked(ctx: &Ctx, p: &Phase, l: &ipi_label::Labels, row: IrqRow) -> Check {
     let long = preemption_cycles(ctx.timer.tsc_hz);
-    let m = matched(ctx, p);
-    let skew = m.skew;
+    let skew = p.skew.allowance();
+    let [fit_calls, held_out] = call_halves(&p.fired.windows);
+    let pair = ipi_label::fit_tolerance(&p.gaps, &fit_calls, skew, grid(ctx, skew), &l.times);
+    // The usual call of the whole phase, as the priced phase takes its own.
+    let tol = Tolerance::given(&p.gaps, &p.fired.windows, &[], skew, pair).tol;
+    let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);
+    let held_labels = ipi_label::attribute(&p.gaps, &held_out, skew, &l.times);
     let lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
     let without_gap = lab.without_gap;
     let labelled = Seen::of(lab.claimed, long);
-    let by_timing = Seen {
-        hit: m.hit.clone(),
-        merged: m.merged.clone(),
-        preempted: Vec::new(),
-    };
     let ctl = ipi_label::attribute(&p.gaps, &p.fired.controls, skew, &l.times);
     let quiet = report::model::stats::median_sorted(&p.quiet);
     let mut cost: Vec<i64> = labelled.hit.iter().map(|g| g.cycles as i64).collect();
@@ -651,13 +676,19 @@ fn checked(ctx: &Ctx, p: &Phase, l: &ipi_label::Labels, row: IrqRow) -> Check {
     Check {
         func: l.func.clone(),
         calls: p.fired.windows.len(),
+        held_out: held_out.len(),
+        tolerance: pair,
         labelled: labelled.count() + labelled.preempted.len(),
         ipis: delta.saturating_sub(p.fired.reset_ipis),
         control_labelled: ctl.claimed.hit.len() + ctl.claimed.merged.len(),
         controls: p.fired.controls.len(),
         without_gap,
         other: l.other,
-        timing: ipi_label::check_timing(&by_timing.all(), &labelled.all(), &l.times),
+        timing: ipi_label::check_timing(
+            &by_timing.all(),
+            &Seen::of(held_labels.claimed, long).all(),
+            &l.times,
+        ),
         labelled_median: (!cost.is_empty())
             .then(|| report::model::stats::median_sorted(&cost) - quiet),
     }
@@ -704,7 +735,7 @@ impl Experiment for IpiExperiment {
             control: Control::Interleaved,
         };
         let phase = run_phase(ctx, init, icpu, pace, None)?;
-        let m = matched(ctx, &phase);
+        let m = matched(ctx, &phase, check.as_ref().ok().map(|c| c.tolerance));
         let quiet_median = report::model::stats::median_sorted(&phase.quiet);
         let mut victim: Vec<i64> = m
             .hit
@@ -838,6 +869,9 @@ fn trace_check_params(
                 CHECK_MAX.as_secs()
             ),
             "calls": c.calls,
+            "held_out_calls": c.held_out,
+            "tolerance_before_cycles": c.tolerance.0,
+            "tolerance_after_cycles": c.tolerance.1,
             "ipis": c.ipis,
             "labelled": c.labelled,
             "labelled_ratio": finite(share(c.labelled, c.ipis as usize)),
@@ -906,17 +940,33 @@ fn ipi_params(
         ("match_usual_call_cycles", m.fit.tol.usual_call.into()),
         (
             "match_tolerance_rule",
-            format!(
-                "fitted: per gap overlapping a window, return minus gap end, less the \
-                 call's excess over the usual call (the median) when the gap ended early (the \
-                 initiator held up after the acknowledgement); the (before, after) pair, on {} \
-                 geometric steps from the measured skew + {} us to {} us, that maximises the \
-                 share of calls with a gap within it less the share of the control's odd \
-                 windows with one; the even windows give the false_match_rate",
-                ipi_match::GRID_STEPS,
-                ipi_match::GRID_MIN_S * 1e6,
-                ipi_match::GRID_MAX_S * 1e6
-            )
+            if m.fit_to_trace {
+                format!(
+                    "fitted to the kernel's trace in the check phase (trace_check): on its odd \
+                     calls, the (before, after) pair on {} geometric steps from the measured skew \
+                     + {} us to {} us under which the calls claim the most gaps holding an event \
+                     of the IPI's function less those holding none (narrower on a tie); its even \
+                     calls give the false_match_rate. Offsets: per gap overlapping a window, \
+                     return minus gap end, less the call's excess over the usual call (the \
+                     median) when the gap ended early (the initiator held up after the \
+                     acknowledgement)",
+                    ipi_match::GRID_STEPS,
+                    ipi_match::GRID_MIN_S * 1e6,
+                    ipi_match::GRID_MAX_S * 1e6
+                )
+            } else {
+                format!(
+                    "fitted: per gap overlapping a window, return minus gap end, less the \
+                     call's excess over the usual call (the median) when the gap ended early (the \
+                     initiator held up after the acknowledgement); the (before, after) pair, on {} \
+                     geometric steps from the measured skew + {} us to {} us, that maximises the \
+                     share of calls with a gap within it less the share of the control's odd \
+                     windows with one; the even windows give the control_match_rate",
+                    ipi_match::GRID_STEPS,
+                    ipi_match::GRID_MIN_S * 1e6,
+                    ipi_match::GRID_MAX_S * 1e6
+                )
+            }
             .into(),
         ),
         ("match_fit_calls_within", finite(m.fit.calls_within).into()),
@@ -1061,11 +1111,12 @@ fn ipi_notes(
     ));
     match check {
         Ok(c) => notes.push(format!(
-            "checked against the kernel's trace ({}:{} of {} on the victim CPU) in a phase of {} calls before this one: the timing rule claimed {} gaps, of which {} ({:.2}%, the false_match_rate) held no event of {}, and left {} labelled ones; the trace labelled {} of the {} IPIs counted in {}, and {} of {} control windows",
+            "checked against the kernel's trace ({}:{} of {} on the victim CPU) in a phase of {} calls before this one, which also gave the timing rule its tolerance (fitted to the labels of half the calls): on the other {} calls the rule claimed {} gaps, of which {} ({:.2}%, the false_match_rate) held no event of {}, and left {} labelled ones; the trace labelled {} of the {} IPIs counted in {}, and {} of {} control windows",
             ipi_label::EVENT.0,
             ipi_label::EVENT.1,
             c.func,
             c.calls,
+            c.held_out,
             c.timing.claimed,
             c.timing.unlabelled,
             c.false_rate() * 100.0,

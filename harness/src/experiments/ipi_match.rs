@@ -64,7 +64,7 @@ pub struct Tolerance {
 const USUAL: f64 = 50.0;
 
 /// `USUAL` percentile of values (0 for none).
-fn usual(v: impl Iterator<Item = u64>) -> u64 {
+pub(crate) fn usual(v: impl Iterator<Item = u64>) -> u64 {
     let mut v: Vec<i64> = v.map(|x| x.min(i64::MAX as u64) as i64).collect();
     v.sort_unstable();
     let p = report::model::stats::percentile_sorted(&v, USUAL);
@@ -178,7 +178,7 @@ fn within(reaches: &[Reach], before: u64, after: u64) -> usize {
 }
 
 /// `steps` geometric steps from `lo` to `hi` (at least `lo`, cycles).
-fn grid(lo: u64, hi: u64, steps: usize) -> Vec<u64> {
+pub(crate) fn grid(lo: u64, hi: u64, steps: usize) -> Vec<u64> {
     let (lo, hi) = (lo.max(1) as f64, hi.max(lo.max(1)) as f64);
     let r = (hi / lo).powf(1.0 / (steps.max(2) - 1) as f64);
     let mut v: Vec<u64> = (0..steps.max(2))
@@ -234,6 +234,34 @@ impl Tolerance {
             },
             calls_within: best.3,
             controls_within: best.4,
+            offsets,
+        }
+    }
+
+    /// The fit's figures for a tolerance chosen elsewhere (from the
+    /// trace's labels, `ipi_label::fit_tolerance`): the usual call from
+    /// these windows, the shares within it, the offsets.
+    pub fn given(
+        gaps: &[Gap],
+        windows: &[(u64, u64)],
+        fit_controls: &[(u64, u64)],
+        skew: u64,
+        (before, after): (u64, u64),
+    ) -> Fit {
+        let usual_call = usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
+        let calls = reaches(gaps, windows, skew, usual_call);
+        let control = reaches(gaps, fit_controls, skew, usual_call);
+        let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+        let mut offsets: Vec<i64> = calls.iter().map(Reach::nearest).collect();
+        offsets.sort_unstable();
+        Fit {
+            tol: Tolerance {
+                before,
+                after,
+                usual_call,
+            },
+            calls_within: share(within(&calls, before, after), windows.len()),
+            controls_within: share(within(&control, before, after), fit_controls.len()),
             offsets,
         }
     }
