@@ -381,6 +381,51 @@ mod tests {
     }
 
     #[test]
+    fn the_tolerance_fitted_to_the_labels_takes_late_ipis_not_longer_chance_gaps() {
+        // 100 calls of 1000 cycles, one every 50,000. Each IPI gap
+        // begins before the return (the handler acknowledges before the
+        // call can return), its event inside: in calls 10-89 it ends 0 to
+        // 79 cycles after the return; in calls 90-99 the victim was held
+        // up after it, and it ends 2000 to 2900 after. In calls 0-9 it
+        // ends 50 before the return, and an unrelated gap follows it from
+        // 40 before to 5000 after.
+        let mut gaps = Vec::new();
+        let mut times = Vec::new();
+        let mut windows = Vec::new();
+        for i in 0..100u64 {
+            let (ws, we) = (100_000 + i * 50_000, 101_000 + i * 50_000);
+            windows.push((ws, we));
+            let end = match i {
+                0..=9 => we - 50,
+                90.. => we + 2000 + (i - 90) * 100,
+                _ => we + i - 10,
+            };
+            gaps.push(g(we - 300, end - (we - 300)));
+            times.push(we - 150);
+            if i < 10 {
+                gaps.push(g(we - 40, 5040));
+            }
+        }
+        gaps.sort_by_key(|g| g.start);
+        let (before, after) = fit_tolerance(&gaps, &windows, 0, (10, 20_000), &times);
+        assert!((2900..5000).contains(&after), "{before} {after}");
+        let tol = Tolerance {
+            before,
+            after,
+            usual_call: 1000,
+        };
+        let c = ipi_match::attribute(&gaps, &windows, 0, tol);
+        assert_eq!(c.hit.len(), 100);
+        assert!(c.hit.iter().all(|g| holds(&times, g)));
+        // A pair that takes in only the prompt IPIs misses the late ones.
+        let narrow = Tolerance { after: 100, ..tol };
+        assert_eq!(
+            ipi_match::attribute(&gaps, &windows, 0, narrow).hit.len(),
+            90
+        );
+    }
+
+    #[test]
     fn the_timing_rule_checked_against_the_labels() {
         let labelled = [g(900, 90), g(4990, 65)];
         let times = [950, 5040];
