@@ -98,10 +98,17 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
             line += "  (the file names no /proc/interrupts row: TLB assumed)\n";
         }
         if let Some(f) = ipi.false_match_rate {
-            line += &format!(
-                "  false_match_rate {:.1}% (no-IPI control windows matched)\n",
-                f * 100.0
-            );
+            line += &if e.false_matches_traced() {
+                format!(
+                    "  false_match_rate {:.2}% (claimed gaps the kernel's trace did not label, in the check phase)\n",
+                    f * 100.0
+                )
+            } else {
+                format!(
+                    "  false_match_rate {:.1}% (no-IPI control windows matched)\n",
+                    f * 100.0
+                )
+            };
         }
     }
     line

@@ -192,6 +192,18 @@ impl Drop for Tracefs {
     }
 }
 
+/// As root, removes the instances a killed entrybench left in the mounted
+/// tracefs (`Tracefs::remove_stale_instances`); nothing is mounted for
+/// it. Returns their names.
+pub fn remove_stale_mounted() -> Vec<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Vec::new();
+    }
+    mounted()
+        .map(|root| Tracefs { root, ours: None }.remove_stale_instances())
+        .unwrap_or_default()
+}
+
 /// A tracing instance of our own (removed on drop, which disables every
 /// event it enabled).
 #[derive(Debug)]

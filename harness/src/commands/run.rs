@@ -210,6 +210,15 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         }
         return Ok(0);
     }
+    // A killed run (a second Ctrl-C, SIGKILL) leaves its tracing
+    // instance with its event on: gone before anything is measured.
+    let stale = crate::tracefs::remove_stale_mounted();
+    if !stale.is_empty() {
+        eprintln!(
+            "entrybench: removed tracing instances a killed entrybench left: {}",
+            stale.join(", ")
+        );
+    }
     let cpus = CpuLists::live()?;
     let placement = placement::choose(
         &cpus,

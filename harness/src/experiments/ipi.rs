@@ -6,16 +6,17 @@
 //! Attribution: the victim also sees timer ticks (LOC), reschedule IPIs
 //! and, in a VM, host preemption. A gap counts as one of *our* IPIs only if
 //! it overlaps the TSC window of an initiator call and ends within a
-//! tolerance of the call's return fitted against an interleaved no-IPI
-//! control (the call waits for the victim's acknowledgement; see
-//! `ipi_match`); one that began before the call is counted, not priced. Counted that way,
-//! `interruptions_seen` / delta of the row the method produces (TLB or
-//! CAL) on the victim CPU is the `seen_ratio`. Where the kernel has the
-//! `csd:csd_function_entry` tracepoint (6.3 on) and we are root, a check
-//! phase before the priced one labels the IPIs' gaps from the kernel's
-//! own trace and counts the timing rule's false matches against it
-//! (`ipi_label`): that count is the `false_match_rate`; without a
-//! trace, the control's share. All gaps, the unmatched
+//! tolerance of the call's return (the call waits for the victim's
+//! acknowledgement; see `ipi_match`); one that began before the call is
+//! counted, not priced. Counted that way, `interruptions_seen` / delta of
+//! the row the method produces (TLB or CAL) on the victim CPU is the
+//! `seen_ratio`. Where the kernel has the `csd:csd_function_entry`
+//! tracepoint (6.5 on) and we are root, a traced check phase before the
+//! priced one (`ipi_check`) fits that tolerance to the kernel's own
+//! labels of the IPIs' gaps and counts the rule's wrong picks (the
+//! `false_match_rate`); otherwise the tolerance is fitted against an
+//! interleaved no-IPI control and the control's share is the rate. The
+//! priced phase itself is never traced. All gaps, the unmatched
 //! ones and the LOC delta are kept in params so the raw figures stay
 //! visible. The TSC is used even when the run's timer is rdpmc: gaps on
 //! one CPU are matched with calls on another, which needs one clock for
@@ -26,8 +27,9 @@
 //! `ipi.kmod.*` with an initiator whose `fire` asks the module for one
 //! kernel-side flush IPI to the victim.
 
+use super::ipi_check;
 use super::ipi_label;
-use super::ipi_match::{self, Tolerance};
+use super::ipi_match::{self, share, Tolerance};
 use super::record::{self, finite, params};
 use super::{Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
@@ -86,13 +88,6 @@ pub trait Initiator: Send {
     fn reset_sends_ipi(&self) -> bool {
         false
     }
-    /// The kernel function the victim runs for each IPI, as the
-    /// `csd:csd_function_entry` tracepoint names it: with it the victim's
-    /// gaps are labelled from the kernel's trace (`ipi_label`); without
-    /// it, matched by timing alone.
-    fn handler(&self) -> Option<&'static str> {
-        None
-    }
 }
 
 impl Initiator for UserTrigger {
@@ -119,9 +114,6 @@ impl Initiator for UserTrigger {
     }
     fn reset_sends_ipi(&self) -> bool {
         UserTrigger::reset_flushes(self)
-    }
-    fn handler(&self) -> Option<&'static str> {
-        Some(user_handler(self.method()))
     }
 }
 
@@ -161,20 +153,49 @@ pub fn user_ipi(m: UserMethod) -> UserIpi {
 pub struct IpiExperiment {
     ipi: Ipi,
     make: Factory,
+    /// The kernel function the victim runs for each IPI, as the
+    /// `csd:csd_function_entry` tracepoint names it: with it the IPIs
+    /// can be labelled from the kernel's trace (`ipi_check`).
+    handler: Option<&'static str>,
 }
 
 impl IpiExperiment {
     /// `ipi.<backend>.<method>` of `ipi`, its initiator made by `make`.
     pub fn new(ipi: Ipi, make: Factory) -> IpiExperiment {
-        IpiExperiment { ipi, make }
+        IpiExperiment {
+            ipi,
+            make,
+            handler: None,
+        }
     }
 
     /// `ipi.user.<method>`.
     pub fn user(method: UserMethod) -> IpiExperiment {
-        IpiExperiment::new(
-            Ipi::User(user_ipi(method)),
-            Box::new(move || Ok(Box::new(UserTrigger::new(method)?) as Box<dyn Initiator>)),
-        )
+        IpiExperiment {
+            handler: Some(user_handler(method)),
+            ..IpiExperiment::new(
+                Ipi::User(user_ipi(method)),
+                Box::new(move || Ok(Box::new(UserTrigger::new(method)?) as Box<dyn Initiator>)),
+            )
+        }
+    }
+
+    pub(crate) fn handler(&self) -> Option<&'static str> {
+        self.handler
+    }
+
+    /// A fresh initiator, with the victim having read its memory once
+    /// (its CPU has then used these translations, as a real isolated
+    /// task would).
+    pub(crate) fn initiator(&mut self) -> Result<Box<dyn Initiator>> {
+        let init =
+            (self.make)().with_context(|| format!("cannot set up the {} initiator", self.id()))?;
+        if let Some((addr, len)) = init.victim_touch() {
+            // SAFETY: the initiator owns this mapping and keeps it mapped
+            // until it starts firing, which has not happened yet.
+            unsafe { workloads::walk::walk(addr as *const u8, len.div_ceil(workloads::PAGE_SIZE)) };
+        }
+        Ok(init)
     }
 }
 
@@ -393,31 +414,9 @@ pub(crate) struct Phase {
     pub spin: wipi::SpinStats,
     pub gaps: Vec<Gap>,
     pub fired: Fired,
-    pub attribution: Attribution,
-}
-
-/// What the kernel's trace said of a phase, or why there was none.
-pub(crate) enum Attribution {
-    Trace(ipi_label::Labels),
-    Untraced(String),
-}
-
-/// Starts the trace of the initiator's IPI function on the victim for a
-/// check phase (`ipi_label`), or says why not.
-fn start_trace(
-    ctx: &Ctx,
-    handler: Option<&'static str>,
-    expected: usize,
-) -> std::result::Result<(ipi_label::Recorder, &'static str), String> {
-    let Some(func) = handler else {
-        return Err("this initiator's IPI function is not known".into());
-    };
-    if ctx.cfg.no_trace_check {
-        return Err("skipped (--no-trace-check)".into());
-    }
-    ipi_label::Recorder::start(ctx.placement.victim_cpu, expected)
-        .map(|r| (r, func))
-        .map_err(|e| e.to_string())
+    /// The kernel trace's labels, when the phase was traced (or why they
+    /// could not be read); None when it was not.
+    pub labels: Option<std::result::Result<ipi_label::Labels, String>>,
 }
 
 /// How long the attribution control fires at most: enough calls for a
@@ -472,12 +471,7 @@ pub(crate) fn run_phase(
     });
     let (threshold, before, after, spin, fired) = phase?;
     ctx.check_cancel()?;
-    let attribution = match trace {
-        Some((r, func)) => r
-            .finish(func)
-            .map_or_else(|e| Attribution::Untraced(e.to_string()), Attribution::Trace),
-        None => Attribution::Untraced("not traced".into()),
-    };
+    let labels = trace.map(|(r, func)| r.finish(func).map_err(|e| e.to_string()));
     Ok(Phase {
         threshold,
         skew,
@@ -487,7 +481,7 @@ pub(crate) fn run_phase(
         spin,
         gaps,
         fired: fired?,
-        attribution,
+        labels,
     })
 }
 
@@ -518,14 +512,14 @@ pub(crate) fn preemption_cycles(tsc_hz: f64) -> u64 {
 /// Claimed gaps a matching counts as IPIs seen: priced (`hit`), merged,
 /// and the preemptions (matched, over `PREEMPTION_S`) that are neither.
 /// The real windows and the control are counted by this one rule.
-struct Seen {
-    hit: Vec<Gap>,
-    merged: Vec<Gap>,
-    preempted: Vec<Gap>,
+pub(crate) struct Seen {
+    pub hit: Vec<Gap>,
+    pub merged: Vec<Gap>,
+    pub preempted: Vec<Gap>,
 }
 
 impl Seen {
-    fn of(c: ipi_match::Claimed, long: u64) -> Seen {
+    pub fn of(c: ipi_match::Claimed, long: u64) -> Seen {
         let (hit, mut preempted): (Vec<Gap>, Vec<Gap>) =
             c.hit.into_iter().partition(|g| g.cycles <= long);
         let (merged, long_merged): (Vec<Gap>, Vec<Gap>) =
@@ -538,12 +532,12 @@ impl Seen {
         }
     }
 
-    fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.hit.len() + self.merged.len()
     }
 
     /// The seen gaps, in time order.
-    fn all(&self) -> Vec<Gap> {
+    pub fn all(&self) -> Vec<Gap> {
         let mut v: Vec<Gap> = self.hit.iter().chain(&self.merged).copied().collect();
         v.sort_unstable_by_key(|g| g.start);
         v
@@ -552,7 +546,7 @@ impl Seen {
 
 /// The tolerance grid's ends, cycles: the skew plus `GRID_MIN_S`, and
 /// `GRID_MAX_S`.
-fn grid(ctx: &Ctx, skew: u64) -> (u64, u64) {
+pub(crate) fn grid(ctx: &Ctx, skew: u64) -> (u64, u64) {
     let hz = ctx.timer.tsc_hz;
     (
         skew + (ipi_match::GRID_MIN_S * hz) as u64,
@@ -566,7 +560,7 @@ fn grid(ctx: &Ctx, skew: u64) -> (u64, u64) {
 fn matched(ctx: &Ctx, p: &Phase, given: Option<(u64, u64)>) -> Matched {
     let skew = p.skew.allowance();
     let hz = ctx.timer.tsc_hz;
-    let [fit_half, _] = control_halves(&p.fired.controls);
+    let [fit_half, _] = halves(&p.fired.controls);
     let fit = match given {
         Some(pair) => Tolerance::given(&p.gaps, &p.fired.windows, &fit_half, skew, pair),
         None => Tolerance::fit(&p.gaps, &p.fired.windows, &fit_half, skew, grid(ctx, skew)),
@@ -587,12 +581,21 @@ fn matched(ctx: &Ctx, p: &Phase, given: Option<(u64, u64)>) -> Matched {
     }
 }
 
-/// The control windows split in two, alternately: the tolerance is
-/// fitted on the first, the false-match rate read on the second, so the
-/// rate is not the one the fit was chosen to keep low.
-fn control_halves(controls: &[(u64, u64)]) -> [Vec<(u64, u64)>; 2] {
-    let half = |k: usize| controls.iter().skip(k).step_by(2).copied().collect();
+/// Windows split in two, alternately: a tolerance is fitted on the
+/// first and its rate read on the second (the control's here; the trace
+/// check's calls in `ipi_check`), so the rate is not the one the fit was
+/// chosen for.
+pub(crate) fn halves(windows: &[(u64, u64)]) -> [Vec<(u64, u64)>; 2] {
+    let half = |k: usize| windows.iter().skip(k).step_by(2).copied().collect();
     [half(1), half(0)]
+}
+
+/// A phase's delta of `row` on the victim.
+pub(crate) fn row_delta(row: IrqRow, p: &Phase) -> u64 {
+    match row {
+        IrqRow::Tlb => p.after.tlb.saturating_sub(p.before.tlb),
+        IrqRow::Cal => p.after.cal.saturating_sub(p.before.cal),
+    }
 }
 
 /// The attribution control: the interleaved control windows (no IPI,
@@ -600,102 +603,13 @@ fn control_halves(controls: &[(u64, u64)]) -> [Vec<(u64, u64)>; 2] {
 /// and tolerance against the victim gaps no real call claimed. Returns
 /// the fraction of control windows matched, and their number.
 fn control(ctx: &Ctx, p: &Phase, m: &Matched) -> (f64, usize) {
-    let [_, held_out] = control_halves(&p.fired.controls);
+    let [_, held_out] = halves(&p.fired.controls);
     let calls = held_out.len();
     let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
     // What would have counted as seen in the real windows, by the same rule.
     let n = Seen::of(c, preemption_cycles(ctx.timer.tsc_hz)).count();
     (share(n, calls), calls)
 }
-
-/// The traced check phase (`ipi_label`): the same calls, the timing rule
-/// fitted and applied as in the priced phase, and its picks compared
-/// with the gaps the kernel's trace labels as the IPI's.
-struct Check {
-    func: String,
-    calls: usize,
-    /// The calls the timing rule's picks were counted on (`timing`).
-    held_out: usize,
-    /// The timing rule's (before, after) tolerance, cycles, fitted to
-    /// the labels: the priced phase uses it.
-    tolerance: (u64, u64),
-    /// Calls whose window held a labelled gap (priced, merged or a
-    /// preemption: the kernel ran the function in it).
-    labelled: usize,
-    /// The check phase's row delta (less pool resets): what `labelled`
-    /// divides by.
-    ipis: u64,
-    /// Control windows holding a labelled gap.
-    control_labelled: usize,
-    controls: usize,
-    /// Calls whose window held an event in no gap.
-    without_gap: usize,
-    /// Functions other than ours the victim ran by IPI.
-    other: usize,
-    timing: ipi_label::TimingCheck,
-    /// Median victim cost of the labelled, priced gaps, cycles (each
-    /// with one trace event in it); None with none.
-    labelled_median: Option<f64>,
-}
-
-impl Check {
-    /// The timing rule's false matches: claimed gaps holding no event.
-    fn false_rate(&self) -> f64 {
-        share(self.timing.unlabelled, self.timing.claimed)
-    }
-}
-
-/// The check phase's calls split in two, alternately: the timing rule's
-/// tolerance is fitted to the labels on the first, its picks counted on
-/// the second, so the counts are not the ones the fit was chosen for.
-fn call_halves(windows: &[(u64, u64)]) -> [Vec<(u64, u64)>; 2] {
-    control_halves(windows)
-}
-
-fn checked(ctx: &Ctx, p: &Phase, l: &ipi_label::Labels, row: IrqRow) -> Check {
-    let long = preemption_cycles(ctx.timer.tsc_hz);
-    let skew = p.skew.allowance();
-    let [fit_calls, held_out] = call_halves(&p.fired.windows);
-    let pair = ipi_label::fit_tolerance(&p.gaps, &fit_calls, skew, grid(ctx, skew), &l.times);
-    // The usual call of the whole phase, as the priced phase takes its own.
-    let tol = Tolerance::given(&p.gaps, &p.fired.windows, &[], skew, pair).tol;
-    let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);
-    let held_labels = ipi_label::attribute(&p.gaps, &held_out, skew, &l.times);
-    let lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
-    let without_gap = lab.without_gap;
-    let labelled = Seen::of(lab.claimed, long);
-    let ctl = ipi_label::attribute(&p.gaps, &p.fired.controls, skew, &l.times);
-    let quiet = report::model::stats::median_sorted(&p.quiet);
-    let mut cost: Vec<i64> = labelled.hit.iter().map(|g| g.cycles as i64).collect();
-    cost.sort_unstable();
-    let (before, after) = (p.before, p.after);
-    let delta = match row {
-        IrqRow::Tlb => after.tlb.saturating_sub(before.tlb),
-        IrqRow::Cal => after.cal.saturating_sub(before.cal),
-    };
-    Check {
-        func: l.func.clone(),
-        calls: p.fired.windows.len(),
-        held_out: held_out.len(),
-        tolerance: pair,
-        labelled: labelled.count() + labelled.preempted.len(),
-        ipis: delta.saturating_sub(p.fired.reset_ipis),
-        control_labelled: ctl.claimed.hit.len() + ctl.claimed.merged.len(),
-        controls: p.fired.controls.len(),
-        without_gap,
-        other: l.other,
-        timing: ipi_label::check_timing(
-            &by_timing.all(),
-            &Seen::of(held_labels.claimed, long).all(),
-            &l.times,
-        ),
-        labelled_median: (!cost.is_empty())
-            .then(|| report::model::stats::median_sorted(&cost) - quiet),
-    }
-}
-
-/// How long the traced check phase fires at most.
-const CHECK_MAX: Duration = Duration::from_secs(3);
 
 impl Experiment for IpiExperiment {
     fn id(&self) -> ExperimentId {
@@ -707,28 +621,11 @@ impl Experiment for IpiExperiment {
             return Err(Stop::Skipped("no initiator CPU (only one CPU online)".into()).into());
         };
         let rate_hz = ctx.cfg.ipi_rate_hz;
-        let check_pace = Pace {
-            rate_hz,
-            duration: ctx.cfg.ipi_duration.min(CHECK_MAX),
-            control: Control::Interleaved,
-        };
         // The check first: its trace is set up (and torn down, both
         // patching kernel text) outside either phase's counts.
-        let check_init = self.initiator()?;
-        let (row, handler) = (check_init.row(), check_init.handler());
-        let expected = (rate_hz * check_pace.duration.as_secs_f64()) as usize * 2 + 1024;
-        let check = match start_trace(ctx, handler, expected) {
-            Ok(trace) => {
-                let cp = run_phase(ctx, check_init, icpu, check_pace, Some(trace))?;
-                match &cp.attribution {
-                    Attribution::Trace(l) => Ok(checked(ctx, &cp, l, row)),
-                    Attribution::Untraced(why) => Err(why.clone()),
-                }
-            }
-            Err(why) => Err(why),
-        };
+        let check = ipi_check::run(ctx, self, icpu)?;
         let init = self.initiator()?;
-        let (method, describe) = (init.method(), init.describe());
+        let (method, row, describe) = (init.method(), init.row(), init.describe());
         let pace = Pace {
             rate_hz,
             duration: ctx.cfg.ipi_duration,
@@ -753,18 +650,18 @@ impl Experiment for IpiExperiment {
         let (control_rate, control_calls) = control(ctx, &phase, &m);
         // With a check, the timing rule's false matches as counted
         // against the kernel's trace; without, the control's estimate.
-        let false_rate = check.as_ref().map_or(control_rate, Check::false_rate);
+        let false_rate = check
+            .as_ref()
+            .map_or(control_rate, ipi_check::Check::false_rate);
 
-        let d = |a: u64, b: u64| b.saturating_sub(a);
-        let (before, after) = (phase.before, phase.after);
-        let (tlb, cal) = (d(before.tlb, after.tlb), d(before.cal, after.cal));
-        let row_delta = match row {
-            IrqRow::Tlb => tlb,
-            IrqRow::Cal => cal,
-        };
+        let (tlb, cal) = (
+            row_delta(IrqRow::Tlb, &phase),
+            row_delta(IrqRow::Cal, &phase),
+        );
+        let delta = row_delta(row, &phase);
         // Pool resets send at most one IPI each to the victim: they are
         // counted and taken out of the row delta the fires are compared with.
-        let fire_ipis = row_delta.saturating_sub(phase.fired.reset_ipis);
+        let fire_ipis = delta.saturating_sub(phase.fired.reset_ipis);
         let seen = (m.hit.len() + m.merged.len()) as u64;
         let secs = phase.fired.elapsed.as_secs_f64();
         let mut p = ipi_params(ctx, icpu, &describe, row, &phase, &m);
@@ -787,10 +684,7 @@ impl Experiment for IpiExperiment {
             )
             .into(),
         );
-        p.insert(
-            "trace_check".into(),
-            trace_check_params(&check, median_of(&victim)),
-        );
+        p.insert("trace_check".into(), ipi_check::params(&check));
         p.insert(
             "false_match_rule".into(),
             match &check {
@@ -823,75 +717,9 @@ impl Experiment for IpiExperiment {
             false_match_rate: Some(finite(false_rate)),
             burst: None,
         });
-        e.notes = ipi_notes(ctx, row, row_delta, &phase, &m, control_rate, &check);
+        e.notes = ipi_notes(ctx, row, delta, &phase, &m, control_rate);
+        e.notes.extend(ipi_check::notes(&check, m.noise.per_s));
         Ok(e)
-    }
-}
-
-/// The median of values (`record::measured` sorts its own later).
-fn median_of(v: &[i64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_unstable();
-    report::model::stats::median_sorted(&v)
-}
-
-impl IpiExperiment {
-    /// A fresh initiator, with the victim having read its memory once
-    /// (its CPU has then used these translations, as a real isolated
-    /// task would).
-    fn initiator(&mut self) -> Result<Box<dyn Initiator>> {
-        let init =
-            (self.make)().with_context(|| format!("cannot set up the {} initiator", self.id()))?;
-        if let Some((addr, len)) = init.victim_touch() {
-            // SAFETY: the initiator owns this mapping and keeps it mapped
-            // until it starts firing, which has not happened yet.
-            unsafe { workloads::walk::walk(addr as *const u8, len.div_ceil(workloads::PAGE_SIZE)) };
-        }
-        Ok(init)
-    }
-}
-
-/// The check phase's figures for the record.
-fn trace_check_params(
-    check: &std::result::Result<Check, String>,
-    priced_median: f64,
-) -> serde_json::Value {
-    match check {
-        Ok(c) => serde_json::json!({
-            "event": format!(
-                "{}:{} with func={} on the victim CPU only, in a tracing instance of our own, \
-                 trace clock {}",
-                ipi_label::EVENT.0, ipi_label::EVENT.1, c.func, ipi_label::CLOCK
-            ),
-            "phase": format!(
-                "the same calls and control, traced, for min(duration, {} s) before the priced \
-                 phase (which runs untraced); only these counts come from it",
-                CHECK_MAX.as_secs()
-            ),
-            "calls": c.calls,
-            "held_out_calls": c.held_out,
-            "tolerance_before_cycles": c.tolerance.0,
-            "tolerance_after_cycles": c.tolerance.1,
-            "ipis": c.ipis,
-            "labelled": c.labelled,
-            "labelled_ratio": finite(share(c.labelled, c.ipis as usize)),
-            "controls": c.controls,
-            "controls_labelled": c.control_labelled,
-            "calls_with_event_in_no_gap": c.without_gap,
-            "other_functions": c.other,
-            "timing_claimed": c.timing.claimed,
-            "timing_claimed_without_event": c.timing.unlabelled,
-            "timing_missed_labelled": c.timing.missed,
-            "labelled_median_cycles": c.labelled_median.map(finite),
-            "trace_event_estimate_cycles": c
-                .labelled_median
-                .filter(|_| priced_median.is_finite())
-                .map(|l| finite(l - priced_median)),
-            "trace_event_estimate_rule": "labelled_median_cycles (each gap holding one trace \
-                event) less the priced phase's median victim cost: a difference of two phases' \
-                medians, as noisy as the host",
-        }),
-        Err(why) => serde_json::json!({ "skipped": why }),
     }
 }
 
@@ -1036,28 +864,19 @@ fn ipi_params(
 /// The victim's gaps no real call claimed: how many a second, and the
 /// share of the phase's time they took. They set how often a window
 /// meets a gap by chance, which the control measures.
-struct Noise {
-    per_s: f64,
-    time_share: f64,
+pub(crate) struct Noise {
+    pub per_s: f64,
+    pub time_share: f64,
 }
 
 impl Noise {
-    fn of(tsc_hz: f64, elapsed: Duration, miss: &[Gap]) -> Noise {
+    pub fn of(tsc_hz: f64, elapsed: Duration, miss: &[Gap]) -> Noise {
         let secs = elapsed.as_secs_f64();
         let lost: u64 = miss.iter().map(|g| g.cycles).sum();
         Noise {
             per_s: miss.len() as f64 / secs,
             time_share: lost as f64 / (secs * tsc_hz),
         }
-    }
-}
-
-/// n of m as a share (0 for none).
-fn share(n: usize, of: usize) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        n as f64 / of as f64
     }
 }
 
@@ -1082,7 +901,6 @@ fn ipi_notes(
     phase: &Phase,
     m: &Matched,
     control_rate: f64,
-    check: &std::result::Result<Check, String>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     if row_delta == 0 {
@@ -1109,29 +927,6 @@ fn ipi_notes(
         noise.per_s,
         noise.time_share * 100.0
     ));
-    match check {
-        Ok(c) => notes.push(format!(
-            "checked against the kernel's trace ({}:{} of {} on the victim CPU) in a phase of {} calls before this one, which also gave the timing rule its tolerance (fitted to the labels of half the calls): on the other {} calls the rule claimed {} gaps, of which {} ({:.2}%, the false_match_rate) held no event of {}, and left {} labelled ones; the trace labelled {} of the {} IPIs counted in {}, and {} of {} control windows",
-            ipi_label::EVENT.0,
-            ipi_label::EVENT.1,
-            c.func,
-            c.calls,
-            c.held_out,
-            c.timing.claimed,
-            c.timing.unlabelled,
-            c.false_rate() * 100.0,
-            c.func,
-            c.timing.missed,
-            c.labelled,
-            c.ipis,
-            row.name(),
-            c.control_labelled,
-            c.controls
-        )),
-        Err(why) => notes.push(format!(
-            "no trace check ({why}): the false_match_rate is the control's estimate"
-        )),
-    }
     if let Some(hv) = &ctx.env.cpu.hypervisor {
         notes.push(format!(
             "{hv} guest: with paravirt TLB flush a preempted victim vCPU gets no IPI (the host flushes on re-entry), \

@@ -172,6 +172,15 @@ pub struct Fit {
     pub offsets: Vec<i64>,
 }
 
+/// n of `of` as a share (0 of none).
+pub(crate) fn share(n: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        n as f64 / of as f64
+    }
+}
+
 /// How many of the reaches a tolerance `[-after, before]` covers.
 fn within(reaches: &[Reach], before: u64, after: u64) -> usize {
     reaches.iter().filter(|r| r.covered(before, after)).count()
@@ -205,9 +214,8 @@ impl Tolerance {
         let usual_call = usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
         let calls = reaches(gaps, windows, skew, usual_call);
         let control = reaches(gaps, fit_controls, skew, usual_call);
-        let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+        let mut best = (f64::NEG_INFINITY, lo, lo);
         let steps = grid(lo, hi, GRID_STEPS);
-        let mut best = (f64::NEG_INFINITY, lo, lo, 0.0, 0.0);
         if !fit_controls.is_empty() {
             for &before in &steps {
                 for &after in &steps {
@@ -217,25 +225,12 @@ impl Tolerance {
                     let better = r - c > best.0 + 1e-12
                         || (r - c > best.0 - 1e-12 && before + after < best.1 + best.2);
                     if better {
-                        best = (r - c, before, after, r, c);
+                        best = (r - c, before, after);
                     }
                 }
             }
-        } else {
-            best.3 = share(within(&calls, lo, lo), windows.len());
         }
-        let mut offsets: Vec<i64> = calls.iter().map(Reach::nearest).collect();
-        offsets.sort_unstable();
-        Fit {
-            tol: Tolerance {
-                before: best.1,
-                after: best.2,
-                usual_call,
-            },
-            calls_within: best.3,
-            controls_within: best.4,
-            offsets,
-        }
+        Tolerance::given(gaps, windows, fit_controls, skew, (best.1, best.2))
     }
 
     /// The fit's figures for a tolerance chosen elsewhere (from the
@@ -251,7 +246,6 @@ impl Tolerance {
         let usual_call = usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
         let calls = reaches(gaps, windows, skew, usual_call);
         let control = reaches(gaps, fit_controls, skew, usual_call);
-        let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
         let mut offsets: Vec<i64> = calls.iter().map(Reach::nearest).collect();
         offsets.sort_unstable();
         Fit {

@@ -403,9 +403,14 @@ pub struct IpiStats {
     pub seen_ratio: f64,
     /// Initiator's own cost per call, cycles.
     pub initiator: Summary,
-    /// Fraction of control calls (same length, no IPI sent) that the
-    /// attribution matched with a victim gap: how often a "seen" IPI could
-    /// be a coincidence. None in version-1 files (no control was run).
+    /// How often the attribution's match is not the IPI. Where the run
+    /// could trace the kernel (`params.trace_check`,
+    /// `Experiment::false_matches_traced`): the share of the gaps the
+    /// timing rule claimed, in the traced check phase's held-out calls,
+    /// that held no event of the IPI's function. Otherwise the fraction
+    /// of control calls (same length, no IPI sent) the attribution
+    /// matched with a victim gap (`params.control_match_rate`, recorded
+    /// either way). None in version-1 files (no control was run).
     #[serde(default)]
     pub false_match_rate: Option<f64>,
     /// Per-event figures when one call sends a burst of IPIs.

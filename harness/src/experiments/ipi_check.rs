@@ -1,0 +1,263 @@
+//! The traced check phase of `ipi.user.*`: before the priced phase, the
+//! same calls and control run while the kernel's trace labels the
+//! victim's IPI gaps (`ipi_label`). Half the calls fit the timing rule's
+//! tolerance to the labels; on the other half the rule's picks are
+//! counted against them: the gaps it claimed that held no event of the
+//! IPI's function are the `false_match_rate`. The priced phase then runs
+//! untraced, with that tolerance, so no trace event is in its prices.
+//!
+//! Where the kernel cannot be traced (not root, a kernel before 6.5, an
+//! initiator whose function is not known, `--no-trace-check`) or the
+//! check gives too little to go on, the priced phase fits its tolerance
+//! against its own control and the false_match_rate is the control's.
+
+use super::ipi::{self, Control, IpiExperiment, IrqRow, Noise, Pace, Phase, Seen};
+use super::ipi_label::{self, Labels};
+use super::ipi_match::{self, share};
+use super::Ctx;
+use anyhow::Result;
+use std::time::Duration;
+
+/// How long the check phase fires at most.
+pub(crate) const CHECK_MAX: Duration = Duration::from_secs(3);
+
+/// Fewest held-out calls a check counts on: at 1% a rate shows as a
+/// single pick.
+const MIN_HELD_OUT: usize = 100;
+
+/// What the check found.
+pub(crate) struct Check {
+    pub func: String,
+    pub row: IrqRow,
+    pub calls: usize,
+    /// The calls the timing rule's picks were counted on (`timing`).
+    pub held_out: usize,
+    /// The timing rule's (before, after) tolerance, cycles, fitted to the
+    /// labels of the other half: the priced phase uses it.
+    pub tolerance: (u64, u64),
+    /// Calls whose window held a labelled gap (priced, merged or a
+    /// preemption: the kernel ran the function in it).
+    pub labelled: usize,
+    /// The phase's row delta less pool resets: what `labelled` is out of.
+    pub ipis: u64,
+    /// Control windows holding a labelled gap.
+    pub control_labelled: usize,
+    pub controls: usize,
+    /// Calls whose window held an event in no gap, or only in a gap
+    /// another window had claimed.
+    pub without_gap: usize,
+    /// Events of other functions on the victim during the trace: other
+    /// IPIs, and local runs (the sync-core calls of enabling the event
+    /// among them).
+    pub other: usize,
+    pub timing: ipi_label::TimingCheck,
+    /// The victim's unlabelled gaps a second: the check's noise, to set
+    /// against the priced phase's.
+    pub noise_per_s: f64,
+    /// Median victim cost of the labelled, priced gaps, cycles; None with
+    /// none. Not a price: each such gap holds a trace event.
+    pub labelled_median: Option<f64>,
+}
+
+impl Check {
+    /// The timing rule's false matches: claimed gaps holding no event.
+    pub fn false_rate(&self) -> f64 {
+        share(self.timing.unlabelled, self.timing.claimed)
+    }
+}
+
+/// Runs the check phase for `exp`, or says why there is none.
+pub(crate) fn run(
+    ctx: &Ctx,
+    exp: &mut IpiExperiment,
+    icpu: u32,
+) -> Result<std::result::Result<Check, String>> {
+    let pace = Pace {
+        rate_hz: ctx.cfg.ipi_rate_hz,
+        duration: ctx.cfg.ipi_duration.min(CHECK_MAX),
+        control: Control::Interleaved,
+    };
+    let expected = (pace.rate_hz * pace.duration.as_secs_f64()) as usize * 2 + 1024;
+    // Before the phase's counts: enabling the event patches kernel text,
+    // which IPIs every CPU.
+    let trace = match start_trace(ctx, exp.handler(), expected) {
+        Ok(t) => t,
+        Err(why) => return Ok(Err(why)),
+    };
+    let init = exp.initiator()?;
+    let row = init.row();
+    let p = ipi::run_phase(ctx, init, icpu, pace, Some(trace))?;
+    Ok(match &p.labels {
+        Some(Ok(l)) => checked(ctx, &p, l, row),
+        Some(Err(why)) => Err(why.clone()),
+        None => Err("the phase was not traced".into()),
+    })
+}
+
+/// Starts the trace of the IPI's function on the victim, or says why not.
+fn start_trace(
+    ctx: &Ctx,
+    handler: Option<&'static str>,
+    expected: usize,
+) -> std::result::Result<(ipi_label::Recorder, &'static str), String> {
+    let Some(func) = handler else {
+        return Err("this initiator's IPI function is not known".into());
+    };
+    if ctx.cfg.no_trace_check {
+        return Err("skipped (--no-trace-check)".into());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err("tracing the kernel needs root".into());
+    }
+    ipi_label::Recorder::start(ctx.placement.victim_cpu, expected)
+        .map(|r| (r, func))
+        .map_err(|e| e.to_string())
+}
+
+/// The check's figures from a traced phase, or why they are too thin to
+/// stand on (then the priced phase falls back to the control).
+fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result<Check, String> {
+    let hz = ctx.timer.tsc_hz;
+    let long = ipi::preemption_cycles(hz);
+    let skew = p.skew.allowance();
+    let [fit_calls, held_out] = ipi::halves(&p.fired.windows);
+    if l.times.is_empty() {
+        return Err(format!("the trace held no event of {}", l.func));
+    }
+    if held_out.len() < MIN_HELD_OUT {
+        return Err(format!(
+            "too few calls to check ({} held out, at least {MIN_HELD_OUT})",
+            held_out.len()
+        ));
+    }
+    let tol = ipi_label::fit_tolerance(
+        &p.gaps,
+        &fit_calls,
+        skew,
+        ipi::grid(ctx, skew),
+        &l.times,
+        long,
+    );
+    let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);
+    let held_labels = ipi_label::attribute(&p.gaps, &held_out, skew, &l.times);
+    let mut lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
+    let noise = Noise::of(hz, p.fired.elapsed, &std::mem::take(&mut lab.claimed.miss));
+    let without_gap = lab.without_gap;
+    let labelled = Seen::of(lab.claimed, long);
+    let ctl = ipi_label::attribute(&p.gaps, &p.fired.controls, skew, &l.times);
+    let quiet = report::model::stats::median_sorted(&p.quiet);
+    let mut cost: Vec<i64> = labelled.hit.iter().map(|g| g.cycles as i64).collect();
+    cost.sort_unstable();
+    let ipis = ipi::row_delta(row, p).saturating_sub(p.fired.reset_ipis);
+    let c = Check {
+        func: l.func.clone(),
+        row,
+        calls: p.fired.windows.len(),
+        held_out: held_out.len(),
+        tolerance: (tol.before, tol.after),
+        labelled: labelled.count() + labelled.preempted.len(),
+        ipis,
+        control_labelled: ctl.claimed.hit.len() + ctl.claimed.merged.len(),
+        controls: p.fired.controls.len(),
+        without_gap,
+        other: l.other,
+        timing: ipi_label::check_timing(
+            &by_timing.all(),
+            &Seen::of(held_labels.claimed, long).all(),
+            &l.times,
+        ),
+        noise_per_s: noise.per_s,
+        labelled_median: (!cost.is_empty())
+            .then(|| report::model::stats::median_sorted(&cost) - quiet),
+    };
+    if (c.labelled as u64) * 2 < c.ipis {
+        return Err(format!(
+            "the trace labelled only {} of the {} IPIs counted",
+            c.labelled, c.ipis
+        ));
+    }
+    if c.timing.claimed == 0 {
+        return Err("the timing rule claimed no gap in the held-out calls".into());
+    }
+    Ok(c)
+}
+
+/// The check's figures for the record.
+pub(crate) fn params(check: &std::result::Result<Check, String>) -> serde_json::Value {
+    match check {
+        Ok(c) => serde_json::json!({
+            "event": format!(
+                "{}:{} with func={} on the victim CPU only, in a tracing instance of our own, \
+                 trace clock {}",
+                ipi_label::EVENT.0, ipi_label::EVENT.1, c.func, ipi_label::CLOCK
+            ),
+            "phase": format!(
+                "the same calls and control, traced, for min(duration, {} s) before the priced \
+                 phase (which runs untraced): the odd calls fit the timing rule's tolerance to \
+                 the labels (the priced phase uses it), the even ones count its picks",
+                CHECK_MAX.as_secs()
+            ),
+            "calls": c.calls,
+            "held_out_calls": c.held_out,
+            "tolerance_before_cycles": c.tolerance.0,
+            "tolerance_after_cycles": c.tolerance.1,
+            "wrong_pick_weight": ipi_label::WRONG_WEIGHT,
+            "ipis": c.ipis,
+            "labelled": c.labelled,
+            "labelled_ratio": share(c.labelled, c.ipis as usize),
+            "controls": c.controls,
+            "controls_labelled": c.control_labelled,
+            "calls_with_event_in_no_gap": c.without_gap,
+            "other_function_events": c.other,
+            "timing_claimed": c.timing.claimed,
+            "timing_claimed_without_event": c.timing.unlabelled,
+            "timing_missed_labelled": c.timing.missed,
+            "unlabelled_gaps_per_s": c.noise_per_s,
+            "labelled_median_cycles": c.labelled_median,
+        }),
+        Err(why) => serde_json::json!({ "skipped": why }),
+    }
+}
+
+/// What a reader must know of the check, with the priced phase's
+/// unmatched gaps a second (its noise).
+pub(crate) fn notes(
+    check: &std::result::Result<Check, String>,
+    priced_noise_per_s: f64,
+) -> Vec<String> {
+    let c = match check {
+        Ok(c) => c,
+        Err(why) => {
+            return vec![format!(
+                "no trace check ({why}): the tolerance is fitted against the control, and the false_match_rate is the control's"
+            )]
+        }
+    };
+    let mut notes = vec![format!(
+        "checked against the kernel's trace ({}:{} of {} on the victim CPU) in a phase of {} calls before this one: the timing rule's tolerance was fitted to the labels of half of them; on the other {} it claimed {} gaps, of which {} ({:.2}%, the false_match_rate) held no event of {}, and it left {} labelled ones. The trace labelled {} of the {} IPIs counted in {} there, and {} of {} control windows",
+        ipi_label::EVENT.0,
+        ipi_label::EVENT.1,
+        c.func,
+        c.calls,
+        c.held_out,
+        c.timing.claimed,
+        c.timing.unlabelled,
+        c.false_rate() * 100.0,
+        c.func,
+        c.timing.missed,
+        c.labelled,
+        c.ipis,
+        c.row.name(),
+        c.control_labelled,
+        c.controls
+    )];
+    // The check counts false matches against the noise of its own
+    // seconds; the priced ones may be noisier.
+    if priced_noise_per_s > 2.0 * c.noise_per_s + 500.0 {
+        notes.push(format!(
+            "the priced phase was noisier than the check ({:.0} unrelated victim gaps/s against {:.0}): its false matches may exceed the check's count",
+            priced_noise_per_s, c.noise_per_s
+        ));
+    }
+    notes
+}
