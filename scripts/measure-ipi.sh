@@ -8,10 +8,12 @@
 # tolerance of its return, fitted against half of the control's
 # windows; the other half gives the rate: control_match_rate). Where
 # the kernel has the csd:csd_function_entry tracepoint and we are root,
-# a traced check phase before the priced one counts the timing rule's
-# claimed gaps that held no kernel event of the IPI's function: that is
-# the false_match_rate (otherwise the control's rate is). Bars: seen >=
-# 99% of the TLB delta (less pool-reset IPIs), false_match_rate <= 0.02.
+# a traced check phase before the priced one fits the tolerance instead,
+# to the kernel's labels of the IPIs' gaps on half its calls, and on the
+# other half counts the claimed gaps that held no event of the IPI's
+# function: that is the false_match_rate (otherwise the control's rate
+# is). Bars: seen >= 99% of the TLB delta (less pool-reset IPIs),
+# false_match_rate <= 0.02.
 #
 # Exits 1 when a bar is missed (or the id did not run).
 #

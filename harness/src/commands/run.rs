@@ -56,9 +56,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// ipi.* skip the traced check phase that, where the kernel has the
-    /// csd:csd_function_entry tracepoint and we are root, counts the
-    /// timing rule's false matches against the kernel's own record; the
-    /// false_match_rate is then the control's estimate
+    /// csd:csd_function_entry tracepoint and we are root, fits the timing
+    /// rule's tolerance to the kernel's own record of the IPIs and counts
+    /// its false matches against it; the tolerance is then fitted against
+    /// the no-IPI control, which also gives the false_match_rate
     #[arg(long)]
     pub no_trace_check: bool,
     /// Samples (timed regions) per entry.*, vdso.* and timer.overhead

@@ -73,8 +73,9 @@ pub struct SuiteConfig {
     pub ipi_rate_hz: f64,
     /// Firing time per ipi.* experiment.
     pub ipi_duration: Duration,
-    /// ipi.* skip their traced check phase (`ipi_label`): the timing
-    /// rule's false matches are then estimated from the control alone.
+    /// ipi.* skip their traced check phase (`ipi_check`): the timing
+    /// rule's tolerance is then fitted against the control, and its
+    /// false matches estimated from it.
     pub no_trace_check: bool,
     /// Triggered time per scenario.* experiment (its interleaved baseline
     /// runs as long again; scenario.none runs it once).
