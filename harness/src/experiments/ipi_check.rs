@@ -201,7 +201,7 @@ pub(crate) fn params(check: &std::result::Result<Check, String>) -> serde_json::
             "held_out_calls": c.held_out,
             "tolerance_before_cycles": c.tolerance.0,
             "tolerance_after_cycles": c.tolerance.1,
-            "wrong_pick_weight": ipi_label::WRONG_WEIGHT,
+            "fit_wrong_share_max": ipi_label::FIT_WRONG_SHARE,
             "ipis": c.ipis,
             "labelled": c.labelled,
             "labelled_ratio": share(c.labelled, c.ipis as usize),

@@ -289,21 +289,21 @@ fn holds(times: &[u64], g: &Gap) -> bool {
     times.get(i).is_some_and(|&t| t <= g.end())
 }
 
-/// How many right picks one wrong pick outweighs in the label fit: a
-/// wrong pick prices an unrelated gap, a miss only lowers the seen
-/// count, so the tolerance widens only while fewer than one in
-/// `WRONG_WEIGHT + 1` of the picks it adds is wrong.
-pub const WRONG_WEIGHT: i64 = 10;
+/// The most wrong picks the label fit allows, as a share of its picks:
+/// half the 2% the `false_match_rate` is held to, so the count on the
+/// held-out calls has room.
+pub const FIT_WRONG_SHARE: f64 = 0.01;
 
 /// The timing rule's tolerance fitted to the labels: the (before, after)
 /// pair on the grid (`ipi_match::GRID_STEPS` geometric steps from `lo`
 /// to `hi` cycles) under which the calls `windows` pick the most gaps
-/// holding an event, less `WRONG_WEIGHT` times those holding none; on a
-/// tie the narrower. A pick over `long` cycles counts neither way (a
-/// preemption: the timing rule does not count it as seen). The usual
-/// call is these windows'. The control's stand-in for a wrong pick (a
-/// gap in a window with no IPI) overstates it: with the IPI's gap
-/// there, the rule picks that one.
+/// holding an event while at most `FIT_WRONG_SHARE` of their picks hold
+/// none; on a tie the narrower, and if no pair keeps under that share,
+/// the one with the fewest wrong picks. A pick over `long` cycles counts
+/// neither way (a preemption: the timing rule does not count it as
+/// seen). The usual call is these windows'. The control's stand-in for a
+/// wrong pick (a gap in a window with no IPI) overstates it: with the
+/// IPI's gap there, the rule picks that one.
 pub fn fit_tolerance(
     gaps: &[Gap],
     windows: &[(u64, u64)],
@@ -314,7 +314,9 @@ pub fn fit_tolerance(
 ) -> Tolerance {
     let usual_call = ipi_match::usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
     let steps = ipi_match::grid(lo, hi, ipi_match::GRID_STEPS);
-    let mut best = (i64::MIN, lo, lo);
+    // (within the share, right picks, -wrong picks, -(before + after)):
+    // the largest wins.
+    let mut best = ((false, 0usize, 0i64, i64::MIN), lo, lo);
     for &before in &steps {
         for &after in &steps {
             let tol = Tolerance {
@@ -323,15 +325,27 @@ pub fn fit_tolerance(
                 usual_call,
             };
             let c = ipi_match::attribute(gaps, windows, skew, tol);
-            let score: i64 = c
+            let (right, wrong) = c
                 .hit
                 .iter()
                 .chain(&c.merged)
                 .filter(|g| g.cycles <= long)
-                .map(|g| if holds(times, g) { 1 } else { -WRONG_WEIGHT })
-                .sum();
-            if score > best.0 || (score == best.0 && before + after < best.1 + best.2) {
-                best = (score, before, after);
+                .fold((0usize, 0usize), |(r, w), g| {
+                    if holds(times, g) {
+                        (r + 1, w)
+                    } else {
+                        (r, w + 1)
+                    }
+                });
+            let ok = wrong as f64 <= FIT_WRONG_SHARE * (right + wrong) as f64;
+            let narrow = -((before + after) as i64);
+            let key = if ok {
+                (true, right, 0, narrow)
+            } else {
+                (false, 0, -(wrong as i64), narrow)
+            };
+            if key > best.0 {
+                best = (key, before, after);
             }
         }
     }
