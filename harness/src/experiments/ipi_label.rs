@@ -247,16 +247,8 @@ pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, times: &[u64])
             without_gap += 1;
         }
     }
-    let mut out = Claimed::default();
-    for (g, c) in gaps.iter().zip(claimed) {
-        match c {
-            Some(from) if g.start >= from => out.hit.push(*g),
-            Some(_) => out.merged.push(*g),
-            None => out.miss.push(*g),
-        }
-    }
     Labelled {
-        claimed: out,
+        claimed: Claimed::split(gaps, claimed),
         without_gap,
     }
 }

@@ -197,6 +197,20 @@ pub(crate) fn grid(lo: u64, hi: u64, steps: usize) -> Vec<u64> {
     v
 }
 
+/// The usual call of `windows`, and the reaches of the calls and of the
+/// fitting control windows.
+fn reach_sets(
+    gaps: &[Gap],
+    windows: &[(u64, u64)],
+    fit_controls: &[(u64, u64)],
+    skew: u64,
+) -> (u64, Vec<Reach>, Vec<Reach>) {
+    let usual_call = usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
+    let calls = reaches(gaps, windows, skew, usual_call);
+    let control = reaches(gaps, fit_controls, skew, usual_call);
+    (usual_call, calls, control)
+}
+
 impl Tolerance {
     /// Fits the tolerance to the calls' windows against the control
     /// windows `fit_controls` (same lengths, no IPI), over the gaps:
@@ -211,9 +225,7 @@ impl Tolerance {
         skew: u64,
         (lo, hi): (u64, u64),
     ) -> Fit {
-        let usual_call = usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
-        let calls = reaches(gaps, windows, skew, usual_call);
-        let control = reaches(gaps, fit_controls, skew, usual_call);
+        let (usual_call, calls, control) = reach_sets(gaps, windows, fit_controls, skew);
         let mut best = (f64::NEG_INFINITY, lo, lo);
         let steps = grid(lo, hi, GRID_STEPS);
         if !fit_controls.is_empty() {
@@ -230,7 +242,12 @@ impl Tolerance {
                 }
             }
         }
-        Tolerance::given(gaps, windows, fit_controls, skew, (best.1, best.2))
+        Tolerance::with_reaches(
+            windows,
+            fit_controls,
+            (usual_call, calls, control),
+            (best.1, best.2),
+        )
     }
 
     /// The fit's figures for a tolerance chosen elsewhere (from the
@@ -243,9 +260,17 @@ impl Tolerance {
         skew: u64,
         (before, after): (u64, u64),
     ) -> Fit {
-        let usual_call = usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
-        let calls = reaches(gaps, windows, skew, usual_call);
-        let control = reaches(gaps, fit_controls, skew, usual_call);
+        let sets = reach_sets(gaps, windows, fit_controls, skew);
+        Tolerance::with_reaches(windows, fit_controls, sets, (before, after))
+    }
+
+    /// The `Fit` of a pair from the reach sets (`reach_sets`).
+    fn with_reaches(
+        windows: &[(u64, u64)],
+        fit_controls: &[(u64, u64)],
+        (usual_call, calls, control): (u64, Vec<Reach>, Vec<Reach>),
+        (before, after): (u64, u64),
+    ) -> Fit {
         let mut offsets: Vec<i64> = calls.iter().map(Reach::nearest).collect();
         offsets.sort_unstable();
         Fit {
@@ -317,15 +342,24 @@ pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, tol: Tolerance
             claimed[i] = Some(w.0.saturating_sub(skew));
         }
     }
-    let mut out = Claimed::default();
-    for (g, c) in gaps.iter().zip(claimed) {
-        match c {
-            Some(from) if g.start >= from => out.hit.push(*g),
-            Some(_) => out.merged.push(*g),
-            None => out.miss.push(*g),
+    Claimed::split(gaps, claimed)
+}
+
+impl Claimed {
+    /// Sorts gaps by what claimed them: `claimed[i]` is where the window
+    /// that claimed gap i began (widened by the skew), None for none. A
+    /// gap that began before its window is merged.
+    pub fn split(gaps: &[Gap], claimed: Vec<Option<u64>>) -> Claimed {
+        let mut out = Claimed::default();
+        for (g, c) in gaps.iter().zip(claimed) {
+            match c {
+                Some(from) if g.start >= from => out.hit.push(*g),
+                Some(_) => out.merged.push(*g),
+                None => out.miss.push(*g),
+            }
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]
