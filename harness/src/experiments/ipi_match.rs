@@ -17,6 +17,10 @@
 //! as much. So the tolerance before the return is widened by how much
 //! longer than usual (the median call) the call took.
 //!
+//! Where the kernel can be traced, the tolerance is fitted to its
+//! labels of the IPIs' gaps instead (`ipi_label::fit_tolerance`, in the
+//! check phase of `ipi_check`); what follows is the fit without them.
+//!
 //! The tolerance is fitted on the run's own data against the control
 //! (no-IPI windows of the same lengths, interleaved with the calls): each
 //! gap overlapping a window gives an offset, return minus gap end,
@@ -195,6 +199,20 @@ pub(crate) fn grid(lo: u64, hi: u64, steps: usize) -> Vec<u64> {
         .collect();
     v.dedup();
     v
+}
+
+/// `Tolerance::fit`'s rule in words, for the result file.
+pub fn control_fit_rule() -> String {
+    format!(
+        "fitted: per gap overlapping a window, return minus gap end, less the call's excess \
+         over the usual call (the median) when the gap ended early (the initiator held up \
+         after the acknowledgement); the (before, after) pair, on {GRID_STEPS} geometric steps \
+         from the measured skew + {:.1} us to {} us, that maximises the share of calls with a \
+         gap within it less the share of the control's odd windows with one; the even windows \
+         give the control_match_rate",
+        GRID_MIN_S * 1e6,
+        GRID_MAX_S * 1e6
+    )
 }
 
 /// The usual call of `windows`, and the reaches of the calls and of the

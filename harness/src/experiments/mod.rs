@@ -42,6 +42,7 @@ pub mod ipi;
 pub mod ipi_check;
 pub mod ipi_label;
 pub mod ipi_match;
+pub mod ipi_record;
 pub mod kmod;
 pub mod record;
 pub mod reference;

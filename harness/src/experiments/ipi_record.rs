@@ -1,0 +1,227 @@
+//! What an `ipi.*` result records beside its samples: the raw figures
+//! and rules (`params`) and what a reader must know (`notes`). The
+//! measuring and matching stay in `ipi`; this only words them.
+
+use super::ipi::{IrqRow, Matched, Phase, JITTER, PREEMPTION_S, THRESHOLD_FACTOR, THRESHOLD_FLOOR};
+use super::ipi_label;
+use super::ipi_match;
+use super::record::{self, finite};
+use super::Ctx;
+use crate::schema::ClockKind;
+use std::time::Duration;
+use workloads::ipi::Gap;
+
+/// The raw figures behind an ipi.* result.
+pub(crate) fn params(
+    ctx: &Ctx,
+    icpu: u32,
+    describe: &str,
+    row: IrqRow,
+    phase: &Phase,
+    m: &Matched,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let (before, after) = (phase.before, phase.after);
+    let d = |a: u64, b: u64| b.saturating_sub(a);
+    let n = phase.fired.windows.len();
+    let noise = &m.noise;
+    record::params([
+        ("method", describe.into()),
+        ("row", row.into()),
+        ("victim_cpu", ctx.placement.victim_cpu.into()),
+        ("initiator_cpu", icpu.into()),
+        ("calls", n.into()),
+        (
+            "achieved_rate_hz",
+            finite(n as f64 / phase.fired.elapsed.as_secs_f64()).into(),
+        ),
+        (
+            "schedule",
+            format!(
+                "each interval between calls uniform in [{}, {}) periods of 1/rate: no fixed \
+                 phase against the tick or the host's periodic work",
+                JITTER.0,
+                JITTER.0 + JITTER.1
+            )
+            .into(),
+        ),
+        (
+            "matching",
+            "each fire's TSC window claims the longest unclaimed victim gap overlapping it that \
+             ends within the tolerance of the fire's return (one that began before the window: \
+             merged, seen, not priced)"
+                .into(),
+        ),
+        ("match_tolerance_before_cycles", m.fit.tol.before.into()),
+        ("match_tolerance_after_cycles", m.fit.tol.after.into()),
+        ("match_usual_call_cycles", m.fit.tol.usual_call.into()),
+        (
+            "match_tolerance_rule",
+            if m.fit_to_trace {
+                ipi_label::fit_rule()
+            } else {
+                ipi_match::control_fit_rule()
+            }
+            .into(),
+        ),
+        ("match_fit_calls_within", finite(m.fit.calls_within).into()),
+        (
+            "match_fit_controls_within",
+            finite(m.fit.controls_within).into(),
+        ),
+        (
+            "return_minus_gap_end_cycles",
+            offset_quantiles(&m.fit.offsets),
+        ),
+        ("gaps_total", phase.gaps.len().into()),
+        ("gaps_unmatched", m.miss.len().into()),
+        ("unmatched_gaps_per_s", finite(noise.per_s).into()),
+        ("unmatched_time_share", finite(noise.time_share).into()),
+        ("matched_preemptions", m.preempted.len().into()),
+        ("matched_merged", m.merged.len().into()),
+        (
+            "merged_rule",
+            "a matched gap that began before its call (widened by the skew): the IPI arrived \
+             while the victim was off its loop and was handled at that gap's end; counted as \
+             seen, not in the victim cost"
+                .into(),
+        ),
+        (
+            "preemption_rule",
+            format!(
+                "a matched gap over {} ms is a preemption, not an IPI",
+                PREEMPTION_S * 1e3
+            )
+            .into(),
+        ),
+        ("gaps_dropped", phase.spin.dropped.into()),
+        ("loc_delta", d(before.loc, after.loc).into()),
+        ("res_delta", d(before.res, after.res).into()),
+        (
+            "quiet_median_cycles",
+            report::model::stats::median_sorted(&phase.quiet).into(),
+        ),
+        (
+            "quiet_p999_cycles",
+            report::model::stats::percentile_sorted(&phase.quiet, 99.9).into(),
+        ),
+        (
+            "threshold_rule",
+            format!("max(quiet p99.9 x {THRESHOLD_FACTOR}, {THRESHOLD_FLOOR})").into(),
+        ),
+        ("match_skew_cycles", m.skew.into()),
+        // The initiator CPU's TSC minus the victim's (the ping-pong's B
+        // minus A), if the fastest transfers are alike both ways.
+        ("tsc_offset_cycles", phase.skew.offset().into()),
+        (
+            "match_skew_rule",
+            "measured before the phase: 2000 TSC ping-pongs between the CPUs; the larger of \
+             the two minimum one-way differences (fastest transfer plus offset), which no \
+             offset can exceed"
+                .into(),
+        ),
+        (
+            "victim_cost",
+            "matched gap minus one quiet loop iteration (median)".into(),
+        ),
+        ("clock", ClockKind::Tsc.into()),
+    ])
+}
+
+/// The victim's gaps no real call claimed: how many a second, and the
+/// share of the phase's time they took. They set how often a window
+/// meets a gap by chance, which the control measures.
+pub(crate) struct Noise {
+    pub per_s: f64,
+    pub time_share: f64,
+}
+
+impl Noise {
+    pub fn of(tsc_hz: f64, elapsed: Duration, miss: &[Gap]) -> Noise {
+        let secs = elapsed.as_secs_f64();
+        let lost: u64 = miss.iter().map(|g| g.cycles).sum();
+        Noise {
+            per_s: miss.len() as f64 / secs,
+            time_share: lost as f64 / (secs * tsc_hz),
+        }
+    }
+}
+
+/// Quantiles of the calls' offsets nearest zero (sorted), for the record.
+fn offset_quantiles(sorted: &[i64]) -> serde_json::Value {
+    let q = |p: f64| report::model::stats::percentile_sorted(sorted, p);
+    serde_json::json!({
+        "n": sorted.len(),
+        "p1": finite(q(1.0)),
+        "p10": finite(q(10.0)),
+        "p50": finite(q(50.0)),
+        "p90": finite(q(90.0)),
+        "p99": finite(q(99.0)),
+    })
+}
+
+/// What a reader must know about an ipi.* figure.
+pub(crate) fn notes(
+    ctx: &Ctx,
+    row: IrqRow,
+    row_delta: u64,
+    phase: &Phase,
+    m: &Matched,
+    control_rate: f64,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if row_delta == 0 {
+        notes.push(format!(
+            "the victim's {} count did not change: no IPIs were counted (lazy-TLB skip, broadcast flush, or paravirt flush)",
+            row.name()
+        ));
+    }
+    if row == IrqRow::Tlb {
+        notes.push("a TLB shootdown is a function-call IPI: it also counts in CAL".into());
+    }
+    if phase.fired.reset_ipis > 0 {
+        notes.push(format!(
+            "{} pool resets sent an IPI of their own: taken out of the {} delta the seen ratio divides by",
+            phase.fired.reset_ipis,
+            row.name()
+        ));
+    }
+    let noise = &m.noise;
+    notes.push(format!(
+        "attribution by timing. Control, interleaved with the real calls: {:.1}% of no-IPI windows as long as the real ones matched a victim gap by the same rule (control_match_rate): the chance a call whose IPI never came is matched. \
+         The victim's unmatched gaps, {:.0}/s taking {:.1}% of its time, set that chance",
+        control_rate * 100.0,
+        noise.per_s,
+        noise.time_share * 100.0
+    ));
+    if let Some(hv) = &ctx.env.cpu.hypervisor {
+        notes.push(format!(
+            "{hv} guest: with paravirt TLB flush a preempted victim vCPU gets no IPI (the host flushes on re-entry), \
+             and host preemption shows as unmatched gaps"
+        ));
+    }
+    if !ctx.placement.victim_isolated {
+        notes.push(
+            "victim CPU not isolated: ticks and housekeeping interrupts add unmatched gaps".into(),
+        );
+    }
+    if !m.merged.is_empty() {
+        notes.push(format!(
+            "{} IPIs were handled at the end of a gap that began before their call (the victim already off its loop): counted as seen, not priced",
+            m.merged.len()
+        ));
+    }
+    if !m.preempted.is_empty() {
+        notes.push(format!(
+            "{} calls matched a victim preemption (gap over {} ms): not counted as IPIs seen",
+            m.preempted.len(),
+            PREEMPTION_S * 1e3
+        ));
+    }
+    if phase.spin.dropped > 0 {
+        notes.push(format!(
+            "{} gaps did not fit the buffer and were dropped",
+            phase.spin.dropped
+        ));
+    }
+    notes
+}
