@@ -66,6 +66,8 @@ pub(crate) struct Check {
     pub control_labelled: usize,
     /// Control windows in the check phase.
     pub controls: usize,
+    /// Events of the function from the first call to the last.
+    pub events: usize,
     /// Calls whose window held an event in no gap, or only in a gap
     /// another window had claimed.
     pub without_gap: usize,
@@ -74,6 +76,10 @@ pub(crate) struct Check {
     /// among them).
     pub other: usize,
     pub timing: ipi_label::TimingCheck,
+    /// Of the held-out calls' picks over the preemption length (which the
+    /// timing rule counts neither as seen nor priced): how many, and how
+    /// many held an event (the IPI ran in that long gap).
+    pub preempted_picks: (usize, usize),
     /// The victim's unlabelled gaps a second: the check's noise, to set
     /// against the priced phase's.
     pub noise_per_s: f64,
@@ -184,20 +190,39 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
             &Seen::of(held_labels.claimed, long).all(),
             &l.times,
         ),
+        events: span_events(&p.fired.windows, skew, &l.times),
         noise_per_s: noise.per_s,
+        preempted_picks: (
+            by_timing.preempted.len(),
+            by_timing
+                .preempted
+                .iter()
+                .filter(|g| ipi_label::holds(&l.times, g))
+                .count(),
+        ),
         labelled_median: (!cost.is_empty())
             .then(|| report::model::stats::median_sorted(&cost) - quiet),
     };
     if (c.labelled as u64) * 2 < c.ipis {
         return Err(format!(
-            "the trace labelled only {} of the {} IPIs counted",
-            c.labelled, c.ipis
+            "the trace labelled only {} of the {} IPIs counted ({} events of {} in the calls' span, {} calls with an event in no gap)",
+            c.labelled, c.ipis, c.events, c.func, c.without_gap
         ));
     }
     if c.timing.claimed == 0 {
         return Err("the timing rule claimed no gap in the held-out calls".into());
     }
     Ok(c)
+}
+
+/// Event times from the first window's start to the last one's end
+/// (widened by the skew).
+fn span_events(windows: &[(u64, u64)], skew: u64, times: &[u64]) -> usize {
+    let (Some(&(lo, _)), Some(&(_, hi))) = (windows.first(), windows.last()) else {
+        return 0;
+    };
+    let (lo, hi) = (lo.saturating_sub(skew), hi.saturating_add(skew));
+    times.iter().filter(|&&t| (lo..=hi).contains(&t)).count()
 }
 
 /// The check's figures for the record.
@@ -225,11 +250,14 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
             "labelled_ratio": share(c.labelled, c.ipis as usize),
             "controls": c.controls,
             "controls_labelled": c.control_labelled,
+            "events_in_span": c.events,
             "calls_with_event_in_no_gap": c.without_gap,
             "other_function_events": c.other,
             "timing_claimed": c.timing.claimed,
             "timing_claimed_without_event": c.timing.unlabelled,
             "timing_missed_labelled": c.timing.missed,
+            "timing_preemption_picks": c.preempted_picks.0,
+            "timing_preemption_picks_labelled": c.preempted_picks.1,
             "unlabelled_gaps_per_s": c.noise_per_s,
             "labelled_median_cycles": c.labelled_median,
         }),
