@@ -30,7 +30,7 @@
 use super::ipi_check;
 use super::ipi_label;
 use super::ipi_match::{self, share, Tolerance};
-use super::ipi_record::{self, Noise};
+use super::ipi_record;
 use super::record::{self, finite};
 use super::{Ctx, Experiment, Stop};
 use crate::placement::pin_current_thread;
@@ -503,6 +503,25 @@ pub(crate) struct Matched {
     /// Whether the tolerance came from the trace check's labels.
     pub fit_to_trace: bool,
     pub noise: Noise,
+}
+
+/// The victim's gaps no real call claimed: how many a second, and the
+/// share of the phase's time they took. They set how often a window
+/// meets a gap by chance, which the control measures.
+pub(crate) struct Noise {
+    pub per_s: f64,
+    pub time_share: f64,
+}
+
+impl Noise {
+    pub fn of(tsc_hz: f64, elapsed: Duration, miss: &[Gap]) -> Noise {
+        let secs = elapsed.as_secs_f64();
+        let lost: u64 = miss.iter().map(|g| g.cycles).sum();
+        Noise {
+            per_s: miss.len() as f64 / secs,
+            time_share: lost as f64 / (secs * tsc_hz),
+        }
+    }
 }
 
 /// A matched gap longer than `PREEMPTION_S`, in TSC cycles.

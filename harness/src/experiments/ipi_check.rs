@@ -11,10 +11,9 @@
 //! check gives too little to go on, the priced phase fits its tolerance
 //! against its own control and the false_match_rate is the control's.
 
-use super::ipi::{self, Control, IpiExperiment, IrqRow, Pace, Phase, Seen};
+use super::ipi::{self, Control, IpiExperiment, IrqRow, Noise, Pace, Phase, Seen};
 use super::ipi_label::{self, Labels};
 use super::ipi_match::{self, share};
-use super::ipi_record::Noise;
 use super::Ctx;
 use anyhow::Result;
 use std::time::Duration;
@@ -221,8 +220,7 @@ fn span_events(windows: &[(u64, u64)], skew: u64, times: &[u64]) -> usize {
     let (Some(&(lo, _)), Some(&(_, hi))) = (windows.first(), windows.last()) else {
         return 0;
     };
-    let (lo, hi) = (lo.saturating_sub(skew), hi.saturating_add(skew));
-    times.iter().filter(|&&t| (lo..=hi).contains(&t)).count()
+    ipi_label::between(times, lo.saturating_sub(skew), hi.saturating_add(skew)).len()
 }
 
 /// The check's figures for the record.

@@ -233,22 +233,14 @@ pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, times: &[u64])
     let mut without_gap = 0;
     for &(ws, we) in windows {
         let (lo, hi) = (ws.saturating_sub(skew), we.saturating_add(skew));
-        let first = times.partition_point(|&t| t < lo);
-        let inside = times[first..].iter().take_while(|&&t| t <= hi);
-        let mut any = false;
-        let mut got = false;
-        for &t in inside {
-            any = true;
-            if let Some(i) = holding(gaps, t) {
-                if claimed[i].is_none() {
-                    claimed[i] = Some(lo);
-                    got = true;
-                    break;
-                }
-            }
-        }
-        if any && !got {
-            without_gap += 1;
+        let inside = between(times, lo, hi);
+        let free = inside
+            .iter()
+            .find_map(|&t| holding(gaps, t).filter(|&i| claimed[i].is_none()));
+        match free {
+            Some(i) => claimed[i] = Some(lo),
+            None if !inside.is_empty() => without_gap += 1,
+            None => {}
         }
     }
     Labelled {
@@ -279,10 +271,16 @@ pub fn check_timing(timing: &[Gap], labelled: &[Gap], times: &[u64]) -> TimingCh
     }
 }
 
+/// The (sorted) event times in `[lo, hi]`.
+pub fn between(times: &[u64], lo: u64, hi: u64) -> &[u64] {
+    let first = times.partition_point(|&t| t < lo);
+    let end = first + times[first..].partition_point(|&t| t <= hi);
+    &times[first..end]
+}
+
 /// Whether gap `g` holds one of the (sorted) event times.
 pub fn holds(times: &[u64], g: &Gap) -> bool {
-    let i = times.partition_point(|&t| t < g.start);
-    times.get(i).is_some_and(|&t| t <= g.end())
+    !between(times, g.start, g.end()).is_empty()
 }
 
 /// The most wrong picks the label fit allows, as a share of its picks:
@@ -394,6 +392,24 @@ mod tests {
         Gap { start, cycles }
     }
 
+    /// The fit tests' grid, cycles.
+    const GRID: (u64, u64) = (10, 20_000);
+
+    /// The i-th call of the fit tests: 1000 cycles, one every 50,000.
+    fn call(i: u64) -> (u64, u64) {
+        (100_000 + i * 50_000, 101_000 + i * 50_000)
+    }
+
+    /// The label fit on `GRID`, no pick a preemption.
+    fn fit(gaps: &[Gap], windows: &[(u64, u64)], times: &[u64]) -> Tolerance {
+        fit_tolerance(gaps, windows, 0, GRID, times, u64::MAX)
+    }
+
+    /// `GRID`'s steps.
+    fn steps() -> Vec<u64> {
+        ipi_match::grid(GRID.0, GRID.1, ipi_match::GRID_STEPS)
+    }
+
     #[test]
     fn cpumask_groups() {
         assert_eq!(cpumask(0), "1");
@@ -471,7 +487,7 @@ mod tests {
         let mut times = Vec::new();
         let mut windows = Vec::new();
         for i in 0..100u64 {
-            let (ws, we) = (100_000 + i * 50_000, 101_000 + i * 50_000);
+            let (ws, we) = call(i);
             windows.push((ws, we));
             let end = match i {
                 0..=9 => we - 50,
@@ -485,10 +501,10 @@ mod tests {
             }
         }
         gaps.sort_by_key(|g| g.start);
-        let tol = fit_tolerance(&gaps, &windows, 0, (10, 20_000), &times, u64::MAX);
+        let tol = fit(&gaps, &windows, &times);
         // All 100 right from after >= 2900 up to the chance gaps' 5000;
         // of those ties, the widest pair on the grid.
-        let steps = ipi_match::grid(10, 20_000, ipi_match::GRID_STEPS);
+        let steps = steps();
         let below_5000 = *steps.iter().filter(|&&s| s < 5000).max().unwrap();
         assert_eq!((tol.before, tol.after), (20_000, below_5000), "{tol:?}");
         assert!(below_5000 >= 2900);
@@ -518,7 +534,7 @@ mod tests {
         let mut times = Vec::new();
         let mut windows = Vec::new();
         for i in 0..100u64 {
-            let (ws, we) = (100_000 + i * 50_000, 101_000 + i * 50_000);
+            let (ws, we) = call(i);
             windows.push((ws, we));
             match i {
                 1 => {
@@ -541,8 +557,8 @@ mod tests {
                 }
             }
         }
-        let tol = fit_tolerance(&gaps, &windows, 0, (10, 20_000), &times, u64::MAX);
-        let steps = ipi_match::grid(10, 20_000, ipi_match::GRID_STEPS);
+        let tol = fit(&gaps, &windows, &times);
+        let steps = steps();
         let first_1000 = *steps.iter().find(|&&s| s >= 1000).unwrap();
         assert_eq!((tol.before, tol.after), (10, first_1000), "{tol:?}");
     }
@@ -557,7 +573,7 @@ mod tests {
         let mut times = Vec::new();
         let mut windows = Vec::new();
         for i in 0..100u64 {
-            let (ws, we) = (100_000 + i * 50_000, 101_000 + i * 50_000);
+            let (ws, we) = call(i);
             windows.push((ws, we));
             if i % 10 == 0 {
                 gaps.push(g(ws - 5000, 6000));
@@ -566,7 +582,7 @@ mod tests {
                 times.push(we - 100);
             }
         }
-        let tol = fit_tolerance(&gaps, &windows, 0, (10, 20_000), &times, u64::MAX);
+        let tol = fit(&gaps, &windows, &times);
         assert!(tol.after >= 500, "{tol:?}");
         assert_eq!(
             ipi_match::attribute(&gaps, &windows, 0, tol).hit.len(),

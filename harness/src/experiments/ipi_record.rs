@@ -8,8 +8,6 @@ use super::ipi_match;
 use super::record::{self, finite};
 use super::Ctx;
 use crate::schema::ClockKind;
-use std::time::Duration;
-use workloads::ipi::Gap;
 
 /// The raw figures behind an ipi.* result.
 pub(crate) fn params(
@@ -125,25 +123,6 @@ pub(crate) fn params(
         ),
         ("clock", ClockKind::Tsc.into()),
     ])
-}
-
-/// The victim's gaps no real call claimed: how many a second, and the
-/// share of the phase's time they took. They set how often a window
-/// meets a gap by chance, which the control measures.
-pub(crate) struct Noise {
-    pub per_s: f64,
-    pub time_share: f64,
-}
-
-impl Noise {
-    pub fn of(tsc_hz: f64, elapsed: Duration, miss: &[Gap]) -> Noise {
-        let secs = elapsed.as_secs_f64();
-        let lost: u64 = miss.iter().map(|g| g.cycles).sum();
-        Noise {
-            per_s: miss.len() as f64 / secs,
-            time_share: lost as f64 / (secs * tsc_hz),
-        }
-    }
 }
 
 /// Quantiles of the calls' offsets nearest zero (sorted), for the record.
