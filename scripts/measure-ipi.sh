@@ -8,8 +8,8 @@
 # tolerance of its return, fitted against half of the control's
 # windows; the other half gives the rate: control_match_rate). Where
 # the kernel has the csd:csd_function_entry tracepoint and we are root,
-# a traced check phase before the priced one fits the tolerance instead,
-# to the kernel's labels of the IPIs' gaps on half its calls, and on the
+# traced check blocks interleaved with the priced ones fit the tolerance
+# instead, to the kernel's labels of the IPIs' gaps on half their calls, and on the
 # other half counts the claimed gaps that held no event of the IPI's
 # function: that is the false_match_rate (otherwise the control's rate
 # is). Bars: seen >= 99% of the TLB delta (less pool-reset IPIs),
@@ -53,7 +53,7 @@ jq -r --arg id "$id" '
 	  "  false_match_rate \($i.false_match_rate // "not recorded") \(if ($i.false_match_rate // 1) <= 0.02 then "(<= 0.02)" else "(ABOVE 0.02)" end): \($p.false_match_rule // "the control'"'"'s share over \($p.control_calls // 0) windows"); pool-reset IPIs \($p.pool_reset_ipis // 0)",
 	  (if $p.trace_check.timing_claimed then
 	    ($p.trace_check) as $c
-	    | "  trace check (\($c.calls) calls before the priced phase, \($c.held_out_calls) held out): timing claimed \($c.timing_claimed), \($c.timing_claimed_without_event) without an event, missed \($c.timing_missed_labelled) labelled; the trace labelled \($c.labelled) of \($c.ipis) IPIs and \($c.controls_labelled) of \($c.controls) control windows; control_match_rate \($p.control_match_rate) over \($p.control_calls) windows"
+	    | "  trace check (\($c.calls) calls in check blocks interleaved with the priced ones, \($c.held_out_calls) held out): timing claimed \($c.timing_claimed), \($c.timing_claimed_without_event) without an event, missed \($c.timing_missed_labelled) labelled; the trace labelled \($c.labelled) of \($c.ipis) IPIs and \($c.controls_labelled) of \($c.controls) control windows; control_match_rate \($p.control_match_rate) over \($p.control_calls) windows"
 	  elif $p.trace_check.skipped then "  trace check skipped: \($p.trace_check.skipped); control_match_rate \($p.control_match_rate)"
 	  else empty end),
 	  (if $p.match_tolerance_before_cycles then

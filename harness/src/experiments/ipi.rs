@@ -11,8 +11,9 @@
 //! counted, not priced. Counted that way, `interruptions_seen` / delta of
 //! the row the method produces (TLB or CAL) on the victim CPU is the
 //! `seen_ratio`. Where the kernel has the `csd:csd_function_entry`
-//! tracepoint (6.5 on) and we are root, a traced check phase before the
-//! priced one (`ipi_check`) fits that tolerance to the kernel's own
+//! tracepoint (6.5 on) and we are root, a traced check, in blocks
+//! interleaved with the priced phase's (`ipi_blocks`, `ipi_check`), fits
+//! that tolerance to the kernel's own
 //! labels of the IPIs' gaps and counts the rule's wrong picks (the
 //! `false_match_rate`); otherwise the tolerance is fitted against an
 //! interleaved no-IPI control and the control's share is the rate. The
@@ -27,6 +28,7 @@
 //! `ipi.kmod.*` with an initiator whose `fire` asks the module for one
 //! kernel-side flush IPI to the victim.
 
+use super::ipi_blocks;
 use super::ipi_check;
 use super::ipi_label;
 use super::ipi_match::{self, share, Tolerance};
@@ -217,6 +219,27 @@ pub(crate) struct Counts {
     pub res: u64,
 }
 
+impl Counts {
+    /// Each count less `b`'s (0 where a counter went back).
+    pub fn minus(self, b: Counts) -> Counts {
+        Counts {
+            tlb: self.tlb.saturating_sub(b.tlb),
+            cal: self.cal.saturating_sub(b.cal),
+            loc: self.loc.saturating_sub(b.loc),
+            res: self.res.saturating_sub(b.res),
+        }
+    }
+
+    pub fn plus(self, b: Counts) -> Counts {
+        Counts {
+            tlb: self.tlb + b.tlb,
+            cal: self.cal + b.cal,
+            loc: self.loc + b.loc,
+            res: self.res + b.res,
+        }
+    }
+}
+
 /// One read of /proc/interrupts (a single file read keeps the victim's
 /// own disturbance at both ends small).
 pub(crate) fn counts(cpu: u32) -> Result<Counts> {
@@ -230,6 +253,7 @@ pub(crate) fn counts(cpu: u32) -> Result<Counts> {
 }
 
 /// What the initiator thread brings back.
+#[derive(Debug, Default)]
 pub(crate) struct Fired {
     /// TSC at start and end of each fire, in time order.
     pub windows: Vec<(u64, u64)>,
@@ -242,6 +266,17 @@ pub(crate) struct Fired {
     pub elapsed: Duration,
     /// Resets that sent an IPI of their own (`Initiator::reset_sends_ipi`).
     pub reset_ipis: u64,
+}
+
+impl Fired {
+    /// Appends a later phase's fires.
+    pub fn extend(&mut self, b: Fired) {
+        self.windows.extend(b.windows);
+        self.controls.extend(b.controls);
+        self.skipped_controls += b.skipped_controls;
+        self.elapsed += b.elapsed;
+        self.reset_ipis += b.reset_ipis;
+    }
 }
 
 /// Sets `done` when dropped, so the victim stops spinning however the
@@ -574,15 +609,22 @@ pub(crate) fn tol_grid(ctx: &Ctx, skew: u64) -> (u64, u64) {
     )
 }
 
-/// Matches a phase by timing: with the (before, after) tolerance the
-/// trace check fitted to its labels (`given`), or else one fitted to the
+/// Matches a phase by timing: with the (before, after) tolerance and
+/// core band the trace check fitted to its labels (`given`), or else one fitted to the
 /// phase's own calls against half of its control windows.
-fn matched(ctx: &Ctx, p: &Phase, given: Option<(u64, u64)>) -> Matched {
+fn matched(ctx: &Ctx, p: &Phase, given: Option<&ipi_check::Check>) -> Matched {
     let skew = p.skew.allowance();
     let hz = ctx.timer.tsc_hz;
     let [fit_half, _] = halves(&p.fired.controls);
     let fit = match given {
-        Some(pair) => Tolerance::given(&p.gaps, &p.fired.windows, &fit_half, skew, pair),
+        Some(c) => Tolerance::given(
+            &p.gaps,
+            &p.fired.windows,
+            &fit_half,
+            skew,
+            c.tolerance,
+            c.core,
+        ),
         None => Tolerance::fit(
             &p.gaps,
             &p.fired.windows,
@@ -647,18 +689,15 @@ impl Experiment for IpiExperiment {
             return Err(Stop::Skipped("no initiator CPU (only one CPU online)".into()).into());
         };
         let rate_hz = ctx.cfg.ipi_rate_hz;
-        // The check first: its trace is set up (and torn down, both
-        // patching kernel text) outside either phase's counts.
-        let check = ipi_check::run(ctx, self, icpu)?;
-        let init = self.initiator()?;
-        let (method, row, describe) = (init.method(), init.row(), init.describe());
-        let pace = Pace {
-            rate_hz,
-            duration: ctx.cfg.ipi_duration,
-            control: Control::Interleaved,
-        };
-        let phase = run_phase(ctx, init, icpu, pace, None)?;
-        let m = matched(ctx, &phase, check.as_ref().ok().map(|c| c.tolerance));
+        let ipi_blocks::Blocks {
+            check,
+            priced: phase,
+            method,
+            row,
+            describe,
+            count: blocks,
+        } = ipi_blocks::run(ctx, self, icpu)?;
+        let m = matched(ctx, &phase, check.as_ref().ok());
         let quiet_median = report::model::stats::median_sorted(&phase.quiet);
         let mut victim: Vec<i64> = m
             .hit
@@ -710,13 +749,25 @@ impl Experiment for IpiExperiment {
             )
             .into(),
         );
+        p.insert("blocks".into(), blocks.into());
+        p.insert(
+            "blocks_rule".into(),
+            format!(
+                "the priced phase ran as {blocks} blocks of duration/{blocks}, each a whole phase \
+                 (its own skew, quiet loop and interrupt counts), merged; with a trace check its \
+                 traced blocks (min(duration, {} s)/{blocks} each) alternate with them, check \
+                 first in odd rounds and priced first in even ones",
+                ipi_check::CHECK_MAX.as_secs()
+            )
+            .into(),
+        );
         p.insert("trace_check".into(), ipi_check::params(&check));
         p.insert(
             "false_match_rule".into(),
             match &check {
                 Ok(_) => {
                     "trace_check: of the victim gaps the timing rule claimed in the traced \
-                          check phase, the share that held no event of the IPI's function"
+                          check blocks, the share that held no event of the IPI's function"
                 }
                 Err(_) => {
                     "control_match_rate (no trace check): the share of no-IPI windows the \

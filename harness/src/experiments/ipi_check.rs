@@ -1,17 +1,18 @@
-//! The traced check phase of `ipi.user.*`: before the priced phase, the
-//! same calls and control run while the kernel's trace labels the
-//! victim's IPI gaps (`ipi_label`). Half the calls fit the timing rule's
-//! tolerance to the labels; on the other half the rule's picks are
-//! counted against them: the gaps it claimed that held no event of the
-//! IPI's function are the `false_match_rate`. The priced phase then runs
-//! untraced, with that tolerance, so no trace event is in its prices.
+//! The traced check of `ipi.user.*`: in blocks interleaved with the
+//! priced phase's (`ipi_blocks`), the same calls and control run while
+//! the kernel's trace labels the victim's IPI gaps (`ipi_label`). Half
+//! the calls fit the timing rule's tolerance to the labels; on the other
+//! half the rule's picks are counted against them: the gaps it claimed
+//! that held no event of the IPI's function are the `false_match_rate`.
+//! The priced blocks run untraced, with that tolerance, so no trace event
+//! is in their prices.
 //!
 //! Where the kernel cannot be traced (not root, a kernel before 6.5, an
 //! initiator whose function is not known, `--no-trace-check`) or the
 //! check gives too little to go on, the priced phase fits its tolerance
 //! against its own control and the false_match_rate is the control's.
 
-use super::ipi::{self, Control, IpiExperiment, IrqRow, Noise, Pace, Phase, Seen};
+use super::ipi::{self, IpiExperiment, IrqRow, Noise, Pace, Phase, Seen};
 use super::ipi_label::{self, Labels};
 use super::ipi_match::{self, share};
 use super::Ctx;
@@ -53,6 +54,9 @@ pub(crate) struct Check {
     /// The timing rule's (before, after) tolerance, cycles, fitted to the
     /// labels of the other half: the priced phase uses it.
     pub tolerance: (u64, u64),
+    /// The core band (`ipi_match::Tolerance::core`) drawn from the same
+    /// half's labels: the priced phase uses it too.
+    pub core: Option<(u64, u64)>,
     /// The fit grid's upper end, cycles: a side there was not bounded by
     /// the labels.
     pub grid_hi: u64,
@@ -94,32 +98,38 @@ impl Check {
     }
 }
 
-/// Runs the check phase for `exp`, or says why there is none.
-pub(crate) fn run(
+/// Runs one traced block of the check for `exp`, or says why it cannot
+/// trace.
+pub(crate) fn block(
     ctx: &Ctx,
     exp: &mut IpiExperiment,
     icpu: u32,
-) -> Result<std::result::Result<Check, NoCheck>> {
-    let pace = Pace {
-        rate_hz: ctx.cfg.ipi_rate_hz,
-        duration: ctx.cfg.ipi_duration.min(CHECK_MAX),
-        control: Control::Interleaved,
-    };
+    pace: Pace,
+) -> Result<std::result::Result<Phase, NoCheck>> {
     let expected = (pace.rate_hz * pace.duration.as_secs_f64()) as usize * 2 + 1024;
-    // Before the phase's counts: enabling the event patches kernel text,
+    // Before the block's counts: enabling the event patches kernel text,
     // which IPIs every CPU.
     let trace = match start_trace(ctx, exp.handler(), expected) {
         Ok(t) => t,
         Err(why) => return Ok(Err(NoCheck::Unavailable(why))),
     };
     let init = exp.initiator()?;
-    let row = init.row();
     let p = ipi::run_phase(ctx, init, icpu, pace, Some(trace))?;
     Ok(match &p.labels {
-        Some(Ok(l)) => checked(ctx, &p, l, row).map_err(NoCheck::Thin),
+        Some(Ok(_)) => Ok(p),
         Some(Err(why)) => Err(NoCheck::Unavailable(why.clone())),
         None => Err(NoCheck::Unavailable("the phase was not traced".into())),
     })
+}
+
+/// The check from its blocks merged (`ipi_blocks::merge`), or why it is
+/// too thin to stand on.
+pub(crate) fn judge(ctx: &Ctx, p: &Phase, row: IrqRow) -> std::result::Result<Check, NoCheck> {
+    match &p.labels {
+        Some(Ok(l)) => checked(ctx, p, l, row).map_err(NoCheck::Thin),
+        Some(Err(why)) => Err(NoCheck::Unavailable(why.clone())),
+        None => Err(NoCheck::Unavailable("the phase was not traced".into())),
+    }
 }
 
 /// Starts the trace of the IPI's function on the victim, or says why not.
@@ -158,8 +168,12 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
             held_out.len()
         ));
     }
-    let grid = ipi::tol_grid(ctx, skew);
-    let tol = ipi_label::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long);
+    let grid = (
+        ipi::tol_grid(ctx, skew).0,
+        (ipi_label::GRID_MAX_S * hz) as u64,
+    );
+    let core = ipi_label::core_band(&p.gaps, &fit_calls, skew, &l.times);
+    let tol = ipi_label::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long, core);
     let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);
     let held_labels = ipi_label::attribute(&p.gaps, &held_out, skew, &l.times);
     let mut lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
@@ -177,6 +191,7 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
         calls: p.fired.windows.len(),
         held_out: held_out.len(),
         tolerance: (tol.before, tol.after),
+        core: tol.core,
         grid_hi: grid.1,
         labelled: labelled.count() + labelled.preempted.len(),
         ipis,
@@ -233,15 +248,25 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
                 ipi_label::EVENT.0, ipi_label::EVENT.1, c.func, ipi_label::CLOCK
             ),
             "phase": format!(
-                "the same calls and control, traced, for min(duration, {} s) before the priced \
-                 phase (which runs untraced): the odd calls fit the timing rule's tolerance to \
-                 the labels (the priced phase uses it), the even ones count its picks",
+                "the same calls and control, traced, for min(duration, {} s) in all, in blocks \
+                 interleaved with the priced phase's (which run untraced; see blocks_rule): the \
+                 odd calls fit the timing rule's tolerance to the labels (the priced phase uses \
+                 it), the even ones count its picks",
                 CHECK_MAX.as_secs()
             ),
             "calls": c.calls,
             "held_out_calls": c.held_out,
             "tolerance_before_cycles": c.tolerance.0,
             "tolerance_after_cycles": c.tolerance.1,
+            "core_before_cycles": c.core.map(|b| b.0),
+            "core_after_cycles": c.core.map(|b| b.1),
+            "core_rule": format!(
+                "the central {:.0}% of the fitting calls' labelled gap ends (return minus gap end, \
+                 no delay taken off); a gap ending in it is picked before a longer one ending \
+                 elsewhere in the tolerance (none from under {} labelled gaps)",
+                ipi_label::CORE_SHARE * 100.0,
+                ipi_label::CORE_MIN
+            ),
             "fit_wrong_share_max": ipi_label::FIT_WRONG_SHARE,
             "ipis": c.ipis,
             "labelled": c.labelled,
@@ -284,7 +309,7 @@ pub(crate) fn notes(
         }
     };
     let mut notes = vec![format!(
-        "checked against the kernel's trace ({}:{} of {} on the victim CPU) in a phase of {} calls before this one: the timing rule's tolerance was fitted to the labels of half of them; on the other {} it claimed {} gaps, of which {} ({:.2}%, the false_match_rate) held no event of {}, and it left {} labelled ones. The trace labelled {} of the {} IPIs counted in {} there, and {} of {} control windows",
+        "checked against the kernel's trace ({}:{} of {} on the victim CPU) in traced blocks of {} calls in all, interleaved with this phase's: the timing rule's tolerance was fitted to the labels of half of them; on the other {} it claimed {} gaps, of which {} ({:.2}%, the false_match_rate) held no event of {}, and it left {} labelled ones. The trace labelled {} of the {} IPIs counted in {} there, and {} of {} control windows",
         ipi_label::EVENT.0,
         ipi_label::EVENT.1,
         c.func,
@@ -305,7 +330,7 @@ pub(crate) fn notes(
         if v >= c.grid_hi {
             notes.push(format!(
                 "the tolerance's {side} side sits at the fit grid's end ({} us): the labels did not bound it there, the grid did",
-                ipi_match::GRID_MAX_S * 1e6
+                ipi_label::GRID_MAX_S * 1e6
             ));
         }
     }

@@ -57,6 +57,11 @@ pub struct Tolerance {
     /// The usual call length (`USUAL` percentile), cycles: only the
     /// excess over it counts as a delay.
     pub usual_call: u64,
+    /// Where the trace's labels put most IPIs' gap ends, cycles before and
+    /// after the return (`ipi_label::core`, raw: no delay taken off): a
+    /// gap ending in it is preferred to a longer one ending elsewhere in
+    /// the tolerance. None without labels: the longest gap wins.
+    pub core: Option<(u64, u64)>,
 }
 
 /// Percentile taken as "usual": the median call. A delay after the
@@ -153,6 +158,7 @@ pub fn reaches(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, usual_call: u64)
         before: 0,
         after: 0,
         usual_call,
+        core: None,
     };
     overlapping(gaps, windows, skew)
         .filter(|(_, r)| !r.is_empty())
@@ -268,18 +274,21 @@ impl Tolerance {
         )
     }
 
-    /// The fit's figures for a tolerance chosen elsewhere (from the
-    /// trace's labels, `ipi_label::fit_tolerance`): the usual call from
-    /// these windows, the shares within it, the offsets.
+    /// The fit's figures for a tolerance and core band chosen elsewhere
+    /// (from the trace's labels, `ipi_label::fit_tolerance`): the usual
+    /// call from these windows, the shares within it, the offsets.
     pub fn given(
         gaps: &[Gap],
         windows: &[(u64, u64)],
         fit_controls: &[(u64, u64)],
         skew: u64,
         (before, after): (u64, u64),
+        core: Option<(u64, u64)>,
     ) -> Fit {
         let sets = reach_sets(gaps, windows, fit_controls, skew);
-        Tolerance::with_reaches(windows, fit_controls, sets, (before, after))
+        let mut fit = Tolerance::with_reaches(windows, fit_controls, sets, (before, after));
+        fit.tol.core = core;
+        fit
     }
 
     /// The `Fit` of a pair from the reach sets (`reach_sets`).
@@ -296,6 +305,7 @@ impl Tolerance {
                 before,
                 after,
                 usual_call,
+                core: None,
             },
             calls_within: share(within(&calls, before, after), windows.len()),
             controls_within: share(within(&control, before, after), fit_controls.len()),
@@ -319,6 +329,16 @@ impl Tolerance {
     fn near(&self, w: (u64, u64), g: Gap) -> bool {
         let d = self.offset(w, g);
         d <= self.before as i64 && -d <= self.after as i64
+    }
+
+    /// Whether gap `g` ends in the core band around the return of call
+    /// `w`, by the raw distance (a gap that ended early in a delayed call
+    /// is near by `offset`, not here).
+    fn in_core(&self, (_, we): (u64, u64), g: Gap) -> bool {
+        self.core.is_some_and(|(before, after)| {
+            let d = we.wrapping_sub(g.end()) as i64;
+            d <= before as i64 && -d <= after as i64
+        })
     }
 }
 
@@ -347,13 +367,20 @@ pub struct Claimed {
 /// longest took sub-microsecond gaps that followed the IPI's on a guest
 /// where no IPI costs under 7 us.) Gaps come from one loop, so they are
 /// disjoint and in time order; windows are in time order.
+///
+/// With a core band (`Tolerance::core`, from the trace's labels), a gap
+/// ending in it goes before longer ones ending elsewhere: on a PVM guest
+/// a long call often held an unlabelled gap of 25-35 us near its start
+/// that the delay allowance brought within the tolerance, and the
+/// longest-gap rule took it over the IPI's 11 us gap at the return.
 pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, tol: Tolerance) -> Claimed {
     let mut claimed = vec![None; gaps.len()];
     for (w, range) in overlapping(gaps, windows, skew) {
+        let key = |i: usize| (tol.in_core(w, gaps[i]), gaps[i].cycles);
         let best = range
             .filter(|&i| claimed[i].is_none() && tol.near(w, gaps[i]))
             .fold(None, |best: Option<usize>, i| match best {
-                Some(b) if gaps[b].cycles >= gaps[i].cycles => Some(b),
+                Some(b) if key(b) >= key(i) => Some(b),
                 _ => Some(i),
             });
         if let Some(i) = best {
@@ -392,6 +419,7 @@ mod tests {
         before: u64::MAX / 4,
         after: u64::MAX / 4,
         usual_call: 0,
+        core: None,
     };
 
     /// Before/after tolerances with usual lengths that never widen.
@@ -400,6 +428,7 @@ mod tests {
             before,
             after,
             usual_call: u64::MAX / 4,
+            core: None,
         }
     }
 
@@ -436,6 +465,7 @@ mod tests {
             before: 20,
             after: 20,
             usual_call: 100,
+            core: None,
         };
         assert_eq!(t.offset((0, 400), g(50, 40)), 10);
         assert_eq!(attribute(&[g(50, 40)], &[(0, 400)], 0, t).hit.len(), 1);
@@ -446,6 +476,32 @@ mod tests {
         // a preemption that began in the call) is not widened for.
         assert_eq!(t.offset((0, 100), g(50, 240)), -190);
         assert_eq!(attribute(&[g(50, 240)], &[(0, 100)], 0, t).hit.len(), 0);
+    }
+
+    #[test]
+    fn a_gap_ending_in_the_core_band_goes_before_a_longer_one() {
+        // A delayed call (40,000 cycles, usual 20,000): a 26,000-cycle gap
+        // near its start ends 13,000 before the return, 0 once the delay
+        // is taken off; the IPI's 11,000-cycle gap ends at the return, and
+        // a 300-cycle gap follows it, ending 400 after.
+        let (ipi, early, after) = (g(29_000, 11_000), g(1_000, 26_000), g(40_100, 300));
+        let gaps = [early, ipi, after];
+        let mut t = Tolerance {
+            before: 2_000,
+            after: 2_000,
+            usual_call: 20_000,
+            core: None,
+        };
+        // Without a band, the longest within the tolerance.
+        assert_eq!(attribute(&gaps, &[(0, 40_000)], 0, t).hit, vec![early]);
+        // With one, the gap ending in it; of two ending in it, the longer
+        // (not the nearer: the short one after the IPI's).
+        t.core = Some((1_500, 1_500));
+        assert_eq!(attribute(&gaps, &[(0, 40_000)], 0, t).hit, vec![ipi]);
+        // The band is raw: the early gap, at 0 after the delay, is not in
+        // it, and alone it is still picked by the tolerance.
+        let c = attribute(&[early, after], &[(0, 40_000)], 0, t);
+        assert_eq!(c.hit, vec![early]);
     }
 
     #[test]

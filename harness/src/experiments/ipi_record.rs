@@ -45,13 +45,18 @@ pub(crate) fn params(
         (
             "matching",
             "each fire's TSC window claims the longest unclaimed victim gap overlapping it that \
-             ends within the tolerance of the fire's return (one that began before the window: \
-             merged, seen, not priced)"
+             ends within the tolerance of the fire's return, one ending in the core band \
+             (trace_check.core_*, when the labels gave one) before any other (one that began \
+             before the window: merged, seen, not priced)"
                 .into(),
         ),
         ("match_tolerance_before_cycles", m.fit.tol.before.into()),
         ("match_tolerance_after_cycles", m.fit.tol.after.into()),
         ("match_usual_call_cycles", m.fit.tol.usual_call.into()),
+        (
+            "match_core_cycles",
+            m.fit.tol.core.map(|(b, a)| vec![b, a]).into(),
+        ),
         (
             "match_tolerance_rule",
             if m.fit_to_trace {

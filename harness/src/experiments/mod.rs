@@ -39,6 +39,7 @@
 pub mod deferred;
 pub mod entry;
 pub mod ipi;
+pub mod ipi_blocks;
 pub mod ipi_check;
 pub mod ipi_label;
 pub mod ipi_match;
