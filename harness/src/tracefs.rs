@@ -16,8 +16,42 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Prefix of our instance names: `entrybench-<pid>-<n>`.
+/// Prefix of our instance names: `entrybench-<pid ns>-<pid>-<n>` (and
+/// `entrybench-<pid>-<n>` before the namespace was in the name).
 const INSTANCE_PREFIX: &str = "entrybench-";
+
+/// This process's PID namespace, as the inode number `/proc/self/ns/pid`
+/// links to (0 where it cannot be read). Tracefs is shared across
+/// containers: a process id is only ours to look up in our namespace.
+fn pid_namespace() -> u64 {
+    fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Whether an instance named `name` was left by a killed entrybench: it
+/// names a process of our PID namespace (or none, in the old form) that
+/// `alive` says is gone. An instance of another namespace's run is never
+/// stale to us: its process id means nothing here.
+fn is_stale(name: &str, our_ns: u64, alive: impl Fn(u32) -> bool) -> bool {
+    let Some(rest) = name.strip_prefix(INSTANCE_PREFIX) else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('-').collect();
+    let (ns, pid) = match parts[..] {
+        [ns, pid, _] => (ns.parse::<u64>().ok(), pid),
+        [pid, _] => (Some(our_ns), pid),
+        _ => return false,
+    };
+    match (ns, pid.parse::<u32>()) {
+        (Some(ns), Ok(pid)) => ns == our_ns && !alive(pid),
+        _ => false,
+    }
+}
 
 /// Tracepoints to toggle, in order of preference: quiet ones, each with
 /// few call sites and no hot path (one fires per fork, exec, rename,
@@ -154,24 +188,19 @@ impl Tracefs {
         }))
     }
 
-    /// Removes instances a killed entrybench left behind (named with a
-    /// process id that no longer exists): their enabled events would keep
-    /// the static key on. Returns their names.
+    /// Removes instances a killed entrybench left behind (`is_stale`):
+    /// their enabled events would keep the static key on. Returns their
+    /// names.
     pub fn remove_stale_instances(&self) -> Vec<String> {
         let Ok(rd) = fs::read_dir(self.instances()) else {
             return Vec::new();
         };
+        let ns = pid_namespace();
+        let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
         let mut removed = Vec::new();
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let Some(pid) = name
-                .strip_prefix(INSTANCE_PREFIX)
-                .and_then(|r| r.split('-').next())
-                .and_then(|p| p.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if !Path::new(&format!("/proc/{pid}")).exists() && fs::remove_dir(e.path()).is_ok() {
+            if is_stale(&name, ns, alive) && fs::remove_dir(e.path()).is_ok() {
                 removed.push(name);
             }
         }
@@ -212,14 +241,18 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// `instances/entrybench-<pid>-<n>`, with the first free n.
+    /// `instances/entrybench-<pid ns>-<pid>-<n>`, with the first free n.
     pub fn create(fs: &Tracefs) -> Result<Instance, Unavailable> {
         let parent = fs.instances();
         if !parent.is_dir() {
             return Err(Unavailable("tracefs has no instances directory".into()));
         }
         for n in 0..100 {
-            let dir = parent.join(format!("{INSTANCE_PREFIX}{}-{n}", std::process::id()));
+            let dir = parent.join(format!(
+                "{INSTANCE_PREFIX}{}-{}-{n}",
+                pid_namespace(),
+                std::process::id()
+            ));
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok(Instance { dir }),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -316,5 +349,33 @@ mod tests {
         let esc = "36 25 0:12 / /tmp/a\\040b rw - tracefs tracefs rw";
         assert_eq!(parse_mountinfo_line(esc), Some("/tmp/a b".into()));
         assert_eq!(unescape("a\\134b\\0"), "a\\b\\0");
+    }
+
+    #[test]
+    fn only_our_namespaces_dead_runs_are_stale() {
+        let alive = |pid: u32| pid == 7;
+        // Ours, by namespace: stale when the process is gone.
+        assert!(is_stale("entrybench-4026531836-9-0", 4026531836, alive));
+        assert!(!is_stale("entrybench-4026531836-7-0", 4026531836, alive));
+        // Another namespace's run: its process id means nothing here.
+        assert!(!is_stale("entrybench-4026532000-9-0", 4026531836, alive));
+        // The old form (no namespace) is taken as ours.
+        assert!(is_stale("entrybench-9-0", 4026531836, alive));
+        assert!(!is_stale("entrybench-7-3", 4026531836, alive));
+        // Not ours, or not a name we write.
+        for other in [
+            "perf-9-0",
+            "entrybench-x-9-0",
+            "entrybench-9",
+            "entrybench-1-2-3-4",
+        ] {
+            assert!(!is_stale(other, 4026531836, alive), "{other}");
+        }
+    }
+
+    #[test]
+    fn our_pid_namespace_is_read() {
+        // Linux always has /proc/self/ns/pid (since 3.8).
+        assert_ne!(pid_namespace(), 0);
     }
 }

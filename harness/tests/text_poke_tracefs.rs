@@ -141,14 +141,15 @@ fn drop_and_panic_restore(before: &State) {
     assert_eq!(&state(), before, "after a panic with the event on");
 }
 
-/// Our instance names of a child process (seen through any mount).
+/// Our instance names of a child process (seen through any mount), in
+/// the child's (our) PID namespace.
 fn child_instances(pid: u32) -> Vec<String> {
     let fs = Tracefs::open(false).expect("tracefs");
     fs.enabled_events()
         .unwrap()
         .into_iter()
         .map(|(n, _)| n)
-        .filter(|n| n.starts_with(&format!("entrybench-{pid}-")))
+        .filter(|n| common::instance_pid(n) == Some(pid))
         .collect()
 }
 

@@ -159,3 +159,16 @@ pub fn committed_results() -> Vec<String> {
         .map(|f| root().join(f).to_string_lossy().into_owned())
         .collect()
 }
+
+/// The process id in one of entrybench's tracing instance names,
+/// `entrybench-<pid ns>-<pid>-<n>`; None for any other name.
+pub fn instance_pid(name: &str) -> Option<u32> {
+    match name
+        .strip_prefix("entrybench-")?
+        .split('-')
+        .collect::<Vec<_>>()[..]
+    {
+        [_, pid, _] => pid.parse().ok(),
+        _ => None,
+    }
+}
