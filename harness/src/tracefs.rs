@@ -33,12 +33,18 @@ fn pid_namespace() -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether an instance named `name` was left by a killed entrybench: it
-/// names a process of our PID namespace (or none, in the old form) that
-/// `alive` says is gone. An instance of another namespace's run is never
-/// stale to us: its process id means nothing here.
-fn is_stale(name: &str, our_ns: u64, alive: impl Fn(u32) -> bool) -> bool {
-    let Some(rest) = name.strip_prefix(INSTANCE_PREFIX) else {
+/// Prefix of our private mount points under the temporary directory:
+/// `entrybench-tracefs-<pid ns>-<pid>-<random>`.
+const MOUNT_PREFIX: &str = "entrybench-tracefs-";
+
+/// Whether an instance or private mount named `name` (`prefix` then
+/// `<pid ns>-<pid>-<n>`) was left by a killed entrybench: it names a
+/// process of our PID namespace (or, an instance in the old form
+/// `<pid>-<n>`, none) that `alive` says is gone. One of another
+/// namespace's run is never stale to us: its process id means nothing
+/// here.
+fn is_stale(name: &str, prefix: &str, our_ns: u64, alive: impl Fn(u32) -> bool) -> bool {
+    let Some(rest) = name.strip_prefix(prefix) else {
         return false;
     };
     let parts: Vec<&str> = rest.split('-').collect();
@@ -98,7 +104,11 @@ impl Tracefs {
                 return Ok(Tracefs { root, ours: None });
             }
         }
-        let template = std::env::temp_dir().join("entrybench-tracefs-XXXXXX");
+        let template = std::env::temp_dir().join(format!(
+            "{MOUNT_PREFIX}{}-{}-XXXXXX",
+            pid_namespace(),
+            std::process::id()
+        ));
         let dir = nix::unistd::mkdtemp(&template)
             .map_err(|e| Unavailable(format!("cannot make a mount point for tracefs: {e}")))?;
         use nix::mount::{mount, MsFlags};
@@ -148,10 +158,13 @@ impl Tracefs {
                 .strip_prefix(self.instances())
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
-            let mut lines: Vec<String> = fs::read_to_string(dir.join("set_event"))?
-                .lines()
-                .map(String::from)
-                .collect();
+            // An instance removed since the listing (another run's, gone
+            // at its end) has nothing enabled.
+            let text = match fs::read_to_string(dir.join("set_event")) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !name.is_empty() => continue,
+                r => r?,
+            };
+            let mut lines: Vec<String> = text.lines().map(String::from).collect();
             lines.sort();
             out.push((name, lines));
         }
@@ -200,7 +213,7 @@ impl Tracefs {
         let mut removed = Vec::new();
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if is_stale(&name, ns, alive) && fs::remove_dir(e.path()).is_ok() {
+            if is_stale(&name, INSTANCE_PREFIX, ns, alive) && fs::remove_dir(e.path()).is_ok() {
                 removed.push(name);
             }
         }
@@ -221,16 +234,45 @@ impl Drop for Tracefs {
     }
 }
 
-/// As root, removes the instances a killed entrybench left in the mounted
-/// tracefs (`Tracefs::remove_stale_instances`); nothing is mounted for
-/// it. Returns their names.
+/// As root, removes what a killed entrybench left in tracefs: its
+/// instances (`Tracefs::remove_stale_instances`, through a tracefs
+/// already mounted; nothing is mounted for it), then its private mounts
+/// under the temporary directory. Returns their names.
 pub fn remove_stale_mounted() -> Vec<String> {
     if !nix::unistd::geteuid().is_root() {
         return Vec::new();
     }
-    mounted()
+    let mut removed = mounted()
         .map(|root| Tracefs { root, ours: None }.remove_stale_instances())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    removed.extend(remove_stale_private_mounts());
+    removed
+}
+
+/// Unmounts and removes the private tracefs mounts (`Tracefs::open`) of
+/// runs of our namespace that are gone: their drop never ran.
+fn remove_stale_private_mounts() -> Vec<String> {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let (tmp, ns) = (std::env::temp_dir(), pid_namespace());
+    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+    let mut removed = Vec::new();
+    for dir in info.lines().filter_map(parse_mountinfo_line) {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if dir.parent() != Some(tmp.as_path()) || !is_stale(&name, MOUNT_PREFIX, ns, alive) {
+            continue;
+        }
+        use nix::mount::{umount2, MntFlags};
+        if umount2(&dir, MntFlags::MNT_DETACH).is_ok() {
+            let _ = fs::remove_dir(&dir);
+            removed.push(dir.display().to_string());
+        }
+    }
+    removed
 }
 
 /// A tracing instance of our own (removed on drop, which disables every
@@ -354,14 +396,15 @@ mod tests {
     #[test]
     fn only_our_namespaces_dead_runs_are_stale() {
         let alive = |pid: u32| pid == 7;
+        let stale = |name: &str| is_stale(name, INSTANCE_PREFIX, 4026531836, alive);
         // Ours, by namespace: stale when the process is gone.
-        assert!(is_stale("entrybench-4026531836-9-0", 4026531836, alive));
-        assert!(!is_stale("entrybench-4026531836-7-0", 4026531836, alive));
+        assert!(stale("entrybench-4026531836-9-0"));
+        assert!(!stale("entrybench-4026531836-7-0"));
         // Another namespace's run: its process id means nothing here.
-        assert!(!is_stale("entrybench-4026532000-9-0", 4026531836, alive));
+        assert!(!stale("entrybench-4026532000-9-0"));
         // The old form (no namespace) is taken as ours.
-        assert!(is_stale("entrybench-9-0", 4026531836, alive));
-        assert!(!is_stale("entrybench-7-3", 4026531836, alive));
+        assert!(stale("entrybench-9-0"));
+        assert!(!stale("entrybench-7-3"));
         // Not ours, or not a name we write.
         for other in [
             "perf-9-0",
@@ -369,8 +412,14 @@ mod tests {
             "entrybench-9",
             "entrybench-1-2-3-4",
         ] {
-            assert!(!is_stale(other, 4026531836, alive), "{other}");
+            assert!(!stale(other), "{other}");
         }
+        // Private mounts: the same rule, after their own prefix.
+        let mount = |name: &str| is_stale(name, MOUNT_PREFIX, 4026531836, alive);
+        assert!(mount("entrybench-tracefs-4026531836-9-Ab3xYz"));
+        assert!(!mount("entrybench-tracefs-4026531836-7-Ab3xYz"));
+        assert!(!mount("entrybench-tracefs-4026532000-9-Ab3xYz"));
+        assert!(!mount("entrybench-tracefs-Ab3xYz"));
     }
 
     #[test]

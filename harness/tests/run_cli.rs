@@ -526,6 +526,58 @@ fn interrupted_in_the_trace_check_leaves_no_tracing_instance() {
 }
 
 #[test]
+fn a_run_unmounts_the_private_tracefs_a_killed_run_left() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root; skipped");
+        return;
+    }
+    let dead = (4_000_000..4_194_304)
+        .find(|p| !Path::new(&format!("/proc/{p}")).exists())
+        .unwrap();
+    let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let ns = ns.to_string_lossy();
+    let ns = ns.trim_start_matches("pid:[").trim_end_matches(']');
+    let mnt = std::env::temp_dir().join(format!("entrybench-tracefs-{ns}-{dead}-Tst0Ab"));
+    std::fs::create_dir(&mnt).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tracefs", "tracefs"])
+        .arg(&mnt)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        let _ = std::fs::remove_dir(&mnt);
+        eprintln!("cannot mount tracefs here; skipped");
+        return;
+    }
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(&format!(" {} ", mnt.display()))
+    };
+    assert!(mounted());
+    let dir = tempfile::tempdir().unwrap();
+    let run = entrybench()
+        .args(["run", "--quick", "--only", "timer.overhead", "--out"])
+        .arg(dir.path().join("r.json"))
+        .output()
+        .unwrap();
+    let (still, left) = (mounted(), mnt.exists());
+    if still {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&mnt)
+            .status();
+    }
+    let _ = std::fs::remove_dir(&mnt);
+    assert!(run.status.success(), "{run:?}");
+    assert!(
+        !still && !left,
+        "{} still mounted: {still}, there: {left}",
+        mnt.display()
+    );
+}
+
+#[test]
 fn a_run_removes_the_tracing_instance_a_killed_run_left() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;

@@ -212,11 +212,12 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         return Ok(0);
     }
     // A killed run (a second Ctrl-C, SIGKILL) leaves its tracing
-    // instance with its event on: gone before anything is measured.
+    // instance with its event on, and its private tracefs mount: gone
+    // before anything is measured.
     let stale = crate::tracefs::remove_stale_mounted();
     if !stale.is_empty() {
         eprintln!(
-            "entrybench: removed tracing instances a killed entrybench left: {}",
+            "entrybench: removed what a killed entrybench left in tracefs: {}",
             stale.join(", ")
         );
     }
