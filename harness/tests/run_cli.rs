@@ -525,6 +525,33 @@ fn interrupted_in_the_trace_check_leaves_no_tracing_instance() {
     assert_eq!(our_instances(pid), Vec::<String>::new());
 }
 
+/// A quick run of an id that traces nothing: what it cleans up first is
+/// all it does to tracefs.
+fn untraced_run() -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    entrybench()
+        .args(["run", "--quick", "--only", "timer.overhead", "--out"])
+        .arg(dir.path().join("r.json"))
+        .output()
+        .unwrap()
+}
+
+/// Our PID namespace as entrybench names it (the inode number), and a
+/// process id no process has in it (the kernel's pid_max is at most
+/// 2^22): the owner of what a killed run left.
+fn dead_owner() -> (String, u32) {
+    let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let ns = ns.to_string_lossy();
+    let ns = ns
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .to_string();
+    let dead = (4_000_000..4_194_304)
+        .find(|p| !Path::new(&format!("/proc/{p}")).exists())
+        .unwrap();
+    (ns, dead)
+}
+
 #[test]
 fn a_run_unmounts_the_private_tracefs_a_killed_run_left() {
     // SAFETY: geteuid has no preconditions.
@@ -532,12 +559,7 @@ fn a_run_unmounts_the_private_tracefs_a_killed_run_left() {
         eprintln!("not root; skipped");
         return;
     }
-    let dead = (4_000_000..4_194_304)
-        .find(|p| !Path::new(&format!("/proc/{p}")).exists())
-        .unwrap();
-    let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
-    let ns = ns.to_string_lossy();
-    let ns = ns.trim_start_matches("pid:[").trim_end_matches(']');
+    let (ns, dead) = dead_owner();
     let mnt = std::env::temp_dir().join(format!("entrybench-tracefs-{ns}-{dead}-Tst0Ab"));
     std::fs::create_dir(&mnt).unwrap();
     let status = std::process::Command::new("mount")
@@ -555,12 +577,7 @@ fn a_run_unmounts_the_private_tracefs_a_killed_run_left() {
             .contains(&format!(" {} ", mnt.display()))
     };
     assert!(mounted());
-    let dir = tempfile::tempdir().unwrap();
-    let run = entrybench()
-        .args(["run", "--quick", "--only", "timer.overhead", "--out"])
-        .arg(dir.path().join("r.json"))
-        .output()
-        .unwrap();
+    let run = untraced_run();
     let (still, left) = (mounted(), mnt.exists());
     if still {
         let _ = std::process::Command::new("umount")
@@ -593,14 +610,8 @@ fn a_run_removes_the_tracing_instance_a_killed_run_left() {
         eprintln!("not root; skipped");
         return;
     }
-    // A process id no process has (the kernel's pid_max is at most 2^22).
-    let dead = (4_000_000..4_194_304)
-        .find(|p| !Path::new(&format!("/proc/{p}")).exists())
-        .unwrap();
-    // Our PID namespace, as the name carries it; and the old form.
-    let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
-    let ns = ns.to_string_lossy();
-    let ns = ns.trim_start_matches("pid:[").trim_end_matches(']');
+    // Named as entrybench names them now, and in the old form.
+    let (ns, dead) = dead_owner();
     let stale = [
         t.join("instances")
             .join(format!("entrybench-{ns}-{dead}-0")),
@@ -609,12 +620,7 @@ fn a_run_removes_the_tracing_instance_a_killed_run_left() {
     for s in &stale {
         std::fs::create_dir(s).unwrap();
     }
-    let dir = tempfile::tempdir().unwrap();
-    let run = entrybench()
-        .args(["run", "--quick", "--only", "timer.overhead", "--out"])
-        .arg(dir.path().join("r.json"))
-        .output()
-        .unwrap();
+    let run = untraced_run();
     let left: Vec<_> = stale.iter().filter(|s| s.exists()).collect();
     for s in &stale {
         let _ = std::fs::remove_dir(s);
