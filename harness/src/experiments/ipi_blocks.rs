@@ -5,11 +5,15 @@
 //! the check. Run one after the other, a host phase could cover one and
 //! not the other: on the noisy Emerald Rapids guest one quick run's
 //! check fitted a before side of 1.4 us and its priced phase then saw
-//! 89.5% of the IPIs, and 3 of 40 others saw 98.7-98.9%
-//! (`results/checks/label-fit-variants-20261130T0925.txt`). In blocks,
-//! each a quarter of a quick run or a tenth of a full one, alternating
-//! check-first and priced-first (so a steady drift lands on both alike),
-//! both sample the same stretch of the host's time.
+//! 89.5% of the IPIs (`results/checks/label-fit-variants-20261130T0925.txt`),
+//! and 3 of 40 others saw 98.7-98.9% (that file and
+//! `measure-ipi-mprotect-20261130T0934.txt`). In blocks, a quarter of a
+//! quick run's priced phase or a tenth of a full one's each, alternating
+//! check-first and priced-first (`schedule`), both sample the same
+//! stretch of the host's time. Measured against the code before in
+//! alternating quick runs, this alone did not move the seen bar (28
+//! against 30 of 40, `measure-ipi-blocks-core-20261130T1047.txt`): the
+//! misses came from how gaps were picked (`ipi_fit::core_band`).
 //!
 //! Each block is a whole `ipi::run_phase` (its own skew, quiet loop and
 //! /proc/interrupts reads), and the trace is switched on and off outside
@@ -31,10 +35,38 @@ pub(crate) const BLOCK_MIN: Duration = Duration::from_millis(250);
 /// the trace on and off (patching kernel text twice).
 pub(crate) const MAX_BLOCKS: u32 = 10;
 
-/// How many blocks a phase of `duration` is cut into.
+/// How many blocks a phase of `duration` is cut into: an even number
+/// where there are two or more, so the alternation (`schedule`) puts the
+/// check as often first as second and a steady drift lands on both alike.
 pub(crate) fn count(duration: Duration) -> u32 {
-    let n = (duration.as_secs_f64() / BLOCK_MIN.as_secs_f64()).floor();
-    (n as u32).clamp(1, MAX_BLOCKS)
+    let n =
+        ((duration.as_secs_f64() / BLOCK_MIN.as_secs_f64()).floor() as u32).clamp(1, MAX_BLOCKS);
+    if n > 1 {
+        n & !1
+    } else {
+        n
+    }
+}
+
+/// One turn of the interleaving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    Check,
+    Priced,
+}
+
+/// The order of `n` rounds of a check and a priced block: the check
+/// first in the 1st, 3rd, ... rounds, second in the 2nd, 4th, ...
+pub(crate) fn schedule(n: u32) -> Vec<Turn> {
+    (0..n)
+        .flat_map(|k| {
+            if k % 2 == 0 {
+                [Turn::Check, Turn::Priced]
+            } else {
+                [Turn::Priced, Turn::Check]
+            }
+        })
+        .collect()
 }
 
 /// What the interleaved blocks gave.
@@ -61,30 +93,31 @@ pub(crate) fn run(ctx: &Ctx, exp: &mut IpiExperiment, icpu: u32) -> Result<Block
         pace(ctx.cfg.ipi_duration),
         pace(ctx.cfg.ipi_duration.min(ipi_check::CHECK_MAX)),
     );
-    let first = exp.initiator()?;
-    let (method, row, describe) = (first.method(), first.row(), first.describe());
-    let mut spare = Some(first);
+    // What the initiator is, from one made for that: each block makes
+    // its own just before it fires (the victim reads its memory then).
+    let (method, row, describe) = {
+        let i = exp.initiator()?;
+        (i.method(), i.row(), i.describe())
+    };
     let mut traced: std::result::Result<Vec<Phase>, NoCheck> = Ok(Vec::new());
     let mut priced = Vec::with_capacity(n as usize);
-    for k in 0..n {
-        for check_turn in [k % 2 == 0, k % 2 == 1] {
-            if check_turn {
+    for turn in schedule(n) {
+        match turn {
+            Turn::Check => {
                 if let Ok(done) = &mut traced {
                     match ipi_check::block(ctx, exp, icpu, check_pace)? {
                         Ok(p) => done.push(p),
                         Err(no) => traced = Err(no),
                     }
                 }
-            } else {
-                let init = match spare.take() {
-                    Some(i) => i,
-                    None => exp.initiator()?,
-                };
+            }
+            Turn::Priced => {
+                let init = exp.initiator()?;
                 priced.push(ipi::run_phase(ctx, init, icpu, priced_pace, None)?);
             }
         }
     }
-    let check = traced.and_then(|blocks| ipi_check::judge(ctx, &merge(blocks), row));
+    let check = traced.and_then(|blocks| ipi_check::judge(ctx, blocks, row));
     Ok(Blocks {
         check,
         priced: merge(priced),
@@ -122,11 +155,16 @@ pub(crate) fn merge(blocks: Vec<Phase>) -> Phase {
         out.spin.dropped += b.spin.dropped;
         out.gaps.extend(b.gaps);
         out.fired.extend(b.fired);
-        out.labels = match (out.labels, b.labels) {
-            (Some(Err(e)), _) | (_, Some(Err(e))) => Some(Err(e)),
-            (None, l) => l,
-            (l, None) => l,
-            (Some(Ok(a)), Some(Ok(b))) => Some(Ok(a.plus(b))),
+        // A block without labels among labelled ones would read as calls
+        // that picked wrong: the merge has none then.
+        out.labels = match (i, out.labels, b.labels) {
+            (0, _, l) => l,
+            (_, Some(Err(e)), _) | (_, _, Some(Err(e))) => Some(Err(e)),
+            (_, None, None) => None,
+            (_, Some(Ok(a)), Some(Ok(b))) => Some(Ok(a.plus(b))),
+            (_, Some(Ok(_)), None) | (_, None, Some(Ok(_))) => {
+                Some(Err("a block was not traced".into()))
+            }
         };
     }
     out.quiet.sort_unstable();
@@ -193,11 +231,25 @@ mod tests {
     }
 
     #[test]
-    fn blocks_cut_the_duration_a_quarter_second_at_least_and_ten_at_most() {
+    fn blocks_cut_the_duration_a_quarter_second_at_least_ten_at_most_even() {
         assert_eq!(count(Duration::from_millis(100)), 1);
+        assert_eq!(count(Duration::from_millis(750)), 2);
         assert_eq!(count(Duration::from_secs(1)), 4);
         assert_eq!(count(Duration::from_secs(2)), 8);
         assert_eq!(count(Duration::from_secs(10)), MAX_BLOCKS);
+    }
+
+    #[test]
+    fn the_check_goes_first_in_odd_rounds_and_second_in_even_ones() {
+        use Turn::{Check as C, Priced as P};
+        assert_eq!(schedule(1), vec![C, P]);
+        assert_eq!(schedule(4), vec![C, P, P, C, C, P, P, C]);
+        // As often first as second, in any even count.
+        for n in (2..=MAX_BLOCKS).step_by(2) {
+            let s = schedule(n);
+            let firsts = s.chunks(2).filter(|r| r[0] == C).count();
+            assert_eq!((s.len(), firsts), (2 * n as usize, n as usize / 2));
+        }
     }
 
     #[test]
@@ -234,5 +286,13 @@ mod tests {
         );
         let untraced = merge(vec![block(1000, (0, 1), 1, None)]);
         assert!(untraced.labels.is_none());
+        // Untraced beside traced: no labels to stand on, whichever first.
+        for pair in [(None, Some(vec![5006])), (Some(vec![1006]), None)] {
+            let m = merge(vec![
+                block(1000, (0, 1), 1, pair.0),
+                block(5000, (0, 1), 1, pair.1),
+            ]);
+            assert_eq!(m.labels.unwrap().unwrap_err(), "a block was not traced");
+        }
     }
 }

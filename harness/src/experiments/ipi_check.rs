@@ -13,6 +13,8 @@
 //! against its own control and the false_match_rate is the control's.
 
 use super::ipi::{self, IpiExperiment, IrqRow, Noise, Pace, Phase, Seen};
+use super::ipi_blocks;
+use super::ipi_fit;
 use super::ipi_label::{self, Labels};
 use super::ipi_match::{self, share};
 use super::Ctx;
@@ -69,7 +71,7 @@ pub(crate) struct Check {
     pub control_labelled: usize,
     /// Control windows in the check phase.
     pub controls: usize,
-    /// Events of the function from the first call to the last.
+    /// Events of the function from each block's first call to its last.
     pub events: usize,
     /// Calls whose window held an event in no gap, or only in a gap
     /// another window had claimed.
@@ -115,21 +117,40 @@ pub(crate) fn block(
     };
     let init = exp.initiator()?;
     let p = ipi::run_phase(ctx, init, icpu, pace, Some(trace))?;
-    Ok(match &p.labels {
-        Some(Ok(_)) => Ok(p),
-        Some(Err(why)) => Err(NoCheck::Unavailable(why.clone())),
-        None => Err(NoCheck::Unavailable("the phase was not traced".into())),
-    })
+    if let Err(no) = labels(&p) {
+        return Ok(Err(no));
+    }
+    Ok(Ok(p))
 }
 
-/// The check from its blocks merged (`ipi_blocks::merge`), or why it is
-/// too thin to stand on.
-pub(crate) fn judge(ctx: &Ctx, p: &Phase, row: IrqRow) -> std::result::Result<Check, NoCheck> {
+/// A phase's labels, or why it has none.
+fn labels(p: &Phase) -> std::result::Result<&Labels, NoCheck> {
     match &p.labels {
-        Some(Ok(l)) => checked(ctx, p, l, row).map_err(NoCheck::Thin),
+        Some(Ok(l)) => Ok(l),
         Some(Err(why)) => Err(NoCheck::Unavailable(why.clone())),
         None => Err(NoCheck::Unavailable("the phase was not traced".into())),
     }
+}
+
+/// The check from its blocks (`block`), merged (`ipi_blocks::merge`), or
+/// why it is too thin to stand on.
+pub(crate) fn judge(
+    ctx: &Ctx,
+    blocks: Vec<Phase>,
+    row: IrqRow,
+) -> std::result::Result<Check, NoCheck> {
+    // Per block: the merged span would also take in the events of the
+    // trace's set-up and teardown between blocks.
+    let events = blocks
+        .iter()
+        .map(|b| {
+            let times = labels(b).map_or(&[][..], |l| &l.times[..]);
+            span_events(&b.fired.windows, b.skew.allowance(), times)
+        })
+        .sum();
+    let p = ipi_blocks::merge(blocks);
+    let l = labels(&p)?;
+    checked(ctx, &p, l, row, events).map_err(NoCheck::Thin)
 }
 
 /// Starts the trace of the IPI's function on the victim, or says why not.
@@ -154,7 +175,13 @@ fn start_trace(
 
 /// The check's figures from a traced phase, or why they are too thin to
 /// stand on (then the priced phase falls back to the control).
-fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result<Check, String> {
+fn checked(
+    ctx: &Ctx,
+    p: &Phase,
+    l: &Labels,
+    row: IrqRow,
+    events: usize,
+) -> std::result::Result<Check, String> {
     let hz = ctx.timer.tsc_hz;
     let long = ipi::preemption_cycles(hz);
     let skew = p.skew.allowance();
@@ -170,10 +197,10 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
     }
     let grid = (
         ipi::tol_grid(ctx, skew).0,
-        (ipi_label::GRID_MAX_S * hz) as u64,
+        (ipi_fit::GRID_MAX_S * hz) as u64,
     );
-    let core = ipi_label::core_band(&p.gaps, &fit_calls, skew, &l.times);
-    let tol = ipi_label::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long, core);
+    let core = ipi_fit::core_band(&p.gaps, &fit_calls, skew, &l.times);
+    let tol = ipi_fit::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long, core);
     let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);
     let held_labels = ipi_label::attribute(&p.gaps, &held_out, skew, &l.times);
     let mut lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
@@ -204,7 +231,7 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
             &Seen::of(held_labels.claimed, long).all(),
             &l.times,
         ),
-        events: span_events(&p.fired.windows, skew, &l.times),
+        events,
         noise_per_s: noise.per_s,
         preempted_picks: (
             by_timing.preempted.len(),
@@ -219,7 +246,7 @@ fn checked(ctx: &Ctx, p: &Phase, l: &Labels, row: IrqRow) -> std::result::Result
     };
     if (c.labelled as u64) * 2 < c.ipis {
         return Err(format!(
-            "the trace labelled only {} of the {} IPIs counted ({} events of {} in the calls' span, {} calls with an event in no gap)",
+            "the trace labelled only {} of the {} IPIs counted ({} events of {} in the blocks' spans of calls, {} calls with an event in no gap)",
             c.labelled, c.ipis, c.events, c.func, c.without_gap
         ));
     }
@@ -262,12 +289,12 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
             "core_after_cycles": c.core.map(|b| b.1),
             "core_rule": format!(
                 "the central {:.0}% of the fitting calls' labelled gap ends (return minus gap end, \
-                 no delay taken off); a gap ending in it is picked before a longer one ending \
+                 no delay taken off), widened to take in the return itself; a gap ending in it is picked before a longer one ending \
                  elsewhere in the tolerance (none from under {} labelled gaps)",
-                ipi_label::CORE_SHARE * 100.0,
-                ipi_label::CORE_MIN
+                ipi_fit::CORE_SHARE * 100.0,
+                ipi_fit::CORE_MIN
             ),
-            "fit_wrong_share_max": ipi_label::FIT_WRONG_SHARE,
+            "fit_wrong_share_max": ipi_fit::FIT_WRONG_SHARE,
             "ipis": c.ipis,
             "labelled": c.labelled,
             "labelled_ratio": share(c.labelled, c.ipis as usize),
@@ -330,7 +357,7 @@ pub(crate) fn notes(
         if v >= c.grid_hi {
             notes.push(format!(
                 "the tolerance's {side} side sits at the fit grid's end ({} us): the labels did not bound it there, the grid did",
-                ipi_label::GRID_MAX_S * 1e6
+                ipi_fit::GRID_MAX_S * 1e6
             ));
         }
     }

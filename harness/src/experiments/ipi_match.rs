@@ -18,7 +18,7 @@
 //! longer than usual (the median call) the call took.
 //!
 //! Where the kernel can be traced, the tolerance is fitted to its
-//! labels of the IPIs' gaps instead (`ipi_label::fit_tolerance`, in the
+//! labels of the IPIs' gaps instead (`ipi_fit::fit_tolerance`, in the
 //! check phase of `ipi_check`); what follows is the fit without them.
 //!
 //! The tolerance is fitted on the run's own data against the control
@@ -58,7 +58,7 @@ pub struct Tolerance {
     /// excess over it counts as a delay.
     pub usual_call: u64,
     /// Where the trace's labels put most IPIs' gap ends, cycles before and
-    /// after the return (`ipi_label::core`, raw: no delay taken off): a
+    /// after the return (`ipi_fit::core_band`, raw: no delay taken off): a
     /// gap ending in it is preferred to a longer one ending elsewhere in
     /// the tolerance. None without labels: the longest gap wins.
     pub core: Option<(u64, u64)>,
@@ -275,7 +275,7 @@ impl Tolerance {
     }
 
     /// The fit's figures for a tolerance and core band chosen elsewhere
-    /// (from the trace's labels, `ipi_label::fit_tolerance`): the usual
+    /// (from the trace's labels, `ipi_fit::fit_tolerance`): the usual
     /// call from these windows, the shares within it, the offsets.
     pub fn given(
         gaps: &[Gap],
@@ -482,10 +482,11 @@ mod tests {
     fn a_gap_ending_in_the_core_band_goes_before_a_longer_one() {
         // A delayed call (40,000 cycles, usual 20,000): a 26,000-cycle gap
         // near its start ends 13,000 before the return, 0 once the delay
-        // is taken off; the IPI's 11,000-cycle gap ends at the return, and
-        // a 300-cycle gap follows it, ending 400 after.
-        let (ipi, early, after) = (g(29_000, 11_000), g(1_000, 26_000), g(40_100, 300));
+        // is taken off; the IPI's 11,000-cycle gap ends 1,000 before the
+        // return; a 300-cycle gap follows it, ending 500 before.
+        let (early, ipi, after) = (g(1_000, 26_000), g(28_000, 11_000), g(39_200, 300));
         let gaps = [early, ipi, after];
+        let w = [(0, 40_000)];
         let mut t = Tolerance {
             before: 2_000,
             after: 2_000,
@@ -493,15 +494,21 @@ mod tests {
             core: None,
         };
         // Without a band, the longest within the tolerance.
-        assert_eq!(attribute(&gaps, &[(0, 40_000)], 0, t).hit, vec![early]);
-        // With one, the gap ending in it; of two ending in it, the longer
-        // (not the nearer: the short one after the IPI's).
-        t.core = Some((1_500, 1_500));
-        assert_eq!(attribute(&gaps, &[(0, 40_000)], 0, t).hit, vec![ipi]);
+        assert_eq!(attribute(&gaps, &w, 0, t).hit, vec![early]);
+        // With a band reaching 1,500 before the return and 100 after:
+        // of the two gaps ending in it, the longer (not the nearer).
+        t.core = Some((1_500, 100));
+        assert_eq!(attribute(&gaps, &w, 0, t).hit, vec![ipi]);
+        // The band is before the return, not after it: mirrored, it
+        // holds neither, and the longest wins again.
+        t.core = Some((100, 1_500));
+        assert_eq!(attribute(&gaps, &w, 0, t).hit, vec![early]);
         // The band is raw: the early gap, at 0 after the delay, is not in
-        // it, and alone it is still picked by the tolerance.
-        let c = attribute(&[early, after], &[(0, 40_000)], 0, t);
-        assert_eq!(c.hit, vec![early]);
+        // it, so it loses to a short gap that is; alone, the tolerance
+        // still takes it.
+        t.core = Some((1_500, 100));
+        assert_eq!(attribute(&[early, after], &w, 0, t).hit, vec![after]);
+        assert_eq!(attribute(&[early], &w, 0, t).hit, vec![early]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! measuring and matching stay in `ipi`; this only words them.
 
 use super::ipi::{IrqRow, Matched, Phase, JITTER, PREEMPTION_S, THRESHOLD_FACTOR, THRESHOLD_FLOOR};
-use super::ipi_label;
+use super::ipi_fit;
 use super::ipi_match;
 use super::record::{self, finite};
 use super::Ctx;
@@ -60,7 +60,7 @@ pub(crate) fn params(
         (
             "match_tolerance_rule",
             if m.fit_to_trace {
-                ipi_label::fit_rule()
+                ipi_fit::fit_rule()
             } else {
                 ipi_match::control_fit_rule()
             }
@@ -109,7 +109,11 @@ pub(crate) fn params(
         ),
         (
             "threshold_rule",
-            format!("max(quiet p99.9 x {THRESHOLD_FACTOR}, {THRESHOLD_FLOOR})").into(),
+            format!(
+                "max(quiet p99.9 x {THRESHOLD_FACTOR}, {THRESHOLD_FLOOR}), from each block's own \
+                 quiet loop; the highest block's is recorded (quiet_* pool every block's samples)"
+            )
+            .into(),
         ),
         ("match_skew_cycles", m.skew.into()),
         // The initiator CPU's TSC minus the victim's (the ping-pong's B
