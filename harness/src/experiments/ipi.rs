@@ -58,7 +58,9 @@ pub(crate) const THRESHOLD_FLOOR: u64 = 500;
 /// grow the buffer, and a gap that does not fit is lost. Room for
 /// 5,000/s overflowed in a 1 s block of `ipi.user.munmap` on the noisy
 /// Emerald Rapids guest (3,074 gaps dropped, IPIs among them: seen 97.8%
-/// of the TLB count), where 600 to 6,700/s were usual. 16 bytes a gap.
+/// of the TLB count; `results/checks/gap-buffer-overflow-20261130T1112.txt`),
+/// where the full runs in `results/` average 780 to 3,300 a second: a
+/// noisy second holds many times the average. 16 bytes a gap.
 const OTHER_GAPS_PER_S: f64 = 40_000.0;
 /// A matched gap longer than this is taken for a preemption of the victim
 /// (host or guest scheduler) that happened to match a call, not an IPI:
