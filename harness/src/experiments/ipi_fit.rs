@@ -184,6 +184,21 @@ mod tests {
         fit_tolerance(gaps, windows, 0, GRID, times, u64::MAX, None)
     }
 
+    /// `n` calls (`call`) and what `each` puts in call i (given its
+    /// window): its gaps and event times. Gaps in time order.
+    fn scene(
+        n: u64,
+        mut each: impl FnMut(u64, (u64, u64), &mut Vec<Gap>, &mut Vec<u64>),
+    ) -> (Vec<Gap>, Vec<u64>, Vec<(u64, u64)>) {
+        let (mut gaps, mut times) = (Vec::new(), Vec::new());
+        let windows: Vec<(u64, u64)> = (0..n).map(call).collect();
+        for (i, &w) in (0..).zip(&windows) {
+            each(i, w, &mut gaps, &mut times);
+        }
+        gaps.sort_by_key(|g| g.start);
+        (gaps, times, windows)
+    }
+
     /// `GRID`'s steps.
     fn steps() -> Vec<u64> {
         ipi_match::grid(GRID.0, GRID.1, ipi_match::GRID_STEPS)
@@ -193,25 +208,19 @@ mod tests {
     fn the_core_band_holds_the_central_labelled_gap_ends() {
         // 40 calls; call i's labelled gap ends `at(i)` cycles before its
         // return (after it where negative).
-        let windows: Vec<(u64, u64)> = (0..40).map(call).collect();
-        let labelled = |at: &dyn Fn(i64) -> i64| -> (Vec<Gap>, Vec<u64>) {
-            let gaps: Vec<Gap> = windows
-                .iter()
-                .enumerate()
-                .map(|(i, &(ws, we))| {
-                    let end = (we as i64 - at(i as i64)) as u64;
-                    g(ws + 500, end - (ws + 500))
-                })
-                .collect();
-            let times = gaps.iter().map(|g| g.start + 1).collect();
-            (gaps, times)
+        let labelled = |at: &dyn Fn(i64) -> i64| {
+            scene(40, |i, (ws, we), gaps, times| {
+                let end = (we as i64 - at(i as i64)) as u64;
+                gaps.push(g(ws + 500, end - (ws + 500)));
+                times.push(ws + 501);
+            })
         };
         // -20 .. 19: the central 90% (nearest ranks) runs from 19 after
         // the return to 17 before it.
-        let (gaps, times) = labelled(&|i| i - 20);
+        let (gaps, times, windows) = labelled(&|i| i - 20);
         assert_eq!(core_band(&gaps, &windows, 0, &times), Some((17, 19)));
         // All after the return, 100 .. 139: the band reaches back to it.
-        let (late, late_times) = labelled(&|i| -(i + 100));
+        let (late, late_times, _) = labelled(&|i| -(i + 100));
         assert_eq!(core_band(&late, &windows, 0, &late_times), Some((0, 138)));
         // Too few labelled gaps: no band.
         let few = CORE_MIN - 1;
@@ -232,12 +241,7 @@ mod tests {
         // up after it, and it ends 2000 to 2900 after. In calls 0-9 it
         // ends 50 before the return, and an unrelated gap follows it from
         // 40 before to 5000 after.
-        let mut gaps = Vec::new();
-        let mut times = Vec::new();
-        let mut windows = Vec::new();
-        for i in 0..100u64 {
-            let (ws, we) = call(i);
-            windows.push((ws, we));
+        let (gaps, times, windows) = scene(100, |i, (_, we), gaps, times| {
             let end = match i {
                 0..=9 => we - 50,
                 90.. => we + 2000 + (i - 90) * 100,
@@ -248,8 +252,7 @@ mod tests {
             if i < 10 {
                 gaps.push(g(we - 40, 5040));
             }
-        }
-        gaps.sort_by_key(|g| g.start);
+        });
         let core = core_band(&gaps, &windows, 0, &times);
         let tol = fit_tolerance(&gaps, &windows, 0, GRID, &times, u64::MAX, core);
         // The core band holds the central 90% of the labelled ends, the
@@ -293,33 +296,26 @@ mod tests {
         // after (wrong once both sides reach). No pair keeps under 1%:
         // (10, 10) 49 right 1 wrong; (10, >= 1000) 97 and 1; wider 97
         // and 3. The fewest wrong would be the narrowest, (10, 10).
-        let mut gaps = Vec::new();
-        let mut times = Vec::new();
-        let mut windows = Vec::new();
-        for i in 0..100u64 {
-            let (ws, we) = call(i);
-            windows.push((ws, we));
-            match i {
-                1 => {
-                    gaps.push(g(we - 600, 595));
-                    gaps.push(g(we - 4, 4));
-                    times.push(we - 4);
-                }
-                0..=49 => {
-                    gaps.push(g(we - 300, 300));
-                    times.push(we - 300);
-                }
-                50..=97 => {
-                    gaps.push(g(we - 300, 1300));
-                    times.push(we - 300);
-                }
-                _ => {
-                    gaps.push(g(we - 950, 50));
-                    times.push(we - 950);
-                    gaps.push(g(we - 800, 1800));
-                }
+        let (gaps, times, windows) = scene(100, |i, (_, we), gaps, times| match i {
+            1 => {
+                gaps.push(g(we - 600, 595));
+                gaps.push(g(we - 4, 4));
+                times.push(we - 4);
             }
-        }
+            0..=49 => {
+                gaps.push(g(we - 300, 300));
+                times.push(we - 300);
+            }
+            50..=97 => {
+                gaps.push(g(we - 300, 1300));
+                times.push(we - 300);
+            }
+            _ => {
+                gaps.push(g(we - 950, 50));
+                times.push(we - 950);
+                gaps.push(g(we - 800, 1800));
+            }
+        });
         let tol = fit(&gaps, &windows, &times);
         let steps = steps();
         let first_1000 = *steps.iter().find(|&&s| s >= 1000).unwrap();
@@ -332,19 +328,14 @@ mod tests {
         // return); 10 sent none, and a preemption gap ending at their
         // return sits in each: any pair picks it, so counted, every pair
         // would be over the 1%.
-        let mut gaps = Vec::new();
-        let mut times = Vec::new();
-        let mut windows = Vec::new();
-        for i in 0..100u64 {
-            let (ws, we) = call(i);
-            windows.push((ws, we));
+        let (gaps, times, windows) = scene(100, |i, (ws, we), gaps, times| {
             if i % 10 == 0 {
                 gaps.push(g(ws - 5000, 6000));
             } else {
                 gaps.push(g(we - 300, 800));
                 times.push(we - 100);
             }
-        }
+        });
         let tol = fit(&gaps, &windows, &times);
         assert!(tol.after >= 500, "{tol:?}");
         assert_eq!(
