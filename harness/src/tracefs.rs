@@ -33,6 +33,16 @@ fn pid_namespace() -> u64 {
         .unwrap_or(0)
 }
 
+/// What names this process's instances and mounts: `<pid ns>-<pid>`.
+fn owner() -> String {
+    format!("{}-{}", pid_namespace(), std::process::id())
+}
+
+/// Whether process `pid` (of our PID namespace) exists.
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// Prefix of our private mount points under the temporary directory:
 /// `entrybench-tracefs-<pid ns>-<pid>-<random>`.
 const MOUNT_PREFIX: &str = "entrybench-tracefs-";
@@ -104,11 +114,7 @@ impl Tracefs {
                 return Ok(Tracefs { root, ours: None });
             }
         }
-        let template = std::env::temp_dir().join(format!(
-            "{MOUNT_PREFIX}{}-{}-XXXXXX",
-            pid_namespace(),
-            std::process::id()
-        ));
+        let template = std::env::temp_dir().join(format!("{MOUNT_PREFIX}{}-XXXXXX", owner()));
         let dir = nix::unistd::mkdtemp(&template)
             .map_err(|e| Unavailable(format!("cannot make a mount point for tracefs: {e}")))?;
         use nix::mount::{mount, MsFlags};
@@ -209,7 +215,6 @@ impl Tracefs {
             return Vec::new();
         };
         let ns = pid_namespace();
-        let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
         let mut removed = Vec::new();
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -256,7 +261,6 @@ fn remove_stale_private_mounts() -> Vec<String> {
         return Vec::new();
     };
     let (tmp, ns) = (std::env::temp_dir(), pid_namespace());
-    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
     let mut removed = Vec::new();
     for dir in info.lines().filter_map(parse_mountinfo_line) {
         let name = dir
@@ -289,12 +293,9 @@ impl Instance {
         if !parent.is_dir() {
             return Err(Unavailable("tracefs has no instances directory".into()));
         }
+        let owner = owner();
         for n in 0..100 {
-            let dir = parent.join(format!(
-                "{INSTANCE_PREFIX}{}-{}-{n}",
-                pid_namespace(),
-                std::process::id()
-            ));
+            let dir = parent.join(format!("{INSTANCE_PREFIX}{owner}-{n}"));
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok(Instance { dir }),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,

@@ -261,7 +261,9 @@ pub(crate) fn counts(cpu: u32) -> Result<Counts> {
 }
 
 /// One firing phase: the victim's gaps, its interrupt counts around the
-/// phase, and the initiator's call windows.
+/// phase, and the initiator's call windows. (The default is the empty
+/// phase blocks are merged into, `ipi_blocks::merge`.)
+#[derive(Default)]
 pub(crate) struct Phase {
     pub threshold: u64,
     /// The two CPUs' TSC skew, measured before the phase
@@ -424,12 +426,13 @@ impl Seen {
 }
 
 /// The tolerance grid's ends, cycles: the skew plus `GRID_MIN_S`, and
-/// `GRID_MAX_S`.
-pub(crate) fn tol_grid(ctx: &Ctx, skew: u64) -> (u64, u64) {
+/// `max_s` (the control fit's `ipi_match::GRID_MAX_S`, or the label
+/// fit's `ipi_fit::GRID_MAX_S`).
+pub(crate) fn tol_grid(ctx: &Ctx, skew: u64, max_s: f64) -> (u64, u64) {
     let hz = ctx.timer.tsc_hz;
     (
         skew + (ipi_match::GRID_MIN_S * hz) as u64,
-        (ipi_match::GRID_MAX_S * hz) as u64,
+        (max_s * hz) as u64,
     )
 }
 
@@ -454,7 +457,7 @@ fn matched(ctx: &Ctx, p: &Phase, given: Option<&ipi_check::Check>) -> Matched {
             &p.fired.windows,
             &fit_half,
             skew,
-            tol_grid(ctx, skew),
+            tol_grid(ctx, skew, ipi_match::GRID_MAX_S),
         ),
     };
     let mut c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, fit.tol);
@@ -574,17 +577,7 @@ impl Experiment for IpiExperiment {
             .into(),
         );
         p.insert("blocks".into(), blocks.into());
-        p.insert(
-            "blocks_rule".into(),
-            format!(
-                "the priced phase ran as {blocks} blocks of duration/{blocks}, each a whole phase \
-                 (its own skew, quiet loop and interrupt counts), merged; with a trace check its \
-                 traced blocks (min(duration, {} s)/{blocks} each) alternate with them, check \
-                 first in odd rounds and priced first in even ones",
-                ipi_check::CHECK_MAX.as_secs()
-            )
-            .into(),
-        );
+        p.insert("blocks_rule".into(), ipi_blocks::rule(blocks).into());
         p.insert("trace_check".into(), ipi_check::params(&check));
         p.insert(
             "false_match_rule".into(),

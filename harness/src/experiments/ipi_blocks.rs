@@ -20,13 +20,12 @@
 //! the counts of every check block. Blocks follow each other, so their
 //! gaps, windows and event times concatenate in time order.
 
-use super::ipi::{self, Control, Counts, Fired, IpiExperiment, IrqRow, Pace, Phase};
+use super::ipi::{self, Control, IpiExperiment, IrqRow, Pace, Phase};
 use super::ipi_check::{self, Check, NoCheck};
 use super::ipi_label::Labels;
 use super::Ctx;
 use anyhow::Result;
 use std::time::Duration;
-use workloads::ipi::SpinStats;
 
 /// The shortest block the duration is cut into: at 1 kHz, ~250 calls.
 pub(crate) const BLOCK_MIN: Duration = Duration::from_millis(250);
@@ -67,6 +66,17 @@ pub(crate) fn schedule(n: u32) -> Vec<Turn> {
             }
         })
         .collect()
+}
+
+/// `schedule`'s rule in words, for the result file, with `n` blocks.
+pub(crate) fn rule(n: u32) -> String {
+    format!(
+        "the priced phase ran as {n} blocks of duration/{n}, each a whole phase (its own skew, \
+         quiet loop and interrupt counts), merged; with a trace check its traced blocks \
+         (min(duration, {} s)/{n} each) alternate with them, check first in odd rounds and \
+         priced first in even ones",
+        ipi_check::CHECK_MAX.as_secs()
+    )
 }
 
 /// What the interleaved blocks gave.
@@ -133,17 +143,7 @@ pub(crate) fn run(ctx: &Ctx, exp: &mut IpiExperiment, icpu: u32) -> Result<Block
 /// (`before` is then zero and `after` the blocks' summed deltas); the
 /// highest threshold and the widest skew allowance kept.
 pub(crate) fn merge(blocks: Vec<Phase>) -> Phase {
-    let mut out = Phase {
-        threshold: 0,
-        skew: Default::default(),
-        quiet: Vec::new(),
-        before: Counts::default(),
-        after: Counts::default(),
-        spin: SpinStats::default(),
-        gaps: Vec::new(),
-        fired: Fired::default(),
-        labels: None,
-    };
+    let mut out = Phase::default();
     for (i, b) in blocks.into_iter().enumerate() {
         out.threshold = out.threshold.max(b.threshold);
         if i == 0 || b.skew.allowance() > out.skew.allowance() {
@@ -186,8 +186,9 @@ impl Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::ipi::{Counts, Fired};
     use crate::timer::skew::Skew;
-    use workloads::ipi::Gap;
+    use workloads::ipi::{Gap, SpinStats};
 
     fn block(t0: u64, tlb: (u64, u64), skew: i64, labels: Option<Vec<u64>>) -> Phase {
         Phase {

@@ -195,10 +195,7 @@ fn checked(
             held_out.len()
         ));
     }
-    let grid = (
-        ipi::tol_grid(ctx, skew).0,
-        (ipi_fit::GRID_MAX_S * hz) as u64,
-    );
+    let grid = ipi::tol_grid(ctx, skew, ipi_fit::GRID_MAX_S);
     let core = ipi_fit::core_band(&p.gaps, &fit_calls, skew, &l.times);
     let tol = ipi_fit::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long, core);
     let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);

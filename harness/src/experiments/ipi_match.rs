@@ -271,6 +271,7 @@ impl Tolerance {
             fit_controls,
             (usual_call, calls, control),
             (best.1, best.2),
+            None,
         )
     }
 
@@ -286,17 +287,17 @@ impl Tolerance {
         core: Option<(u64, u64)>,
     ) -> Fit {
         let sets = reach_sets(gaps, windows, fit_controls, skew);
-        let mut fit = Tolerance::with_reaches(windows, fit_controls, sets, (before, after));
-        fit.tol.core = core;
-        fit
+        Tolerance::with_reaches(windows, fit_controls, sets, (before, after), core)
     }
 
-    /// The `Fit` of a pair from the reach sets (`reach_sets`).
+    /// The `Fit` of a pair and core band from the reach sets
+    /// (`reach_sets`).
     fn with_reaches(
         windows: &[(u64, u64)],
         fit_controls: &[(u64, u64)],
         (usual_call, calls, control): (u64, Vec<Reach>, Vec<Reach>),
         (before, after): (u64, u64),
+        core: Option<(u64, u64)>,
     ) -> Fit {
         let mut offsets: Vec<i64> = calls.iter().map(Reach::nearest).collect();
         offsets.sort_unstable();
@@ -305,7 +306,7 @@ impl Tolerance {
                 before,
                 after,
                 usual_call,
-                core: None,
+                core,
             },
             calls_within: share(within(&calls, before, after), windows.len()),
             controls_within: share(within(&control, before, after), fit_controls.len()),
@@ -327,19 +328,22 @@ impl Tolerance {
 
     /// Whether gap `g` ends close enough to the return of call `w`.
     fn near(&self, w: (u64, u64), g: Gap) -> bool {
-        let d = self.offset(w, g);
-        d <= self.before as i64 && -d <= self.after as i64
+        in_band(self.offset(w, g), (self.before, self.after))
     }
 
     /// Whether gap `g` ends in the core band around the return of call
     /// `w`, by the raw distance (a gap that ended early in a delayed call
     /// is near by `offset`, not here).
     fn in_core(&self, (_, we): (u64, u64), g: Gap) -> bool {
-        self.core.is_some_and(|(before, after)| {
-            let d = we.wrapping_sub(g.end()) as i64;
-            d <= before as i64 && -d <= after as i64
-        })
+        self.core
+            .is_some_and(|band| in_band(we.wrapping_sub(g.end()) as i64, band))
     }
+}
+
+/// Whether a return-minus-gap-end distance `d` lies from `after` after
+/// the return to `before` before it.
+fn in_band(d: i64, (before, after): (u64, u64)) -> bool {
+    d <= before as i64 && -d <= after as i64
 }
 
 /// The gaps a set of windows claimed, and the rest.
