@@ -274,6 +274,7 @@ impl Experiment for ScenarioExperiment {
                     initiator_cpu: init.as_ref().map(|(_, c)| *c),
                     trail: self.trail,
                     baseline_call: (self.baseline_call.is_some()).then(|| walk(&base)),
+                    initiator_ready_after: None,
                 };
                 if let Some((addr, len)) = init.as_ref().and_then(|(i, _)| i.victim_touch()) {
                     // SAFETY: the trigger owns this mapping and keeps it
@@ -282,8 +283,12 @@ impl Experiment for ScenarioExperiment {
                         workloads::walk::walk(addr as *const u8, len.div_ceil(workloads::PAGE_SIZE))
                     };
                 }
-                let (mut sides, fired) =
+                let (mut sides, fired, ready_after) =
                     run_triggered(ctx, &plan, &mut victim, [&mut trig, &mut base], init)?;
+                let about = figures::TriggerInfo {
+                    initiator_ready_after: ready_after,
+                    ..about
+                };
                 sides[0].calls = trig.counts();
                 sides[1].calls = base.counts();
                 check_calls(&sides)?;
@@ -403,16 +408,18 @@ fn run_none(ctx: &Ctx, plan: &Plan, v: &mut Victim, call: &mut Caller) -> Result
 
 /// The triggered and the baseline chunks, ABBA, each side with its call,
 /// with the initiator (if any) on its CPU firing only while a triggered
-/// chunk runs.
+/// chunk runs. The chunks begin once the initiator is on its CPU
+/// (returned: how long that took).
 fn run_triggered(
     ctx: &Ctx,
     plan: &Plan,
     v: &mut Victim,
     calls: [&mut Caller; 2],
     init: Option<(Box<dyn Initiator>, u32)>,
-) -> Result<([Side; 2], Fired)> {
+) -> Result<([Side; 2], Fired, Option<Duration>)> {
     let stop = AtomicBool::new(false);
     let finished = AtomicBool::new(false);
+    let ready = AtomicBool::new(false);
     let rate = ctx.cfg.ipi_rate_hz;
     let cap = (rate * plan.total().as_secs_f64() * 1.1) as usize + 16;
     let mut sides = [Side::new(), Side::new()];
@@ -420,22 +427,28 @@ fn run_triggered(
         let t0 = Instant::now();
         pairs(ctx, plan, v, calls, &mut sides, &finished)?;
         let fired = Fired {
-            windows: Vec::new(),
-            controls: Vec::new(),
-            skipped_controls: 0,
             elapsed: t0.elapsed(),
-            reset_ipis: 0,
+            ..Fired::default()
         };
-        return Ok((sides, fired));
+        return Ok((sides, fired, None));
     };
     let (res, fired) = std::thread::scope(|s| {
-        let (gate, stop_r, fin, cancel) = (v.gate, &stop, &finished, ctx.cancel);
+        let (gate, stop_r, fin, ready_r, cancel) = (v.gate, &stop, &finished, &ready, ctx.cancel);
         let h = s.spawn(move || {
             let _done = DoneOnDrop(fin);
             let mut init = init;
-            initiate_gated(init.as_mut(), icpu, rate, cap, gate, stop_r, cancel)
+            let g = Gated {
+                cpu: icpu,
+                rate_hz: rate,
+                cap,
+                gate,
+                stop: stop_r,
+                cancel,
+            };
+            initiate_gated(init.as_mut(), &g, ready_r)
         });
-        let res = pairs(ctx, plan, v, calls, &mut sides, &finished);
+        let res = wait_ready(ctx, &ready, &finished, icpu)
+            .and_then(|after| pairs(ctx, plan, v, calls, &mut sides, &finished).map(|()| after));
         stop.store(true, Ordering::Release);
         v.gate.disarm(&finished);
         let fired = h.join().map_err(|_| anyhow!("initiator thread panicked"));
@@ -443,8 +456,50 @@ fn run_triggered(
     });
     // The initiator's own error says more than "stopped early".
     let fired = fired??;
-    res?;
-    Ok((sides, fired))
+    let ready_after = res?;
+    fired_any(&fired, rate * plan.total().as_secs_f64(), plan, icpu)?;
+    Ok((sides, fired, Some(ready_after)))
+}
+
+/// A row of a trigger that never fired would price nothing and read as
+/// "no cost": an error when `planned` (events at the rate over the
+/// triggered chunks) was at least 2.
+fn fired_any(fired: &Fired, planned: f64, plan: &Plan, cpu: u32) -> Result<()> {
+    if fired.windows.is_empty() && planned >= 2.0 {
+        bail!(
+            "the initiator on CPU {cpu} fired no event in {} triggered chunks of {:.0} ms \
+             ({planned:.0} planned): that CPU was kept from running it",
+            plan.pairs,
+            plan.chunk.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+/// How long the chunks wait at most for the initiator thread to be on
+/// its CPU. Under Bochs a first initiator once took seconds to get
+/// there, and chunks begun without it fired nothing.
+const INITIATOR_START_MAX: Duration = Duration::from_secs(30);
+
+/// Waits until the initiator thread is pinned and its buffer faulted in
+/// (`ready`), or has ended (`finished`: its own error says why).
+fn wait_ready(ctx: &Ctx, ready: &AtomicBool, finished: &AtomicBool, cpu: u32) -> Result<Duration> {
+    let t0 = Instant::now();
+    while !ready.load(Ordering::Acquire) {
+        ctx.check_cancel()?;
+        if finished.load(Ordering::Acquire) {
+            bail!("the initiator stopped before it was ready");
+        }
+        if t0.elapsed() > INITIATOR_START_MAX {
+            bail!(
+                "the initiator thread was not running on CPU {cpu} after {} s: that CPU is \
+                 kept busy",
+                INITIATOR_START_MAX.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    Ok(t0.elapsed())
 }
 
 /// The chunk pairs: side 0 (triggered, gate armed) and side 1 (baseline),
@@ -492,22 +547,34 @@ const DISARMED_POLL: Duration = Duration::from_micros(200);
 /// tens of microseconds).
 const SPIN_BELOW: Duration = Duration::from_micros(300);
 
-/// The initiator thread: fires at `rate_hz` while the gate is armed,
-/// until `stop` or `cancel`, recording at most `cap` call windows (the
-/// buffer is never grown: a reallocation could unmap memory and send the
-/// victim a shootdown of its own).
-fn initiate_gated(
-    init: &mut dyn Initiator,
+/// Where and how the gated initiator fires.
+struct Gated<'a> {
     cpu: u32,
     rate_hz: f64,
+    /// Most call windows recorded (the buffer is never grown: a
+    /// reallocation could unmap memory and send the victim a shootdown
+    /// of its own).
     cap: usize,
-    gate: &EventGate,
-    stop: &AtomicBool,
-    cancel: &AtomicBool,
-) -> Result<Fired> {
+    gate: &'a EventGate,
+    stop: &'a AtomicBool,
+    cancel: &'a AtomicBool,
+}
+
+/// The initiator thread: pins to its CPU, says `ready`, then fires at
+/// the rate while the gate is armed, until `stop` or `cancel`.
+fn initiate_gated(init: &mut dyn Initiator, g: &Gated, ready: &AtomicBool) -> Result<Fired> {
+    let Gated {
+        cpu,
+        rate_hz,
+        cap,
+        gate,
+        stop,
+        cancel,
+    } = *g;
     let _pin = pin_current_thread(cpu)?;
     let mut windows = Vec::with_capacity(cap);
     crate::placement::prefault_capacity(&mut windows);
+    ready.store(true, Ordering::Release);
     let period = Duration::from_secs_f64(1.0 / rate_hz);
     let quit = || stop.load(Ordering::Acquire) || cancel.load(Ordering::Relaxed);
     let (start, mut next, mut reset_ipis) = (Instant::now(), Instant::now(), 0);
@@ -555,10 +622,9 @@ fn initiate_gated(
     }
     Ok(Fired {
         windows,
-        controls: Vec::new(),
-        skipped_controls: 0,
         elapsed: start.elapsed(),
         reset_ipis,
+        ..Fired::default()
     })
 }
 

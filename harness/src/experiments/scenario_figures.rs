@@ -244,6 +244,8 @@ pub(super) struct TriggerInfo {
     pub trail: u64,
     /// The baseline chunks' iteration, when it is not the triggered one.
     pub baseline_call: Option<String>,
+    /// How long the initiator took to be on its CPU (the chunks waited).
+    pub initiator_ready_after: Option<Duration>,
 }
 
 const OVERLAP_RULE: &str = "an iteration overlapped an event when the initiator's event \
@@ -378,6 +380,13 @@ fn trigger_params(
     for (k, v) in [
         ("trigger", about.describe.clone().into()),
         ("initiator_cpu", about.initiator_cpu.into()),
+        (
+            "initiator_ready_ms",
+            about
+                .initiator_ready_after
+                .map(|d| d.as_secs_f64() * 1e3)
+                .into(),
+        ),
         ("order", ORDER.into()),
         ("overlap_rule", OVERLAP_RULE.into()),
         (

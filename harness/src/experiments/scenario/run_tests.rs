@@ -134,6 +134,7 @@ fn a_victim_only_strategy_runs_each_side_with_its_own_call() {
     assert_eq!(calls["baseline"]["flushed"], 0);
     assert_eq!(calls["baseline"]["calls"], b.iterations);
     assert!(r.params["initiator_cpu"].is_null());
+    assert!(r.params["initiator_ready_ms"].is_null());
     assert!(r.params["baseline_iteration"]
         .as_str()
         .unwrap()
@@ -155,6 +156,8 @@ fn an_initiator_with_a_trail_counts_the_next_iterations() {
     let s = r.scenario.as_ref().unwrap();
     assert!(s.events > 0 && s.overlapped >= s.events, "{s:?}");
     assert_eq!(r.params["overlap_trail_iterations"], 1);
+    // The chunks waited for the initiator: its wait is recorded.
+    assert!(r.params["initiator_ready_ms"].as_f64().unwrap() >= 0.0);
     assert!(r.params["baseline_iteration"].is_null());
     assert!(r.notes.iter().any(|n| n.contains("also count")));
     // Without counts (a host without /proc/interrupts) the excess is null.
@@ -179,4 +182,63 @@ fn failed_victim_calls_fail_the_run() {
         err.contains("victim calls of the triggered chunks failed"),
         "{err}"
     );
+}
+
+#[test]
+fn the_chunks_wait_for_the_initiator_or_its_end() {
+    let (env, timer) = (env(), timer());
+    let placement = Placement {
+        victim_cpu: 0,
+        initiator_cpu: Some(0),
+        victim_isolated: false,
+        note: String::new(),
+    };
+    let cfg = SuiteConfig::quick();
+    let cancel = AtomicBool::new(false);
+    let ctx = Ctx {
+        env: &env,
+        timer: &timer,
+        placement: &placement,
+        cfg: &cfg,
+        cancel: &cancel,
+    };
+    let (ready, finished) = (AtomicBool::new(false), AtomicBool::new(false));
+    // Ready late: the wait lasts until then.
+    let waited = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(30));
+            ready.store(true, Ordering::Release);
+        });
+        wait_ready(&ctx, &ready, &finished, 3).unwrap()
+    });
+    assert!(waited >= Duration::from_millis(30), "{waited:?}");
+    // Gone before ready: an error at once, not the whole time-out.
+    ready.store(false, Ordering::Release);
+    finished.store(true, Ordering::Release);
+    let t0 = Instant::now();
+    let e = wait_ready(&ctx, &ready, &finished, 3).unwrap_err();
+    assert!(e.to_string().contains("stopped before it was ready"), "{e}");
+    assert!(t0.elapsed() < INITIATOR_START_MAX / 2);
+    // Cancelled: the run says interrupted.
+    finished.store(false, Ordering::Release);
+    cancel.store(true, Ordering::Relaxed);
+    assert!(wait_ready(&ctx, &ready, &finished, 3).is_err());
+}
+
+#[test]
+fn a_trigger_that_never_fired_is_no_result() {
+    let plan = Plan::new(Duration::from_millis(300), 1e9);
+    let none = Fired::default();
+    let e = fired_any(&none, 300.0, &plan, 5).unwrap_err().to_string();
+    assert!(
+        e.contains("CPU 5 fired no event") && e.contains("300 planned"),
+        "{e}"
+    );
+    // At a rate so low that no event was due, none fired is no error.
+    fired_any(&none, 1.0, &plan, 5).unwrap();
+    let one = Fired {
+        windows: vec![(1, 2)],
+        ..Fired::default()
+    };
+    fired_any(&one, 300.0, &plan, 5).unwrap();
 }
