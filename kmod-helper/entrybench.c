@@ -386,7 +386,9 @@ static long eb_ioctl_flush_timed(void __user *uarg)
 	if (!access_ok(out, (size_t)a.iterations * sizeof(u64)))
 		return -EFAULT;
 
-	buf = kvmalloc_array(EB_CHUNK_SAMPLES, sizeof(u64), GFP_KERNEL);
+	/* The caller is told (ENOMEM); a failure is not a kernel warning. */
+	buf = kvmalloc_array(EB_CHUNK_SAMPLES, sizeof(u64),
+			     GFP_KERNEL | __GFP_NOWARN);
 	if (!buf)
 		return -ENOMEM;
 	budget = eb_chunk_budget();

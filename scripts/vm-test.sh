@@ -162,7 +162,7 @@ esac
 PTI=${VMTEST_PTI:-on}
 STEPS="load status selftest fuzz race fuzz_parallel unload_race_open busy_unload leave_generator rmmod_running_generator reload rmmod_again"
 [ "$MODE" = qemu ] && STEPS="$STEPS cli_tests"
-[ "$MODE" = debug ] && STEPS="$STEPS scenarios"
+[ "$MODE" = debug ] && STEPS="$STEPS scenarios fuzz_faults freeze_generator"
 
 # Boots guest $1 (kernel image $2, build tree $3) with the module and
 # checks its report; appends failures to the global `fails`.
@@ -231,6 +231,16 @@ check_debug_kernel() {
 		grep -q "$what" "$w/dmesg.txt" || fails+=("$kver: the debug kernel's dmesg lacks \"$what\"")
 	done
 	grep -q '^online cpus      \[0, 1\]' "$w/console.log" || fails+=("$kver: the guest does not have 2 CPUs online")
+	# The failure paths ran: ioctls that could not allocate, generator
+	# flushes that could not (the generator's ENOMEM path), the freezer.
+	local enomem gen_fail
+	enomem=$(sed -nE '/^== STEP fuzz_faults/,/^== STEP/ s/^kmod fuzz: .* ENOMEM=([0-9]+).*/\1/p' "$w/console.log" | head -n1)
+	gen_fail=$(sed -nE 's/^kmod fuzz: allocation failures injected: .*, ([0-9]+) generator flushes could not allocate.*/\1/p' "$w/console.log" | head -n1)
+	[ "${enomem:-0}" -ge 1 ] || fails+=("$kver: no ioctl failed to allocate under fault injection")
+	[ "${gen_fail:-0}" -ge 1 ] || fails+=("$kver: no generator flush failed to allocate under fault injection")
+	grep -q 'Freezing remaining freezable tasks completed' "$w/dmesg.txt" ||
+		fails+=("$kver: the freezer did not freeze the kernel threads")
+	say "$kver: failure paths: ${enomem:-0} ioctls and ${gen_fail:-0} generator flushes could not allocate; $(tr -d '\r' <"$w/console.log" | grep -oE 'CAL IPIs across the freeze.*' | head -n1)"
 }
 
 # Writes the (first) result file of guest $1's report in $2 to

@@ -66,6 +66,11 @@ pub enum KmodAction {
         /// Other fuzzers run at the same time (accept their EBUSY)
         #[arg(long)]
         shared: bool,
+        /// The kernel's fault injection is set up (failslab,
+        /// fail_page_alloc, task-filter): mark this thread around each
+        /// ioctl and every generator thread, and accept ENOMEM
+        #[arg(long)]
+        alloc_faults: bool,
     },
     /// What users do at once: threads on one fd, guessed ids, signals,
     /// dup, fork, close during a call, every generator at the maximum rate
@@ -106,14 +111,22 @@ pub fn cmd(args: KmodArgs) -> Result<i32> {
             count,
             seed,
             shared,
+            alloc_faults,
         } => {
             let dev = Device::open()?;
-            let r = fuzz::run(&dev, count, seed, shared)?;
+            let r = fuzz::run(&dev, count, seed, shared, alloc_faults)?;
             println!(
                 "kmod fuzz: {} ioctls, outcomes {}",
                 r.calls,
                 r.outcomes_line()
             );
+            if alloc_faults {
+                println!(
+                    "kmod fuzz: allocation failures injected: {} generator threads marked, \
+                     {} generator flushes could not allocate",
+                    r.gens_marked, r.gen_alloc_failures
+                );
+            }
             Ok(0)
         }
         KmodAction::Race {

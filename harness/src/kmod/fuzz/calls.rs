@@ -25,6 +25,9 @@ pub struct Others {
     /// Signals arrive: the long calls (FLUSH_TIMED, GLOBAL_FLUSH) may stop
     /// with EINTR once their loop runs.
     pub signals: bool,
+    /// The module's allocations fail at random (`faults`): any call may
+    /// end in ENOMEM (`Call::accepted_with`).
+    pub alloc_failures: bool,
 }
 
 /// Where an argument pointer points.
@@ -61,6 +64,9 @@ pub struct Ctx<'a> {
     large: Vec<u64>,
     gens: Vec<Gen>,
     pub others: Others,
+    /// The generators' flushes that could not allocate, from the STOPs
+    /// of ours that found them.
+    pub gen_alloc_failures: u64,
 }
 
 /// One fuzzed call: what was asked, what the kernel answered, what the
@@ -77,6 +83,13 @@ impl Call {
     pub fn accepted(&self) -> bool {
         self.got == self.want || self.also.contains(&self.got)
     }
+
+    /// `accepted`, or an injected allocation failure where `others` has
+    /// them. The module allocates its argument copy before it validates,
+    /// so ENOMEM can stand in for any outcome of a request it knows.
+    pub fn accepted_with(&self, others: &Others) -> bool {
+        self.accepted() || (others.alloc_failures && self.got == Err(Errno::ENOMEM))
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -91,6 +104,7 @@ impl<'a> Ctx<'a> {
             large: vec![0u64; LARGE_WORDS as usize],
             gens: Vec::new(),
             others,
+            gen_alloc_failures: 0,
         }
     }
 
@@ -103,7 +117,9 @@ impl<'a> Ctx<'a> {
                 id: g.id,
                 ..Default::default()
             };
-            let _ = ioctl_ptr(self.dev, abi::nr::GENERATOR_STOP, &mut a as *mut _ as u64);
+            if ioctl_ptr(self.dev, abi::nr::GENERATOR_STOP, &mut a as *mut _ as u64).is_ok() {
+                self.gen_alloc_failures += a.stats.alloc_failures;
+            }
         }
         gens.len() as u64
     }
@@ -163,15 +179,20 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// One ioctl; with allocation failures on (`faults::Marking`), this
+/// thread is marked for its length alone.
 pub fn ioctl_ptr(dev: &Device, nr: u64, addr: u64) -> Result<(), Errno> {
-    // SAFETY: `addr` is null, a buffer of ours sized for the request, a
-    // PROT_NONE page or a kernel address (see the module comment).
-    let rc = unsafe { libc::ioctl(dev.raw_fd(), nr as libc::c_ulong, addr as usize as *mut u8) };
-    if rc < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
-    }
+    super::faults::around(|| {
+        // SAFETY: `addr` is null, a buffer of ours sized for the request,
+        // a PROT_NONE page or a kernel address (see the module comment).
+        let rc =
+            unsafe { libc::ioctl(dev.raw_fd(), nr as libc::c_ulong, addr as usize as *mut u8) };
+        if rc < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(())
+        }
+    })
 }
 
 pub fn name(r: &Result<(), Errno>) -> String {
@@ -385,9 +406,14 @@ fn gen_stop(cx: &mut Ctx, rng: &mut Rng) -> Call {
         abi::nr::GENERATOR_STOP,
         &mut a as *mut abi::Generator as u64,
     );
-    // Stopped or gone: either way no longer ours to stop.
-    if known.is_some() || got.is_ok() {
+    // Stopped or gone: either way no longer ours to stop. Unless the
+    // STOP could not allocate its argument: then it still runs.
+    let unread = got == Err(Errno::ENOMEM);
+    if (known.is_some() && !unread) || got.is_ok() {
         cx.gens.retain(|g| g.id != id);
+    }
+    if got.is_ok() {
+        cx.gen_alloc_failures += a.stats.alloc_failures;
     }
     Call {
         what: format!("GENERATOR_STOP {id}"),
@@ -533,5 +559,33 @@ fn gen_start(cx: &mut Ctx, rng: &mut Rng) -> Call {
         got,
         want,
         also,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enomem_passes_only_where_allocations_fail() {
+        let call = |got| Call {
+            what: "GLOBAL_FLUSH".into(),
+            got,
+            want: Err(Errno::EINVAL),
+            also: vec![Err(Errno::EINTR)],
+        };
+        let plain = Others::default();
+        let faults = Others {
+            alloc_failures: true,
+            ..Others::default()
+        };
+        let enomem = call(Err(Errno::ENOMEM));
+        assert!(!enomem.accepted_with(&plain));
+        assert!(enomem.accepted_with(&faults));
+        // Nothing else is widened.
+        assert!(!call(Ok(())).accepted_with(&faults));
+        assert!(!call(Err(Errno::EFAULT)).accepted_with(&faults));
+        assert!(call(Err(Errno::EINTR)).accepted_with(&plain));
+        assert!(call(Err(Errno::EINVAL)).accepted_with(&plain));
     }
 }

@@ -5,6 +5,7 @@
 //! maximum rate.
 
 pub mod calls;
+pub mod faults;
 pub mod race;
 mod rng;
 
@@ -21,6 +22,11 @@ pub struct FuzzReport {
     pub calls: u64,
     /// Outcome ("ok" or errno name) -> count.
     pub outcomes: BTreeMap<String, u64>,
+    /// With allocation failures: the generators' flushes that could not
+    /// allocate (counted by their STOPs), and the generator threads
+    /// marked to fail.
+    pub gen_alloc_failures: u64,
+    pub gens_marked: u64,
 }
 
 impl FuzzReport {
@@ -35,6 +41,8 @@ impl FuzzReport {
     /// Adds another run's counts to this one.
     pub fn merge(&mut self, other: &FuzzReport) {
         self.calls += other.calls;
+        self.gen_alloc_failures += other.gen_alloc_failures;
+        self.gens_marked += other.gens_marked;
         for (k, v) in &other.outcomes {
             *self.outcomes.entry(k.clone()).or_default() += v;
         }
@@ -88,10 +96,21 @@ pub fn run_with(dev: &Device, count: u64, seed: u64, others: Others) -> Result<F
     let mut rng = Rng::new(seed);
     let mut rep = FuzzReport::default();
     let mut result = Ok(());
+    // With allocation failures, each new generator thread is marked once.
+    let mut marked = std::collections::BTreeSet::new();
     for i in 0..count {
         let call = calls::one(&mut cx, &mut rng);
         rep.count(&call.got);
-        if !call.accepted() {
+        if others.alloc_failures && call.got.is_ok() && call.what.starts_with("GENERATOR_START") {
+            match faults::mark_generators(&mut marked) {
+                Ok(n) => rep.gens_marked += n,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if !call.accepted_with(&others) {
             result = Err(anyhow::anyhow!(
                 "fuzz call {i} (seed {seed}): {}: got {}, expected {}{}",
                 call.what,
@@ -115,6 +134,7 @@ pub fn run_with(dev: &Device, count: u64, seed: u64, others: Others) -> Result<F
     }
     // Stop what we started, whatever happened.
     rep.calls += cx.stop_all();
+    rep.gen_alloc_failures = cx.gen_alloc_failures;
     result?;
     Ok(rep)
 }
@@ -122,16 +142,60 @@ pub fn run_with(dev: &Device, count: u64, seed: u64, others: Others) -> Result<F
 /// `shared`: other processes fuzz the device at the same time, so the
 /// global generator limit may be reached by their generators: EBUSY is
 /// then also accepted where this process alone would have succeeded.
-pub fn run(dev: &Device, count: u64, seed: u64, shared: bool) -> Result<FuzzReport> {
+///
+/// `alloc_failures`: the kernel's fault injection is set up (scripts/vm/
+/// init) and this thread is marked around each ioctl (`faults`); the
+/// device must still work once the marking ends.
+pub fn run(
+    dev: &Device,
+    count: u64,
+    seed: u64,
+    shared: bool,
+    alloc_failures: bool,
+) -> Result<FuzzReport> {
     let others = Others {
         start_generators: shared,
+        alloc_failures,
         ..Others::default()
     };
-    let mut rep = run_with(dev, count, seed, others)?;
+    let marking = alloc_failures.then(faults::Marking::start).transpose()?;
+    let rep = run_with(dev, count, seed, others);
+    drop(marking);
+    let mut rep = rep?;
+    if alloc_failures {
+        failing_generator(dev, &mut rep)?;
+    }
     // The device must still work.
     dev.entry_flush(crate::kmod::abi::Variant::Nop)
         .context("ENTRY_FLUSH nop after fuzzing")?;
     dev.info().context("INFO after fuzzing")?;
     rep.calls += 2;
     Ok(rep)
+}
+
+/// One kernel_range generator marked for its whole run, 300 ms at 1 kHz:
+/// its vmalloc meets failures for sure (the fuzzed ones are often
+/// stopped, or of another method, before they flush).
+fn failing_generator(dev: &Device, rep: &mut FuzzReport) -> Result<()> {
+    use crate::kmod::abi::Method;
+    use crate::kmod::device::GeneratorSpec;
+    let online = dev.info()?.online_cpus();
+    let target = *online.last().context("no online CPU in INFO")?;
+    let spec = GeneratorSpec {
+        method: Method::KernelRange,
+        rate_hz: 1000,
+        duration_ms: 0,
+        pages: 1,
+        initiator_cpu: None,
+        targets: vec![target],
+        detach: false,
+    };
+    let h = dev.generator_start(&spec)?;
+    let marked = faults::mark_generators(&mut std::collections::BTreeSet::new());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let stats = dev.generator_stop(h)?;
+    rep.gens_marked += marked?;
+    rep.gen_alloc_failures += stats.alloc_failures;
+    rep.calls += 2;
+    Ok(())
 }

@@ -58,6 +58,7 @@ fn shared_fd(count: u64, seed: u64, threads: usize) -> Result<FuzzReport> {
         start_generators: true,
         stop_guessed_ids: true,
         signals: true,
+        alloc_failures: false,
     };
     let done = Arc::new(AtomicBool::new(false));
     let guessed = Arc::new(AtomicU64::new(0));

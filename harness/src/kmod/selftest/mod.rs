@@ -236,17 +236,21 @@ fn run_cases<T: Copy>(
 
 /// Names of kthreads of running generators (comm `entrybench-gen<id>`).
 pub(crate) fn generator_threads() -> Vec<String> {
-    let mut v = Vec::new();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            if let Ok(c) = std::fs::read_to_string(e.path().join("comm")) {
-                if c.starts_with("entrybench-gen") {
-                    v.push(c.trim().to_string());
-                }
-            }
-        }
-    }
-    v
+    generator_tasks().into_iter().map(|(_, c)| c).collect()
+}
+
+/// The module's generator threads running now: (pid, name).
+pub(crate) fn generator_tasks() -> Vec<(u32, String)> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let c = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        c.starts_with("entrybench-gen")
+            .then(|| (pid, c.trim().to_string()))
+    })
+    .collect()
 }
 
 /// What the VM test asks of the self-test beyond the default checks.
