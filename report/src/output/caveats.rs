@@ -89,9 +89,9 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
     }
     for e in m.experiments.values() {
         if let (ExperimentId::Ipi(..), Some(ipi)) = (ids::kind(e), &e.ipi) {
-            if ipi.seen_ratio.is_finite() && (ipi.seen_ratio < 0.9 || ipi.seen_ratio > 1.1) {
+            if let Some(why) = seen_caveat(ipi.seen_ratio) {
                 out.push(format!(
-                    "{}: victim saw {:.0}% of the interrupts /proc/interrupts counted.",
+                    "{}: victim saw {:.1}% of the interrupts /proc/interrupts counted ({why}).",
                     e.id,
                     ipi.seen_ratio * 100.0
                 ));
@@ -178,6 +178,26 @@ fn shared_notes<'a>(experiments: impl Iterator<Item = &'a Experiment>) -> Vec<St
         .collect()
 }
 
+/// Why a seen ratio needs a caveat, if it does. Under `SEEN_MIN` the
+/// figures leave out IPIs the kernel counted (a host preempting the
+/// victim holds them in gaps the timing rule cannot price); over 110% the
+/// victim's matches took in gaps that were not these IPIs.
+fn seen_caveat(seen: f64) -> Option<String> {
+    if !seen.is_finite() {
+        return None;
+    }
+    if seen < crate::model::schema::IpiStats::SEEN_MIN {
+        Some(format!(
+            "under {:.0}%: the rest are in no figure",
+            crate::model::schema::IpiStats::SEEN_MIN * 100.0
+        ))
+    } else if seen > 1.1 {
+        Some("over 110%: some matches were not these IPIs".into())
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +217,15 @@ mod tests {
             core_cycles: None,
             scenario: None,
         }
+    }
+
+    #[test]
+    fn a_seen_ratio_under_the_bar_or_far_over_is_a_caveat() {
+        assert!(seen_caveat(0.985).unwrap().contains("under 99%"));
+        assert_eq!(seen_caveat(0.99), None);
+        assert_eq!(seen_caveat(1.0003), None);
+        assert!(seen_caveat(1.2).unwrap().contains("over 110%"));
+        assert_eq!(seen_caveat(f64::NAN), None);
     }
 
     #[test]
