@@ -26,9 +26,9 @@ fn timer() -> Timer {
     }
 }
 
-/// Runs `e` briefly with the initiator (if any) pinned to CPU 0, which
-/// every machine has; the victim thread is not pinned.
-fn run(e: &mut ScenarioExperiment) -> Result<schema::Experiment> {
+/// `f` with a context whose victim and initiator are CPU 0, which every
+/// machine has (the victim thread is not pinned).
+fn with_ctx<T>(cfg: &SuiteConfig, cancel: &AtomicBool, f: impl FnOnce(&mut Ctx) -> T) -> T {
     let (env, timer) = (env(), timer());
     let placement = Placement {
         victim_cpu: 0,
@@ -36,18 +36,22 @@ fn run(e: &mut ScenarioExperiment) -> Result<schema::Experiment> {
         victim_isolated: false,
         note: String::new(),
     };
-    let mut cfg = SuiteConfig::quick();
-    cfg.scenario_duration = Duration::from_millis(40);
-    cfg.scenario_pages = 2;
-    let cancel = AtomicBool::new(false);
     let mut ctx = Ctx {
         env: &env,
         timer: &timer,
         placement: &placement,
-        cfg: &cfg,
-        cancel: &cancel,
+        cfg,
+        cancel,
     };
-    e.run(&mut ctx)
+    f(&mut ctx)
+}
+
+/// Runs `e` briefly (`with_ctx`).
+fn run(e: &mut ScenarioExperiment) -> Result<schema::Experiment> {
+    let mut cfg = SuiteConfig::quick();
+    cfg.scenario_duration = Duration::from_millis(40);
+    cfg.scenario_pages = 2;
+    with_ctx(&cfg, &AtomicBool::new(false), |ctx| e.run(ctx))
 }
 
 /// A call that "flushes" every `every`-th time, or fails.
@@ -186,43 +190,30 @@ fn failed_victim_calls_fail_the_run() {
 
 #[test]
 fn the_chunks_wait_for_the_initiator_or_its_end() {
-    let (env, timer) = (env(), timer());
-    let placement = Placement {
-        victim_cpu: 0,
-        initiator_cpu: Some(0),
-        victim_isolated: false,
-        note: String::new(),
-    };
-    let cfg = SuiteConfig::quick();
     let cancel = AtomicBool::new(false);
-    let ctx = Ctx {
-        env: &env,
-        timer: &timer,
-        placement: &placement,
-        cfg: &cfg,
-        cancel: &cancel,
-    };
-    let (ready, finished) = (AtomicBool::new(false), AtomicBool::new(false));
-    // Ready late: the wait lasts until then.
-    let waited = std::thread::scope(|s| {
-        s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(30));
-            ready.store(true, Ordering::Release);
+    with_ctx(&SuiteConfig::quick(), &cancel, |ctx| {
+        let (ready, finished) = (AtomicBool::new(false), AtomicBool::new(false));
+        // Ready late: the wait lasts until then.
+        let waited = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(30));
+                ready.store(true, Ordering::Release);
+            });
+            wait_ready(ctx, &ready, &finished, 3).unwrap()
         });
-        wait_ready(&ctx, &ready, &finished, 3).unwrap()
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        // Gone before ready: an error at once, not the whole time-out.
+        ready.store(false, Ordering::Release);
+        finished.store(true, Ordering::Release);
+        let t0 = Instant::now();
+        let e = wait_ready(ctx, &ready, &finished, 3).unwrap_err();
+        assert!(e.to_string().contains("stopped before it was ready"), "{e}");
+        assert!(t0.elapsed() < INITIATOR_START_MAX / 2);
+        // Cancelled: the run says interrupted.
+        finished.store(false, Ordering::Release);
+        cancel.store(true, Ordering::Relaxed);
+        assert!(wait_ready(ctx, &ready, &finished, 3).is_err());
     });
-    assert!(waited >= Duration::from_millis(30), "{waited:?}");
-    // Gone before ready: an error at once, not the whole time-out.
-    ready.store(false, Ordering::Release);
-    finished.store(true, Ordering::Release);
-    let t0 = Instant::now();
-    let e = wait_ready(&ctx, &ready, &finished, 3).unwrap_err();
-    assert!(e.to_string().contains("stopped before it was ready"), "{e}");
-    assert!(t0.elapsed() < INITIATOR_START_MAX / 2);
-    // Cancelled: the run says interrupted.
-    finished.store(false, Ordering::Release);
-    cancel.store(true, Ordering::Relaxed);
-    assert!(wait_ready(&ctx, &ready, &finished, 3).is_err());
 }
 
 #[test]
