@@ -274,6 +274,28 @@ impl<'de> serde::Deserialize<'de> for ExperimentId {
     }
 }
 
+/// In files the trigger is its name (`scenario.trigger`, as written when
+/// it was a string). Unlike an id, a trigger this build cannot read is an
+/// error naming it: the scenario tables and the sizing need its kind.
+impl serde::Serialize for Trigger {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Trigger, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Trigger::from_name(&s).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "unknown scenario trigger {s:?} (this entrybench reads none, \
+                 user.<method>, kernel.<method>, kmod.<method>, \
+                 kmod.on_entry.<variant>, kmod.deferred)"
+            ))
+        })
+    }
+}
+
 /// The id of an experiment as the report reads it: an `entry.flush.*` id
 /// without a `.wN` suffix takes its walk from `params.pages` (files that
 /// carry it only there).
