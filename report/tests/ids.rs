@@ -98,17 +98,20 @@ fn a_clock_in_params_is_its_serde_name() {
     assert_eq!(Value::from(ClockKind::Tsc), "tsc");
 }
 
-/// A scenario's trigger is typed (`ids::Trigger`) but stays the string it
-/// was: a fragment reads typed and writes back byte for byte, the
-/// committed scenario runs (by name) keep theirs, and a trigger this
-/// version cannot read is an error that names it.
+/// A scenario's trigger is typed (`ids::ScenarioTrigger`) but stays the
+/// string it was: a fragment reads typed and writes back byte for byte,
+/// the committed scenario runs (by name) keep theirs, and a trigger this
+/// version cannot read loads as written (like an id), is written back
+/// unchanged, ranks last and reads as an IPI of its name.
 #[test]
 fn a_scenario_trigger_is_its_string() {
-    use report::model::ids::{Ipi, Trigger, UserIpi};
+    use report::model::ids::{Ipi, ScenarioTrigger, Trigger, UserIpi};
+    use report::output::scenario::Strategy;
+    let mprotect = ScenarioTrigger::Known(Trigger::Ipi(Ipi::User(UserIpi::Mprotect)));
     use report::model::schema::ScenarioStats;
     const FRAGMENT: &str = r#"{"trigger":"user.mprotect","iteration":"getppid + walk of 64 pages","pages":64,"rate_hz":1000.5,"events":2982,"overlapped":263195,"run":{"duration_s":3.5,"iterations":16328765,"iter_per_s":5442916.5,"preempted":0,"busy_cycles":6900006284.5},"lost_per_event_cycles":32188.5}"#;
     let s: ScenarioStats = serde_json::from_str(FRAGMENT).unwrap();
-    assert_eq!(s.trigger, Trigger::Ipi(Ipi::User(UserIpi::Mprotect)));
+    assert_eq!(s.trigger, mprotect);
     assert_eq!(serde_json::to_string(&s).unwrap(), FRAGMENT);
 
     // In a whole file, through the loader.
@@ -118,25 +121,32 @@ fn a_scenario_trigger_is_its_string() {
     v["experiments"][1]["scenario"] = serde_json::from_str(FRAGMENT).unwrap();
     let f = report::model::load::parse_result(&v.to_string()).unwrap();
     let s = f.experiments[1].scenario.as_ref().unwrap();
-    assert_eq!(s.trigger, Trigger::Ipi(Ipi::User(UserIpi::Mprotect)));
+    assert_eq!(s.trigger, mprotect);
     let again = serde_json::to_value(&f).unwrap();
     assert_eq!(
         again["experiments"][1]["scenario"]["trigger"],
         "user.mprotect"
     );
 
-    let bad = "user.frobnicate";
-    v["experiments"][1]["scenario"]["trigger"] = bad.into();
-    let e = report::model::load::parse_result(&v.to_string()).unwrap_err();
-    let msg = format!("{e:#}");
-    assert!(
-        msg.contains(r#"unknown scenario trigger "user.frobnicate""#),
-        "{msg}"
+    let unknown = "user.frobnicate";
+    v["experiments"][1]["scenario"]["trigger"] = unknown.into();
+    let f = report::model::load::parse_result(&v.to_string()).unwrap_or_else(|e| panic!("{e:#}"));
+    let s = f.experiments[1].scenario.as_ref().unwrap();
+    assert_eq!(s.trigger, ScenarioTrigger::Unknown(unknown.into()));
+    assert_eq!(s.trigger.to_string(), unknown);
+    let again = serde_json::to_value(&f).unwrap();
+    assert_eq!(again["experiments"][1]["scenario"]["trigger"], unknown);
+    let fragment = FRAGMENT.replace("user.mprotect", unknown);
+    let s: ScenarioStats = serde_json::from_str(&fragment).unwrap();
+    assert_eq!(serde_json::to_string(&s).unwrap(), fragment);
+    // As before the trigger was typed: after every kind this version
+    // knows in the tables, and an IPI of its name.
+    assert!(ScenarioTrigger::from("kmod.deferred").rank() < s.trigger.rank());
+    assert_eq!(
+        Strategy::of_trigger(&s.trigger),
+        Strategy::Ipi("user".into(), "frobnicate".into())
     );
-    let e =
-        serde_json::from_str::<ScenarioStats>(&FRAGMENT.replace("user.mprotect", bad)).unwrap_err();
-    assert!(e.to_string().contains(bad), "{e}");
-    assert!(serde_json::from_str::<Trigger>("3").is_err());
+    assert!(serde_json::from_str::<ScenarioTrigger>("3").is_err());
 
     // The committed runs with scenarios: every trigger written back as read.
     let triggers = |v: &Value| -> Vec<String> {

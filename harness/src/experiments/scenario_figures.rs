@@ -268,7 +268,7 @@ pub(super) fn none_experiment(
     let e = record::measured_histogram(id, "user", p, side.histogram());
     let mut e = record::with_blocks(e, blocks);
     e.scenario = Some(ScenarioStats {
-        trigger: report::model::ids::Trigger::None,
+        trigger: report::model::ids::Trigger::None.into(),
         iteration: iteration.into(),
         pages: ctx.cfg.scenario_pages as u64,
         rate_hz: 0.0,
@@ -317,7 +317,7 @@ pub(super) fn triggered_experiment(
     );
     let events: u64 = trig.chunks.iter().map(|c| c.events).sum();
     e.scenario = Some(ScenarioStats {
-        trigger: about.trigger.clone(),
+        trigger: about.trigger.clone().into(),
         iteration: iteration.into(),
         pages: ctx.cfg.scenario_pages as u64,
         rate_hz: ctx.cfg.ipi_rate_hz,

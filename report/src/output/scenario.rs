@@ -7,7 +7,7 @@
 //! (no trigger, interleaved with the triggered chunks), not against the
 //! separate `scenario.none` row, so host drift hits both alike.
 
-use crate::model::ids::{self, ExperimentId, Trigger};
+use crate::model::ids::{self, ExperimentId, ScenarioTrigger, Trigger};
 use crate::model::machine::Machine;
 use crate::model::schema::{Experiment, ResultFile, ScenarioStats};
 use crate::model::units::{self, count, ns, num, signed};
@@ -33,12 +33,19 @@ pub enum Strategy {
 impl Strategy {
     /// The strategy of a trigger (user.mprotect: an IPI,
     /// kmod.on_entry.invpcid2: flush on entry).
-    pub fn of_trigger(t: &Trigger) -> Strategy {
+    pub fn of_trigger(t: &ScenarioTrigger) -> Strategy {
         match t {
-            Trigger::None => Strategy::Baseline,
-            Trigger::OnEntry(v) => Strategy::OnEntry(v.to_string()),
-            Trigger::Deferred => Strategy::Deferred,
-            Trigger::Ipi(i) => Strategy::Ipi(i.backend().into(), i.method().into()),
+            ScenarioTrigger::Known(Trigger::None) => Strategy::Baseline,
+            ScenarioTrigger::Known(Trigger::OnEntry(v)) => Strategy::OnEntry(v.to_string()),
+            ScenarioTrigger::Known(Trigger::Deferred) => Strategy::Deferred,
+            ScenarioTrigger::Known(Trigger::Ipi(i)) => {
+                Strategy::Ipi(i.backend().into(), i.method().into())
+            }
+            // A trigger this version does not know: an IPI of its name.
+            ScenarioTrigger::Unknown(t) => {
+                let (b, m) = t.split_once('.').unwrap_or(("", t));
+                Strategy::Ipi(b.to_string(), m.to_string())
+            }
         }
     }
 }
@@ -56,8 +63,9 @@ fn rows<'a>(m: &Machine<'a>) -> Vec<(&'a Experiment, &'a ScenarioStats)> {
     v
 }
 
-/// Table order: the trigger's kind (`Trigger::rank`), then its name.
-fn rank(trigger: &Trigger) -> (usize, String) {
+/// Table order: the trigger's kind (`ScenarioTrigger::rank`; a trigger
+/// this version does not know last), then its name.
+fn rank(trigger: &ScenarioTrigger) -> (usize, String) {
     (trigger.rank(), trigger.to_string())
 }
 
@@ -440,7 +448,7 @@ pub(crate) mod tests {
 
     #[test]
     fn strategies_from_triggers() {
-        let t = |s: &str| Trigger::from_name(s).unwrap();
+        let t = |s: &str| ScenarioTrigger::Known(Trigger::from_name(s).unwrap());
         assert_eq!(Strategy::of_trigger(&t("none")), Strategy::Baseline);
         assert_eq!(
             Strategy::of_trigger(&t("kernel.text_poke")),
@@ -457,6 +465,17 @@ pub(crate) mod tests {
         assert!(rank(&t("none")) < rank(&t("user.madvise")));
         assert!(rank(&t("user.munmap")) < rank(&t("kernel.text_poke")));
         assert!(rank(&t("kernel.text_poke")) < rank(&t("kmod.flush_all")));
+        // Names this version cannot read: IPIs of their name, ranked last.
+        let unknown = |s: &str| ScenarioTrigger::Unknown(s.into());
+        assert_eq!(
+            Strategy::of_trigger(&unknown("kmod.frobnicate")),
+            Strategy::Ipi("kmod".into(), "frobnicate".into())
+        );
+        assert_eq!(
+            Strategy::of_trigger(&unknown("frobnicate")),
+            Strategy::Ipi(String::new(), "frobnicate".into())
+        );
+        assert!(rank(&t("kmod.deferred")) < rank(&unknown("aaa.frobnicate")));
     }
 
     use crate::model::schema::{Histogram, Throughput};
@@ -493,7 +512,7 @@ pub(crate) mod tests {
         let trigger = Trigger::from_name(t).expect("a trigger this version knows");
         let triggered = trigger != Trigger::None;
         let events = matches!(
-            Strategy::of_trigger(&trigger),
+            Strategy::of_trigger(&trigger.clone().into()),
             Strategy::Ipi(..) | Strategy::Deferred
         );
         e.id = ExperimentId::Scenario(trigger.clone());
@@ -519,7 +538,7 @@ pub(crate) mod tests {
             });
         }
         e.scenario = Some(ScenarioStats {
-            trigger,
+            trigger: trigger.into(),
             iteration: "getppid + walk of 64 pages".into(),
             pages,
             rate_hz: 1000.0,

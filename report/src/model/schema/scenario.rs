@@ -2,7 +2,7 @@
 //! IPI experiment `ipi.kernel.text_poke`. Both are optional fields of the
 //! version-2 schema: files without them load as before.
 
-use crate::model::ids::Trigger;
+use crate::model::ids::ScenarioTrigger;
 use serde::{Deserialize, Serialize};
 
 /// How long one side of a scenario ran and how much the victim got done.
@@ -30,8 +30,9 @@ pub struct Throughput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioStats {
     /// What fired; in the file its name ("none", "user.mprotect",
-    /// "kernel.text_poke", "kmod.on_entry.series", ...).
-    pub trigger: Trigger,
+    /// "kernel.text_poke", "kmod.on_entry.series", ...), one this build
+    /// cannot read kept as written.
+    pub trigger: ScenarioTrigger,
     /// What one iteration does ("getppid (glibc syscall()) + walk of 64
     /// pages").
     pub iteration: String,
