@@ -97,3 +97,76 @@ fn a_clock_in_params_is_its_serde_name() {
     }
     assert_eq!(Value::from(ClockKind::Tsc), "tsc");
 }
+
+/// A scenario's trigger is typed (`ids::ScenarioTrigger`) but stays the
+/// string it was: a fragment reads typed and writes back byte for byte,
+/// the committed scenario runs (by name) keep theirs, and a trigger this
+/// version cannot read loads as written (like an id), is written back
+/// unchanged, ranks last and reads as an IPI of its name.
+#[test]
+fn a_scenario_trigger_is_its_string() {
+    use report::model::ids::{Ipi, ScenarioTrigger, Trigger, UserIpi};
+    use report::output::scenario::Strategy;
+    let mprotect = ScenarioTrigger::Known(Trigger::Ipi(Ipi::User(UserIpi::Mprotect)));
+    use report::model::schema::ScenarioStats;
+    const FRAGMENT: &str = r#"{"trigger":"user.mprotect","iteration":"getppid + walk of 64 pages","pages":64,"rate_hz":1000.5,"events":2982,"overlapped":263195,"run":{"duration_s":3.5,"iterations":16328765,"iter_per_s":5442916.5,"preempted":0,"busy_cycles":6900006284.5},"lost_per_event_cycles":32188.5}"#;
+    let s: ScenarioStats = serde_json::from_str(FRAGMENT).unwrap();
+    assert_eq!(s.trigger, mprotect);
+    assert_eq!(serde_json::to_string(&s).unwrap(), FRAGMENT);
+
+    // In a whole file, through the loader.
+    let path = common::fixture_path("synthetic-skylake-pti.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["experiments"][1]["id"] = "scenario.user.mprotect".into();
+    v["experiments"][1]["scenario"] = serde_json::from_str(FRAGMENT).unwrap();
+    let f = report::model::load::parse_result(&v.to_string()).unwrap();
+    let s = f.experiments[1].scenario.as_ref().unwrap();
+    assert_eq!(s.trigger, mprotect);
+    let again = serde_json::to_value(&f).unwrap();
+    assert_eq!(
+        again["experiments"][1]["scenario"]["trigger"],
+        "user.mprotect"
+    );
+
+    let unknown = "user.frobnicate";
+    v["experiments"][1]["scenario"]["trigger"] = unknown.into();
+    let f = report::model::load::parse_result(&v.to_string()).unwrap_or_else(|e| panic!("{e:#}"));
+    let s = f.experiments[1].scenario.as_ref().unwrap();
+    assert_eq!(s.trigger, ScenarioTrigger::Unknown(unknown.into()));
+    assert_eq!(s.trigger.to_string(), unknown);
+    let again = serde_json::to_value(&f).unwrap();
+    assert_eq!(again["experiments"][1]["scenario"]["trigger"], unknown);
+    let fragment = FRAGMENT.replace("user.mprotect", unknown);
+    let s: ScenarioStats = serde_json::from_str(&fragment).unwrap();
+    assert_eq!(serde_json::to_string(&s).unwrap(), fragment);
+    // As before the trigger was typed: after every kind this version
+    // knows in the tables, and an IPI of its name.
+    assert!(ScenarioTrigger::from("kmod.deferred").rank() < s.trigger.rank());
+    assert_eq!(
+        Strategy::of_trigger(&s.trigger),
+        Strategy::Ipi("user".into(), "frobnicate".into())
+    );
+    assert!(serde_json::from_str::<ScenarioTrigger>("3").is_err());
+
+    // The committed runs with scenarios: every trigger written back as read.
+    let triggers = |v: &Value| -> Vec<String> {
+        v["experiments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["scenario"]["trigger"].as_str().map(String::from))
+            .collect()
+    };
+    for name in [
+        "results/vm-intel-xeon-processor-20261130T031124Z.json",
+        "results/vm-intel-xeon-processor-20261130T113114Z.json",
+    ] {
+        let text = std::fs::read_to_string(common::root().join(name)).unwrap();
+        let raw: Value = serde_json::from_str(&text).unwrap();
+        let want = triggers(&raw);
+        assert!(want.len() >= 6, "{name}: {want:?}");
+        let f =
+            report::model::load::parse_result(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(triggers(&serde_json::to_value(&f).unwrap()), want, "{name}");
+    }
+}

@@ -268,14 +268,17 @@ pub(super) fn none_experiment(
     let e = record::measured_histogram(id, "user", p, side.histogram());
     let mut e = record::with_blocks(e, blocks);
     e.scenario = Some(ScenarioStats {
-        trigger: report::model::ids::Trigger::None.to_string(),
+        trigger: report::model::ids::Trigger::None.into(),
         iteration: iteration.into(),
         pages: ctx.cfg.scenario_pages as u64,
         rate_hz: 0.0,
         events: 0,
         overlapped: 0,
         run: side.throughput(plan.tsc_hz),
-        ..Default::default()
+        baseline: None,
+        lost_per_event_cycles: None,
+        lost_per_event_ci95: None,
+        chunk_lost_per_event_cycles: None,
     });
     e.notes = notes(ctx, &side, None);
     e
@@ -314,7 +317,7 @@ pub(super) fn triggered_experiment(
     );
     let events: u64 = trig.chunks.iter().map(|c| c.events).sum();
     e.scenario = Some(ScenarioStats {
-        trigger: about.trigger.to_string(),
+        trigger: about.trigger.clone().into(),
         iteration: iteration.into(),
         pages: ctx.cfg.scenario_pages as u64,
         rate_hz: ctx.cfg.ipi_rate_hz,

@@ -274,6 +274,72 @@ impl<'de> serde::Deserialize<'de> for ExperimentId {
     }
 }
 
+/// A scenario result's `trigger` field: in files its name, as written when
+/// it was a string ("user.mprotect"). Like an id, a name this build cannot
+/// read loads as written (`Unknown`), is shown and written back unchanged,
+/// ranks after every kind `Trigger::rank` gives and is read as an IPI of
+/// its name (`output::scenario::Strategy::of_trigger`). `Trigger` itself
+/// has no unknown case: a `scenario.*` id whose trigger it cannot read is
+/// an `ExperimentId::Unknown`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ScenarioTrigger {
+    Known(Trigger),
+    /// A name `Trigger::from_name` does not read, as written.
+    Unknown(String),
+}
+
+impl ScenarioTrigger {
+    /// The table rank of a name this build cannot read: after every kind.
+    pub const UNKNOWN_RANK: usize = 4;
+
+    /// The trigger, where this build can read it.
+    pub fn known(&self) -> Option<&Trigger> {
+        match self {
+            ScenarioTrigger::Known(t) => Some(t),
+            ScenarioTrigger::Unknown(_) => None,
+        }
+    }
+
+    /// Table order of the kinds (`Trigger::rank`; unknown last).
+    pub fn rank(&self) -> usize {
+        self.known().map_or(Self::UNKNOWN_RANK, Trigger::rank)
+    }
+}
+
+impl From<Trigger> for ScenarioTrigger {
+    fn from(t: Trigger) -> ScenarioTrigger {
+        ScenarioTrigger::Known(t)
+    }
+}
+
+impl From<&str> for ScenarioTrigger {
+    fn from(s: &str) -> ScenarioTrigger {
+        Trigger::from_name(s).map_or_else(|| ScenarioTrigger::Unknown(s.into()), Into::into)
+    }
+}
+
+impl fmt::Display for ScenarioTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioTrigger::Known(t) => t.fmt(f),
+            ScenarioTrigger::Unknown(s) => f.write_str(s),
+        }
+    }
+}
+
+impl serde::Serialize for ScenarioTrigger {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ScenarioTrigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ScenarioTrigger, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(ScenarioTrigger::from(&*s))
+    }
+}
+
 /// The id of an experiment as the report reads it: an `entry.flush.*` id
 /// without a `.wN` suffix takes its walk from `params.pages` (files that
 /// carry it only there).

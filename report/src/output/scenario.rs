@@ -7,7 +7,7 @@
 //! (no trigger, interleaved with the triggered chunks), not against the
 //! separate `scenario.none` row, so host drift hits both alike.
 
-use crate::model::ids::{self, ExperimentId, Trigger};
+use crate::model::ids::{self, ExperimentId, ScenarioTrigger, Trigger};
 use crate::model::machine::Machine;
 use crate::model::schema::{Experiment, ResultFile, ScenarioStats};
 use crate::model::units::{self, count, ns, num, signed};
@@ -31,15 +31,18 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    /// From a trigger name ("user.mprotect", "kmod.on_entry.invpcid2").
-    pub fn of_trigger(t: &str) -> Strategy {
-        match Trigger::from_name(t) {
-            Some(Trigger::None) => Strategy::Baseline,
-            Some(Trigger::OnEntry(v)) => Strategy::OnEntry(v.to_string()),
-            Some(Trigger::Deferred) => Strategy::Deferred,
-            Some(Trigger::Ipi(i)) => Strategy::Ipi(i.backend().into(), i.method().into()),
+    /// The strategy of a trigger (user.mprotect: an IPI,
+    /// kmod.on_entry.invpcid2: flush on entry).
+    pub fn of_trigger(t: &ScenarioTrigger) -> Strategy {
+        match t {
+            ScenarioTrigger::Known(Trigger::None) => Strategy::Baseline,
+            ScenarioTrigger::Known(Trigger::OnEntry(v)) => Strategy::OnEntry(v.to_string()),
+            ScenarioTrigger::Known(Trigger::Deferred) => Strategy::Deferred,
+            ScenarioTrigger::Known(Trigger::Ipi(i)) => {
+                Strategy::Ipi(i.backend().into(), i.method().into())
+            }
             // A trigger this version does not know: an IPI of its name.
-            None => {
+            ScenarioTrigger::Unknown(t) => {
                 let (b, m) = t.split_once('.').unwrap_or(("", t));
                 Strategy::Ipi(b.to_string(), m.to_string())
             }
@@ -60,11 +63,10 @@ fn rows<'a>(m: &Machine<'a>) -> Vec<(&'a Experiment, &'a ScenarioStats)> {
     v
 }
 
-/// Table order: the trigger's kind (`Trigger::rank`; a trigger this
-/// version does not know last), then its name.
-fn rank(trigger: &str) -> (usize, String) {
-    let kind = Trigger::from_name(trigger).map_or(4, |t| t.rank());
-    (kind, trigger.to_string())
+/// Table order: the trigger's kind (`ScenarioTrigger::rank`; a trigger
+/// this version does not know last), then its name.
+fn rank(trigger: &ScenarioTrigger) -> (usize, String) {
+    (trigger.rank(), trigger.to_string())
 }
 
 /// Iterations per second as a short figure ("3.41M").
@@ -145,7 +147,7 @@ pub fn tables(m: &Machine) -> Vec<Table> {
             .as_ref()
             .map_or("-".into(), |b| change(s.run.iter_per_s, b.iter_per_s));
         t.push(vec![
-            s.trigger.clone(),
+            s.trigger.to_string(),
             rate(s.run.iter_per_s),
             ns(e.tsc(sm.median), hz),
             ns(e.tsc(sm.p99), hz),
@@ -163,7 +165,7 @@ pub fn tables(m: &Machine) -> Vec<Table> {
                 .map_or("-".into(), signed)
         };
         d.push(vec![
-            s.trigger.clone(),
+            s.trigger.to_string(),
             signed_rate(s.run.iter_per_s - bt.iter_per_s),
             dn(sm.median, bs.median),
             dn(sm.p99, bs.p99),
@@ -180,7 +182,7 @@ pub fn tables(m: &Machine) -> Vec<Table> {
             format!("{}..{}", us(e.tsc(c[0]), hz), us(e.tsc(c[1]), hz))
         });
         ev.push(vec![
-            s.trigger.clone(),
+            s.trigger.to_string(),
             count(s.events),
             num(s.events as f64 / s.run.duration_s),
             num(s.overlapped as f64 / s.events as f64),
@@ -361,23 +363,17 @@ pub fn compare_table(a: &ResultFile, b: &ResultFile) -> Option<Table> {
         ],
     );
     let (ha, hb) = (a.timer.tsc_hz, b.timer.tsc_hz);
-    let mut ea: Vec<&Experiment> = a
+    let mut ea: Vec<(&Experiment, &ScenarioStats)> = a
         .experiments
         .iter()
-        .filter(|e| e.scenario.is_some())
+        .filter_map(|e| e.scenario.as_ref().map(|s| (e, s)))
         .collect();
-    ea.sort_by_key(|e| {
-        rank(
-            &e.scenario
-                .as_ref()
-                .map_or(String::new(), |s| s.trigger.clone()),
-        )
-    });
-    for x in ea {
+    ea.sort_by_key(|(_, s)| rank(&s.trigger));
+    for (x, sx) in ea {
         let Some(y) = b.experiments.iter().find(|e| e.id == x.id) else {
             continue;
         };
-        let (Some(sx), Some(sy)) = (&x.scenario, &y.scenario) else {
+        let Some(sy) = &y.scenario else {
             continue;
         };
         let lost = |e: &Experiment, s: &ScenarioStats, hz| {
@@ -385,7 +381,7 @@ pub fn compare_table(a: &ResultFile, b: &ResultFile) -> Option<Table> {
                 .map_or("-".into(), |c| us(e.tsc(c), hz))
         };
         t.push(vec![
-            sx.trigger.clone(),
+            sx.trigger.to_string(),
             format!("{} -> {}", rate(sx.run.iter_per_s), rate(sy.run.iter_per_s)),
             format!(
                 "{} -> {}",
@@ -452,19 +448,34 @@ pub(crate) mod tests {
 
     #[test]
     fn strategies_from_triggers() {
-        assert_eq!(Strategy::of_trigger("none"), Strategy::Baseline);
+        let t = |s: &str| ScenarioTrigger::Known(Trigger::from_name(s).unwrap());
+        assert_eq!(Strategy::of_trigger(&t("none")), Strategy::Baseline);
         assert_eq!(
-            Strategy::of_trigger("kernel.text_poke"),
+            Strategy::of_trigger(&t("kernel.text_poke")),
             Strategy::Ipi("kernel".into(), "text_poke".into())
         );
         assert_eq!(
-            Strategy::of_trigger("kmod.on_entry.invpcid2"),
+            Strategy::of_trigger(&t("kmod.on_entry.invpcid2")),
             Strategy::OnEntry("invpcid2".into())
         );
-        assert_eq!(Strategy::of_trigger("kmod.deferred"), Strategy::Deferred);
-        assert!(rank("none") < rank("user.madvise"));
-        assert!(rank("user.munmap") < rank("kernel.text_poke"));
-        assert!(rank("kernel.text_poke") < rank("kmod.flush_all"));
+        assert_eq!(
+            Strategy::of_trigger(&t("kmod.deferred")),
+            Strategy::Deferred
+        );
+        assert!(rank(&t("none")) < rank(&t("user.madvise")));
+        assert!(rank(&t("user.munmap")) < rank(&t("kernel.text_poke")));
+        assert!(rank(&t("kernel.text_poke")) < rank(&t("kmod.flush_all")));
+        // Names this version cannot read: IPIs of their name, ranked last.
+        let unknown = |s: &str| ScenarioTrigger::Unknown(s.into());
+        assert_eq!(
+            Strategy::of_trigger(&unknown("kmod.frobnicate")),
+            Strategy::Ipi("kmod".into(), "frobnicate".into())
+        );
+        assert_eq!(
+            Strategy::of_trigger(&unknown("frobnicate")),
+            Strategy::Ipi(String::new(), "frobnicate".into())
+        );
+        assert!(rank(&t("kmod.deferred")) < rank(&unknown("aaa.frobnicate")));
     }
 
     use crate::model::schema::{Histogram, Throughput};
@@ -500,7 +511,11 @@ pub(crate) mod tests {
         let mut e = f.experiments[0].clone();
         let trigger = Trigger::from_name(t).expect("a trigger this version knows");
         let triggered = trigger != Trigger::None;
-        e.id = ExperimentId::Scenario(trigger);
+        let events = matches!(
+            Strategy::of_trigger(&trigger.clone().into()),
+            Strategy::Ipi(..) | Strategy::Deferred
+        );
+        e.id = ExperimentId::Scenario(trigger.clone());
         e.params.clear();
         e.summary = crate::model::stats::summarize(&mut v);
         e.samples = Histogram::from_samples(&v);
@@ -511,10 +526,6 @@ pub(crate) mod tests {
             iter_per_s: 10_000.0 - x as f64,
             ..Default::default()
         };
-        let events = matches!(
-            Strategy::of_trigger(t),
-            Strategy::Ipi(..) | Strategy::Deferred
-        );
         if triggered {
             let mut b = samples(0, 0);
             let bh = Histogram::from_samples(&b);
@@ -527,7 +538,7 @@ pub(crate) mod tests {
             });
         }
         e.scenario = Some(ScenarioStats {
-            trigger: t.into(),
+            trigger: trigger.into(),
             iteration: "getppid + walk of 64 pages".into(),
             pages,
             rate_hz: 1000.0,

@@ -188,7 +188,7 @@ mod tests {
         for e in all() {
             let id = e.id();
             let t = id.trigger().unwrap();
-            let s = Strategy::of_trigger(&t.to_string());
+            let s = Strategy::of_trigger(&t.clone().into());
             match t {
                 ids::Trigger::Deferred => assert_eq!(s, Strategy::Deferred),
                 ids::Trigger::OnEntry(_) => assert!(matches!(s, Strategy::OnEntry(_))),

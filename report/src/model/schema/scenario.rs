@@ -2,6 +2,7 @@
 //! IPI experiment `ipi.kernel.text_poke`. Both are optional fields of the
 //! version-2 schema: files without them load as before.
 
+use crate::model::ids::ScenarioTrigger;
 use serde::{Deserialize, Serialize};
 
 /// How long one side of a scenario ran and how much the victim got done.
@@ -26,10 +27,12 @@ pub struct Throughput {
 /// `samples` are the per-iteration times (TSC cycles) of the triggered
 /// chunks; `baseline` holds the no-trigger chunks interleaved with them,
 /// with the delta of the medians taken chunk pair by chunk pair.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioStats {
-    /// "none", "user.mprotect", "kernel.text_poke", "kmod.flush_all", ...
-    pub trigger: String,
+    /// What fired; in the file its name ("none", "user.mprotect",
+    /// "kernel.text_poke", "kmod.on_entry.series", ...), one this build
+    /// cannot read kept as written.
+    pub trigger: ScenarioTrigger,
     /// What one iteration does ("getppid (glibc syscall()) + walk of 64
     /// pages").
     pub iteration: String,
