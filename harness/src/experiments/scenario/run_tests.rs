@@ -193,15 +193,21 @@ fn the_chunks_wait_for_the_initiator_or_its_end() {
     let cancel = AtomicBool::new(false);
     with_ctx(&SuiteConfig::quick(), &cancel, |ctx| {
         let (ready, finished) = (AtomicBool::new(false), AtomicBool::new(false));
-        // Ready late: the wait lasts until then.
-        let waited = std::thread::scope(|s| {
-            s.spawn(|| {
+        // Ready late: the wait lasts until then (compared by the moment
+        // each side saw, not by a length: this thread may be preempted
+        // between the spawn and the wait's own clock).
+        let (set_at, back_at) = std::thread::scope(|s| {
+            let setter = s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(30));
+                let at = Instant::now();
                 ready.store(true, Ordering::Release);
+                at
             });
-            wait_ready(ctx, &ready, &finished, 3).unwrap()
+            wait_ready(ctx, &ready, &finished, 3).unwrap();
+            let back_at = Instant::now();
+            (setter.join().unwrap(), back_at)
         });
-        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        assert!(back_at >= set_at, "returned before the initiator was ready");
         // Gone before ready: an error at once, not the whole time-out.
         ready.store(false, Ordering::Release);
         finished.store(true, Ordering::Release);
