@@ -22,7 +22,7 @@ pub(crate) fn params(
     let d = |a: u64, b: u64| b.saturating_sub(a);
     let n = phase.fired.windows.len();
     let noise = &m.noise;
-    record::params([
+    let mut p = record::params([
         ("method", describe.into()),
         ("row", row.into()),
         ("victim_cpu", ctx.placement.victim_cpu.into()),
@@ -41,39 +41,6 @@ pub(crate) fn params(
                 JITTER.0 + JITTER.1
             )
             .into(),
-        ),
-        (
-            "matching",
-            "each fire's TSC window claims the longest unclaimed victim gap overlapping it that \
-             ends within the tolerance of the fire's return, one ending in the core band \
-             (trace_check.core_*, when the labels gave one) before any other (one that began \
-             before the window: merged, seen, not priced)"
-                .into(),
-        ),
-        ("match_tolerance_before_cycles", m.fit.tol.before.into()),
-        ("match_tolerance_after_cycles", m.fit.tol.after.into()),
-        ("match_usual_call_cycles", m.fit.tol.usual_call.into()),
-        (
-            "match_core_cycles",
-            m.fit.tol.core.map(|(b, a)| vec![b, a]).into(),
-        ),
-        (
-            "match_tolerance_rule",
-            if m.fit_to_trace {
-                ipi_fit::fit_rule()
-            } else {
-                ipi_match::control_fit_rule()
-            }
-            .into(),
-        ),
-        ("match_fit_calls_within", finite(m.fit.calls_within).into()),
-        (
-            "match_fit_controls_within",
-            finite(m.fit.controls_within).into(),
-        ),
-        (
-            "return_minus_gap_end_cycles",
-            offset_quantiles(&m.fit.offsets),
         ),
         ("gaps_total", phase.gaps.len().into()),
         ("gaps_unmatched", m.miss.len().into()),
@@ -115,6 +82,56 @@ pub(crate) fn params(
             )
             .into(),
         ),
+        (
+            "victim_cost",
+            "matched gap minus one quiet loop iteration (median)".into(),
+        ),
+        ("clock", ClockKind::Tsc.into()),
+    ]);
+    p.extend(match_params(phase, m));
+    p
+}
+
+/// How the calls were matched to the victim's gaps: the rule, the
+/// tolerance and where it came from, the skew.
+fn match_params(
+    phase: &Phase,
+    m: &Matched,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    record::params([
+        (
+            "matching",
+            "each fire's TSC window claims the longest unclaimed victim gap overlapping it that \
+             ends within the tolerance of the fire's return, one ending in the core band \
+             (trace_check.core_*, when the labels gave one) before any other (one that began \
+             before the window: merged, seen, not priced)"
+                .into(),
+        ),
+        ("match_tolerance_before_cycles", m.fit.tol.before.into()),
+        ("match_tolerance_after_cycles", m.fit.tol.after.into()),
+        ("match_usual_call_cycles", m.fit.tol.usual_call.into()),
+        (
+            "match_core_cycles",
+            m.fit.tol.core.map(|(b, a)| vec![b, a]).into(),
+        ),
+        (
+            "match_tolerance_rule",
+            if m.fit_to_trace {
+                ipi_fit::fit_rule()
+            } else {
+                ipi_match::control_fit_rule()
+            }
+            .into(),
+        ),
+        ("match_fit_calls_within", finite(m.fit.calls_within).into()),
+        (
+            "match_fit_controls_within",
+            finite(m.fit.controls_within).into(),
+        ),
+        (
+            "return_minus_gap_end_cycles",
+            offset_quantiles(&m.fit.offsets),
+        ),
         ("match_skew_cycles", m.skew.into()),
         // The initiator CPU's TSC minus the victim's (the ping-pong's B
         // minus A), if the fastest transfers are alike both ways.
@@ -126,11 +143,6 @@ pub(crate) fn params(
              offset can exceed"
                 .into(),
         ),
-        (
-            "victim_cost",
-            "matched gap minus one quiet loop iteration (median)".into(),
-        ),
-        ("clock", ClockKind::Tsc.into()),
     ])
 }
 
