@@ -229,6 +229,15 @@ pub fn prefault<T: Copy>(buf: &mut [T]) {
         unsafe { p.add(off).write_volatile(p.add(off).read_volatile()) };
         off += 4096;
     }
+    // A buffer that starts inside a page ends inside one the steps from
+    // its start may not reach.
+    if bytes > 0 {
+        // SAFETY: the buffer's last byte, written back with its own value.
+        unsafe {
+            p.add(bytes - 1)
+                .write_volatile(p.add(bytes - 1).read_volatile())
+        };
+    }
 }
 
 /// Pre-faults a vector's spare capacity (pushes inside a timed loop must

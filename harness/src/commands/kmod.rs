@@ -68,7 +68,8 @@ pub enum KmodAction {
         shared: bool,
         /// The kernel's fault injection is set up (failslab,
         /// fail_page_alloc, task-filter): mark this thread around each
-        /// ioctl and every generator thread, and accept ENOMEM
+        /// ioctl and each generator thread it starts, and accept ENOMEM
+        /// where the call allocates
         #[arg(long)]
         alloc_faults: bool,
     },

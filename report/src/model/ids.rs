@@ -290,7 +290,7 @@ pub enum ScenarioTrigger {
 
 impl ScenarioTrigger {
     /// The table rank of a name this build cannot read: after every kind.
-    pub const UNKNOWN_RANK: usize = 4;
+    pub const UNKNOWN_RANK: usize = Trigger::RANKS;
 
     /// The trigger, where this build can read it.
     pub fn known(&self) -> Option<&Trigger> {

@@ -458,6 +458,8 @@ impl IpiStats {
     /// The least `seen_ratio` at which the figures cover the IPIs the
     /// kernel counted (the bar of issue 19); under it a report says so.
     pub const SEEN_MIN: f64 = 0.99;
+    /// Over this `seen_ratio` the victim matched more than the IPIs.
+    pub const SEEN_MAX: f64 = 1.1;
 
     /// The victim's /proc/interrupts delta of `row` over the run.
     pub fn row_delta(&self, row: IrqRow) -> u64 {

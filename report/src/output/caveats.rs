@@ -91,7 +91,7 @@ pub fn for_machine(m: &Machine) -> Vec<String> {
         if let (ExperimentId::Ipi(..), Some(ipi)) = (ids::kind(e), &e.ipi) {
             if let Some(why) = seen_caveat(ipi.seen_ratio) {
                 out.push(format!(
-                    "{}: victim saw {:.1}% of the interrupts /proc/interrupts counted ({why}).",
+                    "{}: victim saw {:.2}% of the interrupts /proc/interrupts counted ({why}).",
                     e.id,
                     ipi.seen_ratio * 100.0
                 ));
@@ -180,8 +180,8 @@ fn shared_notes<'a>(experiments: impl Iterator<Item = &'a Experiment>) -> Vec<St
 
 /// Why a seen ratio needs a caveat, if it does. Under `SEEN_MIN` the
 /// figures leave out IPIs the kernel counted (a host preempting the
-/// victim holds them in gaps the timing rule cannot price); over 110% the
-/// victim's matches took in gaps that were not these IPIs.
+/// victim holds them in gaps the timing rule cannot price); over
+/// `SEEN_MAX` the victim's matches took in gaps that were not these IPIs.
 fn seen_caveat(seen: f64) -> Option<String> {
     if !seen.is_finite() {
         return None;
@@ -191,8 +191,11 @@ fn seen_caveat(seen: f64) -> Option<String> {
             "under {:.0}%: the rest are in no figure",
             crate::model::schema::IpiStats::SEEN_MIN * 100.0
         ))
-    } else if seen > 1.1 {
-        Some("over 110%: some matches were not these IPIs".into())
+    } else if seen > crate::model::schema::IpiStats::SEEN_MAX {
+        Some(format!(
+            "over {:.0}%: some matches were not these IPIs",
+            crate::model::schema::IpiStats::SEEN_MAX * 100.0
+        ))
     } else {
         None
     }

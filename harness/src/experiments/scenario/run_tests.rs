@@ -215,10 +215,16 @@ fn the_chunks_wait_for_the_initiator_or_its_end() {
         let e = wait_ready(ctx, &ready, &finished, 3).unwrap_err();
         assert!(e.to_string().contains("stopped before it was ready"), "{e}");
         assert!(t0.elapsed() < INITIATOR_START_MAX / 2);
-        // Cancelled: the run says interrupted.
+        // Cancelled: the run says interrupted, at once.
         finished.store(false, Ordering::Release);
         cancel.store(true, Ordering::Relaxed);
-        assert!(wait_ready(ctx, &ready, &finished, 3).is_err());
+        let t0 = Instant::now();
+        let e = wait_ready(ctx, &ready, &finished, 3).unwrap_err();
+        assert!(
+            matches!(e.downcast_ref::<Stop>(), Some(Stop::Cancelled)),
+            "{e}"
+        );
+        assert!(t0.elapsed() < INITIATOR_START_MAX / 2);
     });
 }
 

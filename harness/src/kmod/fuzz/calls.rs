@@ -77,6 +77,13 @@ pub struct Call {
     pub got: Result<(), Errno>,
     pub want: Result<(), Errno>,
     pub also: Vec<Result<(), Errno>>,
+    /// The module allocates on this call's path before its outcome is
+    /// settled (GLOBAL_FLUSH and GENERATOR_START copy their argument into
+    /// a kmalloc'd struct first; FLUSH_TIMED allocates its buffer once its
+    /// arguments passed): there ENOMEM may stand in for `want`.
+    pub allocates: bool,
+    /// The generator this call started.
+    pub started: Option<u32>,
 }
 
 impl Call {
@@ -85,10 +92,10 @@ impl Call {
     }
 
     /// `accepted`, or an injected allocation failure where `others` has
-    /// them. The module allocates its argument copy before it validates,
-    /// so ENOMEM can stand in for any outcome of a request it knows.
+    /// them and the call's path allocates (`allocates`).
     pub fn accepted_with(&self, others: &Others) -> bool {
-        self.accepted() || (others.alloc_failures && self.got == Err(Errno::ENOMEM))
+        self.accepted()
+            || (others.alloc_failures && self.allocates && self.got == Err(Errno::ENOMEM))
     }
 }
 
@@ -100,8 +107,10 @@ impl<'a> Ctx<'a> {
             info,
             noaccess,
             // Big enough for the largest struct and BUF_WORDS samples.
-            buf: vec![0u64; 1024],
-            large: vec![0u64; LARGE_WORDS as usize],
+            // Touched now: a first touch by the module's copy-out would
+            // fault a page in while the thread is marked (`faults`).
+            buf: touched(1024),
+            large: touched(LARGE_WORDS as usize),
             gens: Vec::new(),
             others,
             gen_alloc_failures: 0,
@@ -179,6 +188,13 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// A zeroed buffer of `n` words, every page written.
+fn touched(n: usize) -> Vec<u64> {
+    let mut v = vec![0u64; n];
+    crate::placement::prefault(&mut v);
+    v
+}
+
 /// One ioctl; with allocation failures on (`faults::Marking`), this
 /// thread is marked for its length alone.
 pub fn ioctl_ptr(dev: &Device, nr: u64, addr: u64) -> Result<(), Errno> {
@@ -237,6 +253,8 @@ fn info(cx: &mut Ctx) -> Call {
         got,
         want: Ok(()),
         also: Vec::new(),
+        allocates: false,
+        started: None,
     }
 }
 
@@ -294,6 +312,10 @@ fn flush_timed(cx: &mut Ctx, rng: &mut Rng) -> Call {
         got,
         want,
         also,
+        // The buffer comes after the argument checks (EINVAL, a kernel
+        // pointer's EFAULT), before the variant's and the copy-out's.
+        allocates: want != Err(Errno::EINVAL) && bufp != Ptr::Kernel,
+        started: None,
     }
 }
 
@@ -315,6 +337,8 @@ fn entry_flush(cx: &mut Ctx, rng: &mut Rng) -> Call {
         got: cx.dev.entry_flush_raw(arg).map(drop),
         want,
         also: Vec::new(),
+        allocates: false,
+        started: None,
     }
 }
 
@@ -374,6 +398,8 @@ fn global_flush(cx: &mut Ctx, rng: &mut Rng) -> Call {
         got,
         want,
         also,
+        allocates: true,
+        started: None,
     }
 }
 
@@ -406,10 +432,8 @@ fn gen_stop(cx: &mut Ctx, rng: &mut Rng) -> Call {
         abi::nr::GENERATOR_STOP,
         &mut a as *mut abi::Generator as u64,
     );
-    // Stopped or gone: either way no longer ours to stop. Unless the
-    // STOP could not allocate its argument: then it still runs.
-    let unread = got == Err(Errno::ENOMEM);
-    if (known.is_some() && !unread) || got.is_ok() {
+    // Stopped or gone: either way no longer ours to stop.
+    if known.is_some() || got.is_ok() {
         cx.gens.retain(|g| g.id != id);
     }
     if got.is_ok() {
@@ -420,6 +444,8 @@ fn gen_stop(cx: &mut Ctx, rng: &mut Rng) -> Call {
         got,
         want,
         also,
+        allocates: false,
+        started: None,
     }
 }
 
@@ -440,6 +466,8 @@ fn bad_pointer(cx: &mut Ctx, rng: &mut Rng) -> Call {
         got,
         want: Err(Errno::EFAULT),
         also: Vec::new(),
+        allocates: nr == abi::nr::GLOBAL_FLUSH || nr == abi::nr::GENERATOR_START,
+        started: None,
     }
 }
 
@@ -468,6 +496,8 @@ fn unknown_request(cx: &mut Ctx, rng: &mut Rng) -> Call {
         got,
         want: Err(Errno::ENOTTY),
         also: Vec::new(),
+        allocates: false,
+        started: None,
     }
 }
 
@@ -559,6 +589,8 @@ fn gen_start(cx: &mut Ctx, rng: &mut Rng) -> Call {
         got,
         want,
         also,
+        allocates: true,
+        started: got.is_ok().then_some(a.id),
     }
 }
 
@@ -573,6 +605,8 @@ mod tests {
             got,
             want: Err(Errno::EINVAL),
             also: vec![Err(Errno::EINTR)],
+            allocates: true,
+            started: None,
         };
         let plain = Others::default();
         let faults = Others {
@@ -582,6 +616,13 @@ mod tests {
         let enomem = call(Err(Errno::ENOMEM));
         assert!(!enomem.accepted_with(&plain));
         assert!(enomem.accepted_with(&faults));
+        // Only where the call's path allocates (not INFO, ENTRY_FLUSH,
+        // GENERATOR_STOP, or FLUSH_TIMED refused by its argument checks).
+        let no_alloc = Call {
+            allocates: false,
+            ..call(Err(Errno::ENOMEM))
+        };
+        assert!(!no_alloc.accepted_with(&faults));
         // Nothing else is widened.
         assert!(!call(Ok(())).accepted_with(&faults));
         assert!(!call(Err(Errno::EFAULT)).accepted_with(&faults));

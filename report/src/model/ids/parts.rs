@@ -339,6 +339,10 @@ impl Trigger {
         }
     }
 
+    /// How many ranks `rank` gives (0 to RANKS - 1): RANKS sorts after
+    /// every kind.
+    pub const RANKS: usize = 4;
+
     /// Table order of the kinds: nothing firing, then as the suite runs
     /// them: user space's, the kernel's, the module's.
     pub fn rank(&self) -> usize {
