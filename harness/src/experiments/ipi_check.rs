@@ -284,13 +284,7 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
             "tolerance_after_cycles": c.tolerance.1,
             "core_before_cycles": c.core.map(|b| b.0),
             "core_after_cycles": c.core.map(|b| b.1),
-            "core_rule": format!(
-                "the central {:.0}% of the fitting calls' labelled gap ends (return minus gap end, \
-                 no delay taken off), widened to take in the return itself; a gap ending in it is picked before a longer one ending \
-                 elsewhere in the tolerance (none from under {} labelled gaps)",
-                ipi_fit::CORE_SHARE * 100.0,
-                ipi_fit::CORE_MIN
-            ),
+            "core_rule": ipi_fit::core_rule(),
             "fit_wrong_share_max": ipi_fit::FIT_WRONG_SHARE,
             "ipis": c.ipis,
             "labelled": c.labelled,

@@ -124,6 +124,18 @@ pub const CORE_SHARE: f64 = 0.90;
 /// Fewest labelled gaps a core band is drawn from.
 pub const CORE_MIN: usize = 20;
 
+/// `core_band`'s rule in words, for the result file.
+pub fn core_rule() -> String {
+    format!(
+        "the central {:.0}% of the fitting calls' labelled gap ends (return minus gap end, no \
+         delay taken off), widened to take in the return itself; a gap ending in it is picked \
+         before a longer one ending elsewhere in the tolerance (none from under {} labelled \
+         gaps)",
+        CORE_SHARE * 100.0,
+        CORE_MIN
+    )
+}
+
 /// The core band (`Tolerance::core`): where the labelled gaps of
 /// `windows` end, as return minus gap end (raw, cycles), from the
 /// `CORE_SHARE` central share of them, widened to take in the return
@@ -150,7 +162,7 @@ pub fn core_band(
         .filter_map(|&(ws, we)| {
             let t = *between(times, ws.saturating_sub(skew), we.saturating_add(skew)).first()?;
             let g = gaps[holding(gaps, t)?];
-            Some(we.wrapping_sub(g.end()) as i64)
+            Some(ipi_match::raw_offset((ws, we), g))
         })
         .collect();
     if ends.len() < CORE_MIN {

@@ -317,7 +317,7 @@ impl Tolerance {
     /// Call return minus gap end, less the call's delay when the gap
     /// ended early (never past zero).
     pub fn offset(&self, (ws, we): (u64, u64), g: Gap) -> i64 {
-        let d = we.wrapping_sub(g.end()) as i64;
+        let d = raw_offset((ws, we), g);
         if d > 0 {
             let delay = (we.saturating_sub(ws)).saturating_sub(self.usual_call) as i64;
             (d - delay).max(0)
@@ -334,10 +334,17 @@ impl Tolerance {
     /// Whether gap `g` ends in the core band around the return of call
     /// `w`, by the raw distance (a gap that ended early in a delayed call
     /// is near by `offset`, not here).
-    fn in_core(&self, (_, we): (u64, u64), g: Gap) -> bool {
+    fn in_core(&self, w: (u64, u64), g: Gap) -> bool {
         self.core
-            .is_some_and(|band| in_band(we.wrapping_sub(g.end()) as i64, band))
+            .is_some_and(|band| in_band(raw_offset(w, g), band))
     }
+}
+
+/// How far before the return of call `w` gap `g` ends, cycles (negative:
+/// after it), no delay taken off: `Tolerance::offset` before its delay,
+/// the core band's measure.
+pub fn raw_offset((_, we): (u64, u64), g: Gap) -> i64 {
+    we.wrapping_sub(g.end()) as i64
 }
 
 /// Whether a return-minus-gap-end distance `d` lies from `after` after

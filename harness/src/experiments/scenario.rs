@@ -421,7 +421,9 @@ fn run_triggered(
     let finished = AtomicBool::new(false);
     let ready = AtomicBool::new(false);
     let rate = ctx.cfg.ipi_rate_hz;
-    let cap = (rate * plan.total().as_secs_f64() * 1.1) as usize + 16;
+    // Events at the rate over the triggered chunks.
+    let planned = rate * plan.total().as_secs_f64();
+    let cap = (planned * 1.1) as usize + 16;
     let mut sides = [Side::new(), Side::new()];
     let Some((init, icpu)) = init else {
         let t0 = Instant::now();
@@ -457,7 +459,7 @@ fn run_triggered(
     // The initiator's own error says more than "stopped early".
     let fired = fired??;
     let ready_after = res?;
-    fired_any(&fired, rate * plan.total().as_secs_f64(), plan, icpu)?;
+    fired_any(&fired, planned, plan, icpu)?;
     Ok((sides, fired, Some(ready_after)))
 }
 
