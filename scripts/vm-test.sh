@@ -2,7 +2,7 @@
 # VM test of the kernel module, on every Debian kernel series installed
 # (6.1 and 6.12 by default): builds entrybench.ko against that kernel's
 # headers (W=1, warnings fail; no KVM-only symbol imported), boots the
-# kernel under QEMU TCG (2 vCPUs, pti=on) with an initramfs holding
+# kernel under QEMU TCG (3 vCPUs, pti=on) with an initramfs holding
 # busybox, the module, the harness and the kmod_cli test binary, runs
 # scripts/vm/init in the guest (every ioctl, the device-needing CLI tests,
 # checked fuzz runs, the concurrency fuzz, unload racing open, the kmod
@@ -28,7 +28,10 @@
 #      900 for the debug kernel), VMTEST_FUZZ (single-caller fuzzed calls),
 #      VMTEST_RACE (calls of the concurrency fuzz), VMTEST_PARALLEL (calls
 #      of each of three parallel fuzzers), VMTEST_SEED,
-#      VMTEST_SERIES (kernel series, default "6.1 6.12"),
+#      VMTEST_SERIES (kernel series, default "6.1 6.12"), VMTEST_SMP
+#      (vCPUs, default 3: CPU 1 is isolated and nohz_full, CPU 2 a second
+#      housekeeping CPU the selftest's hotplug check offlines: 6.12
+#      refused EBUSY for the nohz_full CPU 1 of a 2-CPU guest),
 #      VMTEST_INJECT_WARNING=1 (the guest logs a fake WARNING: the run must
 #      then FAIL; proves the dmesg scan works).
 set -euo pipefail
@@ -160,6 +163,7 @@ qemu64*) EXPECT=cr3_noflush,invpcid0,invpcid1,invpcid2,invpcid3 ;;
 *) EXPECT="" ;;
 esac
 PTI=${VMTEST_PTI:-on}
+SMP=${VMTEST_SMP:-3}
 STEPS="load status selftest fuzz race fuzz_parallel unload_race_open busy_unload leave_generator rmmod_running_generator reload rmmod_again"
 [ "$MODE" = qemu ] && STEPS="$STEPS cli_tests"
 [ "$MODE" = debug ] && STEPS="$STEPS scenarios fuzz_faults freeze_generator"
@@ -172,10 +176,10 @@ guest() {
 	cp -r "$IR" "$w/initramfs"
 	cp "$w/kmod/entrybench.ko" "$w/initramfs/entrybench.ko"
 	(cd "$w/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$w/initramfs.cpio.gz"
-	say "$kver: booting (TCG, CPU $CPU, pti=$PTI, 2 vCPUs, timeout ${TIMEOUT}s, fuzz $FUZZ + race $RACE + 3x$PARALLEL, seed $SEED)"
+	say "$kver: booting (TCG, CPU $CPU, pti=$PTI, $SMP vCPUs, timeout ${TIMEOUT}s, fuzz $FUZZ + race $RACE + 3x$PARALLEL, seed $SEED)"
 	local tb qrc=0 tboot
 	tb=$(date +%s)
-	timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "$CPU" -smp 2 -m 1G -nographic -no-reboot \
+	timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "$CPU" -smp "$SMP" -m 1G -nographic -no-reboot \
 		-kernel "$image" -initrd "$w/initramfs.cpio.gz" \
 		-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 log_buf_len=8M pti=$PTI isolcpus=1 nohz_full=1 eb.mode=$MODE eb.expect_unsupported=$EXPECT eb.fuzz=$FUZZ eb.race=$RACE eb.parallel=$PARALLEL eb.seed=$SEED eb.inject_warning=${VMTEST_INJECT_WARNING:-0}" \
 		-serial mon:stdio -serial "file:$w/ttyS1.txt" </dev/null >"$w/console.log" 2>&1 || qrc=$?
@@ -230,7 +234,9 @@ check_debug_kernel() {
 	for what in 'KernelAddressSanitizer initialized' 'Lock dependency validator' 'Full dynticks CPUs: 1'; do
 		grep -q "$what" "$w/dmesg.txt" || fails+=("$kver: the debug kernel's dmesg lacks \"$what\"")
 	done
-	grep -q '^online cpus      \[0, 1\]' "$w/console.log" || fails+=("$kver: the guest does not have 2 CPUs online")
+	local want
+	want=$(seq -s ', ' 0 $((SMP - 1)))
+	grep -qF "online cpus      [$want]" "$w/console.log" || fails+=("$kver: the guest does not have its $SMP CPUs online")
 	# The failure paths ran: ioctls that could not allocate, generator
 	# flushes that could not (the generator's ENOMEM path), the freezer.
 	local enomem gen_fail
