@@ -28,6 +28,8 @@ pub enum Command {
     Size(crate::commands::size::SizeArgs),
     /// Build, load, unload or inspect the entrybench kernel module
     Kmod(crate::commands::kmod::KmodArgs),
+    /// Run an ipi.* row's matching again on a `run --dump-ipi` file
+    Rematch(crate::commands::rematch::RematchArgs),
 }
 
 /// Exit status for bad input or a failed command (clap uses 2 for usage
@@ -60,6 +62,7 @@ pub fn main() -> i32 {
         Command::Compare(a) => crate::commands::compare::cmd(a),
         Command::Size(a) => crate::commands::size::cmd(a),
         Command::Kmod(a) => crate::commands::kmod::cmd(a),
+        Command::Rematch(a) => crate::commands::rematch::cmd(a),
     };
     match result {
         Ok(code) => code,
@@ -70,17 +73,26 @@ pub fn main() -> i32 {
     }
 }
 
-/// clap's first message line without its "error: " prefix, plus where to
-/// look next (clap's own usage block is several lines).
+/// clap's message without its "error: " prefix, on one line, plus where
+/// to look next (clap's own usage block is several lines). The message
+/// is its first paragraph: a missing argument's name is on the line
+/// after "were not provided:".
 fn clap_one_line(e: &clap::Error) -> String {
     let rendered = e.render().to_string();
-    let first = rendered
+    let message: Vec<&str> = rendered
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{first} (see 'entrybench --help')")
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let message = if message.is_empty() {
+        "invalid arguments"
+    } else {
+        message
+    };
+    format!("{message} (see 'entrybench --help')")
 }
 
 /// The whole context chain on one line.

@@ -405,6 +405,7 @@ fn the_trace_check_labels_both_ipi_functions_and_leaves_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
+    let dumps = dir.path().join("dumps");
     let pid = run_ok(
         &[
             "run",
@@ -413,6 +414,8 @@ fn the_trace_check_labels_both_ipi_functions_and_leaves_nothing() {
             "ipi.user.mprotect,ipi.user.membarrier",
             "--duration",
             "1",
+            "--dump-ipi",
+            dumps.to_str().unwrap(),
         ],
         &out,
     );
@@ -452,6 +455,25 @@ fn the_trace_check_labels_both_ipi_functions_and_leaves_nothing() {
         assert_eq!(
             p["match_tolerance_after_cycles"], c["tolerance_after_cycles"],
             "{id}"
+        );
+    }
+    // Each row's dump gives its figures again (`rematch` exits 1 where
+    // they differ), and holds what the row recorded.
+    for e in exps {
+        let id = e["id"].as_str().unwrap();
+        let f = dumps.join(format!("{id}.json"));
+        let d = json(&f);
+        assert_eq!(d["figures"]["seen_ratio"], e["ipi"]["seen_ratio"], "{id}");
+        assert_eq!(
+            d["figures"]["false_match_rate"], e["ipi"]["false_match_rate"],
+            "{id}"
+        );
+        let again = entrybench().arg("rematch").arg(&f).output().unwrap();
+        let stdout = String::from_utf8_lossy(&again.stdout);
+        assert!(again.status.success(), "{id}: {again:?}");
+        assert!(
+            stdout.contains("rematched") && !stdout.contains("differs"),
+            "{stdout}"
         );
     }
     let text = std::fs::read_to_string(dir.path().join("r.txt")).unwrap();

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One interruption seen by the victim: the last clock value before it and
 /// the length of the gap in cycles (one loop iteration included).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Gap {
     pub start: u64,
     pub cycles: u64,
@@ -26,7 +26,7 @@ impl Gap {
 }
 
 /// What a spin recorded besides the gaps.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpinStats {
     pub iterations: u64,
     /// Gaps above the threshold that did not fit the pre-allocated buffer.

@@ -6,6 +6,7 @@
 pub mod compare;
 pub mod detect;
 pub mod kmod;
+pub mod rematch;
 pub mod report;
 pub mod run;
 pub mod size;

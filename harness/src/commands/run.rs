@@ -62,6 +62,12 @@ pub struct RunArgs {
     /// the no-IPI control, which also gives the false_match_rate
     #[arg(long)]
     pub no_trace_check: bool,
+    /// Write what each ipi.* row was matched from (victim gaps, call
+    /// windows, the trace's labels, interrupt counts) into DIR as
+    /// <id>.json, never over a file there; `entrybench rematch` runs the
+    /// matching on it again
+    #[arg(long, value_name = "DIR")]
+    pub dump_ipi: Option<PathBuf>,
     /// Samples (timed regions) per entry.*, vdso.* and timer.overhead
     /// experiment; at least 3200 are taken (100 per block)
     #[arg(long, value_name = "N")]
@@ -143,6 +149,7 @@ pub fn suite_config(a: &RunArgs) -> Result<SuiteConfig> {
         cfg.scenario_duration = cfg.ipi_duration;
     }
     cfg.no_trace_check = a.no_trace_check;
+    cfg.dump_ipi = a.dump_ipi.clone();
     if let Some(n) = a.samples {
         if !(100..=50_000_000).contains(&n) {
             bail!("--samples {n}: must be between 100 and 50000000");
@@ -180,6 +187,9 @@ fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> 
     o.insert("entry_samples".into(), cfg.entry_samples.to_string());
     if cfg.no_trace_check {
         o.insert("no_trace_check".into(), "true".into());
+    }
+    if let Some(d) = &cfg.dump_ipi {
+        o.insert("dump_ipi".into(), d.display().to_string());
     }
     o.insert("refill_pairs".into(), cfg.refill_pairs.to_string());
     o.insert(
@@ -237,6 +247,11 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
     };
     let report_path = out.with_extension("txt");
     check_outputs(&out, &report_path, args.out.is_none(), args.overwrite)?;
+    if let Some(d) = &cfg.dump_ipi {
+        // Made now, so a bad path stops the run before anything is measured.
+        std::fs::create_dir_all(d)
+            .with_context(|| format!("--dump-ipi: cannot make the directory {}", d.display()))?;
+    }
     if !placement.victim_isolated {
         eprintln!("entrybench: warning: {}", placement.note);
     }
@@ -389,6 +404,7 @@ mod tests {
             pages: None,
             duration: None,
             no_trace_check: false,
+            dump_ipi: None,
             samples: None,
             batch: None,
             syscall: None,

@@ -30,6 +30,7 @@
 
 use super::ipi_blocks;
 use super::ipi_check;
+use super::ipi_dump;
 use super::ipi_label;
 use super::ipi_match::{self, share, Tolerance};
 use super::ipi_pace::{initiate, CONTROL_CLEARANCE};
@@ -219,7 +220,7 @@ pub fn user_all() -> Vec<IpiExperiment> {
 }
 
 /// Victim CPU interrupt counts of the rows that matter here.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Counts {
     pub tlb: u64,
     pub cal: u64,
@@ -263,13 +264,15 @@ pub(crate) fn counts(cpu: u32) -> Result<Counts> {
 /// One firing phase: the victim's gaps, its interrupt counts around the
 /// phase, and the initiator's call windows. (The default is the empty
 /// phase blocks are merged into, `ipi_blocks::merge`.)
-#[derive(Default)]
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Phase {
     pub threshold: u64,
     /// The two CPUs' TSC skew, measured before the phase
     /// (`timer::skew`); matching allows for its `allowance()`.
     pub skew: Skew,
-    /// Quiet-loop gaps, sorted.
+    /// Quiet-loop gaps, sorted. Not in a dump (`ipi_dump`): 200,000 a
+    /// block, and matching reads only the threshold taken from them.
+    #[serde(skip)]
     pub quiet: Vec<i64>,
     pub before: Counts,
     pub after: Counts,
@@ -428,8 +431,7 @@ impl Seen {
 /// The tolerance grid's ends, cycles: the skew plus `GRID_MIN_S`, and
 /// `max_s` (the control fit's `ipi_match::GRID_MAX_S`, or the label
 /// fit's `ipi_fit::GRID_MAX_S`).
-pub(crate) fn tol_grid(ctx: &Ctx, skew: u64, max_s: f64) -> (u64, u64) {
-    let hz = ctx.timer.tsc_hz;
+pub(crate) fn tol_grid(hz: f64, skew: u64, max_s: f64) -> (u64, u64) {
     (
         skew + (ipi_match::GRID_MIN_S * hz) as u64,
         (max_s * hz) as u64,
@@ -439,9 +441,8 @@ pub(crate) fn tol_grid(ctx: &Ctx, skew: u64, max_s: f64) -> (u64, u64) {
 /// Matches a phase by timing: with the (before, after) tolerance and
 /// core band the trace check fitted to its labels (`given`), or else one fitted to the
 /// phase's own calls against half of its control windows.
-fn matched(ctx: &Ctx, p: &Phase, given: Option<&ipi_check::Check>) -> Matched {
+fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> Matched {
     let skew = p.skew.allowance();
-    let hz = ctx.timer.tsc_hz;
     let [fit_half, _] = halves(&p.fired.controls);
     let fit = match given {
         Some(c) => Tolerance::given(
@@ -457,7 +458,7 @@ fn matched(ctx: &Ctx, p: &Phase, given: Option<&ipi_check::Check>) -> Matched {
             &p.fired.windows,
             &fit_half,
             skew,
-            tol_grid(ctx, skew, ipi_match::GRID_MAX_S),
+            tol_grid(hz, skew, ipi_match::GRID_MAX_S),
         ),
     };
     let mut c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, fit.tol);
@@ -497,13 +498,108 @@ pub(crate) fn row_delta(row: IrqRow, p: &Phase) -> u64 {
 /// each as long as the real call before it) matched by the same rule
 /// and tolerance against the victim gaps no real call claimed. Returns
 /// the fraction of control windows matched, and their number.
-fn control(ctx: &Ctx, p: &Phase, m: &Matched) -> (f64, usize) {
+fn control(hz: f64, p: &Phase, m: &Matched) -> (f64, usize) {
     let [_, held_out] = halves(&p.fired.controls);
     let calls = held_out.len();
     let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
     // What would have counted as seen in the real windows, by the same rule.
-    let n = Seen::of(c, preemption_cycles(ctx.timer.tsc_hz)).count();
+    let n = Seen::of(c, preemption_cycles(hz)).count();
     (share(n, calls), calls)
+}
+
+/// What a priced phase's matching counts: the one computation behind an
+/// `ipi.*` row's seen, false-match and control figures, also run on a
+/// dump (`ipi_dump::rematch`).
+pub(crate) struct Outcome {
+    pub m: Matched,
+    pub control_rate: f64,
+    pub control_calls: usize,
+    /// With a check, the timing rule's false matches as counted against
+    /// the kernel's trace; without, the control's estimate.
+    pub false_rate: f64,
+    pub tlb: u64,
+    pub cal: u64,
+    /// The delta of the method's row.
+    pub delta: u64,
+    /// The row delta less the pool resets' IPIs: what the fires sent.
+    pub fire_ipis: u64,
+    pub seen: u64,
+}
+
+impl Outcome {
+    pub fn of(hz: f64, row: IrqRow, phase: &Phase, check: Option<&ipi_check::Check>) -> Outcome {
+        let m = matched(hz, phase, check);
+        let (control_rate, control_calls) = control(hz, phase, &m);
+        let false_rate = check.map_or(control_rate, ipi_check::Check::false_rate);
+        let delta = row_delta(row, phase);
+        // Pool resets send at most one IPI each to the victim: they are
+        // counted and taken out of the row delta the fires are compared with.
+        let fire_ipis = delta.saturating_sub(phase.fired.reset_ipis);
+        let seen = (m.hit.len() + m.merged.len()) as u64;
+        Outcome {
+            control_rate,
+            control_calls,
+            false_rate,
+            tlb: row_delta(IrqRow::Tlb, phase),
+            cal: row_delta(IrqRow::Cal, phase),
+            delta,
+            fire_ipis,
+            seen,
+            m,
+        }
+    }
+
+    pub fn seen_ratio(&self) -> f64 {
+        share(self.seen as usize, self.fire_ipis as usize)
+    }
+}
+
+impl IpiExperiment {
+    /// Writes the row's matching input into `dir` (`ipi_dump`); returns
+    /// the row's note saying where, or why not. A dump that cannot be
+    /// written costs the note, not the row.
+    fn dump(
+        &self,
+        ctx: &Ctx,
+        dir: &std::path::Path,
+        row: IrqRow,
+        traced: Option<Vec<Phase>>,
+        priced: &Phase,
+        figures: ipi_dump::Figures,
+    ) -> String {
+        let cpu = &ctx.env.cpu;
+        let d = ipi_dump::Dump {
+            format: ipi_dump::FORMAT,
+            id: self.id().to_string(),
+            taken_on: format!(
+                "{} ({}, {}), {}, {}",
+                cpu.brand,
+                cpu.uarch,
+                cpu.hypervisor.as_deref().unwrap_or("no hypervisor"),
+                ctx.env
+                    .platform
+                    .as_ref()
+                    .map_or("kernel unknown", |p| p.kernel_release.as_str()),
+                report::model::host::rfc3339(std::time::SystemTime::now())
+            ),
+            tsc_hz: ctx.timer.tsc_hz,
+            row,
+            check_blocks: traced,
+            priced: priced.clone(),
+            figures,
+        };
+        match ipi_dump::write(dir, &d) {
+            Ok(p) => format!(
+                "matching input dumped to {} (`entrybench rematch` runs it again)",
+                p.display()
+            ),
+            Err(e) => {
+                let why = format!("no dump: {e:#}");
+                eprintln!("entrybench: {}: {why}", self.id());
+                why
+            }
+        }
+    }
 }
 
 impl Experiment for IpiExperiment {
@@ -523,8 +619,26 @@ impl Experiment for IpiExperiment {
             row,
             describe,
             count: blocks,
+            traced,
         } = ipi_blocks::run(ctx, self, icpu)?;
-        let m = matched(ctx, &phase, check.as_ref().ok());
+        let out = Outcome::of(ctx.timer.tsc_hz, row, &phase, check.as_ref().ok());
+        let seen_ratio = out.seen_ratio();
+        let dumped = ctx
+            .cfg
+            .dump_ipi
+            .as_deref()
+            .map(|dir| self.dump(ctx, dir, row, traced, &phase, ipi_dump::Figures::of(&out)));
+        let Outcome {
+            m,
+            control_rate,
+            control_calls,
+            false_rate,
+            tlb,
+            cal,
+            delta,
+            fire_ipis: _,
+            seen,
+        } = out;
         let quiet_median = report::model::stats::median_sorted(&phase.quiet);
         let mut victim: Vec<i64> = m
             .hit
@@ -539,22 +653,6 @@ impl Experiment for IpiExperiment {
             .map(|&(a, b)| b.wrapping_sub(a) as i64 - o)
             .collect();
         let initiator = report::model::stats::summarize(&mut calls);
-        let (control_rate, control_calls) = control(ctx, &phase, &m);
-        // With a check, the timing rule's false matches as counted
-        // against the kernel's trace; without, the control's estimate.
-        let false_rate = check
-            .as_ref()
-            .map_or(control_rate, ipi_check::Check::false_rate);
-
-        let (tlb, cal) = (
-            row_delta(IrqRow::Tlb, &phase),
-            row_delta(IrqRow::Cal, &phase),
-        );
-        let delta = row_delta(row, &phase);
-        // Pool resets send at most one IPI each to the victim: they are
-        // counted and taken out of the row delta the fires are compared with.
-        let fire_ipis = delta.saturating_sub(phase.fired.reset_ipis);
-        let seen = (m.hit.len() + m.merged.len()) as u64;
         let secs = phase.fired.elapsed.as_secs_f64();
         let mut p = ipi_record::params(ctx, icpu, &describe, row, &phase, &m);
         p.insert("pool_reset_ipis".into(), phase.fired.reset_ipis.into());
@@ -602,13 +700,14 @@ impl Experiment for IpiExperiment {
             interruptions_seen: seen,
             tlb_delta: tlb,
             cal_delta: cal,
-            seen_ratio: share(seen as usize, fire_ipis as usize),
+            seen_ratio,
             initiator,
             false_match_rate: Some(finite(false_rate)),
             burst: None,
         });
         e.notes = ipi_record::notes(ctx, row, delta, &phase, &m, control_rate);
         e.notes.extend(ipi_check::notes(&check, m.noise.per_s));
+        e.notes.extend(dumped);
         Ok(e)
     }
 }

@@ -88,6 +88,8 @@ pub(crate) struct Blocks {
     pub row: IrqRow,
     pub describe: String,
     pub count: u32,
+    /// The traced blocks as run, kept only for a dump (`ipi_dump`).
+    pub traced: Option<Vec<Phase>>,
 }
 
 /// Runs `exp`'s check and priced blocks, alternating which goes first.
@@ -127,7 +129,11 @@ pub(crate) fn run(ctx: &Ctx, exp: &mut IpiExperiment, icpu: u32) -> Result<Block
             }
         }
     }
-    let check = traced.and_then(|blocks| ipi_check::judge(ctx, blocks, row));
+    let kept = match (&ctx.cfg.dump_ipi, &traced) {
+        (Some(_), Ok(b)) => Some(b.clone()),
+        _ => None,
+    };
+    let check = traced.and_then(|blocks| ipi_check::judge(ctx.timer.tsc_hz, blocks, row));
     Ok(Blocks {
         check,
         priced: merge(priced),
@@ -135,6 +141,7 @@ pub(crate) fn run(ctx: &Ctx, exp: &mut IpiExperiment, icpu: u32) -> Result<Block
         row,
         describe,
         count: n,
+        traced: kept,
     })
 }
 

@@ -135,7 +135,7 @@ fn labels(p: &Phase) -> std::result::Result<&Labels, NoCheck> {
 /// The check from its blocks (`block`), merged (`ipi_blocks::merge`), or
 /// why it is too thin to stand on.
 pub(crate) fn judge(
-    ctx: &Ctx,
+    hz: f64,
     blocks: Vec<Phase>,
     row: IrqRow,
 ) -> std::result::Result<Check, NoCheck> {
@@ -150,7 +150,7 @@ pub(crate) fn judge(
         .sum();
     let p = ipi_blocks::merge(blocks);
     let l = labels(&p)?;
-    checked(ctx, &p, l, row, events).map_err(NoCheck::Thin)
+    checked(hz, &p, l, row, events).map_err(NoCheck::Thin)
 }
 
 /// Starts the trace of the IPI's function on the victim, or says why not.
@@ -176,13 +176,12 @@ fn start_trace(
 /// The check's figures from a traced phase, or why they are too thin to
 /// stand on (then the priced phase falls back to the control).
 fn checked(
-    ctx: &Ctx,
+    hz: f64,
     p: &Phase,
     l: &Labels,
     row: IrqRow,
     events: usize,
 ) -> std::result::Result<Check, String> {
-    let hz = ctx.timer.tsc_hz;
     let long = ipi::preemption_cycles(hz);
     let skew = p.skew.allowance();
     let [fit_calls, held_out] = ipi::halves(&p.fired.windows);
@@ -195,7 +194,7 @@ fn checked(
             held_out.len()
         ));
     }
-    let grid = ipi::tol_grid(ctx, skew, ipi_fit::GRID_MAX_S);
+    let grid = ipi::tol_grid(hz, skew, ipi_fit::GRID_MAX_S);
     let core = ipi_fit::core_band(&p.gaps, &fit_calls, skew, &l.times);
     let tol = ipi_fit::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long, core);
     let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);

@@ -49,7 +49,7 @@ pub struct Recorder {
 
 /// The kernel's record of a phase: when the victim ran the function
 /// (TSC, sorted) and how many other functions it ran by IPI.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Labels {
     pub func: String,
     pub times: Vec<u64>,

@@ -77,6 +77,8 @@ pub struct SuiteConfig {
     /// rule's tolerance is then fitted against the control, and its
     /// false matches estimated from it.
     pub no_trace_check: bool,
+    /// Where ipi.* write what they were matched from (`ipi_dump`).
+    pub dump_ipi: Option<std::path::PathBuf>,
     /// Triggered time per scenario.* experiment (its interleaved baseline
     /// runs as long again; scenario.none runs it once).
     pub scenario_duration: Duration,
@@ -100,6 +102,7 @@ impl SuiteConfig {
             ipi_rate_hz: DEFAULT_RATE_HZ,
             ipi_duration: Duration::from_secs(1),
             no_trace_check: false,
+            dump_ipi: None,
             scenario_duration: Duration::from_millis(500),
             scenario_pages: DEFAULT_SCENARIO_PAGES,
             scenario_call: ScenarioCall::Getppid,
@@ -119,6 +122,7 @@ impl SuiteConfig {
             ipi_rate_hz: DEFAULT_RATE_HZ,
             ipi_duration: Duration::from_secs(10),
             no_trace_check: false,
+            dump_ipi: None,
             scenario_duration: Duration::from_secs(3),
             scenario_pages: DEFAULT_SCENARIO_PAGES,
             scenario_call: ScenarioCall::Getppid,

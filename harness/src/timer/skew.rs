@@ -29,7 +29,7 @@ const PATIENCE: Duration = Duration::from_secs(1);
 
 /// The result of a ping-pong between the calling thread's CPU (A) and
 /// another (B), TSC cycles.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Skew {
     /// Minimum of B's TSC on receipt minus A's TSC on sending.
     pub a_to_b: i64,

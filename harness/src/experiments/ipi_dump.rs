@@ -1,0 +1,220 @@
+//! `entrybench run --dump-ipi DIR`: what an `ipi.*` row was matched
+//! from (its traced check blocks and its merged priced phase: the
+//! victim's gaps, the call and control windows, the kernel's labels, the
+//! interrupt counts and the TSC skew), written as JSON with the figures
+//! the run took from it; `entrybench rematch FILE` runs the same
+//! matching (`ipi_check::judge`, `ipi::Outcome`) on it again.
+//!
+//! Why: the matching rules were tuned on data dumped by hooks that were
+//! not kept, and the runs that missed the seen bar (a host taking 10 to
+//! 45% of the victim's time) could not be looked at again. A dump keeps
+//! such a stretch for a rule to be tried on offline, and the tests pin
+//! the matching on dumps of real runs (`testdata/ipi-dumps/`): the same
+//! input must give the figures the run recorded.
+//!
+//! A dump does not hold the quiet loop (200,000 samples a block, read
+//! only for the threshold, which it keeps), so it gives no victim costs.
+
+use super::ipi::{Outcome, Phase};
+use super::ipi_check;
+use crate::schema::IrqRow;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Bumped when a dump's layout changes: `rematch` refuses other formats.
+pub const FORMAT: u32 = 1;
+
+/// One `ipi.*` row's matching input and the figures the run took from it.
+#[derive(Serialize, Deserialize)]
+pub struct Dump {
+    pub format: u32,
+    pub id: String,
+    /// Where it was taken, for a reader: the CPU's brand and uarch, the
+    /// hypervisor, the kernel, the UTC time.
+    pub taken_on: String,
+    pub tsc_hz: f64,
+    pub row: IrqRow,
+    /// The traced check blocks as run, before merging; None when none
+    /// could trace (the row then fitted against the control).
+    pub(crate) check_blocks: Option<Vec<Phase>>,
+    pub(crate) priced: Phase,
+    /// As the run recorded them.
+    pub figures: Figures,
+}
+
+/// What matching gives a row, as recorded and as `rematch` finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub seen: u64,
+    pub fire_ipis: u64,
+    pub seen_ratio: f64,
+    pub false_match_rate: f64,
+    pub control_match_rate: f64,
+    /// The timing rule's (before, after) tolerance, TSC cycles.
+    pub tolerance: (u64, u64),
+    /// Whether it was fitted to the trace check's labels.
+    pub fit_to_trace: bool,
+}
+
+impl Figures {
+    pub(crate) fn of(out: &Outcome) -> Figures {
+        Figures {
+            seen: out.seen,
+            fire_ipis: out.fire_ipis,
+            seen_ratio: out.seen_ratio(),
+            false_match_rate: out.false_rate,
+            control_match_rate: out.control_rate,
+            tolerance: (out.m.fit.tol.before, out.m.fit.tol.after),
+            fit_to_trace: out.m.fit_to_trace,
+        }
+    }
+}
+
+/// The matching of `d`, run again.
+pub fn rematch(d: &Dump) -> Figures {
+    let check = d
+        .check_blocks
+        .clone()
+        .and_then(|b| ipi_check::judge(d.tsc_hz, b, d.row).ok());
+    Figures::of(&Outcome::of(d.tsc_hz, d.row, &d.priced, check.as_ref()))
+}
+
+/// Reads a dump, refusing another format.
+pub fn read(path: &Path) -> Result<Dump> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // The format first, so an old or foreign file gets that message and
+    // not a missing-field one.
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<u32>,
+    }
+    let head: Head =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    match head.format {
+        Some(FORMAT) => {}
+        Some(f) => bail!(
+            "{} is an IPI dump of format {f}; this build reads format {FORMAT}",
+            path.display()
+        ),
+        None => bail!(
+            "{} is not an IPI dump (no \"format\"; `entrybench run --dump-ipi DIR` writes them)",
+            path.display()
+        ),
+    }
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a whole IPI dump", path.display()))
+}
+
+/// Writes `d` into `dir` as `<id>.json`, or `<id>-2.json` and so on
+/// when that exists: never over a file already there.
+pub fn write(dir: &Path, d: &Dump) -> Result<PathBuf> {
+    let text = serde_json::to_string(d).context("cannot serialise the IPI dump")?;
+    for k in 1..1000 {
+        let name = if k == 1 {
+            format!("{}.json", d.id)
+        } else {
+            format!("{}-{k}.json", d.id)
+        };
+        let path = dir.join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                f.write_all(text.as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+    }
+    bail!("{} holds 999 dumps of {} already", dir.display(), d.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored() -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/ipi-dumps");
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The dumps of real runs match as they did in the run: the check's
+    /// fit and the control's alike (one dump of each).
+    #[test]
+    fn stored_dumps_give_their_recorded_figures() {
+        let files = stored();
+        let dumps: Vec<Dump> = files.iter().map(|f| read(f).unwrap()).collect();
+        assert!(dumps.iter().any(|d| d.figures.fit_to_trace));
+        assert!(dumps.iter().any(|d| !d.figures.fit_to_trace));
+        for (f, d) in files.iter().zip(&dumps) {
+            assert_eq!(rematch(d), d.figures, "{}", f.display());
+            assert!(d.figures.fire_ipis > 400, "{}", f.display());
+        }
+    }
+
+    /// Matching reads the dump: with the calls' windows gone, nothing is
+    /// seen, so the comparison `rematch` makes can fail.
+    #[test]
+    fn a_changed_dump_gives_other_figures() {
+        let mut d = read(&stored()[0]).unwrap();
+        d.priced.fired.windows.clear();
+        let now = rematch(&d);
+        assert_eq!(now.seen, 0);
+        assert_ne!(now, d.figures);
+    }
+
+    /// A second dump of an id goes beside the first, never over it, and
+    /// reads back whole.
+    #[test]
+    fn dumps_are_never_overwritten_and_read_back() {
+        let d = read(&stored()[0]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), &d).unwrap();
+        let b = write(dir.path(), &d).unwrap();
+        assert_eq!(a.file_name().unwrap(), format!("{}.json", d.id).as_str());
+        assert_eq!(b.file_name().unwrap(), format!("{}-2.json", d.id).as_str());
+        let back = read(&b).unwrap();
+        assert_eq!((back.figures, back.id), (d.figures, d.id));
+    }
+
+    #[test]
+    fn other_files_are_refused_with_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("not JSON", "{", "is not JSON"),
+            (
+                "a result file",
+                r#"{"schema_version":3}"#,
+                "is not an IPI dump",
+            ),
+            (
+                "a later format",
+                r#"{"format":99}"#,
+                "format 99; this build reads format 1",
+            ),
+            (
+                "a cut dump",
+                r#"{"format":1,"id":"ipi.user.mprotect"}"#,
+                "is not a whole IPI dump",
+            ),
+        ];
+        for (what, text, want) in cases {
+            let p = dir.path().join("x.json");
+            std::fs::write(&p, text).unwrap();
+            let e = format!("{:#}", read(&p).err().unwrap());
+            assert!(e.contains(want), "{what}: {e}");
+        }
+        let e = format!("{:#}", read(&dir.path().join("none.json")).err().unwrap());
+        assert!(e.contains("cannot read"), "{e}");
+    }
+}

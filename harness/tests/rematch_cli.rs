@@ -1,0 +1,72 @@
+//! `entrybench rematch` from the outside: the stored dumps of real runs
+//! match as recorded, a dump whose figures were changed is reported with
+//! exit 1, and files that are not dumps exit 2 with one line.
+
+mod common;
+
+use common::{entrybench, fails_naming, root, stdout_of};
+use std::path::PathBuf;
+
+fn dump(name: &str) -> PathBuf {
+    root().join("testdata/ipi-dumps").join(name)
+}
+
+const MPROTECT: &str = "emerald-rapids-kvm-20261130T1624-ipi.user.mprotect.json";
+const MUNMAP: &str = "emerald-rapids-kvm-20261130T1624-ipi.user.munmap-no-trace-check.json";
+
+#[test]
+fn stored_dumps_rematch_as_recorded() {
+    let out = stdout_of(&[
+        "rematch".as_ref(),
+        dump(MPROTECT).as_os_str(),
+        dump(MUNMAP).as_os_str(),
+    ]);
+    for (id, fit) in [
+        ("ipi.user.mprotect", " trace"),
+        ("ipi.user.munmap", " control"),
+    ] {
+        let at = out
+            .find(id)
+            .unwrap_or_else(|| panic!("{id} missing: {out}"));
+        let block: String = out[at..].lines().take(5).collect::<Vec<_>>().join("\n");
+        assert!(block.contains("taken on Intel(R) Xeon(R)"), "{block}");
+        let [rec, again] = [3, 4].map(|i| block.lines().nth(i).unwrap().trim().to_string());
+        assert!(
+            rec.starts_with("recorded") && again.starts_with("rematched"),
+            "{block}"
+        );
+        assert_eq!(
+            rec.trim_start_matches("recorded").trim(),
+            again.trim_start_matches("rematched").trim()
+        );
+        assert!(rec.contains(fit), "{block}");
+    }
+    assert!(!out.contains("differs"), "{out}");
+}
+
+#[test]
+fn a_dump_whose_figures_differ_exits_1_and_says_so() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dump(MUNMAP)).unwrap()).unwrap();
+    v["figures"]["seen"] = 1.into();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("changed.json");
+    std::fs::write(&f, v.to_string()).unwrap();
+    let out = entrybench().arg("rematch").arg(&f).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stdout.contains("recorded   1/502 "), "{stdout}");
+    assert!(stdout.contains("rematched  500/502 99.60%"), "{stdout}");
+    assert!(stdout.contains("differs"), "{stdout}");
+}
+
+#[test]
+fn files_that_are_not_dumps_are_refused() {
+    let result = root().join("testdata/results/synthetic-genoa-kvm.json");
+    fails_naming(&["rematch", result.to_str().unwrap()], "is not an IPI dump");
+    fails_naming(
+        &["rematch", "/nonexistent/d.json"],
+        "cannot read /nonexistent/d.json",
+    );
+    fails_naming(&["rematch"], "<FILE>");
+}
