@@ -32,7 +32,8 @@ use super::ipi_blocks;
 use super::ipi_check;
 use super::ipi_dump;
 use super::ipi_label;
-use super::ipi_match::{self, share, Tolerance};
+use super::ipi_match;
+use super::ipi_outcome::Outcome;
 use super::ipi_pace::{initiate, CONTROL_CLEARANCE};
 pub(crate) use super::ipi_pace::{spin_window, Control, DoneOnDrop, Fired, Pace, JITTER};
 use super::ipi_record;
@@ -438,45 +439,6 @@ pub(crate) fn tol_grid(hz: f64, skew: u64, max_s: f64) -> (u64, u64) {
     )
 }
 
-/// Matches a phase by timing: with the (before, after) tolerance and
-/// core band the trace check fitted to its labels (`given`), or else one fitted to the
-/// phase's own calls against half of its control windows.
-fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> Matched {
-    let skew = p.skew.allowance();
-    let [fit_half, _] = halves(&p.fired.controls);
-    let fit = match given {
-        Some(c) => Tolerance::given(
-            &p.gaps,
-            &p.fired.windows,
-            &fit_half,
-            skew,
-            c.tolerance,
-            c.core,
-        ),
-        None => Tolerance::fit(
-            &p.gaps,
-            &p.fired.windows,
-            &fit_half,
-            skew,
-            tol_grid(hz, skew, ipi_match::GRID_MAX_S),
-        ),
-    };
-    let mut c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, fit.tol);
-    let miss = std::mem::take(&mut c.miss);
-    let seen = Seen::of(c, preemption_cycles(hz));
-    let noise = Noise::of(hz, p.fired.elapsed, &miss);
-    Matched {
-        hit: seen.hit,
-        merged: seen.merged,
-        preempted: seen.preempted,
-        miss,
-        skew,
-        fit,
-        fit_to_trace: given.is_some(),
-        noise,
-    }
-}
-
 /// Windows split in two, alternately: a tolerance is fitted on the
 /// first and its rate read on the second (the control's here; the trace
 /// check's calls in `ipi_check`), so the rate is not the one the fit was
@@ -491,114 +453,6 @@ pub(crate) fn row_delta(row: IrqRow, p: &Phase) -> u64 {
     match row {
         IrqRow::Tlb => p.after.tlb.saturating_sub(p.before.tlb),
         IrqRow::Cal => p.after.cal.saturating_sub(p.before.cal),
-    }
-}
-
-/// The attribution control: the interleaved control windows (no IPI,
-/// each as long as the real call before it) matched by the same rule
-/// and tolerance against the victim gaps no real call claimed. Returns
-/// the fraction of control windows matched, and their number.
-fn control(hz: f64, p: &Phase, m: &Matched) -> (f64, usize) {
-    let [_, held_out] = halves(&p.fired.controls);
-    let calls = held_out.len();
-    let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
-    // What would have counted as seen in the real windows, by the same rule.
-    let n = Seen::of(c, preemption_cycles(hz)).count();
-    (share(n, calls), calls)
-}
-
-/// What a priced phase's matching counts: the one computation behind an
-/// `ipi.*` row's seen, false-match and control figures, also run on a
-/// dump (`ipi_dump::rematch`).
-pub(crate) struct Outcome {
-    pub m: Matched,
-    pub control_rate: f64,
-    pub control_calls: usize,
-    /// With a check, the timing rule's false matches as counted against
-    /// the kernel's trace; without, the control's estimate.
-    pub false_rate: f64,
-    pub tlb: u64,
-    pub cal: u64,
-    /// The delta of the method's row.
-    pub delta: u64,
-    /// The row delta less the pool resets' IPIs: what the fires sent.
-    pub fire_ipis: u64,
-    pub seen: u64,
-}
-
-impl Outcome {
-    pub fn of(hz: f64, row: IrqRow, phase: &Phase, check: Option<&ipi_check::Check>) -> Outcome {
-        let m = matched(hz, phase, check);
-        let (control_rate, control_calls) = control(hz, phase, &m);
-        let false_rate = check.map_or(control_rate, ipi_check::Check::false_rate);
-        let delta = row_delta(row, phase);
-        // Pool resets send at most one IPI each to the victim: they are
-        // counted and taken out of the row delta the fires are compared with.
-        let fire_ipis = delta.saturating_sub(phase.fired.reset_ipis);
-        let seen = (m.hit.len() + m.merged.len()) as u64;
-        Outcome {
-            control_rate,
-            control_calls,
-            false_rate,
-            tlb: row_delta(IrqRow::Tlb, phase),
-            cal: row_delta(IrqRow::Cal, phase),
-            delta,
-            fire_ipis,
-            seen,
-            m,
-        }
-    }
-
-    pub fn seen_ratio(&self) -> f64 {
-        share(self.seen as usize, self.fire_ipis as usize)
-    }
-}
-
-impl IpiExperiment {
-    /// Writes the row's matching input into `dir` (`ipi_dump`); returns
-    /// the row's note saying where, or why not. A dump that cannot be
-    /// written costs the note, not the row.
-    fn dump(
-        &self,
-        ctx: &Ctx,
-        dir: &std::path::Path,
-        row: IrqRow,
-        traced: Option<Vec<Phase>>,
-        priced: &Phase,
-        figures: ipi_dump::Figures,
-    ) -> String {
-        let cpu = &ctx.env.cpu;
-        let d = ipi_dump::Dump {
-            format: ipi_dump::FORMAT,
-            id: self.id().to_string(),
-            taken_on: format!(
-                "{} ({}, {}), {}, {}",
-                cpu.brand,
-                cpu.uarch,
-                cpu.hypervisor.as_deref().unwrap_or("no hypervisor"),
-                ctx.env
-                    .platform
-                    .as_ref()
-                    .map_or("kernel unknown", |p| p.kernel_release.as_str()),
-                report::model::host::rfc3339(std::time::SystemTime::now())
-            ),
-            tsc_hz: ctx.timer.tsc_hz,
-            row,
-            check_blocks: traced,
-            priced: priced.clone(),
-            figures,
-        };
-        match ipi_dump::write(dir, &d) {
-            Ok(p) => format!(
-                "matching input dumped to {} (`entrybench rematch` runs it again)",
-                p.display()
-            ),
-            Err(e) => {
-                let why = format!("no dump: {e:#}");
-                eprintln!("entrybench: {}: {why}", self.id());
-                why
-            }
-        }
     }
 }
 
@@ -623,11 +477,18 @@ impl Experiment for IpiExperiment {
         } = ipi_blocks::run(ctx, self, icpu)?;
         let out = Outcome::of(ctx.timer.tsc_hz, row, &phase, check.as_ref().ok());
         let seen_ratio = out.seen_ratio();
-        let dumped = ctx
-            .cfg
-            .dump_ipi
-            .as_deref()
-            .map(|dir| self.dump(ctx, dir, row, traced, &phase, ipi_dump::Figures::of(&out)));
+        let dumped = ctx.cfg.dump_ipi.as_deref().map(|dir| {
+            let figures = ipi_dump::Figures::of(&out);
+            ipi_dump::write_row(
+                ctx,
+                dir,
+                self.id().to_string(),
+                row,
+                traced,
+                &phase,
+                figures,
+            )
+        });
         let Outcome {
             m,
             control_rate,

@@ -3,7 +3,7 @@
 //! victim's gaps, the call and control windows, the kernel's labels, the
 //! interrupt counts and the TSC skew), written as JSON with the figures
 //! the run took from it; `entrybench rematch FILE` runs the same
-//! matching (`ipi_check::judge`, `ipi::Outcome`) on it again.
+//! matching (`ipi_check::judge`, `ipi_outcome::Outcome`) on it again.
 //!
 //! Why: the matching rules were tuned on data dumped by hooks that were
 //! not kept, and the runs that missed the seen bar (a host taking 10 to
@@ -15,8 +15,10 @@
 //! A dump does not hold the quiet loop (200,000 samples a block, read
 //! only for the threshold, which it keeps), so it gives no victim costs.
 
-use super::ipi::{Outcome, Phase};
+use super::ipi::Phase;
 use super::ipi_check;
+use super::ipi_outcome::Outcome;
+use super::Ctx;
 use crate::schema::IrqRow;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -80,6 +82,52 @@ pub fn rematch(d: &Dump) -> Figures {
         .clone()
         .and_then(|b| ipi_check::judge(d.tsc_hz, b, d.row).ok());
     Figures::of(&Outcome::of(d.tsc_hz, d.row, &d.priced, check.as_ref()))
+}
+
+/// Writes an `ipi.*` row's matching input into `dir`; returns the row's
+/// note saying where, or why not: a dump that cannot be written costs
+/// the note, not the row.
+pub(crate) fn write_row(
+    ctx: &Ctx,
+    dir: &Path,
+    id: String,
+    row: IrqRow,
+    check_blocks: Option<Vec<Phase>>,
+    priced: &Phase,
+    figures: Figures,
+) -> String {
+    let cpu = &ctx.env.cpu;
+    let d = Dump {
+        format: FORMAT,
+        taken_on: format!(
+            "{} ({}, {}), {}, {}",
+            cpu.brand,
+            cpu.uarch,
+            cpu.hypervisor.as_deref().unwrap_or("no hypervisor"),
+            ctx.env
+                .platform
+                .as_ref()
+                .map_or("kernel unknown", |p| p.kernel_release.as_str()),
+            report::model::host::rfc3339(std::time::SystemTime::now())
+        ),
+        tsc_hz: ctx.timer.tsc_hz,
+        row,
+        check_blocks,
+        priced: priced.clone(),
+        figures,
+        id,
+    };
+    match write(dir, &d) {
+        Ok(p) => format!(
+            "matching input dumped to {} (`entrybench rematch` runs it again)",
+            p.display()
+        ),
+        Err(e) => {
+            let why = format!("no dump: {e:#}");
+            eprintln!("entrybench: {}: {why}", d.id);
+            why
+        }
+    }
 }
 
 /// Reads a dump, refusing another format.

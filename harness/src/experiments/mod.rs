@@ -45,6 +45,7 @@ pub mod ipi_dump;
 pub mod ipi_fit;
 pub mod ipi_label;
 pub mod ipi_match;
+pub mod ipi_outcome;
 pub mod ipi_pace;
 pub mod ipi_record;
 pub mod kmod;

@@ -1,0 +1,110 @@
+//! What matching a priced phase gives an `ipi.*` row (`Outcome`): the
+//! timing rule's tolerance (fitted to the trace check's labels, or else
+//! against the control), the IPIs seen, the control's rate and the
+//! false-match rate. One computation, run by the experiment and on a
+//! dump (`ipi_dump::rematch`).
+
+use super::ipi::{
+    halves, preemption_cycles, row_delta, tol_grid, IrqRow, Matched, Noise, Phase, Seen,
+};
+use super::ipi_check;
+use super::ipi_match::{self, share, Tolerance};
+
+/// Matches a phase by timing: with the (before, after) tolerance and
+/// core band the trace check fitted to its labels (`given`), or else one fitted to the
+/// phase's own calls against half of its control windows.
+pub(crate) fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> Matched {
+    let skew = p.skew.allowance();
+    let [fit_half, _] = halves(&p.fired.controls);
+    let fit = match given {
+        Some(c) => Tolerance::given(
+            &p.gaps,
+            &p.fired.windows,
+            &fit_half,
+            skew,
+            c.tolerance,
+            c.core,
+        ),
+        None => Tolerance::fit(
+            &p.gaps,
+            &p.fired.windows,
+            &fit_half,
+            skew,
+            tol_grid(hz, skew, ipi_match::GRID_MAX_S),
+        ),
+    };
+    let mut c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, fit.tol);
+    let miss = std::mem::take(&mut c.miss);
+    let seen = Seen::of(c, preemption_cycles(hz));
+    let noise = Noise::of(hz, p.fired.elapsed, &miss);
+    Matched {
+        hit: seen.hit,
+        merged: seen.merged,
+        preempted: seen.preempted,
+        miss,
+        skew,
+        fit,
+        fit_to_trace: given.is_some(),
+        noise,
+    }
+}
+
+/// The attribution control: the interleaved control windows (no IPI,
+/// each as long as the real call before it) matched by the same rule
+/// and tolerance against the victim gaps no real call claimed. Returns
+/// the fraction of control windows matched, and their number.
+fn control(hz: f64, p: &Phase, m: &Matched) -> (f64, usize) {
+    let [_, held_out] = halves(&p.fired.controls);
+    let calls = held_out.len();
+    let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
+    // What would have counted as seen in the real windows, by the same rule.
+    let n = Seen::of(c, preemption_cycles(hz)).count();
+    (share(n, calls), calls)
+}
+
+/// What a priced phase's matching counts: the one computation behind an
+/// `ipi.*` row's seen, false-match and control figures, also run on a
+/// dump (`ipi_dump::rematch`).
+pub(crate) struct Outcome {
+    pub m: Matched,
+    pub control_rate: f64,
+    pub control_calls: usize,
+    /// With a check, the timing rule's false matches as counted against
+    /// the kernel's trace; without, the control's estimate.
+    pub false_rate: f64,
+    pub tlb: u64,
+    pub cal: u64,
+    /// The delta of the method's row.
+    pub delta: u64,
+    /// The row delta less the pool resets' IPIs: what the fires sent.
+    pub fire_ipis: u64,
+    pub seen: u64,
+}
+
+impl Outcome {
+    pub fn of(hz: f64, row: IrqRow, phase: &Phase, check: Option<&ipi_check::Check>) -> Outcome {
+        let m = matched(hz, phase, check);
+        let (control_rate, control_calls) = control(hz, phase, &m);
+        let false_rate = check.map_or(control_rate, ipi_check::Check::false_rate);
+        let delta = row_delta(row, phase);
+        // Pool resets send at most one IPI each to the victim: they are
+        // counted and taken out of the row delta the fires are compared with.
+        let fire_ipis = delta.saturating_sub(phase.fired.reset_ipis);
+        let seen = (m.hit.len() + m.merged.len()) as u64;
+        Outcome {
+            control_rate,
+            control_calls,
+            false_rate,
+            tlb: row_delta(IrqRow::Tlb, phase),
+            cal: row_delta(IrqRow::Cal, phase),
+            delta,
+            fire_ipis,
+            seen,
+            m,
+        }
+    }
+
+    pub fn seen_ratio(&self) -> f64 {
+        share(self.seen as usize, self.fire_ipis as usize)
+    }
+}
