@@ -164,6 +164,9 @@ qemu64*) EXPECT=cr3_noflush,invpcid0,invpcid1,invpcid2,invpcid3 ;;
 esac
 PTI=${VMTEST_PTI:-on}
 SMP=${VMTEST_SMP:-3}
+case $SMP in
+'' | *[!0-9]* | 0 | 1) die "VMTEST_SMP=$SMP: want a number of vCPUs, at least 2" ;;
+esac
 STEPS="load status selftest fuzz race fuzz_parallel unload_race_open busy_unload leave_generator rmmod_running_generator reload rmmod_again"
 [ "$MODE" = qemu ] && STEPS="$STEPS cli_tests"
 [ "$MODE" = debug ] && STEPS="$STEPS scenarios fuzz_faults freeze_generator"

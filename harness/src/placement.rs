@@ -30,7 +30,8 @@ impl CpuLists {
         })
     }
 
-    fn quiet(&self, cpu: u32) -> bool {
+    /// Booted isolated (isolcpus) or nohz_full.
+    pub(crate) fn quiet(&self, cpu: u32) -> bool {
         self.isolated.contains(&cpu) || self.nohz_full.contains(&cpu)
     }
 }

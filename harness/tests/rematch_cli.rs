@@ -60,6 +60,26 @@ fn a_dump_whose_figures_differ_exits_1_and_says_so() {
     assert!(stdout.contains("differs"), "{stdout}");
 }
 
+/// A file that is not a dump is said on stderr and skipped: the others
+/// are still checked, and the exit status is the error's.
+#[test]
+fn a_bad_file_does_not_stop_the_others() {
+    let result = root().join("testdata/results/synthetic-genoa-kvm.json");
+    let out = entrybench()
+        .arg("rematch")
+        .arg(&result)
+        .arg(dump(MUNMAP))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr.contains("is not an IPI dump"), "{stderr}");
+    assert!(stdout.contains("rematched  500/502"), "{stdout}");
+}
+
 #[test]
 fn files_that_are_not_dumps_are_refused() {
     let result = root().join("testdata/results/synthetic-genoa-kvm.json");

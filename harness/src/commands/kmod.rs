@@ -49,7 +49,9 @@ pub enum KmodAction {
         /// Leave a detached generator running (to test unload while it runs)
         #[arg(long)]
         leave_generator: bool,
-        /// Offline and online a CPU while a generator runs from it
+        /// Offline and online a CPU (not CPU 0, a housekeeping one first)
+        /// while a generator runs from it; on a real machine this moves
+        /// interrupt affinities, so it is for test machines and guests
         #[arg(long)]
         hotplug: bool,
         /// Samples per side of the printed dispatch and next-entry figures

@@ -2,9 +2,10 @@
 //! `run --dump-ipi` kept of it (`experiments::ipi_dump`), beside the
 //! figures the run recorded.
 
-use crate::experiments::ipi_dump::{self, Figures};
+use crate::experiments::ipi_dump::{self, Dump, Figures};
 use anyhow::Result;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct RematchArgs {
@@ -13,28 +14,55 @@ pub struct RematchArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Exit status when a dump's figures come out other than recorded.
+/// Exit status when a dump's figures come out other than recorded (a
+/// file that cannot be read gives `cli::EXIT_ERROR`, which wins).
 pub const EXIT_DIFFERS: i32 = 1;
 
 pub fn cmd(a: RematchArgs) -> Result<i32> {
-    let mut differs = false;
+    let mut status = 0;
+    let mut stdout = std::io::stdout().lock();
     for f in &a.files {
-        let d = ipi_dump::read(f)?;
-        let now = ipi_dump::rematch(&d);
-        println!("{}: {}", d.id, f.display());
-        println!("  taken on {}", d.taken_on);
-        println!(
-            "  {:<10} {:<17} {:>6} {:>8}  tolerance, fitted to",
-            "", "seen", "false", "control"
-        );
-        println!("  {:<10} {}", "recorded", row(&d.figures));
-        println!("  {:<10} {}", "rematched", row(&now));
-        if now != d.figures {
-            differs = true;
-            println!("  differs: the matching rules are not the ones the run had");
+        // A bad file is said and skipped: the others are still checked.
+        let text = match ipi_dump::read(f) {
+            Ok(d) => {
+                let (text, same) = compared(f, &d);
+                if !same {
+                    status = status.max(EXIT_DIFFERS);
+                }
+                text
+            }
+            Err(e) => {
+                eprintln!("entrybench: error: {e:#}");
+                status = crate::cli::EXIT_ERROR;
+                continue;
+            }
+        };
+        match stdout.write_all(text.as_bytes()) {
+            // `entrybench rematch ... | head` is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(status),
+            other => other?,
         }
     }
-    Ok(if differs { EXIT_DIFFERS } else { 0 })
+    Ok(status)
+}
+
+/// A dump's recorded figures and what matching gives now, and whether
+/// they are the same.
+fn compared(f: &Path, d: &Dump) -> (String, bool) {
+    let now = ipi_dump::rematch(d);
+    let mut s = format!("{}: {}\n  taken on {}\n", d.id, f.display(), d.taken_on);
+    s += &format!(
+        "  {:<10} {:<17} {:>6} {:>8}  tolerance, fitted to\n",
+        "", "seen", "false", "control"
+    );
+    s += &format!("  {:<10} {}\n", "recorded", row(&d.figures));
+    s += &format!("  {:<10} {}\n", "rematched", row(&now));
+    let same = now == d.figures;
+    if !same {
+        s += "  differs from the recorded figures: the matching rules changed since the run, \
+              or the file was edited\n";
+    }
+    (s, same)
 }
 
 /// One row's figures under `cmd`'s header: seen of the fires' IPIs, the

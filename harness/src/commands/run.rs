@@ -188,8 +188,9 @@ fn recorded_options(a: &RunArgs, cfg: &SuiteConfig) -> BTreeMap<String, String> 
     if cfg.no_trace_check {
         o.insert("no_trace_check".into(), "true".into());
     }
-    if let Some(d) = &cfg.dump_ipi {
-        o.insert("dump_ipi".into(), d.display().to_string());
+    if cfg.dump_ipi.is_some() {
+        // Not the path: result files are shared, a local path is not.
+        o.insert("dump_ipi".into(), "true".into());
     }
     o.insert("refill_pairs".into(), cfg.refill_pairs.to_string());
     o.insert(
@@ -248,9 +249,11 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
     let report_path = out.with_extension("txt");
     check_outputs(&out, &report_path, args.out.is_none(), args.overwrite)?;
     if let Some(d) = &cfg.dump_ipi {
-        // Made now, so a bad path stops the run before anything is measured.
+        // Made and written to now, so a bad path stops the run before
+        // anything is measured.
         std::fs::create_dir_all(d)
-            .with_context(|| format!("--dump-ipi: cannot make the directory {}", d.display()))?;
+            .and_then(|()| probe_writable(d))
+            .with_context(|| format!("--dump-ipi {}: cannot write there", d.display()))?;
     }
     if !placement.victim_isolated {
         eprintln!("entrybench: warning: {}", placement.note);
@@ -380,6 +383,17 @@ fn check_outputs(out: &Path, report_path: &Path, default: bool, overwrite: bool)
         }
     }
     Ok(())
+}
+
+/// Creates and removes a file in `dir`: a directory that exists but
+/// cannot be written fails here, not after the run.
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    let p = dir.join(format!(".entrybench-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)?;
+    std::fs::remove_file(&p)
 }
 
 /// The machine description recorded with the results.

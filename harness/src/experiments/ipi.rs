@@ -456,6 +456,12 @@ pub(crate) fn row_delta(row: IrqRow, p: &Phase) -> u64 {
     }
 }
 
+/// What a phase's fires sent the victim: the row's delta less the IPIs
+/// of the pool resets (at most one each), which are counted apart.
+pub(crate) fn fire_ipis(row: IrqRow, p: &Phase) -> u64 {
+    row_delta(row, p).saturating_sub(p.fired.reset_ipis)
+}
+
 impl Experiment for IpiExperiment {
     fn id(&self) -> ExperimentId {
         ExperimentId::Ipi(self.ipi)
@@ -477,7 +483,7 @@ impl Experiment for IpiExperiment {
         } = ipi_blocks::run(ctx, self, icpu)?;
         let out = Outcome::of(ctx.timer.tsc_hz, row, &phase, check.as_ref().ok());
         let seen_ratio = out.seen_ratio();
-        let dumped = ctx.cfg.dump_ipi.as_deref().map(|dir| {
+        if let Some(dir) = ctx.cfg.dump_ipi.as_deref() {
             let figures = ipi_dump::Figures::of(&out);
             ipi_dump::write_row(
                 ctx,
@@ -487,8 +493,8 @@ impl Experiment for IpiExperiment {
                 traced,
                 &phase,
                 figures,
-            )
-        });
+            );
+        }
         let Outcome {
             m,
             control_rate,
@@ -568,7 +574,6 @@ impl Experiment for IpiExperiment {
         });
         e.notes = ipi_record::notes(ctx, row, delta, &phase, &m, control_rate);
         e.notes.extend(ipi_check::notes(&check, m.noise.per_s));
-        e.notes.extend(dumped);
         Ok(e)
     }
 }

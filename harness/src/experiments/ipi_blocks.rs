@@ -130,7 +130,7 @@ pub(crate) fn run(ctx: &Ctx, exp: &mut IpiExperiment, icpu: u32) -> Result<Block
         }
     }
     let kept = match (&ctx.cfg.dump_ipi, &traced) {
-        (Some(_), Ok(b)) => Some(b.clone()),
+        (Some(_), Ok(b)) => Some(b.iter().map(super::ipi_dump::matching_input).collect()),
         _ => None,
     };
     let check = traced.and_then(|blocks| ipi_check::judge(ctx.timer.tsc_hz, blocks, row));

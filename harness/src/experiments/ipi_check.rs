@@ -207,7 +207,7 @@ fn checked(
     let quiet = report::model::stats::median_sorted(&p.quiet);
     let mut cost: Vec<i64> = labelled.hit.iter().map(|g| g.cycles as i64).collect();
     cost.sort_unstable();
-    let ipis = ipi::row_delta(row, p).saturating_sub(p.fired.reset_ipis);
+    let ipis = ipi::fire_ipis(row, p);
     let c = Check {
         func: l.func.clone(),
         row,

@@ -39,8 +39,9 @@ pub struct Dump {
     pub taken_on: String,
     pub tsc_hz: f64,
     pub row: IrqRow,
-    /// The traced check blocks as run, before merging; None when none
-    /// could trace (the row then fitted against the control).
+    /// The traced check blocks as run, before merging; None without
+    /// them (`--no-trace-check`, or a block could not trace: the row then
+    /// fitted against the control).
     pub(crate) check_blocks: Option<Vec<Phase>>,
     pub(crate) priced: Phase,
     /// As the run recorded them.
@@ -84,9 +85,9 @@ pub fn rematch(d: &Dump) -> Figures {
     Figures::of(&Outcome::of(d.tsc_hz, d.row, &d.priced, check.as_ref()))
 }
 
-/// Writes an `ipi.*` row's matching input into `dir`; returns the row's
-/// note saying where, or why not: a dump that cannot be written costs
-/// the note, not the row.
+/// Writes an `ipi.*` row's matching input into `dir`, and says where on
+/// stderr, or why not: a dump that cannot be written costs the row
+/// nothing.
 pub(crate) fn write_row(
     ctx: &Ctx,
     dir: &Path,
@@ -95,7 +96,7 @@ pub(crate) fn write_row(
     check_blocks: Option<Vec<Phase>>,
     priced: &Phase,
     figures: Figures,
-) -> String {
+) {
     let cpu = &ctx.env.cpu;
     let d = Dump {
         format: FORMAT,
@@ -113,20 +114,35 @@ pub(crate) fn write_row(
         tsc_hz: ctx.timer.tsc_hz,
         row,
         check_blocks,
-        priced: priced.clone(),
+        priced: matching_input(priced),
         figures,
         id,
     };
+    // On stderr, not in the row's notes: the report is pasted into
+    // mail, and a local path means nothing there.
     match write(dir, &d) {
-        Ok(p) => format!(
-            "matching input dumped to {} (`entrybench rematch` runs it again)",
+        Ok(p) => eprintln!(
+            "entrybench: {}: matching input dumped to {}",
+            d.id,
             p.display()
         ),
-        Err(e) => {
-            let why = format!("no dump: {e:#}");
-            eprintln!("entrybench: {}: {why}", d.id);
-            why
-        }
+        Err(e) => eprintln!("entrybench: {}: no dump: {e:#}", d.id),
+    }
+}
+
+/// A phase as matching reads it: all but the quiet loop, which a dump
+/// does not keep (copying it would cost 1.6 MB a block for nothing).
+pub(crate) fn matching_input(p: &Phase) -> Phase {
+    Phase {
+        threshold: p.threshold,
+        skew: p.skew,
+        quiet: Vec::new(),
+        before: p.before,
+        after: p.after,
+        spin: p.spin,
+        gaps: p.gaps.clone(),
+        fired: p.fired.clone(),
+        labels: p.labels.clone(),
     }
 }
 
@@ -153,8 +169,48 @@ pub fn read(path: &Path) -> Result<Dump> {
             path.display()
         ),
     }
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a whole IPI dump", path.display()))
+    let d: Dump = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a whole IPI dump", path.display()))?;
+    plausible(&d)
+        .with_context(|| format!("{} is not an IPI dump entrybench wrote", path.display()))?;
+    Ok(d)
+}
+
+/// What matching takes for granted of a dump entrybench wrote: a TSC
+/// rate, a skew under a second, a phase shorter than a day, and gaps,
+/// windows and label times in time order (matching searches them).
+/// Anything else was edited or is not a dump: refused rather than matched
+/// into figures that mean nothing (or an overflow).
+fn plausible(d: &Dump) -> Result<()> {
+    if !(d.tsc_hz.is_finite() && (1e6..1e12).contains(&d.tsc_hz)) {
+        bail!("its TSC rate {} Hz is not one a CPU has", d.tsc_hz);
+    }
+    let in_order = |v: &[(u64, u64)]| v.windows(2).all(|w| w[0].0 <= w[1].0);
+    for p in d.check_blocks.iter().flatten().chain([&d.priced]) {
+        let labels_in_order = match &p.labels {
+            Some(Ok(l)) => l.times.windows(2).all(|w| w[0] <= w[1]),
+            _ => true,
+        };
+        if !(p.gaps.windows(2).all(|w| w[0].start <= w[1].start)
+            && in_order(&p.fired.windows)
+            && in_order(&p.fired.controls)
+            && labels_in_order)
+        {
+            bail!("its gaps, windows or label times are not in time order");
+        }
+        let skew = p
+            .skew
+            .a_to_b
+            .unsigned_abs()
+            .max(p.skew.b_to_a.unsigned_abs());
+        if skew as f64 > d.tsc_hz {
+            bail!("its TSC skew is over a second");
+        }
+        if p.fired.elapsed.as_secs() > 86_400 {
+            bail!("a phase of it lasted over a day");
+        }
+    }
+    Ok(())
 }
 
 /// Writes `d` into `dir` as `<id>.json`, or `<id>-2.json` and so on
@@ -233,6 +289,51 @@ mod tests {
         assert_eq!(b.file_name().unwrap(), format!("{}-2.json", d.id).as_str());
         let back = read(&b).unwrap();
         assert_eq!((back.figures, back.id), (d.figures, d.id));
+    }
+
+    /// A check too thin to stand on gives the control's fit, in the run
+    /// and in `rematch` alike.
+    #[test]
+    fn a_thin_check_falls_back_to_the_control() {
+        let mut d = read(&stored()[0]).unwrap();
+        assert!(d.figures.fit_to_trace);
+        for b in d.check_blocks.iter_mut().flatten() {
+            b.fired.windows.truncate(20);
+        }
+        let now = rematch(&d);
+        assert!(!now.fit_to_trace);
+        assert_eq!(
+            now,
+            Figures::of(&Outcome::of(d.tsc_hz, d.row, &d.priced, None))
+        );
+    }
+
+    /// What matching takes for granted is checked on reading.
+    #[test]
+    fn implausible_dumps_are_refused() {
+        let text = std::fs::read_to_string(&stored()[1]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        type Change = fn(&mut serde_json::Value);
+        let cases: [(&str, Change); 3] = [
+            ("TSC rate", |v| v["tsc_hz"] = 0.0.into()),
+            ("time order", |v| {
+                v["priced"]["gaps"].as_array_mut().unwrap().reverse();
+            }),
+            ("over a second", |v| {
+                v["priced"]["skew"]["a_to_b"] = i64::MAX.into()
+            }),
+        ];
+        for (want, change) in cases {
+            let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            change(&mut v);
+            std::fs::write(&p, v.to_string()).unwrap();
+            let e = format!("{:#}", read(&p).err().unwrap());
+            assert!(
+                e.contains("not an IPI dump entrybench wrote") && e.contains(want),
+                "{e}"
+            );
+        }
     }
 
     #[test]

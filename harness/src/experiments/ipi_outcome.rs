@@ -5,7 +5,7 @@
 //! dump (`ipi_dump::rematch`).
 
 use super::ipi::{
-    halves, preemption_cycles, row_delta, tol_grid, IrqRow, Matched, Noise, Phase, Seen,
+    fire_ipis, halves, preemption_cycles, row_delta, tol_grid, IrqRow, Matched, Noise, Phase, Seen,
 };
 use super::ipi_check;
 use super::ipi_match::{self, share, Tolerance};
@@ -87,9 +87,7 @@ impl Outcome {
         let (control_rate, control_calls) = control(hz, phase, &m);
         let false_rate = check.map_or(control_rate, ipi_check::Check::false_rate);
         let delta = row_delta(row, phase);
-        // Pool resets send at most one IPI each to the victim: they are
-        // counted and taken out of the row delta the fires are compared with.
-        let fire_ipis = delta.saturating_sub(phase.fired.reset_ipis);
+        let fire_ipis = fire_ipis(row, phase);
         let seen = (m.hit.len() + m.merged.len()) as u64;
         Outcome {
             control_rate,

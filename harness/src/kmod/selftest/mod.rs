@@ -47,9 +47,12 @@ impl Tally {
 /// What the mutations may refer to.
 struct Env {
     online: Vec<u32>,
+    /// The online CPUs booted isolated or nohz_full.
+    quiet: Vec<u32>,
     /// A CPU number that is not online (nr_cpu_ids, capped to the ABI).
     offline: u32,
-    /// The last online CPU: generators target it.
+    /// Generators target it: the last quiet CPU, as a benchmark's victim
+    /// would be, else the last online one.
     victim: u32,
 }
 
@@ -280,10 +283,13 @@ pub fn run(expect_unsupported: &[String], extras: Extras) -> Result<i32> {
     })?;
     let online = info.online_cpus();
     t.check(!online.is_empty(), || "no online CPU in INFO".into())?;
+    let cpus = crate::placement::CpuLists::live()?;
+    let quiet: Vec<u32> = online.iter().copied().filter(|&c| cpus.quiet(c)).collect();
     let env = Env {
         offline: info.raw.nr_cpu_ids.min((abi::MASK_WORDS * 64) as u32 - 1),
-        victim: *online.last().expect("checked non-empty"),
+        victim: *quiet.last().or(online.last()).expect("checked non-empty"),
         online,
+        quiet,
     };
     variants(&mut t, &dev, &info, &expect_off)?;
     figures::entry_timings(&mut t, &dev, &info, extras.entry_samples)?;
