@@ -275,7 +275,13 @@ fn victim(cpu: u32, touch: (usize, usize), ready: &AtomicBool, stop: &AtomicBool
     ready.store(true, Ordering::Release);
     // Threshold u64::MAX with no buffer: the loop of `run`'s victim,
     // recording nothing.
-    wipi::spin(&Tsc, stop, u64::MAX, &mut Vec::new());
+    wipi::spin(
+        &Tsc,
+        stop,
+        u64::MAX,
+        &mut Vec::new(),
+        &mut wipi::no_long_gaps(),
+    );
 }
 
 fn ipi_initiator(c: &mut Criterion<Cycles>, b: &Bench) {

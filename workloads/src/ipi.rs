@@ -45,21 +45,41 @@ pub fn quiet_loop<C: Clock>(clock: &C, out: &mut [i64]) {
     }
 }
 
+/// The gaps over `over` cycles, and whether the thread was switched out
+/// in each: a stall of the whole (v)CPU, as when a host preempts a vCPU,
+/// shows no switch, where the guest's own scheduler running another task
+/// does. `switches` reads the thread's context-switch count (None when it
+/// cannot: taken as a switch); it is read after each such gap only, so
+/// the loop is the same between them.
+pub struct LongGaps<S: FnMut() -> Option<u64>> {
+    pub over: u64,
+    pub switches: S,
+    /// Starts of the gaps over `over` across which the count rose (or
+    /// could not be read), in time order. A switch in a shorter gap since
+    /// the last long one counts for the next: the error is on the side
+    /// of a switch.
+    pub switched: Vec<u64>,
+}
+
 /// Spins until `stop` is set, recording each gap above `threshold` into
 /// `gaps` without growing it (its capacity is the limit; overflow is
-/// counted in `dropped`, never allocated).
+/// counted in `dropped`, never allocated), and noting in `long` which
+/// gaps over its length had the thread switched out.
 #[inline(never)]
-pub fn spin<C: Clock>(
+pub fn spin<C: Clock, S: FnMut() -> Option<u64>>(
     clock: &C,
     stop: &AtomicBool,
     threshold: u64,
     gaps: &mut Vec<Gap>,
+    long: &mut LongGaps<S>,
 ) -> SpinStats {
     let mut st = SpinStats::default();
+    let mut last = (long.switches)();
     let mut prev = clock.stop();
     while !stop.load(Ordering::Relaxed) {
         let now = clock.stop();
         let d = now.wrapping_sub(prev);
+        st.iterations += 1;
         if d > threshold {
             if gaps.len() < gaps.capacity() {
                 gaps.push(Gap {
@@ -69,11 +89,40 @@ pub fn spin<C: Clock>(
             } else {
                 st.dropped += 1;
             }
+            if d > long.over {
+                let n = (long.switches)();
+                if n.is_none() || n != last {
+                    long.switched.push(prev);
+                }
+                last = n;
+                // The read is the loop's, not an interruption: go on
+                // from after it.
+                prev = clock.stop();
+                continue;
+            }
         }
         prev = now;
-        st.iterations += 1;
     }
     st
+}
+
+/// This thread's context switches so far, voluntary and involuntary
+/// (getrusage RUSAGE_THREAD); None if it cannot be read.
+pub fn thread_switches() -> Option<u64> {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage for the call to fill.
+    let r = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    (r == 0).then(|| (ru.ru_nvcsw as u64).wrapping_add(ru.ru_nivcsw as u64))
+}
+
+/// `LongGaps` that never trips: for loops that do not ask.
+pub fn no_long_gaps() -> LongGaps<fn() -> Option<u64>> {
+    LongGaps {
+        over: u64::MAX,
+        switches: || Some(0),
+        switched: Vec::new(),
+    }
 }
 
 /// Interruption threshold from a sorted quiet-loop distribution:
@@ -362,7 +411,7 @@ mod tests {
         let clock = StepClock::new(5);
         let stop = AtomicBool::new(true);
         let mut gaps = Vec::with_capacity(4);
-        let st = spin(&clock, &stop, 1, &mut gaps);
+        let st = spin(&clock, &stop, 1, &mut gaps, &mut no_long_gaps());
         assert_eq!(st.iterations, 0);
         assert!(gaps.is_empty());
     }
@@ -396,7 +445,7 @@ mod tests {
             stop: &stop,
         };
         let mut gaps = Vec::with_capacity(2);
-        let st = spin(&clock, &stop, 100, &mut gaps);
+        let st = spin(&clock, &stop, 100, &mut gaps, &mut no_long_gaps());
         assert_eq!(gaps.capacity(), 2);
         assert_eq!(
             gaps,
@@ -413,6 +462,42 @@ mod tests {
         );
         assert_eq!(st.dropped, 1);
         assert_eq!(st.iterations, 99);
+    }
+
+    /// Of the gaps over the long mark (reads 50, 70 and 90 jump by 1000),
+    /// those across which the switch count rose, or could not be read,
+    /// are noted; the count is read once at the start and once per long
+    /// gap, and that read is not a gap.
+    #[test]
+    fn long_gaps_note_a_switch_or_an_unreadable_count() {
+        let stop = AtomicBool::new(false);
+        let clock = ScriptClock {
+            reads: std::cell::Cell::new(0),
+            stop: &stop,
+        };
+        let mut gaps = Vec::with_capacity(8);
+        // Start 3; after gap 1: 3 (a stall); after gap 2: 4 (a switch);
+        // after gap 3: unreadable.
+        let mut counts = [Some(3), Some(3), Some(4), None].into_iter();
+        let mut long = LongGaps {
+            over: 500,
+            switches: move || counts.next().flatten(),
+            switched: Vec::new(),
+        };
+        spin(&clock, &stop, 100, &mut gaps, &mut long);
+        assert_eq!(gaps.len(), 3, "{gaps:?}");
+        assert_eq!(long.switched, vec![gaps[1].start, gaps[2].start]);
+        // The read after a long gap is not recorded as a gap: each gap is
+        // the one jump, 1000 plus one step.
+        assert!(gaps.iter().all(|g| g.cycles == 1010), "{gaps:?}");
+    }
+
+    #[test]
+    fn thread_switches_reads_a_count_that_a_sleep_raises() {
+        let a = thread_switches().expect("getrusage(RUSAGE_THREAD)");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = thread_switches().unwrap();
+        assert!(b > a, "{a} -> {b}");
     }
 
     #[test]

@@ -279,6 +279,10 @@ pub(crate) struct Phase {
     pub after: Counts,
     pub spin: wipi::SpinStats,
     pub gaps: Vec<Gap>,
+    /// Starts of the gaps over `PREEMPTION_S` in which the victim thread
+    /// was switched out (`wipi::LongGaps`), in time order.
+    #[serde(default)]
+    pub switched: Vec<u64>,
     pub fired: Fired,
     /// The kernel trace's labels, when the phase was traced (or why they
     /// could not be read); None when it was not.
@@ -312,7 +316,16 @@ pub(crate) fn run_phase(
     let room = duration.max(Duration::from_secs(1)).as_secs_f64() * OTHER_GAPS_PER_S;
     let mut gaps: Vec<Gap> = Vec::with_capacity(expected * 2 + room as usize + 4096);
     let mut quiet = vec![0i64; QUIET_SAMPLES];
+    // A gap over the preemption length lasts at least that: no more of
+    // them than the phase holds such lengths.
+    let most_long = (duration.as_secs_f64() / PREEMPTION_S) as usize + 16;
+    let mut long = wipi::LongGaps {
+        over: preemption_cycles(ctx.timer.tsc_hz),
+        switches: wipi::thread_switches,
+        switched: Vec::with_capacity(most_long),
+    };
     crate::placement::prefault_capacity(&mut gaps);
+    crate::placement::prefault_capacity(&mut long.switched);
     crate::placement::prefault(&mut quiet);
     let phase = std::thread::scope(|s| -> Result<_> {
         let cancel = ctx.cancel;
@@ -328,7 +341,7 @@ pub(crate) fn run_phase(
         let threshold = wipi::threshold(&quiet, THRESHOLD_FACTOR, THRESHOLD_FLOOR);
         let before = counts(vcpu);
         go.store(true, Ordering::Release);
-        let spin = wipi::spin(&Tsc, done, threshold, &mut gaps);
+        let spin = wipi::spin(&Tsc, done, threshold, &mut gaps, &mut long);
         let after = counts(vcpu);
         let fired = handle
             .join()
@@ -342,6 +355,7 @@ pub(crate) fn run_phase(
         threshold,
         skew,
         quiet,
+        switched: long.switched,
         before: before?,
         after: after?,
         spin,
@@ -358,6 +372,10 @@ pub(crate) struct Matched {
     /// IPIs handled at the end of a gap that began before the call:
     /// seen, not priced.
     pub merged: Vec<Gap>,
+    /// Matched gaps over `PREEMPTION_S` the victim thread was not
+    /// switched out in: seen, not priced (`Seen`).
+    pub stalled: Vec<Gap>,
+    /// Matched gaps over it that it was: not seen.
     pub preempted: Vec<Gap>,
     pub miss: Vec<Gap>,
     pub skew: u64,
@@ -395,35 +413,51 @@ pub(crate) fn preemption_cycles(tsc_hz: f64) -> u64 {
 }
 
 /// Claimed gaps a matching counts as IPIs seen: priced (`hit`), merged,
-/// and the preemptions (matched, over `PREEMPTION_S`) that are neither.
-/// The real windows and the control are counted by this one rule.
+/// and the stalls (matched, over `PREEMPTION_S`, the victim thread not
+/// switched out: the vCPU was held, and the IPI was handled when it ran
+/// again, seen but not priced); the preemptions (over it, the thread
+/// switched out) are none of them. The real windows and the control are
+/// counted by this one rule.
 pub(crate) struct Seen {
     pub hit: Vec<Gap>,
     pub merged: Vec<Gap>,
+    pub stalled: Vec<Gap>,
     pub preempted: Vec<Gap>,
 }
 
 impl Seen {
-    pub fn of(c: ipi_match::Claimed, long: u64) -> Seen {
-        let (hit, mut preempted): (Vec<Gap>, Vec<Gap>) =
+    /// `long`: `preemption_cycles`; `switched`: the phase's
+    /// `Phase::switched`, sorted.
+    pub fn of(c: ipi_match::Claimed, long: u64, switched: &[u64]) -> Seen {
+        let (hit, hit_long): (Vec<Gap>, Vec<Gap>) =
             c.hit.into_iter().partition(|g| g.cycles <= long);
-        let (merged, long_merged): (Vec<Gap>, Vec<Gap>) =
+        let (merged, merged_long): (Vec<Gap>, Vec<Gap>) =
             c.merged.into_iter().partition(|g| g.cycles <= long);
-        preempted.extend(long_merged);
+        let (preempted, stalled): (Vec<Gap>, Vec<Gap>) = hit_long
+            .into_iter()
+            .chain(merged_long)
+            .partition(|g| switched.binary_search(&g.start).is_ok());
         Seen {
             hit,
             merged,
+            stalled,
             preempted,
         }
     }
 
     pub fn count(&self) -> usize {
-        self.hit.len() + self.merged.len()
+        self.hit.len() + self.merged.len() + self.stalled.len()
     }
 
     /// The seen gaps, in time order.
     pub fn all(&self) -> Vec<Gap> {
-        let mut v: Vec<Gap> = self.hit.iter().chain(&self.merged).copied().collect();
+        let mut v: Vec<Gap> = self
+            .hit
+            .iter()
+            .chain(&self.merged)
+            .chain(&self.stalled)
+            .copied()
+            .collect();
         v.sort_unstable_by_key(|g| g.start);
         v
     }
@@ -608,5 +642,26 @@ mod tests {
             assert_eq!(user_row(m), want, "{m:?}");
             assert_eq!(user_ipi(m).name(), m.name());
         }
+    }
+
+    /// Long matched gaps split by whether the thread was switched out in
+    /// them: a stall is seen (not priced), a preemption is not.
+    #[test]
+    fn seen_counts_stalls_and_not_preemptions() {
+        let g = |start, cycles| Gap { start, cycles };
+        let c = ipi_match::Claimed {
+            hit: vec![g(10, 50), g(100, 5_000), g(200, 7_000)],
+            merged: vec![g(5, 60), g(300, 9_000)],
+            miss: vec![],
+        };
+        // Long is 1000 cycles; the thread was switched out in the gap at 200.
+        let s = Seen::of(c, 1_000, &[200]);
+        assert_eq!(s.hit, vec![g(10, 50)]);
+        assert_eq!(s.merged, vec![g(5, 60)]);
+        assert_eq!(s.stalled, vec![g(100, 5_000), g(300, 9_000)]);
+        assert_eq!(s.preempted, vec![g(200, 7_000)]);
+        assert_eq!(s.count(), 4);
+        let starts: Vec<u64> = s.all().iter().map(|g| g.start).collect();
+        assert_eq!(starts, [5, 10, 100, 300]);
     }
 }

@@ -161,6 +161,7 @@ pub(crate) fn merge(blocks: Vec<Phase>) -> Phase {
         out.spin.iterations += b.spin.iterations;
         out.spin.dropped += b.spin.dropped;
         out.gaps.extend(b.gaps);
+        out.switched.extend(b.switched);
         out.fired.extend(b.fired);
         // A block without labels among labelled ones would read as calls
         // that picked wrong: the merge has none then.
@@ -221,6 +222,7 @@ mod tests {
                 start: t0 + 5,
                 cycles: 3,
             }],
+            switched: vec![t0 + 5],
             fired: Fired {
                 windows: vec![(t0, t0 + 10)],
                 controls: vec![(t0 + 20, t0 + 30)],
@@ -275,6 +277,7 @@ mod tests {
         assert_eq!(m.fired.windows, vec![(1000, 1010), (5000, 5010)]);
         assert_eq!(m.fired.controls, vec![(1020, 1030), (5020, 5030)]);
         assert_eq!(m.gaps.len(), 2);
+        assert_eq!(m.switched, vec![1005, 5005]);
         assert_eq!(m.quiet, vec![1, 1, 2, 2, 3, 3]);
         assert_eq!((m.spin.iterations, m.spin.dropped), (20, 2));
         assert_eq!(m.threshold, 505);

@@ -85,6 +85,10 @@ pub(crate) struct Check {
     /// timing rule counts neither as seen nor priced): how many, and how
     /// many held an event (the IPI ran in that long gap).
     pub preempted_picks: (usize, usize),
+    /// Its picks over the preemption length the victim was not switched
+    /// out in (stalls, counted as seen): how many, and how many held an
+    /// event. The second is what says a stall ends at the IPI.
+    pub stalled_picks: (usize, usize),
     /// The victim's unlabelled gaps a second: the check's noise, to set
     /// against the priced phase's.
     pub noise_per_s: f64,
@@ -197,12 +201,16 @@ fn checked(
     let grid = ipi::tol_grid(hz, skew, ipi_fit::GRID_MAX_S);
     let core = ipi_fit::core_band(&p.gaps, &fit_calls, skew, &l.times);
     let tol = ipi_fit::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long, core);
-    let by_timing = Seen::of(ipi_match::attribute(&p.gaps, &held_out, skew, tol), long);
+    let by_timing = Seen::of(
+        ipi_match::attribute(&p.gaps, &held_out, skew, tol),
+        long,
+        &p.switched,
+    );
     let held_labels = ipi_label::attribute(&p.gaps, &held_out, skew, &l.times);
     let mut lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
     let noise = Noise::of(hz, p.fired.elapsed, &std::mem::take(&mut lab.claimed.miss));
     let without_gap = lab.without_gap;
-    let labelled = Seen::of(lab.claimed, long);
+    let labelled = Seen::of(lab.claimed, long, &p.switched);
     let ctl = ipi_label::attribute(&p.gaps, &p.fired.controls, skew, &l.times);
     let quiet = report::model::stats::median_sorted(&p.quiet);
     let mut cost: Vec<i64> = labelled.hit.iter().map(|g| g.cycles as i64).collect();
@@ -224,19 +232,13 @@ fn checked(
         other: l.other,
         timing: ipi_label::check_timing(
             &by_timing.all(),
-            &Seen::of(held_labels.claimed, long).all(),
+            &Seen::of(held_labels.claimed, long, &p.switched).all(),
             &l.times,
         ),
         events,
         noise_per_s: noise.per_s,
-        preempted_picks: (
-            by_timing.preempted.len(),
-            by_timing
-                .preempted
-                .iter()
-                .filter(|g| ipi_label::holds(&l.times, g))
-                .count(),
-        ),
+        preempted_picks: labelled_of(&by_timing.preempted, &l.times),
+        stalled_picks: labelled_of(&by_timing.stalled, &l.times),
         labelled_median: (!cost.is_empty())
             .then(|| report::model::stats::median_sorted(&cost) - quiet),
     };
@@ -250,6 +252,12 @@ fn checked(
         return Err("the timing rule claimed no gap in the held-out calls".into());
     }
     Ok(c)
+}
+
+/// How many `picks`, and how many of them hold an event.
+fn labelled_of(picks: &[workloads::ipi::Gap], times: &[u64]) -> (usize, usize) {
+    let held = picks.iter().filter(|g| ipi_label::holds(times, g)).count();
+    (picks.len(), held)
 }
 
 /// Event times from the first window's start to the last one's end
@@ -298,6 +306,8 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
             "timing_missed_labelled": c.timing.missed,
             "timing_preemption_picks": c.preempted_picks.0,
             "timing_preemption_picks_labelled": c.preempted_picks.1,
+            "timing_stall_picks": c.stalled_picks.0,
+            "timing_stall_picks_labelled": c.stalled_picks.1,
             "unlabelled_gaps_per_s": c.noise_per_s,
             "labelled_median_cycles": c.labelled_median,
         }),

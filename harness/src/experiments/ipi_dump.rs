@@ -26,8 +26,11 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Bumped when a dump's layout changes: `rematch` refuses other formats.
-pub const FORMAT: u32 = 1;
+/// Bumped when a dump's layout or meaning changes: `rematch` refuses
+/// other formats. 2: phases note the long gaps the victim was switched
+/// out in (format 1 had no such note, and its long gaps were all
+/// preemptions).
+pub const FORMAT: u32 = 2;
 
 /// One `ipi.*` row's matching input and the figures the run took from it.
 #[derive(Serialize, Deserialize)]
@@ -141,6 +144,7 @@ pub(crate) fn matching_input(p: &Phase) -> Phase {
         after: p.after,
         spin: p.spin,
         gaps: p.gaps.clone(),
+        switched: p.switched.clone(),
         fired: p.fired.clone(),
         labels: p.labels.clone(),
     }
@@ -291,6 +295,25 @@ mod tests {
         assert_eq!((back.figures, back.id), (d.figures, d.id));
     }
 
+    /// The stored trace dump's two stalls count as seen; noted as
+    /// switched out, they would be preemptions, not seen.
+    #[test]
+    fn stalls_are_seen_and_switched_long_gaps_are_not() {
+        let mut d = read(&stored()[0]).unwrap();
+        let long = super::super::ipi::preemption_cycles(d.tsc_hz);
+        let before = rematch(&d);
+        assert_eq!(before, d.figures);
+        d.priced.switched = d
+            .priced
+            .gaps
+            .iter()
+            .filter(|g| g.cycles > long)
+            .map(|g| g.start)
+            .collect();
+        let after = rematch(&d);
+        assert_eq!(before.seen - after.seen, 2, "{before:?} {after:?}");
+    }
+
     /// A check too thin to stand on gives the control's fit, in the run
     /// and in `rematch` alike.
     #[test]
@@ -349,11 +372,11 @@ mod tests {
             (
                 "a later format",
                 r#"{"format":99}"#,
-                "format 99; this build reads format 1",
+                "format 99; this build reads format 2",
             ),
             (
                 "a cut dump",
-                r#"{"format":1,"id":"ipi.user.mprotect"}"#,
+                r#"{"format":2,"id":"ipi.user.mprotect"}"#,
                 "is not a whole IPI dump",
             ),
         ];

@@ -50,7 +50,10 @@ pub fn fit_rule() -> String {
 /// none, the priced phase saw 65.8% of the IPIs). Leaving those calls out
 /// of the fit instead let it widen past what they cost: a held-out
 /// false_match_rate of 2.4% in 1 of 30 quick runs
-/// (`results/checks/label-fit-variants-20261130T0925.txt`).
+/// (`results/checks/label-fit-variants-20261130T0925.txt`). Most such
+/// calls are short (they waited for no acknowledgement), and now claim no
+/// gap anywhere (`ipi_match::min_call`): the fit no longer pays for
+/// them, nor does the held-out count.
 ///
 /// On a tie the wider: the priced calls are not the check's, and the
 /// narrowest pair that takes in the check's IPIs leaves no room for a
@@ -85,6 +88,7 @@ pub fn fit_tolerance(
                 after,
                 usual_call,
                 core,
+                min_call: ipi_match::min_call(usual_call),
             };
             let c = ipi_match::attribute(gaps, windows, skew, tol);
             let (right, wrong) = c
@@ -116,6 +120,7 @@ pub fn fit_tolerance(
         after: best.2,
         usual_call,
         core,
+        min_call: ipi_match::min_call(usual_call),
     }
 }
 

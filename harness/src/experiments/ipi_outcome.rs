@@ -35,11 +35,12 @@ pub(crate) fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> M
     };
     let mut c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, fit.tol);
     let miss = std::mem::take(&mut c.miss);
-    let seen = Seen::of(c, preemption_cycles(hz));
+    let seen = Seen::of(c, preemption_cycles(hz), &p.switched);
     let noise = Noise::of(hz, p.fired.elapsed, &miss);
     Matched {
         hit: seen.hit,
         merged: seen.merged,
+        stalled: seen.stalled,
         preempted: seen.preempted,
         miss,
         skew,
@@ -58,7 +59,7 @@ fn control(hz: f64, p: &Phase, m: &Matched) -> (f64, usize) {
     let calls = held_out.len();
     let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
     // What would have counted as seen in the real windows, by the same rule.
-    let n = Seen::of(c, preemption_cycles(hz)).count();
+    let n = Seen::of(c, preemption_cycles(hz), &p.switched).count();
     (share(n, calls), calls)
 }
 
@@ -88,7 +89,7 @@ impl Outcome {
         let false_rate = check.map_or(control_rate, ipi_check::Check::false_rate);
         let delta = row_delta(row, phase);
         let fire_ipis = fire_ipis(row, phase);
-        let seen = (m.hit.len() + m.merged.len()) as u64;
+        let seen = (m.hit.len() + m.merged.len() + m.stalled.len()) as u64;
         Outcome {
             control_rate,
             control_calls,

@@ -47,6 +47,7 @@ pub(crate) fn params(
         ("unmatched_gaps_per_s", finite(noise.per_s).into()),
         ("unmatched_time_share", finite(noise.time_share).into()),
         ("matched_preemptions", m.preempted.len().into()),
+        ("matched_stalls", m.stalled.len().into()),
         ("matched_merged", m.merged.len().into()),
         (
             "merged_rule",
@@ -58,7 +59,22 @@ pub(crate) fn params(
         (
             "preemption_rule",
             format!(
-                "a matched gap over {} ms is a preemption, not an IPI",
+                "a matched gap over {} ms in which the victim thread was switched out is a \
+                 preemption, not an IPI",
+                PREEMPTION_S * 1e3
+            )
+            .into(),
+        ),
+        (
+            "stall_rule",
+            format!(
+                "a matched gap over {} ms in which the victim thread was not switched out (its \
+                 context-switch count, getrusage RUSAGE_THREAD, read after each such gap, did not \
+                 rise since the last one: the vCPU was held, as by its host) is a stall: the IPI \
+                 was handled when the \
+                 vCPU ran again, at the gap's end; counted as seen, not priced (matched_stalls; \
+                 trace_check.timing_stall_picks_labelled: how many of the check's held the IPI's \
+                 event)",
                 PREEMPTION_S * 1e3
             )
             .into(),
@@ -110,6 +126,8 @@ fn match_params(
         ("match_tolerance_before_cycles", m.fit.tol.before.into()),
         ("match_tolerance_after_cycles", m.fit.tol.after.into()),
         ("match_usual_call_cycles", m.fit.tol.usual_call.into()),
+        ("match_min_call_cycles", m.fit.tol.min_call.into()),
+        ("match_min_call_rule", ipi_match::min_call_rule().into()),
         (
             "match_core_cycles",
             m.fit.tol.core.map(|(b, a)| vec![b, a]).into(),
@@ -212,8 +230,15 @@ pub(crate) fn notes(
     }
     if !m.preempted.is_empty() {
         notes.push(format!(
-            "{} calls matched a victim preemption (gap over {} ms): not counted as IPIs seen",
+            "{} calls matched a victim preemption (gap over {} ms, the thread switched out): not counted as IPIs seen",
             m.preempted.len(),
+            PREEMPTION_S * 1e3
+        ));
+    }
+    if !m.stalled.is_empty() {
+        notes.push(format!(
+            "{} IPIs were handled at the end of a stall (gap over {} ms, the thread not switched out: the vCPU held by its host): counted as seen, not priced",
+            m.stalled.len(),
             PREEMPTION_S * 1e3
         ));
     }
