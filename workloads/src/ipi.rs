@@ -437,13 +437,19 @@ mod tests {
         }
     }
 
+    impl<'a> ScriptClock<'a> {
+        fn new(stop: &'a AtomicBool) -> ScriptClock<'a> {
+            ScriptClock {
+                reads: std::cell::Cell::new(0),
+                stop,
+            }
+        }
+    }
+
     #[test]
     fn spin_records_each_jump_and_never_grows_the_buffer() {
         let stop = AtomicBool::new(false);
-        let clock = ScriptClock {
-            reads: std::cell::Cell::new(0),
-            stop: &stop,
-        };
+        let clock = ScriptClock::new(&stop);
         let mut gaps = Vec::with_capacity(2);
         let st = spin(&clock, &stop, 100, &mut gaps, &mut no_long_gaps());
         assert_eq!(gaps.capacity(), 2);
@@ -471,10 +477,7 @@ mod tests {
     #[test]
     fn long_gaps_note_a_switch_or_an_unreadable_count() {
         let stop = AtomicBool::new(false);
-        let clock = ScriptClock {
-            reads: std::cell::Cell::new(0),
-            stop: &stop,
-        };
+        let clock = ScriptClock::new(&stop);
         let mut gaps = Vec::with_capacity(8);
         // Start 3; after gap 1: 3 (a stall); after gap 2: 4 (a switch);
         // after gap 3: unreadable.

@@ -304,15 +304,26 @@ pub fn cmd(args: RunArgs) -> Result<i32> {
         },
     );
     placement::unlock_memory();
-    let tally = tally?;
+    finish(file, tally?, &out, &report_path, timer.tsc_hz)
+}
+
+/// Writes the finished result file and its report, prints the summary,
+/// and says how the run ended (its exit status).
+fn finish(
+    mut file: ResultFile,
+    tally: crate::schedule::RunTally,
+    out: &Path,
+    report_path: &Path,
+    tsc_hz: f64,
+) -> Result<i32> {
     file.partial = tally.interrupted;
-    report::model::load::write_result(&out, &file)?;
+    report::model::load::write_result(out, &file)?;
     // The email-ready tables beside the JSON, so one run leaves both the
     // data and what a reader pastes (`entrybench report` redraws it later).
     let text = report::render_text(std::slice::from_ref(&file));
-    report::model::files::write_atomic(&report_path, text.as_bytes())?;
+    report::model::files::write_atomic(report_path, text.as_bytes())?;
 
-    print!("{}", summary_text(&file, timer.tsc_hz));
+    print!("{}", summary_text(&file, tsc_hz));
     println!("wrote {}", out.display());
     println!("wrote {}", report_path.display());
     if tally.interrupted {
