@@ -50,7 +50,9 @@ pub fn quiet_loop<C: Clock>(clock: &C, out: &mut [i64]) {
 /// shows no switch, where the guest's own scheduler running another task
 /// does. `switches` reads the thread's context-switch count (None when it
 /// cannot: taken as a switch); it is read after each such gap only, so
-/// the loop is the same between them.
+/// the loop is the same between them. The read is a system call of about
+/// a microsecond the loop does not watch: an interruption inside it is
+/// not recorded.
 pub struct LongGaps<S: FnMut() -> Option<u64>> {
     pub over: u64,
     pub switches: S,

@@ -101,6 +101,14 @@ pub trait Initiator: Send {
     fn reset_sends_ipi(&self) -> bool {
         false
     }
+    /// Whether the victim reads its context-switch count after each gap
+    /// over `PREEMPTION_S` (`wipi::LongGaps`), for `Seen` to tell a stall
+    /// from a preemption. The read is a system call: a kernel entry the
+    /// victim makes, which an experiment that prices what entry runs
+    /// (deferred work under the series) would rather not add.
+    fn reads_switches(&self) -> bool {
+        true
+    }
 }
 
 impl Initiator for UserTrigger {
@@ -281,7 +289,6 @@ pub(crate) struct Phase {
     pub gaps: Vec<Gap>,
     /// Starts of the gaps over `PREEMPTION_S` in which the victim thread
     /// was switched out (`wipi::LongGaps`), in time order.
-    #[serde(default)]
     pub switched: Vec<u64>,
     pub fired: Fired,
     /// The kernel trace's labels, when the phase was traced (or why they
@@ -316,11 +323,16 @@ pub(crate) fn run_phase(
     let room = duration.max(Duration::from_secs(1)).as_secs_f64() * OTHER_GAPS_PER_S;
     let mut gaps: Vec<Gap> = Vec::with_capacity(expected * 2 + room as usize + 4096);
     let mut quiet = vec![0i64; QUIET_SAMPLES];
-    // A gap over the preemption length lasts at least that: no more of
-    // them than the phase holds such lengths.
+    // A gap over the preemption length lasts at least that: about as
+    // many as the phase holds such lengths. More (a phase that ran over)
+    // grow the list right after such a gap, outside any timed gap.
     let most_long = (duration.as_secs_f64() / PREEMPTION_S) as usize + 16;
     let mut long = wipi::LongGaps {
-        over: preemption_cycles(ctx.timer.tsc_hz),
+        over: if init.reads_switches() {
+            preemption_cycles(ctx.timer.tsc_hz)
+        } else {
+            u64::MAX
+        },
         switches: wipi::thread_switches,
         switched: Vec::with_capacity(most_long),
     };
@@ -414,8 +426,8 @@ pub(crate) fn preemption_cycles(tsc_hz: f64) -> u64 {
 
 /// Claimed gaps a matching counts as IPIs seen: priced (`hit`), merged,
 /// and the stalls (matched, over `PREEMPTION_S`, the victim thread not
-/// switched out: the vCPU was held, and the IPI was handled when it ran
-/// again, seen but not priced); the preemptions (over it, the thread
+/// switched out: most likely the host held the vCPU, and the IPI was
+/// handled at the gap's end, seen but not priced); the preemptions (over it, the thread
 /// switched out) are none of them. The real windows and the control are
 /// counted by this one rule.
 pub(crate) struct Seen {

@@ -81,14 +81,19 @@ pub(crate) struct Check {
     /// among them).
     pub other: usize,
     pub timing: ipi_label::TimingCheck,
-    /// Of the held-out calls' picks over the preemption length (which the
-    /// timing rule counts neither as seen nor priced): how many, and how
-    /// many held an event (the IPI ran in that long gap).
+    /// Of the held-out calls' picks over the preemption length in which
+    /// the victim thread was switched out (preemptions, which the timing
+    /// rule counts neither as seen nor priced): how many, and how many
+    /// held an event (the IPI ran in that long gap).
     pub preempted_picks: (usize, usize),
     /// Its picks over the preemption length the victim was not switched
     /// out in (stalls, counted as seen): how many, and how many held an
     /// event. The second is what says a stall ends at the IPI.
     pub stalled_picks: (usize, usize),
+    /// Held-out calls shorter than the shortest that may claim a gap
+    /// (`ipi_match::min_call`) whose window held an event of the IPI's
+    /// function: real IPIs that rule drops.
+    pub min_call_labelled: usize,
     /// The victim's unlabelled gaps a second: the check's noise, to set
     /// against the priced phase's.
     pub noise_per_s: f64,
@@ -200,7 +205,15 @@ fn checked(
     }
     let grid = ipi::tol_grid(hz, skew, ipi_fit::GRID_MAX_S);
     let core = ipi_fit::core_band(&p.gaps, &fit_calls, skew, &l.times);
-    let tol = ipi_fit::fit_tolerance(&p.gaps, &fit_calls, skew, grid, &l.times, long, core);
+    let tol = ipi_fit::fit_tolerance(
+        &p.gaps,
+        &fit_calls,
+        skew,
+        grid,
+        &l.times,
+        (long, &p.switched),
+        core,
+    );
     let by_timing = Seen::of(
         ipi_match::attribute(&p.gaps, &held_out, skew, tol),
         long,
@@ -239,6 +252,18 @@ fn checked(
         noise_per_s: noise.per_s,
         preempted_picks: labelled_of(&by_timing.preempted, &l.times),
         stalled_picks: labelled_of(&by_timing.stalled, &l.times),
+        min_call_labelled: held_out
+            .iter()
+            .filter(|&&(ws, we)| {
+                we.saturating_sub(ws) < tol.min_call
+                    && !ipi_label::between(
+                        &l.times,
+                        ws.saturating_sub(skew),
+                        we.saturating_add(skew),
+                    )
+                    .is_empty()
+            })
+            .count(),
         labelled_median: (!cost.is_empty())
             .then(|| report::model::stats::median_sorted(&cost) - quiet),
     };
@@ -308,6 +333,7 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
             "timing_preemption_picks_labelled": c.preempted_picks.1,
             "timing_stall_picks": c.stalled_picks.0,
             "timing_stall_picks_labelled": c.stalled_picks.1,
+            "min_call_labelled": c.min_call_labelled,
             "unlabelled_gaps_per_s": c.noise_per_s,
             "labelled_median_cycles": c.labelled_median,
         }),

@@ -182,7 +182,8 @@ pub fn read(path: &Path) -> Result<Dump> {
 
 /// What matching takes for granted of a dump entrybench wrote: a TSC
 /// rate, a skew under a second, a phase shorter than a day, and gaps,
-/// windows and label times in time order (matching searches them).
+/// switched gaps, windows and label times in time order (matching
+/// searches them).
 /// Anything else was edited or is not a dump: refused rather than matched
 /// into figures that mean nothing (or an overflow).
 fn plausible(d: &Dump) -> Result<()> {
@@ -196,11 +197,12 @@ fn plausible(d: &Dump) -> Result<()> {
             _ => true,
         };
         if !(p.gaps.windows(2).all(|w| w[0].start <= w[1].start)
+            && p.switched.windows(2).all(|w| w[0] <= w[1])
             && in_order(&p.fired.windows)
             && in_order(&p.fired.controls)
             && labels_in_order)
         {
-            bail!("its gaps, windows or label times are not in time order");
+            bail!("its gaps, switched gaps, windows or label times are not in time order");
         }
         let skew = p
             .skew
@@ -245,6 +247,17 @@ pub fn write(dir: &Path, d: &Dump) -> Result<PathBuf> {
 mod tests {
     use super::*;
 
+    /// The stored dumps by name: a trace-fitted one with two stalls, and
+    /// one fitted against the control.
+    const TRACED: &str = "emerald-rapids-kvm-20261130T1640-ipi.user.mprotect.json";
+    const CONTROL: &str = "emerald-rapids-kvm-20261130T1640-ipi.user.munmap-no-trace-check.json";
+
+    fn stored_one(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/ipi-dumps")
+            .join(name)
+    }
+
     fn stored() -> Vec<PathBuf> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/ipi-dumps");
         let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -274,7 +287,7 @@ mod tests {
     /// seen, so the comparison `rematch` makes can fail.
     #[test]
     fn a_changed_dump_gives_other_figures() {
-        let mut d = read(&stored()[0]).unwrap();
+        let mut d = read(&stored_one(TRACED)).unwrap();
         d.priced.fired.windows.clear();
         let now = rematch(&d);
         assert_eq!(now.seen, 0);
@@ -285,7 +298,7 @@ mod tests {
     /// reads back whole.
     #[test]
     fn dumps_are_never_overwritten_and_read_back() {
-        let d = read(&stored()[0]).unwrap();
+        let d = read(&stored_one(TRACED)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let a = write(dir.path(), &d).unwrap();
         let b = write(dir.path(), &d).unwrap();
@@ -299,7 +312,7 @@ mod tests {
     /// switched out, they would be preemptions, not seen.
     #[test]
     fn stalls_are_seen_and_switched_long_gaps_are_not() {
-        let mut d = read(&stored()[0]).unwrap();
+        let mut d = read(&stored_one(TRACED)).unwrap();
         let long = super::super::ipi::preemption_cycles(d.tsc_hz);
         let before = rematch(&d);
         assert_eq!(before, d.figures);
@@ -318,7 +331,7 @@ mod tests {
     /// and in `rematch` alike.
     #[test]
     fn a_thin_check_falls_back_to_the_control() {
-        let mut d = read(&stored()[0]).unwrap();
+        let mut d = read(&stored_one(TRACED)).unwrap();
         assert!(d.figures.fit_to_trace);
         for b in d.check_blocks.iter_mut().flatten() {
             b.fired.windows.truncate(20);
@@ -334,7 +347,7 @@ mod tests {
     /// What matching takes for granted is checked on reading.
     #[test]
     fn implausible_dumps_are_refused() {
-        let text = std::fs::read_to_string(&stored()[1]).unwrap();
+        let text = std::fs::read_to_string(stored_one(CONTROL)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.json");
         type Change = fn(&mut serde_json::Value);

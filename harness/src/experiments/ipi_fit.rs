@@ -2,6 +2,7 @@
 //! (before, after) tolerance and the core band the check's odd calls
 //! give, which its even calls and the priced blocks are matched with.
 
+use super::ipi::Seen;
 use super::ipi_label::{between, holding, holds};
 use super::ipi_match::{self, Tolerance};
 use workloads::ipi::Gap;
@@ -25,7 +26,9 @@ pub fn fit_rule() -> String {
          pair, on {} geometric steps from the measured skew + {:.1} us to {} us, under which the \
          calls pick the most gaps holding an event of the IPI's function while at most {}% of \
          their picks hold none, the wider on a tie (the most right less wrong picks where no \
-         pair keeps under that share); a pick over the preemption length counts neither way",
+         pair keeps under that share); picks are counted as the timing rule counts them seen: \
+         a preemption (over the preemption length, the victim thread switched out) counts \
+         neither way",
         ipi_match::GRID_STEPS,
         ipi_match::GRID_MIN_S * 1e6,
         GRID_MAX_S * 1e6,
@@ -38,9 +41,10 @@ pub fn fit_rule() -> String {
 /// steps from `lo` to `hi` cycles) under which the calls `windows` pick
 /// the most gaps holding an event while at most `FIT_WRONG_SHARE` of
 /// their picks hold none; if no pair keeps under that share, the one
-/// with the most right picks less wrong ones. A pick over `long` cycles
-/// counts neither way (a preemption: the timing rule does not count it
-/// as seen). The usual call is these windows'; the core band is given
+/// with the most right picks less wrong ones. Picks count as the timing
+/// rule counts them seen (`ipi::Seen`, with `long` and the phase's
+/// `switched` gaps): a preemption counts neither way, a stall as any
+/// other pick. The usual call is these windows'; the core band is given
 /// (`core_band` of the same windows) and kept in the result.
 ///
 /// Calls that sent no IPI (the victim preempted, the flush left to the
@@ -72,7 +76,7 @@ pub fn fit_tolerance(
     skew: u64,
     (lo, hi): (u64, u64),
     times: &[u64],
-    long: u64,
+    (long, switched): (u64, &[u64]),
     core: Option<(u64, u64)>,
 ) -> Tolerance {
     let usual_call = ipi_match::usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
@@ -91,18 +95,17 @@ pub fn fit_tolerance(
                 min_call: ipi_match::min_call(usual_call),
             };
             let c = ipi_match::attribute(gaps, windows, skew, tol);
-            let (right, wrong) = c
-                .hit
-                .iter()
-                .chain(&c.merged)
-                .filter(|g| g.cycles <= long)
-                .fold((0usize, 0usize), |(r, w), g| {
-                    if holds(times, g) {
-                        (r + 1, w)
-                    } else {
-                        (r, w + 1)
-                    }
-                });
+            let (right, wrong) =
+                Seen::of(c, long, switched)
+                    .all()
+                    .iter()
+                    .fold((0usize, 0usize), |(r, w), g| {
+                        if holds(times, g) {
+                            (r + 1, w)
+                        } else {
+                            (r, w + 1)
+                        }
+                    });
             let ok = wrong as f64 <= FIT_WRONG_SHARE * (right + wrong) as f64;
             let width = (before + after) as i64;
             let key = if ok {
@@ -198,7 +201,7 @@ mod tests {
 
     /// The label fit on `GRID`, no pick a preemption, no core band.
     fn fit(gaps: &[Gap], windows: &[(u64, u64)], times: &[u64]) -> Tolerance {
-        fit_tolerance(gaps, windows, 0, GRID, times, u64::MAX, None)
+        fit_tolerance(gaps, windows, 0, GRID, times, (u64::MAX, &[]), None)
     }
 
     /// `n` calls (`call`) and what `each` puts in call i (given its
@@ -249,6 +252,35 @@ mod tests {
         assert_eq!(core_band(&gaps, &windows, 0, &[]), None);
     }
 
+    /// 90 calls of 1000 cycles whose IPI gap ends at the return, 10 whose
+    /// gap ends 3000 after it, and 5 calls that sent no IPI, made while
+    /// the victim was off its loop in a gap ending 2000 after their
+    /// return. Short (100 cycles: under a third of the usual call), those
+    /// 5 claim nothing and the fit widens to take in the late IPIs; as
+    /// long as the others, their wrong picks keep it under 2000.
+    #[test]
+    fn calls_too_short_to_have_sent_an_ipi_do_not_narrow_the_fit() {
+        let fit_with = |no_ipi_len: u64| {
+            let (mut gaps, mut times, mut windows) = (vec![], vec![], vec![]);
+            for i in 0..100 {
+                let (ws, we) = call(i);
+                let late = if i >= 90 { 3000 } else { 0 };
+                gaps.push(g(we - 500, 500 + late));
+                times.push(we - 250);
+                windows.push((ws, we));
+            }
+            for j in 0..5 {
+                let ws = call(100 + j).0;
+                let we = ws + no_ipi_len;
+                gaps.push(g(ws - 5000, we + 2000 - (ws - 5000)));
+                windows.push((ws, we));
+            }
+            fit(&gaps, &windows, &times)
+        };
+        assert!(fit_with(100).after >= 3000, "{:?}", fit_with(100));
+        assert!(fit_with(1000).after < 2000, "{:?}", fit_with(1000));
+    }
+
     #[test]
     fn the_tolerance_fitted_to_the_labels_takes_late_ipis_not_longer_chance_gaps() {
         // 100 calls of 1000 cycles, one every 50,000. Each IPI gap
@@ -271,7 +303,7 @@ mod tests {
             }
         });
         let core = core_band(&gaps, &windows, 0, &times);
-        let tol = fit_tolerance(&gaps, &windows, 0, GRID, &times, u64::MAX, core);
+        let tol = fit_tolerance(&gaps, &windows, 0, GRID, &times, (u64::MAX, &[]), core);
         // The core band holds the central 90% of the labelled ends, the
         // prompt ones and most late ones: the IPIs of calls 0-9 end in it
         // and the chance gaps (5000 after) do not, so all 100 are right

@@ -70,9 +70,9 @@ pub(crate) fn params(
             format!(
                 "a matched gap over {} ms in which the victim thread was not switched out (its \
                  context-switch count, getrusage RUSAGE_THREAD, read after each such gap, did not \
-                 rise since the last one: the vCPU was held, as by its host) is a stall: the IPI \
-                 was handled when the \
-                 vCPU ran again, at the gap's end; counted as seen, not priced (matched_stalls; \
+                 rise since the last one: most likely the host held the vCPU, though a long \
+                 interrupt in the guest looks the same) is a stall: the IPI was handled at the \
+                 gap's end; counted as seen, not priced (matched_stalls; \
                  trace_check.timing_stall_picks_labelled: how many of the check's held the IPI's \
                  event)",
                 PREEMPTION_S * 1e3
@@ -237,7 +237,7 @@ pub(crate) fn notes(
     }
     if !m.stalled.is_empty() {
         notes.push(format!(
-            "{} IPIs were handled at the end of a stall (gap over {} ms, the thread not switched out: the vCPU held by its host): counted as seen, not priced",
+            "{} IPIs were handled at the end of a stall (gap over {} ms, the thread not switched out: most likely the host held the vCPU): counted as seen, not priced",
             m.stalled.len(),
             PREEMPTION_S * 1e3
         ));

@@ -120,6 +120,12 @@ impl Drop for TextPoke {
 }
 
 impl Initiator for TextPoke {
+    /// No: the victim's long gaps are counted by length here
+    /// (`victim_off`), and a system call after each would be a kernel
+    /// entry in the middle of what this experiment prices.
+    fn reads_switches(&self) -> bool {
+        false
+    }
     fn method(&self) -> String {
         TEXT_POKE.method().into()
     }
@@ -179,6 +185,12 @@ impl Replay {
 }
 
 impl Initiator for Replay {
+    /// No: the victim's long gaps are counted by length here
+    /// (`victim_off`), and a system call after each would be a kernel
+    /// entry in the middle of what this experiment prices.
+    fn reads_switches(&self) -> bool {
+        false
+    }
     fn method(&self) -> String {
         "control".into()
     }
