@@ -96,6 +96,6 @@ fn clap_one_line(e: &clap::Error) -> String {
 }
 
 /// The whole context chain on one line.
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
 }

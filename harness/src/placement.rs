@@ -30,6 +30,21 @@ impl CpuLists {
         })
     }
 
+    /// The victim when none is asked for: the first isolated or
+    /// nohz_full CPU, else the highest-numbered one (CPU 0 usually
+    /// carries more housekeeping: boot CPU interrupts). None with no
+    /// CPU online.
+    pub(crate) fn default_victim(&self) -> Option<u32> {
+        let last = *self.online.last()?;
+        Some(
+            self.online
+                .iter()
+                .copied()
+                .find(|&c| self.quiet(c))
+                .unwrap_or(last),
+        )
+    }
+
     /// Booted isolated (isolcpus) or nohz_full.
     pub(crate) fn quiet(&self, cpu: u32) -> bool {
         self.isolated.contains(&cpu) || self.nohz_full.contains(&cpu)
@@ -66,7 +81,7 @@ pub fn choose(cpus: &CpuLists, req: Request) -> Result<Placement> {
             bail!("--victim-cpu and --initiator-cpu are both {v}: the initiator must run on another CPU");
         }
     }
-    let Some(&last) = cpus.online.last() else {
+    let Some(default_victim) = cpus.default_victim() else {
         bail!("no online CPUs listed");
     };
     let mut notes = Vec::new();
@@ -75,14 +90,7 @@ pub fn choose(cpus: &CpuLists, req: Request) -> Result<Placement> {
             notes.push(format!("victim CPU {v} chosen with --victim-cpu"));
             v
         }
-        // Highest-numbered CPU when nothing is isolated: CPU 0 usually
-        // carries more housekeeping (boot CPU interrupts).
-        None => cpus
-            .online
-            .iter()
-            .copied()
-            .find(|&c| cpus.quiet(c))
-            .unwrap_or(last),
+        None => default_victim,
     };
     let initiator = match req.initiator {
         Some(i) => {

@@ -49,8 +49,8 @@ pub fn quiet_loop<C: Clock>(clock: &C, out: &mut [i64]) {
 /// in each: a stall of the whole (v)CPU, as when a host preempts a vCPU,
 /// shows no switch, where the guest's own scheduler running another task
 /// does. `switches` reads the thread's context-switch count (None when it
-/// cannot: taken as a switch); it is read after each such gap only, so
-/// the loop is the same between them. The read is a system call of about
+/// cannot: taken as a switch); it is read when made (`new`) and after
+/// each such gap only, so the loop is the same between them. The read is a system call of about
 /// a microsecond the loop does not watch: an interruption inside it is
 /// not recorded.
 pub struct LongGaps<S: FnMut() -> Option<u64>> {
@@ -61,6 +61,23 @@ pub struct LongGaps<S: FnMut() -> Option<u64>> {
     /// the last long one counts for the next: the error is on the side
     /// of a switch.
     pub switched: Vec<u64>,
+    /// The count at the last read.
+    last: Option<u64>,
+}
+
+impl<S: FnMut() -> Option<u64>> LongGaps<S> {
+    /// Reads the count now, so the loop's first read is after a long
+    /// gap, not at its start (where the phase it times has begun).
+    /// `room`: the starts `switched` holds before it grows.
+    pub fn new(over: u64, mut switches: S, room: usize) -> LongGaps<S> {
+        let last = switches();
+        LongGaps {
+            over,
+            switches,
+            switched: Vec::with_capacity(room),
+            last,
+        }
+    }
 }
 
 /// Spins until `stop` is set, recording each gap above `threshold` into
@@ -76,7 +93,6 @@ pub fn spin<C: Clock, S: FnMut() -> Option<u64>>(
     long: &mut LongGaps<S>,
 ) -> SpinStats {
     let mut st = SpinStats::default();
-    let mut last = (long.switches)();
     let mut prev = clock.stop();
     while !stop.load(Ordering::Relaxed) {
         let now = clock.stop();
@@ -93,10 +109,10 @@ pub fn spin<C: Clock, S: FnMut() -> Option<u64>>(
             }
             if d > long.over {
                 let n = (long.switches)();
-                if n.is_none() || n != last {
+                if n.is_none() || n != long.last {
                     long.switched.push(prev);
                 }
-                last = n;
+                long.last = n;
                 // The read is the loop's, not an interruption: go on
                 // from after it.
                 prev = clock.stop();
@@ -118,13 +134,10 @@ pub fn thread_switches() -> Option<u64> {
     (r == 0).then(|| (ru.ru_nvcsw as u64).wrapping_add(ru.ru_nivcsw as u64))
 }
 
-/// `LongGaps` that never trips: for loops that do not ask.
+/// `LongGaps` that never trips, and never reads the count: for loops
+/// that do not ask.
 pub fn no_long_gaps() -> LongGaps<fn() -> Option<u64>> {
-    LongGaps {
-        over: u64::MAX,
-        switches: || Some(0),
-        switched: Vec::new(),
-    }
+    LongGaps::new(u64::MAX, || Some(0), 0)
 }
 
 /// Interruption threshold from a sorted quiet-loop distribution:
@@ -474,8 +487,8 @@ mod tests {
 
     /// Of the gaps over the long mark (reads 50, 70 and 90 jump by 1000),
     /// those across which the switch count rose, or could not be read,
-    /// are noted; the count is read once at the start and once per long
-    /// gap, and that read is not a gap.
+    /// are noted; the count is read when `LongGaps` is made and once per
+    /// long gap, and that read is not a gap.
     #[test]
     fn long_gaps_note_a_switch_or_an_unreadable_count() {
         let stop = AtomicBool::new(false);
@@ -484,11 +497,7 @@ mod tests {
         // Start 3; after gap 1: 3 (a stall); after gap 2: 4 (a switch);
         // after gap 3: unreadable.
         let mut counts = [Some(3), Some(3), Some(4), None].into_iter();
-        let mut long = LongGaps {
-            over: 500,
-            switches: move || counts.next().flatten(),
-            switched: Vec::new(),
-        };
+        let mut long = LongGaps::new(500, move || counts.next().flatten(), 0);
         spin(&clock, &stop, 100, &mut gaps, &mut long);
         assert_eq!(gaps.len(), 3, "{gaps:?}");
         assert_eq!(long.switched, vec![gaps[1].start, gaps[2].start]);

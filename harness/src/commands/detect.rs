@@ -2,7 +2,6 @@
 
 use crate::detect::{detect_live, dump_environment, render_text};
 use anyhow::Result;
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -25,13 +24,6 @@ pub fn cmd(args: DetectArgs) -> Result<i32> {
     } else {
         render_text(&env)
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
-        // `entrybench detect | head` is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        other => other.map(|_| 0).map_err(Into::into),
-    }
+    super::print_out(&out)?;
+    Ok(0)
 }

@@ -15,6 +15,20 @@ use ::report::model::schema::ResultFile;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
+/// Writes `text` to stdout; false when the reader has gone (`entrybench
+/// detect | head` is not an error: the command stops there).
+pub(crate) fn print_out(text: &str) -> std::io::Result<bool> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        other => other.map(|()| true),
+    }
+}
+
 /// Reads every result file; any bad file stops the command with its name.
 pub(crate) fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultFile>> {
     paths.iter().map(|p| read_one(p)).collect()

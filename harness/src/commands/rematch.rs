@@ -4,7 +4,6 @@
 
 use crate::experiments::ipi_dump::{self, Dump, Figures};
 use anyhow::Result;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -20,7 +19,6 @@ pub const EXIT_DIFFERS: i32 = 1;
 
 pub fn cmd(a: RematchArgs) -> Result<i32> {
     let mut status = 0;
-    let mut stdout = std::io::stdout().lock();
     for f in &a.files {
         // A bad file is said and skipped: the others are still checked.
         let text = match ipi_dump::read(f) {
@@ -32,15 +30,13 @@ pub fn cmd(a: RematchArgs) -> Result<i32> {
                 text
             }
             Err(e) => {
-                eprintln!("entrybench: error: {e:#}");
+                eprintln!("entrybench: error: {}", crate::cli::one_line(&e));
                 status = crate::cli::EXIT_ERROR;
                 continue;
             }
         };
-        match stdout.write_all(text.as_bytes()) {
-            // `entrybench rematch ... | head` is not an error.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(status),
-            other => other?,
+        if !super::print_out(&text)? {
+            return Ok(status);
         }
     }
     Ok(status)

@@ -327,14 +327,14 @@ pub(crate) fn run_phase(
     // many as the phase holds such lengths. More (a phase that ran over)
     // grow the list right after such a gap, outside any timed gap.
     let most_long = (duration.as_secs_f64() / PREEMPTION_S) as usize + 16;
-    let mut long = wipi::LongGaps {
-        over: if init.reads_switches() {
-            preemption_cycles(ctx.timer.tsc_hz)
-        } else {
-            u64::MAX
-        },
-        switches: wipi::thread_switches,
-        switched: Vec::with_capacity(most_long),
+    let mut long = if init.reads_switches() {
+        wipi::LongGaps::new(
+            preemption_cycles(ctx.timer.tsc_hz),
+            wipi::thread_switches as fn() -> Option<u64>,
+            most_long,
+        )
+    } else {
+        wipi::no_long_gaps()
     };
     crate::placement::prefault_capacity(&mut gaps);
     crate::placement::prefault_capacity(&mut long.switched);
@@ -380,15 +380,8 @@ pub(crate) fn run_phase(
 /// Matched gaps of a phase split into IPIs and preemptions, and the
 /// unmatched ones.
 pub(crate) struct Matched {
-    pub hit: Vec<Gap>,
-    /// IPIs handled at the end of a gap that began before the call:
-    /// seen, not priced.
-    pub merged: Vec<Gap>,
-    /// Matched gaps over `PREEMPTION_S` the victim thread was not
-    /// switched out in: seen, not priced (`Seen`).
-    pub stalled: Vec<Gap>,
-    /// Matched gaps over it that it was: not seen.
-    pub preempted: Vec<Gap>,
+    /// The claimed gaps, by how they count (`Seen`).
+    pub seen: Seen,
     pub miss: Vec<Gap>,
     pub skew: u64,
     /// The fit the tolerance (`fit.tol`) came from, with the calls'
@@ -431,9 +424,16 @@ pub(crate) fn preemption_cycles(tsc_hz: f64) -> u64 {
 /// switched out) are none of them. The real windows and the control are
 /// counted by this one rule.
 pub(crate) struct Seen {
+    /// Gaps that began inside their call: the IPI's own interruption,
+    /// priced.
     pub hit: Vec<Gap>,
+    /// IPIs handled at the end of a gap that began before the call:
+    /// seen, not priced.
     pub merged: Vec<Gap>,
+    /// Over `PREEMPTION_S`, the thread not switched out: seen, not
+    /// priced.
     pub stalled: Vec<Gap>,
+    /// Over it, the thread switched out: not seen.
     pub preempted: Vec<Gap>,
 }
 
@@ -457,19 +457,18 @@ impl Seen {
         }
     }
 
+    /// The seen gaps, in no particular order.
+    pub fn picks(&self) -> impl Iterator<Item = &Gap> {
+        self.hit.iter().chain(&self.merged).chain(&self.stalled)
+    }
+
     pub fn count(&self) -> usize {
-        self.hit.len() + self.merged.len() + self.stalled.len()
+        self.picks().count()
     }
 
     /// The seen gaps, in time order.
     pub fn all(&self) -> Vec<Gap> {
-        let mut v: Vec<Gap> = self
-            .hit
-            .iter()
-            .chain(&self.merged)
-            .chain(&self.stalled)
-            .copied()
-            .collect();
+        let mut v: Vec<Gap> = self.picks().copied().collect();
         v.sort_unstable_by_key(|g| g.start);
         v
     }
@@ -554,6 +553,7 @@ impl Experiment for IpiExperiment {
         } = out;
         let quiet_median = report::model::stats::median_sorted(&phase.quiet);
         let mut victim: Vec<i64> = m
+            .seen
             .hit
             .iter()
             .map(|g| g.cycles as i64 - quiet_median.round() as i64)

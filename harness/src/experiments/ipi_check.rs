@@ -254,15 +254,7 @@ fn checked(
         stalled_picks: labelled_of(&by_timing.stalled, &l.times),
         min_call_labelled: held_out
             .iter()
-            .filter(|&&(ws, we)| {
-                we.saturating_sub(ws) < tol.min_call
-                    && !ipi_label::between(
-                        &l.times,
-                        ws.saturating_sub(skew),
-                        we.saturating_add(skew),
-                    )
-                    .is_empty()
-            })
+            .filter(|&&w| !tol.may_claim(w) && !ipi_label::in_window(&l.times, w, skew).is_empty())
             .count(),
         labelled_median: (!cost.is_empty())
             .then(|| report::model::stats::median_sorted(&cost) - quiet),
@@ -291,7 +283,7 @@ fn span_events(windows: &[(u64, u64)], skew: u64, times: &[u64]) -> usize {
     let (Some(&(lo, _)), Some(&(_, hi))) = (windows.first(), windows.last()) else {
         return 0;
     };
-    ipi_label::between(times, lo.saturating_sub(skew), hi.saturating_add(skew)).len()
+    ipi_label::in_window(times, (lo, hi), skew).len()
 }
 
 /// The check's figures for the record.

@@ -3,7 +3,7 @@
 //! give, which its even calls and the priced blocks are matched with.
 
 use super::ipi::Seen;
-use super::ipi_label::{between, holding, holds};
+use super::ipi_label::{holding, holds, in_window};
 use super::ipi_match::{self, Tolerance};
 use workloads::ipi::Gap;
 
@@ -87,18 +87,11 @@ pub fn fit_tolerance(
     let mut best = ((false, 0usize, i64::MIN, i64::MIN), lo, lo);
     for &before in &steps {
         for &after in &steps {
-            let tol = Tolerance {
-                before,
-                after,
-                usual_call,
-                core,
-                min_call: ipi_match::min_call(usual_call),
-            };
+            let tol = Tolerance::new((before, after), usual_call, core);
             let c = ipi_match::attribute(gaps, windows, skew, tol);
             let (right, wrong) =
                 Seen::of(c, long, switched)
-                    .all()
-                    .iter()
+                    .picks()
                     .fold((0usize, 0usize), |(r, w), g| {
                         if holds(times, g) {
                             (r + 1, w)
@@ -118,13 +111,7 @@ pub fn fit_tolerance(
             }
         }
     }
-    Tolerance {
-        before: best.1,
-        after: best.2,
-        usual_call,
-        core,
-        min_call: ipi_match::min_call(usual_call),
-    }
+    Tolerance::new((best.1, best.2), usual_call, core)
 }
 
 /// The central share of the labelled gaps' ends the core band holds.
@@ -168,7 +155,7 @@ pub fn core_band(
     let mut ends: Vec<i64> = windows
         .iter()
         .filter_map(|&(ws, we)| {
-            let t = *between(times, ws.saturating_sub(skew), we.saturating_add(skew)).first()?;
+            let t = *in_window(times, (ws, we), skew).first()?;
             let g = gaps[holding(gaps, t)?];
             Some(ipi_match::raw_offset((ws, we), g))
         })

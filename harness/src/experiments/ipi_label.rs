@@ -231,9 +231,9 @@ pub struct Labelled {
 pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, times: &[u64]) -> Labelled {
     let mut claimed = vec![None; gaps.len()];
     let mut without_gap = 0;
-    for &(ws, we) in windows {
-        let (lo, hi) = (ws.saturating_sub(skew), we.saturating_add(skew));
-        let inside = between(times, lo, hi);
+    for &w in windows {
+        let lo = w.0.saturating_sub(skew);
+        let inside = in_window(times, w, skew);
         let free = inside
             .iter()
             .find_map(|&t| holding(gaps, t).filter(|&i| claimed[i].is_none()));
@@ -276,6 +276,13 @@ pub fn between(times: &[u64], lo: u64, hi: u64) -> &[u64] {
     let first = times.partition_point(|&t| t < lo);
     let end = first + times[first..].partition_point(|&t| t <= hi);
     &times[first..end]
+}
+
+/// The (sorted) event times of call window `w`: within it, widened by
+/// `skew` each side (an event is the call's where the two CPUs' clocks
+/// may put it).
+pub fn in_window(times: &[u64], (ws, we): (u64, u64), skew: u64) -> &[u64] {
+    between(times, ws.saturating_sub(skew), we.saturating_add(skew))
 }
 
 /// Whether gap `g` holds one of the (sorted) event times.

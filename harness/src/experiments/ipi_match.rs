@@ -83,18 +83,13 @@ pub const MIN_CALL_DIVISOR: u64 = 3;
 ///
 /// A flush waits for the victim's acknowledgement, so a call that sent an
 /// IPI lasts at least its round trip. On the PVM guest some calls sent
-/// none and returned at once (most likely the hypervisor's paravirtual
-/// flush skipping the preempted victim vCPU; a victim switched out in
-/// the guest would get none either), while the victim was off its loop:
-/// they picked the long gap it was in, and those wrong picks narrowed the
-/// label fit until one run's priced phase saw 94.6% of the IPIs. The
-/// calls with an IPI were never under 0.61 of the median (figures in
-/// `results/checks/min-call-20261130T1700.txt`, the rule tried there on
-/// 60 runs' dumps). Relative to the usual call rather than taken from
-/// the labels, it holds without a trace and for each phase as it ran.
-/// `trace_check.min_call_labelled` counts, per run, the held-out IPIs it
-/// would drop.
-pub(crate) fn min_call(usual_call: u64) -> u64 {
+/// none and returned at once while the victim was off its loop; they
+/// picked the long gap it was in, and those wrong picks narrowed the
+/// label fit until one run saw 94.6% of the IPIs. Calls with an IPI were
+/// never under 0.61 of the median (`results/checks/min-call-20261130T1700.txt`).
+/// Relative to the usual call, it needs no trace and follows each phase;
+/// `trace_check.min_call_labelled` counts the held-out IPIs it drops.
+fn min_call(usual_call: u64) -> u64 {
     usual_call / MIN_CALL_DIVISOR
 }
 
@@ -189,13 +184,7 @@ impl Reach {
 /// The reach of each window with a gap overlapping it
 /// (`Tolerance::offset` with `usual_call`).
 pub fn reaches(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, usual_call: u64) -> Vec<Reach> {
-    let t = Tolerance {
-        before: 0,
-        after: 0,
-        usual_call,
-        core: None,
-        min_call: min_call(usual_call),
-    };
+    let t = Tolerance::new((0, 0), usual_call, None);
     // A window too short to claim a gap reaches none (`Tolerance::near`).
     overlapping(gaps, windows, skew)
         .filter(|&(w, ref r)| !r.is_empty() && t.may_claim(w))
@@ -273,6 +262,23 @@ fn reach_sets(
 }
 
 impl Tolerance {
+    /// The (before, after) tolerance of windows whose usual call is
+    /// `usual_call`, with the core band `core`; the shortest call that
+    /// may claim a gap follows from the usual one (`min_call`).
+    pub fn new(
+        (before, after): (u64, u64),
+        usual_call: u64,
+        core: Option<(u64, u64)>,
+    ) -> Tolerance {
+        Tolerance {
+            before,
+            after,
+            usual_call,
+            core,
+            min_call: min_call(usual_call),
+        }
+    }
+
     /// Fits the tolerance to the calls' windows against the control
     /// windows `fit_controls` (same lengths, no IPI), over the gaps:
     /// the (before, after) pair on a geometric grid from `lo` to `hi`
@@ -339,13 +345,7 @@ impl Tolerance {
         let mut offsets: Vec<i64> = calls.iter().map(Reach::nearest).collect();
         offsets.sort_unstable();
         Fit {
-            tol: Tolerance {
-                before,
-                after,
-                usual_call,
-                core,
-                min_call: min_call(usual_call),
-            },
+            tol: Tolerance::new((before, after), usual_call, core),
             calls_within: share(within(&calls, before, after), windows.len()),
             controls_within: share(within(&control, before, after), fit_controls.len()),
             offsets,
@@ -366,7 +366,7 @@ impl Tolerance {
 
     /// Whether call `w` lasted long enough to have sent an IPI
     /// (`min_call`).
-    fn may_claim(&self, w: (u64, u64)) -> bool {
+    pub(crate) fn may_claim(&self, w: (u64, u64)) -> bool {
         w.1.saturating_sub(w.0) >= self.min_call
     }
 

@@ -38,10 +38,7 @@ pub(crate) fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> M
     let seen = Seen::of(c, preemption_cycles(hz), &p.switched);
     let noise = Noise::of(hz, p.fired.elapsed, &miss);
     Matched {
-        hit: seen.hit,
-        merged: seen.merged,
-        stalled: seen.stalled,
-        preempted: seen.preempted,
+        seen,
         miss,
         skew,
         fit,
@@ -89,7 +86,7 @@ impl Outcome {
         let false_rate = check.map_or(control_rate, ipi_check::Check::false_rate);
         let delta = row_delta(row, phase);
         let fire_ipis = fire_ipis(row, phase);
-        let seen = (m.hit.len() + m.merged.len() + m.stalled.len()) as u64;
+        let seen = m.seen.count() as u64;
         Outcome {
             control_rate,
             control_calls,

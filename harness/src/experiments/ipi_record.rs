@@ -46,9 +46,9 @@ pub(crate) fn params(
         ("gaps_unmatched", m.miss.len().into()),
         ("unmatched_gaps_per_s", finite(noise.per_s).into()),
         ("unmatched_time_share", finite(noise.time_share).into()),
-        ("matched_preemptions", m.preempted.len().into()),
-        ("matched_stalls", m.stalled.len().into()),
-        ("matched_merged", m.merged.len().into()),
+        ("matched_preemptions", m.seen.preempted.len().into()),
+        ("matched_stalls", m.seen.stalled.len().into()),
+        ("matched_merged", m.seen.merged.len().into()),
         (
             "merged_rule",
             "a matched gap that began before its call (widened by the skew): the IPI arrived \
@@ -222,23 +222,23 @@ pub(crate) fn notes(
             "victim CPU not isolated: ticks and housekeeping interrupts add unmatched gaps".into(),
         );
     }
-    if !m.merged.is_empty() {
+    if !m.seen.merged.is_empty() {
         notes.push(format!(
             "{} IPIs were handled at the end of a gap that began before their call (the victim already off its loop): counted as seen, not priced",
-            m.merged.len()
+            m.seen.merged.len()
         ));
     }
-    if !m.preempted.is_empty() {
+    if !m.seen.preempted.is_empty() {
         notes.push(format!(
             "{} calls matched a victim preemption (gap over {} ms, the thread switched out): not counted as IPIs seen",
-            m.preempted.len(),
+            m.seen.preempted.len(),
             PREEMPTION_S * 1e3
         ));
     }
-    if !m.stalled.is_empty() {
+    if !m.seen.stalled.is_empty() {
         notes.push(format!(
             "{} IPIs were handled at the end of a stall (gap over {} ms, the thread not switched out: most likely the host held the vCPU): counted as seen, not priced",
-            m.stalled.len(),
+            m.seen.stalled.len(),
             PREEMPTION_S * 1e3
         ));
     }

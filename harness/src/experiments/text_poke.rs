@@ -185,9 +185,7 @@ impl Replay {
 }
 
 impl Initiator for Replay {
-    /// No: the victim's long gaps are counted by length here
-    /// (`victim_off`), and a system call after each would be a kernel
-    /// entry in the middle of what this experiment prices.
+    /// No, as `TextPoke`: its control must be timed alike.
     fn reads_switches(&self) -> bool {
         false
     }

@@ -260,19 +260,27 @@ impl PartialOrd for ExperimentId {
     }
 }
 
-/// In files the id is its string (schema 1-3 alike).
-impl serde::Serialize for ExperimentId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
+/// In files a name: written as it displays, read with `From<&str>`,
+/// which takes any name (one it cannot read is kept as written).
+macro_rules! serde_as_name {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Ok(<$t>::from(&*s))
+            }
+        }
+    };
 }
 
-impl<'de> serde::Deserialize<'de> for ExperimentId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ExperimentId, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(ExperimentId::from(&*s))
-    }
-}
+// In files the id is its string (schema 1-3 alike).
+serde_as_name!(ExperimentId);
 
 /// A scenario result's `trigger` field: in files its name, as written when
 /// it was a string ("user.mprotect"). Like an id, a name this build cannot
@@ -327,18 +335,7 @@ impl fmt::Display for ScenarioTrigger {
     }
 }
 
-impl serde::Serialize for ScenarioTrigger {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ScenarioTrigger {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ScenarioTrigger, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(ScenarioTrigger::from(&*s))
-    }
-}
+serde_as_name!(ScenarioTrigger);
 
 /// The id of an experiment as the report reads it: an `entry.flush.*` id
 /// without a `.wN` suffix takes its walk from `params.pages` (files that

@@ -179,8 +179,8 @@ fn shared_notes<'a>(experiments: impl Iterator<Item = &'a Experiment>) -> Vec<St
 }
 
 /// Why a seen ratio needs a caveat, if it does. Under `SEEN_MIN` the
-/// figures leave out IPIs the kernel counted (a host preempting the
-/// victim holds them in gaps the timing rule cannot price); over
+/// figures leave out IPIs the kernel counted (handled while the victim
+/// thread was switched out, or shootdowns the run did not send); over
 /// `SEEN_MAX` the victim's matches took in gaps that were not these IPIs.
 fn seen_caveat(seen: f64) -> Option<String> {
     if !seen.is_finite() {

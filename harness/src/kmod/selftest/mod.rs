@@ -51,8 +51,9 @@ struct Env {
     quiet: Vec<u32>,
     /// A CPU number that is not online (nr_cpu_ids, capped to the ABI).
     offline: u32,
-    /// Generators target it: the last quiet CPU, as a benchmark's victim
-    /// would be, else the last online one.
+    /// Generators target it: the CPU a run would make its victim
+    /// (`CpuLists::default_victim`), if the module counts it online;
+    /// else the last online one.
     victim: u32,
 }
 
@@ -287,7 +288,11 @@ pub fn run(expect_unsupported: &[String], extras: Extras) -> Result<i32> {
     let quiet: Vec<u32> = online.iter().copied().filter(|&c| cpus.quiet(c)).collect();
     let env = Env {
         offline: info.raw.nr_cpu_ids.min((abi::MASK_WORDS * 64) as u32 - 1),
-        victim: *quiet.last().or(online.last()).expect("checked non-empty"),
+        victim: cpus
+            .default_victim()
+            .filter(|v| online.contains(v))
+            .or(online.last().copied())
+            .expect("checked non-empty"),
         online,
         quiet,
     };
