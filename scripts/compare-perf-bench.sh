@@ -7,15 +7,18 @@
 # is the same statistic:
 #
 #  - median: entrybench's headline (the median of per-call means of
-#    batched regions) against the C loop's median (the same statistic of
-#    the same loop);
+#    batched regions, over the blocks taken while the run's drift
+#    reference stood near its low: report::model::quiet) against the C
+#    loop's median (the same statistic of the same loop, over its run);
 #  - mean: entrybench's mean over every call of the run, noise included,
 #    against perf bench, which prints total time / calls (also a mean,
 #    noise included).
 #
 # Prints, from the result JSON (jq): per round the three entry medians,
-# the getppid mean, perf bench, the C loop's median and mean, and the
-# run's drift reference (max/min of its blocks); then the bars:
+# the getppid median over all blocks and how many blocks of 32 the quiet
+# choice kept, the getppid mean, perf bench, the C loop's median and
+# mean, and the run's drift reference (max/min of its blocks); then the
+# bars:
 #
 #  1. entry.getppid median / C loop median: +-5%;
 #  2. entry.getppid mean / perf bench: +-5%;
@@ -76,29 +79,33 @@ for i in $(seq 1 "$rounds"); do
 			"options: \(if .options.quick == "true" then "--quick" else "defaults (not --quick)" end), \(.options.entry_samples) samples per id, batch \(.options.entry_batch), victim CPU \(.placement.victim_cpu)\(if .placement.victim_isolated then " (isolated)" else " (NOT isolated)" end)"' "$out"
 		echo "load average at start: $load_start (a busy host widens every spread; the bars are relative to perf bench in the same windows)"
 		echo
-		printf '%-5s %8s %8s %8s | %8s %8s | %8s %8s | %6s\n' round null getpid getppid "ppid" perf "C loop" "C loop" "drift"
-		printf '%-5s %8s %8s %8s | %8s %8s | %8s %8s | %6s\n' "" median median median mean mean median mean "ref"
+		printf '%-5s %8s %8s %8s | %8s %5s | %8s %8s | %8s %8s | %6s\n' round null getpid getppid "ppid all" quiet "ppid" perf "C loop" "C loop" "drift"
+		printf '%-5s %8s %8s %8s | %8s %5s | %8s %8s | %8s %8s | %6s\n' "" median median median blocks blks mean mean median mean "ref"
 	fi
 	# perf prints "   0.105394 usecs/op".
 	p=$(taskset -c "$cpu" "$perf" bench syscall basic 2>&1 | awk '/usecs\/op/ {printf "%.3f", $1 * 1000}')
 	[ -n "$p" ] || { echo "could not read perf bench output" >&2; exit 1; }
 	read -r cmed cmean cstep < <(taskset -c "$cpu" "$tmp/loop" 20000 100)
-	read -r n g gg ggmean drift < <(jq -r --arg hz "$hz" '
+	# The headline is the quiet-block median where the run recorded one.
+	read -r n g gg ggmean drift ggall quiet < <(jq -r --arg hz "$hz" '
 		($hz | tonumber) as $hz
 		| def ns: . * 1e9 / $hz;
-		def med($id): [.experiments[] | select(.id == $id) | .summary.median | ns][0];
+		def exp($id): [.experiments[] | select(.id == $id)][0];
+		def med($id): exp($id) | (.blocks.drift.quiet.median // .summary.median) | ns;
 		(.drift_reference.medians // []) as $r
 		| [med("entry.null"), med("entry.getpid"), med("entry.getppid"),
-		   ([.experiments[] | select(.id == "entry.getppid") | .summary.mean | ns][0]),
-		   (if ($r | length) > 1 then (($r | max) / ($r | min) - 1) * 100 else "nan" end)]
+		   (exp("entry.getppid") | .summary.mean | ns),
+		   (if ($r | length) > 1 then (($r | max) / ($r | min) - 1) * 100 else "nan" end),
+		   (exp("entry.getppid") | .summary.median | ns),
+		   (exp("entry.getppid") | .blocks.drift.quiet.blocks // [] | map(select(.)) | length)]
 		| @tsv' "$out")
 	cm=$(awk -v c="$cmed" -v hz="$hz" 'BEGIN {print c * 1e9 / hz}')
 	ca=$(awk -v c="$cmean" -v hz="$hz" 'BEGIN {print c * 1e9 / hz}')
-	awk -v i="$i" -v n="$n" -v g="$g" -v gg="$gg" -v m="$ggmean" -v p="$p" -v cm="$cm" -v ca="$ca" -v d="$drift" 'BEGIN {
-		printf "%-5s %8.2f %8.2f %8.2f | %8.2f %8.2f | %8.2f %8.2f | %5.1f%%\n", i, n, g, gg, m, p, cm, ca, d }'
-	printf '%s %s %s %s %s %s %s %s\n' "$n" "$g" "$gg" "$p" "$cm" "$ca" "$cstep" "$ggmean" >>"$tmp/rows"
+	awk -v i="$i" -v n="$n" -v g="$g" -v gg="$gg" -v ga="$ggall" -v q="$quiet" -v m="$ggmean" -v p="$p" -v cm="$cm" -v ca="$ca" -v d="$drift" 'BEGIN {
+		printf "%-5s %8.2f %8.2f %8.2f | %8.2f %5s | %8.2f %8.2f | %8.2f %8.2f | %5.1f%%\n", i, n, g, gg, ga, q, m, p, cm, ca, d }'
+	printf '%s %s %s %s %s %s %s %s %s\n' "$n" "$g" "$gg" "$p" "$cm" "$ca" "$cstep" "$ggmean" "$ggall" >>"$tmp/rows"
 done
-echo "(ns per call; drift ref: how far entrybench's in-run reference, a glibc getppid loop, moved in that run, max/min - 1)"
+echo "(ns per call; medians over the quiet blocks (the headline), ppid all blocks: entry.getppid's median over all its blocks, quiet blks: how many of them the headline kept; drift ref: how far entrybench's in-run reference, a glibc getppid loop, moved in that run, max/min - 1)"
 
 # Column statistics over the rounds: median and (max - min) / median.
 col() { awk -v c="$1" '{print $c}' "$tmp/rows" | sort -g; }
@@ -150,6 +157,8 @@ for k in 1 2 3; do
 done
 printf '  %-14s mean   %5.2f%% (perf bench %.2f%%; C loop median %.2f%%, mean %.2f%%)\n' \
 	entry.getppid "$(col 8 | spread)" "$perf_spread" "$(col 5 | spread)" "$(col 6 | spread)"
+printf '  %-14s median over all blocks %5.2f%% (not a bar: before the quiet choice)\n' \
+	entry.getppid "$(col 9 | spread)"
 
 if [ "$rounds" -ge 2 ]; then
 	target/release/entrybench compare "$tmp/r1.json" "$tmp/r2.json" >"$tmp/cmp.txt"

@@ -74,7 +74,7 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
             )
         }
         None => {
-            let m = e.summary.median;
+            let m = e.headline_cycles();
             format!(
                 "{id:<ID_WIDTH$} {n:>7} {m:>10.1} {:>9.1} {p99:>9.0}\n",
                 ns(e, m)

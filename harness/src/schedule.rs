@@ -78,9 +78,11 @@ impl Sink<'_> {
         self.file.experiments.push(e);
     }
 
-    /// Writes the file as it stands, with the reference so far.
+    /// Writes the file as it stands, with the reference so far and the
+    /// quiet figures it gives the interleaved ids.
     fn save(&mut self, reference: &Reference) -> Result<()> {
         self.file.drift_reference = Some(reference.record());
+        report::model::quiet::fill(self.file);
         report::model::load::write_result(self.out, self.file)
     }
 

@@ -18,6 +18,7 @@ pub mod load;
 pub mod machine;
 pub mod priors;
 pub mod profile;
+pub mod quiet;
 pub mod refill;
 pub mod schema;
 pub mod stats;

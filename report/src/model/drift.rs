@@ -77,6 +77,7 @@ pub fn block_drift(r: &DriftReference, times: Vec<f64>) -> BlockDrift {
         times_s: times,
         reference,
         off,
+        quiet: None,
     }
 }
 
@@ -301,6 +302,7 @@ mod tests {
                 times_s: times,
                 off: vec![false; levels.len()],
                 reference: levels,
+                quiet: None,
             }),
             ..Default::default()
         });

@@ -37,6 +37,7 @@ pub fn parse_result(text: &str) -> Result<ResultFile> {
     let mut file: ResultFile =
         serde_json::from_value(value).context("fields do not match the result schema")?;
     file.upgrade();
+    crate::model::quiet::fill(&mut file);
     crate::model::validate::result_file(&file).map_err(|m| anyhow::anyhow!("{m}"))?;
     Ok(file)
 }

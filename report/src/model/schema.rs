@@ -374,6 +374,30 @@ pub struct BlockDrift {
     /// The block was taken while the reference was further than
     /// `DriftReference::off_threshold` from its median.
     pub off: Vec<bool>,
+    /// The experiment's figure over the blocks taken while the host was
+    /// at its quietest in the run (`model::quiet`); None for
+    /// differences (their headline is the paired delta) and in files
+    /// written before it, which get it on load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet: Option<Quiet>,
+}
+
+/// The median over an interleaved experiment's quiet blocks: those taken
+/// while the drift reference stood within `tolerance` of its low over
+/// the run. The headline of such an experiment (`Experiment::headline`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quiet {
+    /// Which blocks count, in the order of `Blocks::medians`.
+    pub blocks: Vec<bool>,
+    /// The median of their block medians, cycles, and its 95%
+    /// block-bootstrap CI.
+    pub median: f64,
+    pub ci95: [f64; 2],
+    /// The reference's low over the run (a low quantile of its block
+    /// medians), cycles per call, and how far above it (a fraction) the
+    /// reference may have stood around a quiet block.
+    pub reference_low: f64,
+    pub tolerance: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -572,13 +596,25 @@ impl Experiment {
     }
 
     /// The figure a table shows for this experiment: the delta median for
-    /// differential experiments, the plain median otherwise, in the
-    /// experiment's own clock (`clock`).
+    /// differential experiments; for interleaved ones the median over the
+    /// blocks taken while the host was quiet (`quiet`); the plain median
+    /// otherwise. In the experiment's own clock (`clock`).
     pub fn headline_cycles(&self) -> f64 {
-        match &self.baseline {
-            Some(b) => b.delta_median,
-            None => self.summary.median,
+        self.headline().0
+    }
+
+    /// The headline (see `headline_cycles`) and its 95% CI.
+    pub fn headline(&self) -> (f64, [f64; 2]) {
+        match (&self.baseline, self.quiet()) {
+            (Some(b), _) => (b.delta_median, b.delta_ci95),
+            (None, Some(q)) => (q.median, q.ci95),
+            (None, None) => (self.summary.median, self.summary.median_ci95),
         }
+    }
+
+    /// The quiet-block figure of an interleaved experiment, if it has one.
+    pub fn quiet(&self) -> Option<&Quiet> {
+        self.blocks.as_ref()?.drift.as_ref()?.quiet.as_ref()
     }
 
     /// `cycles` (a figure of this experiment's samples) as TSC cycles, the

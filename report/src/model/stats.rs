@@ -272,10 +272,8 @@ pub fn block_bounds(len: usize, n: usize, i: usize) -> std::ops::Range<usize> {
 }
 
 /// The block figures of an experiment from its block medians: the 95%
-/// percentile-bootstrap CI of the median (resampling whole blocks, so the
-/// correlation inside a block stays inside it) and the instability test,
-/// deviations relative to the median of block medians. The seed is fixed
-/// so a file reproduces the same interval.
+/// bootstrap CI of their median (`median_ci95_f64`) and the instability
+/// test, deviations relative to the median of block medians.
 pub fn blocks(size: u64, medians: Vec<f64>) -> Blocks {
     let m = median_f64(&medians);
     blocks_relative_to(size, medians, m)
@@ -295,31 +293,39 @@ pub fn blocks_relative_to(size: u64, medians: Vec<f64>, level: f64) -> Blocks {
     } else {
         outliers as f64 / medians.len() as f64
     };
-    let mut ci95 = [m, m];
-    if medians.len() >= 2 {
-        let mut rng = SmallRng::seed_from_u64(0x626c_6f63_6b73);
-        let mut pick = vec![0.0; medians.len()];
-        let mut est = Vec::with_capacity(BOOTSTRAP_ROUNDS);
-        for _ in 0..BOOTSTRAP_ROUNDS {
-            for slot in pick.iter_mut() {
-                *slot = medians[rng.random_range(0..medians.len())];
-            }
-            est.push(median_f64(&pick));
-        }
-        est.sort_by(f64::total_cmp);
-        ci95 = [
-            est[(BOOTSTRAP_ROUNDS as f64 * 0.025) as usize],
-            est[((BOOTSTRAP_ROUNDS as f64 * 0.975) as usize).min(BOOTSTRAP_ROUNDS - 1)],
-        ];
-    }
     Blocks {
         size,
+        ci95: median_ci95_f64(&medians),
         medians,
-        ci95,
         outlier_fraction,
         unstable: outlier_fraction > UNSTABLE_FRACTION,
         drift: None,
     }
+}
+
+/// 95% percentile-bootstrap CI of the median of `medians` (block
+/// medians: resampling whole blocks keeps the correlation inside a block
+/// inside it). Fixed seed, so a file reproduces the same interval; the
+/// median itself, twice, for fewer than two values.
+pub fn median_ci95_f64(medians: &[f64]) -> [f64; 2] {
+    let m = median_f64(medians);
+    if medians.len() < 2 {
+        return [m, m];
+    }
+    let mut rng = SmallRng::seed_from_u64(0x626c_6f63_6b73);
+    let mut pick = vec![0.0; medians.len()];
+    let mut est = Vec::with_capacity(BOOTSTRAP_ROUNDS);
+    for _ in 0..BOOTSTRAP_ROUNDS {
+        for slot in pick.iter_mut() {
+            *slot = medians[rng.random_range(0..medians.len())];
+        }
+        est.push(median_f64(&pick));
+    }
+    est.sort_by(f64::total_cmp);
+    [
+        est[(BOOTSTRAP_ROUNDS as f64 * 0.025) as usize],
+        est[((BOOTSTRAP_ROUNDS as f64 * 0.975) as usize).min(BOOTSTRAP_ROUNDS - 1)],
+    ]
 }
 
 /// 95% percentile-bootstrap CI of a ratio of sums, sum(num) / sum(den),

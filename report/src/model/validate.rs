@@ -159,7 +159,17 @@ fn blocks(b: &Blocks) -> Result<(), String> {
         finite("a block median", m)?;
     }
     interval("block CI", b.ci95)?;
-    fraction("outlier fraction", b.outlier_fraction)
+    fraction("outlier fraction", b.outlier_fraction)?;
+    if let Some(q) = b.drift.as_ref().and_then(|d| d.quiet.as_ref()) {
+        if q.blocks.len() != b.medians.len() || !q.blocks.contains(&true) {
+            return Err("the quiet blocks do not match the blocks".into());
+        }
+        finite("the quiet median", q.median)?;
+        interval("quiet CI", q.ci95)?;
+        inside("quiet median", q.median, q.ci95)?;
+        non_negative("quiet tolerance", q.tolerance)?;
+    }
+    Ok(())
 }
 
 fn experiment(e: &Experiment, floor: f64, core_floor: f64) -> Result<(), String> {

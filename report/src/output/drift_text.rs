@@ -3,8 +3,9 @@
 //! (The figures come from `model::drift` and `model::stats`.)
 
 use crate::model::drift::{marked_blocks, max_over_min, median, OFF_THRESHOLD};
+use crate::model::quiet;
 use crate::model::schema::{BlockDrift, Blocks, ResultFile};
-use crate::model::stats::UNSTABLE_DEVIATION;
+use crate::model::stats::{median_f64, UNSTABLE_DEVIATION};
 use crate::model::units::{self, num};
 
 /// The hyperfine-style warning for blocks that disagree, if they do; for
@@ -70,7 +71,56 @@ pub fn run_text(f: &ResultFile) -> Option<String> {
             r.off_threshold * 100.0
         );
     }
-    Some(s + ".")
+    Some(s + "." + &quiet_text(f))
+}
+
+/// A figure whose quiet median is further than this from its median over
+/// all blocks is named in `quiet_text`.
+const QUIET_NAMED: f64 = 0.01;
+
+/// What the quiet-block headlines took, for `run_text`: the blocks
+/// counted per id and the ids where the choice moved the figure.
+fn quiet_text(f: &ResultFile) -> String {
+    let with: Vec<_> = f
+        .experiments
+        .iter()
+        .filter_map(|e| Some((e, e.quiet()?, e.blocks.as_ref()?)))
+        .collect();
+    let Some((_, first, _)) = with.first() else {
+        return String::new();
+    };
+    let counts: Vec<usize> = with.iter().map(|(_, q, _)| quiet::counted(q).0).collect();
+    let (lo, hi) = (counts.iter().min(), counts.iter().max());
+    let mut s = format!(
+        " Headlines of interleaved ids are medians over the blocks taken while the reference \
+         stood within {:.0}% of its low ({} cycles): {}-{} of {} blocks per id",
+        first.tolerance * 100.0,
+        num(first.reference_low),
+        lo.unwrap_or(&0),
+        hi.unwrap_or(&0),
+        first.blocks.len()
+    );
+    let moved: Vec<String> = with
+        .iter()
+        .filter_map(|(e, q, b)| {
+            let all = median_f64(&b.medians);
+            ((q.median / all - 1.0).abs() > QUIET_NAMED)
+                .then(|| format!("{} {} (all blocks {})", e.id, num(q.median), num(all)))
+        })
+        .collect();
+    if moved.is_empty() {
+        s += &format!(
+            "; each within {:.0}% of its median over all blocks.",
+            QUIET_NAMED * 100.0
+        );
+    } else {
+        s += &format!(
+            "; more than {:.0}% from it, cycles: {}.",
+            QUIET_NAMED * 100.0,
+            moved.join(", ")
+        );
+    }
+    s
 }
 
 #[cfg(test)]

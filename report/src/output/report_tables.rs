@@ -104,7 +104,7 @@ impl CostTables {
         CostTables {
             hz: m.tsc_hz(),
             core,
-            entry: Table::new(ENTRY_TITLE, &with_core(entry_cols.to_vec())),
+            entry: Table::new(entry_title(m), &with_core(entry_cols.to_vec())),
             kernel: Table::new(
                 "Flush primitive, in-kernel loop",
                 &with_core(kernel_cols.to_vec()),
@@ -178,7 +178,7 @@ impl CostTables {
                 pages,
                 timing,
             } => {
-                let (d, ci) = delta_and_ci(e);
+                let (d, ci) = e.headline();
                 let table = match timing {
                     ids::EntryTiming::Dispatch => &mut self.on_entry,
                     ids::EntryTiming::NextEntry => &mut self.next_entry,
@@ -193,7 +193,7 @@ impl CostTables {
                 ]);
             }
             ExperimentId::Refill(p) => {
-                let (d, ci) = delta_and_ci(e);
+                let (d, ci) = e.headline();
                 let per = if *p > 0 { d / *p as f64 } else { f64::NAN };
                 self.refill.push(vec![
                     p.to_string(),
@@ -228,11 +228,22 @@ impl CostTables {
 }
 
 /// The entry table names both figures a reader may compare: the median
-/// (entrybench's robust figure) and the mean over every call of the run
-/// (what `perf bench syscall basic` prints, noise included).
-const ENTRY_TITLE: &str = "Kernel entry cost (ns, CI95: median per call, entrybench's figure; \
-mean: ns per call over all calls of the run, noise included, what perf bench syscall basic \
-reports; p99 in ns)";
+/// (entrybench's robust figure; over the blocks taken while the host was
+/// quiet where the run had a drift reference, `model::quiet`) and the
+/// mean over every call of the run (what `perf bench syscall basic`
+/// prints, noise included).
+fn entry_title(m: &Machine) -> &'static str {
+    if m.experiments.values().any(|e| e.quiet().is_some()) {
+        "Kernel entry cost (ns, CI95: median per call, entrybench's figure, over the blocks \
+         taken while the host was quiet where the run had a drift reference; mean: ns per call \
+         over all calls of the run, noise included, what perf bench syscall basic reports; p99 \
+         in ns)"
+    } else {
+        "Kernel entry cost (ns, CI95: median per call, entrybench's figure; mean: ns per call \
+         over all calls of the run, noise included, what perf bench syscall basic reports; p99 \
+         in ns)"
+    }
+}
 
 /// A row of the entry table. entry.return_after_sysret is a difference:
 /// its delta, and the difference of the two means.
@@ -240,9 +251,10 @@ reports; p99 in ns)";
 /// (rdpmc) gets a column of its own, never converted.
 fn entry_row(e: &Experiment, hz: f64, core: bool) -> Vec<String> {
     let s = &e.summary;
-    let (h, ci, mean) = match &e.baseline {
-        Some(b) => (b.delta_median, b.delta_ci95, s.mean - b.summary.mean),
-        None => (s.median, s.median_ci95, s.mean),
+    let (h, ci) = e.headline();
+    let mean = match &e.baseline {
+        Some(b) => s.mean - b.summary.mean,
+        None => s.mean,
     };
     let t = |c: f64| e.tsc(c);
     let mut row = vec![
@@ -284,16 +296,6 @@ fn sort_key(k: &ExperimentId) -> (usize, usize, u64, String) {
         ExperimentId::Scenario(t) => (7, 0, 0, t.to_string()),
         _ => (8, 0, 0, String::new()),
     }
-}
-
-/// A differential experiment's headline (the delta median) and its CI.
-fn delta_and_ci(e: &Experiment) -> (f64, [f64; 2]) {
-    let ci = e
-        .baseline
-        .as_ref()
-        .map(|b| b.delta_ci95)
-        .unwrap_or([f64::NAN; 2]);
-    (e.headline_cycles(), ci)
 }
 
 /// What the mailing-list table's marks and columns mean, printed under
@@ -361,7 +363,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
         let hz = m.tsc_hz();
         let getpid = m
             .get(&ExperimentId::Entry(EntryCall::Getpid))
-            .map(|e| ns(e.tsc(e.summary.median), hz))
+            .map(|e| ns(e.headline_tsc(), hz))
             .unwrap_or_else(|| "-".into());
         // The cost model's own picks: the series' flush E and the IPI I.
         let flush = match m.pti() {
@@ -511,12 +513,7 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
                 }
                 _ => String::new(),
             };
-            let h = e.headline_cycles();
-            let ci = e
-                .baseline
-                .as_ref()
-                .map(|b| b.delta_ci95)
-                .unwrap_or(e.summary.median_ci95);
+            let (h, ci) = e.headline();
             // TSC cells: the figure when the samples are TSC cycles.
             let tsc = |v: f64| e.tsc(v).map(|c| f(c.0)).unwrap_or_default();
             // Core cells: recorded beside the TSC, or the samples' own.

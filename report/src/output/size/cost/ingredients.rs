@@ -208,7 +208,7 @@ fn measured_check(m: &Machine) -> Option<Figure> {
     let ns = |c: f64| e.tsc(c).and_then(|c| units::cycles_to_ns(c, hz));
     Some(Figure {
         symbol: "C".into(),
-        ns: ns(e.summary.median)?,
+        ns: ns(e.headline_cycles())?,
         p99_ns: ns(e.summary.p99),
         source: measured_source(e, false),
         note: Some(
