@@ -141,6 +141,21 @@ fn interleaved_blocks_sample_the_whole_run_beside_a_drift_reference() {
     assert_eq!(r.times_s.len(), 65);
     assert!(r.times_s[0] < a[0].min(b[0]) && r.times_s[64] > a[31].max(b[31]));
     assert!(r.medians.iter().all(|m| *m > 0.0));
+    // The run records each id's quiet-block headline itself (the loader
+    // only fills it in for older files): one flag per block, at least
+    // MIN_BLOCKS of them set, and the summary says what it took.
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for e in raw["experiments"].as_array().unwrap() {
+        let flags = e["blocks"]["drift"]["quiet"]["blocks"].as_array().unwrap();
+        assert_eq!(flags.len(), 32, "{}", e["id"]);
+        let kept = flags.iter().filter(|f| f.as_bool() == Some(true)).count();
+        assert!(kept >= report::model::quiet::MIN_BLOCKS, "{}", e["id"]);
+    }
+    for e in &file.experiments {
+        assert_eq!(e.headline_cycles(), e.quiet().unwrap().median, "{}", e.id);
+    }
+    assert!(stdout.contains("Headlines of interleaved ids"), "{stdout}");
 }
 
 #[test]

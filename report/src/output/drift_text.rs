@@ -156,6 +156,44 @@ mod tests {
     }
 
     #[test]
+    fn the_run_says_what_the_quiet_headlines_took() {
+        let mut f = crate::model::load::parse_result(include_str!(
+            "../../../testdata/results/synthetic-genoa-kvm.json"
+        ))
+        .unwrap();
+        // A fast reference for two seconds, slow for the last three; the
+        // first id reads 30% higher in the slow phase, the second does
+        // not move.
+        let r = reference(
+            &[100.0, 100.0, 100.0, 130.0, 130.0, 130.0],
+            &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+        );
+        let times = vec![0.25, 0.5, 1.5, 3.5, 4.5, 5.0];
+        let slowed = vec![200.0, 200.0, 202.0, 260.0, 260.0, 261.0];
+        for (e, medians) in f.experiments.iter_mut().zip([slowed, vec![50.0; 6]]) {
+            e.baseline = None;
+            e.blocks = Some(crate::model::schema::Blocks {
+                medians,
+                drift: Some(block_drift(&r, times.clone())),
+                ..Default::default()
+            });
+        }
+        f.drift_reference = Some(r);
+        // As the loader does for a file written before the figure.
+        quiet::fill(&mut f);
+        let text = run_text(&f).unwrap();
+        assert!(text.contains("3-3 of 6 blocks per id"), "{text}");
+        let first = f.experiments[0].id.to_string();
+        assert!(
+            text.contains(&format!("{first} 200 (all blocks 231)")),
+            "{text}"
+        );
+        let second = f.experiments[1].id.to_string();
+        assert!(!text.contains(&format!("{second} 50")), "{text}");
+        assert_eq!(f.experiments[0].headline_cycles(), 200.0);
+    }
+
+    #[test]
     fn the_moved_text_says_how_far_and_how_many() {
         let r = reference(&[100.0, 100.0, 120.0, 100.0], &[0.0, 1.0, 2.0, 3.0]);
         let d = block_drift(&r, vec![0.5, 1.4, 1.6, 2.5]);

@@ -319,7 +319,8 @@ const OLD_MARK_NOTE: &str =
     "^: a version-1 result file (getpid is the inline instruction, one call per region). ";
 
 /// The columns of the mailing-list table.
-const FLEET_NOTE: &str = "getpid ns: entry.getpid median. +flush ns: what the series' \
+const FLEET_NOTE: &str = "getpid ns: entry.getpid median (over the quiet blocks where the run \
+had a drift reference). +flush ns: what the series' \
 flush on every entry (v6/v7) adds per entry, emulated (entry.flush.series, else the variant the series picks on \
 this CPU, delta vs the nop ioctl; \"-\" = no module result); no-run = PTI off: v6/v7 flush and defer \
 TLB flushes only with PTI on. IPI us: victim interruption per IPI, median (ipi.kmod.kernel_range, \
