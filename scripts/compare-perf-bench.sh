@@ -9,14 +9,15 @@
 #  - median: entrybench's headline (the median of per-call means of
 #    batched regions, over the blocks taken while the run's drift
 #    reference stood near its low: report::model::quiet) against the C
-#    loop's median (the same statistic of the same loop, over its run);
+#    loop's median (the same statistic of the same loop, over its whole
+#    run: the C loop chooses no blocks);
 #  - mean: entrybench's mean over every call of the run, noise included,
 #    against perf bench, which prints total time / calls (also a mean,
 #    noise included).
 #
 # Prints, from the result JSON (jq): per round the three entry medians,
-# the getppid median over all blocks and how many blocks of 32 the quiet
-# choice kept, the getppid mean, perf bench, the C loop's median and
+# the getppid median over all samples (the headline before the quiet
+# choice) and how many blocks of 32 that choice kept, the getppid mean, perf bench, the C loop's median and
 # mean, and the run's drift reference (max/min of its blocks); then the
 # bars:
 #
@@ -80,13 +81,15 @@ for i in $(seq 1 "$rounds"); do
 		echo "load average at start: $load_start (a busy host widens every spread; the bars are relative to perf bench in the same windows)"
 		echo
 		printf '%-5s %8s %8s %8s | %8s %5s | %8s %8s | %8s %8s | %6s\n' round null getpid getppid "ppid all" quiet "ppid" perf "C loop" "C loop" "drift"
-		printf '%-5s %8s %8s %8s | %8s %5s | %8s %8s | %8s %8s | %6s\n' "" median median median blocks blks mean mean median mean "ref"
+		printf '%-5s %8s %8s %8s | %8s %5s | %8s %8s | %8s %8s | %6s\n' "" median median median samples blks mean mean median mean "ref"
 	fi
 	# perf prints "   0.105394 usecs/op".
 	p=$(taskset -c "$cpu" "$perf" bench syscall basic 2>&1 | awk '/usecs\/op/ {printf "%.3f", $1 * 1000}')
 	[ -n "$p" ] || { echo "could not read perf bench output" >&2; exit 1; }
 	read -r cmed cmean cstep < <(taskset -c "$cpu" "$tmp/loop" 20000 100)
-	# The headline is the quiet-block median where the run recorded one.
+	# The headline of these ids (no baseline) is the quiet-block median
+	# the run recorded (report::model::quiet), else the median of all
+	# samples: what Experiment::headline reads.
 	read -r n g gg ggmean drift ggall quiet < <(jq -r --arg hz "$hz" '
 		($hz | tonumber) as $hz
 		| def ns: . * 1e9 / $hz;
@@ -105,7 +108,7 @@ for i in $(seq 1 "$rounds"); do
 		printf "%-5s %8.2f %8.2f %8.2f | %8.2f %5s | %8.2f %8.2f | %8.2f %8.2f | %5.1f%%\n", i, n, g, gg, ga, q, m, p, cm, ca, d }'
 	printf '%s %s %s %s %s %s %s %s %s\n' "$n" "$g" "$gg" "$p" "$cm" "$ca" "$cstep" "$ggmean" "$ggall" >>"$tmp/rows"
 done
-echo "(ns per call; medians over the quiet blocks (the headline), ppid all blocks: entry.getppid's median over all its blocks, quiet blks: how many of them the headline kept; drift ref: how far entrybench's in-run reference, a glibc getppid loop, moved in that run, max/min - 1)"
+echo "(ns per call; medians over the quiet blocks (the headline), ppid all samples: entry.getppid's median over all its samples, quiet blks: how many blocks the headline kept; drift ref: how far entrybench's in-run reference, a glibc getppid loop, moved in that run, max/min - 1)"
 
 # Column statistics over the rounds: median and (max - min) / median.
 col() { awk -v c="$1" '{print $c}' "$tmp/rows" | sort -g; }
@@ -157,7 +160,7 @@ for k in 1 2 3; do
 done
 printf '  %-14s mean   %5.2f%% (perf bench %.2f%%; C loop median %.2f%%, mean %.2f%%)\n' \
 	entry.getppid "$(col 8 | spread)" "$perf_spread" "$(col 5 | spread)" "$(col 6 | spread)"
-printf '  %-14s median over all blocks %5.2f%% (not a bar: before the quiet choice)\n' \
+printf '  %-14s median over all samples %5.2f%% (not a bar: before the quiet choice)\n' \
 	entry.getppid "$(col 9 | spread)"
 
 if [ "$rounds" -ge 2 ]; then

@@ -60,26 +60,22 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
         full.as_str()
     };
     let (n, p99) = (e.summary.n, e.summary.p99);
-    line += &match &e.baseline {
-        Some(b) => {
-            let d = b.delta_median;
-            let mark = if report::model::refill::past_reach(e) {
-                "past"
-            } else {
-                "delta"
-            };
-            format!(
-                "{id:<ID_WIDTH$} {n:>7} {d:>+10.0} {:>+9.1} {p99:>9.0} {mark}\n",
-                ns(e, d)
-            )
-        }
-        None => {
-            let m = e.headline_cycles();
-            format!(
-                "{id:<ID_WIDTH$} {n:>7} {m:>10.1} {:>9.1} {p99:>9.0}\n",
-                ns(e, m)
-            )
-        }
+    let h = e.headline_cycles();
+    line += &if e.baseline.is_some() {
+        let mark = if report::model::refill::past_reach(e) {
+            "past"
+        } else {
+            "delta"
+        };
+        format!(
+            "{id:<ID_WIDTH$} {n:>7} {h:>+10.0} {:>+9.1} {p99:>9.0} {mark}\n",
+            ns(e, h)
+        )
+    } else {
+        format!(
+            "{id:<ID_WIDTH$} {n:>7} {h:>10.1} {:>9.1} {p99:>9.0}\n",
+            ns(e, h)
+        )
     };
     if let Some(ipi) = &e.ipi {
         // Files without the row (none the harness writes) are compared

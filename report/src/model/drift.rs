@@ -36,11 +36,20 @@ pub fn max_over_min(medians: &[f64]) -> Option<f64> {
     Some(hi / lo)
 }
 
-/// The reference's level at `t` seconds relative to its run median:
-/// linear between the reference blocks taken just before and just after
-/// `t`, the nearest one outside them. NaN without reference blocks.
+/// The reference's level at `t` seconds relative to its run median
+/// (`reference_at` over `median`). NaN without reference blocks.
 pub fn level_at(r: &DriftReference, t: f64) -> f64 {
     let m = median(r);
+    if m.is_nan() || m <= 0.0 {
+        return f64::NAN;
+    }
+    reference_at(r, t) / m
+}
+
+/// The reference at `t` seconds, cycles per call: linear between the
+/// reference blocks taken just before and just after `t`, the nearest
+/// one outside them. NaN without reference blocks.
+pub fn reference_at(r: &DriftReference, t: f64) -> f64 {
     let pts: Vec<(f64, f64)> = r
         .times_s
         .iter()
@@ -48,12 +57,12 @@ pub fn level_at(r: &DriftReference, t: f64) -> f64 {
         .filter(|(t, v)| t.is_finite() && v.is_finite())
         .map(|(&t, &v)| (t, v))
         .collect();
-    if pts.is_empty() || m.is_nan() || m <= 0.0 {
+    if pts.is_empty() {
         return f64::NAN;
     }
     // Reference blocks are in run order, so times ascend.
     let after = pts.partition_point(|&(ti, _)| ti < t);
-    let v = if after == 0 {
+    if after == 0 {
         pts[0].1
     } else if after == pts.len() {
         pts[pts.len() - 1].1
@@ -61,8 +70,7 @@ pub fn level_at(r: &DriftReference, t: f64) -> f64 {
         let ((t0, v0), (t1, v1)) = (pts[after - 1], pts[after]);
         let w = if t1 > t0 { (t - t0) / (t1 - t0) } else { 0.5 };
         v0 + (v1 - v0) * w
-    };
-    v / m
+    }
 }
 
 /// Where the reference stood while each block was taken (`times`:

@@ -612,8 +612,12 @@ impl Experiment {
         }
     }
 
-    /// The quiet-block figure of an interleaved experiment, if it has one.
+    /// The quiet-block figure of an interleaved experiment, when it is
+    /// its headline (a difference's headline is its paired delta).
     pub fn quiet(&self) -> Option<&Quiet> {
+        if self.baseline.is_some() {
+            return None;
+        }
         self.blocks.as_ref()?.drift.as_ref()?.quiet.as_ref()
     }
 

@@ -160,14 +160,27 @@ fn blocks(b: &Blocks) -> Result<(), String> {
     }
     interval("block CI", b.ci95)?;
     fraction("outlier fraction", b.outlier_fraction)?;
-    if let Some(q) = b.drift.as_ref().and_then(|d| d.quiet.as_ref()) {
-        if q.blocks.len() != b.medians.len() || !q.blocks.contains(&true) {
+    let Some(d) = &b.drift else {
+        return Ok(());
+    };
+    let n = b.medians.len();
+    if d.times_s.len() != n || d.reference.len() != n || d.off.len() != n {
+        return Err(format!(
+            "the drift of {n} blocks has {} times, {} levels and {} marks",
+            d.times_s.len(),
+            d.reference.len(),
+            d.off.len()
+        ));
+    }
+    if let Some(q) = &d.quiet {
+        if q.blocks.len() != n || !q.blocks.contains(&true) {
             return Err("the quiet blocks do not match the blocks".into());
         }
         finite("the quiet median", q.median)?;
         interval("quiet CI", q.ci95)?;
         inside("quiet median", q.median, q.ci95)?;
         non_negative("quiet tolerance", q.tolerance)?;
+        non_negative("the reference's low", q.reference_low)?;
     }
     Ok(())
 }
@@ -232,6 +245,7 @@ pub fn result_file(f: &ResultFile) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::schema::BlockDrift;
 
     /// The fixtures pass; a median or delta moved outside its own CI is
     /// refused, naming it; a CI that holds it up to f64 rounding is not.
@@ -272,5 +286,55 @@ mod tests {
         let s = &mut close.experiments[i].summary;
         s.median_ci95 = [s.median * (1.0 + 1e-12), s.median * (1.0 + 2e-12)];
         result_file(&close).unwrap();
+    }
+
+    /// A quiet figure that does not fit its blocks, or drift that does
+    /// not pair up with them, is refused, naming what.
+    #[test]
+    fn a_quiet_figure_must_fit_its_blocks() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/results/synthetic-skylake-pti.json"
+        );
+        let mut f = crate::model::load::read_result(std::path::Path::new(path)).unwrap();
+        let r = crate::model::drift::test_reference(&[100.0; 4], &[0.0, 1.0, 2.0, 3.0]);
+        let d = crate::model::drift::block_drift(&r, vec![0.5, 1.5, 2.5]);
+        let medians = vec![200.0, 201.0, 202.0];
+        let q = crate::model::quiet::quiet(&r, &d, &medians).unwrap();
+        f.experiments[0].blocks = Some(Blocks {
+            medians,
+            ci95: [200.0, 202.0],
+            drift: Some(BlockDrift {
+                quiet: Some(q),
+                ..d
+            }),
+            ..Default::default()
+        });
+        result_file(&f).unwrap();
+        let refused = |change: &dyn Fn(&mut BlockDrift), what: &str| {
+            let mut bad = f.clone();
+            let b = bad.experiments[0].blocks.as_mut().unwrap();
+            change(b.drift.as_mut().unwrap());
+            let e = result_file(&bad).unwrap_err();
+            assert!(e.contains(what), "{what}: {e}");
+        };
+        refused(
+            &|d| d.quiet.as_mut().unwrap().median = 250.0,
+            "quiet median 250 is outside",
+        );
+        refused(
+            &|d| d.quiet.as_mut().unwrap().blocks = vec![false; 3],
+            "quiet blocks do not match",
+        );
+        refused(
+            &|d| d.quiet.as_mut().unwrap().reference_low = f64::NAN,
+            "the reference's low",
+        );
+        refused(
+            &|d| {
+                d.times_s.pop();
+            },
+            "2 times",
+        );
     }
 }

@@ -71,6 +71,9 @@ pub struct Row {
     /// The change net of the drift reference, when the row is judged
     /// so (`drift::net_blocks`); None: judged on the raw figures.
     pub net: Option<Net>,
+    /// Both figures are medians over the blocks taken while the host was
+    /// quiet (`model::quiet`): both runs carry them (`figures`).
+    pub quiet: bool,
 }
 
 /// A row's change net of the drift reference.
@@ -85,6 +88,8 @@ pub struct Net {
 /// After the figures of a row in cycles in a table otherwise in ns (the
 /// figures' cell, not the id's, which may be cut to fit).
 const CORE_MARK: &str = "cyc";
+/// After the figures of a row whose figures are both quiet-block medians.
+const QUIET_MARK: &str = "q";
 
 impl Row {
     /// The row's figures are ns (TSC cycles with a known rate).
@@ -188,13 +193,13 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             clock_mismatch.push(ea.id.to_string());
             continue;
         }
-        let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
+        let (ca, cb, quiet) = figures(ea, eb);
         let netted = match reference {
             drift::Change::Net { a: ma, b: mb } => drift::net_blocks(ea, ma, eb, mb),
             _ => None,
         };
-        let test =
-            block_test((a, ea), (b, eb), netted.as_ref()).unwrap_or_else(|| sample_test(ea, eb));
+        let test = block_test((a, ea), (b, eb), (ca, cb, quiet), netted.as_ref())
+            .unwrap_or_else(|| sample_test(ea, eb));
         let net = netted.map(|n| Net {
             change_pct: (median_f64(&n.b) / median_f64(&n.a) - 1.0) * 100.0,
             sensitivity: n.sensitivity,
@@ -217,6 +222,7 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             shared_hz: (row_ns && ((ha - hb) / hb).abs() < SAME_CLOCK).then_some(hb),
             test,
             net,
+            quiet,
         });
     }
     let in_ns = rates && rows.iter().all(Row::in_ns);
@@ -253,24 +259,51 @@ fn step_per_op(f: &ResultFile, e: &Experiment) -> f64 {
     f.timer.resolution_cycles as f64 / ops
 }
 
-/// The block test when both experiments carry blocks, on their block
-/// medians net of the drift reference when `net` is given. A change
-/// within one timer step per operation is never significant: the clock
-/// cannot tell it from quantization.
+/// The figures a row shows, A and B: each run's headline when both are
+/// of one kind; when only one run carries quiet-block figures (an older
+/// file), both runs' medians over all samples, so a row never sets a
+/// quiet figure against an all-sample one. `true`: both are quiet.
+fn figures(ea: &Experiment, eb: &Experiment) -> (f64, f64, bool) {
+    match (ea.quiet(), eb.quiet()) {
+        (Some(qa), Some(qb)) => (qa.median, qb.median, true),
+        (None, None) => (ea.headline_cycles(), eb.headline_cycles(), false),
+        _ => (ea.summary.median, eb.summary.median, false),
+    }
+}
+
+/// The block medians a raw block test reads: the quiet ones when the
+/// row shows quiet figures, else all.
+fn tested_blocks(e: &Experiment, quiet: bool) -> Option<Vec<f64>> {
+    let b = e.blocks.as_ref()?;
+    Some(match e.quiet().filter(|_| quiet) {
+        Some(q) => b
+            .medians
+            .iter()
+            .zip(&q.blocks)
+            .filter(|(_, &k)| k)
+            .map(|(m, _)| *m)
+            .collect(),
+        None => b.medians.clone(),
+    })
+}
+
+/// The block test when both experiments carry blocks: on their block
+/// medians net of the drift reference when `net` is given (all blocks,
+/// the change the medians of the netted ones), else on the blocks the
+/// row's figures `(ca, cb, quiet)` come from. A change within one timer
+/// step per operation is never significant: the clock cannot tell it
+/// from quantization.
 fn block_test(
     (a, ea): (&ResultFile, &Experiment),
     (b, eb): (&ResultFile, &Experiment),
+    (ca, cb, quiet): (f64, f64, bool),
     net: Option<&drift::NetBlocks>,
 ) -> Option<Test> {
     let (ma, mb, ca, cb) = match net {
-        Some(n) => (&n.a, &n.b, median_f64(&n.a), median_f64(&n.b)),
-        None => {
-            let (ba, bb) = (ea.blocks.as_ref()?, eb.blocks.as_ref()?);
-            let (ca, cb) = (ea.headline_cycles(), eb.headline_cycles());
-            (&ba.medians, &bb.medians, ca, cb)
-        }
+        Some(n) => (n.a.clone(), n.b.clone(), median_f64(&n.a), median_f64(&n.b)),
+        None => (tested_blocks(ea, quiet)?, tested_blocks(eb, quiet)?, ca, cb),
     };
-    let r = mann_whitney_blocks(ma, mb)?;
+    let r = mann_whitney_blocks(&ma, &mb)?;
     let rel = if ca == 0.0 {
         f64::INFINITY
     } else {
@@ -458,17 +491,25 @@ fn table(c: &Comparison) -> Table {
     let some_ns = c.rows.iter().any(Row::in_ns);
     // A row in cycles among rows in ns is marked after its figures.
     let mark = |r: &Row| {
+        let mut m = String::new();
         if some_ns && !r.in_ns() {
-            format!(" {CORE_MARK}")
-        } else {
-            String::new()
+            m += &format!(" {CORE_MARK}");
         }
+        if r.quiet {
+            m += &format!(" {QUIET_MARK}");
+        }
+        m
     };
     let unit = if some_ns { "ns" } else { "cycles" };
     let marked = if some_ns && !c.in_ns {
         format!("; rows marked {CORE_MARK}: core cycles")
     } else {
         String::new()
+    };
+    let marked = if c.rows.iter().any(|r| r.quiet) {
+        format!("{marked}; {QUIET_MARK}: over the quiet blocks")
+    } else {
+        marked
     };
     let netted = matches!(c.reference, drift::Change::Net { .. });
     let ab = format!("A -> B {unit}");
@@ -541,6 +582,12 @@ fn notes(c: &Comparison) -> Vec<String> {
         notes.push(format!(
             "Significance{}: plain rows use a two-sided Mann-Whitney U test on all samples (normal approximation, tie-corrected), significant at p < {ALPHA} when the medians' 95% CIs are also apart; differential rows (refill, entry.flush; p = CI) are significant when the two deltas' 95% bootstrap CIs do not overlap.",
             if blocks > 0 { " of rows without blocks (version-1 files)" } else { "" }
+        ));
+    }
+    if c.rows.iter().any(|r| r.quiet) {
+        notes.push(format!(
+            "Rows marked {QUIET_MARK}: both figures are medians over the blocks taken while the host was quiet in that run (its drift reference within {:.0}% of its low over the run), and a row judged raw is tested on those blocks; a row with a net figure is tested on all its blocks, each net of the reference.",
+            crate::model::quiet::TOLERANCE * 100.0
         ));
     }
     if let Some(n) = reference_note(c) {

@@ -254,7 +254,17 @@ pub fn entry_cost(machines: &[Machine]) -> Result<Option<String>> {
     };
     let n = cats.len() as f64;
     // Headroom above the tallest bar keeps the legend off the bars.
-    let caption = format!("Kernel entry cost per variant and CPU model ({unit}, median)");
+    // Say so where a bar is a quiet-block median (`model::quiet`).
+    let quiet = ms.iter().any(|m| {
+        cats.iter()
+            .any(|c| value_of(m, &c.0).is_some_and(|(_, e)| e.quiet().is_some()))
+    });
+    let what = if quiet {
+        "median; quiet blocks where recorded"
+    } else {
+        "median"
+    };
+    let caption = format!("Kernel entry cost per variant and CPU model ({unit}, {what})");
     let svg = svg_chart(
         &caption,
         22,

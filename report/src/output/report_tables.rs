@@ -78,6 +78,7 @@ fn facts(m: &Machine) -> Vec<String> {
 struct CostTables {
     hz: f64,
     core: bool,
+    quiet: QuietRows,
     entry: Table,
     kernel: Table,
     on_entry: Table,
@@ -101,10 +102,12 @@ impl CostTables {
         let entry_cols = ["experiment", "cycles", "ns", "CI95 ns", "mean", "p99", "n"];
         let kernel_cols = ["variant", "cycles", "ns", "CI95 ns", "p99 ns", "n"];
         let on_entry_columns = ["variant", "pages", "delta cyc", "delta ns", "CI95 ns", "n"];
+        let quiet = QuietRows::of(m);
         CostTables {
             hz: m.tsc_hz(),
             core,
-            entry: Table::new(entry_title(m), &with_core(entry_cols.to_vec())),
+            entry: Table::new(&entry_title(quiet, core), &with_core(entry_cols.to_vec())),
+            quiet,
             kernel: Table::new(
                 "Flush primitive, in-kernel loop",
                 &with_core(kernel_cols.to_vec()),
@@ -156,9 +159,9 @@ impl CostTables {
         let (s, hz) = (&e.summary, self.hz);
         let t = |c: f64| e.tsc(c);
         match k {
-            ExperimentId::TimerOverhead | ExperimentId::Entry(_) | ExperimentId::Vdso(_) => {
-                self.entry.push(entry_row(e, hz, self.core))
-            }
+            ExperimentId::TimerOverhead | ExperimentId::Entry(_) | ExperimentId::Vdso(_) => self
+                .entry
+                .push(entry_row(e, hz, self.core, self.quiet == QuietRows::Some)),
             ExperimentId::FlushKernel(v) => {
                 let mut row = vec![
                     v.to_string(),
@@ -227,29 +230,71 @@ impl CostTables {
     }
 }
 
+/// Which of the entry table's headlines are quiet-block medians.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum QuietRows {
+    None,
+    All,
+    /// Some: those are marked (`QUIET_MARK`).
+    Some,
+}
+
+impl QuietRows {
+    /// The entry table's rows of `m` that have a median (not a delta).
+    fn of(m: &Machine) -> QuietRows {
+        let medians: Vec<&&Experiment> = m
+            .experiments
+            .values()
+            .filter(|e| {
+                e.baseline.is_none()
+                    && matches!(
+                        ids::kind(e),
+                        ExperimentId::TimerOverhead
+                            | ExperimentId::Entry(_)
+                            | ExperimentId::Vdso(_)
+                    )
+            })
+            .collect();
+        let quiet = medians.iter().filter(|e| e.quiet().is_some()).count();
+        match quiet {
+            0 => QuietRows::None,
+            q if q == medians.len() => QuietRows::All,
+            _ => QuietRows::Some,
+        }
+    }
+}
+
 /// The entry table names both figures a reader may compare: the median
-/// (entrybench's robust figure; over the blocks taken while the host was
+/// (entrybench's robust figure, over the blocks taken while the host was
 /// quiet where the run had a drift reference, `model::quiet`) and the
 /// mean over every call of the run (what `perf bench syscall basic`
-/// prints, noise included).
-fn entry_title(m: &Machine) -> &'static str {
-    if m.experiments.values().any(|e| e.quiet().is_some()) {
-        "Kernel entry cost (ns, CI95: median per call, entrybench's figure, over the blocks \
-         taken while the host was quiet where the run had a drift reference; mean: ns per call \
-         over all calls of the run, noise included, what perf bench syscall basic reports; p99 \
-         in ns)"
+/// prints, noise included). The p99 and a core-cycle column are over
+/// every call too.
+fn entry_title(quiet: QuietRows, core: bool) -> String {
+    let median = match quiet {
+        QuietRows::None => "",
+        QuietRows::All => ", over the blocks taken while the host was quiet (see the drift line)",
+        QuietRows::Some => {
+            "; rows marked q: over the blocks taken while the host was quiet (see the drift line)"
+        }
+    };
+    let core = if core {
+        "; core cyc: median over all calls"
     } else {
-        "Kernel entry cost (ns, CI95: median per call, entrybench's figure; mean: ns per call \
-         over all calls of the run, noise included, what perf bench syscall basic reports; p99 \
-         in ns)"
-    }
+        ""
+    };
+    format!(
+        "Kernel entry cost (ns, CI95: median per call, entrybench's figure{median}; mean: ns per \
+         call over all calls of the run, noise included, what perf bench syscall basic reports; \
+         p99 in ns, over all calls{core})"
+    )
 }
 
 /// A row of the entry table. entry.return_after_sysret is a difference:
 /// its delta, and the difference of the two means.
 /// ns come from TSC cycles only; with `core`, the core-cycle figure
 /// (rdpmc) gets a column of its own, never converted.
-fn entry_row(e: &Experiment, hz: f64, core: bool) -> Vec<String> {
+fn entry_row(e: &Experiment, hz: f64, core: bool, mark_quiet: bool) -> Vec<String> {
     let s = &e.summary;
     let (h, ci) = e.headline();
     let mean = match &e.baseline {
@@ -257,8 +302,9 @@ fn entry_row(e: &Experiment, hz: f64, core: bool) -> Vec<String> {
         None => s.mean,
     };
     let t = |c: f64| e.tsc(c);
+    let mark = if mark_quiet { quiet_mark(e) } else { "" };
     let mut row = vec![
-        e.id.to_string(),
+        format!("{}{mark}", e.id),
         tsc_num(e, h),
         ns(t(h), hz),
         ci_ns(e.tsc_ci(ci), hz),
@@ -307,8 +353,29 @@ pub fn fleet_note(files: &[ResultFile]) -> String {
     } else {
         ""
     };
-    format!("*: measured in a guest (see its block). {old}{FLEET_NOTE}")
+    let quiet = machine::group(files).iter().any(|m| {
+        m.get(&ExperimentId::Entry(EntryCall::Getpid))
+            .is_some_and(|e| e.quiet().is_some())
+    });
+    let quiet = if quiet { QUIET_NOTE } else { "" };
+    format!("*: measured in a guest (see its block). {old}{quiet}{FLEET_NOTE}")
 }
+
+/// After a figure that is a median over the blocks taken while the host
+/// was quiet, where a table also holds figures that are not.
+const QUIET_MARK: &str = " q";
+
+/// `QUIET_MARK` for an experiment whose headline is its quiet figure.
+fn quiet_mark(e: &Experiment) -> &'static str {
+    if e.quiet().is_some() {
+        QUIET_MARK
+    } else {
+        ""
+    }
+}
+
+const QUIET_NOTE: &str = "q: the median over the blocks taken while the host was quiet (the run's \
+drift reference within 5% of its low; see the machine's block). ";
 
 /// A machine row whose figures come from a version-1 file (marked "^").
 fn old_method_row(m: &Machine) -> bool {
@@ -319,8 +386,7 @@ const OLD_MARK_NOTE: &str =
     "^: a version-1 result file (getpid is the inline instruction, one call per region). ";
 
 /// The columns of the mailing-list table.
-const FLEET_NOTE: &str = "getpid ns: entry.getpid median (over the quiet blocks where the run \
-had a drift reference). +flush ns: what the series' \
+const FLEET_NOTE: &str = "getpid ns: entry.getpid median. +flush ns: what the series' \
 flush on every entry (v6/v7) adds per entry, emulated (entry.flush.series, else the variant the series picks on \
 this CPU, delta vs the nop ioctl; \"-\" = no module result); no-run = PTI off: v6/v7 flush and defer \
 TLB flushes only with PTI on. IPI us: victim interruption per IPI, median (ipi.kmod.kernel_range, \
@@ -364,7 +430,7 @@ pub fn fleet_table(files: &[ResultFile], published: bool) -> Table {
         let hz = m.tsc_hz();
         let getpid = m
             .get(&ExperimentId::Entry(EntryCall::Getpid))
-            .map(|e| ns(e.headline_tsc(), hz))
+            .map(|e| ns(e.headline_tsc(), hz) + quiet_mark(e))
             .unwrap_or_else(|| "-".into());
         // The cost model's own picks: the series' flush E and the IPI I.
         let flush = match m.pti() {
@@ -466,8 +532,10 @@ pub fn published_note() -> String {
 /// `*_cycles` columns and `headline_ns` hold TSC cycles (and time) only,
 /// empty for a `core` row; the `core_*` columns hold core cycles only: a
 /// schema-3 run's core cycles recorded beside the TSC, or a `core` row's
-/// own. One column never holds both clocks.
-pub const CSV_COLUMNS: [&str; 20] = [
+/// own. One column never holds both clocks. `quiet_blocks` ("k/n"): the
+/// headline is the median of the k of n blocks taken while the host was
+/// quiet (`model::quiet`); empty where it is not.
+pub const CSV_COLUMNS: [&str; 21] = [
     "cpu",
     "kernel",
     "host",
@@ -488,6 +556,7 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "core_median_cycles",
     "core_p99_cycles",
     "core_headline_cycles",
+    "quiet_blocks",
 ];
 
 /// Long-format rows for CSV: one line per machine and experiment
@@ -551,6 +620,13 @@ pub fn csv_rows(files: &[ResultFile]) -> Vec<Vec<String>> {
                 core_median,
                 core_p99,
                 e.headline_core_cycles().map(f).unwrap_or_default(),
+                // "k/n": the headline is the median of k quiet blocks of n.
+                e.quiet()
+                    .map(|q| {
+                        let (k, n) = crate::model::quiet::counted(q);
+                        format!("{k}/{n}")
+                    })
+                    .unwrap_or_default(),
             ]);
         }
     }

@@ -139,3 +139,85 @@ fn a_host_that_moved_as_a_whole_is_netted_out() {
         .replace("\n  ", " ")
         .contains("the kernels differ"));
 }
+
+/// entry.getpid interleaved on a host that ran it and the reference 25%
+/// slower from block `slow_from` of 20 on, with the quiet figures a
+/// saved run records.
+fn phased(f: &ResultFile, slow_from: usize) -> ResultFile {
+    let slow = |i: usize, x: f64| if i >= slow_from { x * 1.25 } else { x };
+    let medians = (0..20)
+        .map(|i| slow(i, 390.0 + (i % 5) as f64 * 0.5))
+        .collect();
+    let mut f = with_blocks(f, "entry.getpid", medians);
+    // Reference block i at i s, experiment block j at j s: each block
+    // reads the reference block taken with it.
+    let r = crate::model::schema::DriftReference {
+        operation: "glibc syscall(), getppid".into(),
+        medians: (0..21).map(|i| slow(i, 200.0)).collect(),
+        times_s: (0..21).map(f64::from).collect(),
+        off_threshold: drift::OFF_THRESHOLD,
+        ..Default::default()
+    };
+    let e = f
+        .experiments
+        .iter_mut()
+        .find(|e| e.id.to_string() == "entry.getpid")
+        .unwrap();
+    e.blocks.as_mut().unwrap().drift =
+        Some(drift::block_drift(&r, (0..20).map(f64::from).collect()));
+    f.drift_reference = Some(r);
+    crate::model::quiet::fill(&mut f);
+    f
+}
+
+#[test]
+fn quiet_figures_are_set_against_quiet_ones_only() {
+    let f = crate::model::load::parse_result(include_str!(
+        "../../../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+    ))
+    .unwrap();
+    // A's slow phase covered 12 of its 20 blocks, B's 6: the medians over
+    // all blocks differ by a quarter, the quiet ones not at all.
+    let (a, b) = (phased(&f, 8), phased(&f, 14));
+    let raw = Options {
+        net_of_reference: false,
+    };
+    let row = |c: &Comparison| {
+        c.rows
+            .iter()
+            .find(|r| r.id == "entry.getpid")
+            .cloned()
+            .unwrap()
+    };
+    let c = compare_with(&a, &b, raw);
+    let r = row(&c);
+    assert!(r.quiet, "{r:?}");
+    assert!((r.a_cycles - r.b_cycles).abs() < 1.0, "{r:?}");
+    assert_eq!(r.test.significant(), Some(false), "{r:?}");
+    let text = render_text(&c);
+    assert!(
+        text.contains(" q ") && text.contains("Rows marked q"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+    // Against a file without quiet figures (written before them), both
+    // sides show their median over all samples.
+    let mut old = b.clone();
+    for e in &mut old.experiments {
+        if let Some(d) = e.blocks.as_mut().and_then(|b| b.drift.as_mut()) {
+            d.quiet = None;
+        }
+    }
+    let r = row(&compare_with(&a, &old, raw));
+    assert!(!r.quiet);
+    let all = |f: &ResultFile| {
+        f.experiments
+            .iter()
+            .find(|e| e.id.to_string() == "entry.getpid")
+            .unwrap()
+            .summary
+            .median
+    };
+    assert_eq!((r.a_cycles, r.b_cycles), (all(&a), all(&old)));
+    assert!(r.a_cycles > r.b_cycles * 1.2, "{r:?}");
+}
