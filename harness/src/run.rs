@@ -93,6 +93,11 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
         if row.is_none() {
             line += "  (the file names no /proc/interrupts row: TLB assumed)\n";
         }
+        if let Some(n) = e.params.get("ipis_beyond_calls").and_then(|v| v.as_u64()) {
+            if n > 0 {
+                line += &format!("  {n} of them beyond the calls that can have sent one\n");
+            }
+        }
         if let Some(f) = ipi.false_match_rate {
             line += &if e.false_matches_traced() {
                 format!(

@@ -528,6 +528,7 @@ impl Experiment for IpiExperiment {
         } = ipi_blocks::run(ctx, self, icpu)?;
         let out = Outcome::of(ctx.timer.tsc_hz, row, &phase, check.as_ref().ok());
         let seen_ratio = out.seen_ratio();
+        let beyond = ipi_record::beyond_calls(row, out.long_calls, out.fire_ipis);
         if let Some(dir) = ctx.cfg.dump_ipi.as_deref() {
             let figures = ipi_dump::Figures::of(&out);
             ipi_dump::write_row(
@@ -550,6 +551,7 @@ impl Experiment for IpiExperiment {
             delta,
             fire_ipis: _,
             seen,
+            long_calls: _,
         } = out;
         let quiet_median = report::model::stats::median_sorted(&phase.quiet);
         let mut victim: Vec<i64> = m
@@ -618,7 +620,9 @@ impl Experiment for IpiExperiment {
             false_match_rate: Some(finite(false_rate)),
             burst: None,
         });
+        e.params.extend(beyond.params);
         e.notes = ipi_record::notes(ctx, row, delta, &phase, &m, control_rate);
+        e.notes.extend(beyond.note);
         e.notes.extend(ipi_check::notes(&check, m.noise.per_s));
         Ok(e)
     }

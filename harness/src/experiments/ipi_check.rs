@@ -80,6 +80,9 @@ pub(crate) struct Check {
     /// IPIs, and local runs (the sync-core calls of enabling the event
     /// among them).
     pub other: usize,
+    /// Events of the IPI's function in the blocks' spans that fell in no
+    /// call and no control window: IPIs this run did not send.
+    pub outside: usize,
     pub timing: ipi_label::TimingCheck,
     /// Of the held-out calls' picks over the preemption length in which
     /// the victim thread was switched out (preemptions, which the timing
@@ -150,16 +153,18 @@ pub(crate) fn judge(
 ) -> std::result::Result<Check, NoCheck> {
     // Per block: the merged span would also take in the events of the
     // trace's set-up and teardown between blocks.
-    let events = blocks
+    let (events, outside) = blocks
         .iter()
         .map(|b| {
             let times = labels(b).map_or(&[][..], |l| &l.times[..]);
-            span_events(&b.fired.windows, b.skew.allowance(), times)
+            span_events(b, times)
         })
-        .sum();
+        .fold((0, 0), |(e, o), (be, bo)| (e + be, o + bo));
     let p = ipi_blocks::merge(blocks);
     let l = labels(&p)?;
-    checked(hz, &p, l, row, events).map_err(NoCheck::Thin)
+    let mut c = checked(hz, &p, l, row, events).map_err(NoCheck::Thin)?;
+    c.outside = outside;
+    Ok(c)
 }
 
 /// Starts the trace of the IPI's function on the victim, or says why not.
@@ -243,6 +248,7 @@ fn checked(
         controls: p.fired.controls.len(),
         without_gap,
         other: l.other,
+        outside: 0,
         timing: ipi_label::check_timing(
             &by_timing.all(),
             &Seen::of(held_labels.claimed, long, &p.switched).all(),
@@ -277,13 +283,25 @@ fn labelled_of(picks: &[workloads::ipi::Gap], times: &[u64]) -> (usize, usize) {
     (picks.len(), held)
 }
 
-/// Event times from the first window's start to the last one's end
-/// (widened by the skew).
-fn span_events(windows: &[(u64, u64)], skew: u64, times: &[u64]) -> usize {
+/// A traced block's events from its first call's start to its last
+/// call's end (widened by the skew), and how many of them fell in none
+/// of its call or control windows.
+fn span_events(b: &Phase, times: &[u64]) -> (usize, usize) {
+    let (windows, skew) = (&b.fired.windows, b.skew.allowance());
     let (Some(&(lo, _)), Some(&(_, hi))) = (windows.first(), windows.last()) else {
-        return 0;
+        return (0, 0);
     };
-    ipi_label::in_window(times, (lo, hi), skew).len()
+    let span = ipi_label::in_window(times, (lo, hi), skew);
+    let inside = |list: &[(u64, u64)], t: u64| {
+        // Windows come in firing order: starts ascend, none overlap.
+        let i = list.partition_point(|&(s, _)| s.saturating_sub(skew) <= t);
+        i > 0 && t <= list[i - 1].1.saturating_add(skew)
+    };
+    let outside = span
+        .iter()
+        .filter(|&&t| !inside(windows, t) && !inside(&b.fired.controls, t))
+        .count();
+    (span.len(), outside)
 }
 
 /// The check's figures for the record.
@@ -318,6 +336,7 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
             "events_in_span": c.events,
             "calls_with_event_in_no_gap": c.without_gap,
             "other_function_events": c.other,
+            "events_outside_windows": c.outside,
             "timing_claimed": c.timing.claimed,
             "timing_claimed_without_event": c.timing.unlabelled,
             "timing_missed_labelled": c.timing.missed,
@@ -371,6 +390,12 @@ pub(crate) fn notes(
         c.control_labelled,
         c.controls
     )];
+    if c.outside > 0 {
+        notes.push(format!(
+            "{} events of {} on the victim in the check fell in no call and no control window: IPIs this run did not send, counted by the kernel all the same",
+            c.outside, c.func
+        ));
+    }
     for (side, v) in [("before", c.tolerance.0), ("after", c.tolerance.1)] {
         if v >= c.grid_hi {
             notes.push(format!(
@@ -388,4 +413,46 @@ pub(crate) fn notes(
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::ipi::{Counts, Fired};
+    use crate::timer::skew::Skew;
+    use workloads::ipi::SpinStats;
+
+    #[test]
+    fn events_in_no_window_are_the_ones_this_run_did_not_send() {
+        let b = Phase {
+            threshold: 500,
+            skew: Skew {
+                a_to_b: 2,
+                b_to_a: 1,
+            },
+            quiet: vec![1],
+            before: Counts::default(),
+            after: Counts::default(),
+            spin: SpinStats {
+                iterations: 1,
+                dropped: 0,
+            },
+            gaps: vec![],
+            switched: vec![],
+            fired: Fired {
+                windows: vec![(100, 200), (1000, 1100)],
+                controls: vec![(500, 600)],
+                skipped_controls: 0,
+                elapsed: Duration::from_millis(1),
+                reset_ipis: 0,
+            },
+            labels: None,
+        };
+        // Before the first call (out of the span), in a call, just past
+        // one within the skew, between windows, in the control, between
+        // again, in the last call, after it (out of the span).
+        let times = [50, 150, 201, 300, 550, 800, 1050, 1200];
+        assert_eq!(span_events(&b, &times), (6, 2));
+        assert_eq!(span_events(&b, &[]), (0, 0));
+    }
 }

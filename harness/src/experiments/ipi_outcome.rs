@@ -77,6 +77,10 @@ pub(crate) struct Outcome {
     /// The row delta less the pool resets' IPIs: what the fires sent.
     pub fire_ipis: u64,
     pub seen: u64,
+    /// Calls long enough to have waited for an acknowledgement
+    /// (`Tolerance::may_claim`): the most IPIs the calls can have sent
+    /// (`ipi_record::beyond_calls` words the rest).
+    pub long_calls: u64,
 }
 
 impl Outcome {
@@ -87,6 +91,12 @@ impl Outcome {
         let delta = row_delta(row, phase);
         let fire_ipis = fire_ipis(row, phase);
         let seen = m.seen.count() as u64;
+        let long_calls = phase
+            .fired
+            .windows
+            .iter()
+            .filter(|&&w| m.fit.tol.may_claim(w))
+            .count() as u64;
         Outcome {
             control_rate,
             control_calls,
@@ -96,6 +106,7 @@ impl Outcome {
             delta,
             fire_ipis,
             seen,
+            long_calls,
             m,
         }
     }

@@ -177,6 +177,43 @@ fn offset_quantiles(sorted: &[i64]) -> serde_json::Value {
     })
 }
 
+/// The IPIs the kernel counted beyond the calls that can have sent one
+/// (`Outcome::long_calls` against `fire_ipis`): their params, and a note when there are
+/// any.
+pub(crate) struct Beyond {
+    pub params: std::collections::BTreeMap<String, serde_json::Value>,
+    pub note: Option<String>,
+}
+
+/// `Beyond` for a phase whose fires sent `fire_ipis` of the row's IPIs
+/// (the delta less pool resets), of which `long_calls` calls were long
+/// enough to have sent one.
+pub(crate) fn beyond_calls(row: IrqRow, long_calls: u64, fire_ipis: u64) -> Beyond {
+    let beyond = fire_ipis.saturating_sub(long_calls);
+    let params = record::params([
+        ("calls_long_enough", long_calls.into()),
+        ("ipis_beyond_calls", beyond.into()),
+        (
+            "ipis_beyond_calls_rule",
+            "the row's IPIs on the victim (less pool resets) minus the calls long enough to \
+             have waited for an acknowledgement (match_min_call_cycles): IPIs this run did not \
+             send, counted by the kernel all the same; seen_ratio divides by them too"
+                .into(),
+        ),
+    ]);
+    let note = (beyond > 0).then(|| {
+        format!(
+            "the kernel counted {beyond} more {} IPIs on the victim than calls long enough to \
+             have sent one ({long_calls}): IPIs this run did not send (another process's or the \
+             kernel's own flushes); the seen ratio divides by them too, so it could reach at \
+             most {:.2}%",
+            row.name(),
+            ipi_match::share(long_calls as usize, fire_ipis as usize) * 100.0
+        )
+    });
+    Beyond { params, note }
+}
+
 /// What a reader must know about an ipi.* figure.
 pub(crate) fn notes(
     ctx: &Ctx,
@@ -249,4 +286,30 @@ pub(crate) fn notes(
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipis_beyond_the_calls_are_counted_and_bound_the_seen_ratio() {
+        // 920 TLB IPIs (less pool resets) against 889 calls long enough
+        // to have sent one: 31 this run did not send.
+        let b = beyond_calls(IrqRow::Tlb, 889, 920);
+        assert_eq!(b.params["calls_long_enough"], 889);
+        assert_eq!(b.params["ipis_beyond_calls"], 31);
+        let note = b.note.unwrap();
+        assert!(
+            note.contains("31 more TLB IPIs") && note.contains("at most 96.63%"),
+            "{note}"
+        );
+        // As many calls as IPIs, or more (a paravirt skip): nothing to say.
+        assert_eq!(beyond_calls(IrqRow::Tlb, 1003, 1003).note, None);
+        let b = beyond_calls(IrqRow::Cal, 1010, 1003);
+        assert_eq!(
+            (b.params["ipis_beyond_calls"].as_u64(), b.note),
+            (Some(0), None)
+        );
+    }
 }
