@@ -65,10 +65,17 @@ fn blocks_flag_real_shifts_not_drift_or_steps() {
 
 /// `with_blocks` interleaved with a drift reference at `level`.
 fn interleaved(f: &ResultFile, medians: Vec<f64>, level: f64) -> ResultFile {
+    with_reference(f, medians, vec![200.0 * level; 21])
+}
+
+/// entry.getpid's 20 blocks (`with_blocks`) beside a drift reference of
+/// 21 blocks (`reference` medians): reference block i at i s, the id's
+/// block j at j s, so each block reads the reference block taken with it.
+fn with_reference(f: &ResultFile, medians: Vec<f64>, reference: Vec<f64>) -> ResultFile {
     let mut f = with_blocks(f, "entry.getpid", medians);
     let r = crate::model::schema::DriftReference {
         operation: "glibc syscall(), getppid".into(),
-        medians: vec![200.0 * level; 21],
+        medians: reference,
         times_s: (0..21).map(f64::from).collect(),
         off_threshold: drift::OFF_THRESHOLD,
         ..Default::default()
@@ -148,24 +155,7 @@ fn phased(f: &ResultFile, slow_from: usize) -> ResultFile {
     let medians = (0..20)
         .map(|i| slow(i, 390.0 + (i % 5) as f64 * 0.5))
         .collect();
-    let mut f = with_blocks(f, "entry.getpid", medians);
-    // Reference block i at i s, experiment block j at j s: each block
-    // reads the reference block taken with it.
-    let r = crate::model::schema::DriftReference {
-        operation: "glibc syscall(), getppid".into(),
-        medians: (0..21).map(|i| slow(i, 200.0)).collect(),
-        times_s: (0..21).map(f64::from).collect(),
-        off_threshold: drift::OFF_THRESHOLD,
-        ..Default::default()
-    };
-    let e = f
-        .experiments
-        .iter_mut()
-        .find(|e| e.id.to_string() == "entry.getpid")
-        .unwrap();
-    e.blocks.as_mut().unwrap().drift =
-        Some(drift::block_drift(&r, (0..20).map(f64::from).collect()));
-    f.drift_reference = Some(r);
+    let mut f = with_reference(f, medians, (0..21).map(|i| slow(i, 200.0)).collect());
     crate::model::quiet::fill(&mut f);
     f
 }
