@@ -153,7 +153,7 @@ pub(crate) fn judge(
 ) -> std::result::Result<Check, NoCheck> {
     // Per block: the merged span would also take in the events of the
     // trace's set-up and teardown between blocks.
-    let (events, outside) = blocks
+    let span = blocks
         .iter()
         .map(|b| {
             let times = labels(b).map_or(&[][..], |l| &l.times[..]);
@@ -162,9 +162,7 @@ pub(crate) fn judge(
         .fold((0, 0), |(e, o), (be, bo)| (e + be, o + bo));
     let p = ipi_blocks::merge(blocks);
     let l = labels(&p)?;
-    let mut c = checked(hz, &p, l, row, events).map_err(NoCheck::Thin)?;
-    c.outside = outside;
-    Ok(c)
+    checked(hz, &p, l, row, span).map_err(NoCheck::Thin)
 }
 
 /// Starts the trace of the IPI's function on the victim, or says why not.
@@ -188,13 +186,15 @@ fn start_trace(
 }
 
 /// The check's figures from a traced phase, or why they are too thin to
-/// stand on (then the priced phase falls back to the control).
+/// stand on (then the priced phase falls back to the control). `events,
+/// outside`: its blocks' events in their spans, and of them the ones in
+/// no window (`span_events`).
 fn checked(
     hz: f64,
     p: &Phase,
     l: &Labels,
     row: IrqRow,
-    events: usize,
+    (events, outside): (usize, usize),
 ) -> std::result::Result<Check, String> {
     let long = ipi::preemption_cycles(hz);
     let skew = p.skew.allowance();
@@ -248,7 +248,7 @@ fn checked(
         controls: p.fired.controls.len(),
         without_gap,
         other: l.other,
-        outside: 0,
+        outside,
         timing: ipi_label::check_timing(
             &by_timing.all(),
             &Seen::of(held_labels.claimed, long, &p.switched).all(),

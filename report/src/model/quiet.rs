@@ -61,12 +61,7 @@ pub fn quiet(r: &DriftReference, d: &BlockDrift, medians: &[f64]) -> Option<Quie
             blocks[i] = true;
         }
     }
-    let chosen: Vec<f64> = medians
-        .iter()
-        .zip(&blocks)
-        .filter(|(m, &q)| q && m.is_finite())
-        .map(|(m, _)| *m)
-        .collect();
+    let chosen = kept(medians, &blocks);
     if chosen.is_empty() {
         return None;
     }
@@ -77,6 +72,17 @@ pub fn quiet(r: &DriftReference, d: &BlockDrift, medians: &[f64]) -> Option<Quie
         reference_low: low,
         tolerance: TOLERANCE,
     })
+}
+
+/// The finite block `medians` whose flag in `blocks` is set: the ones a
+/// quiet figure is the median of.
+pub fn kept(medians: &[f64], blocks: &[bool]) -> Vec<f64> {
+    medians
+        .iter()
+        .zip(blocks)
+        .filter(|(m, &q)| q && m.is_finite())
+        .map(|(m, _)| *m)
+        .collect()
 }
 
 /// The reference blocks taken while blocks at `times` were: all up to

@@ -276,13 +276,7 @@ fn figures(ea: &Experiment, eb: &Experiment) -> (f64, f64, bool) {
 fn tested_blocks(e: &Experiment, quiet: bool) -> Option<Vec<f64>> {
     let b = e.blocks.as_ref()?;
     Some(match e.quiet().filter(|_| quiet) {
-        Some(q) => b
-            .medians
-            .iter()
-            .zip(&q.blocks)
-            .filter(|(_, &k)| k)
-            .map(|(m, _)| *m)
-            .collect(),
+        Some(q) => crate::model::quiet::kept(&b.medians, &q.blocks),
         None => b.medians.clone(),
     })
 }
@@ -299,11 +293,15 @@ fn block_test(
     (ca, cb, quiet): (f64, f64, bool),
     net: Option<&drift::NetBlocks>,
 ) -> Option<Test> {
-    let (ma, mb, ca, cb) = match net {
-        Some(n) => (n.a.clone(), n.b.clone(), median_f64(&n.a), median_f64(&n.b)),
-        None => (tested_blocks(ea, quiet)?, tested_blocks(eb, quiet)?, ca, cb),
+    let raw;
+    let (ma, mb, ca, cb): (&[f64], &[f64], f64, f64) = match net {
+        Some(n) => (&n.a, &n.b, median_f64(&n.a), median_f64(&n.b)),
+        None => {
+            raw = (tested_blocks(ea, quiet)?, tested_blocks(eb, quiet)?);
+            (&raw.0, &raw.1, ca, cb)
+        }
     };
-    let r = mann_whitney_blocks(&ma, &mb)?;
+    let r = mann_whitney_blocks(ma, mb)?;
     let rel = if ca == 0.0 {
         f64::INFINITY
     } else {
