@@ -96,6 +96,16 @@ fn summary_line(e: &Experiment, ns: &dyn Fn(&Experiment, f64) -> f64) -> String 
         if let Some(n) = e.params.get("ipis_beyond_calls").and_then(|v| v.as_u64()) {
             if n > 0 {
                 line += &format!("  {n} of them beyond the calls that can have sent one\n");
+                if let Some(r) = e
+                    .params
+                    .get("seen_ratio_of_run_ipis")
+                    .and_then(|v| v.as_f64())
+                {
+                    line += &format!(
+                        "  seen {:.1}% of the IPIs the run can have sent\n",
+                        r * 100.0
+                    );
+                }
             }
         }
         if let Some(f) = ipi.false_match_rate {
@@ -216,6 +226,25 @@ mod tests {
         let l = summary_line(&cal, &ns);
         assert!(l.contains("99999999 CAL") && !l.contains("assumed"), "{l}");
         assert!(summary_line(&e, &ns).contains("false_match_rate 100.0% (no-IPI control"));
+        // IPIs the run did not send: counted, and the share of the rest.
+        let mut strangers = e.clone();
+        strangers
+            .params
+            .insert("ipis_beyond_calls".into(), 99_999_999.into());
+        strangers
+            .params
+            .insert("seen_ratio_of_run_ipis".into(), 0.98994.into());
+        let l = summary_line(&strangers, &ns);
+        assert!(
+            l.contains("99999999 of them beyond the calls")
+                && l.contains("seen 99.0% of the IPIs the run can have sent"),
+            "{l}"
+        );
+        assert!(l.lines().all(|x| x.len() <= 72), "{l}");
+        strangers
+            .params
+            .insert("ipis_beyond_calls".into(), 0.into());
+        assert!(!summary_line(&strangers, &ns).contains("beyond"));
         // Counted by a trace check, it says so, within the columns.
         let mut traced = e.clone();
         traced.params.insert(

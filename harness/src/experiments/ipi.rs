@@ -528,7 +528,7 @@ impl Experiment for IpiExperiment {
         } = ipi_blocks::run(ctx, self, icpu)?;
         let out = Outcome::of(ctx.timer.tsc_hz, row, &phase, check.as_ref().ok());
         let seen_ratio = out.seen_ratio();
-        let beyond = ipi_record::beyond_calls(row, out.long_calls, out.fire_ipis);
+        let beyond = ipi_record::beyond_calls(row, out.long_calls, out.fire_ipis, out.seen);
         if let Some(dir) = ctx.cfg.dump_ipi.as_deref() {
             let figures = ipi_dump::Figures::of(&out);
             ipi_dump::write_row(
