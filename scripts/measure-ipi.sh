@@ -50,6 +50,7 @@ jq -r --arg id "$id" '
 	| "\(.id): victim CPU \($pl.victim_cpu) (isolated: \($pl.victim_isolated)), initiator CPU \($pl.initiator_cpu)",
 	  "  calls \($p.calls) at \($p.achieved_rate_hz | floor) Hz for \($i.duration_s * 100 | floor / 100) s, threshold \($i.threshold_cycles) cycles",
 	  "  seen \($i.interruptions_seen) / \($row) delta \($delta) = \($i.seen_ratio * 1000 | floor / 10)% \(if $i.seen_ratio >= 0.99 then "(>= 99%)" else "(below 99%)" end)",
+	  (if ($p.ipis_beyond_calls // 0) > 0 then "  \($p.ipis_beyond_calls) of them beyond the \($p.calls_long_enough) calls long enough to have sent one: not the run'"'"'s\(if $p.seen_ratio_of_run_ipis then "; seen \($p.seen_ratio_of_run_ipis * 1000 | floor / 10)% of the rest" else "" end)" else empty end),
 	  "  false_match_rate \($i.false_match_rate // "not recorded") \(if ($i.false_match_rate // 1) <= 0.02 then "(<= 0.02)" else "(ABOVE 0.02)" end): \($p.false_match_rule // "the control'"'"'s share over \($p.control_calls // 0) windows"); pool-reset IPIs \($p.pool_reset_ipis // 0)",
 	  (if $p.trace_check.timing_claimed then
 	    ($p.trace_check) as $c

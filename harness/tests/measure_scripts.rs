@@ -134,3 +134,35 @@ fn measure_spread_exits_1_above_one_percent() {
     });
     fails("measure-spread.sh", &["--from", &a, &b], &b, "above 1%");
 }
+
+#[test]
+fn measure_ipi_names_the_ipis_beyond_the_calls() {
+    let d = tempfile::tempdir().unwrap();
+    let stdout = |file: &str| {
+        let out = assert_cmd::Command::new("bash")
+            .arg(root().join("scripts").join("measure-ipi.sh"))
+            .args(["--from", file])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let beyond = result(d.path(), "beyond.json", |v| {
+        let p = &mut experiment(v, "ipi.user.mprotect")["params"];
+        p["ipis_beyond_calls"] = 31.into();
+        p["calls_long_enough"] = 1006.into();
+        p["seen_ratio_of_run_ipis"] = 0.9985.into();
+    });
+    let text = stdout(&beyond);
+    assert!(
+        text.contains(
+            "31 of them beyond the 1006 calls long enough to have sent one: not the run's; \
+             seen 99.8% of the rest"
+        ),
+        "{text}"
+    );
+    // None beyond: no such line.
+    let none = result(d.path(), "none.json", |v| {
+        experiment(v, "ipi.user.mprotect")["params"]["ipis_beyond_calls"] = 0.into();
+    });
+    assert!(!stdout(&none).contains("beyond the"), "{}", stdout(&none));
+}
