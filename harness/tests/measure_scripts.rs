@@ -138,13 +138,20 @@ fn measure_spread_exits_1_above_one_percent() {
 #[test]
 fn measure_ipi_names_the_ipis_beyond_the_calls() {
     let d = tempfile::tempdir().unwrap();
+    // What the script prints of a file that meets the bars.
     let stdout = |file: &str| {
         let out = assert_cmd::Command::new("bash")
             .arg(root().join("scripts").join("measure-ipi.sh"))
             .args(["--from", file])
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains("  seen ") && text.contains(" delta "),
+            "{text}"
+        );
+        text
     };
     let beyond = result(d.path(), "beyond.json", |v| {
         let p = &mut experiment(v, "ipi.user.mprotect")["params"];
@@ -160,9 +167,19 @@ fn measure_ipi_names_the_ipis_beyond_the_calls() {
         ),
         "{text}"
     );
-    // None beyond: no such line.
+    // None beyond, or a file from before the count: no such line.
     let none = result(d.path(), "none.json", |v| {
         experiment(v, "ipi.user.mprotect")["params"]["ipis_beyond_calls"] = 0.into();
     });
-    assert!(!stdout(&none).contains("beyond the"), "{}", stdout(&none));
+    let old = result(d.path(), "old.json", |v| {
+        let p = experiment(v, "ipi.user.mprotect")["params"]
+            .as_object_mut()
+            .unwrap();
+        p.remove("ipis_beyond_calls");
+        p.remove("seen_ratio_of_run_ipis");
+    });
+    for f in [none, old] {
+        let text = stdout(&f);
+        assert!(!text.contains("beyond the"), "{text}");
+    }
 }

@@ -58,7 +58,7 @@ pub(crate) struct Check {
     pub tolerance: (u64, u64),
     /// The core band (`ipi_match::Tolerance::core`) drawn from the same
     /// half's labels: the priced phase uses it too.
-    pub core: Option<(u64, u64)>,
+    pub core: Option<ipi_match::Core>,
     /// The fit grid's upper end, cycles: a side there was not bounded by
     /// the labels.
     pub grid_hi: u64,
@@ -324,8 +324,9 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
             "held_out_calls": c.held_out,
             "tolerance_before_cycles": c.tolerance.0,
             "tolerance_after_cycles": c.tolerance.1,
-            "core_before_cycles": c.core.map(|b| b.0),
-            "core_after_cycles": c.core.map(|b| b.1),
+            "core_before_cycles": c.core.map(|c| c.band.0),
+            "core_after_cycles": c.core.map(|c| c.band.1),
+            "core_min_gap_cycles": c.core.map(|c| c.min_gap),
             "core_rule": ipi_fit::core_rule(),
             "fit_wrong_share_max": ipi_fit::FIT_WRONG_SHARE,
             "ipis": c.ipis,

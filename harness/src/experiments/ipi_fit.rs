@@ -4,7 +4,7 @@
 
 use super::ipi::Seen;
 use super::ipi_label::{holding, holds, in_window};
-use super::ipi_match::{self, Tolerance};
+use super::ipi_match::{self, Core, Tolerance};
 use workloads::ipi::Gap;
 
 /// The label fit's grid top, each side. Above the timing-only fit's
@@ -77,7 +77,7 @@ pub fn fit_tolerance(
     (lo, hi): (u64, u64),
     times: &[u64],
     (long, switched): (u64, &[u64]),
-    core: Option<(u64, u64)>,
+    core: Option<Core>,
 ) -> Tolerance {
     let usual_call = ipi_match::usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
     let steps = ipi_match::grid(lo, hi, ipi_match::GRID_STEPS);
@@ -123,7 +123,8 @@ pub const CORE_MIN: usize = 20;
 pub fn core_rule() -> String {
     format!(
         "the central {:.0}% of the fitting calls' labelled gap ends (return minus gap end, no \
-         delay taken off), widened to take in the return itself; a gap ending in it is picked \
+         delay taken off), widened to take in the return itself; a gap ending in it, and at \
+         least half as long as the shortest labelled gap (core_min_gap_cycles), is picked \
          before a longer one ending elsewhere in the tolerance (none from under {} labelled \
          gaps)",
         CORE_SHARE * 100.0,
@@ -135,8 +136,9 @@ pub fn core_rule() -> String {
 /// `windows` end, as return minus gap end (raw, cycles), from the
 /// `CORE_SHARE` central share of them, widened to take in the return
 /// itself: (its upper end, as a distance before the return; its lower
-/// end, as one after; each at least 0). None with fewer than `CORE_MIN`
-/// labelled gaps.
+/// end, as one after; each at least 0); and half the shortest of those
+/// gaps, the least a gap must last for the band to prefer it. None with
+/// fewer than `CORE_MIN` labelled gaps.
 ///
 /// Offline, on the check blocks of 52 quick runs of ipi.user.mprotect on
 /// the noisy Emerald Rapids guest, fitting on odd calls and counting on
@@ -146,20 +148,15 @@ pub fn core_rule() -> String {
 /// and the 50 us label grid, 99.4 to 100% with 0 to 0.81%; the central
 /// 80% and 60% did worse at their worst run (99.2% with 1.01%, 99.0%
 /// with 1.22%).
-pub fn core_band(
-    gaps: &[Gap],
-    windows: &[(u64, u64)],
-    skew: u64,
-    times: &[u64],
-) -> Option<(u64, u64)> {
-    let mut ends: Vec<i64> = windows
+pub fn core_band(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, times: &[u64]) -> Option<Core> {
+    let (mut ends, lengths): (Vec<i64>, Vec<u64>) = windows
         .iter()
         .filter_map(|&(ws, we)| {
             let t = *in_window(times, (ws, we), skew).first()?;
             let g = gaps[holding(gaps, t)?];
-            Some(ipi_match::raw_offset((ws, we), g))
+            Some((ipi_match::raw_offset((ws, we), g), g.cycles))
         })
-        .collect();
+        .unzip();
     if ends.len() < CORE_MIN {
         return None;
     }
@@ -167,7 +164,10 @@ pub fn core_band(
     let tail = (1.0 - CORE_SHARE) / 2.0 * 100.0;
     let q = |p: f64| report::model::stats::percentile_sorted(&ends, p);
     let (lo, hi) = (q(tail), q(100.0 - tail));
-    Some((hi.max(0.0) as u64, (-lo).max(0.0) as u64))
+    Some(Core {
+        band: (hi.max(0.0) as u64, (-lo).max(0.0) as u64),
+        min_gap: lengths.iter().min().copied().unwrap_or(0) / 2,
+    })
 }
 
 #[cfg(test)]
@@ -224,11 +224,17 @@ mod tests {
         };
         // -20 .. 19: the central 90% (nearest ranks) runs from 19 after
         // the return to 17 before it.
+        // The gaps last 500 - at(i) cycles: 481 at the shortest, so
+        // those under 240 get no preference.
         let (gaps, times, windows) = labelled(&|i| i - 20);
-        assert_eq!(core_band(&gaps, &windows, 0, &times), Some((17, 19)));
+        let core = |band, min_gap| Some(Core { band, min_gap });
+        assert_eq!(core_band(&gaps, &windows, 0, &times), core((17, 19), 240));
         // All after the return, 100 .. 139: the band reaches back to it.
         let (late, late_times, _) = labelled(&|i| -(i + 100));
-        assert_eq!(core_band(&late, &windows, 0, &late_times), Some((0, 138)));
+        assert_eq!(
+            core_band(&late, &windows, 0, &late_times),
+            core((0, 138), 300)
+        );
         // Too few labelled gaps: no band.
         let few = CORE_MIN - 1;
         assert_eq!(
@@ -295,7 +301,10 @@ mod tests {
         // prompt ones and most late ones: the IPIs of calls 0-9 end in it
         // and the chance gaps (5000 after) do not, so all 100 are right
         // from after >= 2900 to the grid's end; of those ties, the widest.
-        let (core_before, core_after) = tol.core.unwrap();
+        let Core {
+            band: (core_before, core_after),
+            ..
+        } = tol.core.unwrap();
         assert!(
             core_before >= 50 && (2000..5000).contains(&core_after),
             "{tol:?}"

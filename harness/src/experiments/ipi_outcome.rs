@@ -115,3 +115,16 @@ impl Outcome {
         share(self.seen as usize, self.fire_ipis as usize)
     }
 }
+
+/// `seen_ratio_of_run_ipis` in words, for the result file.
+pub(crate) const OF_RUN_RULE: &str = "IPIs seen over the smaller of the row's IPIs on the victim \
+    (less pool resets) and the calls long enough to have sent one: over the most IPIs the run \
+    can have sent (each such call sends at most one), so false picks can take it over 1; null \
+    when that is 0. Beside seen_ratio, which divides by the kernel's whole count";
+
+/// The share of the IPIs the run can have sent that were seen
+/// (`OF_RUN_RULE`); None when it can have sent none.
+pub(crate) fn seen_ratio_of_run_ipis(seen: u64, long_calls: u64, fire_ipis: u64) -> Option<f64> {
+    let most = fire_ipis.min(long_calls);
+    (most > 0).then(|| share(seen as usize, most as usize))
+}
