@@ -30,6 +30,7 @@
 
 use super::ipi_blocks;
 use super::ipi_check;
+use super::ipi_control_fit;
 use super::ipi_dump;
 use super::ipi_label;
 use super::ipi_match;
@@ -387,7 +388,7 @@ pub(crate) struct Matched {
     /// The fit the tolerance (`fit.tol`) came from, with the calls'
     /// offsets (return minus the end of the gap ending closest to it,
     /// less the delays).
-    pub fit: ipi_match::Fit,
+    pub fit: ipi_control_fit::Fit,
     /// Whether the tolerance came from the trace check's labels.
     pub fit_to_trace: bool,
     pub noise: Noise,

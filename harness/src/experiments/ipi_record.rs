@@ -3,6 +3,7 @@
 //! measuring and matching stay in `ipi`; this only words them.
 
 use super::ipi::{IrqRow, Matched, Phase, JITTER, PREEMPTION_S, THRESHOLD_FACTOR, THRESHOLD_FLOOR};
+use super::ipi_control_fit;
 use super::ipi_fit;
 use super::ipi_match;
 use super::ipi_outcome;
@@ -143,7 +144,7 @@ fn match_params(
             if m.fit_to_trace {
                 ipi_fit::fit_rule()
             } else {
-                ipi_match::control_fit_rule()
+                ipi_control_fit::control_fit_rule()
             }
             .into(),
         ),

@@ -41,6 +41,7 @@ pub mod entry;
 pub mod ipi;
 pub mod ipi_blocks;
 pub mod ipi_check;
+pub mod ipi_control_fit;
 pub mod ipi_dump;
 pub mod ipi_fit;
 pub mod ipi_label;
