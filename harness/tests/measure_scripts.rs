@@ -53,7 +53,8 @@ fn experiment<'a>(v: &'a mut Value, id: &str) -> &'a mut Value {
 }
 
 /// Runs `scripts/SCRIPT ARGS`; returns (exit code, stderr).
-fn script(name: &str, args: &[&str]) -> (Option<i32>, String) {
+/// Runs a script: its exit code, stdout and stderr.
+fn run(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let out = assert_cmd::Command::new("bash")
         .arg(root().join("scripts").join(name))
         .args(args)
@@ -61,8 +62,14 @@ fn script(name: &str, args: &[&str]) -> (Option<i32>, String) {
         .unwrap();
     (
         out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
     )
+}
+
+fn script(name: &str, args: &[&str]) -> (Option<i32>, String) {
+    let (code, _, err) = run(name, args);
+    (code, err)
 }
 
 fn fails(name: &str, args: &[&str], file: &str, why: &str) {
@@ -140,13 +147,8 @@ fn measure_ipi_names_the_ipis_beyond_the_calls() {
     let d = tempfile::tempdir().unwrap();
     // What the script prints of a file that meets the bars.
     let stdout = |file: &str| {
-        let out = assert_cmd::Command::new("bash")
-            .arg(root().join("scripts").join("measure-ipi.sh"))
-            .args(["--from", file])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(out.status.code(), Some(0), "{text}");
+        let (code, text, err) = run("measure-ipi.sh", &["--from", file]);
+        assert_eq!(code, Some(0), "{text}{err}");
         assert!(
             text.contains("  seen ") && text.contains(" delta "),
             "{text}"
