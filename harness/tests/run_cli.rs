@@ -271,16 +271,18 @@ fn interrupted_run_leaves_a_valid_partial_file() {
 fn interrupted_rotation_keeps_the_blocks_taken() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("partial.json");
-    // 64 blocks of 62,500 regions of 16 calls, about 0.1 s each in a
-    // release build and 0.3 s in a debug one: the signal lands inside the
-    // rotation after a few rounds either way.
+    // MAX_BLOCKS (256) blocks of 8,000 regions of 16 calls per id, about
+    // 15 ms each in a release build and 45 ms in a debug one: the signal
+    // lands inside the rotation after a few rounds either way.
+    let blocks = harness::experiments::entry::MAX_BLOCKS;
+    let samples = (blocks * 8_000).to_string();
     let mut child = spawn(
         &[
             "run",
             "--only",
             "entry.null,entry.getpid",
             "--samples",
-            "2000000",
+            samples.as_str(),
             "--out",
         ],
         &out,
@@ -296,10 +298,10 @@ fn interrupted_rotation_keeps_the_blocks_taken() {
     assert_eq!(file.experiments.len(), 2, "stderr: {stderr}");
     for e in &file.experiments {
         let n = e.blocks.as_ref().unwrap().medians.len();
-        assert!((2..32).contains(&n), "{}: {n} blocks", e.id);
-        let note = format!("interrupted: {n} of 32 blocks taken");
+        assert!((2..blocks).contains(&n), "{}: {n} blocks", e.id);
+        let note = format!("interrupted: {n} of {blocks} blocks taken");
         assert!(e.notes.iter().any(|s| s.contains(&note)), "{:?}", e.notes);
-        assert_eq!(e.summary.n, n as u64 * 62_500);
+        assert_eq!(e.summary.n, n as u64 * 8_000);
     }
 }
 

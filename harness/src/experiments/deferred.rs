@@ -26,8 +26,6 @@ use workloads::deferred::{self, StateWord};
 const BATCH: usize = 16;
 /// Samples per chunk between cancel checks.
 const CHUNK: usize = 20_000;
-/// Blocks per id (see `stats::MIN_BLOCKS`), as entry.*.
-const BLOCKS: usize = super::entry::BLOCKS;
 
 pub struct DeferredCheck {
     contended: bool,
@@ -52,6 +50,9 @@ pub fn all() -> Vec<DeferredCheck> {
 /// contended id the marker thread.
 struct Prepared {
     shared: Arc<Shared>,
+    /// Blocks of this run (`entry::blocks_for`); block `i` fills
+    /// `stats::block_bounds(samples.len(), blocks, i)`.
+    blocks: usize,
     samples: Vec<i64>,
     /// Core cycles of the same regions, block after block (rdpmc only).
     core: Option<Vec<i64>>,
@@ -169,23 +170,26 @@ impl Blocked for DeferredCheck {
         } else {
             None
         };
-        let mut samples = vec![0i64; ctx.cfg.entry_samples.max(BLOCKS)];
+        // Blocks as entry.* has them for the same sample count.
+        let blocks = super::entry::blocks_for(ctx.cfg.entry_samples);
+        let mut samples = vec![0i64; ctx.cfg.entry_samples.max(blocks)];
         crate::placement::prefault(&mut samples);
         self.state = Some(Prepared {
             shared,
+            blocks,
             samples,
             core: None,
             seen: 0,
             done: 0,
             marker,
         });
-        Ok(BLOCKS)
+        Ok(blocks)
     }
 
     fn run_block(&mut self, ctx: &mut Ctx) -> Result<()> {
-        let warmup = ctx.cfg.entry_warmup / BLOCKS;
         let s = self.state.as_mut().context("block before prepare")?;
-        let r = stats::block_bounds(s.samples.len(), BLOCKS, s.done);
+        let warmup = ctx.cfg.entry_warmup / s.blocks;
+        let r = stats::block_bounds(s.samples.len(), s.blocks, s.done);
         if let Some(m) = &s.marker {
             m.resume(ctx)?;
         }
@@ -218,7 +222,7 @@ impl Blocked for DeferredCheck {
         if s.done == 0 {
             return Err(Stop::Cancelled.into());
         }
-        let end = stats::block_bounds(s.samples.len(), BLOCKS, s.done - 1).end;
+        let end = stats::block_bounds(s.samples.len(), s.blocks, s.done - 1).end;
         let mut samples = s.samples[..end].to_vec();
         drop(s.samples);
         ctx.timer.subtract_overhead(&mut samples);

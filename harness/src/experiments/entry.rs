@@ -26,10 +26,25 @@ use workloads::sys::NoArgCall;
 
 /// Timed regions per chunk between cancel checks.
 const CHUNK: usize = 20_000;
-/// Blocks per experiment (see `stats::MIN_BLOCKS`).
-pub const BLOCKS: usize = 32;
+/// Most blocks per experiment. Short blocks, so the quiet choice
+/// (`report::model::quiet`) can find the host's fast phases: on the Zen 3
+/// KVM guest of 2026-12-01 they lasted about 5 ms on average, and a
+/// default run's 32 blocks of about 60 ms each mixed both phases, so the
+/// blocks the reference called quiet read slow in 2 of 10 rounds (up to
+/// 30% above the rest); with 256 blocks of about 8 ms the rounds'
+/// headlines spread 2.6-4.9% (results/checks/short-blocks-20261201T0120.txt).
+pub const MAX_BLOCKS: usize = 256;
+/// Fewest blocks per experiment (more than `stats::MIN_BLOCKS`).
+pub const MIN_BLOCKS: usize = 32;
 /// Timed regions per block at least, whatever the sample count.
 const MIN_REGIONS_PER_BLOCK: usize = 100;
+
+/// Blocks for `samples` requested: as many as give each
+/// `MIN_REGIONS_PER_BLOCK`, from `MIN_BLOCKS` to `MAX_BLOCKS` (a run asked
+/// for few samples gets what it asked for, in fewer blocks).
+pub fn blocks_for(samples: usize) -> usize {
+    (samples / MIN_REGIONS_PER_BLOCK).clamp(MIN_BLOCKS, MAX_BLOCKS)
+}
 /// The timer step may be at most this fraction of a timed region.
 pub const MAX_STEP_FRACTION: f64 = 0.02;
 /// Fewest operations per region by default: calls run back to back as a
@@ -70,8 +85,10 @@ struct Prepared {
     op: EntryOp,
     batch: usize,
     rule: &'static str,
+    /// Blocks of this run (`blocks_for`).
+    blocks: usize,
     /// Raw region cycles, overhead removed; block `i` fills
-    /// `stats::block_bounds(len, BLOCKS, i)`.
+    /// `stats::block_bounds(len, blocks, i)`.
     regions: Vec<i64>,
     /// entry.return_after_sysret: the inline getppid regions (same
     /// bounds) and each block's difference of the two medians.
@@ -200,16 +217,16 @@ pub(crate) fn pilot_batch(ctx: &Ctx, op: EntryOp) -> Result<usize> {
     Ok(auto_batch(ctx.timer.resolution_cycles, m))
 }
 
-/// Untimed operations before each block: the run's warm-up spread over
-/// the blocks, since the block before may have been another id's.
-fn block_warmup(ctx: &Ctx) -> usize {
-    ctx.cfg.entry_warmup / BLOCKS
+/// Untimed operations before each of `blocks` blocks: the run's warm-up
+/// spread over them, since the block before may have been another id's.
+fn block_warmup(ctx: &Ctx, blocks: usize) -> usize {
+    ctx.cfg.entry_warmup / blocks
 }
 
 /// Timed regions for `samples` requested: at least enough for every block
 /// to have `MIN_REGIONS_PER_BLOCK`.
 fn regions_for(samples: usize) -> usize {
-    samples.max(BLOCKS * MIN_REGIONS_PER_BLOCK)
+    samples.max(MIN_BLOCKS * MIN_REGIONS_PER_BLOCK)
 }
 
 /// Appends one block's core cycles (rdpmc) to the id's.
@@ -238,6 +255,7 @@ impl Blocked for EntryExperiment {
         let op = op(self.spec, ctx.cfg.syscall);
         let (batch, rule) = choose_batch(ctx, op)?;
         let n = regions_for(ctx.cfg.entry_samples);
+        let blocks = blocks_for(n);
         let mut regions = vec![0i64; n];
         crate::placement::prefault(&mut regions);
         let mut inline = Vec::new();
@@ -247,22 +265,23 @@ impl Blocked for EntryExperiment {
         }
         self.state = Some(Prepared {
             op,
+            blocks,
             batch,
             rule,
             regions,
             inline,
-            diffs: Vec::with_capacity(BLOCKS),
+            diffs: Vec::with_capacity(blocks),
             core: None,
             core_inline: None,
             done: 0,
         });
-        Ok(BLOCKS)
+        Ok(blocks)
     }
 
     fn run_block(&mut self, ctx: &mut Ctx) -> Result<()> {
-        let warmup = block_warmup(ctx);
         let s = self.state.as_mut().context("block before prepare")?;
-        let r = stats::block_bounds(s.regions.len(), BLOCKS, s.done);
+        let warmup = block_warmup(ctx, s.blocks);
+        let r = stats::block_bounds(s.regions.len(), s.blocks, s.done);
         let core = time_regions(ctx, s.op, s.batch, warmup, &mut s.regions[r.clone()])?;
         extend_core(&mut s.core, core);
         if self.spec == Spec::ReturnAfterSysret {
@@ -283,13 +302,13 @@ impl Blocked for EntryExperiment {
             return self.finish_return(ctx, s);
         }
         // Only the blocks taken (all, unless the run was interrupted).
-        let end = stats::block_bounds(s.regions.len(), BLOCKS, s.done - 1).end;
+        let end = stats::block_bounds(s.regions.len(), s.blocks, s.done - 1).end;
         // Blocks of the same per-operation samples the summary is made of,
         // so the headline median and its block CI agree.
         let mut samples = per_op(&s.regions[..end], s.batch);
         drop(s.regions);
         let (size, medians) = stats::block_medians(&samples, s.done, 1.0);
-        let mut p = common_params(ctx, s.op, s.batch, s.rule, samples.len());
+        let mut p = common_params(ctx, s.op, s.batch, s.rule, s.blocks, samples.len());
         p.insert("measures".into(), self.id.describe().into());
         if s.op == EntryOp::VdsoClockGettime {
             p.insert("clocksource".into(), clocksource().into());
@@ -309,11 +328,11 @@ impl EntryExperiment {
     /// block by block (both in each block, so drift hits both alike).
     fn finish_return(&self, ctx: &Ctx, s: Prepared) -> Result<schema::Experiment> {
         let inline = EntryOp::Syscall(NoArgCall::Getppid, CallPath::Inline);
-        let per_block = stats::block_bounds(s.regions.len(), BLOCKS, 0).len();
-        let end = stats::block_bounds(s.regions.len(), BLOCKS, s.done - 1).end;
+        let per_block = stats::block_bounds(s.regions.len(), s.blocks, 0).len();
+        let end = stats::block_bounds(s.regions.len(), s.blocks, s.done - 1).end;
         let mut all_a = per_op(&s.regions[..end], s.batch);
         let mut all_b = per_op(&s.inline[..end], s.batch);
-        let mut p = common_params(ctx, s.op, s.batch, s.rule, all_a.len());
+        let mut p = common_params(ctx, s.op, s.batch, s.rule, s.blocks, all_a.len());
         p.insert("baseline_operation".into(), inline.describe().into());
         p.insert(
             "mitigations".into(),
@@ -339,12 +358,13 @@ fn common_params(
     op: EntryOp,
     batch: usize,
     rule: &str,
+    blocks: usize,
     n: usize,
 ) -> std::collections::BTreeMap<String, Value> {
     let t = ctx.timer;
     params([
         ("samples", n.into()),
-        ("warmup_per_block", block_warmup(ctx).into()),
+        ("warmup_per_block", block_warmup(ctx, blocks).into()),
         ("ops_per_sample", batch.into()),
         ("batch_rule", rule.into()),
         ("operation", op.describe().into()),
@@ -453,7 +473,17 @@ mod tests {
     #[test]
     fn regions_give_every_block_enough() {
         assert_eq!(regions_for(200_000), 200_000);
-        assert_eq!(regions_for(100), BLOCKS * MIN_REGIONS_PER_BLOCK);
+        assert_eq!(regions_for(100), MIN_BLOCKS * MIN_REGIONS_PER_BLOCK);
+        // Short blocks where the samples allow, never fewer than
+        // MIN_REGIONS_PER_BLOCK regions each, nor fewer blocks than
+        // MIN_BLOCKS.
+        assert_eq!(blocks_for(500_000), MAX_BLOCKS);
+        assert_eq!(blocks_for(20_000), 200);
+        assert_eq!(blocks_for(regions_for(100)), MIN_BLOCKS);
+        for n in [3_200, 20_000, 25_600, 500_000] {
+            let b = blocks_for(n);
+            assert!(stats::block_bounds(n, b, b - 1).len() >= MIN_REGIONS_PER_BLOCK);
+        }
         assert_eq!(per_op(&[1600, 1608, 1591], 16), vec![100, 101, 99]);
     }
 

@@ -1,8 +1,20 @@
-//! The run's drift reference: short blocks of one fixed loop, glibc
-//! `syscall(SYS_getppid)` (as `perf bench syscall basic` and
-//! scripts/c/syscall-loop.c call it), timed between the experiments'
-//! blocks all through the run. Its block medians, with when each was
-//! taken, become `schema::DriftReference`; `report::model::drift` reads them.
+//! The run's drift reference: short blocks of one fixed loop, the
+//! getppid system call with the `syscall` instruction inline, timed
+//! between the experiments' blocks all through the run. Its block
+//! medians, with when each was taken, become `schema::DriftReference`;
+//! `report::model::drift` reads them.
+//!
+//! Why inline and not glibc `syscall(SYS_getppid)`, the loop `perf bench
+//! syscall basic` and scripts/c/syscall-loop.c run (and the reference of
+//! files written before 2026-12-01): the reference must move with the
+//! host and with nothing else. On the Zen 3 guest (SRSO "Safe RET"), the
+//! glibc loop's 0.2 ms blocks are bimodal on a quiet host: 25-50% of them
+//! read 7% below the rest (420-431 cycles against 453-462), while the
+//! same call inline, glibc getpid and glibc ENOSYS were not (their 1st
+//! and 50th percentiles within 3%); that low mode set the reference's
+//! low, and the quiet choice then kept only the blocks beside it: the
+//! headline of entry.getppid read 173 ns in 4 of 10 rounds and 186 ns in
+//! the others (results/checks/reference-mode-20261201T0140.txt).
 
 use super::entry::{per_op, pilot_batch, time_regions};
 use super::Ctx;
@@ -13,10 +25,13 @@ use std::time::Instant;
 use workloads::entry::{CallPath, EntryOp};
 use workloads::sys::NoArgCall;
 
-/// Timed regions per reference block: a median of 256 batches moves by
-/// well under 1% between quiet blocks, and at ~100 ns a call the block
-/// takes under half a millisecond, a few percent of an experiment block.
-pub const REGIONS: usize = 256;
+/// Timed regions per reference block: short, since there is one
+/// between every two experiment blocks (up to `entry::MAX_BLOCKS` of each id). On
+/// the Zen 3 guest, the medians of 64 batches taken in the fast phase
+/// read 456 cycles at the median and 458 at the 95th percentile, as
+/// tight as blocks of 256 did (results/checks/short-blocks-*.txt), and a
+/// block takes about 0.2 ms.
+pub const REGIONS: usize = 64;
 /// Untimed calls before each reference block (the block before was
 /// another loop).
 const WARMUP: usize = 256;
@@ -36,7 +51,7 @@ impl Reference {
     /// `--batch` says: the reference is the same loop in every run) and
     /// starts the run's clock: times are seconds since now.
     pub fn new(ctx: &Ctx) -> Result<Reference> {
-        let op = EntryOp::Syscall(NoArgCall::Getppid, CallPath::Libc);
+        let op = EntryOp::Syscall(NoArgCall::Getppid, CallPath::Inline);
         let batch = pilot_batch(ctx, op)?;
         let mut regions = vec![0i64; REGIONS];
         crate::placement::prefault(&mut regions);

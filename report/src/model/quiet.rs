@@ -185,6 +185,25 @@ mod tests {
         assert_eq!(q.median, 200.5);
     }
 
+    /// scripts/c/syscall-loop.c, the C loop compare-perf-bench.sh checks
+    /// the headline against, applies this rule to its own blocks: its
+    /// constants must be these.
+    #[test]
+    fn the_c_loop_follows_this_rule() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/c/syscall-loop.c");
+        let c = std::fs::read_to_string(path).unwrap();
+        let define = |name: &str| -> f64 {
+            let line = c
+                .lines()
+                .find(|l| l.starts_with(&format!("#define {name} ")))
+                .unwrap_or_else(|| panic!("no #define {name} in {path}"));
+            line.split_whitespace().nth(2).unwrap().parse().unwrap()
+        };
+        assert_eq!(define("LOW_QUANTILE"), LOW_QUANTILE);
+        assert_eq!(define("TOLERANCE"), TOLERANCE);
+        assert_eq!(define("MIN_BLOCKS"), MIN_BLOCKS as f64);
+    }
+
     #[test]
     fn a_run_slow_throughout_stays_slow() {
         let r = test_reference(&[125.0; 4], &[0.0, 1.0, 2.0, 3.0]);

@@ -63,7 +63,8 @@ pub struct ResultFile {
 /// it when both runs carry one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DriftReference {
-    /// What a reference block times ("glibc syscall(), getppid").
+    /// What a reference block times ("syscall instruction inline, getppid";
+    /// "glibc syscall(), getppid" in files written before 2026-12-01).
     pub operation: String,
     /// Calls per timed region, and timed regions per block.
     pub ops_per_sample: u64,

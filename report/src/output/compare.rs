@@ -626,7 +626,7 @@ fn sensitivities(c: &Comparison) -> String {
 fn reference_note(c: &Comparison) -> Option<String> {
     let moved = |a: f64, b: f64| {
         format!(
-            "Drift reference (a glibc getppid loop timed between the blocks of each run): {} -> {} cycles per call ({})",
+            "Drift reference (a getppid loop timed between the blocks of each run): {} -> {} cycles per call ({})",
             num(a),
             num(b),
             signed_pct((b - a) / a * 100.0)

@@ -33,7 +33,7 @@ pub fn moved_text(d: &BlockDrift) -> String {
     let marked = d.off.iter().filter(|&&o| o).count();
     match max_over_min(&d.reference) {
         Some(r) => format!(
-            "; while they were taken the drift reference (glibc getppid) moved {:.1}% \
+            "; while they were taken the drift reference (a getppid loop) moved {:.1}% \
              (max/min {r:.3}), and {marked} of {} were taken while it was more than {:.0}% off",
             (r - 1.0) * 100.0,
             d.off.len(),
