@@ -14,7 +14,7 @@
 //! and 50th percentiles within 3%); that low mode set the reference's
 //! low, and the quiet choice then kept only the blocks beside it: the
 //! headline of entry.getppid read 173 ns in 4 of 10 rounds and 186 ns in
-//! the others (results/checks/reference-mode-20261201T0140.txt).
+//! the others (results/checks/reference-mode-20261201T0126.txt).
 
 use super::entry::{per_op, pilot_batch, time_regions};
 use super::Ctx;
@@ -25,12 +25,12 @@ use std::time::Instant;
 use workloads::entry::{CallPath, EntryOp};
 use workloads::sys::NoArgCall;
 
-/// Timed regions per reference block: short, since there is one
-/// between every two experiment blocks (up to `entry::MAX_BLOCKS` of each id). On
-/// the Zen 3 guest, the medians of 64 batches taken in the fast phase
-/// read 456 cycles at the median and 458 at the 95th percentile, as
-/// tight as blocks of 256 did (results/checks/short-blocks-*.txt), and a
-/// block takes about 0.2 ms.
+/// Timed regions per reference block: short, since one is taken between
+/// every two experiment blocks (up to `entry::MAX_BLOCKS` of each id), and
+/// enough: on the Zen 3 guest the inline loop's blocks of 64 read 317
+/// cycles at the least, 319 / 322 / 323 at the 5th / 50th / 95th
+/// percentile of the fast phase (results/checks/
+/// reference-mode-20261201T0126.txt); a block takes about 0.1 ms.
 pub const REGIONS: usize = 64;
 /// Untimed calls before each reference block (the block before was
 /// another loop).
