@@ -337,10 +337,25 @@ impl Drop for Instance {
 }
 
 /// The tracefs mount point from /proc/self/mountinfo (a tracefs mounted
-/// at its root), if any.
+/// at its root), if any, other than a run's private mount.
 fn mounted() -> Option<PathBuf> {
     let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines().find_map(parse_mountinfo_line)
+    shared_mount(&info, &std::env::temp_dir())
+}
+
+/// The first whole tracefs mount in `info` that is not a private mount
+/// of an entrybench run (`Tracefs::open`, under `tmp`). Such a mount is
+/// its run's to unmount at any moment: on a machine without tracefs
+/// mounted, a run that used another's saw it go mid-run ("tracefs has no
+/// instances directory"; two tests at once in scripts/test.sh).
+fn shared_mount(info: &str, tmp: &Path) -> Option<PathBuf> {
+    info.lines().filter_map(parse_mountinfo_line).find(|dir| {
+        let private = dir.parent() == Some(tmp)
+            && dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(MOUNT_PREFIX));
+        !private
+    })
 }
 
 /// The mount point of a mountinfo line if it is a whole tracefs.
@@ -392,6 +407,25 @@ mod tests {
         let esc = "36 25 0:12 / /tmp/a\\040b rw - tracefs tracefs rw";
         assert_eq!(parse_mountinfo_line(esc), Some("/tmp/a b".into()));
         assert_eq!(unescape("a\\134b\\0"), "a\\b\\0");
+    }
+
+    #[test]
+    fn other_runs_private_mounts_are_not_shared() {
+        let tmp = Path::new("/tmp");
+        let private =
+            "50 25 0:12 / /tmp/entrybench-tracefs-4026531836-9-Ab3xYz rw - tracefs tracefs rw";
+        let system = "36 25 0:12 / /sys/kernel/tracing rw - tracefs tracefs rw";
+        let elsewhere = "51 25 0:12 / /mnt/entrybench-tracefs-x rw - tracefs tracefs rw";
+        assert_eq!(shared_mount(private, tmp), None);
+        assert_eq!(
+            shared_mount(&format!("{private}\n{system}"), tmp),
+            Some("/sys/kernel/tracing".into())
+        );
+        // Only our own prefix under the temporary directory is private.
+        assert_eq!(
+            shared_mount(&format!("{private}\n{elsewhere}"), tmp),
+            Some("/mnt/entrybench-tracefs-x".into())
+        );
     }
 
     #[test]
