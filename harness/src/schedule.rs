@@ -19,7 +19,7 @@
 //! are kept (noted), the file is marked partial.
 
 use crate::experiments::reference::Reference;
-use crate::experiments::{record, Ctx, Experiment, Stop};
+use crate::experiments::{record, Blocked, Ctx, Experiment, Stop};
 use crate::schema::ResultFile;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -258,7 +258,8 @@ fn prepare_all(
 }
 
 /// Runs the rounds: a reference block, then an experiment block, and so
-/// on. A failing id leaves the rotation; Ctrl-C ends it.
+/// on, each round on a fresh thread pinned to the victim CPU
+/// (`round_thread`). A failing id leaves the rotation; Ctrl-C ends it.
 fn rotate(
     list: &mut [Box<dyn Experiment>],
     slots: &mut [Slot],
@@ -271,41 +272,93 @@ fn rotate(
         "{bar:30} {pos}/{len} blocks, {msg} ({elapsed})",
         slots.iter().map(|s| s.blocks as u64).sum(),
     );
+    let fresh = round_thread(ctx);
+    // The blocked side of each experiment, the part a round's thread
+    // takes (an experiment as a whole need not be Send).
+    let mut blocked: Vec<Option<&mut dyn Blocked>> = list.iter_mut().map(|e| e.blocked()).collect();
     for (r, round) in rounds.iter().enumerate() {
-        for &k in round {
-            let s = &mut slots[k];
-            if s.failed {
-                continue;
-            }
-            sink.bar
-                .set_message(format!("round {}/{}: {}", r + 1, rounds.len(), s.id));
-            if let Err(e) = reference.block(ctx) {
-                if ctx.cancelled() {
-                    sink.error("reference", e, ctx.cancelled());
-                    return Ok(());
-                }
-                return Err(e.context("the drift reference loop failed"));
-            }
-            let Some(b) = list[s.i].blocked() else {
-                continue;
-            };
-            let t0 = reference.seconds();
-            match b.run_block(ctx) {
-                Ok(()) => s.times.push((t0 + reference.seconds()) / 2.0),
-                Err(e) => {
-                    // A block cut short by Ctrl-C is dropped; the id keeps
-                    // the blocks it took before.
-                    s.failed = !matches!(e.downcast_ref::<Stop>(), Some(Stop::Cancelled));
-                    sink.error(&s.id, e, ctx.cancelled());
-                    if sink.tally.interrupted {
-                        return Ok(());
-                    }
-                }
-            }
-            sink.bar.inc(1);
+        let at = (r + 1, rounds.len());
+        let mut one = || run_round(&mut blocked, slots, round, at, ctx, reference, sink);
+        let go_on = match fresh {
+            Some(cpu) => on_fresh_thread(cpu, one)?,
+            None => one()?,
+        };
+        if !go_on {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// The CPU to run each round on a thread of its own, or None to stay on
+/// this one. A task can sit in a mode of its own for its whole life: on
+/// the Zen 3 and Emerald Rapids guests a few percent of threads and
+/// processes read the out-of-line syscall path 2.5-4.5% slower (or 7%
+/// faster), not a phase of the host, so no choice of blocks could see it
+/// (results/checks/per-task-mode-20261201T0118.txt). A thread a round
+/// puts such a task under one block of each id. Not where the timer
+/// reads core cycles: rdpmc reads a counter perf opened for this thread.
+fn round_thread(ctx: &Ctx) -> Option<u32> {
+    (ctx.timer.kind() == crate::schema::TimerKind::Tsc).then_some(ctx.placement.victim_cpu)
+}
+
+/// Runs `f` on a new thread pinned to `cpu` and waits for it; a panic
+/// there goes on here.
+fn on_fresh_thread<T: Send>(cpu: u32, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let _pin = crate::placement::pin_current_thread(cpu)?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// One round of `rotate` (`at`: its number and the count). Ok(false)
+/// when the run was interrupted.
+fn run_round(
+    blocked: &mut [Option<&mut dyn Blocked>],
+    slots: &mut [Slot],
+    round: &[usize],
+    at: (usize, usize),
+    ctx: &mut Ctx,
+    reference: &mut Reference,
+    sink: &mut Sink,
+) -> Result<bool> {
+    for &k in round {
+        let s = &mut slots[k];
+        if s.failed {
+            continue;
+        }
+        sink.bar
+            .set_message(format!("round {}/{}: {}", at.0, at.1, s.id));
+        if let Err(e) = reference.block(ctx) {
+            if ctx.cancelled() {
+                sink.error("reference", e, ctx.cancelled());
+                return Ok(false);
+            }
+            return Err(e.context("the drift reference loop failed"));
+        }
+        let Some(b) = blocked[s.i].as_deref_mut() else {
+            continue;
+        };
+        let t0 = reference.seconds();
+        match b.run_block(ctx) {
+            Ok(()) => s.times.push((t0 + reference.seconds()) / 2.0),
+            Err(e) => {
+                // A block cut short by Ctrl-C is dropped; the id keeps
+                // the blocks it took before.
+                s.failed = !matches!(e.downcast_ref::<Stop>(), Some(Stop::Cancelled));
+                sink.error(&s.id, e, ctx.cancelled());
+                if sink.tally.interrupted {
+                    return Ok(false);
+                }
+            }
+        }
+        sink.bar.inc(1);
+    }
+    Ok(true)
 }
 
 /// The long experiments, one stretch each, a reference block before
@@ -368,6 +421,32 @@ pub fn plan(blocks: &[usize], rng: &mut impl Rng) -> Vec<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_round_runs_on_a_new_thread_pinned_to_the_cpu_and_reports_back() {
+        let cpu = *crate::placement::CpuLists::live()
+            .unwrap()
+            .online
+            .last()
+            .unwrap();
+        let here = nix::unistd::gettid();
+        let (tid, cpus) = on_fresh_thread(cpu, || {
+            let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
+            let n = (0..nix::sched::CpuSet::count())
+                .filter(|&c| set.is_set(c).unwrap_or(false))
+                .collect::<Vec<_>>();
+            Ok((nix::unistd::gettid(), n))
+        })
+        .unwrap();
+        assert_ne!(tid, here);
+        assert_eq!(cpus, [cpu as usize]);
+        // Errors and panics come back to the caller.
+        let e = on_fresh_thread(cpu, || -> Result<()> { anyhow::bail!("block failed") });
+        assert_eq!(e.unwrap_err().to_string(), "block failed");
+        let p =
+            std::panic::catch_unwind(|| on_fresh_thread(cpu, || -> Result<()> { panic!("boom") }));
+        assert!(p.is_err());
+    }
 
     #[test]
     fn every_id_gets_its_blocks_spread_over_the_rounds() {

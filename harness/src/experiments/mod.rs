@@ -84,7 +84,9 @@ pub trait Experiment {
 /// reduced to one median, which the run interleaves with other
 /// experiments' blocks. Block `i` is always the `i`-th block taken and
 /// the `i`-th of the result's `Blocks::medians`.
-pub trait Blocked {
+/// `Send`: the interleaved rounds run on threads of their own
+/// (`schedule::round_thread`).
+pub trait Blocked: Send {
     /// Untimed set-up before any block (memory, buffers, the batch
     /// choice), on the victim thread. Returns the number of blocks.
     /// `Err(Stop::Skipped)` when it cannot run here.

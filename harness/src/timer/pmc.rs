@@ -66,6 +66,15 @@ impl Pmc {
     }
 }
 
+// SAFETY: `page` is read only in `open`, before the `Pmc` exists for
+// anyone else, and unmapped in `drop` (which has it alone); nothing reads
+// or writes through it in between, from any thread. What rdpmc reads is
+// per thread, though: the counter of the thread that opened the event, so
+// a run that times with it keeps its measuring on that thread
+// (`schedule::round_thread`).
+unsafe impl Send for Pmc {}
+unsafe impl Sync for Pmc {}
+
 impl Clock for Pmc {
     #[inline(always)]
     fn start(&self) -> u64 {
