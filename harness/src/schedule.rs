@@ -293,8 +293,8 @@ fn rotate(
 /// The CPU to run each round on a thread of its own, or None to stay on
 /// this one. A task can sit in a mode of its own for its whole life: on
 /// the Zen 3 and Emerald Rapids guests a few percent of threads and
-/// processes read the out-of-line syscall path 2.5-4.5% slower (or 7%
-/// faster), not a phase of the host, so no choice of blocks could see it
+/// processes read the out-of-line syscall path 2.5-4.5% slower, not a
+/// phase of the host, so no choice of blocks could see it
 /// (results/checks/per-task-mode-20261201T0118.txt). A thread a round
 /// puts such a task under one block of each id. Not where the timer
 /// reads core cycles: rdpmc reads a counter perf opened for this thread.
