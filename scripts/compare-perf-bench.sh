@@ -10,7 +10,7 @@
 #    batched regions, over the blocks taken while the run's drift
 #    reference stood near its low: report::model::quiet) against the C
 #    loop's quiet median (the same rule over the C loop's own blocks of
-#    250 regions: the loop is the reference, so it chooses by itself).
+#    250 regions: with no reference beside it, it chooses by itself).
 #    The C loop's median over its whole run is printed beside it, not
 #    a bar: on a host that runs slow most of the time (the Zen 3 guest
 #    of 2026-12-01, 75% of the time) that median is the slow phase's,

@@ -241,17 +241,45 @@ impl Drop for Tracefs {
 
 /// As root, removes what a killed entrybench left in tracefs: its
 /// instances (`Tracefs::remove_stale_instances`, through a tracefs
-/// already mounted; nothing is mounted for it), then its private mounts
-/// under the temporary directory. Returns their names.
+/// already mounted: a shared one, else a dead run's private mount, which
+/// no live run will unmount; nothing is mounted for it), then its
+/// private mounts under the temporary directory. Returns their names.
 pub fn remove_stale_mounted() -> Vec<String> {
     if !nix::unistd::geteuid().is_root() {
         return Vec::new();
     }
-    let mut removed = mounted()
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let tmp = std::env::temp_dir();
+    let root = shared_mount(&info, &tmp).or_else(|| {
+        stale_private_mounts(&info, &tmp, pid_namespace(), alive)
+            .into_iter()
+            .next()
+    });
+    let mut removed = root
         .map(|root| Tracefs { root, ours: None }.remove_stale_instances())
         .unwrap_or_default();
     removed.extend(remove_stale_private_mounts());
     removed
+}
+
+/// The private mounts in `info` (under `tmp`) of runs of namespace `ns`
+/// that are gone (`alive` says which process ids still run).
+fn stale_private_mounts(
+    info: &str,
+    tmp: &Path,
+    ns: u64,
+    alive: impl Fn(u32) -> bool,
+) -> Vec<PathBuf> {
+    info.lines()
+        .filter_map(parse_mountinfo_line)
+        .filter(|dir| {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            dir.parent() == Some(tmp) && is_stale(&name, MOUNT_PREFIX, ns, &alive)
+        })
+        .collect()
 }
 
 /// Unmounts and removes the private tracefs mounts (`Tracefs::open`) of
@@ -260,16 +288,8 @@ fn remove_stale_private_mounts() -> Vec<String> {
     let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
         return Vec::new();
     };
-    let (tmp, ns) = (std::env::temp_dir(), pid_namespace());
     let mut removed = Vec::new();
-    for dir in info.lines().filter_map(parse_mountinfo_line) {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if dir.parent() != Some(tmp.as_path()) || !is_stale(&name, MOUNT_PREFIX, ns, alive) {
-            continue;
-        }
+    for dir in stale_private_mounts(&info, &std::env::temp_dir(), pid_namespace(), alive) {
         use nix::mount::{umount2, MntFlags};
         if umount2(&dir, MntFlags::MNT_DETACH).is_ok() {
             let _ = fs::remove_dir(&dir);
@@ -421,6 +441,14 @@ mod tests {
             shared_mount(&format!("{private}\n{system}"), tmp),
             Some("/sys/kernel/tracing".into())
         );
+        // A dead run's private mount is where its instances are removed
+        // when no shared mount exists; a live run's is not.
+        let dead = stale_private_mounts(private, tmp, 4026531836, |pid| pid != 9);
+        assert_eq!(
+            dead,
+            [PathBuf::from("/tmp/entrybench-tracefs-4026531836-9-Ab3xYz")]
+        );
+        assert!(stale_private_mounts(private, tmp, 4026531836, |_| true).is_empty());
         // Only our own prefix under the temporary directory is private.
         assert_eq!(
             shared_mount(&format!("{private}\n{elsewhere}"), tmp),

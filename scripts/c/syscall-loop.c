@@ -12,8 +12,9 @@
  * blocks' LOW_QUANTILE quantile (at least MIN_BLOCKS: the lowest), the
  * rule entrybench's headline follows (report/src/model/quiet.rs, whose
  * tests check these constants against it). entrybench chooses its
- * blocks by its drift reference, this same loop, taken around them; the
- * loop, being that reference, chooses by its own blocks.
+ * blocks by its drift reference (the getppid instruction inline) taken
+ * around them; this loop has no reference beside it, so it chooses by
+ * its own blocks.
  *
  *   syscall-loop [REGIONS] [BATCH]
  */

@@ -31,7 +31,7 @@ const CHUNK: usize = 20_000;
 /// KVM guest of 2026-12-01 they lasted 3 ms at the median (6.5 ms on
 /// average), and a default run's 32 blocks of 45-60 ms each mixed both
 /// phases, so the blocks the reference called quiet read slow in 1-2 of
-/// 10 rounds (up to 30% above the rest); with 256 blocks of 6-8 ms the
+/// 10 rounds (up to 36% above the rest); with 256 blocks of 3-8 ms the
 /// rounds' headlines spread 2.6-4.9%
 /// (results/checks/short-blocks-20261201T0107.txt).
 pub const MAX_BLOCKS: usize = 256;

@@ -8,10 +8,11 @@
 //! syscall basic` and scripts/c/syscall-loop.c run (and the reference of
 //! files written before 2026-12-01): the reference must move with the
 //! host and with nothing else. On the Zen 3 guest (SRSO "Safe RET"), the
-//! glibc loop's 0.2 ms blocks are bimodal on a quiet host: 25-50% of them
-//! read 7% below the rest (420-431 cycles against 453-462), while the
-//! same call inline, glibc getpid and glibc ENOSYS were not (their 1st
-//! and 50th percentiles within 3%); that low mode set the reference's
+//! glibc loop's 0.2 ms blocks are bimodal on a quiet host: up to half of
+//! them (18-50% in a C loop, 5-24% of a run's reference blocks) read 7%
+//! below the rest (418-431 cycles against 453-462), while the same call
+//! inline, glibc getpid and glibc ENOSYS were not (their 1st percentile
+//! within 1.3% of their first quartile); that low mode set the reference's
 //! low, and the quiet choice then kept only the blocks beside it: the
 //! headline of entry.getppid read 173 ns in 4 of 10 rounds and 186 ns in
 //! the others (results/checks/reference-mode-20261201T0126.txt).
