@@ -188,7 +188,7 @@ impl Blocked for DeferredCheck {
 
     fn run_block(&mut self, ctx: &mut Ctx) -> Result<()> {
         let s = self.state.as_mut().context("block before prepare")?;
-        let warmup = ctx.cfg.entry_warmup / s.blocks;
+        let warmup = super::entry::block_warmup(ctx, s.blocks);
         let r = stats::block_bounds(s.samples.len(), s.blocks, s.done);
         if let Some(m) = &s.marker {
             m.resume(ctx)?;

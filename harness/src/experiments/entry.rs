@@ -220,7 +220,7 @@ pub(crate) fn pilot_batch(ctx: &Ctx, op: EntryOp) -> Result<usize> {
 
 /// Untimed operations before each of `blocks` blocks: the run's warm-up
 /// spread over them, since the block before may have been another id's.
-fn block_warmup(ctx: &Ctx, blocks: usize) -> usize {
+pub(crate) fn block_warmup(ctx: &Ctx, blocks: usize) -> usize {
     ctx.cfg.entry_warmup / blocks
 }
 
