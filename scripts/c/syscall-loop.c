@@ -21,7 +21,6 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -63,42 +62,34 @@ static int cmp(const void *a, const void *b)
 
 /*
  * The quiet median of regions v[0..regions), in run order; sorts each
- * block in place. 0 when there is no whole block.
+ * block in place. 0 when there is no whole block. The blocks kept (at
+ * most TOLERANCE above the low) are the first ones of their medians
+ * sorted, so sorting once is enough.
  */
 static double quiet_median(double *v, int regions)
 {
 	int blocks = regions / BLOCK_REGIONS, kept = 0, b;
-	double *m, *sorted, low, q;
+	double *m, ceiling, q;
 
 	if (blocks < 1)
 		return 0;
 	m = malloc(sizeof(*m) * blocks);
-	sorted = malloc(sizeof(*sorted) * blocks);
-	if (!m || !sorted) {
-		free(m);
-		free(sorted);
+	if (!m)
 		return 0;
-	}
 	for (b = 0; b < blocks; b++) {
 		double *blk = v + b * BLOCK_REGIONS;
 
 		qsort(blk, BLOCK_REGIONS, sizeof(*blk), cmp);
 		m[b] = blk[BLOCK_REGIONS / 2];
-		sorted[b] = m[b];
 	}
-	qsort(sorted, blocks, sizeof(*sorted), cmp);
-	low = sorted[(int)((blocks - 1) * LOW_QUANTILE)];
-	for (b = 0; b < blocks; b++)
-		if (m[b] <= low * (1 + TOLERANCE))
-			m[kept++] = m[b];
-	if (kept < MIN_BLOCKS) {
+	qsort(m, blocks, sizeof(*m), cmp);
+	ceiling = m[(int)((blocks - 1) * LOW_QUANTILE)] * (1 + TOLERANCE);
+	while (kept < blocks && m[kept] <= ceiling)
+		kept++;
+	if (kept < MIN_BLOCKS)
 		kept = blocks < MIN_BLOCKS ? blocks : MIN_BLOCKS;
-		memcpy(m, sorted, sizeof(*m) * kept);
-	}
-	qsort(m, kept, sizeof(*m), cmp);
 	q = kept % 2 ? m[kept / 2] : (m[kept / 2 - 1] + m[kept / 2]) / 2;
 	free(m);
-	free(sorted);
 	return q;
 }
 
