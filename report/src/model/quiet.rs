@@ -115,13 +115,19 @@ fn low(medians: &[f64]) -> Option<f64> {
 
 /// Gives every interleaved experiment of `f` that lacks it its quiet
 /// figure, from the file's own reference: when a run is saved, and on
-/// load for files written before the figure existed. Differences
-/// (a baseline) keep their paired delta as headline and get none.
+/// load for files written before the figure existed; only where the
+/// reference speaks for the blocks (`drift::follows_reference`). A
+/// difference's block medians are paired deltas: its figure is the
+/// median of the quiet ones.
 pub fn fill(f: &mut ResultFile) {
     let Some(r) = &f.drift_reference else {
         return;
     };
-    for e in f.experiments.iter_mut().filter(|e| e.baseline.is_none()) {
+    for e in f
+        .experiments
+        .iter_mut()
+        .filter(|e| drift::follows_reference(e))
+    {
         let Some(b) = e.blocks.as_mut() else {
             continue;
         };
@@ -243,20 +249,34 @@ mod tests {
     }
 
     #[test]
-    fn differences_get_no_quiet_figure_and_old_files_get_one_on_load() {
+    fn old_files_get_the_figure_on_load_differences_of_their_deltas_walks_none() {
         let mut f = crate::model::load::parse_result(include_str!(
             "../../../testdata/results/synthetic-genoa-kvm.json"
         ))
         .unwrap();
         let r = phased();
         let times = vec![0.5, 1.5, 4.5, 5.5];
-        for e in f.experiments.iter_mut().take(2) {
+        // Row 0 plain, row 1 a difference whose blocks hold paired
+        // deltas (40 in the fast phase, 55 in the slow one).
+        for (e, medians) in f.experiments.iter_mut().zip([
+            vec![200.0, 200.0, 250.0, 250.0],
+            vec![40.0, 40.0, 55.0, 55.0],
+        ]) {
             e.blocks = Some(crate::model::schema::Blocks {
-                medians: vec![200.0, 200.0, 250.0, 250.0],
+                medians,
                 drift: Some(block_drift(&r, times.clone())),
                 ..Default::default()
             });
         }
+        // refill.w1, a memory walk interleaved too: the reference does
+        // not speak for it.
+        let walk = f.experiments[0].blocks.clone();
+        let refill = f
+            .experiments
+            .iter_mut()
+            .find(|e| e.id.to_string() == "refill.w1")
+            .expect("the file has refill.w1");
+        refill.blocks = walk;
         f.experiments[1].baseline = f.experiments.iter().find_map(|e| e.baseline.clone());
         assert!(
             f.experiments[1].baseline.is_some(),
@@ -270,7 +290,22 @@ mod tests {
         let q = loaded.experiments[0].quiet().expect("filled in on load");
         assert_eq!(q.median, 200.0);
         assert_eq!(loaded.experiments[0].headline_cycles(), 200.0);
-        assert_eq!(loaded.experiments[1].quiet(), None);
+        let d = &loaded.experiments[1];
+        assert_eq!(d.quiet().expect("a difference's too").median, 40.0);
+        // Its headline is the quiet delta, not the delta over all blocks.
+        assert_eq!(d.headline_cycles(), 40.0);
+        assert_ne!(d.baseline.as_ref().unwrap().delta_median, 40.0);
+        let w = loaded
+            .experiments
+            .iter()
+            .find(|e| e.id.to_string() == "refill.w1")
+            .unwrap();
+        assert!(w.blocks.as_ref().unwrap().drift.is_some());
+        assert_eq!(w.quiet(), None);
+        assert_eq!(
+            w.headline_cycles(),
+            w.baseline.as_ref().unwrap().delta_median
+        );
     }
 
     #[test]

@@ -79,7 +79,8 @@ pub struct Row {
 /// A row's change net of the drift reference.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Net {
-    /// Percent: the median of B's netted block medians over A's.
+    /// Percent: the median of B's netted block medians over A's (the
+    /// blocks of `judged_blocks`).
     pub change_pct: f64,
     /// How much the id moves with the reference (`NetBlocks`).
     pub sensitivity: f64,
@@ -197,7 +198,8 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
         let netted = match reference {
             drift::Change::Net { a: ma, b: mb } => drift::net_blocks(ea, ma, eb, mb),
             _ => None,
-        };
+        }
+        .map(|n| judged_blocks(n, ea, eb, quiet));
         let test = block_test((a, ea), (b, eb), (ca, cb, quiet), netted.as_ref())
             .unwrap_or_else(|| sample_test(ea, eb));
         let net = netted.map(|n| Net {
@@ -281,10 +283,35 @@ fn tested_blocks(e: &Experiment, quiet: bool) -> Option<Vec<f64>> {
     })
 }
 
+/// The netted blocks a row is judged on: the quiet ones when its figures
+/// are quiet, as a raw row's. Why: netting divides by the reference's
+/// level, but an id does not move with the host's slow phase exactly as
+/// the reference does, so over all blocks the netted median still
+/// followed the share of a run spent slow: on the Zen 3 guest netted
+/// getppid rows moved 3.7% between rounds whose quiet figures were equal
+/// (results/checks/compare-perf-bench-20261201T0338.txt). Quiet blocks
+/// sit near each run's low; netting them leaves the change between the
+/// lows, a host that ran slower throughout.
+fn judged_blocks(
+    n: drift::NetBlocks,
+    ea: &Experiment,
+    eb: &Experiment,
+    quiet: bool,
+) -> drift::NetBlocks {
+    match (ea.quiet(), eb.quiet()) {
+        (Some(qa), Some(qb)) if quiet => drift::NetBlocks {
+            a: crate::model::quiet::kept(&n.a, &qa.blocks),
+            b: crate::model::quiet::kept(&n.b, &qb.blocks),
+            sensitivity: n.sensitivity,
+        },
+        _ => n,
+    }
+}
+
 /// The block test when both experiments carry blocks: on their block
-/// medians net of the drift reference when `net` is given (all blocks,
-/// the change the medians of the netted ones), else on the blocks the
-/// row's figures `(ca, cb, quiet)` come from. A change within one timer
+/// medians net of the drift reference when `net` is given (the blocks of
+/// `judged_blocks`, the change the medians of those), else on the blocks
+/// the row's figures `(ca, cb, quiet)` come from. A change within one timer
 /// step per operation is never significant: the clock cannot tell it
 /// from quantization.
 fn block_test(
@@ -584,7 +611,7 @@ fn notes(c: &Comparison) -> Vec<String> {
     }
     if c.rows.iter().any(|r| r.quiet) {
         notes.push(format!(
-            "Rows marked {QUIET_MARK}: both figures are medians over the blocks taken while the host was quiet in that run (its drift reference within {:.0}% of its low over the run), and a row judged raw is tested on those blocks; a row with a net figure is tested on all its blocks, each net of the reference.",
+            "Rows marked {QUIET_MARK}: both figures are medians over the blocks taken while the host was quiet in that run (its drift reference within {:.0}% of its low over the run), and the row is tested on those blocks, each net of the reference when the row has a net figure; a differential row's blocks hold its paired deltas.",
             crate::model::quiet::TOLERANCE * 100.0
         ));
     }

@@ -100,8 +100,8 @@ fn quiet_text(f: &ResultFile) -> String {
     let counted = range(with.iter().map(|(_, q, _)| quiet::counted(q).0).collect());
     let of = range(with.iter().map(|(_, q, _)| quiet::counted(q).1).collect());
     let mut s = format!(
-        " Headlines of interleaved ids without a baseline are medians over the blocks taken \
-         while the reference stood within {:.0}% of its low ({} cycles): {counted} of {of} \
+        " Headlines of interleaved ids (not refill.*, memory walks; a difference's over its \
+         paired deltas) are medians over the blocks taken while the reference stood within {:.0}% of its low ({} cycles): {counted} of {of} \
          blocks per id",
         first.tolerance * 100.0,
         num(first.reference_low),

@@ -151,13 +151,72 @@ fn a_host_that_moved_as_a_whole_is_netted_out() {
 /// slower from block `slow_from` of 20 on, with the quiet figures a
 /// saved run records.
 fn phased(f: &ResultFile, slow_from: usize) -> ResultFile {
-    let slow = |i: usize, x: f64| if i >= slow_from { x * 1.25 } else { x };
+    phased_by(f, slow_from, 1.25, 1.25, 1.0)
+}
+
+/// `phased` with the slow phase moving the id by `id_slow` and the
+/// reference by `ref_slow`, and every block of the id `scale`d (a real
+/// change).
+fn phased_by(
+    f: &ResultFile,
+    slow_from: usize,
+    id_slow: f64,
+    ref_slow: f64,
+    scale: f64,
+) -> ResultFile {
+    let slow = |i: usize, x: f64, by: f64| if i >= slow_from { x * by } else { x };
     let medians = (0..20)
-        .map(|i| slow(i, 390.0 + (i % 5) as f64 * 0.5))
+        .map(|i| slow(i, 390.0 + (i % 5) as f64 * 0.5, id_slow) * scale)
         .collect();
-    let mut f = with_reference(f, medians, (0..21).map(|i| slow(i, 200.0)).collect());
+    let reference = (0..21).map(|i| slow(i, 200.0, ref_slow)).collect();
+    let mut f = with_reference(f, medians, reference);
     crate::model::quiet::fill(&mut f);
     f
+}
+
+#[test]
+fn netted_rows_are_judged_on_their_quiet_blocks() {
+    let f = crate::model::load::parse_result(include_str!(
+        "../../../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+    ))
+    .unwrap();
+    // The slow phase moves the id 25% and the reference 10%: netting
+    // cannot undo it (the sensitivity is clamped at 1.5), so over all
+    // blocks the netted median follows how much of each run was slow,
+    // here 12 of A's 20 blocks and 6 of B's.
+    let (a, b) = (
+        phased_by(&f, 8, 1.25, 1.10, 1.0),
+        phased_by(&f, 14, 1.25, 1.10, 1.0),
+    );
+    let row = |c: &Comparison| {
+        c.rows
+            .iter()
+            .find(|r| r.id == "entry.getpid")
+            .cloned()
+            .unwrap()
+    };
+    let all = |f: &ResultFile| {
+        let e = f
+            .experiments
+            .iter()
+            .find(|e| e.id.to_string() == "entry.getpid")
+            .unwrap();
+        let m = drift::median(f.drift_reference.as_ref().unwrap());
+        (e.clone(), m)
+    };
+    let ((ea, ma), (eb, mb)) = (all(&a), all(&b));
+    let n = drift::net_blocks(&ea, ma, &eb, mb).unwrap();
+    let over_all = median_f64(&n.b) / median_f64(&n.a) - 1.0;
+    assert!(over_all.abs() > MIN_EFFECT, "{over_all}");
+    let r = row(&compare(&a, &b));
+    assert!(r.quiet && r.net.is_some(), "{r:?}");
+    assert!(r.net_change_pct().unwrap().abs() < 0.5, "{r:?}");
+    assert_eq!(r.test.significant(), Some(false), "{r:?}");
+    // A real 8% slowdown under the same phases is still found.
+    let slower = phased_by(&f, 14, 1.25, 1.10, 1.08);
+    let r = row(&compare(&a, &slower));
+    assert!((r.net_change_pct().unwrap() - 8.0).abs() < 0.5, "{r:?}");
+    assert_eq!(r.test.significant(), Some(true), "{r:?}");
 }
 
 #[test]
