@@ -248,17 +248,16 @@ pub fn remove_stale_mounted() -> Vec<String> {
     if !nix::unistd::geteuid().is_root() {
         return Vec::new();
     }
+    // Read once: the instances go through a mount this lists, then the
+    // same list's stale private mounts are unmounted.
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let tmp = std::env::temp_dir();
-    let root = shared_mount(&info, &tmp).or_else(|| {
-        stale_private_mounts(&info, &tmp, pid_namespace(), alive)
-            .into_iter()
-            .next()
-    });
+    let stale = stale_private_mounts(&info, &tmp, pid_namespace(), alive);
+    let root = shared_mount(&info, &tmp).or_else(|| stale.first().cloned());
     let mut removed = root
         .map(|root| Tracefs { root, ours: None }.remove_stale_instances())
         .unwrap_or_default();
-    removed.extend(remove_stale_private_mounts());
+    removed.extend(unmount_private(stale));
     removed
 }
 
@@ -273,23 +272,23 @@ fn stale_private_mounts(
     info.lines()
         .filter_map(parse_mountinfo_line)
         .filter(|dir| {
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            dir.parent() == Some(tmp) && is_stale(&name, MOUNT_PREFIX, ns, &alive)
+            private_name(dir, tmp).is_some_and(|n| is_stale(&n, MOUNT_PREFIX, ns, &alive))
         })
         .collect()
 }
 
-/// Unmounts and removes the private tracefs mounts (`Tracefs::open`) of
-/// runs of our namespace that are gone: their drop never ran.
-fn remove_stale_private_mounts() -> Vec<String> {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
+/// The name of `dir` when it is a run's private mount point
+/// (`Tracefs::open`: our prefix, directly under `tmp`).
+fn private_name(dir: &Path, tmp: &Path) -> Option<String> {
+    let name = dir.file_name()?.to_string_lossy().into_owned();
+    (dir.parent() == Some(tmp) && name.starts_with(MOUNT_PREFIX)).then_some(name)
+}
+
+/// Unmounts and removes private tracefs mounts (`Tracefs::open`) of
+/// runs that are gone (`stale_private_mounts`): their drop never ran.
+fn unmount_private(stale: Vec<PathBuf>) -> Vec<String> {
     let mut removed = Vec::new();
-    for dir in stale_private_mounts(&info, &std::env::temp_dir(), pid_namespace(), alive) {
+    for dir in stale {
         use nix::mount::{umount2, MntFlags};
         if umount2(&dir, MntFlags::MNT_DETACH).is_ok() {
             let _ = fs::remove_dir(&dir);
@@ -369,13 +368,9 @@ fn mounted() -> Option<PathBuf> {
 /// mounted, a run that used another's saw it go mid-run ("tracefs has no
 /// instances directory"; two tests at once in scripts/test.sh).
 fn shared_mount(info: &str, tmp: &Path) -> Option<PathBuf> {
-    info.lines().filter_map(parse_mountinfo_line).find(|dir| {
-        let private = dir.parent() == Some(tmp)
-            && dir
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(MOUNT_PREFIX));
-        !private
-    })
+    info.lines()
+        .filter_map(parse_mountinfo_line)
+        .find(|dir| private_name(dir, tmp).is_none())
 }
 
 /// The mount point of a mountinfo line if it is a whole tracefs.

@@ -49,7 +49,7 @@ static inline unsigned long long raw(void)
 }
 
 #define BLOCK_REGIONS 250
-#define LOW_QUANTILE 0.10
+#define LOW_QUANTILE 0.02
 #define TOLERANCE 0.05
 #define MIN_BLOCKS 3
 

@@ -23,8 +23,15 @@ use crate::model::schema::{BlockDrift, DriftReference, Quiet, ResultFile};
 use crate::model::stats::{median_ci95_f64, median_f64};
 
 /// The reference's low over a run: this quantile of its block medians
-/// (not the minimum: one lucky block would set it).
-pub const LOW_QUANTILE: f64 = 0.10;
+/// (not the minimum: one lucky block would set it; 46 of a default run's
+/// 2,305 reference blocks). Low, because a host's fast phase may be rare:
+/// on the Zen 3 guest 4-5% of a run's reference blocks sat in it in 2 of
+/// 40 rounds, and at the 10th percentile those runs' headlines read the
+/// slow phase, 30% high; the fast level is a floor (its blocks'
+/// medians 316-323 cycles, the 2nd percentile 319-322 in all 40), so
+/// the 2nd percentile finds it where it exists
+/// (`results/checks/low-quantile-20261201T0512.txt`).
+pub const LOW_QUANTILE: f64 = 0.02;
 /// A block is quiet when the reference around it stood within this
 /// fraction above the low: the fast phase's own reference blocks read
 /// 102-107 ns, the slow phase's 16-26% above them (the check above).
@@ -310,10 +317,17 @@ mod tests {
 
     #[test]
     fn the_low_is_a_low_quantile_not_the_minimum() {
-        // One lucky block at 50 does not set the low of 21 blocks.
-        let mut v = vec![100.0; 20];
+        // One lucky block at 50 does not set the low of 101 blocks, nor
+        // two that of 200; the third lowest of 101 does.
+        let mut v = vec![100.0; 100];
         v.push(50.0);
         assert_eq!(low(&v), Some(100.0));
+        v.extend([100.0; 98]);
+        v.push(50.0);
+        assert_eq!(low(&v), Some(100.0));
+        let mut w = vec![100.0; 98];
+        w.extend([50.0, 60.0, 70.0]);
+        assert_eq!(low(&w), Some(70.0));
         assert_eq!(low(&[f64::NAN, -1.0]), None);
         assert_eq!(low(&[7.0]), Some(7.0));
     }
