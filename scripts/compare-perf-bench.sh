@@ -9,8 +9,9 @@
 #  - median: entrybench's headline (the median of per-call means of
 #    batched regions, over the blocks taken while the run's drift
 #    reference stood near its low: report::model::quiet) against the C
-#    loop's quiet median (the same rule over the C loop's own blocks of
-#    250 regions: with no reference beside it, it chooses by itself).
+#    loop's quiet median (the same rule over the C loop's blocks of 250
+#    regions, chosen by an inline getppid reference of its own timed
+#    between them, as entrybench's are).
 #    The C loop's median over its whole run is printed beside it, not
 #    a bar: on a host that runs slow most of the time (the Zen 3 guest
 #    of 2026-12-01, 75% of the time) that median is the slow phase's,
@@ -131,7 +132,7 @@ for i in $(seq 1 "$rounds"); do
 		printf "%-5s %8.2f %8.2f %8.2f | %8.2f %5s | %8.2f %8.2f %8.2f | %8.2f %8.2f %8.2f | %5.1f%%\n", i, n, g, gg, ga, q, m, p, pa, cq, cm, ca, d }'
 	printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$n" "$g" "$gg" "$p" "$cm" "$ca" "$cstep" "$ggmean" "$ggall" "$cq" "$pa" >>"$tmp/rows"
 done
-echo "(ns per call; medians over the quiet blocks (the headline), ppid all samples: entry.getppid's median over all its samples, quiet blks: how many blocks the headline kept; perf after: perf bench right after the run, perf around: the mean of it and the one right before the run; C loop quiet: the C loop's median over its blocks within 5% of their low (the headline's rule), C loop median: over its whole run; drift ref: how far entrybench's in-run reference, a getppid loop, moved in that run, max/min - 1)"
+echo "(ns per call; medians over the quiet blocks (the headline), ppid all samples: entry.getppid's median over all its samples, quiet blks: how many blocks the headline kept; perf after: perf bench right after the run, perf around: the mean of it and the one right before the run; C loop quiet: the C loop's median over its blocks taken while its own inline reference stood within 5% of its low (the headline's rule), C loop median: over its whole run; drift ref: how far entrybench's in-run reference, a getppid loop, moved in that run, max/min - 1)"
 
 # Column statistics over the rounds: median and (max - min) / median.
 col() { awk -v c="$1" '{print $c}' "$tmp/rows" | sort -g; }

@@ -185,3 +185,45 @@ fn measure_ipi_names_the_ipis_beyond_the_calls() {
         assert!(!text.contains("beyond the"), "{text}");
     }
 }
+
+/// The C loop compare-perf-bench.sh measures against builds warning-free
+/// and prints its four figures; its quiet median (blocks chosen by its
+/// inline reference) is a figure of the same calls, and 0 without a
+/// whole block.
+#[test]
+fn the_c_loop_builds_and_prints_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("loop");
+    let out = std::process::Command::new("cc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&bin)
+        .arg(root().join("scripts/c/syscall-loop.c"))
+        .output()
+        .expect("running cc (a C compiler is needed for this test)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures = |args: &[&str]| -> Vec<f64> {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect()
+    };
+    // 1,000 regions of 10 calls: four blocks of 250.
+    let v = figures(&["1000", "10"]);
+    assert_eq!(v.len(), 4, "{v:?}");
+    let (median, mean, step, quiet) = (v[0], v[1], v[2], v[3]);
+    assert!(median > 0.0 && mean > 0.0 && step > 0.0, "{v:?}");
+    assert!(quiet > median / 2.0 && quiet < median * 2.0, "{v:?}");
+    // No whole block: no quiet figure.
+    assert_eq!(figures(&["100", "10"])[3], 0.0);
+    let bad = std::process::Command::new(&bin).arg("0").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -8,19 +8,25 @@
  * over all of them, the smallest positive difference of two
  * back-to-back unfenced rdtsc reads (the TSC's finest step here), and
  * the quiet median: the median of the medians of the blocks of
- * BLOCK_REGIONS consecutive regions that read within TOLERANCE of the
- * blocks' LOW_QUANTILE quantile (at least MIN_BLOCKS: the lowest), the
- * rule entrybench's headline follows (report/src/model/quiet.rs, whose
- * tests check these constants against it). entrybench chooses its
- * blocks by its drift reference (the getppid instruction inline) taken
- * around them; this loop has no reference beside it, so it chooses by
- * its own blocks.
+ * BLOCK_REGIONS consecutive regions taken while a reference stood within
+ * TOLERANCE of its LOW_QUANTILE quantile (at least MIN_BLOCKS: those with
+ * the lowest reference around them), the rule entrybench's headline
+ * follows (report/src/model/quiet.rs, whose tests check these constants
+ * against it). The reference is entrybench's too: the getppid syscall
+ * instruction inline, REF_REGIONS regions of REF_BATCH calls timed before
+ * each block and after the last; a block's reference is the mean of the
+ * two around it. Not the blocks' own medians: glibc getppid has a low
+ * mode of its own on some hosts (blocks 7% low in some processes, half
+ * their blocks at times), and a low quantile of its own blocks then
+ * picked that mode, not a quiet host (5 of 10 rounds of one set on the
+ * Zen 3 guest, results/checks/measure-ipi-compare-watch-20261201T0532.txt).
  *
  *   syscall-loop [REGIONS] [BATCH]
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -49,6 +55,8 @@ static inline unsigned long long raw(void)
 }
 
 #define BLOCK_REGIONS 250
+#define REF_REGIONS 64
+#define REF_BATCH 16
 #define LOW_QUANTILE 0.02
 #define TOLERANCE 0.05
 #define MIN_BLOCKS 3
@@ -60,36 +68,75 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/*
- * The quiet median of regions v[0..regions), in run order; sorts each
- * block in place. 0 when there is no whole block. The blocks kept (at
- * most TOLERANCE above the low) are the first ones of their medians
- * sorted, so sorting once is enough.
- */
-static double quiet_median(double *v, int regions)
+static double median_of(double *v, int n)
 {
-	int blocks = regions / BLOCK_REGIONS, kept = 0, b;
-	double *m, ceiling, q;
+	qsort(v, n, sizeof(*v), cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
-	if (blocks < 1)
-		return 0;
-	m = malloc(sizeof(*m) * blocks);
-	if (!m)
-		return 0;
-	for (b = 0; b < blocks; b++) {
-		double *blk = v + b * BLOCK_REGIONS;
+/* The median cycles per call of REF_REGIONS regions of the inline call. */
+static double reference_block(void)
+{
+	double r[REF_REGIONS];
+	int k, i;
 
-		qsort(blk, BLOCK_REGIONS, sizeof(*blk), cmp);
-		m[b] = blk[BLOCK_REGIONS / 2];
+	for (k = 0; k < REF_REGIONS; k++) {
+		unsigned long long t0 = start(), t1;
+
+		for (i = 0; i < REF_BATCH; i++) {
+			long ret = SYS_getppid;
+
+			asm volatile("syscall" : "+a"(ret) : : "rcx", "r11", "memory");
+		}
+		t1 = stop();
+		r[k] = (double)(t1 - t0) / REF_BATCH;
 	}
-	qsort(m, blocks, sizeof(*m), cmp);
-	ceiling = m[(int)((blocks - 1) * LOW_QUANTILE)] * (1 + TOLERANCE);
-	while (kept < blocks && m[kept] <= ceiling)
-		kept++;
-	if (kept < MIN_BLOCKS)
-		kept = blocks < MIN_BLOCKS ? blocks : MIN_BLOCKS;
-	q = kept % 2 ? m[kept / 2] : (m[kept / 2 - 1] + m[kept / 2]) / 2;
-	free(m);
+	return median_of(r, REF_REGIONS);
+}
+
+/*
+ * The quiet median of the block medians m[0..blocks), block b taken
+ * between reference blocks ref[b] and ref[b + 1]. Sorts ref and m.
+ */
+static double quiet_median(double *m, double *ref, int blocks)
+{
+	double *around, *sorted, ceiling, q;
+	int b, kept = 0;
+
+	around = malloc(sizeof(*around) * blocks);
+	sorted = malloc(sizeof(*sorted) * blocks);
+	if (!around || !sorted) {
+		free(around);
+		free(sorted);
+		return 0;
+	}
+	for (b = 0; b < blocks; b++)
+		around[b] = (ref[b] + ref[b + 1]) / 2;
+	qsort(ref, blocks + 1, sizeof(*ref), cmp);
+	ceiling = ref[(int)(blocks * LOW_QUANTILE)] * (1 + TOLERANCE);
+	for (b = 0; b < blocks; b++)
+		if (around[b] <= ceiling)
+			sorted[kept++] = m[b];
+	if (kept < MIN_BLOCKS) {
+		/* The blocks with the lowest reference around them. */
+		double *order = malloc(sizeof(*order) * blocks);
+
+		if (!order) {
+			free(around);
+			free(sorted);
+			return 0;
+		}
+		memcpy(order, around, sizeof(*order) * blocks);
+		qsort(order, blocks, sizeof(*order), cmp);
+		ceiling = order[(blocks < MIN_BLOCKS ? blocks : MIN_BLOCKS) - 1];
+		free(order);
+		for (kept = 0, b = 0; b < blocks; b++)
+			if (around[b] <= ceiling)
+				sorted[kept++] = m[b];
+	}
+	q = median_of(sorted, kept);
+	free(around);
+	free(sorted);
 	return q;
 }
 
@@ -98,27 +145,44 @@ int main(int argc, char **argv)
 	int regions = argc > 1 ? atoi(argv[1]) : 2000;
 	int batch = argc > 2 ? atoi(argv[2]) : 100;
 	unsigned long long total = 0, step = ~0ULL, prev;
-	double *v, quiet;
-	int r, i;
+	int blocks, r, i;
+	double *v, *m, *ref, quiet = 0;
 
 	if (regions < 1 || batch < 1) {
 		fprintf(stderr, "syscall-loop: REGIONS and BATCH must be positive\n");
 		return 2;
 	}
+	blocks = (regions + BLOCK_REGIONS - 1) / BLOCK_REGIONS;
 	v = malloc(sizeof(*v) * regions);
-	if (!v)
+	m = malloc(sizeof(*m) * blocks);
+	ref = malloc(sizeof(*ref) * (blocks + 1));
+	if (!v || !m || !ref)
 		return 1;
 	for (i = 0; i < 100000; i++)
 		syscall(SYS_getppid);
+	/* Block b: a reference block, then up to BLOCK_REGIONS regions. */
 	for (r = 0; r < regions; r++) {
-		unsigned long long t0 = start(), t1;
+		unsigned long long t0, t1;
 
+		if (r % BLOCK_REGIONS == 0)
+			ref[r / BLOCK_REGIONS] = reference_block();
+		t0 = start();
 		for (i = 0; i < batch; i++)
 			syscall(SYS_getppid);
 		t1 = stop();
 		v[r] = (double)(t1 - t0) / batch;
 		total += t1 - t0;
 	}
+	ref[blocks] = reference_block();
+	/* Whole blocks only; the last may be short and is left out. */
+	for (i = 0; i < regions / BLOCK_REGIONS; i++) {
+		double blk[BLOCK_REGIONS];
+
+		memcpy(blk, v + i * BLOCK_REGIONS, sizeof(blk));
+		m[i] = median_of(blk, BLOCK_REGIONS);
+	}
+	if (regions / BLOCK_REGIONS > 0)
+		quiet = quiet_median(m, ref, regions / BLOCK_REGIONS);
 	prev = raw();
 	for (i = 0; i < 100000; i++) {
 		unsigned long long now = raw();
@@ -127,11 +191,11 @@ int main(int argc, char **argv)
 			step = now - prev;
 		prev = now;
 	}
-	/* The quiet median first: it needs the regions in run order. */
-	quiet = quiet_median(v, regions);
 	qsort(v, regions, sizeof(*v), cmp);
 	printf("%.2f %.2f %llu %.2f\n", v[regions / 2], (double)total / regions / batch, step,
 	       quiet);
 	free(v);
+	free(m);
+	free(ref);
 	return 0;
 }

@@ -26,10 +26,10 @@ use crate::model::stats::{median_ci95_f64, median_f64};
 /// (not the minimum: one lucky block would set it; 46 of a default run's
 /// 2,305 reference blocks). Low, because a host's fast phase may be rare:
 /// on the Zen 3 guest 4-5% of a run's reference blocks sat in it in 2 of
-/// 40 rounds, and at the 10th percentile those runs' headlines read the
-/// slow phase, 30% high; the fast level is a floor (its blocks'
-/// medians 316-323 cycles, the 2nd percentile 319-322 in all 40), so
-/// the 2nd percentile finds it where it exists
+/// 80 rounds, and at the 10th percentile those runs' headlines read the
+/// slow phase, 30% high; the fast level is a floor (the lowest block
+/// 314-317 cycles, the 2nd percentile 319-322 in all 80), so the 2nd
+/// percentile finds it where it exists
 /// (`results/checks/low-quantile-20261201T0512.txt`).
 pub const LOW_QUANTILE: f64 = 0.02;
 /// A block is quiet when the reference around it stood within this

@@ -245,9 +245,45 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
             )
         });
     }
+    if let Some(w) = low_moved(a, b, &reference) {
+        c.warnings.push(w);
+    }
     c.reference = reference;
     c.scenario = crate::output::scenario::compare_table(a, b);
     c
+}
+
+/// How far the reference's quiet low (`model::quiet`) may move between
+/// two runs netted against each other before `compare` says so: the
+/// lows of 140 runs on the Zen 3 guest spread 319-322 cycles but for one
+/// at 331 (`results/checks/measure-ipi-compare-watch-20261201T0532.txt`).
+const LOW_MOVED: f64 = 0.02;
+
+/// A warning when A and B are netted but the reference's quiet low moved
+/// by `LOW_MOVED` or more: the reference read higher even at its fastest,
+/// so something other than a slow phase moved it. On the Zen 3 guest one
+/// run's every kernel entry, the inline reference's too, cost 12 cycles
+/// more for the whole run (a mode of that process): netting by a ratio
+/// does not undo a shift of so many cycles, and rows moved by it are
+/// flagged.
+fn low_moved(a: &ResultFile, b: &ResultFile, reference: &drift::Change) -> Option<String> {
+    if !matches!(reference, drift::Change::Net { .. }) {
+        return None;
+    }
+    let low = |f: &ResultFile| {
+        f.experiments
+            .iter()
+            .find_map(|e| Some(e.quiet()?.reference_low))
+    };
+    let (la, lb) = (low(a)?, low(b)?);
+    ((lb / la - 1.0).abs() >= LOW_MOVED).then(|| {
+        format!(
+            "The drift reference's quiet low moved {} -> {} cycles ({}): it read that much more or less even where its host was quiet, which a slow phase does not do. A run whose every kernel entry cost the same few cycles more (seen on a KVM guest, for one process's whole run) looks like this; rows that moved by about as many cycles may be that, not the kernel.",
+            num(la),
+            num(lb),
+            signed_pct((lb - la) / la * 100.0)
+        )
+    })
 }
 
 /// One timer step per operation of `e`, cycles (0 when not recorded).

@@ -270,3 +270,32 @@ fn quiet_figures_are_set_against_quiet_ones_only() {
     assert_eq!((r.a_cycles, r.b_cycles), (all(&a), all(&old)));
     assert!(r.a_cycles > r.b_cycles * 1.2, "{r:?}");
 }
+
+#[test]
+fn a_quiet_low_that_moved_is_said() {
+    let f = crate::model::load::parse_result(include_str!(
+        "../../../../testdata/results/synthetic-cascadelake-baremetal-pti-off.json"
+    ))
+    .unwrap();
+    let said = |c: &Comparison| c.warnings.iter().any(|w| w.contains("quiet low moved"));
+    let a = phased(&f, 14);
+    // Phases of other lengths move no low.
+    assert!(!said(&compare(&a, &phased(&f, 8))));
+    // Every entry of B, the reference's too, 4% dearer for the whole run.
+    let medians = (0..20).map(|i| 406.0 + (i % 5) as f64 * 0.5).collect();
+    let mut b = with_reference(&f, medians, vec![208.0; 21]);
+    crate::model::quiet::fill(&mut b);
+    let c = compare(&a, &b);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("moved 200 -> 208 cycles (+4.0%)")),
+        "{:?}",
+        c.warnings
+    );
+    // Not netted, nothing to say it against.
+    let raw = Options {
+        net_of_reference: false,
+    };
+    assert!(!said(&compare_with(&a, &b, raw)));
+}
