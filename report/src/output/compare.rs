@@ -255,8 +255,8 @@ pub fn compare_with(a: &ResultFile, b: &ResultFile, o: Options) -> Comparison {
 
 /// How far the reference's quiet low (`model::quiet`) may move between
 /// two runs netted against each other before `compare` says so: the
-/// lows of 140 runs on the Zen 3 guest spread 319-322 cycles but for one
-/// at 331 (`results/checks/measure-ipi-compare-watch-20261201T0532.txt`).
+/// lows of 60 runs on the Zen 3 guest read 317-320 cycles but for one at
+/// 331 (`results/checks/measure-ipi-compare-watch-20261201T0532.txt`).
 const LOW_MOVED: f64 = 0.02;
 
 /// A warning when A and B are netted but the reference's quiet low moved
