@@ -147,6 +147,23 @@ fn a_host_that_moved_as_a_whole_is_netted_out() {
         .contains("the kernels differ"));
 }
 
+/// entry.getpid's row of `c`.
+fn getpid_row(c: &Comparison) -> Row {
+    c.rows
+        .iter()
+        .find(|r| r.id == "entry.getpid")
+        .cloned()
+        .unwrap()
+}
+
+/// entry.getpid's experiment in `f`.
+fn getpid(f: &ResultFile) -> &Experiment {
+    f.experiments
+        .iter()
+        .find(|e| e.id.to_string() == "entry.getpid")
+        .unwrap()
+}
+
 /// entry.getpid interleaved on a host that ran it and the reference 25%
 /// slower from block `slow_from` of 20 on, with the quiet figures a
 /// saved run records.
@@ -188,33 +205,17 @@ fn netted_rows_are_judged_on_their_quiet_blocks() {
         phased_by(&f, 8, 1.25, 1.10, 1.0),
         phased_by(&f, 14, 1.25, 1.10, 1.0),
     );
-    let row = |c: &Comparison| {
-        c.rows
-            .iter()
-            .find(|r| r.id == "entry.getpid")
-            .cloned()
-            .unwrap()
-    };
-    let all = |f: &ResultFile| {
-        let e = f
-            .experiments
-            .iter()
-            .find(|e| e.id.to_string() == "entry.getpid")
-            .unwrap();
-        let m = drift::median(f.drift_reference.as_ref().unwrap());
-        (e.clone(), m)
-    };
-    let ((ea, ma), (eb, mb)) = (all(&a), all(&b));
-    let n = drift::net_blocks(&ea, ma, &eb, mb).unwrap();
+    let reference = |f: &ResultFile| drift::median(f.drift_reference.as_ref().unwrap());
+    let n = drift::net_blocks(getpid(&a), reference(&a), getpid(&b), reference(&b)).unwrap();
     let over_all = median_f64(&n.b) / median_f64(&n.a) - 1.0;
     assert!(over_all.abs() > MIN_EFFECT, "{over_all}");
-    let r = row(&compare(&a, &b));
+    let r = getpid_row(&compare(&a, &b));
     assert!(r.quiet && r.net.is_some(), "{r:?}");
     assert!(r.net_change_pct().unwrap().abs() < 0.5, "{r:?}");
     assert_eq!(r.test.significant(), Some(false), "{r:?}");
     // A real 8% slowdown under the same phases is still found.
     let slower = phased_by(&f, 14, 1.25, 1.10, 1.08);
-    let r = row(&compare(&a, &slower));
+    let r = getpid_row(&compare(&a, &slower));
     assert!((r.net_change_pct().unwrap() - 8.0).abs() < 0.5, "{r:?}");
     assert_eq!(r.test.significant(), Some(true), "{r:?}");
 }
@@ -231,15 +232,8 @@ fn quiet_figures_are_set_against_quiet_ones_only() {
     let raw = Options {
         net_of_reference: false,
     };
-    let row = |c: &Comparison| {
-        c.rows
-            .iter()
-            .find(|r| r.id == "entry.getpid")
-            .cloned()
-            .unwrap()
-    };
     let c = compare_with(&a, &b, raw);
-    let r = row(&c);
+    let r = getpid_row(&c);
     assert!(r.quiet, "{r:?}");
     assert!((r.a_cycles - r.b_cycles).abs() < 1.0, "{r:?}");
     assert_eq!(r.test.significant(), Some(false), "{r:?}");
@@ -257,16 +251,9 @@ fn quiet_figures_are_set_against_quiet_ones_only() {
             d.quiet = None;
         }
     }
-    let r = row(&compare_with(&a, &old, raw));
+    let r = getpid_row(&compare_with(&a, &old, raw));
     assert!(!r.quiet);
-    let all = |f: &ResultFile| {
-        f.experiments
-            .iter()
-            .find(|e| e.id.to_string() == "entry.getpid")
-            .unwrap()
-            .summary
-            .median
-    };
+    let all = |f: &ResultFile| getpid(f).summary.median;
     assert_eq!((r.a_cycles, r.b_cycles), (all(&a), all(&old)));
     assert!(r.a_cycles > r.b_cycles * 1.2, "{r:?}");
 }
