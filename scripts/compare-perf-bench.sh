@@ -194,6 +194,13 @@ printf '  %-14s mean   %5.2f%% (perf bench %.2f%%; C loop quiet median %.2f%%, m
 printf '  %-14s median over all samples %5.2f%% (not a bar: before the quiet choice)\n' \
 	entry.getppid "$(col 9 | spread)"
 
+# The entry/timer/vdso rows a compare output (stdin) flags, space-separated.
+flagged_rows() { awk '$1 ~ /^(entry|timer|vdso)\./ && $NF == "yes" {print $1}' | tr '\n' ' '; }
+# How far perf bench (after the run) moved from round $1 to round $2, percent, unsigned.
+perf_moved() {
+	awk -v i="$1" -v j="$2" 'NR == i {a = $4} NR == j {b = $4} END {d = (b - a) / a * 100; print (d < 0 ? -d : d)}' "$tmp/rows"
+}
+
 # Not a bar: `compare` of every pair of rounds whose perf bench moved
 # < 3%, so one lucky or unlucky pair (rounds 1 and 2) is not all a set
 # says of the rule.
@@ -201,11 +208,9 @@ pairs_flagged() {
 	local i j n=0 f=0 which="" rows
 	for i in $(seq 1 "$rounds"); do
 		for j in $(seq $((i + 1)) "$rounds"); do
-			awk -v a="$(sed -n "${i}p" "$tmp/rows" | cut -d' ' -f4)" -v b="$(sed -n "${j}p" "$tmp/rows" | cut -d' ' -f4)" \
-				'BEGIN {d = (b - a) / a * 100; exit !(d > -3 && d < 3)}' || continue
+			awk -v m="$(perf_moved "$i" "$j")" 'BEGIN {exit !(m < 3)}' || continue
 			n=$((n + 1))
-			rows=$(target/release/entrybench compare "$tmp/r$i.json" "$tmp/r$j.json" |
-				awk '$1 ~ /^(entry|timer|vdso)\./ && $NF == "yes" {print $1}' | tr '\n' ' ')
+			rows=$(target/release/entrybench compare "$tmp/r$i.json" "$tmp/r$j.json" | flagged_rows)
 			[ -z "$rows" ] || { f=$((f + 1)); which="$which [$i-$j: ${rows% }]"; }
 		done
 	done
@@ -214,8 +219,8 @@ pairs_flagged() {
 
 if [ "$rounds" -ge 2 ]; then
 	target/release/entrybench compare "$tmp/r1.json" "$tmp/r2.json" >"$tmp/cmp.txt"
-	flagged=$(awk '$1 ~ /^(entry|timer|vdso)\./ && $NF == "yes" {print $1}' "$tmp/cmp.txt" | tr '\n' ' ')
-	moved=$(awk 'NR == 1 {a = $4} NR == 2 {b = $4} END {d = (b - a) / a * 100; print (d < 0 ? -d : d)}' "$tmp/rows")
+	flagged=$(flagged_rows <"$tmp/cmp.txt")
+	moved=$(perf_moved 1 2)
 	netted=$(grep -q 'judged net of it' "$tmp/cmp.txt" && echo "net of the drift reference" || echo "raw")
 	echo
 	awk -v f="$flagged" -v m="$moved" -v how="$netted" 'BEGIN {

@@ -96,18 +96,18 @@ static double reference_block(void)
 
 /*
  * The quiet median of the block medians m[0..blocks), block b taken
- * between reference blocks ref[b] and ref[b + 1]. Sorts ref and m.
+ * between reference blocks ref[b] and ref[b + 1]. Sorts ref.
  */
 static double quiet_median(double *m, double *ref, int blocks)
 {
-	double *around, *sorted, ceiling, q;
+	double *around, *chosen, ceiling, q;
 	int b, kept = 0;
 
 	around = malloc(sizeof(*around) * blocks);
-	sorted = malloc(sizeof(*sorted) * blocks);
-	if (!around || !sorted) {
+	chosen = malloc(sizeof(*chosen) * blocks);
+	if (!around || !chosen) {
 		free(around);
-		free(sorted);
+		free(chosen);
 		return 0;
 	}
 	for (b = 0; b < blocks; b++)
@@ -116,14 +116,14 @@ static double quiet_median(double *m, double *ref, int blocks)
 	ceiling = ref[(int)(blocks * LOW_QUANTILE)] * (1 + TOLERANCE);
 	for (b = 0; b < blocks; b++)
 		if (around[b] <= ceiling)
-			sorted[kept++] = m[b];
+			chosen[kept++] = m[b];
 	if (kept < MIN_BLOCKS) {
 		/* The blocks with the lowest reference around them. */
 		double *order = malloc(sizeof(*order) * blocks);
 
 		if (!order) {
 			free(around);
-			free(sorted);
+			free(chosen);
 			return 0;
 		}
 		memcpy(order, around, sizeof(*order) * blocks);
@@ -132,11 +132,11 @@ static double quiet_median(double *m, double *ref, int blocks)
 		free(order);
 		for (kept = 0, b = 0; b < blocks; b++)
 			if (around[b] <= ceiling)
-				sorted[kept++] = m[b];
+				chosen[kept++] = m[b];
 	}
-	q = median_of(sorted, kept);
+	q = median_of(chosen, kept);
 	free(around);
-	free(sorted);
+	free(chosen);
 	return q;
 }
 
@@ -145,7 +145,7 @@ int main(int argc, char **argv)
 	int regions = argc > 1 ? atoi(argv[1]) : 2000;
 	int batch = argc > 2 ? atoi(argv[2]) : 100;
 	unsigned long long total = 0, step = ~0ULL, prev;
-	int blocks, r, i;
+	int blocks, whole, r, i;
 	double *v, *m, *ref, quiet = 0;
 
 	if (regions < 1 || batch < 1) {
@@ -153,6 +153,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	blocks = (regions + BLOCK_REGIONS - 1) / BLOCK_REGIONS;
+	whole = regions / BLOCK_REGIONS;
 	v = malloc(sizeof(*v) * regions);
 	m = malloc(sizeof(*m) * blocks);
 	ref = malloc(sizeof(*ref) * (blocks + 1));
@@ -175,14 +176,14 @@ int main(int argc, char **argv)
 	}
 	ref[blocks] = reference_block();
 	/* Whole blocks only; the last may be short and is left out. */
-	for (i = 0; i < regions / BLOCK_REGIONS; i++) {
+	for (i = 0; i < whole; i++) {
 		double blk[BLOCK_REGIONS];
 
 		memcpy(blk, v + i * BLOCK_REGIONS, sizeof(blk));
 		m[i] = median_of(blk, BLOCK_REGIONS);
 	}
-	if (regions / BLOCK_REGIONS > 0)
-		quiet = quiet_median(m, ref, regions / BLOCK_REGIONS);
+	if (whole > 0)
+		quiet = quiet_median(m, ref, whole);
 	prev = raw();
 	for (i = 0; i < 100000; i++) {
 		unsigned long long now = raw();
