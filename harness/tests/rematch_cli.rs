@@ -42,6 +42,24 @@ fn stored_dumps_rematch_as_recorded() {
         assert!(rec.contains(fit), "{block}");
     }
     assert!(!out.contains("differs"), "{out}");
+    assert!(!out.contains("claimed no gap"), "{out}");
+}
+
+/// The one call of the stored mprotect run that claimed no gap: 8.2 us,
+/// while the victim was in a 901 us gap that the next call claimed.
+#[test]
+fn misses_lists_the_calls_that_claimed_no_gap_and_the_gaps_around_them() {
+    let out = stdout_of(&[
+        "rematch".as_ref(),
+        "--misses".as_ref(),
+        dump(MPROTECT).as_os_str(),
+    ]);
+    assert!(
+        out.contains("1 calls long enough to send an IPI claimed no gap (tolerance 50.0 us before")
+            && out.contains("call of 8.2 us: 1 gaps")
+            && out.contains("ends    +836.8 us, lasts    901.0 us, claimed by another call"),
+        "{out}"
+    );
 }
 
 #[test]

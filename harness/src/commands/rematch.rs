@@ -2,7 +2,7 @@
 //! `run --dump-ipi` kept of it (`experiments::ipi_dump`), beside the
 //! figures the run recorded.
 
-use crate::experiments::ipi_dump::{self, Dump, Figures};
+use crate::experiments::ipi_dump::{self, Dump, Figures, Miss};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +11,10 @@ pub struct RematchArgs {
     /// IPI dumps written by `entrybench run --dump-ipi DIR`
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Also list the calls that claimed no gap, with the victim's gaps
+    /// around each call's return
+    #[arg(long)]
+    pub misses: bool,
 }
 
 /// Exit status when a dump's figures come out other than recorded (a
@@ -23,9 +27,12 @@ pub fn cmd(a: RematchArgs) -> Result<i32> {
         // A bad file is said and skipped: the others are still checked.
         let text = match ipi_dump::read(f) {
             Ok(d) => {
-                let (text, same) = compared(f, &d);
+                let (mut text, same) = compared(f, &d);
                 if !same {
                     status = status.max(EXIT_DIFFERS);
+                }
+                if a.misses {
+                    text += &missed(&d);
                 }
                 text
             }
@@ -74,4 +81,41 @@ fn row(f: &Figures) -> String {
         f.tolerance.1,
         if f.fit_to_trace { "trace" } else { "control" }
     )
+}
+
+/// The calls of `d` that claimed no gap (`ipi_dump::misses`), one line
+/// each, then a line per gap around it: where it ends against the call's
+/// return (+ after it) and how long it lasted, in microseconds.
+fn missed(d: &Dump) -> String {
+    let (tol, misses) = ipi_dump::misses(d);
+    let us = |cycles: f64| cycles / d.tsc_hz * 1e6;
+    let mut s = format!(
+        "  {} calls long enough to send an IPI claimed no gap (tolerance {:.1} us before, \
+         {:.1} us after the return; gaps listed to {:.0} us either side)\n",
+        misses.len(),
+        us(tol.before as f64),
+        us(tol.after as f64),
+        ipi_dump::MISS_SPAN_S * 1e6
+    );
+    for Miss { window, near } in &misses {
+        let (ws, we) = *window;
+        s += &format!(
+            "    call of {:.1} us: {} gaps\n",
+            us(we.saturating_sub(ws) as f64),
+            near.len()
+        );
+        for (g, taken) in near {
+            s += &format!(
+                "      ends {:+9.1} us, lasts {:8.1} us{}\n",
+                us(g.end() as f64 - we as f64),
+                us(g.cycles as f64),
+                if *taken {
+                    ", claimed by another call"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    s
 }

@@ -17,6 +17,7 @@
 
 use super::ipi::Phase;
 use super::ipi_check;
+use super::ipi_match::{self, Tolerance};
 use super::ipi_outcome::Outcome;
 use super::Ctx;
 use crate::schema::IrqRow;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use workloads::ipi::Gap;
 
 /// Bumped when a dump's layout or meaning changes: `rematch` refuses
 /// other formats. 2: phases note the long gaps the victim was switched
@@ -81,11 +83,61 @@ impl Figures {
 
 /// The matching of `d`, run again.
 pub fn rematch(d: &Dump) -> Figures {
+    Figures::of(&outcome(d))
+}
+
+fn outcome(d: &Dump) -> Outcome {
     let check = d
         .check_blocks
         .clone()
         .and_then(|b| ipi_check::judge(d.tsc_hz, b, d.row).ok());
-    Figures::of(&Outcome::of(d.tsc_hz, d.row, &d.priced, check.as_ref()))
+    Outcome::of(d.tsc_hz, d.row, &d.priced, check.as_ref())
+}
+
+/// How far either side of a missed call's return `misses` lists gaps.
+pub const MISS_SPAN_S: f64 = 200e-6;
+
+/// A priced call long enough to have sent an IPI (`Tolerance::may_claim`)
+/// that claimed no gap, and the victim's gaps around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miss {
+    /// TSC at the call's start and return.
+    pub window: (u64, u64),
+    /// The gaps overlapping the call or ending within `MISS_SPAN_S` of its
+    /// return, in time order, and whether another call claimed each.
+    pub near: Vec<(Gap, bool)>,
+}
+
+/// Why a run saw fewer IPIs than it sent, for a reader of a dump
+/// (`rematch --misses`): the tolerance matching used and the calls that
+/// claimed no gap. Not every such call sent an IPI (a guest's flush skips
+/// a preempted vCPU), so there can be more of them than IPIs missed.
+pub fn misses(d: &Dump) -> (Tolerance, Vec<Miss>) {
+    let out = outcome(d);
+    let (tol, skew) = (out.m.fit.tol, out.m.skew);
+    let (gaps, windows) = (&d.priced.gaps, &d.priced.fired.windows);
+    let picks = ipi_match::claims(gaps, windows, skew, tol);
+    let taken: std::collections::HashSet<usize> = picks.iter().flatten().copied().collect();
+    let span = (MISS_SPAN_S * d.tsc_hz) as u64;
+    let missed = windows
+        .iter()
+        .zip(&picks)
+        .filter(|&(&w, pick)| pick.is_none() && tol.may_claim(w))
+        .map(|(&(ws, we), _)| {
+            let (lo, hi) = (ws.min(we.saturating_sub(span)), we.saturating_add(span));
+            // Gaps are disjoint and in time order: their ends are too.
+            let first = gaps.partition_point(|g| g.end() < lo);
+            let near = (first..gaps.len())
+                .take_while(|&i| gaps[i].start <= hi)
+                .map(|i| (gaps[i], taken.contains(&i)))
+                .collect();
+            Miss {
+                window: (ws, we),
+                near,
+            }
+        })
+        .collect();
+    (tol, missed)
 }
 
 /// Writes an `ipi.*` row's matching input into `dir`, and says where on

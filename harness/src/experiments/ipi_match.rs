@@ -261,19 +261,39 @@ pub struct Claimed {
 /// longest-gap rule took it over the IPI's 11 us gap at the return.
 pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, tol: Tolerance) -> Claimed {
     let mut claimed = vec![None; gaps.len()];
-    for (w, range) in overlapping(gaps, windows, skew) {
-        let key = |i: usize| (tol.in_core(w, gaps[i]), gaps[i].cycles);
-        let best = range
-            .filter(|&i| claimed[i].is_none() && tol.near(w, gaps[i]))
-            .fold(None, |best: Option<usize>, i| match best {
-                Some(b) if key(b) >= key(i) => Some(b),
-                _ => Some(i),
-            });
-        if let Some(i) = best {
+    for (&w, pick) in windows.iter().zip(claims(gaps, windows, skew, tol)) {
+        if let Some(i) = pick {
             claimed[i] = Some(w.0.saturating_sub(skew));
         }
     }
     Claimed::split(gaps, claimed)
+}
+
+/// `attribute`'s rule, call by call: the index of the gap each window
+/// claimed, None where it claimed none (`ipi_dump::misses` lists those).
+pub(crate) fn claims(
+    gaps: &[Gap],
+    windows: &[(u64, u64)],
+    skew: u64,
+    tol: Tolerance,
+) -> Vec<Option<usize>> {
+    let mut taken = vec![false; gaps.len()];
+    overlapping(gaps, windows, skew)
+        .map(|(w, range)| {
+            let key = |i: usize| (tol.in_core(w, gaps[i]), gaps[i].cycles);
+            let best = range.filter(|&i| !taken[i] && tol.near(w, gaps[i])).fold(
+                None,
+                |best: Option<usize>, i| match best {
+                    Some(b) if key(b) >= key(i) => Some(b),
+                    _ => Some(i),
+                },
+            );
+            if let Some(i) = best {
+                taken[i] = true;
+            }
+            best
+        })
+        .collect()
 }
 
 impl Claimed {
