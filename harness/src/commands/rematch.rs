@@ -3,6 +3,7 @@
 //! figures the run recorded.
 
 use crate::experiments::ipi_dump::{self, Dump, Figures, Miss};
+use crate::experiments::ipi_outcome::Outcome;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -27,12 +28,15 @@ pub fn cmd(a: RematchArgs) -> Result<i32> {
         // A bad file is said and skipped: the others are still checked.
         let text = match ipi_dump::read(f) {
             Ok(d) => {
-                let (mut text, same) = compared(f, &d);
+                // Matched once: the check's fit and the attribution are
+                // the slow part, and --misses reads the same outcome.
+                let out = ipi_dump::outcome(&d);
+                let (mut text, same) = compared(f, &d, &Figures::of(&out));
                 if !same {
                     status = status.max(EXIT_DIFFERS);
                 }
                 if a.misses {
-                    text += &missed(&d);
+                    text += &missed(&d, &out);
                 }
                 text
             }
@@ -49,18 +53,17 @@ pub fn cmd(a: RematchArgs) -> Result<i32> {
     Ok(status)
 }
 
-/// A dump's recorded figures and what matching gives now, and whether
-/// they are the same.
-fn compared(f: &Path, d: &Dump) -> (String, bool) {
-    let now = ipi_dump::rematch(d);
+/// A dump's recorded figures and what matching gives now (`now`), and
+/// whether they are the same.
+fn compared(f: &Path, d: &Dump, now: &Figures) -> (String, bool) {
     let mut s = format!("{}: {}\n  taken on {}\n", d.id, f.display(), d.taken_on);
     s += &format!(
         "  {:<10} {:<17} {:>6} {:>8}  tolerance, fitted to\n",
         "", "seen", "false", "control"
     );
     s += &format!("  {:<10} {}\n", "recorded", row(&d.figures));
-    s += &format!("  {:<10} {}\n", "rematched", row(&now));
-    let same = now == d.figures;
+    s += &format!("  {:<10} {}\n", "rematched", row(now));
+    let same = *now == d.figures;
     if !same {
         s += "  differs from the recorded figures: the matching rules changed since the run, \
               or the file was edited\n";
@@ -83,11 +86,13 @@ fn row(f: &Figures) -> String {
     )
 }
 
-/// The calls of `d` that claimed no gap (`ipi_dump::misses`), one line
+/// The calls of `d` that claimed no gap under `out`, its matching
+/// (`ipi_dump::misses`), one line
 /// each, then a line per gap around it: where it ends against the call's
 /// return (+ after it) and how long it lasted, in microseconds.
-fn missed(d: &Dump) -> String {
-    let (tol, misses) = ipi_dump::misses(d);
+fn missed(d: &Dump, out: &Outcome) -> String {
+    let tol = out.m.fit.tol;
+    let misses = ipi_dump::misses(d, out);
     let us = |cycles: f64| cycles / d.tsc_hz * 1e6;
     let mut s = format!(
         "  {} calls long enough to send an IPI claimed no gap (tolerance {:.1} us before, \

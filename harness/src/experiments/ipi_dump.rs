@@ -17,7 +17,7 @@
 
 use super::ipi::Phase;
 use super::ipi_check;
-use super::ipi_match::{self, Tolerance};
+use super::ipi_match;
 use super::ipi_outcome::Outcome;
 use super::Ctx;
 use crate::schema::IrqRow;
@@ -86,7 +86,9 @@ pub fn rematch(d: &Dump) -> Figures {
     Figures::of(&outcome(d))
 }
 
-fn outcome(d: &Dump) -> Outcome {
+/// What matching `d` again gives (`rematch`'s figures come from it, and
+/// `misses` reads it).
+pub(crate) fn outcome(d: &Dump) -> Outcome {
     let check = d
         .check_blocks
         .clone()
@@ -109,17 +111,17 @@ pub struct Miss {
 }
 
 /// Why a run saw fewer IPIs than it sent, for a reader of a dump
-/// (`rematch --misses`): the tolerance matching used and the calls that
-/// claimed no gap. Not every such call sent an IPI (a guest's flush skips
-/// a preempted vCPU), so there can be more of them than IPIs missed.
-pub fn misses(d: &Dump) -> (Tolerance, Vec<Miss>) {
-    let out = outcome(d);
+/// (`rematch --misses`): the calls that claimed no gap under the
+/// tolerance `out` (`outcome` of `d`) matched with. Not every such call
+/// sent an IPI (a guest's flush skips a preempted vCPU), so there can be
+/// more of them than IPIs missed.
+pub(crate) fn misses(d: &Dump, out: &Outcome) -> Vec<Miss> {
     let (tol, skew) = (out.m.fit.tol, out.m.skew);
     let (gaps, windows) = (&d.priced.gaps, &d.priced.fired.windows);
     let picks = ipi_match::claims(gaps, windows, skew, tol);
     let taken: std::collections::HashSet<usize> = picks.iter().flatten().copied().collect();
     let span = (MISS_SPAN_S * d.tsc_hz) as u64;
-    let missed = windows
+    windows
         .iter()
         .zip(&picks)
         .filter(|&(&w, pick)| pick.is_none() && tol.may_claim(w))
@@ -136,8 +138,7 @@ pub fn misses(d: &Dump) -> (Tolerance, Vec<Miss>) {
                 near,
             }
         })
-        .collect();
-    (tol, missed)
+        .collect()
 }
 
 /// Writes an `ipi.*` row's matching input into `dir`, and says where on
