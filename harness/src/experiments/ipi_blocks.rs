@@ -240,6 +240,21 @@ mod tests {
         }
     }
 
+    /// The switched-out share is the switched gaps' time over the firing
+    /// time: merged blocks keep each gap's switch mark.
+    #[test]
+    fn switched_share_counts_the_switched_gaps_only() {
+        let mut a = block(1000, (0, 0), 0, None);
+        a.gaps.push(Gap {
+            start: 1100,
+            cycles: 40,
+        });
+        let m = merge(vec![a, block(5000, (0, 0), 0, None)]);
+        // Switched: 3 cycles at 1005 and 3 at 5005, not the 40 at 1100;
+        // 500 ms of firing at 1 kHz is 500 cycles.
+        assert!((m.switched_share(1_000.0) - 6.0 / 500.0).abs() < 1e-12);
+    }
+
     #[test]
     fn blocks_cut_the_duration_a_quarter_second_at_least_ten_at_most_even() {
         assert_eq!(count(Duration::from_millis(100)), 1);

@@ -84,11 +84,16 @@ pub(crate) struct Check {
     /// call and no control window: IPIs this run did not send.
     pub outside: usize,
     pub timing: ipi_label::TimingCheck,
-    /// Of the held-out calls' picks over the preemption length in which
-    /// the victim thread was switched out (preemptions, which the timing
-    /// rule counts neither as seen nor priced): how many, and how many
-    /// held an event (the IPI ran in that long gap).
+    /// Of the held-out calls' picks over the preemption length that
+    /// began before their call, in which the victim thread was switched
+    /// out (preemptions, which the timing rule counts neither as seen
+    /// nor priced): how many, and how many held an event (the IPI ran in
+    /// that long gap).
     pub preempted_picks: (usize, usize),
+    /// Its picks over the preemption length that began inside their
+    /// call, the thread switched out (counted as seen, not priced): how
+    /// many, and how many held an event.
+    pub switched_picks: (usize, usize),
     /// Its picks over the preemption length the victim was not switched
     /// out in (stalls, counted as seen): how many, and how many held an
     /// event. The second is what says a stall ends at the IPI.
@@ -257,6 +262,7 @@ fn checked(
         events,
         noise_per_s: noise.per_s,
         preempted_picks: labelled_of(&by_timing.preempted, &l.times),
+        switched_picks: labelled_of(&by_timing.switched, &l.times),
         stalled_picks: labelled_of(&by_timing.stalled, &l.times),
         min_call_labelled: held_out
             .iter()
@@ -343,6 +349,8 @@ pub(crate) fn params(check: &std::result::Result<Check, NoCheck>) -> serde_json:
             "timing_missed_labelled": c.timing.missed,
             "timing_preemption_picks": c.preempted_picks.0,
             "timing_preemption_picks_labelled": c.preempted_picks.1,
+            "timing_switched_picks": c.switched_picks.0,
+            "timing_switched_picks_labelled": c.switched_picks.1,
             "timing_stall_picks": c.stalled_picks.0,
             "timing_stall_picks_labelled": c.stalled_picks.1,
             "min_call_labelled": c.min_call_labelled,

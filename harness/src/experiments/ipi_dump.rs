@@ -362,7 +362,8 @@ mod tests {
     }
 
     /// The stored trace dump's two stalls count as seen; noted as
-    /// switched out, they would be preemptions, not seen.
+    /// switched out, they would be preemptions, not seen (both began
+    /// before their call: the victim was off its loop when it began).
     #[test]
     fn stalls_are_seen_and_switched_long_gaps_are_not() {
         let mut d = read(&stored_one(TRACED)).unwrap();
@@ -378,6 +379,8 @@ mod tests {
             .collect();
         let after = rematch(&d);
         assert_eq!(before.seen - after.seen, 2, "{before:?} {after:?}");
+        let o = outcome(&d);
+        assert_eq!((o.m.seen.preempted.len(), o.m.seen.switched.len()), (2, 0));
     }
 
     /// A check too thin to stand on gives the control's fit, in the run

@@ -27,8 +27,8 @@ pub fn fit_rule() -> String {
          calls pick the most gaps holding an event of the IPI's function while at most {}% of \
          their picks hold none, the wider on a tie (the most right less wrong picks where no \
          pair keeps under that share); picks are counted as the timing rule counts them seen: \
-         a preemption (over the preemption length, the victim thread switched out) counts \
-         neither way",
+         a preemption (over the preemption length, begun before its call, the victim thread \
+         switched out) counts neither way",
         ipi_match::GRID_STEPS,
         ipi_match::GRID_MIN_S * 1e6,
         GRID_MAX_S * 1e6,
@@ -43,8 +43,8 @@ pub fn fit_rule() -> String {
 /// their picks hold none; if no pair keeps under that share, the one
 /// with the most right picks less wrong ones. Picks count as the timing
 /// rule counts them seen (`ipi::Seen`, with `long` and the phase's
-/// `switched` gaps): a preemption counts neither way, a stall as any
-/// other pick. The usual call is these windows'; the core band is given
+/// `switched` gaps): a preemption counts neither way, a stall or a
+/// switched gap as any other pick. The usual call is these windows'; the core band is given
 /// (`core_band` of the same windows) and kept in the result.
 ///
 /// Calls that sent no IPI (the victim preempted, the flush left to the

@@ -49,6 +49,11 @@ pub(crate) fn params(
         ("unmatched_gaps_per_s", finite(noise.per_s).into()),
         ("unmatched_time_share", finite(noise.time_share).into()),
         ("matched_preemptions", m.seen.preempted.len().into()),
+        ("matched_switched", m.seen.switched.len().into()),
+        (
+            "switched_time_share",
+            finite(phase.switched_share(ctx.timer.tsc_hz)).into(),
+        ),
         ("matched_stalls", m.seen.stalled.len().into()),
         ("matched_merged", m.seen.merged.len().into()),
         (
@@ -61,8 +66,21 @@ pub(crate) fn params(
         (
             "preemption_rule",
             format!(
-                "a matched gap over {} ms in which the victim thread was switched out is a \
-                 preemption, not an IPI",
+                "a matched gap over {} ms that began before its call, in which the victim thread \
+                 was switched out, is a preemption, not an IPI: another task held the victim CPU \
+                 when the call began",
+                PREEMPTION_S * 1e3
+            )
+            .into(),
+        ),
+        (
+            "switched_rule",
+            format!(
+                "a matched gap over {} ms that began inside its call, in which the victim thread \
+                 was switched out: the IPI interrupted the loop and another task ran before it \
+                 resumed; counted as seen, not priced (matched_switched; \
+                 trace_check.timing_switched_picks_labelled: how many of the check's held the \
+                 IPI's event)",
                 PREEMPTION_S * 1e3
             )
             .into(),
@@ -311,6 +329,20 @@ pub(crate) fn notes(
             "{} calls matched a victim preemption (gap over {} ms, the thread switched out): not counted as IPIs seen",
             m.seen.preempted.len(),
             PREEMPTION_S * 1e3
+        ));
+    }
+    if !m.seen.switched.is_empty() {
+        notes.push(format!(
+            "{} IPIs interrupted the victim and another task ran before its loop resumed (gap over {} ms that began inside the call, the thread switched out): counted as seen, not priced",
+            m.seen.switched.len(),
+            PREEMPTION_S * 1e3
+        ));
+    }
+    let out = phase.switched_share(ctx.timer.tsc_hz);
+    if out > 0.0 {
+        notes.push(format!(
+            "the victim thread was switched out for {:.2}% of the phase (switched_time_share): another task held the victim CPU, and a call made then sends it no IPI or one the loop cannot see",
+            out * 100.0
         ));
     }
     if !m.seen.stalled.is_empty() {
