@@ -298,6 +298,14 @@ pub(crate) struct Phase {
 }
 
 impl Phase {
+    /// The off-CPU rule's view of the phase (`ipi_match::OffCpu`).
+    pub fn off_cpu(&self, tsc_hz: f64) -> ipi_match::OffCpu<'_> {
+        ipi_match::OffCpu {
+            long: preemption_cycles(tsc_hz),
+            switched: &self.switched,
+        }
+    }
+
     /// The share of the phase's firing time the victim thread was
     /// switched out: its gaps over `PREEMPTION_S` with a switch, against
     /// the time the calls fired. While another task holds the victim CPU
@@ -453,13 +461,14 @@ pub(crate) struct Seen {
     /// Over `PREEMPTION_S`, the thread not switched out: seen, not
     /// priced.
     pub stalled: Vec<Gap>,
-    /// Over it, begun inside the call (the victim thread was on its
-    /// loop when the call began), the thread switched out: the IPI
-    /// interrupted the loop and a switch followed before the loop ran
-    /// again (another task woke on the victim CPU). Seen, not priced:
-    /// the gap is mostly the other task's. On the Zen 3 guest 57 of the
-    /// 63 such gaps of 380 quick runs' checks held the IPI's event
-    /// (`results/checks/seen-misses-20261201T0841.txt`).
+    /// Over it, the thread switched out, and either begun inside the
+    /// call (the IPI interrupted the loop and another task ran before
+    /// it resumed: on the Zen 3 guest 57 of the 63 such gaps of 380
+    /// quick runs' checks held the IPI's event,
+    /// `results/checks/seen-misses-20261201T0841.txt`) or holding the
+    /// return of a call that claimed nothing near it (`Claimed::off_cpu`:
+    /// the IPI interrupted the task that held the CPU). Seen, not
+    /// priced: the gap is mostly the other task's.
     pub switched: Vec<Gap>,
     /// Over it, begun before the call, the thread switched out: another
     /// task held the victim CPU when the call began, so the call most
@@ -476,8 +485,10 @@ impl Seen {
             c.hit.into_iter().partition(|g| g.cycles <= long);
         let (merged, merged_long): (Vec<Gap>, Vec<Gap>) =
             c.merged.into_iter().partition(|g| g.cycles <= long);
-        let (switched_in_call, mut stalled): (Vec<Gap>, Vec<Gap>) =
+        let (mut switched_in_call, mut stalled): (Vec<Gap>, Vec<Gap>) =
             hit_long.into_iter().partition(was_switched);
+        switched_in_call.extend(c.off_cpu);
+        switched_in_call.sort_unstable_by_key(|g| g.start);
         let (preempted, merged_stalled): (Vec<Gap>, Vec<Gap>) =
             merged_long.into_iter().partition(was_switched);
         stalled.extend(merged_stalled);
@@ -707,18 +718,20 @@ mod tests {
         let c = ipi_match::Claimed {
             hit: vec![g(10, 50), g(100, 5_000), g(200, 7_000)],
             merged: vec![g(5, 60), g(300, 9_000), g(400, 8_000)],
+            off_cpu: vec![g(500, 6_000)],
             miss: vec![],
         };
         // Long is 1000 cycles; the thread was switched out in the gaps at
-        // 200 (inside its call) and 400 (before its call).
+        // 200 (inside its call), 400 (before its call) and 500 (claimed
+        // by the off-CPU rule: the call returned in it).
         let s = Seen::of(c, 1_000, &[200, 400]);
         assert_eq!(s.hit, vec![g(10, 50)]);
         assert_eq!(s.merged, vec![g(5, 60)]);
         assert_eq!(s.stalled, vec![g(100, 5_000), g(300, 9_000)]);
-        assert_eq!(s.switched, vec![g(200, 7_000)]);
+        assert_eq!(s.switched, vec![g(200, 7_000), g(500, 6_000)]);
         assert_eq!(s.preempted, vec![g(400, 8_000)]);
-        assert_eq!(s.count(), 5);
+        assert_eq!(s.count(), 6);
         let starts: Vec<u64> = s.all().iter().map(|g| g.start).collect();
-        assert_eq!(starts, [5, 10, 100, 200, 300]);
+        assert_eq!(starts, [5, 10, 100, 200, 300, 500]);
     }
 }

@@ -225,7 +225,7 @@ fn checked(
         core,
     );
     let by_timing = Seen::of(
-        ipi_match::attribute(&p.gaps, &held_out, skew, tol),
+        ipi_match::attribute_off(&p.gaps, &held_out, skew, tol, p.off_cpu(hz)),
         long,
         &p.switched,
     );

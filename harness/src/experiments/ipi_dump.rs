@@ -118,8 +118,8 @@ pub struct Miss {
 pub(crate) fn misses(d: &Dump, out: &Outcome) -> Vec<Miss> {
     let (tol, skew) = (out.m.fit.tol, out.m.skew);
     let (gaps, windows) = (&d.priced.gaps, &d.priced.fired.windows);
-    let picks = ipi_match::claims(gaps, windows, skew, tol);
-    let taken: std::collections::HashSet<usize> = picks.iter().flatten().copied().collect();
+    let picks = ipi_match::claims(gaps, windows, skew, tol, Some(d.priced.off_cpu(d.tsc_hz)));
+    let taken: std::collections::HashSet<usize> = picks.iter().flatten().map(|p| p.gap).collect();
     let span = (MISS_SPAN_S * d.tsc_hz) as u64;
     windows
         .iter()

@@ -88,7 +88,13 @@ pub fn fit_tolerance(
     for &before in &steps {
         for &after in &steps {
             let tol = Tolerance::new((before, after), usual_call, core);
-            let c = ipi_match::attribute(gaps, windows, skew, tol);
+            let c = ipi_match::attribute_off(
+                gaps,
+                windows,
+                skew,
+                tol,
+                ipi_match::OffCpu { long, switched },
+            );
             let (right, wrong) =
                 Seen::of(c, long, switched)
                     .picks()

@@ -33,7 +33,7 @@ pub(crate) fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> M
             tol_grid(hz, skew, ipi_match::GRID_MAX_S),
         ),
     };
-    let mut c = ipi_match::attribute(&p.gaps, &p.fired.windows, skew, fit.tol);
+    let mut c = ipi_match::attribute_off(&p.gaps, &p.fired.windows, skew, fit.tol, p.off_cpu(hz));
     let miss = std::mem::take(&mut c.miss);
     let seen = Seen::of(c, preemption_cycles(hz), &p.switched);
     let noise = Noise::of(hz, p.fired.elapsed, &miss);
@@ -54,7 +54,7 @@ pub(crate) fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> M
 fn control(hz: f64, p: &Phase, m: &Matched) -> (f64, usize) {
     let [_, held_out] = halves(&p.fired.controls);
     let calls = held_out.len();
-    let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
+    let c = ipi_match::attribute_off(&m.miss, &held_out, m.skew, m.fit.tol, p.off_cpu(hz));
     // What would have counted as seen in the real windows, by the same rule.
     let n = Seen::of(c, preemption_cycles(hz), &p.switched).count();
     (share(n, calls), calls)

@@ -78,10 +78,11 @@ pub(crate) fn params(
             format!(
                 "a matched gap over {} ms that began inside its call, in which the victim thread \
                  was switched out: the IPI interrupted the loop and another task ran before it \
-                 resumed; counted as seen, not priced (matched_switched; \
+                 resumed; and {}. Both counted as seen, not priced (matched_switched; \
                  trace_check.timing_switched_picks_labelled: how many of the check's held the \
                  IPI's event)",
-                PREEMPTION_S * 1e3
+                PREEMPTION_S * 1e3,
+                ipi_match::off_cpu_rule()
             )
             .into(),
         ),
@@ -333,7 +334,7 @@ pub(crate) fn notes(
     }
     if !m.seen.switched.is_empty() {
         notes.push(format!(
-            "{} IPIs interrupted the victim and another task ran before its loop resumed (gap over {} ms that began inside the call, the thread switched out): counted as seen, not priced",
+            "{} IPIs came while the victim thread was switched out or just before it was (a gap over {} ms with a switch that began inside the call or held its return, the call long enough to have waited for an acknowledgement): they interrupted another task; counted as seen, not priced",
             m.seen.switched.len(),
             PREEMPTION_S * 1e3
         ));
