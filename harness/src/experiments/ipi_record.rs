@@ -342,7 +342,7 @@ pub(crate) fn notes(
     let out = phase.switched_share(ctx.timer.tsc_hz);
     if out > 0.0 {
         notes.push(format!(
-            "the victim thread was switched out for {:.2}% of the phase (switched_time_share): another task held the victim CPU, and a call made then sends it no IPI or one the loop cannot see",
+            "the victim thread was switched out for {:.2}% of the phase (switched_time_share): another task held the victim CPU, and a call made then sends it no IPI or one the loop cannot see; a control window that ends then, as long as the call it copies, matches by the off-CPU rule, so the control's rate rises with that share where the check's labels do not",
             out * 100.0
         ));
     }
