@@ -260,7 +260,7 @@ pub struct Claimed {
 /// shorter than 0.6 of the usual call held no event of the IPI's
 /// function (they sent no IPI: the kernel skips a CPU that has another
 /// mm loaded), 334 of the 388 at or over it held one
-/// (`results/checks/off-cpu-calls-20261202T0120.txt`).
+/// (`results/checks/off-cpu-calls-20261202T0115.txt`).
 #[derive(Debug, Clone, Copy)]
 pub struct OffCpu<'a> {
     /// Gaps over this (`ipi::preemption_cycles`) only.
