@@ -110,6 +110,18 @@ fn milan_names_invlpgb() {
     );
 }
 
+/// The committed results hold a Zen 4 guest run (2026-12-02), so the
+/// Genoa dump (Zen 4) is priced like it, not like the Zen 3 or Zen 5 rows.
+#[test]
+fn genoa_is_priced_like_the_zen4_run() {
+    let text = size_for("AuthenticAMD0A10F11_K19_Genoa_01_CPUID.txt");
+    let b = dump_block(&text);
+    assert!(
+        b.contains("Figures: measured (like model: Zen 4 (EPYC))"),
+        "{b}"
+    );
+}
+
 #[test]
 fn sapphire_rapids_gets_an_answer() {
     let text = size_for("GenuineIntel00806F8_SapphireRapids_05_CPUID.txt");
