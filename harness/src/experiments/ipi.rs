@@ -312,10 +312,11 @@ impl Phase {
     /// the calls send it few IPIs, and those that come are handled
     /// outside the victim's loop: a reader of `seen` needs it.
     pub fn switched_share(&self, tsc_hz: f64) -> f64 {
+        let off = self.off_cpu(tsc_hz);
         let out: u64 = self
             .gaps
             .iter()
-            .filter(|g| self.switched.binary_search(&g.start).is_ok())
+            .filter(|g| off.is_switched(g))
             .map(|g| g.cycles)
             .sum();
         out as f64 / (self.fired.elapsed.as_secs_f64() * tsc_hz)
@@ -447,10 +448,12 @@ pub(crate) fn preemption_cycles(tsc_hz: f64) -> u64 {
 /// the stalls (matched, over `PREEMPTION_S`, the victim thread not
 /// switched out: most likely the host held the vCPU, and the IPI was
 /// handled at the gap's end, seen but not priced) and the switched ones
-/// (over it, begun inside their call, the thread switched out: seen, not
-/// priced); the preemptions (over it, begun before their call, the
-/// thread switched out) are none of them. The real windows, the control
-/// and the check's labels are counted by this one rule.
+/// (over it, the thread switched out, begun inside their call or
+/// claimed by the off-CPU rule: seen, not priced); the preemptions (over
+/// it, the thread switched out, begun before their call and ending near
+/// its return) are none of them. The real windows, the control (which
+/// has no off-CPU claims: `ipi_outcome`) and the check's labels are
+/// counted by this one rule.
 pub(crate) struct Seen {
     /// Gaps that began inside their call: the IPI's own interruption,
     /// priced.
@@ -463,35 +466,36 @@ pub(crate) struct Seen {
     pub stalled: Vec<Gap>,
     /// Over it, the thread switched out, and either begun inside the
     /// call (the IPI interrupted the loop and another task ran before
-    /// it resumed: on the Zen 3 guest 57 of the 63 such gaps of 380
-    /// quick runs' checks held the IPI's event,
+    /// it resumed: in the check blocks of the Zen 3 guest's dumps of
+    /// 2026-12-01, 57 of the 63 such gaps held the call's event,
     /// `results/checks/seen-misses-20261201T0841.txt`) or holding the
     /// return of a call that claimed nothing near it (`Claimed::off_cpu`:
-    /// the IPI interrupted the task that held the CPU). Seen, not
-    /// priced: the gap is mostly the other task's.
+    /// the IPI interrupted the task that held the CPU; 54 of the 388
+    /// such calls in the check file of `ipi_match::OffCpu` held no
+    /// event). Seen, not priced: the gap is mostly the other task's.
     pub switched: Vec<Gap>,
-    /// Over it, begun before the call, the thread switched out: another
-    /// task held the victim CPU when the call began, so the call most
-    /// likely sent it no IPI. Not seen.
+    /// Over it, the thread switched out, begun before the call and
+    /// ending within the tolerance of its return (the near rule): the
+    /// victim came back as the call returned; another task held its CPU
+    /// when the call began. Not seen.
     pub preempted: Vec<Gap>,
 }
 
 impl Seen {
-    /// `long`: `preemption_cycles`; `switched`: the phase's
-    /// `Phase::switched`, sorted.
-    pub fn of(c: ipi_match::Claimed, long: u64, switched: &[u64]) -> Seen {
-        let was_switched = |g: &Gap| switched.binary_search(&g.start).is_ok();
+    /// `off`: the phase's long gaps and switches (`Phase::off_cpu`).
+    pub fn of(c: ipi_match::Claimed, off: ipi_match::OffCpu) -> Seen {
+        let long = off.long;
         let (hit, hit_long): (Vec<Gap>, Vec<Gap>) =
             c.hit.into_iter().partition(|g| g.cycles <= long);
         let (merged, merged_long): (Vec<Gap>, Vec<Gap>) =
             c.merged.into_iter().partition(|g| g.cycles <= long);
         let (mut switched_in_call, mut stalled): (Vec<Gap>, Vec<Gap>) =
-            hit_long.into_iter().partition(was_switched);
+            hit_long.into_iter().partition(|g| off.is_switched(g));
+        let (preempted, merged_stalled): (Vec<Gap>, Vec<Gap>) =
+            merged_long.into_iter().partition(|g| off.is_switched(g));
+        stalled.extend(merged_stalled);
         switched_in_call.extend(c.off_cpu);
         switched_in_call.sort_unstable_by_key(|g| g.start);
-        let (preempted, merged_stalled): (Vec<Gap>, Vec<Gap>) =
-            merged_long.into_iter().partition(was_switched);
-        stalled.extend(merged_stalled);
         Seen {
             hit,
             merged,
@@ -499,6 +503,21 @@ impl Seen {
             switched: switched_in_call,
             preempted,
         }
+    }
+
+    /// `ipi_match::attribute_off` counted by `of`, and the gaps no call
+    /// claimed: the one matching the priced phase, the check's timing
+    /// picks and the label fit share.
+    pub fn matching(
+        gaps: &[Gap],
+        windows: &[(u64, u64)],
+        skew: u64,
+        tol: ipi_match::Tolerance,
+        off: ipi_match::OffCpu,
+    ) -> (Seen, Vec<Gap>) {
+        let mut c = ipi_match::attribute_off(gaps, windows, skew, tol, off);
+        let miss = std::mem::take(&mut c.miss);
+        (Seen::of(c, off), miss)
     }
 
     /// The seen gaps, in no particular order.
@@ -724,7 +743,11 @@ mod tests {
         // Long is 1000 cycles; the thread was switched out in the gaps at
         // 200 (inside its call), 400 (before its call) and 500 (claimed
         // by the off-CPU rule: the call returned in it).
-        let s = Seen::of(c, 1_000, &[200, 400]);
+        let off = ipi_match::OffCpu {
+            long: 1_000,
+            switched: &[200, 400],
+        };
+        let s = Seen::of(c, off);
         assert_eq!(s.hit, vec![g(10, 50)]);
         assert_eq!(s.merged, vec![g(5, 60)]);
         assert_eq!(s.stalled, vec![g(100, 5_000), g(300, 9_000)]);

@@ -201,7 +201,6 @@ fn checked(
     row: IrqRow,
     (events, outside): (usize, usize),
 ) -> std::result::Result<Check, String> {
-    let long = ipi::preemption_cycles(hz);
     let skew = p.skew.allowance();
     let [fit_calls, held_out] = ipi::halves(&p.fired.windows);
     if l.times.is_empty() {
@@ -221,19 +220,15 @@ fn checked(
         skew,
         grid,
         &l.times,
-        (long, &p.switched),
+        p.off_cpu(hz),
         core,
     );
-    let by_timing = Seen::of(
-        ipi_match::attribute_off(&p.gaps, &held_out, skew, tol, p.off_cpu(hz)),
-        long,
-        &p.switched,
-    );
+    let (by_timing, _) = Seen::matching(&p.gaps, &held_out, skew, tol, p.off_cpu(hz));
     let held_labels = ipi_label::attribute(&p.gaps, &held_out, skew, &l.times);
     let mut lab = ipi_label::attribute(&p.gaps, &p.fired.windows, skew, &l.times);
     let noise = Noise::of(hz, p.fired.elapsed, &std::mem::take(&mut lab.claimed.miss));
     let without_gap = lab.without_gap;
-    let labelled = Seen::of(lab.claimed, long, &p.switched);
+    let labelled = Seen::of(lab.claimed, p.off_cpu(hz));
     let ctl = ipi_label::attribute(&p.gaps, &p.fired.controls, skew, &l.times);
     let quiet = report::model::stats::median_sorted(&p.quiet);
     let mut cost: Vec<i64> = labelled.hit.iter().map(|g| g.cycles as i64).collect();
@@ -256,7 +251,7 @@ fn checked(
         outside,
         timing: ipi_label::check_timing(
             &by_timing.all(),
-            &Seen::of(held_labels.claimed, long, &p.switched).all(),
+            &Seen::of(held_labels.claimed, p.off_cpu(hz)).all(),
             &l.times,
         ),
         events,

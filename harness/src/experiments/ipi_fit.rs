@@ -27,8 +27,8 @@ pub fn fit_rule() -> String {
          calls pick the most gaps holding an event of the IPI's function while at most {}% of \
          their picks hold none, the wider on a tie (the most right less wrong picks where no \
          pair keeps under that share); picks are counted as the timing rule counts them seen: \
-         a preemption (over the preemption length, begun before its call, the victim thread \
-         switched out) counts neither way",
+         a preemption (over the preemption length, begun before its call and ending near its \
+         return, the victim thread switched out) counts neither way",
         ipi_match::GRID_STEPS,
         ipi_match::GRID_MIN_S * 1e6,
         GRID_MAX_S * 1e6,
@@ -76,7 +76,7 @@ pub fn fit_tolerance(
     skew: u64,
     (lo, hi): (u64, u64),
     times: &[u64],
-    (long, switched): (u64, &[u64]),
+    off: ipi_match::OffCpu,
     core: Option<Core>,
 ) -> Tolerance {
     let usual_call = ipi_match::usual(windows.iter().map(|(a, b)| b.saturating_sub(*a)));
@@ -88,23 +88,16 @@ pub fn fit_tolerance(
     for &before in &steps {
         for &after in &steps {
             let tol = Tolerance::new((before, after), usual_call, core);
-            let c = ipi_match::attribute_off(
-                gaps,
-                windows,
-                skew,
-                tol,
-                ipi_match::OffCpu { long, switched },
-            );
-            let (right, wrong) =
-                Seen::of(c, long, switched)
-                    .picks()
-                    .fold((0usize, 0usize), |(r, w), g| {
-                        if holds(times, g) {
-                            (r + 1, w)
-                        } else {
-                            (r, w + 1)
-                        }
-                    });
+            let (right, wrong) = Seen::matching(gaps, windows, skew, tol, off)
+                .0
+                .picks()
+                .fold((0usize, 0usize), |(r, w), g| {
+                    if holds(times, g) {
+                        (r + 1, w)
+                    } else {
+                        (r, w + 1)
+                    }
+                });
             let ok = wrong as f64 <= FIT_WRONG_SHARE * (right + wrong) as f64;
             let width = (before + after) as i64;
             let key = if ok {
@@ -180,6 +173,12 @@ pub fn core_band(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, times: &[u64])
 mod tests {
     use super::*;
 
+    /// No gap is long, none switched.
+    const NO_SWITCH: ipi_match::OffCpu = ipi_match::OffCpu {
+        long: u64::MAX,
+        switched: &[],
+    };
+
     fn g(start: u64, cycles: u64) -> Gap {
         Gap { start, cycles }
     }
@@ -194,7 +193,7 @@ mod tests {
 
     /// The label fit on `GRID`, no pick a preemption, no core band.
     fn fit(gaps: &[Gap], windows: &[(u64, u64)], times: &[u64]) -> Tolerance {
-        fit_tolerance(gaps, windows, 0, GRID, times, (u64::MAX, &[]), None)
+        fit_tolerance(gaps, windows, 0, GRID, times, NO_SWITCH, None)
     }
 
     /// `n` calls (`call`) and what `each` puts in call i (given its
@@ -302,7 +301,7 @@ mod tests {
             }
         });
         let core = core_band(&gaps, &windows, 0, &times);
-        let tol = fit_tolerance(&gaps, &windows, 0, GRID, &times, (u64::MAX, &[]), core);
+        let tol = fit_tolerance(&gaps, &windows, 0, GRID, &times, NO_SWITCH, core);
         // The core band holds the central 90% of the labelled ends, the
         // prompt ones and most late ones: the IPIs of calls 0-9 end in it
         // and the chance gaps (5000 after) do not, so all 100 are right

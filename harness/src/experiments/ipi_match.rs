@@ -275,20 +275,30 @@ pub struct OffCpu<'a> {
 pub const OFF_CPU_MIN_CALL: f64 = 0.6;
 
 impl OffCpu<'_> {
+    /// Whether the thread was switched out in gap `g` (over `long`).
+    pub fn is_switched(&self, g: &Gap) -> bool {
+        g.cycles > self.long && self.switched.binary_search(&g.start).is_ok()
+    }
+
     /// The gap of `gaps` (not `taken`) that call `w` of `tol` returned
-    /// in, if this rule claims it.
-    fn pick(&self, gaps: &[Gap], taken: &[bool], w: (u64, u64), tol: &Tolerance) -> Option<usize> {
+    /// in (widened by `skew`), if this rule claims it.
+    fn pick(
+        &self,
+        gaps: &[Gap],
+        taken: &[bool],
+        w: (u64, u64),
+        tol: &Tolerance,
+        skew: u64,
+    ) -> Option<usize> {
         let call = w.1.saturating_sub(w.0) as f64;
         if call < OFF_CPU_MIN_CALL * tol.usual_call as f64 {
             return None;
         }
-        let i = gaps.partition_point(|g| g.start <= w.1).checked_sub(1)?;
+        let i = gaps
+            .partition_point(|g| g.start <= w.1.saturating_add(skew))
+            .checked_sub(1)?;
         let g = gaps[i];
-        (!taken[i]
-            && g.end() > w.1
-            && g.cycles > self.long
-            && self.switched.binary_search(&g.start).is_ok())
-        .then_some(i)
+        (!taken[i] && g.end().saturating_add(skew) > w.1 && self.is_switched(&g)).then_some(i)
     }
 }
 
@@ -298,7 +308,8 @@ pub fn off_cpu_rule() -> String {
         "a call that claimed no gap near its return and returned inside a gap over the \
          preemption length in which the victim thread was switched out claims that gap if it \
          lasted at least {OFF_CPU_MIN_CALL} of the usual call (it waited for an \
-         acknowledgement): its IPI interrupted the task that held the victim CPU"
+         acknowledgement): its IPI interrupted the task that held the victim CPU (not in the \
+         control: a control window copies a call's length, not its wait)"
     )
 }
 
@@ -330,9 +341,10 @@ pub fn attribute(gaps: &[Gap], windows: &[(u64, u64)], skew: u64, tol: Tolerance
     attribute_with(gaps, windows, skew, tol, None)
 }
 
-/// `attribute`, and then a call that claimed no gap near its return
-/// claims the switched gap it returned in (`OffCpu`): the rule the
-/// priced phase, the control, the check and the label fit count by.
+/// `attribute`, and then each call that claimed no gap near its return
+/// claims the switched gap it returned in (`OffCpu`), in a second pass:
+/// a near claim never loses its gap to another call's off-CPU one. The
+/// rule the priced phase, the check and the label fit count by.
 pub fn attribute_off(
     gaps: &[Gap],
     windows: &[(u64, u64)],
@@ -382,31 +394,36 @@ pub(crate) fn claims(
     off: Option<OffCpu>,
 ) -> Vec<Option<Pick>> {
     let mut taken = vec![false; gaps.len()];
-    overlapping(gaps, windows, skew)
+    let mut picks: Vec<Option<Pick>> = overlapping(gaps, windows, skew)
         .map(|(w, range)| {
             let key = |i: usize| (tol.in_core(w, gaps[i]), gaps[i].cycles);
-            let near = range.filter(|&i| !taken[i] && tol.near(w, gaps[i])).fold(
+            let best = range.filter(|&i| !taken[i] && tol.near(w, gaps[i])).fold(
                 None,
                 |best: Option<usize>, i| match best {
                     Some(b) if key(b) >= key(i) => Some(b),
                     _ => Some(i),
                 },
             );
-            let pick = match near {
-                Some(gap) => Some(Pick {
-                    gap,
-                    off_cpu: false,
-                }),
-                None => off
-                    .and_then(|o| o.pick(gaps, &taken, w, &tol))
-                    .map(|gap| Pick { gap, off_cpu: true }),
-            };
-            if let Some(p) = pick {
-                taken[p.gap] = true;
+            if let Some(i) = best {
+                taken[i] = true;
             }
-            pick
+            best.map(|gap| Pick {
+                gap,
+                off_cpu: false,
+            })
         })
-        .collect()
+        .collect();
+    if let Some(o) = off {
+        for (pick, &w) in picks.iter_mut().zip(windows) {
+            if pick.is_none() {
+                *pick = o.pick(gaps, &taken, w, &tol, skew).map(|gap| {
+                    taken[gap] = true;
+                    Pick { gap, off_cpu: true }
+                });
+            }
+        }
+    }
+    picks
 }
 
 impl Claimed {
@@ -622,34 +639,29 @@ mod tests {
 
     /// A call that claimed nothing near its return claims the switched
     /// long gap it returned in, if it lasted 0.6 of the usual call; a
-    /// gap near its return goes first, a stall (no switch) or a short
-    /// gap is never claimed this way, and one gap serves one call.
+    /// stall (no switch) or a short gap is never claimed this way, and
+    /// one gap serves one call.
     #[test]
     fn a_call_returning_while_switched_out_claims_that_gap() {
         let t = Tolerance {
             usual_call: 100,
             ..tol(10, 10)
         };
-        let out = g(1_000, 5_000);
+        let (a, out, b) = (g(100, 20), g(1_000, 5_000), g(7_000, 20));
         let off = OffCpu {
             long: 2_000,
             switched: &[1_000],
         };
-        // 80 cycles, 0.8 of the usual: claims it; 50 does not.
-        let c = attribute_off(&[out], &[(1_500, 1_580)], 0, t, off);
-        assert_eq!(
-            (c.off_cpu, c.hit, c.merged, c.miss),
-            (vec![out], vec![], vec![], vec![])
-        );
-        assert_eq!(
-            attribute_off(&[out], &[(1_500, 1_550)], 0, t, off).miss,
-            vec![out]
-        );
+        // 60 cycles, 0.6 of the usual: claims it, the others stay unclaimed;
+        // 59 does not.
+        let c = attribute_off(&[a, out, b], &[(1_500, 1_560)], 0, t, off);
+        assert_eq!((c.off_cpu, c.hit, c.merged), (vec![out], vec![], vec![]));
+        assert_eq!(c.miss, vec![a, b]);
+        let c = attribute_off(&[a, out, b], &[(1_500, 1_559)], 0, t, off);
+        assert_eq!(c.miss, vec![a, out, b]);
         // Without the rule, as before.
         assert_eq!(attribute(&[out], &[(1_500, 1_580)], 0, t).miss, vec![out]);
         // Two calls in it: the first claims, the second finds it taken.
-        let c = attribute_off(&[out], &[(1_500, 1_580), (2_500, 2_580)], 0, t, off);
-        assert_eq!(c.off_cpu, vec![out]);
         let picks = claims(&[out], &[(1_500, 1_580), (2_500, 2_580)], 0, t, Some(off));
         assert_eq!(
             picks,
@@ -661,10 +673,6 @@ mod tests {
                 None
             ]
         );
-        // A gap ending at the return goes first.
-        let own = g(2_560, 20);
-        let c = attribute_off(&[out, own], &[(2_500, 2_580)], 0, t, off);
-        assert_eq!((c.hit, c.off_cpu), (vec![own], vec![]));
         // Not switched out (a stall), or not long: not claimed.
         let stall = OffCpu {
             long: 2_000,
@@ -678,6 +686,50 @@ mod tests {
         assert_eq!(
             attribute_off(&[out], &[(1_500, 1_580)], 0, t, short).off_cpu,
             vec![]
+        );
+    }
+
+    /// The off-CPU rule runs after every near claim: a later call whose
+    /// return the switched gap ends at keeps it, though an earlier call
+    /// returned inside that gap; and the return is widened by the skew.
+    #[test]
+    fn near_claims_go_before_off_cpu_ones_and_the_skew_counts() {
+        let t = Tolerance {
+            usual_call: 100,
+            ..tol(10, 10)
+        };
+        let out = g(1_000, 5_000);
+        let off = OffCpu {
+            long: 2_000,
+            switched: &[1_000],
+        };
+        // Call 1 returns inside the gap; call 2 returns as it ends.
+        let w = [(1_500, 1_580), (5_920, 6_000)];
+        let picks = claims(&[out], &w, 0, t, Some(off));
+        assert_eq!(
+            picks,
+            [
+                None,
+                Some(Pick {
+                    gap: 0,
+                    off_cpu: false
+                })
+            ]
+        );
+        // A gap that begins 30 cycles after the return: only a skew of
+        // 30 or more puts the return inside it.
+        let late = g(1_610, 5_000);
+        let off = OffCpu {
+            long: 2_000,
+            switched: &[1_610],
+        };
+        assert_eq!(
+            attribute_off(&[late], &[(1_500, 1_580)], 20, t, off).off_cpu,
+            vec![]
+        );
+        assert_eq!(
+            attribute_off(&[late], &[(1_500, 1_580)], 30, t, off).off_cpu,
+            vec![late]
         );
     }
 }

@@ -4,9 +4,7 @@
 //! false-match rate. One computation, run by the experiment and on a
 //! dump (`ipi_dump::rematch`).
 
-use super::ipi::{
-    fire_ipis, halves, preemption_cycles, row_delta, tol_grid, IrqRow, Matched, Noise, Phase, Seen,
-};
+use super::ipi::{fire_ipis, halves, row_delta, tol_grid, IrqRow, Matched, Noise, Phase, Seen};
 use super::ipi_check;
 use super::ipi_match::{self, share, Tolerance};
 
@@ -33,9 +31,7 @@ pub(crate) fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> M
             tol_grid(hz, skew, ipi_match::GRID_MAX_S),
         ),
     };
-    let mut c = ipi_match::attribute_off(&p.gaps, &p.fired.windows, skew, fit.tol, p.off_cpu(hz));
-    let miss = std::mem::take(&mut c.miss);
-    let seen = Seen::of(c, preemption_cycles(hz), &p.switched);
+    let (seen, miss) = Seen::matching(&p.gaps, &p.fired.windows, skew, fit.tol, p.off_cpu(hz));
     let noise = Noise::of(hz, p.fired.elapsed, &miss);
     Matched {
         seen,
@@ -48,15 +44,23 @@ pub(crate) fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> M
 }
 
 /// The attribution control: the interleaved control windows (no IPI,
-/// each as long as the real call before it) matched by the same rule
-/// and tolerance against the victim gaps no real call claimed. Returns
-/// the fraction of control windows matched, and their number.
+/// each as long as the real call before it) matched by the same timing
+/// rule and tolerance against the victim gaps no real call claimed.
+/// Returns the fraction of control windows matched, and their number.
+///
+/// Without the off-CPU rule (`ipi_match::OffCpu`): that rule reads a
+/// call's length as its wait for an acknowledgement, and a control
+/// window only copies the length, so every one ending while the victim
+/// was switched out would match (the rate then tracks the switched-out
+/// share: 2.95-22.2% against 1.2-13.4% under a task pinned to the
+/// victim CPU, `results/checks/off-cpu-calls-20261202T0115.txt`). The
+/// trace check's labels judge that rule's picks instead.
 fn control(hz: f64, p: &Phase, m: &Matched) -> (f64, usize) {
     let [_, held_out] = halves(&p.fired.controls);
     let calls = held_out.len();
-    let c = ipi_match::attribute_off(&m.miss, &held_out, m.skew, m.fit.tol, p.off_cpu(hz));
+    let c = ipi_match::attribute(&m.miss, &held_out, m.skew, m.fit.tol);
     // What would have counted as seen in the real windows, by the same rule.
-    let n = Seen::of(c, preemption_cycles(hz), &p.switched).count();
+    let n = Seen::of(c, p.off_cpu(hz)).count();
     (share(n, calls), calls)
 }
 

@@ -66,9 +66,10 @@ pub(crate) fn params(
         (
             "preemption_rule",
             format!(
-                "a matched gap over {} ms that began before its call, in which the victim thread \
-                 was switched out, is a preemption, not an IPI: another task held the victim CPU \
-                 when the call began",
+                "a matched gap over {} ms that began before its call and ended within the \
+                 tolerance of its return, in which the victim thread was switched out, is a \
+                 preemption, not an IPI: another task held the victim CPU when the call began, and \
+                 the victim came back as it returned",
                 PREEMPTION_S * 1e3
             )
             .into(),
@@ -327,14 +328,14 @@ pub(crate) fn notes(
     }
     if !m.seen.preempted.is_empty() {
         notes.push(format!(
-            "{} calls matched a victim preemption (gap over {} ms, the thread switched out): not counted as IPIs seen",
+            "{} calls matched a victim preemption (gap over {} ms that began before the call and ended near its return, the thread switched out): not counted as IPIs seen",
             m.seen.preempted.len(),
             PREEMPTION_S * 1e3
         ));
     }
     if !m.seen.switched.is_empty() {
         notes.push(format!(
-            "{} IPIs came while the victim thread was switched out or just before it was (a gap over {} ms with a switch that began inside the call or held its return, the call long enough to have waited for an acknowledgement): they interrupted another task; counted as seen, not priced",
+            "{} calls counted as seen, not priced, whose IPI came while the victim thread was switched out or just before it was (a gap over {} ms with a switch that began inside the call, or held its return with the call long enough to have waited for an acknowledgement): it interrupted another task. The trace check judges these picks (trace_check.timing_switched_picks_labelled: how many of its own held the IPI's event)",
             m.seen.switched.len(),
             PREEMPTION_S * 1e3
         ));
@@ -342,7 +343,7 @@ pub(crate) fn notes(
     let out = phase.switched_share(ctx.timer.tsc_hz);
     if out > 0.0 {
         notes.push(format!(
-            "the victim thread was switched out for {:.2}% of the phase (switched_time_share): another task held the victim CPU, and a call made then sends it no IPI or one the loop cannot see; a control window that ends then, as long as the call it copies, matches by the off-CPU rule, so the control's rate rises with that share where the check's labels do not",
+            "the victim thread was switched out for {:.2}% of the phase (switched_time_share): another task held the victim CPU, and a call made then sends it no IPI or one the loop cannot see",
             out * 100.0
         ));
     }
