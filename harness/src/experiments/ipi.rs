@@ -418,6 +418,8 @@ pub(crate) struct Matched {
     /// Whether the tolerance came from the trace check's labels.
     pub fit_to_trace: bool,
     pub noise: Noise,
+    /// `Phase::switched_share`: the params and the notes both read it.
+    pub switched_share: f64,
 }
 
 /// The victim's gaps no real call claimed: how many a second, and the

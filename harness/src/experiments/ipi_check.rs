@@ -85,13 +85,14 @@ pub(crate) struct Check {
     pub outside: usize,
     pub timing: ipi_label::TimingCheck,
     /// Of the held-out calls' picks over the preemption length that
-    /// began before their call, in which the victim thread was switched
-    /// out (preemptions, which the timing rule counts neither as seen
+    /// began before their call and ended near its return, in which the
+    /// victim thread was switched out (preemptions, which the timing rule counts neither as seen
     /// nor priced): how many, and how many held an event (the IPI ran in
     /// that long gap).
     pub preempted_picks: (usize, usize),
-    /// Its picks over the preemption length that began inside their
-    /// call, the thread switched out (counted as seen, not priced): how
+    /// Its picks over the preemption length in which the thread was
+    /// switched out that began inside their call or that the off-CPU
+    /// rule claimed (`Seen::switched`, counted as seen, not priced): how
     /// many, and how many held an event.
     pub switched_picks: (usize, usize),
     /// Its picks over the preemption length the victim was not switched

@@ -40,6 +40,7 @@ pub(crate) fn matched(hz: f64, p: &Phase, given: Option<&ipi_check::Check>) -> M
         fit,
         fit_to_trace: given.is_some(),
         noise,
+        switched_share: p.switched_share(hz),
     }
 }
 

@@ -50,10 +50,7 @@ pub(crate) fn params(
         ("unmatched_time_share", finite(noise.time_share).into()),
         ("matched_preemptions", m.seen.preempted.len().into()),
         ("matched_switched", m.seen.switched.len().into()),
-        (
-            "switched_time_share",
-            finite(phase.switched_share(ctx.timer.tsc_hz)).into(),
-        ),
+        ("switched_time_share", finite(m.switched_share).into()),
         ("matched_stalls", m.seen.stalled.len().into()),
         ("matched_merged", m.seen.merged.len().into()),
         (
@@ -340,11 +337,10 @@ pub(crate) fn notes(
             PREEMPTION_S * 1e3
         ));
     }
-    let out = phase.switched_share(ctx.timer.tsc_hz);
-    if out > 0.0 {
+    if m.switched_share > 0.0 {
         notes.push(format!(
             "the victim thread was switched out for {:.2}% of the phase (switched_time_share): another task held the victim CPU, and a call made then sends it no IPI or one the loop cannot see",
-            out * 100.0
+            m.switched_share * 100.0
         ));
     }
     if !m.seen.stalled.is_empty() {
